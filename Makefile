@@ -1,0 +1,25 @@
+# Entry points a newcomer needs; see README.md.
+CORES ?= 2
+
+.PHONY: setup demo test lint
+
+.venv/.installed: requirements/base.txt requirements/dev.txt pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $@
+
+setup: .venv/.installed
+
+# Set up, then run the whole workflow on the built-in demo data (config/config.yaml).
+demo: setup
+	.venv/bin/snakemake --cores $(CORES)
+	.venv/bin/snakemake --report results/report.html
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check emoflow workflow/scripts tests benchmarks tools
+	.venv/bin/ruff format --check emoflow workflow/scripts tests benchmarks tools
+	.venv/bin/snakefmt --check Snakefile workflow/rules
+	.venv/bin/snakemake --lint
+	.venv/bin/mypy

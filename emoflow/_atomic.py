@@ -1,0 +1,58 @@
+"""Atomic writes: every output goes to a temporary sibling and is renamed when complete.
+
+A killed job therefore leaves either the old file or nothing, never a half-written file that a
+rerun would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` if the block succeeds.
+
+    Parameters
+    ----------
+    path
+        Final destination (a file, or a folder such as a Zarr store when ``directory``).
+    directory
+        Whether the output is a folder.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    staged = tmp_dir / final.name
+    try:
+        yield staged
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON, atomically."""
+    with atomic_path(path) as staged:
+        staged.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, naming the file when it is missing or malformed."""
+    from emoflow.errors import InputError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise InputError(path, "file does not exist") from err
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"not valid JSON ({err})") from err

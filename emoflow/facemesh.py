@@ -1,0 +1,52 @@
+"""The MediaPipe Face Mesh topology: landmark count, named regions, tesselation, reference face.
+
+Read from ``resources/face_mesh.json`` (generated from the MediaPipe wheel by
+``tools/make_face_mesh_resource.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+N_LANDMARKS = 478
+"""Landmarks per face with ``refine_landmarks=True`` (468 mesh points + 10 iris points)."""
+N_MESH_LANDMARKS = 468
+"""Landmarks of the face mesh without the iris refinement (the paper's setting)."""
+
+RESOURCE = Path(__file__).resolve().parents[1] / "resources" / "face_mesh.json"
+
+
+@cache
+def _resource() -> dict[str, Any]:
+    return json.loads(RESOURCE.read_text())
+
+
+def regions() -> dict[str, list[int]]:
+    """Named landmark groups (lips, eyebrows, eyes, nose, cheeks, …) → landmark ids."""
+    return {name: list(ids) for name, ids in _resource()["regions"].items()}
+
+
+def tesselation() -> np.ndarray:
+    """Edges of the mesh triangulation, shape ``(n_edges, 2)``."""
+    return np.asarray(_resource()["tesselation"], dtype=np.int64)
+
+
+def contours() -> np.ndarray:
+    """Edges of the face contours (lips, eyes, brows, oval), shape ``(n_edges, 2)``."""
+    return np.asarray(_resource()["contours"], dtype=np.int64)
+
+
+def reference_face() -> np.ndarray:
+    """A neutral face's landmarks in normalised image coordinates, shape ``(478, 3)``."""
+    return np.asarray(_resource()["reference_face"], dtype=np.float64)
+
+
+def region_of(landmark_ids: list[int] | np.ndarray) -> dict[str, int]:
+    """Count how many of ``landmark_ids`` fall in each named region (regions may overlap)."""
+    wanted = {int(i) for i in landmark_ids}
+    return {name: len(wanted.intersection(ids)) for name, ids in regions().items()}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up emoflow in a local virtual environment (.venv) on a fresh machine with Python 3.11.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# torch==2.13.0 is pinned in requirements/base.txt: it resolves to a local CPU build; a looser
+# spec would download several GB of CUDA wheels.
+.venv/bin/python -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+# MediaPipe 0.10.21 is the last release whose wheel ships the Face Mesh models. Its metadata
+# pins numpy<2 and pulls jax and opencv-contrib-python (which would overwrite the headless
+# OpenCV); its Face Mesh runs fine on numpy 2 with the dependencies in base.txt.
+.venv/bin/python -m pip install -q --no-deps mediapipe==0.10.21
+.venv/bin/python -m pip install -q --no-deps -e .
+.venv/bin/python -c "import emoflow, mediapipe, torch; print('emoflow', emoflow.__version__, '| torch', torch.__version__, '| mediapipe', mediapipe.__version__)"
