@@ -1,0 +1,29 @@
+# emoflow: videos → MediaPipe landmarks → features → randomized deep networks →
+# Integrated Gradients → landmark pruning (iterated) → report.
+# All logic lives in the `emoflow` package; rules only connect files.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/manifest.smk"
+include: "workflow/rules/landmarks.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/attribute.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_outputs(),

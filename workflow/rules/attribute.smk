@@ -1,0 +1,19 @@
+rule attribute_models:
+    input:
+        features="results/features.zarr",
+        landmarks="results/iter_{iteration}/landmarks.json",
+        models="results/iter_{iteration}/models",
+    output:
+        store=directory("results/iter_{iteration}/attributions.zarr"),
+    log:
+        "logs/attribute_models/{iteration}.log",
+    benchmark:
+        "benchmarks/attribute_models/{iteration}.tsv"
+    resources:
+        gpu=1,
+    params:
+        settings=config["attribution"],
+        device=config["train"]["device"],
+        iteration=lambda wildcards: int(wildcards.iteration),
+    script:
+        "../scripts/attribute_models.py"

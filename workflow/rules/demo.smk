@@ -1,0 +1,15 @@
+if config["dataset"]["adapter"] == "demo":
+
+    rule make_demo:
+        output:
+            labels=get_dataset_labels(),
+            truth=get_ground_truth(),
+            videos=directory(f"{config['dataset']['source']}/videos"),
+        log:
+            "logs/make_demo/make_demo.log",
+        benchmark:
+            "benchmarks/make_demo/make_demo.tsv"
+        params:
+            spec={**config["demo"], "emotions": config["dataset"]["emotions"]},
+        script:
+            "../scripts/make_demo.py"

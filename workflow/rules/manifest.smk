@@ -1,0 +1,14 @@
+rule build_manifest:
+    input:
+        labels=get_dataset_labels(),
+    output:
+        manifest="results/manifest.parquet",
+    log:
+        "logs/build_manifest/build_manifest.log",
+    benchmark:
+        "benchmarks/build_manifest/build_manifest.tsv"
+    params:
+        adapter=config["dataset"]["adapter"],
+        emotions=config["dataset"]["emotions"],
+    script:
+        "../scripts/build_manifest.py"

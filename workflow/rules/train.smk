@@ -1,0 +1,22 @@
+rule train_models:
+    input:
+        features="results/features.zarr",
+        landmarks="results/iter_{iteration}/landmarks.json",
+    output:
+        models=directory("results/iter_{iteration}/models"),
+        metrics="results/iter_{iteration}/metrics.json",
+        scores="results/iter_{iteration}/scores.parquet",
+    log:
+        "logs/train_models/{iteration}.log",
+    benchmark:
+        "benchmarks/train_models/{iteration}.tsv"
+    resources:
+        gpu=1,
+    params:
+        network=config["train"]["model"],
+        n_folds=config["train"]["n_folds"],
+        seed=config["train"]["seed"],
+        device=config["train"]["device"],
+        iteration=lambda wildcards: int(wildcards.iteration),
+    script:
+        "../scripts/train_models.py"

@@ -1,0 +1,13 @@
+"""Rule prune_landmarks: drop each emotion's least relevant landmarks for the next iteration."""
+
+from emoflow._logging import log_to_file
+from emoflow.pruning import PruneSettings, prune_iteration
+
+log_to_file(snakemake.log[0])
+prune_iteration(
+    snakemake.input.attributions,
+    snakemake.input.landmarks,
+    snakemake.output.landmarks,
+    settings=PruneSettings(**snakemake.params.settings),
+    iteration=snakemake.params.iteration,
+)
