@@ -63,6 +63,7 @@ class NetworkSettings:
     direct_link: bool = True
     class_weight: Literal["balanced", "none"] = "balanced"
     weight_scale: float = 1.0
+    standardise: Literal["global", "feature"] = "feature"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -76,6 +77,10 @@ class NetworkSettings:
             )
         if not self.ridge > 0:
             raise ConfigError(f"model.ridge must be > 0, got {self.ridge}")
+        if self.standardise not in ("global", "feature"):
+            raise ConfigError(
+                f"model.standardise must be global or feature, got {self.standardise!r}"
+            )
         if self.class_weight not in ("balanced", "none"):
             raise ConfigError(
                 f"model.class_weight must be balanced or none, got {self.class_weight!r}"
@@ -185,7 +190,10 @@ class RandomizedDeepNetwork(nn.Module):
         inputs_t = inputs_t.to(device)
         flat = inputs_t.reshape(len(inputs_t), -1)
         self.input_mean_.copy_(flat.mean(dim=0))
-        self.input_scale_.copy_(flat.std(dim=0).clamp_min(1e-6))
+        if self.settings.standardise == "feature":
+            self.input_scale_.copy_(flat.std(dim=0).clamp_min(1e-6))
+        else:  # one scale for all inputs keeps the landmarks' relative motion
+            self.input_scale_.fill_(float((flat - flat.mean(dim=0)).std().clamp_min(1e-6)))
         with torch.no_grad():
             design = self.readout_features(inputs_t).double()
             targets = torch.as_tensor(2.0 * labels_np - 1.0, dtype=torch.float64, device=device)

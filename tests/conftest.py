@@ -1,0 +1,36 @@
+"""Shared fixtures: small synthetic data with a known answer, made by emoflow itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoflow.features import write_feature_store
+from emoflow.synthetic import PlantedData, planted_features
+
+
+@pytest.fixture(scope="session")
+def planted() -> PlantedData:
+    return planted_features(n_subjects=6, repetitions=3, n_frames=6, seed=1)
+
+
+@pytest.fixture(scope="session")
+def planted_store(tmp_path_factory: pytest.TempPathFactory, planted: PlantedData) -> Path:
+    path = tmp_path_factory.mktemp("planted") / "features.zarr"
+    write_feature_store(
+        path,
+        features=planted.features,
+        video_ids=planted.video_ids,
+        subjects=planted.subjects,
+        emotions=planted.emotions,
+        emotion_names=sorted(set(planted.emotions.tolist())),
+        settings={"n_frames": planted.features.shape[1]},
+    )
+    return path
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

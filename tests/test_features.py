@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emoflow.errors import ConfigError, InputError
+from emoflow.facemesh import N_LANDMARKS, reference_face
+from emoflow.features import (
+    FeatureSettings,
+    load_features,
+    normalise_sequence,
+    resample_frames,
+    write_feature_store,
+)
+
+
+def _sequence(n_frames: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    face = reference_face().astype(np.float32)
+    landmarks = np.repeat(face[None], n_frames, axis=0)
+    return landmarks, np.ones(n_frames, dtype=bool)
+
+
+def test_static_face_gives_zero_displacement() -> None:
+    landmarks, found = _sequence()
+    sample = normalise_sequence(landmarks, found, FeatureSettings(n_frames=5), width=256, height=256)
+    assert sample.shape == (5, N_LANDMARKS, 3)
+    np.testing.assert_allclose(sample, 0.0, atol=1e-5)
+
+
+def test_head_pose_and_scale_are_removed_but_expression_kept() -> None:
+    landmarks, found = _sequence(6)
+    moved = landmarks.copy().astype(np.float64)
+    angle = np.deg2rad(8)
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    )
+    centre = moved[0].mean(axis=0)
+    moved[-1] = (moved[-1] - centre) @ rotation.T * 1.1 + centre + 0.02  # head moved, no expression
+    moved[-1, 61, 1] -= 0.01  # and one mouth corner raised
+    settings = FeatureSettings(n_frames=6, align=True)
+    sample = normalise_sequence(moved.astype(np.float32), found, settings, width=256, height=256)
+    motion = np.linalg.norm(sample[-1], axis=1)
+    assert motion.argmax() == 61
+    assert np.median(motion) < 0.1 * motion[61]
+
+
+def test_missing_frames_are_interpolated() -> None:
+    landmarks, found = _sequence(5)
+    landmarks = landmarks.copy()
+    landmarks[2] = np.nan
+    found[2] = False
+    sample = normalise_sequence(landmarks, found, FeatureSettings(n_frames=5), width=100, height=100)
+    assert np.isfinite(sample).all()
+
+
+def test_resample_keeps_endpoints() -> None:
+    sequence = np.arange(10, dtype=np.float64).reshape(10, 1)
+    resampled = resample_frames(sequence, 4)
+    np.testing.assert_allclose(resampled[:, 0], [0, 3, 6, 9])
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ConfigError, match="n_frames"):
+        FeatureSettings(n_frames=1)
+    with pytest.raises(ConfigError, match="center"):
+        FeatureSettings(center="chin")  # type: ignore[arg-type]
+
+
+def test_store_round_trip(tmp_path) -> None:
+    features = np.random.default_rng(0).normal(size=(4, 3, N_LANDMARKS, 3)).astype(np.float32)
+    path = tmp_path / "f.zarr"
+    write_feature_store(
+        path,
+        features=features,
+        video_ids=np.array(["a", "b", "c", "d"]),
+        subjects=np.array(["s1", "s1", "s2", "s2"]),
+        emotions=np.array(["x", "y", "x", "y"]),
+        emotion_names=["x", "y"],
+        settings={"n_frames": 3},
+    )
+    loaded = load_features(path)
+    np.testing.assert_array_equal(loaded.features, features)
+    assert loaded.video_ids.tolist() == ["a", "b", "c", "d"]
+    assert loaded.labels_for("y").tolist() == [0, 1, 0, 1]
+    import zarr
+
+    assert zarr.open_group(str(path))["features"].metadata.dimension_names == (
+        "sample",
+        "frame",
+        "landmark",
+        "coord",
+    )
+
+
+def test_missing_store_names_the_path(tmp_path) -> None:
+    with pytest.raises(InputError, match="nowhere.zarr"):
+        load_features(tmp_path / "nowhere.zarr")

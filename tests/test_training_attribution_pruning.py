@@ -1,0 +1,144 @@
+"""Training, attribution and pruning on synthetic features with planted landmarks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import zarr
+
+from emoflow.attribution import (
+    AttributionSettings,
+    attribute_iteration,
+    k_medoids,
+    load_scores,
+    select_baselines,
+)
+from emoflow.pruning import (
+    LandmarkPruner,
+    PruneSettings,
+    initial_landmark_set,
+    prune_iteration,
+    summarise_iterations,
+)
+from emoflow.training import train_iteration
+
+
+@pytest.fixture(scope="module")
+def iteration_zero(tmp_path_factory, planted_store):
+    out = tmp_path_factory.mktemp("iter0")
+    initial_landmark_set(planted_store, out / "landmarks.json")
+    metrics = train_iteration(
+        planted_store,
+        out / "landmarks.json",
+        out / "models",
+        out / "metrics.json",
+        out / "scores.parquet",
+        network={"width": 128, "ridge": 10.0},
+        n_folds=3,
+        device="cpu",
+    )
+    attribute_iteration(
+        planted_store,
+        out / "landmarks.json",
+        out / "models",
+        out / "attributions.zarr",
+        settings=AttributionSettings(n_steps=16, n_baselines=3, batch_size=16),
+        device="cpu",
+    )
+    return out, metrics
+
+
+def test_training_writes_models_metrics_and_scores(iteration_zero, planted) -> None:
+    out, metrics = iteration_zero
+    emotions = sorted(set(planted.emotions.tolist()))
+    assert sorted(p.stem for p in (out / "models").glob("*.pt")) == emotions
+    for emotion in emotions:
+        record = metrics["emotions"][emotion]
+        assert len(record["folds"]) == 3
+        assert record["mean"]["balanced_accuracy"] > 0.9
+        assert record["n_parameters"]["trained"] > 0
+    assert np.array(metrics["combined"]["confusion_matrix"]).sum() == len(planted.video_ids)
+    scores = pl.read_parquet(out / "scores.parquet")
+    assert scores.height == len(planted.video_ids) * len(emotions)
+    assert json.loads((out / "metrics.json").read_text())["n_folds"] == 3
+
+
+def test_attribution_finds_planted_landmarks(iteration_zero, planted) -> None:
+    out, _ = iteration_zero
+    emotions, scores = load_scores(out / "attributions.zarr")
+    n_landmarks = scores.shape[1]
+    for e, emotion in enumerate(emotions):
+        truth = set(planted.planted[emotion])
+        top = set(np.argsort(-scores[e])[: len(truth)].tolist())
+        precision = len(top & truth) / len(truth)
+        chance = len(truth) / n_landmarks
+        assert precision >= 0.5 > 10 * chance, (emotion, precision)
+
+
+def test_attribution_store_has_named_dims(iteration_zero, planted) -> None:
+    out, _ = iteration_zero
+    root = zarr.open_group(str(out / "attributions.zarr"), mode="r")
+    assert root.attrs["dims"]["attributions"] == ["emotion", "sample", "frame", "landmark", "coord"]
+    assert root["attributions"].shape[:2] == (3, len(planted.video_ids))
+    assert root["scores"].metadata.dimension_names == ("emotion", "landmark")
+    assert np.all(np.asarray(root["deltas"][...]) >= 0)
+
+
+def test_prune_and_summarise(iteration_zero, planted_store, tmp_path) -> None:
+    out, _ = iteration_zero
+    settings = PruneSettings(policy="fraction", fraction=0.5, min_landmarks=10)
+    record = prune_iteration(
+        out / "attributions.zarr", out / "landmarks.json", tmp_path / "landmarks.json",
+        settings=settings,
+    )
+    for emotion, kept in record["emotions"].items():
+        assert len(kept) == 239  # ceil(478 / 2)
+        assert not set(kept) & set(record["dropped"][emotion])
+    train_iteration(
+        planted_store,
+        tmp_path / "landmarks.json",
+        tmp_path / "models",
+        tmp_path / "metrics.json",
+        tmp_path / "scores.parquet",
+        network={"width": 128, "ridge": 10.0},
+        n_folds=3,
+        device="cpu",
+        iteration=1,
+    )
+    summary = summarise_iterations(
+        [out / "metrics.json", tmp_path / "metrics.json"], tmp_path / "summary.parquet"
+    )
+    assert summary.height == 6
+    assert summary.group_by("emotion").agg(pl.col("selected").sum())["selected"].to_list() == [1] * 3
+
+
+def test_pruner_policies() -> None:
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+    keep = LandmarkPruner(PruneSettings(fraction=0.5, min_landmarks=1)).fit(scores).keep_mask_
+    assert keep.tolist() == [True, True, True, False, False, False]
+    keep = LandmarkPruner(PruneSettings(policy="threshold", threshold=0.5, min_landmarks=1)).fit(
+        scores
+    ).keep_mask_
+    assert keep.sum() == 3
+    keep = LandmarkPruner(PruneSettings(policy="share", share=0.6, min_landmarks=1)).fit(
+        scores
+    ).keep_mask_
+    assert keep.tolist() == [True, True, False, False, False, False]
+    keep = LandmarkPruner(PruneSettings(fraction=0.9, min_landmarks=4)).fit(scores).keep_mask_
+    assert keep.sum() == 4
+
+
+def test_baselines(rng) -> None:
+    points = np.concatenate([rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 10])
+    medoids = k_medoids(points, 2, seed=0)
+    assert {int(m >= 20) for m in medoids} == {0, 1}
+    inputs = rng.normal(size=(10, 2, 4, 3)).astype(np.float32)
+    labels = np.array([1] * 3 + [0] * 7)
+    chosen = select_baselines(inputs, labels, kind="negative_medoids", k=3)
+    assert chosen.shape == (3, 2, 4, 3)
+    for baseline in chosen:
+        assert any(np.array_equal(baseline, inputs[i]) for i in range(3, 10))
+    assert select_baselines(inputs, labels, kind="zero").sum() == 0
