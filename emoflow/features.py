@@ -10,7 +10,6 @@ recomputing features.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -177,17 +176,6 @@ def normalise_sequence(
     return sample.astype(np.float32)
 
 
-def _video_sizes(landmark_paths: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
-    """Per-video metadata (fps, width, height, error) from the landmark tables' schemas."""
-    import pyarrow.parquet as pq
-
-    videos: dict[str, dict[str, Any]] = {}
-    for path in landmark_paths:
-        metadata = pq.read_schema(path).metadata or {}
-        videos.update(json.loads(metadata.get(b"emoflow.videos", b"{}")))
-    return videos
-
-
 def build_features(
     manifest_path: str | Path,
     landmark_paths: Sequence[str | Path],
@@ -214,11 +202,11 @@ def build_features(
     """
     import polars as pl
 
-    from emoflow.landmarks import landmarks_array, read_landmarks
+    from emoflow.landmarks import landmarks_array, read_landmarks, read_video_records
 
     manifest = pl.read_parquet(manifest_path).sort("video_id")
     tables = read_landmarks(list(landmark_paths))
-    sizes = _video_sizes(landmark_paths)
+    sizes = read_video_records(list(landmark_paths))
     by_video = tables.partition_by("video_id", as_dict=True, maintain_order=True)
     samples, kept_rows, dropped = [], [], {}
     for row in manifest.iter_rows(named=True):

@@ -291,6 +291,16 @@ def test_extractor_single_video(inputs: dict[str, Path]) -> None:
     assert np.isfinite(landmarks[:, :468]).all() and np.isnan(landmarks[:, 468:]).all()
 
 
+@pytest.mark.slow
+def test_videos_do_not_depend_on_the_previous_one(inputs: dict[str, Path]) -> None:
+    with FaceMeshExtractor() as fresh:
+        alone = fresh.extract(inputs["face"], "face")
+    with FaceMeshExtractor() as reused:
+        reused.extract(inputs["gap"], "gap")  # ends with a tracked face
+        after = reused.extract(inputs["face"], "face")
+    assert after["landmarks"].equals(alone["landmarks"])
+
+
 def test_empty_shard_is_valid(inputs: dict[str, Path], tmp_path: Path) -> None:
     empty = tmp_path / "empty.parquet"
     assert extract_videos([], empty) == {}
