@@ -64,7 +64,7 @@ class AttributionSettings:
     n_steps: int = 32
     quadrature: Literal["gausslegendre", "riemann_trapezoid"] = "gausslegendre"
     aggregate: Aggregate = "mean_abs"
-    samples: Literal["all", "positive"] = "all"
+    samples: Literal["positive", "all"] = "positive"
     batch_size: int = 64
     internal_batch_size: int = 1024
     seed: int = 0

@@ -63,7 +63,7 @@ class NetworkSettings:
     direct_link: bool = True
     class_weight: Literal["balanced", "none"] = "balanced"
     weight_scale: float = 1.0
-    standardise: Literal["global", "feature"] = "feature"
+    standardise: Literal["global", "feature"] = "global"
     seed: int = 0
 
     def __post_init__(self) -> None:

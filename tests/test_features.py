@@ -22,7 +22,9 @@ def _sequence(n_frames: int = 10) -> tuple[np.ndarray, np.ndarray]:
 
 def test_static_face_gives_zero_displacement() -> None:
     landmarks, found = _sequence()
-    sample = normalise_sequence(landmarks, found, FeatureSettings(n_frames=5), width=256, height=256)
+    sample = normalise_sequence(
+        landmarks, found, FeatureSettings(n_frames=5), width=256, height=256
+    )
     assert sample.shape == (5, N_LANDMARKS, 3)
     np.testing.assert_allclose(sample, 0.0, atol=1e-5)
 
@@ -49,7 +51,9 @@ def test_missing_frames_are_interpolated() -> None:
     landmarks = landmarks.copy()
     landmarks[2] = np.nan
     found[2] = False
-    sample = normalise_sequence(landmarks, found, FeatureSettings(n_frames=5), width=100, height=100)
+    sample = normalise_sequence(
+        landmarks, found, FeatureSettings(n_frames=5), width=100, height=100
+    )
     assert np.isfinite(sample).all()
 
 
@@ -93,5 +97,5 @@ def test_store_round_trip(tmp_path) -> None:
 
 
 def test_missing_store_names_the_path(tmp_path) -> None:
-    with pytest.raises(InputError, match="nowhere.zarr"):
+    with pytest.raises(InputError, match=r"nowhere\.zarr"):
         load_features(tmp_path / "nowhere.zarr")

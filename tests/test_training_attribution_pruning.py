@@ -91,7 +91,9 @@ def test_prune_and_summarise(iteration_zero, planted_store, tmp_path) -> None:
     out, _ = iteration_zero
     settings = PruneSettings(policy="fraction", fraction=0.5, min_landmarks=10)
     record = prune_iteration(
-        out / "attributions.zarr", out / "landmarks.json", tmp_path / "landmarks.json",
+        out / "attributions.zarr",
+        out / "landmarks.json",
+        tmp_path / "landmarks.json",
         settings=settings,
     )
     for emotion, kept in record["emotions"].items():
@@ -112,20 +114,26 @@ def test_prune_and_summarise(iteration_zero, planted_store, tmp_path) -> None:
         [out / "metrics.json", tmp_path / "metrics.json"], tmp_path / "summary.parquet"
     )
     assert summary.height == 6
-    assert summary.group_by("emotion").agg(pl.col("selected").sum())["selected"].to_list() == [1] * 3
+    assert (
+        summary.group_by("emotion").agg(pl.col("selected").sum())["selected"].to_list() == [1] * 3
+    )
 
 
 def test_pruner_policies() -> None:
     scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
     keep = LandmarkPruner(PruneSettings(fraction=0.5, min_landmarks=1)).fit(scores).keep_mask_
     assert keep.tolist() == [True, True, True, False, False, False]
-    keep = LandmarkPruner(PruneSettings(policy="threshold", threshold=0.5, min_landmarks=1)).fit(
-        scores
-    ).keep_mask_
+    keep = (
+        LandmarkPruner(PruneSettings(policy="threshold", threshold=0.5, min_landmarks=1))
+        .fit(scores)
+        .keep_mask_
+    )
     assert keep.sum() == 3
-    keep = LandmarkPruner(PruneSettings(policy="share", share=0.6, min_landmarks=1)).fit(
-        scores
-    ).keep_mask_
+    keep = (
+        LandmarkPruner(PruneSettings(policy="share", share=0.6, min_landmarks=1))
+        .fit(scores)
+        .keep_mask_
+    )
     assert keep.tolist() == [True, True, False, False, False, False]
     keep = LandmarkPruner(PruneSettings(fraction=0.9, min_landmarks=4)).fit(scores).keep_mask_
     assert keep.sum() == 4

@@ -2,6 +2,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from emoflow.config import prepare_config
+
+prepare_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 validate(config, schema="../schemas/config.schema.yaml")
 
 N_SHARDS = config["landmarks"]["n_shards"]

@@ -22,6 +22,8 @@ rule prune_landmarks:
         "logs/prune_landmarks/{iteration}.log",
     benchmark:
         "benchmarks/prune_landmarks/{iteration}.tsv"
+    wildcard_constraints:
+        iteration="[1-9][0-9]*",
     params:
         settings={
             key: value
