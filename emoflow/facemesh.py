@@ -46,6 +46,12 @@ def reference_face() -> np.ndarray:
     return np.asarray(_resource()["reference_face"], dtype=np.float64)
 
 
+def mirror_pairs() -> np.ndarray:
+    """Left/right mirror partner of each landmark, shape ``(478,)``; midline points map to
+    themselves (``partner[partner] == identity``)."""
+    return np.asarray(_resource()["mirror"], dtype=np.int64)
+
+
 def region_of(landmark_ids: list[int] | np.ndarray) -> dict[str, int]:
     """Count how many of ``landmark_ids`` fall in each named region (regions may overlap)."""
     wanted = {int(i) for i in landmark_ids}

@@ -19,7 +19,7 @@ import polars as pl
 from emoflow._atomic import atomic_path, read_json, write_json
 from emoflow.attribution import load_scores
 from emoflow.errors import ConfigError, DataError
-from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
+from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, mirror_pairs
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ class PruneSettings:
         smallest set holding ``share`` of the total relevance.
     min_landmarks
         Never keep fewer than this many.
+    symmetric
+        Keep or drop left/right mirror landmarks together (ranked by their mean relevance).
+    stop_tolerance
+        Stop pruning an emotion once its validation balanced accuracy falls more than this
+        below the best of the earlier iterations (its set is then kept as it is); ``None``
+        never stops.
     """
 
     policy: Policy = "fraction"
@@ -45,6 +51,8 @@ class PruneSettings:
     threshold: float = 0.05
     share: float = 0.9
     min_landmarks: int = 16
+    symmetric: bool = False
+    stop_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in ("fraction", "threshold", "share"):
@@ -59,10 +67,29 @@ class PruneSettings:
             raise ConfigError(f"prune.share must be in (0, 1], got {self.share}")
         if self.min_landmarks < 1:
             raise ConfigError(f"prune.min_landmarks must be ≥ 1, got {self.min_landmarks}")
+        if self.stop_tolerance is not None and self.stop_tolerance < 0:
+            raise ConfigError(f"prune.stop_tolerance must be ≥ 0, got {self.stop_tolerance}")
+
+
+def _units(landmarks: np.ndarray, symmetric: bool) -> list[np.ndarray]:
+    """Positions (into ``landmarks``) that are kept or dropped together."""
+    if not symmetric:
+        return [np.array([position]) for position in range(len(landmarks))]
+    partner = mirror_pairs()
+    units: dict[int, list[int]] = {}
+    for position, landmark in enumerate(landmarks):
+        key = min(int(landmark), int(partner[landmark]))
+        units.setdefault(key, []).append(position)
+    return [np.array(members) for _, members in sorted(units.items())]
 
 
 class LandmarkPruner:
     """Choose the landmarks to keep from relevance scores (scikit-learn style).
+
+    Parameters
+    ----------
+    settings
+        The pruning policy.
 
     Attributes
     ----------
@@ -73,23 +100,37 @@ class LandmarkPruner:
     def __init__(self, settings: PruneSettings | None = None) -> None:
         self.settings = settings or PruneSettings()
 
-    def fit(self, scores: np.ndarray) -> LandmarkPruner:
-        """Decide from ``scores`` ``(n_current,)`` (relevance of the current landmarks)."""
+    def fit(self, scores: np.ndarray, landmarks: np.ndarray | None = None) -> LandmarkPruner:
+        """Decide from ``scores`` ``(n_current,)``, the relevance of the current landmarks.
+
+        ``landmarks`` (their Face Mesh ids) is needed for symmetric pruning.
+        """
         settings = self.settings
         scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
         n_current = len(scores)
-        order = np.argsort(-scores, kind="stable")  # most relevant first
+        if settings.symmetric and landmarks is None:
+            raise ConfigError("symmetric pruning needs the landmark ids")
+        ids = np.arange(n_current) if landmarks is None else np.asarray(landmarks)
+        units = _units(ids, settings.symmetric)
+        unit_scores = np.array([scores[members].mean() for members in units])
+        unit_sizes = np.array([len(members) for members in units])
+        order = np.argsort(-unit_scores, kind="stable")  # most relevant first
+        kept_counts = np.cumsum(unit_sizes[order])
         if settings.policy == "fraction":
-            n_keep = int(np.ceil(n_current * (1.0 - settings.fraction)))
+            target = int(np.ceil(n_current * (1.0 - settings.fraction)))
+            n_units = int(np.searchsorted(kept_counts, target) + 1)
         elif settings.policy == "threshold":
-            n_keep = int(np.sum(scores >= settings.threshold * scores.max()))
+            n_units = int(np.sum(unit_scores >= settings.threshold * unit_scores.max()))
         else:
-            total = scores.sum()
-            cumulative = np.cumsum(scores[order]) / total if total > 0 else np.ones(n_current)
-            n_keep = int(np.searchsorted(cumulative, settings.share - 1e-12) + 1)
-        n_keep = min(n_current, max(n_keep, settings.min_landmarks))
+            relevance = np.cumsum((unit_scores * unit_sizes)[order])
+            total = relevance[-1]
+            share = relevance / total if total > 0 else np.ones(len(units))
+            n_units = int(np.searchsorted(share, settings.share - 1e-12) + 1)
+        floor_units = int(np.searchsorted(kept_counts, settings.min_landmarks) + 1)
+        n_units = min(len(units), max(n_units, floor_units, 1))
         self.keep_mask_ = np.zeros(n_current, dtype=bool)
-        self.keep_mask_[order[:n_keep]] = True
+        for unit in order[:n_units]:
+            self.keep_mask_[units[unit]] = True
         return self
 
 
@@ -123,6 +164,13 @@ def initial_landmark_set(
     return record
 
 
+def should_stop(validation_scores: Sequence[float], tolerance: float | None) -> bool:
+    """Whether the latest score fell more than ``tolerance`` below the best earlier one."""
+    if tolerance is None or len(validation_scores) < 2:
+        return False
+    return max(validation_scores[:-1]) - validation_scores[-1] > tolerance
+
+
 def prune_iteration(
     attributions_path: str | Path,
     landmark_set_path: str | Path,
@@ -130,26 +178,54 @@ def prune_iteration(
     *,
     settings: PruneSettings | None = None,
     iteration: int = 1,
+    metrics_paths: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Write the next iteration's ``landmarks.json`` from this iteration's relevance scores."""
+    """Write the next iteration's ``landmarks.json`` from this iteration's relevance scores.
+
+    Parameters
+    ----------
+    attributions_path, landmark_set_path
+        The previous iteration's attribution store and landmark sets.
+    out_path
+        This iteration's ``landmarks.json``.
+    settings
+        The pruning policy.
+    iteration
+        The iteration being written.
+    metrics_paths
+        ``metrics.json`` of iterations ``0 … iteration − 1``, in order, for early stopping:
+        an emotion whose validation balanced accuracy fell more than
+        ``settings.stop_tolerance`` below its best keeps its set from then on.
+    """
     settings = settings or PruneSettings()
     emotions, scores = load_scores(attributions_path)
-    previous = read_json(landmark_set_path)["emotions"]
+    previous_record = read_json(landmark_set_path)
+    previous = previous_record["emotions"]
+    previously_stopped = previous_record.get("stopped", {})
+    history = [read_json(path)["emotions"] for path in metrics_paths]
     kept: dict[str, list[int]] = {}
     dropped: dict[str, list[int]] = {}
+    stopped: dict[str, bool] = {}
     for e, emotion in enumerate(emotions):
         current = np.asarray(previous[emotion], dtype=np.int64)
+        validation = [record[emotion]["mean"]["balanced_accuracy"] for record in history]
+        if previously_stopped.get(emotion) or should_stop(validation, settings.stop_tolerance):
+            kept[emotion], dropped[emotion], stopped[emotion] = sorted(current.tolist()), [], True
+            log.info("%s: pruning stopped, keeping %d landmarks", emotion, len(current))
+            continue
         current_scores = scores[e, current]
         if np.isnan(current_scores).all():
             raise DataError(f"{attributions_path}: no relevance scores for {emotion!r}")
-        keep_mask = LandmarkPruner(settings).fit(current_scores).keep_mask_
+        keep_mask = LandmarkPruner(settings).fit(current_scores, current).keep_mask_
         kept[emotion] = sorted(current[keep_mask].tolist())
         dropped[emotion] = sorted(current[~keep_mask].tolist())
+        stopped[emotion] = False
         log.info("%s: %d → %d landmarks", emotion, len(current), len(kept[emotion]))
     record = {
         "iteration": iteration,
         "emotions": kept,
         "dropped": dropped,
+        "stopped": stopped,
         "settings": asdict(settings),
     }
     write_json(out_path, record)

@@ -32,6 +32,35 @@ EXTRA_REGIONS = {
 }
 
 
+MIDLINE = [0, 1, 2, 4, 5, 6, 8, 9, 10, 13, 14, 17, 19, 94, 151, 152, 164, 168, 199, 200]
+"""Landmarks on the face's vertical midline, used to fit the symmetry axis."""
+
+
+def mirror_pairs(reference: np.ndarray) -> list[int]:
+    """Left/right mirror partner of every landmark (midline points pair with themselves).
+
+    The reference face is reflected across its fitted midline and matched to itself by
+    minimum-cost assignment, separately for the 468 mesh points and the 10 iris points.
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    points = reference[:, :2]
+    design = np.c_[points[MIDLINE, 1], np.ones(len(MIDLINE))]
+    slope, intercept = np.linalg.lstsq(design, points[MIDLINE, 0], rcond=None)[0]
+    direction = np.array([slope, 1.0]) / np.hypot(slope, 1.0)
+    normal = np.array([direction[1], -direction[0]])
+    relative = points - np.array([intercept, 0.0])
+    mirrored = relative - 2 * (relative @ normal)[:, None] * normal + np.array([intercept, 0.0])
+    partners = np.arange(len(points))
+    for block in (np.arange(468), np.arange(468, len(points))):
+        rows, cols = linear_sum_assignment(cdist(mirrored[block], points[block]))
+        partners[block[rows]] = block[cols]
+    if not np.array_equal(partners[partners], np.arange(len(points))):
+        raise RuntimeError("mirror matching is not symmetric")
+    return partners.tolist()
+
+
 def main() -> None:
     regions = {
         "lips": _points(connections.FACEMESH_LIPS),
@@ -55,6 +84,7 @@ def main() -> None:
         "tesselation": sorted([list(edge) for edge in connections.FACEMESH_TESSELATION]),
         "contours": sorted([list(edge) for edge in connections.FACEMESH_CONTOURS]),
         "reference_face": np.round(reference, 5).tolist(),
+        "mirror": mirror_pairs(reference),
         "reference_image_size": list(image.shape[1::-1]),
     }
     out = Path(__file__).resolve().parents[1] / "resources" / "face_mesh.json"

@@ -47,6 +47,7 @@ def get_prune_inputs(wildcards):
     return {
         "attributions": f"results/iter_{previous}/attributions.zarr",
         "landmarks": f"results/iter_{previous}/landmarks.json",
+        "metrics": [f"results/iter_{i}/metrics.json" for i in range(previous + 1)],
     }
 
 

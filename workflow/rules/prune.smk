@@ -28,7 +28,16 @@ rule prune_landmarks:
         settings={
             key: value
             for key, value in config["prune"].items()
-            if key in ("policy", "fraction", "threshold", "share", "min_landmarks")
+            if key
+            in (
+                "policy",
+                "fraction",
+                "threshold",
+                "share",
+                "min_landmarks",
+                "symmetric",
+                "stop_tolerance",
+            )
         },
         iteration=lambda wildcards: int(wildcards.iteration),
     script:

@@ -10,4 +10,5 @@ prune_iteration(
     snakemake.output.landmarks,
     settings=PruneSettings(**snakemake.params.settings),
     iteration=snakemake.params.iteration,
+    metrics_paths=snakemake.input.metrics,
 )
