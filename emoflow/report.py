@@ -52,6 +52,8 @@ FIGURES = {
 }
 """File names of the figures in the report folder."""
 REPORT_JSON = "report.json"
+SUMMARY_TABLE = "summary.csv"
+RUN_CONFIG = "run_config.yaml"
 DPI = 110
 STYLE: dict[str, Any] = {
     "font.size": 11,
@@ -780,8 +782,10 @@ def make_report(
     *,
     ground_truth_path: str | Path | None = None,
     top_k: int = 50,
+    run_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the report's figures and ``report.json`` into ``out_dir``.
+    """Write the report's figures, ``report.json``, ``summary.csv`` and the run's configuration
+    (``run_config.yaml``, when given) into ``out_dir``.
 
     Parameters
     ----------
@@ -797,6 +801,8 @@ def make_report(
         ground-truth landmarks and adds precision@k to ``report.json``.
     top_k
         How many of the most relevant landmarks are emphasised and counted per region.
+    run_config
+        The workflow configuration of the run, recorded next to the figures.
 
     Returns
     -------
@@ -823,5 +829,12 @@ def make_report(
         )
         plot_selected_landmarks(inputs, out / FIGURES["selected"])
         plot_confusion_matrices(inputs, out / FIGURES["confusion"])
+    with atomic_path(out / SUMMARY_TABLE) as staged:
+        inputs.summary.write_csv(staged, float_precision=4)
+    if run_config is not None:
+        import yaml
+
+        with atomic_path(out / RUN_CONFIG) as staged:
+            staged.write_text(yaml.safe_dump(dict(run_config), sort_keys=False))
     write_json(out / REPORT_JSON, numbers)
     return numbers

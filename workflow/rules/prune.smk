@@ -48,11 +48,7 @@ rule summarise_iterations:
     input:
         metrics=per_iteration("results/iter_{iteration}/metrics.json"),
     output:
-        summary=report(
-            "results/summary.parquet",
-            caption="../report/summary.rst",
-            category="Summary",
-        ),
+        summary="results/summary.parquet",
     log:
         "logs/summarise_iterations/summarise_iterations.log",
     benchmark:

@@ -7,6 +7,16 @@ rule make_report:
         truth=get_ground_truth(),
     output:
         numbers="results/report/report.json",
+        summary=report(
+            "results/report/summary.csv",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+        run_config=report(
+            "results/report/run_config.yaml",
+            caption="../report/config.rst",
+            category="Configuration",
+        ),
         accuracy=report(
             "results/report/accuracy_vs_landmarks.png",
             caption="../report/accuracy.rst",
@@ -34,5 +44,6 @@ rule make_report:
     params:
         out_dir=lambda wildcards, output: str(Path(output.numbers).parent),
         top_k=config["report"]["top_k"],
+        run_config=config,
     script:
         "../scripts/make_report.py"

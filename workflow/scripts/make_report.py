@@ -12,4 +12,5 @@ make_report(
     snakemake.params.out_dir,
     ground_truth_path=snakemake.input.truth or None,
     top_k=snakemake.params.top_k,
+    run_config=snakemake.params.run_config,
 )
