@@ -23,6 +23,16 @@ include: "workflow/rules/prune.smk"
 include: "workflow/rules/report.smk"
 
 
+# Seconds of work each: on a cluster they run in the submitting Snakemake process rather
+# than queue as jobs (pruning sits between every two iterations).
+localrules:
+    all,
+    build_manifest,
+    start_landmark_set,
+    prune_landmarks,
+    summarise_iterations,
+
+
 rule all:
     default_target: True
     input:

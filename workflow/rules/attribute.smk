@@ -9,8 +9,11 @@ rule attribute_models:
         "logs/attribute_models/{iteration}.log",
     benchmark:
         "benchmarks/attribute_models/{iteration}.tsv"
+    threads: 4
     resources:
-        gpu=1,
+        gpu=GPU_PER_JOB,
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=120,
     params:
         settings=config["attribution"],
         device=config["train"]["device"],

@@ -7,15 +7,47 @@ from emoflow.config import prepare_config
 prepare_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 validate(config, schema="../schemas/config.schema.yaml")
 
-N_SHARDS = config["landmarks"]["n_shards"]
+
+def count_videos():
+    """Videos in the data set, known before the run (for sizing the landmark shards).
+
+    demo: from the demo settings; csv: lines of the label file (minus its header), which
+    exists before the run. None when it cannot be known yet.
+    """
+    dataset = config["dataset"]
+    if dataset["adapter"] == "demo":
+        demo = config["demo"]
+        return demo["n_subjects"] * demo["repetitions"] * len(dataset["emotions"])
+    try:
+        with open(dataset["source"], "rb") as handle:
+            return max(0, sum(1 for line in handle if line.strip()) - 1)
+    except OSError:
+        return None
+
+
+def count_shards():
+    """landmarks.n_shards, raised so that no shard holds more than videos_per_shard videos."""
+    n_shards = config["landmarks"]["n_shards"]
+    per_shard = config["landmarks"].get("videos_per_shard")
+    n_videos = count_videos() if per_shard else None
+    if n_videos:
+        n_shards = max(n_shards, -(-n_videos // per_shard))
+    return n_shards
+
+
+N_SHARDS = count_shards()
 N_ITERATIONS = config["prune"]["iterations"]
 SHARDS = [str(shard) for shard in range(N_SHARDS)]
 ITERATIONS = [str(iteration) for iteration in range(N_ITERATIONS + 1)]
+# GPUs a train/attribute job asks the scheduler for: none when the config pins the CPU.
+GPU_PER_JOB = 0 if config["train"]["device"] == "cpu" else 1
 
 
+# Plain integer patterns: an alternation of every shard ("0|1|…|N") is matched against each
+# job's files, which makes planning quadratic in the number of shards.
 wildcard_constraints:
-    shard="|".join(SHARDS),
-    iteration="|".join(ITERATIONS),
+    shard=r"\d+",
+    iteration=r"\d+",
 
 
 def get_dataset_labels():

@@ -9,6 +9,9 @@ if config["dataset"]["adapter"] == "demo":
             "logs/make_demo/make_demo.log",
         benchmark:
             "benchmarks/make_demo/make_demo.tsv"
+        resources:
+            mem_mb=2000,
+            runtime=30,
         params:
             spec={**config["demo"], "emotions": config["dataset"]["emotions"]},
         script:

@@ -8,6 +8,10 @@ rule build_features:
         "logs/build_features/build_features.log",
     benchmark:
         "benchmarks/build_features/build_features.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=60,
     params:
         settings=config["features"],
     script:

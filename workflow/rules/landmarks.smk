@@ -9,10 +9,15 @@ rule extract_landmarks:
         "benchmarks/extract_landmarks/{shard}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=120,
     params:
         shard=lambda wildcards: int(wildcards.shard),
         n_shards=N_SHARDS,
-        options=config["landmarks"],
+        options={
+            key: value
+            for key, value in config["landmarks"].items()
+            if key != "videos_per_shard"
+        },
     script:
         "../scripts/extract_landmarks.py"

@@ -7,6 +7,9 @@ rule build_manifest:
         "logs/build_manifest/build_manifest.log",
     benchmark:
         "benchmarks/build_manifest/build_manifest.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         adapter=config["dataset"]["adapter"],
         emotions=config["dataset"]["emotions"],

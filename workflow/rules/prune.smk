@@ -7,6 +7,9 @@ rule start_landmark_set:
         "logs/start_landmark_set/start_landmark_set.log",
     benchmark:
         "benchmarks/start_landmark_set/start_landmark_set.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         start=config["prune"]["start"],
     script:
@@ -24,6 +27,9 @@ rule prune_landmarks:
         "benchmarks/prune_landmarks/{iteration}.tsv"
     wildcard_constraints:
         iteration="[1-9][0-9]*",
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         settings={
             key: value
@@ -53,6 +59,9 @@ rule summarise_iterations:
         "logs/summarise_iterations/summarise_iterations.log",
     benchmark:
         "benchmarks/summarise_iterations/summarise_iterations.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         tolerance=config["prune"]["tolerance"],
     script:

@@ -41,6 +41,9 @@ rule make_report:
         "logs/make_report/make_report.log",
     benchmark:
         "benchmarks/make_report/make_report.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         out_dir=lambda wildcards, output: str(Path(output.numbers).parent),
         top_k=config["report"]["top_k"],

@@ -10,8 +10,11 @@ rule train_models:
         "logs/train_models/{iteration}.log",
     benchmark:
         "benchmarks/train_models/{iteration}.tsv"
+    threads: 4
     resources:
-        gpu=1,
+        gpu=GPU_PER_JOB,
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=60,
     params:
         network=config["train"]["model"],
         n_folds=config["train"]["n_folds"],

@@ -1,0 +1,216 @@
+"""Cluster profiles: they plan the workflow, and submit GPU jobs with the right options.
+
+The submission tests run the real executor plugins against stand-in ``sbatch``/``qsub``
+commands that record their arguments and refuse the job, so Snakemake stops right after
+submitting: what is checked is exactly the command line a cluster would receive.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PROFILES = ("default", "slurm", "generic")
+
+TINY_CONFIG = {
+    "dataset": {
+        "adapter": "demo",
+        "source": "data/demo",
+        "emotions": ["happiness", "surprise", "anger"],
+    },
+    "demo": {"n_subjects": 4, "repetitions": 1, "n_frames": 12, "size": 192, "seed": 3},
+    "landmarks": {"n_shards": 2},
+    "train": {"n_folds": 2, "model": {"width": 32, "n_layers": 1}},
+    "prune": {"iterations": 1},
+}
+
+# Stand-ins for the cluster's commands: record the arguments, refuse the job.
+FAKE_SUBMIT = """#!/bin/sh
+printf '%s\\n' "$*" >> "$(dirname "$0")/$(basename "$0").calls"
+echo "stand-in $(basename "$0"): job not submitted" >&2
+exit 1
+"""
+FAKE_SACCTMGR = "#!/bin/sh\necho your_account\n"  # the account the profile names is valid
+
+
+def _workdir(root: Path) -> Path:
+    """A copy of the workflow and its profiles, with the tiny demo configuration."""
+    workdir = root / "workflow_copy"
+    workdir.mkdir()
+    shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(REPO / "workflow", workdir / "workflow")
+    shutil.copytree(REPO / "profiles", workdir / "profiles")
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    return workdir
+
+
+def _snakemake(workdir: Path, *args: str, fake_bin: Path | None = None):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}
+    env.pop("SNAKEMAKE_PROFILE", None)
+    env["PYTHONWARNINGS"] = "ignore"
+    if fake_bin is not None:
+        env["PATH"] = f"{fake_bin}{os.pathsep}{env['PATH']}"
+    return subprocess.run(
+        [SNAKEMAKE, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _with_upstream_outputs(workdir: Path) -> Path:
+    """Stand-in inputs of train_models (iteration 0) and extract_landmarks; fake commands."""
+    (workdir / "results" / "features.zarr").mkdir(parents=True)
+    (workdir / "results" / "iter_0").mkdir()
+    (workdir / "results" / "iter_0" / "landmarks.json").write_text("{}")
+    (workdir / "results" / "manifest.parquet").write_bytes(b"")
+    fake_bin = workdir / "fake_bin"
+    fake_bin.mkdir()
+    for name, text in (("sbatch", FAKE_SUBMIT), ("qsub", FAKE_SUBMIT), ("sacctmgr", FAKE_SACCTMGR)):
+        (fake_bin / name).write_text(text)
+        (fake_bin / name).chmod(0o755)
+    return fake_bin
+
+
+def _submissions(fake_bin: Path, command: str) -> dict[str, str]:
+    """Rule name → the recorded argument line of its submission."""
+    calls = (fake_bin / f"{command}.calls").read_text().splitlines()
+    by_rule = {}
+    for line in calls:
+        match = re.search(r"rule_(\w+?)_wildcards|emoflow\.(\w+)", line)
+        assert match, line
+        by_rule[match.group(1) or match.group(2)] = line
+    return by_rule
+
+
+SUBMIT_TARGETS = (
+    "results/iter_0/metrics.json",
+    "results/landmarks/shard_0.parquet",
+    "--allowed-rules",
+    "train_models",
+    "extract_landmarks",
+    "--retries",
+    "0",
+)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _workdir(tmp_path_factory.mktemp("profiles"))
+
+
+@pytest.mark.parametrize("profile", ["slurm", "generic"])
+def test_cluster_profile_plans_the_demo_workflow(planned: Path, profile: str) -> None:
+    result = _snakemake(planned, "--profile", f"profiles/{profile}", "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The workflow profile (profiles/default) is read next to the site profile.
+    assert "workflow specific profile profiles/default" in result.stderr
+    stanzas = result.stdout.split("\nrule ")
+    train = next(stanza for stanza in stanzas if stanza.startswith("train_models:"))
+    resources = re.search(r"resources: (.*)", train)
+    assert resources, train
+    assert "gpu=1" in resources.group(1).split(", ")
+    if profile == "slurm":
+        assert "slurm_partition=your_gpu_partition" in resources.group(1)
+    landmarks = next(stanza for stanza in stanzas if stanza.startswith("extract_landmarks:"))
+    assert "gpu=1" not in landmarks
+
+
+def test_default_profile_runs_locally(planned: Path) -> None:
+    result = _snakemake(planned, "--cores", "2", "--resources", "gpu=2", "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "workflow specific profile profiles/default" in result.stderr
+
+
+def test_slurm_submits_gpu_rule_with_gpu_request(tmp_path: Path) -> None:
+    workdir = _workdir(tmp_path)
+    fake_bin = _with_upstream_outputs(workdir)
+    result = _snakemake(
+        workdir,
+        "--profile",
+        "profiles/slurm",
+        *SUBMIT_TARGETS,
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        fake_bin=fake_bin,
+    )
+    assert result.returncode != 0  # the stand-in sbatch refused the jobs
+    assert "SLURM sbatch failed" in result.stderr
+    calls = _submissions(fake_bin, "sbatch")
+    assert set(calls) == {"train_models", "extract_landmarks"}
+
+    train = calls["train_models"]
+    options = train.split(" --wrap=")[0].split()
+    assert "--gpus=1" in options
+    for flag, value in (("-A", "your_account"), ("-p", "your_gpu_partition"), ("-t", "60")):
+        assert options[options.index(flag) + 1] == value, train
+    assert options[options.index("--mem") + 1] == "16000"
+    assert "--cpus-per-task=4" in options
+    # The job runs the rule's own job on the node, with the same resource settings.
+    job = shlex.split(train.split(" --wrap=", 1)[1])
+    assert job[job.index("--target-jobs") + 1] == "train_models:iteration=0"
+
+    landmarks = calls["extract_landmarks"].split(" --wrap=")[0].split()
+    assert not any(option.startswith(("--gpus", "--gres")) for option in landmarks)
+    assert landmarks[landmarks.index("-p") + 1] == "your_cpu_partition"
+    assert landmarks[landmarks.index("--mem") + 1] == "4000"
+    assert landmarks[landmarks.index("-t") + 1] == "120"
+    assert "--cpus-per-task=1" in landmarks
+
+
+def test_generic_profile_fills_the_submit_command(tmp_path: Path) -> None:
+    workdir = _workdir(tmp_path)
+    fake_bin = _with_upstream_outputs(workdir)
+    result = _snakemake(
+        workdir,
+        "--profile",
+        "profiles/generic",
+        *SUBMIT_TARGETS,
+        "--seconds-between-status-checks",
+        "1",
+        fake_bin=fake_bin,
+    )
+    assert result.returncode != 0
+    calls = _submissions(fake_bin, "qsub")
+    train = calls["train_models"].split()
+    assert "select=1:ncpus=4:mem=16000mb:ngpus=1" in train
+    assert "walltime=3600" in train
+    assert train[train.index("-q") + 1] == "your_gpu_queue"
+    assert train[-1].endswith(".sh")  # the job script Snakemake wrote
+    landmarks = calls["extract_landmarks"].split()
+    assert "select=1:ncpus=1:mem=4000mb:ngpus=0" in landmarks
+    assert "walltime=7200" in landmarks
+
+
+def _rule_names() -> set[str]:
+    text = "\n".join(path.read_text() for path in (REPO / "workflow" / "rules").glob("*.smk"))
+    return set(re.findall(r"^\s*rule (\w+):", text, re.MULTILINE)) | {"all"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profiles_name_only_existing_rules(profile: str) -> None:
+    # Snakemake silently ignores set-resources/set-threads of a rule that does not exist.
+    settings = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
+    named = set(settings.get("set-resources", {})) | set(settings.get("set-threads", {}))
+    assert named <= _rule_names(), named - _rule_names()
+
+
+def test_rules_hold_no_site_values() -> None:
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        lines = path.read_text().splitlines()
+        text = "\n".join(line.split("#", 1)[0] for line in lines)  # code, not comments
+        for site_key in ("slurm_", "partition", "account", "qos", "queue", "gpu_model", "gres"):
+            assert site_key not in text, f"{path.name} names {site_key}: set it in a profile"
