@@ -3,6 +3,10 @@
 A source is either a video file (any container and codec OpenCV decodes) or a folder of image
 frames (PNG, JPEG, BMP, TIFF, WebP), taken in natural name order (``frame2`` before
 ``frame10``; zero-padded names sort the same way either way).
+
+Times: source frame ``i`` lies at ``i / source_fps`` seconds. A time window ``[start_s, end_s)``
+keeps the source frames whose time falls inside it; resampling to another frame rate then
+starts at the first kept frame.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ FRAME_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".
 DEFAULT_FOLDER_FPS = 30.0
 """Frame rate assumed for a frame folder when none is given."""
 UNREADABLE = "unreadable, corrupt or empty: no frame could be decoded"
+SEEK_MIN_FRAMES = 120
+"""A window starting this many frames or more into a video is reached by seeking (the decoder
+jumps to the key frame before it) instead of decoding and dropping every frame before it."""
+_TIME_EPSILON = 1e-9
+"""Tolerance of window boundaries, so that ``start_s = 2/30`` includes frame 2 at 30 fps."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,13 @@ class VideoInfo:
         be wrong: count the frames yielded when the exact number matters.
     source_fps
         Frame rate of the source itself, before resampling.
+    first_frame
+        Source frame index of the first frame yielded (0 without a time window).
+    start_s
+        Source time of the first frame yielded, ``first_frame / source_fps``; output frame
+        ``k`` lies at ``start_s + k / fps``.
+    end_s
+        End of the requested time window (exclusive), or ``None`` for the end of the source.
     """
 
     path: str
@@ -55,10 +71,41 @@ class VideoInfo:
     height: int
     n_frames: int | None
     source_fps: float
+    first_frame: int = 0
+    start_s: float = 0.0
+    end_s: float | None = None
+
+
+def window_indices(
+    source_fps: float, start_s: float | None, end_s: float | None
+) -> tuple[int, int | None]:
+    """Source frame range ``[first, stop)`` of a time window (``stop`` ``None``: to the end)."""
+    first = 0 if start_s is None else max(0, math.ceil(start_s * source_fps - _TIME_EPSILON))
+    stop = None if end_s is None else max(0, math.ceil(end_s * source_fps - _TIME_EPSILON))
+    return first, stop
+
+
+def _check_window(start_s: float | None, end_s: float | None) -> None:
+    """Raise ConfigError unless the window bounds are finite, non-negative and ordered."""
+    for name, value in (("start_s", start_s), ("end_s", end_s)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be a non-negative number of seconds, got {value!r}")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise ConfigError(f"end_s ({end_s}) must be after start_s ({start_s})")
+
+
+def _window_text(start_s: float | None, end_s: float | None) -> str:
+    start = f"{start_s:g}" if start_s is not None else "0"
+    end = f"{end_s:g}" if end_s is not None else "end"
+    return f"[{start}, {end}) s"
 
 
 def open_frames(
-    source: str | Path, *, fps: float | None = None
+    source: str | Path,
+    *,
+    fps: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     """Open a video file or frame folder and return its description and a frame iterator.
 
@@ -73,6 +120,10 @@ def open_frames(
         For a video: the frame rate to resample to (frames are dropped or repeated, each
         output time taking the nearest source frame); ``None`` keeps every frame. For a
         frame folder: the rate the frames were taken at (default 30); nothing is resampled.
+    start_s, end_s
+        Time window in seconds of the source: only frames at ``start_s <= t < end_s`` are
+        yielded (``None``: from the start, to the end). ``NaN`` counts as ``None``, so the
+        nullable time columns of a manifest can be passed as they are.
 
     Returns
     -------
@@ -84,19 +135,25 @@ def open_frames(
     Raises
     ------
     InputError
-        The source does not exist, cannot be decoded, has no frames, or (frame folder) holds
-        frames of different sizes; the last is raised while iterating, naming the frame.
+        The source does not exist, cannot be decoded, has no frames (or none in the time
+        window), or (frame folder) holds frames of different sizes; the last is raised while
+        iterating, naming the frame.
     ConfigError
-        ``fps`` is not a positive finite number.
+        ``fps`` is not a positive finite number, or the window bounds are negative, not
+        finite or out of order.
     """
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps must be a positive number, got {fps!r}")
+    start_s = None if start_s is None or math.isnan(start_s) else float(start_s)
+    end_s = None if end_s is None or math.isnan(end_s) else float(end_s)
+    _check_window(start_s, end_s)
     path = Path(source)
     if not path.exists():
         raise InputError(path, "does not exist")
     if path.is_dir():
-        return _open_folder(path, fps if fps is not None else DEFAULT_FOLDER_FPS)
-    return _open_video(path, fps)
+        folder_fps = fps if fps is not None else DEFAULT_FOLDER_FPS
+        return _open_folder(path, folder_fps, start_s, end_s)
+    return _open_video(path, fps, start_s, end_s)
 
 
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
@@ -124,11 +181,21 @@ def _read_image_rgb(file: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _open_folder(folder: Path, fps: float) -> tuple[VideoInfo, Iterator[np.ndarray]]:
-    files = frame_files(folder)
-    if not files:
+def _open_folder(
+    folder: Path, fps: float, start_s: float | None, end_s: float | None
+) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+    all_files = frame_files(folder)
+    if not all_files:
         suffixes = ", ".join(sorted(FRAME_SUFFIXES))
         raise InputError(folder, f"frame folder holds no image frames ({suffixes})")
+    first_index, stop_index = window_indices(fps, start_s, end_s)
+    files = all_files[first_index:stop_index]
+    if not files:
+        raise InputError(
+            folder,
+            f"no frame in the time window {_window_text(start_s, end_s)}: the folder holds "
+            f"{len(all_files)} frames ({len(all_files) / fps:g} s at {fps:g} fps)",
+        )
     first = _read_image_rgb(files[0])
     height, width = first.shape[:2]
     info = VideoInfo(
@@ -136,8 +203,11 @@ def _open_folder(folder: Path, fps: float) -> tuple[VideoInfo, Iterator[np.ndarr
         fps=float(fps),
         width=int(width),
         height=int(height),
-        n_frames=len(files),
+        n_frames=len(all_files),
         source_fps=float(fps),
+        first_frame=first_index,
+        start_s=first_index / fps,
+        end_s=end_s,
     )
 
     def frames() -> Iterator[np.ndarray]:
@@ -155,7 +225,26 @@ def _open_folder(folder: Path, fps: float) -> tuple[VideoInfo, Iterator[np.ndarr
     return info, frames()
 
 
-def _open_video(path: Path, fps: float | None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+def _skip_to(capture: cv2.VideoCapture, target: int, position: int) -> None:
+    """Make source frame ``target`` the next frame ``capture`` reads; it is at ``position``.
+
+    Far targets are sought (checked against the position the decoder then reports); near
+    targets, and seeks the decoder does not honour, decode and drop the frames before it.
+    """
+    if target >= SEEK_MIN_FRAMES:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, target)
+        if int(capture.get(cv2.CAP_PROP_POS_FRAMES)) == target:
+            return
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        position = 0
+    for _ in range(target - position):
+        if not capture.grab():
+            return
+
+
+def _open_video(
+    path: Path, fps: float | None, start_s: float | None, end_s: float | None
+) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
@@ -175,6 +264,18 @@ def _open_video(path: Path, fps: float | None) -> tuple[VideoInfo, Iterator[np.n
         source_fps = DEFAULT_FOLDER_FPS
     reported_count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
     n_frames = int(reported_count) if math.isfinite(reported_count) and reported_count > 0 else None
+    first_index, stop_index = window_indices(source_fps, start_s, end_s)
+    if first_index > 0 and (stop_index is None or stop_index > first_index):
+        _skip_to(capture, first_index, position=1)  # frame 0 is read already
+        ok, first_bgr = capture.read()
+    if not ok or first_bgr is None or (stop_index is not None and stop_index <= first_index):
+        capture.release()
+        length = f"{n_frames} frames" if n_frames is not None else "an unknown number of frames"
+        raise InputError(
+            path,
+            f"no frame in the time window {_window_text(start_s, end_s)}: the container "
+            f"reports {length} at {source_fps:g} fps",
+        )
     info = VideoInfo(
         path=str(path),
         fps=float(fps) if fps is not None else source_fps,
@@ -182,16 +283,22 @@ def _open_video(path: Path, fps: float | None) -> tuple[VideoInfo, Iterator[np.n
         height=int(height),
         n_frames=n_frames,
         source_fps=source_fps,
+        first_frame=first_index,
+        start_s=first_index / source_fps,
+        end_s=end_s,
     )
+    n_window = None if stop_index is None else stop_index - first_index
 
     def decoded() -> Iterator[np.ndarray]:
         try:
             yield cv2.cvtColor(first_bgr, cv2.COLOR_BGR2RGB)
-            while True:
+            n_yielded = 1
+            while n_window is None or n_yielded < n_window:
                 ok, bgr = capture.read()
                 if not ok:
                     return
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                n_yielded += 1
         finally:
             capture.release()
 

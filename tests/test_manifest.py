@@ -93,7 +93,9 @@ def test_csv_adapter_tsv_with_ids_and_times(tmp_path: Path) -> None:
 
 
 def test_unknown_adapter(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"'nope'.*valid adapters: csv, demo"):
+    with pytest.raises(
+        ConfigError, match=r"'nope'.*valid adapters: ckplus, csv, demo, landmarks_csv"
+    ):
         build_manifest("nope", tmp_path, tmp_path / "m.parquet")
 
 

@@ -251,8 +251,12 @@ def test_bad_videos_are_recorded_not_fatal(
         "source_fps": FPS,
         "width": SIZE,
         "height": SIZE,
+        "start_s": 0.0,
+        "end_s": None,
         "n_frames": N_FACE_FRAMES,
         "n_faces_found": N_FACE_FRAMES,
+        "n_faces_found_on_crop": 0,
+        "landmarks_format": None,
         "error": None,
     }
     # the truncated AVI decodes partly: its rows are kept and a warning names it
@@ -365,3 +369,195 @@ def test_landmarks_array_unknown_video(tmp_path: Path) -> None:
     extract_videos([], empty)
     with pytest.raises(DataError, match="'absent'"):
         landmarks_array(read_landmarks(empty), "absent")
+
+
+# --- time windows --------------------------------------------------------------------------
+
+
+def test_open_frames_time_window(inputs: dict[str, Path]) -> None:
+    whole = list(open_frames(inputs["face"])[1])
+    info, frames = open_frames(inputs["face"], start_s=0.2, end_s=0.5)  # frames 6 … 14
+    window = list(frames)
+    assert (info.first_frame, info.start_s, info.end_s) == (6, pytest.approx(0.2), 0.5)
+    assert len(window) == 9
+    assert all(np.array_equal(a, b) for a, b in zip(window, whole[6:15], strict=True))
+    info, frames = open_frames(inputs["face"], start_s=0.5, fps=15)  # 15 … 23, every other
+    assert info.start_s == pytest.approx(0.5) and len(list(frames)) == 5
+    assert len(list(open_frames(inputs["face"], end_s=0.1)[1])) == 3
+    nan = float("nan")
+    assert len(list(open_frames(inputs["face"], start_s=nan, end_s=nan)[1])) == N_FACE_FRAMES
+    info, frames = open_frames(inputs["frames"], fps=10, start_s=0.2, end_s=0.45)
+    assert (info.first_frame, len(list(frames))) == (2, 3)
+
+
+def test_open_frames_window_seeks_to_the_same_frames(
+    inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grabbed = list(open_frames(inputs["face"], start_s=0.6)[1])
+    monkeypatch.setattr("emoflow.video.SEEK_MIN_FRAMES", 1)
+    sought = list(open_frames(inputs["face"], start_s=0.6)[1])
+    assert len(sought) == len(grabbed) == N_FACE_FRAMES - 18
+    assert all(np.array_equal(a, b) for a, b in zip(sought, grabbed, strict=True))
+
+
+def test_open_frames_window_errors(inputs: dict[str, Path]) -> None:
+    with pytest.raises(InputError, match=r"face\.mp4: no frame in the time window \[5, end\) s"):
+        open_frames(inputs["face"], start_s=5)
+    with pytest.raises(InputError, match=r"frames: no frame in the time window \[0.005, 0.01\) s"):
+        open_frames(inputs["frames"], start_s=0.005, end_s=0.01)
+    with pytest.raises(ConfigError, match=r"end_s .* must be after start_s"):
+        open_frames(inputs["face"], start_s=2, end_s=1)
+    with pytest.raises(ConfigError, match="start_s must be a non-negative"):
+        open_frames(inputs["face"], start_s=-1)
+
+
+@pytest.mark.slow
+def test_extract_shard_honours_manifest_windows(inputs: dict[str, Path], tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.parquet"
+    pl.DataFrame(
+        {
+            "video_id": ["early", "late", "whole", "outside"],
+            "path": [str(inputs["face"])] * 3 + [str(inputs["face"])],
+            "start_s": [None, 0.4, None, 9.0],
+            "end_s": [0.2, None, None, None],
+        }
+    ).write_parquet(manifest)
+    summary = extract_shard(manifest, tmp_path / "s.parquet", shard=0, n_shards=1)
+    assert summary["early"]["frames"] == 6 and summary["late"]["frames"] == N_FACE_FRAMES - 12
+    assert "no frame in the time window" in summary["outside"]["error"]
+    frame = read_landmarks(tmp_path / "s.parquet")
+    late = frame.filter(pl.col("video_id") == "late").sort("frame")
+    assert late["frame"][0] == 0 and late["timestamp_s"][0] == pytest.approx(0.4)
+    whole, _ = landmarks_array(frame, "whole")
+    early, _ = landmarks_array(frame, "early")
+    assert np.array_equal(early, whole[:6])  # same frames, same tracking from a fresh start
+    records = read_video_records(tmp_path / "s.parquet")
+    assert records["late"]["start_s"] == pytest.approx(0.4) and records["early"]["end_s"] == 0.2
+
+
+# --- faces: confidence, several faces, small faces ------------------------------------------
+
+
+@pytest.mark.slow
+def test_face_columns_and_faithfulness_to_mediapipe(
+    inputs: dict[str, Path], shard: tuple[Path, dict, list[str]]
+) -> None:
+    """emoflow's graph calls give MediaPipe FaceMesh's landmarks bit for bit."""
+    from mediapipe.python.solutions import face_mesh
+
+    out, _, _ = shard
+    frame = read_landmarks(out)
+    gap = frame.filter(pl.col("video_id") == "gap").sort("frame")
+    assert gap["n_faces"].to_list() == [0 if i in GAP else 1 for i in range(N_FACE_FRAMES)]
+    assert gap.filter(~pl.col("face_found"))["detection_score"].is_null().all()
+    scores = gap.filter(pl.col("face_found"))["detection_score"].to_numpy()
+    assert ((scores > 0.5) & (scores <= 1)).all()
+    metadata = pq.read_schema(out).metadata
+    assert json.loads(metadata[b"emoflow.faces"]) == {
+        "max_num_faces": 1,
+        "face_policy": "tracked",
+        "find_small_faces": True,
+    }
+    expected = []
+    with face_mesh.FaceMesh(refine_landmarks=True) as mesh:
+        for image in open_frames(inputs["face"])[1]:
+            face = mesh.process(image).multi_face_landmarks[0]
+            expected.append([(point.x, point.y, point.z) for point in face.landmark])
+    landmarks, _ = landmarks_array(frame, "face")
+    assert np.array_equal(landmarks, np.array(expected, dtype=np.float32))
+
+
+def two_faces_video(path: Path) -> Path:
+    """640×360: a constant 170-px face on the left, a face growing from 120 to 228 px right."""
+    crop = skimage.data.astronaut()[30:230, 125:325]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (640, 360))
+    for index in range(10):
+        frame = np.full((360, 640, 3), 90, dtype=np.uint8)
+        frame[95:265, 40:210] = cv2.resize(crop, (170, 170))
+        size = 120 + 12 * index
+        top, left = 180 - size // 2, 420 - size // 2
+        frame[top : top + size, left : left + size] = cv2.resize(crop, (size, size))
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+@pytest.mark.slow
+def test_face_policies_with_several_faces(tmp_path: Path) -> None:
+    video = two_faces_video(tmp_path / "two.mp4")
+    centres = {}
+    for policy in ("largest", "central", "tracked"):
+        with FaceMeshExtractor(max_num_faces=2, face_policy=policy) as extractor:
+            table = extractor.extract(video, "two")
+        frame = pl.DataFrame(table)
+        assert frame["face_found"].all()
+        assert frame["n_faces"].max() == 2
+        landmarks, _ = landmarks_array(frame, "two")
+        centres[policy] = landmarks[:, :468, 0].mean(axis=1) * 640
+    left = lambda xs: (np.abs(xs - 125) < 20).tolist()  # noqa: E731
+    assert all(left(centres["tracked"]))  # stays with the face it started on
+    assert not any(left(centres["central"][4:]))  # the right face is nearer the centre
+    largest = left(centres["largest"])
+    assert largest[0] and not largest[-1]  # switches when the right face grows larger
+    with pytest.raises(ConfigError, match="face_policy must be one of largest, central"):
+        FaceMeshExtractor(face_policy="loudest")
+    with pytest.raises(ConfigError, match="max_num_faces"):
+        FaceMeshExtractor(max_num_faces=0)
+
+
+@pytest.mark.slow
+def test_small_face_in_a_large_frame(tmp_path: Path) -> None:
+    """A 180-px face in 1920×1080: missed by Face Mesh alone, found on crops, mapped back."""
+    face = cv2.resize(skimage.data.astronaut()[30:230, 125:325], (180, 180))
+    video = tmp_path / "small.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (1920, 1080))
+    lefts = [1500, 1490, 1480, 1470]
+    for left in lefts:
+        frame = np.full((1080, 1920, 3), 90, dtype=np.uint8)
+        frame[700:880, left : left + 180] = face
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    with FaceMeshExtractor(find_small_faces=False) as plain:
+        _, record = plain.extract_with_record(video, "small")
+    assert record["n_faces_found"] == 0
+    with FaceMeshExtractor() as extractor:
+        table, record = extractor.extract_with_record(video, "small")
+    assert record["n_faces_found"] == record["n_faces_found_on_crop"] == len(lefts)
+    frame = pl.DataFrame(table)
+    assert frame["n_faces"].to_list() == [1] * len(lefts)
+    assert frame["detection_score"].min() > 0.5
+    # the same face alone, large enough for Face Mesh, gives the reference landmarks
+    reference_image = np.full((540, 540, 3), 90, dtype=np.uint8)
+    reference_image[180:360, 180:360] = face
+    from mediapipe.python.solutions import face_mesh
+
+    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as reference:
+        points = reference.process(reference_image).multi_face_landmarks[0].landmark
+    expected = np.array([(point.x, point.y, point.z) for point in points])
+    landmarks, _ = landmarks_array(frame, "small")
+    for index, left in enumerate(lefts):
+        pixels = landmarks[index, :, :2] * [1920, 1080] - [left, 700]
+        assert np.abs(pixels - (expected[:, :2] * 540 - 180)).mean() < 1.5
+        depth = landmarks[index, :, 2] * 1920
+        assert np.abs(depth - expected[:, 2] * 540).mean() < 1.5
+
+
+# --- shard writing -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_shard_staged_in_row_groups_equals_in_memory(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    videos = [("frames", str(inputs["frames"])), ("face", str(inputs["face"]))]
+    extract_videos(videos, tmp_path / "memory.parquet")
+    monkeypatch.setattr("emoflow.landmarks.ROW_GROUP_ROWS", 5)
+    extract_videos(videos, tmp_path / "staged.parquet")
+    assert read_landmarks(tmp_path / "staged.parquet").equals(
+        read_landmarks(tmp_path / "memory.parquet")
+    )
+    assert pq.ParquetFile(tmp_path / "staged.parquet").metadata.num_row_groups > 1
+    assert read_video_records(tmp_path / "staged.parquet") == read_video_records(
+        tmp_path / "memory.parquet"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["memory.parquet", "staged.parquet"]

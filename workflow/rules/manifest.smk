@@ -13,5 +13,6 @@ rule build_manifest:
     params:
         adapter=config["dataset"]["adapter"],
         emotions=config["dataset"]["emotions"],
+        options=config["dataset"].get(config["dataset"]["adapter"], {}),
     script:
         "../scripts/build_manifest.py"

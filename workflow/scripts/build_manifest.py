@@ -9,4 +9,5 @@ build_manifest(
     snakemake.input.labels,
     snakemake.output.manifest,
     emotions=snakemake.params.emotions,
+    options=dict(snakemake.params.options),
 )
