@@ -18,6 +18,11 @@ N_LANDMARKS = 478
 N_MESH_LANDMARKS = 468
 """Landmarks of the face mesh without the iris refinement (the paper's setting)."""
 
+RIGID_LANDMARKS = (1, 4, 5, 6, 8, 9, 10, 151, 168, 195, 197, 33, 133, 263, 362, 127, 234, 356, 454)
+"""Landmarks that expressions barely move (nose bridge and tip, forehead midline, eye corners,
+temples): the anchors of head-pose alignment, so a dropped jaw or raised brows do not tilt the
+fitted pose."""
+
 RESOURCE = Path(__file__).resolve().parents[1] / "resources" / "face_mesh.json"
 
 

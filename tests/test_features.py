@@ -99,3 +99,69 @@ def test_store_round_trip(tmp_path) -> None:
 def test_missing_store_names_the_path(tmp_path) -> None:
     with pytest.raises(InputError, match=r"nowhere\.zarr"):
         load_features(tmp_path / "nowhere.zarr")
+
+
+def _posed(face: np.ndarray, degrees: float, scale: float, shift: float) -> np.ndarray:
+    angle = np.deg2rad(degrees)
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    )
+    centre = face.mean(axis=0)
+    return (face - centre) @ rotation.T * scale + centre + shift
+
+
+def test_align_accepts_names_and_the_old_booleans() -> None:
+    assert FeatureSettings(align=True).align == "first_frame"  # type: ignore[arg-type]
+    assert FeatureSettings(align=False).align == "none"  # type: ignore[arg-type]
+    assert FeatureSettings(align="canonical").align == "canonical"
+    with pytest.raises(ConfigError, match="align"):
+        FeatureSettings(align="mirror")  # type: ignore[arg-type]
+
+
+def test_canonical_alignment_removes_the_pose_of_the_whole_video() -> None:
+    face = reference_face()
+    settings = FeatureSettings(n_frames=3, align="canonical", displacement=False)
+    samples = []
+    for degrees, scale, shift in ((0.0, 1.0, 0.0), (12.0, 0.8, 0.05)):
+        sequence = np.stack([_posed(face, degrees, scale, shift)] * 3).astype(np.float32)
+        samples.append(
+            normalise_sequence(sequence, np.ones(3, bool), settings, width=256, height=256)
+        )
+    np.testing.assert_allclose(samples[0], samples[1], atol=1e-4)
+    # aligning to the first frame keeps the video's pose, so the two differ
+    first = FeatureSettings(n_frames=3, align="first_frame", displacement=False)
+    kept = [
+        normalise_sequence(
+            np.stack([_posed(face, d, s, t)] * 3).astype(np.float32),
+            np.ones(3, bool),
+            first,
+            width=256,
+            height=256,
+        )
+        for d, s, t in ((0.0, 1.0, 0.0), (12.0, 0.8, 0.05))
+    ]
+    assert np.abs(kept[0] - kept[1]).max() > 0.05
+
+
+def test_select_indexes_landmarks_by_id(rng) -> None:
+    from emoflow.errors import DataError
+    from emoflow.features import FeatureSet
+
+    features = rng.normal(size=(3, 2, 10, 3)).astype(np.float32)
+    feature_set = FeatureSet(
+        features=features,
+        video_ids=np.array(["a", "b", "c"]),
+        subjects=np.array(["s1", "s1", "s2"]),
+        emotions=np.array(["x", "y", "x"]),
+        emotion_names=["x", "y"],
+    )
+    subset = feature_set.select([7, 2, 5])
+    np.testing.assert_array_equal(subset.features, features[:, :, [7, 2, 5], :])
+    assert subset.landmark_ids.tolist() == [7, 2, 5]
+    again = subset.select([5, 7])  # ids, not positions
+    np.testing.assert_array_equal(again.features, features[:, :, [5, 7], :])
+    assert feature_set.select(range(10)).features is features  # the whole set: no copy
+    with pytest.raises(DataError, match=r"\[3\]"):
+        subset.select([3])
+    with pytest.raises(DataError, match="repeats"):
+        feature_set.select([1, 1])

@@ -57,7 +57,7 @@ def test_primal_and_dual_ridge_agree(rng) -> None:
         y = torch.as_tensor(2.0 * labels - 1.0)
         gram = design.T @ (design * w[:, None]) + settings.ridge * torch.eye(design.shape[1])
         expected = torch.linalg.solve(gram, design.T @ (w * y))
-        np.testing.assert_allclose(net.readout_.double().numpy(), expected.numpy(), atol=1e-4)
+        np.testing.assert_allclose(net.readout_[0].double().numpy(), expected.numpy(), atol=1e-4)
 
 
 def test_reload_gives_identical_predictions(rng, tmp_path) -> None:
@@ -109,3 +109,218 @@ def test_roc_auc_matches_definition(rng) -> None:
     pairs = [(p, n) for p in scores[labels] for n in scores[~labels]]
     expected = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
     assert roc_auc(labels, scores) == pytest.approx(expected)
+
+
+# -- ensembles, ridge path, calibration, model files -------------------------------------------
+ENSEMBLES = [  # settings, lowest balanced accuracy expected (an ELM read-out is weaker here)
+    (NetworkSettings(width=24, n_layers=3, ensemble="layers", seed=3), 0.9),
+    (NetworkSettings(width=24, n_layers=2, ensemble="seeds", n_estimators=3, seed=3), 0.9),
+    (NetworkSettings(width=64, n_layers=2, ensemble="layers", direct_link=False, seed=3), 0.7),
+]
+
+
+@pytest.mark.parametrize(("settings", "lowest"), ENSEMBLES, ids=["layers", "seeds", "layers-elm"])
+def test_ensembles_learn_deterministically_and_reload(rng, tmp_path, settings, lowest) -> None:
+    import torch
+
+    inputs, labels = _separable(rng)
+    first = RandomizedDeepNetwork(settings, device="cpu").fit(inputs[:60], labels[:60])
+    second = RandomizedDeepNetwork(settings, device="cpu").fit(inputs[:60], labels[:60])
+    scores = first.decision_function(inputs[60:])
+    np.testing.assert_array_equal(scores, second.decision_function(inputs[60:]))
+    assert binary_metrics(labels[60:], scores)["balanced_accuracy"] >= lowest
+    assert first.readout_.shape[0] == settings.n_heads
+    # the output is the mean of the read-outs' outputs
+    x = torch.as_tensor(inputs[60:])
+    heads = [d @ first.readout_[k] for k, d in enumerate(first.head_features(x))]
+    np.testing.assert_allclose(scores, torch.stack(heads).mean(0).numpy(), rtol=1e-4, atol=1e-5)
+    # differentiable for attribution
+    x_grad = x[:2].clone().requires_grad_(True)
+    first(x_grad).sum().backward()
+    assert x_grad.grad is not None and x_grad.grad.abs().sum() > 0
+    save_model(first, tmp_path / "e.pt", metadata={"emotion": "x", "landmarks": list(range(10))})
+    loaded, metadata = load_model(tmp_path / "e.pt", device="cpu")
+    assert metadata["kind"] == "rvfl" and metadata["emoflow_version"]
+    np.testing.assert_array_equal(loaded.decision_function(inputs[60:]), scores)
+
+
+def test_seeds_ensemble_member_zero_is_the_single_network(rng) -> None:
+    inputs, labels = _separable(rng)
+    single = RandomizedDeepNetwork(NetworkSettings(width=16, seed=5), device="cpu").fit(
+        inputs, labels
+    )
+    ensemble = RandomizedDeepNetwork(
+        NetworkSettings(width=16, seed=5, ensemble="seeds", n_estimators=2), device="cpu"
+    ).fit(inputs, labels)
+    for a, b in zip(single.hidden_[0].parameters(), ensemble.hidden_[0].parameters(), strict=True):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    first_weight = next(iter(single.hidden_[0].parameters())).detach().numpy()
+    second_weight = next(iter(ensemble.hidden_[1].parameters())).detach().numpy()
+    assert not np.allclose(first_weight, second_weight)
+    assert ensemble.n_parameters()["random"] == 2 * single.n_parameters()["random"]
+
+
+def test_ensemble_settings_are_validated() -> None:
+    with pytest.raises(ConfigError, match="ensemble"):
+        NetworkSettings(ensemble="bagging")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="n_estimators"):
+        NetworkSettings(n_estimators=0)
+
+
+@pytest.mark.parametrize("ensemble", ["none", "layers"])
+def test_ridge_path_matches_separate_fits(rng, ensemble) -> None:
+    from dataclasses import replace
+
+    from emoflow.models import ridge_path_scores
+
+    inputs, labels = _separable(rng, n=50)
+    ridges = [0.1, 3.0, 100.0]
+    for direct_link in (True, False):  # dual (wide) and primal (narrow) designs
+        settings = NetworkSettings(width=16, ensemble=ensemble, direct_link=direct_link)
+        path = ridge_path_scores(
+            settings, inputs[:35], labels[:35], inputs[35:], ridges, device="cpu"
+        )
+        for row, ridge in zip(path, ridges, strict=True):
+            net = RandomizedDeepNetwork(replace(settings, ridge=ridge), device="cpu")
+            expected = net.fit(inputs[:35], labels[:35]).decision_function(inputs[35:])
+            np.testing.assert_allclose(row, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_platt_calibration(rng) -> None:
+    from emoflow.models import PlattCalibrator
+
+    scores = rng.normal(size=4000)
+    truth = rng.random(4000) < 1.0 / (1.0 + np.exp(-(2.0 * scores - 0.5)))
+    calibrator = PlattCalibrator().fit(scores, truth.astype(int))
+    assert calibrator.slope_ == pytest.approx(2.0, abs=0.25)
+    assert calibrator.intercept_ == pytest.approx(-0.5, abs=0.15)
+    probabilities = calibrator.predict_proba(np.array([-3.0, 0.0, 3.0]))
+    assert np.all(np.diff(probabilities) > 0) and np.all((probabilities > 0) & (probabilities < 1))
+    # separable scores still give a finite fit
+    separable = PlattCalibrator().fit(np.array([-2.0, -1.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
+    assert np.isfinite(separable.slope_) and separable.slope_ > 0
+    restored = PlattCalibrator.from_dict(calibrator.to_dict())
+    np.testing.assert_array_equal(restored.predict_proba(scores), calibrator.predict_proba(scores))
+    with pytest.raises(DataError, match="both classes"):
+        PlattCalibrator().fit(scores[:5], np.ones(5))
+
+
+def test_model_files_of_other_formats_are_refused(rng, tmp_path) -> None:
+    import torch
+
+    from emoflow.errors import InputError
+
+    inputs, labels = _separable(rng)
+    net = RandomizedDeepNetwork(NetworkSettings(width=8), device="cpu").fit(inputs, labels)
+    old = {
+        "format": 1,
+        "emoflow_version": "0.0.1",
+        "kind": "randomized_deep_network",
+        "settings": {"width": 8},
+        "input_shape": [4, 10, 3],
+        "metadata": {},
+        "state_dict": net.state_dict(),
+    }
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(InputError, match=r"old\.pt.*format 1.*retrain"):
+        load_model(tmp_path / "old.pt", device="cpu")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(InputError, match=r"junk\.pt"):
+        load_model(tmp_path / "junk.pt", device="cpu")
+    with pytest.raises(InputError, match=r"missing\.pt"):
+        load_model(tmp_path / "missing.pt", device="cpu")
+
+
+def test_apply_model_selects_the_stored_landmarks(rng, tmp_path) -> None:
+    from emoflow.features import FeatureSet
+    from emoflow.models import PlattCalibrator, apply_model, apply_models
+
+    features = rng.normal(size=(30, 4, 12, 3)).astype(np.float32)
+    emotions = np.array(["a", "b", "c"] * 10)
+    features[emotions == "a", :, 5, :] += 2.0
+    feature_set = FeatureSet(
+        features=features,
+        video_ids=np.array([f"v{i}" for i in range(30)]),
+        subjects=np.array([f"s{i % 5}" for i in range(30)]),
+        emotions=emotions,
+        emotion_names=["a", "b", "c"],
+        settings={"n_frames": 4},
+    )
+    keep = [11, 5, 2, 7]
+    inputs = feature_set.select(keep).features
+    paths = []
+    for emotion in ("a", "b"):
+        labels = feature_set.labels_for(emotion)
+        net = RandomizedDeepNetwork(NetworkSettings(width=8), device="cpu").fit(inputs, labels)
+        calibrator = PlattCalibrator().fit(net.decision_function(inputs), labels)
+        paths.append(tmp_path / f"{emotion}.pt")
+        save_model(
+            net,
+            paths[-1],
+            metadata={
+                "emotion": emotion,
+                "landmarks": keep,
+                "feature_settings": {"n_frames": 4},
+                "calibration": calibrator.to_dict(),
+            },
+        )
+    table = apply_model(paths[0], feature_set, device="cpu")
+    expected, _ = load_model(paths[0], device="cpu")
+    np.testing.assert_array_equal(table["score"].to_numpy(), expected.decision_function(inputs))
+    assert table["video_id"].to_list() == feature_set.video_ids.tolist()
+    assert table["probability"].is_between(0, 1).all()
+    both = apply_models(tmp_path, feature_set, device="cpu")
+    assert set(both["emotion"].unique().to_list()) <= {"a", "b"}
+    assert (both.filter(np.asarray(emotions) == "a")["emotion"] == "a").mean() > 0.8
+    other = FeatureSet(**{**feature_set.__dict__, "settings": {"n_frames": 4, "align": "none"}})
+    with pytest.raises(DataError, match="feature"):
+        apply_model(paths[0], other, device="cpu")
+
+
+def test_apply_model_to_new_landmark_tables(tmp_path) -> None:
+    """A saved model scores videos straight from landmark tables, with its feature settings."""
+    import polars as pl
+
+    from emoflow.facemesh import reference_face
+    from emoflow.features import FeatureSettings, features_from_landmarks
+    from emoflow.landmarks import import_landmarks
+    from emoflow.models import apply_model
+
+    face = reference_face()
+    rows = []
+    for video, lift in (("smile", 0.006), ("still", 0.0)):
+        for frame in range(5):
+            points = face.copy()
+            points[[61, 291], 1] -= lift * frame  # mouth corners rise
+            row: dict[str, object] = {"video_id": video, "frame": frame}
+            for i, (x, y, z) in enumerate(points):
+                row.update({f"x_{i}": x, f"y_{i}": y, f"z_{i}": z})
+            rows.append(row)
+    pl.DataFrame(rows).write_csv(tmp_path / "landmarks.csv")
+    import_landmarks(
+        tmp_path / "landmarks.csv", tmp_path / "landmarks.parquet", width=256, height=256
+    )
+    settings = FeatureSettings(n_frames=4, align="canonical")
+    features, kept, _ = features_from_landmarks(tmp_path / "landmarks.parquet", settings)
+    assert kept == ["smile", "still"]
+    keep = [61, 291, 13, 14, 1]
+    train = np.concatenate([features[:, :, keep, :]] * 3)
+    train += np.random.default_rng(0).normal(scale=1e-3, size=train.shape).astype(np.float32)
+    net = RandomizedDeepNetwork(NetworkSettings(width=8), device="cpu")
+    net.fit(train, np.array([1, 0] * 3))
+    save_model(
+        net,
+        tmp_path / "happiness.pt",
+        metadata={
+            "emotion": "happiness",
+            "landmarks": keep,
+            "feature_settings": {"n_frames": 4, "align": "canonical"},
+        },
+    )
+    table = apply_model(tmp_path / "happiness.pt", tmp_path / "landmarks.parquet", device="cpu")
+    assert table["video_id"].to_list() == ["smile", "still"]
+    np.testing.assert_allclose(
+        table["score"].to_numpy(), net.decision_function(features[:, :, keep, :]), rtol=1e-6
+    )
+    assert table["present"].to_list() == [True, False]
+    assert table["probability"].is_null().all()  # no calibration stored

@@ -20,6 +20,9 @@ rule train_models:
         n_folds=config["train"]["n_folds"],
         seed=config["train"]["seed"],
         device=config["train"]["device"],
+        backprop=config["train"]["backprop"],
+        selection=config["train"]["selection"],
+        calibration=config["train"]["calibration"],
         iteration=lambda wildcards: int(wildcards.iteration),
     script:
         "../scripts/train_models.py"

@@ -15,4 +15,7 @@ train_iteration(
     seed=snakemake.params.seed,
     device=snakemake.params.device,
     iteration=snakemake.params.iteration,
+    backprop=snakemake.params.backprop,
+    selection=snakemake.params.selection,
+    calibration=snakemake.params.calibration,
 )
