@@ -4,7 +4,15 @@ Examples
 --------
 ``emoflow demo data/demo`` writes the synthetic demo data set;
 ``emoflow landmarks clip.mp4 -o clip.parquet`` extracts one video's (or frame folder's)
-landmark table.
+landmark table; ``emoflow landmarks results/manifest.parquet -o shard_0.parquet --shard 0
+--n-shards 4`` one shard of a manifest, as the workflow's ``extract_landmarks`` rule does;
+``emoflow predict videos/ -o predictions.csv`` scores new videos with a run's selected models;
+``emoflow explain clip.mp4 --image clip.png --table clip.csv`` shows which landmarks drove
+each emotion's score; ``emoflow validate-config config/config.yaml`` checks a configuration.
+
+Exit status: 0 on success; 1 when ``predict`` wrote its table but some videos could not be
+scored (their rows carry the error); 2 on an error, reported on one line naming the file or
+key at fault (nothing is written then).
 """
 
 from __future__ import annotations
@@ -38,19 +46,116 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _landmarks(args: argparse.Namespace) -> int:
-    from emoflow.landmarks import extract_videos
+    from emoflow.landmarks import extract_shard, extract_videos
 
     source = Path(args.source)
-    video_id = args.video_id or source.stem
-    summary = extract_videos(
-        [(video_id, str(source))],
-        args.output,
-        strict=True,
-        fps=args.fps,
-        refine_landmarks=not args.no_refine,
-    )
+    options = {"fps": args.fps, "refine_landmarks": not args.no_refine}
+    if source.suffix.lower() == ".parquet" and source.is_file():
+        summary = extract_shard(
+            source,
+            args.output,
+            shard=args.shard,
+            n_shards=args.n_shards,
+            strict=args.strict,
+            **options,
+        )
+    else:
+        video_id = args.video_id or source.stem
+        summary = extract_videos([(video_id, str(source))], args.output, strict=True, **options)
     print(json.dumps({"out": args.output, **summary}))
     return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from emoflow.predict import predict
+
+    table = predict(
+        args.source,
+        args.output,
+        results=args.results,
+        iteration=args.iteration,
+        models=args.models,
+        window_s=args.window_s,
+        hop_s=args.hop_s,
+        fps=args.fps,
+        refine_landmarks=False if args.no_refine else None,
+        several_faces=args.several_faces,
+        strict=True if args.strict else None,
+        device=args.device,
+        progress=False if args.no_progress else None,
+    )
+    n_failed = table.filter(table["error"].is_not_null())["video_id"].n_unique()
+    n_videos = table["video_id"].n_unique()
+    print(
+        json.dumps(
+            {"out": args.output, "videos": n_videos, "failed": n_failed, "rows": table.height}
+        )
+    )
+    return 1 if n_failed else 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from emoflow.explain import explain
+
+    stem = Path(args.video).stem
+    summary = explain(
+        args.video,
+        image_path=args.image or f"{stem}_explain.png",
+        table_path=args.table or f"{stem}_explain.csv",
+        video_path=args.video_out,
+        results=args.results,
+        iteration=args.iteration,
+        models=args.models,
+        fps=args.fps,
+        refine_landmarks=False if args.no_refine else None,
+        several_faces=args.several_faces,
+        n_steps=args.steps,
+        top_k=args.top_k,
+        device=args.device,
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+def _validate_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from emoflow.config import load_config
+
+    config = load_config(args.config)
+    if args.print:
+        print(yaml.safe_dump(config, sort_keys=False), end="")
+    else:
+        print(f"{args.config}: valid")
+    return 0
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--results", default="results", help="workflow results folder (default: results)"
+    )
+    parser.add_argument(
+        "--iteration",
+        type=int,
+        help="use every model of results/iter_N (default: each emotion's selected iteration "
+        "in results/summary.parquet)",
+    )
+    parser.add_argument(
+        "--models", nargs="+", help="model files (.pt) or folders of them, instead of --results"
+    )
+    parser.add_argument(
+        "--fps", type=float, help="resample videos to this frame rate (the run's landmarks.fps)"
+    )
+    parser.add_argument(
+        "--no-refine", action="store_true", help="468 mesh landmarks without the iris points"
+    )
+    parser.add_argument(
+        "--several-faces",
+        choices=("error", "largest", "central", "tracked"),
+        default="error",
+        help="refuse videos showing several faces (default), or follow one by this policy",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,14 +179,81 @@ def build_parser() -> argparse.ArgumentParser:
     landmarks = commands.add_parser(
         "landmarks", help="extract MediaPipe Face Mesh landmarks of one video or frame folder"
     )
-    landmarks.add_argument("source", help="a video file or a folder of frames")
+    landmarks.add_argument(
+        "source", help="a video file, a folder of frames, or a manifest (.parquet) to shard"
+    )
     landmarks.add_argument("-o", "--output", required=True, help="the Parquet table to write")
     landmarks.add_argument("--video-id", help="id stored in the table (default: file name)")
     landmarks.add_argument("--fps", type=float, help="resample to this frame rate")
     landmarks.add_argument(
         "--no-refine", action="store_true", help="468 mesh landmarks without the iris points"
     )
+    landmarks.add_argument(
+        "--shard", type=int, default=0, help="manifest shard to extract (default 0)"
+    )
+    landmarks.add_argument(
+        "--n-shards", type=int, default=1, help="shards the manifest is split into (default 1)"
+    )
+    landmarks.add_argument(
+        "--strict", action="store_true", help="manifest: stop at the first bad video"
+    )
     landmarks.set_defaults(run=_landmarks)
+
+    predict = commands.add_parser(
+        "predict",
+        help="score videos with a run's models (per video or time window)",
+        description="Apply the selected models of a workflow run to one video, a folder of "
+        "videos, or a manifest/CSV list; write per video (or window) and emotion the score, "
+        "the calibrated probability and the combined label.",
+    )
+    predict.add_argument(
+        "source",
+        help="a video file, a frame folder, a folder of videos, a manifest (.parquet) or a "
+        "CSV/TSV list with a path column",
+    )
+    predict.add_argument(
+        "-o", "--output", required=True, help="the table to write (.csv or .parquet)"
+    )
+    predict.add_argument("--window-s", type=float, help="score windows of this many seconds")
+    predict.add_argument(
+        "--hop-s", type=float, help="start a window every this many seconds (default: --window-s)"
+    )
+    _add_model_options(predict)
+    predict.add_argument(
+        "--strict", action="store_true", help="stop at the first video that cannot be scored"
+    )
+    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.set_defaults(run=_predict)
+
+    explain = commands.add_parser(
+        "explain",
+        help="show which landmarks drove each emotion's score on one video",
+        description="Integrated Gradients of each emotion's model on one video, with the "
+        "model's typical baselines: a picture (a face frame with the relevance at the "
+        "landmarks), a CSV table (emotion, landmark, relevance) and, optionally, a short "
+        "annotated video.",
+    )
+    explain.add_argument("video", help="a video file or a frame folder")
+    explain.add_argument("--image", help="picture to write (default: VIDEO_explain.png)")
+    explain.add_argument("--table", help="CSV table to write (default: VIDEO_explain.csv)")
+    explain.add_argument(
+        "--video", dest="video_out", help="annotated video to write (.mp4 or .avi)"
+    )
+    explain.add_argument("--steps", type=int, help="integration steps (default: the run's)")
+    explain.add_argument(
+        "--top-k", type=int, default=8, help="landmarks numbered per emotion (default 8)"
+    )
+    _add_model_options(explain)
+    explain.set_defaults(run=_explain)
+
+    validate = commands.add_parser(
+        "validate-config", help="check a workflow configuration against the schema"
+    )
+    validate.add_argument("config", help="the YAML file, e.g. config/config.yaml")
+    validate.add_argument(
+        "--print", action="store_true", help="print the configuration with defaults filled in"
+    )
+    validate.set_defaults(run=_validate_config)
     return parser
 
 

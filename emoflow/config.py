@@ -70,3 +70,159 @@ def prepare_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH
     coerced = coerce_to_schema(config, load_schema(schema_path))
     config.clear()
     config.update(coerced)
+
+
+# -- validation ------------------------------------------------------------------------------
+MAX_LISTED_VALUES = 12
+"""How many allowed values or keys a message lists before summarising."""
+
+
+def _key_path(parts: Any) -> str:
+    """``train.model.activation`` or ``dataset.emotions[2]`` from a jsonschema path."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def _listed(values: Any) -> str:
+    shown = [str(value) for value in list(values)[:MAX_LISTED_VALUES]]
+    more = len(list(values)) - len(shown)
+    return ", ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    """The key path and a message (with the allowed values) for one jsonschema error."""
+    path = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    keyword = error.validator
+    value = error.instance
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(str(key) for key in schema.get("properties", {}))
+        unknown = sorted(str(key) for key in value if key not in schema.get("properties", {}))
+        keys = [_key_path([*path, key]) for key in unknown]
+        return (
+            ", ".join(keys),
+            f"unknown key(s) {_listed(keys)}; allowed keys here: {_listed(allowed)}",
+        )
+    key = _key_path(path)
+    if keyword == "required":
+        missing = [str(name) for name in error.validator_value if name not in value]
+        keys = [_key_path([*path, name]) for name in missing]
+        return ", ".join(keys), f"missing required key(s) {_listed(keys)}"
+    if keyword == "enum":
+        return key, f"{key}: {value!r} is not allowed; allowed values: {_listed(schema['enum'])}"
+    if keyword == "type":
+        expected = schema.get("type")
+        expected_text = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        return key, f"{key}: {value!r} is a {type(value).__name__}, expected {expected_text}"
+    bounds = {
+        "minimum": ">=",
+        "maximum": "<=",
+        "exclusiveMinimum": ">",
+        "exclusiveMaximum": "<",
+    }
+    if keyword in bounds:
+        limits = [f"{bounds[name]} {schema[name]}" for name in bounds if name in schema]
+        return key, f"{key}: {value!r} is out of range; allowed: {' and '.join(limits)}"
+    if keyword == "pattern":
+        return key, f"{key}: {value!r} does not match the pattern {schema['pattern']!r}"
+    if keyword in ("minItems", "maxItems", "uniqueItems", "minLength", "maxLength"):
+        return key, f"{key}: {error.message} ({keyword} {error.validator_value})"
+    return key, f"{key}: {error.message}"
+
+
+def _validator_with_defaults(schema: dict[str, Any]) -> Any:
+    """A Draft 2020-12 validator that fills in the schema's defaults while it validates."""
+    import copy
+
+    from jsonschema import Draft202012Validator, validators
+
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator: Any, properties: Any, instance: Any, schema: Any):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    extended = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})
+    return extended(schema)
+
+
+def validate_config(
+    config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH
+) -> dict[str, Any]:
+    """Check a configuration against the workflow's schema; return it with defaults filled.
+
+    Strings typed on the command line are first coerced (:func:`coerce_to_schema`); the input
+    is not changed.
+
+    Parameters
+    ----------
+    config
+        The configuration mapping (e.g. ``yaml.safe_load`` of ``config/config.yaml``).
+    schema_path
+        The JSON schema (YAML) to validate against.
+
+    Returns
+    -------
+    dict
+        A new mapping: the configuration with every default of the schema filled in.
+
+    Raises
+    ------
+    ConfigError
+        The configuration breaks the schema. The message lists every problem, one per line,
+        each with its key path (``train.model.activation``) and the allowed values or range.
+    """
+    import copy
+
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"the configuration must be a mapping of sections (dataset, landmarks, …), "
+            f"got {type(config).__name__}"
+        )
+    schema = load_schema(schema_path)
+    filled = coerce_to_schema(copy.deepcopy(config), schema)
+    validator = _validator_with_defaults(schema)
+    try:
+        errors = list(validator.iter_errors(filled))
+    except Exception as err:  # jsonschema itself failing on exotic values (e.g. bytes keys)
+        raise ConfigError(f"the configuration cannot be checked against the schema: {err}") from err
+    if errors:
+        described = sorted({_describe(error) for error in errors})
+        lines = [message for _, message in described]
+        raise ConfigError(
+            f"configuration breaks the schema ({Path(schema_path).name}):\n  " + "\n  ".join(lines)
+        )
+    return filled
+
+
+def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Read a YAML configuration file and validate it (:func:`validate_config`).
+
+    Raises
+    ------
+    InputError
+        The file is missing or not valid YAML.
+    ConfigError
+        The configuration breaks the schema; the message starts with the file name.
+    """
+    from emoflow.errors import InputError
+
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(file, "configuration file does not exist")
+    try:
+        config = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(file, f"not valid YAML ({err})") from err
+    try:
+        return validate_config(config if config is not None else {}, schema_path)
+    except ConfigError as err:
+        raise ConfigError(f"{file}: {err}") from err

@@ -115,6 +115,7 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
         "attribute_models",
         "summarise_iterations",
         "make_report",
+        "write_provenance",
         "all",
     }, planned
     assert planned.get("train_models") == 1  # iteration 1 only

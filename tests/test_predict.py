@@ -1,0 +1,252 @@
+"""``emoflow predict`` and ``emoflow explain`` on the demo's videos.
+
+The module trains a tiny run with the workflow's own stage functions on 12 demo videos
+(4 subjects × 3 emotions, landmarks extracted fresh), then, for the fold that holds out one
+subject, fits the models on the other subjects only — exactly what the cross-validation did
+for that fold — and checks that ``emoflow predict``, starting from the held-out subject's
+video files, reproduces the out-of-fold scores, probabilities and labels of ``scores.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from emoflow._atomic import write_json
+from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.cli import main
+from emoflow.features import FeatureSettings, build_features
+from emoflow.landmarks import extract_shard
+from emoflow.predict import (
+    VideoSource,
+    find_videos,
+    landmark_union,
+    load_models,
+    model_paths,
+    predict,
+    time_windows,
+)
+from emoflow.pruning import summarise_iterations
+from emoflow.training import train_iteration
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+SUBJECTS = ["s01", "s02", "s03", "s04"]
+EMOTIONS = ["happiness", "sadness", "surprise"]
+HELD_OUT = "s04"
+NETWORK = {"width": 64}
+LANDMARK_SETS = {
+    "happiness": list(range(0, 200)),
+    "sadness": list(range(100, 478, 2)),
+    "surprise": list(range(300, 478)),
+}
+
+pytestmark = pytest.mark.skipif(
+    not (DEMO / "labels.csv").is_file(), reason="the demo data set (data/demo) is not there"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny matrices: one thread is several times faster on shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _train_run(root: Path, manifest: pl.DataFrame, shard: Path, n_folds: int) -> None:
+    """The workflow's stages on ``manifest``: features, iteration 0, summary."""
+    root.mkdir(parents=True, exist_ok=True)
+    manifest.write_parquet(root / "manifest.parquet")
+    build_features(root / "manifest.parquet", [shard], root / "features.zarr", FeatureSettings())
+    write_json(root / "iter_0" / "landmarks.json", {"iteration": 0, "emotions": LANDMARK_SETS})
+    train_iteration(
+        root / "features.zarr",
+        root / "iter_0" / "landmarks.json",
+        root / "iter_0" / "models",
+        root / "iter_0" / "metrics.json",
+        root / "iter_0" / "scores.parquet",
+        network=NETWORK,
+        n_folds=n_folds,
+        device="cpu",
+    )
+    summarise_iterations([root / "iter_0" / "metrics.json"], root / "summary.parquet")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A full cross-validated run and a run fitted on the training subjects of one fold."""
+    base = tmp_path_factory.mktemp("predict")
+    labels = pl.read_csv(DEMO / "labels.csv")
+    chosen = (
+        labels.filter(
+            pl.col("subject").is_in(SUBJECTS)
+            & pl.col("emotion").is_in(EMOTIONS)
+            & (pl.col("repetition") == 1)
+        )
+        .with_columns((pl.lit(str(DEMO) + "/") + pl.col("path")).alias("path"))
+        .select("video_id", "path", "subject", "emotion")
+        .sort("video_id")
+    )
+    chosen.write_parquet(base / "manifest.parquet")
+    shard = base / "landmarks" / "shard_0.parquet"
+    extract_shard(base / "manifest.parquet", shard, shard=0, n_shards=1)
+    _train_run(base / "full", chosen, shard, n_folds=len(SUBJECTS))
+    training = chosen.filter(pl.col("subject") != HELD_OUT)
+    _train_run(base / "fold", training, shard, n_folds=len(SUBJECTS) - 1)
+    attribute_iteration(
+        base / "fold" / "features.zarr",
+        base / "fold" / "iter_0" / "landmarks.json",
+        base / "fold" / "iter_0" / "models",
+        base / "fold" / "iter_0" / "attributions.zarr",
+        settings=AttributionSettings(n_steps=8, n_baselines=3),
+        device="cpu",
+    )
+    held_out = base / "held_out"
+    held_out.mkdir()
+    for row in chosen.filter(pl.col("subject") == HELD_OUT).iter_rows(named=True):
+        (held_out / Path(row["path"]).name).symlink_to(row["path"])
+    return {"base": base, "full": base / "full", "fold": base / "fold", "held_out": held_out}
+
+
+@pytest.mark.slow
+def test_predict_reproduces_the_test_fold_scores(run: dict[str, Path]) -> None:
+    """Scores from the video files equal the cross-validation's out-of-fold scores."""
+    scores = pl.read_parquet(run["full"] / "iter_0" / "scores.parquet")
+    fold = scores.filter(pl.col("subject") == HELD_OUT)["fold"].unique().to_list()
+    assert len(fold) == 1
+    expected = scores.filter(pl.col("fold") == fold[0])
+    assert set(expected["subject"].to_list()) == {HELD_OUT}  # the fold holds out one subject
+
+    predicted = predict(run["held_out"], results=run["fold"])
+    assert predicted["error"].null_count() == predicted.height
+    joined = expected.join(
+        predicted.select("video_id", pl.col("emotion").alias("model"), "score", "probability"),
+        on=["video_id", "model"],
+        how="left",
+        suffix="_predicted",
+    )
+    assert joined.height == len(EMOTIONS) ** 2
+    # equal up to float32 rounding of the batched matrix products (about 2e-7 here)
+    np.testing.assert_allclose(joined["score_predicted"], joined["score"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        joined["probability_predicted"], joined["probability"], rtol=0, atol=1e-6
+    )
+    # the combined label is the workflow's: argmax of the calibrated probabilities
+    oof_label = (
+        expected.sort("probability", descending=True)
+        .group_by("video_id", maintain_order=True)
+        .first()
+        .select("video_id", pl.col("model").alias("oof_label"))
+    )
+    labels = predicted.group_by("video_id").agg(pl.first("label")).join(oof_label, on="video_id")
+    assert labels["label"].to_list() == labels["oof_label"].to_list()
+
+
+@pytest.mark.slow
+def test_predict_cli_windows_formats_and_reruns(run: dict[str, Path], capsys) -> None:
+    out = run["base"] / "cli"
+    argv = ["predict", str(run["held_out"]), "--results", str(run["fold"]), "--no-progress"]
+    assert main([*argv, "-o", str(out / "a.csv")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["videos"] == 3
+    assert main([*argv, "-o", str(out / "b.csv")]) == 0
+    assert (out / "a.csv").read_bytes() == (out / "b.csv").read_bytes()  # identical reruns
+    assert main([*argv, "-o", str(out / "a.parquet")]) == 0
+    whole = pl.read_csv(out / "a.csv", schema_overrides={"error": pl.String})
+    assert pl.read_parquet(out / "a.parquet").equals(whole)
+    assert whole.columns[:12] == [
+        "video_id",
+        "path",
+        "window",
+        "start_s",
+        "end_s",
+        "n_frames",
+        "emotion",
+        "score",
+        "probability",
+        "label",
+        "iteration",
+        "error",
+    ]
+    assert whole.height == 3 * len(EMOTIONS)
+    # windows: 2 s videos at 15 fps, windows of 1 s every 0.5 s → 3 windows per video
+    assert main([*argv, "-o", str(out / "w.csv"), "--window-s", "1", "--hop-s", "0.5"]) == 0
+    windows = pl.read_csv(out / "w.csv", schema_overrides={"error": pl.String})
+    per_video = windows.group_by("video_id").agg(pl.col("window").n_unique())
+    assert per_video["window"].to_list() == [3, 3, 3]
+    assert sorted(windows["start_s"].unique().to_list()) == [0.0, 0.5, 1.0]
+    assert windows["n_frames"].unique().to_list() == [15]
+    # a window longer than the video is the whole video
+    assert main([*argv, "-o", str(out / "long.csv"), "--window-s", "60"]) == 0
+    long = pl.read_csv(out / "long.csv", schema_overrides={"error": pl.String})
+    np.testing.assert_array_equal(long["score"], whole["score"])
+
+
+def test_time_windows() -> None:
+    times = np.arange(10) / 10  # 1 s at 10 fps
+    assert time_windows(times, 1.0, None, None) == [(0.0, 1.0)]
+    assert time_windows(times, 1.0, 0.4, None) == [(0.0, 0.4), (0.4, 0.8), (0.6, 1.0)]
+    assert time_windows(times, 1.0, 0.5, 0.25) == [(0.0, 0.5), (0.25, 0.75), (0.5, 1.0)]
+    assert time_windows(times, 1.0, 5.0, None) == [(0.0, 1.0)]
+
+
+@pytest.mark.slow
+def test_models_and_union(run: dict[str, Path]) -> None:
+    """Selected models come from the summary; only the union of their landmarks is kept."""
+    paths = model_paths(run["fold"])
+    assert [p.name for p in paths] == [f"{e}.pt" for e in EMOTIONS]
+    assert model_paths(run["fold"], iteration=0) == paths
+    models = load_models(paths)
+    union = landmark_union(models)
+    expected = sorted(set().union(*LANDMARK_SETS.values()))
+    assert union.tolist() == expected and len(union) < 478
+    sources = find_videos(run["held_out"])
+    assert [s.video_id for s in sources] == sorted(s.video_id for s in sources)
+    assert all(isinstance(s, VideoSource) for s in sources)
+
+
+@pytest.mark.slow
+def test_explain_outputs(run: dict[str, Path], capsys) -> None:
+    video = sorted(run["held_out"].iterdir())[0]
+    out = run["base"] / "explain"
+    code = main(
+        [
+            "explain",
+            str(video),
+            "--results",
+            str(run["fold"]),
+            "--image",
+            str(out / "face.png"),
+            "--table",
+            str(out / "relevance.csv"),
+            "--video",
+            str(out / "clip.avi"),
+            "--steps",
+            "8",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (out / "face.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["video_frames"] == 30 and (out / "clip.avi").stat().st_size > 0
+    table = pl.read_csv(out / "relevance.csv")
+    assert table.columns[:3] == ["emotion", "landmark", "relevance"]
+    for emotion, landmarks in LANDMARK_SETS.items():
+        rows = table.filter(pl.col("emotion") == emotion)
+        assert sorted(rows["landmark"].to_list()) == landmarks
+        assert rows["relevance"].min() >= 0 and np.isfinite(rows["relevance"].to_numpy()).all()
+        assert rows["rank"].to_list() == list(range(1, len(landmarks) + 1))
+        assert rows["baseline"][0] == "typical samples (3, stored)"
+    # the explained scores are the predicted ones
+    predicted = predict(video, results=run["fold"])
+    explained = table.group_by("emotion").agg(pl.first("score")).sort("emotion")
+    np.testing.assert_allclose(
+        explained["score"], predicted.sort("emotion")["score"], rtol=0, atol=1e-9
+    )
+    assert summary["label"] == predicted["label"][0]
