@@ -21,6 +21,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/attribute.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/provenance.smk"
 
 
 # Seconds of work each: on a cluster they run in the submitting Snakemake process rather
@@ -31,6 +32,7 @@ localrules:
     start_landmark_set,
     prune_landmarks,
     summarise_iterations,
+    write_provenance,
 
 
 rule all:

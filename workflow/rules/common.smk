@@ -1,11 +1,14 @@
 from pathlib import Path
 
-from snakemake.utils import validate
+from emoflow.config import validate_config
 
-from emoflow.config import prepare_config
-
-prepare_config(config, workflow.source_path("../schemas/config.schema.yaml"))
-validate(config, schema="../schemas/config.schema.yaml")
+# Check the configuration against the schema (command-line strings coerced, defaults filled);
+# a ConfigError names each offending key with its allowed values.
+_validated = validate_config(
+    config, workflow.source_path("../schemas/config.schema.yaml")
+)
+config.clear()
+config.update(_validated)
 
 
 def count_videos():
@@ -98,6 +101,7 @@ REPORT_FIGURES = [
 def get_final_outputs():
     return [
         "results/summary.parquet",
+        "results/provenance.json",
         "results/report/report.json",
         *[f"results/report/{figure}" for figure in REPORT_FIGURES],
     ]
