@@ -128,3 +128,27 @@ def test_changing_a_feature_setting_never_reruns_landmarks(finished_run: Path) -
     planned = _planned_jobs(result.stdout + result.stderr)
     assert planned.get("build_features") == 1
     assert not {"make_demo", "build_manifest", "extract_landmarks"} & set(planned), planned
+
+
+@pytest.mark.slow
+def test_paper_preset_plans_on_a_ckplus_folder(tmp_path: Path) -> None:
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    ckplus = tmp_path / "CK+"
+    (ckplus / "cohn-kanade-images" / "S005" / "001").mkdir(parents=True)
+    (ckplus / "Emotion" / "S005" / "001").mkdir(parents=True)
+    result = _snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        "config/paper.yaml",
+        "--config",
+        f"dataset={{source: {ckplus}}}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = _planned_jobs(result.stdout + result.stderr)
+    assert planned["build_manifest"] == 1
+    assert planned["train_models"] == 9  # iterations 0 … 8
+    assert planned["prune_landmarks"] == 8
+    assert "make_demo" not in planned

@@ -58,6 +58,11 @@ def get_dataset_labels():
     source = config["dataset"]["source"]
     if config["dataset"]["adapter"] == "demo":
         return f"{source}/labels.csv"
+    if not Path(source).exists():
+        raise FileNotFoundError(
+            f"dataset.source {source!r} does not exist (adapter "
+            f"{config['dataset']['adapter']!r}); point it at the data set"
+        )
     return source
 
 
