@@ -148,8 +148,9 @@ def initial_landmark_set(
     import zarr
 
     root = zarr.open_group(str(features_path), mode="r")
-    emotions = list(root.attrs["emotions"])
-    n_available = int(root.attrs["n_landmarks"])
+    attrs: dict[str, Any] = dict(root.attrs)
+    emotions = [str(emotion) for emotion in attrs["emotions"]]
+    n_available = int(attrs["n_landmarks"])
     count = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}.get(landmarks)
     if count is None:
         raise ConfigError(f"prune.start must be all or mesh, got {landmarks!r}")
