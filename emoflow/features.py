@@ -129,6 +129,19 @@ class FeatureSet:
         """One-vs-rest labels (1 for ``emotion``, 0 otherwise), shape ``(n_samples,)``."""
         return (self.emotions == emotion).astype(np.int64)
 
+    def samples(self, mask: np.ndarray) -> FeatureSet:
+        """The samples where ``mask`` (shape ``(n_samples,)``, Boolean) is true."""
+        mask = np.asarray(mask, dtype=bool)
+        return FeatureSet(
+            features=self.features[mask],
+            video_ids=self.video_ids[mask],
+            subjects=self.subjects[mask],
+            emotions=self.emotions[mask],
+            emotion_names=self.emotion_names,
+            settings=self.settings,
+            landmark_ids=self.landmark_ids,
+        )
+
     def select(self, landmarks: Sequence[int] | np.ndarray) -> FeatureSet:
         """The same samples restricted to some landmarks, by indexing the ``landmark`` axis.
 

@@ -246,6 +246,8 @@ SUMMARY_SCHEMA = {
     "train_time_s": pl.Float64,
     "inference_time_ms": pl.Float64,
     "n_parameters": pl.Int64,
+    "test_balanced_accuracy": pl.Float64,
+    "test_accuracy": pl.Float64,
 }
 """Columns of ``summary.parquet`` (plus ``selected``, a Boolean)."""
 
@@ -255,8 +257,10 @@ def summarise_iterations(
 ) -> pl.DataFrame:
     """Collect every iteration's metrics into ``summary.parquet`` and mark the selected model.
 
-    The selected iteration of an emotion has the best mean balanced accuracy; iterations within
-    ``tolerance`` of the best count as ties, and ties go to fewer landmarks.
+    The selected iteration of an emotion has the best mean (validation) balanced accuracy;
+    iterations within ``tolerance`` of the best count as ties, and ties go to fewer landmarks.
+    ``test_*`` columns hold the held-out subjects' scores (NaN without ``train.test_subjects``);
+    they never influence the selection.
     """
     rows = []
     for path in metrics_paths:
@@ -277,6 +281,10 @@ def summarise_iterations(
                     "train_time_s": record["mean"]["train_time_s"],
                     "inference_time_ms": record["inference_time_ms_per_sample"],
                     "n_parameters": int(parameters["random"] + parameters["trained"]),
+                    "test_balanced_accuracy": record.get("test", {}).get(
+                        "balanced_accuracy", float("nan")
+                    ),
+                    "test_accuracy": record.get("test", {}).get("accuracy", float("nan")),
                 }
             )
     if not rows:

@@ -466,6 +466,34 @@ def _multiclass_record(truth: np.ndarray, predicted: np.ndarray, names: list[str
     }
 
 
+def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
+    """Samples of ``n_subjects`` subjects drawn (by ``seed``) for a final test, as a mask."""
+    unique = np.unique(subjects)
+    if n_subjects < 0 or n_subjects >= len(unique):
+        raise ConfigError(
+            f"train.test_subjects must be between 0 and {len(unique) - 1} "
+            f"(the data set has {len(unique)} subjects), got {n_subjects}"
+        )
+    held_out = np.random.default_rng([seed, 7]).choice(unique, size=n_subjects, replace=False)
+    return np.isin(subjects, held_out)
+
+
+def _test_record(
+    model: Any,
+    calibrator: Any,
+    test_set: FeatureSet,
+    emotion: str,
+    keep: np.ndarray,
+    probabilities: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """Score the final model on the held-out test subjects (nothing when there are none)."""
+    if not len(test_set.video_ids):
+        return {}
+    scores = model.decision_function(test_set.select(keep).features)
+    probabilities[emotion] = calibrator.predict_proba(scores) if calibrator is not None else scores
+    return {"test": binary_metrics(test_set.labels_for(emotion), scores)}
+
+
 def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_folds: int) -> None:
     """Refuse data the protocol cannot use, naming the store."""
     if not np.isfinite(feature_set.features).all():
@@ -496,8 +524,14 @@ def train_iteration(
     backprop: dict[str, Any] | None = None,
     selection: dict[str, Any] | SelectionSettings | None = None,
     calibration: str = "platt",
+    test_subjects: int = 0,
 ) -> dict[str, Any]:
     """Cross-validate and fit one model per emotion; write models, metrics and scores.
+
+    With ``test_subjects`` > 0, that many subjects (drawn from ``seed``) are held out of
+    everything — cross-validation, hyper-parameter search, the final model, and therefore the
+    attribution and pruning that follow — and each iteration's final models are scored on them
+    once (``metrics["emotions"][e]["test"]``, ``metrics["combined"]["test"]``).
 
     Parameters
     ----------
@@ -530,6 +564,8 @@ def train_iteration(
     calibration
         ``train.calibration``: ``platt`` (combined prediction from calibrated scores) or
         ``none`` (raw scores).
+    test_subjects
+        ``train.test_subjects``: subjects held out for a final test (0: none).
     """
     import polars as pl
 
@@ -543,7 +579,11 @@ def train_iteration(
     if not isinstance(selection, SelectionSettings):
         selection = SelectionSettings(**(selection or {}))
     feature_set = load_features(features_path)
+    test_mask = held_out_mask(feature_set.subjects, test_subjects, seed=seed)
+    test_set = feature_set.samples(test_mask)
+    feature_set = feature_set.samples(~test_mask)
     _check_feature_set(feature_set, features_path, n_folds)
+    test_probabilities: dict[str, np.ndarray] = {}
     emotions = feature_set.emotion_names
     landmark_sets = read_landmark_sets(landmark_set_path, emotions)
     folds = subject_folds(feature_set.subjects, n_folds, seed=seed)
@@ -636,6 +676,9 @@ def train_iteration(
                 "final_train_time_s": final_train_time,
                 "inference_time_ms_per_sample": 1e3 * time_inference(final_model, inputs),
                 "n_parameters": final_model.n_parameters(),
+                **_test_record(
+                    final_model, calibrator, test_set, emotion, keep, test_probabilities
+                ),
             }
             log.info(
                 "iteration %d, %s: %d landmarks, balanced accuracy %.3f ± %.3f, chosen %s",
@@ -660,12 +703,25 @@ def train_iteration(
     else:
         rule = "argmax of the binary models' out-of-fold scores"
         predicted = raw_predicted
+    if len(test_set.video_ids):
+        test_names = np.asarray(emotions)
+        test_matrix = np.column_stack([test_probabilities[e] for e in emotions])
+        metrics["split"] = {
+            "test_subjects": sorted(np.unique(test_set.subjects).tolist()),
+            "n_development": len(feature_set.video_ids),
+            "n_test": len(test_set.video_ids),
+        }
+        combined_test = _multiclass_record(
+            test_set.emotions, test_names[np.argmax(test_matrix, axis=1)], emotions
+        )
     metrics["combined"] = {
         "rule": rule,
         "labels": emotions,
         **_multiclass_record(feature_set.emotions, predicted, emotions),
         "uncalibrated": _multiclass_record(feature_set.emotions, raw_predicted, emotions),
     }
+    if len(test_set.video_ids):
+        metrics["combined"]["test"] = combined_test
     scores_table = pl.DataFrame(
         {
             "video_id": np.repeat(feature_set.video_ids, len(emotions)),

@@ -167,6 +167,22 @@ def test_train_iteration_records_the_protocol(tmp_path) -> None:
     assert (applied["emotion"].to_numpy() == feature_set.emotions).mean() > 0.9
 
 
+def test_held_out_test_subjects_are_kept_out_of_everything(tmp_path) -> None:
+    feature_set = _small()
+    store, landmarks = _store(tmp_path, feature_set)
+    metrics = _train(tmp_path, store, landmarks, n_folds=2, test_subjects=2)
+    held_out = set(metrics["split"]["test_subjects"])
+    assert len(held_out) == 2
+    assert metrics["split"]["n_test"] == int(np.isin(feature_set.subjects, list(held_out)).sum())
+    scores = pl.read_parquet(tmp_path / "scores.parquet")  # validation scores only
+    assert not held_out & set(scores["subject"].to_list())
+    _, metadata = load_model(tmp_path / "models" / "happiness.pt", device="cpu")
+    assert metadata["n_samples"] == metrics["split"]["n_development"]
+    for emotion in EMOTIONS:
+        assert 0.0 <= metrics["emotions"][emotion]["test"]["balanced_accuracy"] <= 1.0
+    assert np.sum(metrics["combined"]["test"]["confusion_matrix"]) == metrics["split"]["n_test"]
+
+
 def test_backprop_kinds_run_through_the_protocol(tmp_path) -> None:
     feature_set = _small(n_subjects=4)
     store, landmarks = _store(tmp_path, feature_set)

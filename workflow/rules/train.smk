@@ -23,6 +23,7 @@ rule train_models:
         backprop=config["train"]["backprop"],
         selection=config["train"]["selection"],
         calibration=config["train"]["calibration"],
+        test_subjects=config["train"]["test_subjects"],
         iteration=lambda wildcards: int(wildcards.iteration),
     script:
         "../scripts/train_models.py"

@@ -18,4 +18,5 @@ train_iteration(
     backprop=snakemake.params.backprop,
     selection=snakemake.params.selection,
     calibration=snakemake.params.calibration,
+    test_subjects=snakemake.params.test_subjects,
 )
