@@ -151,6 +151,28 @@ class _Baselines:
             return None
         return np.asarray(wanted, dtype=np.int64)
 
+    def _stored_values(self, model: LoadedModel) -> np.ndarray | None:
+        """The reference inputs the attribution stage used, ``(k, frames, landmarks, 3)``."""
+        if self.results is None or model.iteration is None:
+            return None
+        store = self.results / f"iter_{model.iteration}" / "attributions.zarr"
+        if not store.is_dir():
+            return None
+        try:
+            import zarr
+
+            root: Any = zarr.open_group(str(store), mode="r")
+            emotions = list(root.attrs["emotions"])
+            values = np.asarray(root["baseline_values"][emotions.index(model.emotion)])
+        except (KeyError, ValueError, OSError, IndexError) as err:
+            log.warning("%s: no stored baseline values (%s)", store, err)
+            return None
+        values = values[:, :, list(model.landmarks), :]
+        values = values[np.isfinite(values).all(axis=(1, 2, 3))]
+        if not len(values) or values.shape[1] != model.settings.n_frames:
+            return None
+        return values.astype(np.float32)
+
     def of(self, model: LoadedModel, settings: Any) -> tuple[np.ndarray, str]:
         """Baselines ``(k, n_frames, n_landmarks, 3)`` of ``model`` and how they were chosen."""
         from emoflow.attribution import select_baselines
@@ -183,6 +205,9 @@ class _Baselines:
             raise InputError(
                 model.path, f"landmark set does not match the feature store ({err})"
             ) from err
+        stored_values = self._stored_values(model)
+        if stored_values is not None:
+            return stored_values, f"typical baselines ({len(stored_values)}, stored)"
         stored = self._stored_indices(model, feature_set.video_ids)
         if stored is not None:
             return inputs[stored].astype(np.float32), f"typical samples ({len(stored)}, stored)"

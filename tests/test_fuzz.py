@@ -299,7 +299,7 @@ def test_reader_on_random_metadata(workdir: Path, videos: str) -> None:
     _read_everything(file)
 
 
-# -- once-known issues, each fixed: damaged inputs raise the project's own errors -----------------------------------------
+# -- once-known issues, each fixed: damaged inputs raise the project's own errors ----------
 def _metadata_file(folder: Path, videos: str, name: str) -> Path:
     table = _valid_table()
     metadata = {**table.schema.metadata, b"emoflow.videos": videos.encode()}

@@ -242,7 +242,7 @@ def test_explain_outputs(run: dict[str, Path], capsys) -> None:
         assert sorted(rows["landmark"].to_list()) == landmarks
         assert rows["relevance"].min() >= 0 and np.isfinite(rows["relevance"].to_numpy()).all()
         assert rows["rank"].to_list() == list(range(1, len(landmarks) + 1))
-        assert rows["baseline"][0] == "typical samples (3, stored)"
+        assert rows["baseline"][0] == "typical baselines (3, stored)"
     # the explained scores are the predicted ones
     predicted = predict(video, results=run["fold"])
     explained = table.group_by("emotion").agg(pl.first("score")).sort("emotion")

@@ -3,6 +3,7 @@ rule attribute_models:
         features="results/features.zarr",
         landmarks="results/iter_{iteration}/landmarks.json",
         models="results/iter_{iteration}/models",
+        metrics="results/iter_{iteration}/metrics.json",
     output:
         store=directory("results/iter_{iteration}/attributions.zarr"),
     log:

@@ -12,4 +12,5 @@ attribute_iteration(
     settings=AttributionSettings(**snakemake.params.settings),
     device=snakemake.params.device,
     iteration=snakemake.params.iteration,
+    metrics_path=snakemake.input.metrics,
 )
