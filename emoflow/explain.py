@@ -124,8 +124,8 @@ class _Baselines:
                     log.warning("%s unusable for baselines: %s", path, err)
         return self._features
 
-    def _stored_indices(self, model: LoadedModel, video_ids: np.ndarray) -> np.ndarray | None:
-        """Positions in the feature store of the baselines the attribution stage used."""
+    def _store(self, model: LoadedModel) -> tuple[Path, Any, int] | None:
+        """The model's iteration attribution store, its root group and the emotion's row."""
         if self.results is None or model.iteration is None:
             return None
         store = self.results / f"iter_{model.iteration}" / "attributions.zarr"
@@ -134,11 +134,22 @@ class _Baselines:
         try:
             import zarr
 
+            root: Any = zarr.open_group(str(store), mode="r")
+            return store, root, list(root.attrs["emotions"]).index(model.emotion)
+        except (KeyError, ValueError, OSError) as err:
+            log.warning("%s: not a usable attribution store (%s)", store, err)
+            return None
+
+    def _stored_indices(self, model: LoadedModel, video_ids: np.ndarray) -> np.ndarray | None:
+        """Positions in the feature store of the baselines the attribution stage used."""
+        opened = self._store(model)
+        if opened is None:
+            return None
+        store, root, row = opened
+        try:
             from emoflow.features import read_strings
 
-            root: Any = zarr.open_group(str(store), mode="r")
-            emotions = list(root.attrs["emotions"])
-            indices = np.asarray(root["baselines"][emotions.index(model.emotion)])
+            indices = np.asarray(root["baselines"][row])
             ids = read_strings(root["video_id"])
         except (KeyError, ValueError, OSError, IndexError) as err:
             log.warning("%s: no usable baseline record (%s)", store, err)
@@ -153,17 +164,12 @@ class _Baselines:
 
     def _stored_values(self, model: LoadedModel) -> np.ndarray | None:
         """The reference inputs the attribution stage used, ``(k, frames, landmarks, 3)``."""
-        if self.results is None or model.iteration is None:
+        opened = self._store(model)
+        if opened is None:
             return None
-        store = self.results / f"iter_{model.iteration}" / "attributions.zarr"
-        if not store.is_dir():
-            return None
+        store, root, row = opened
         try:
-            import zarr
-
-            root: Any = zarr.open_group(str(store), mode="r")
-            emotions = list(root.attrs["emotions"])
-            values = np.asarray(root["baseline_values"][emotions.index(model.emotion)])
+            values = np.asarray(root["baseline_values"][row])
         except (KeyError, ValueError, OSError, IndexError) as err:
             log.warning("%s: no stored baseline values (%s)", store, err)
             return None
