@@ -136,6 +136,9 @@ class AttributionSettings:
         Rows (sample × baseline × step) per forward/backward pass: bounds memory.
     seed
         Seed of the baseline choice.
+    dask_scheduler
+        Address of a ``dask.distributed`` scheduler (e.g. ``tcp://10.0.0.5:8786``) that
+        aggregates the stored attributions; ``None`` uses dask's local threads.
     """
 
     method: Method = "integrated_gradients"
@@ -148,6 +151,7 @@ class AttributionSettings:
     batch_size: int = 64
     internal_batch_size: int = 1024
     seed: int = 0
+    dask_scheduler: str | None = None
 
     def __post_init__(self) -> None:
         allowed = {
@@ -591,7 +595,12 @@ def landmark_scores(
 
 
 def landmark_scores_from_store(
-    store_path: str | Path, aggregate: Aggregate, sample_masks: np.ndarray | None = None
+    store_path: str | Path,
+    aggregate: Aggregate,
+    sample_masks: np.ndarray | None = None,
+    *,
+    scheduler: str | None = None,
+    connect_timeout_s: float = 30.0,
 ) -> np.ndarray:
     """Aggregate a stored attribution array to ``(emotion, landmark)`` scores with dask.
 
@@ -603,6 +612,11 @@ def landmark_scores_from_store(
     ----------
     sample_masks
         Optional ``(emotion, sample)`` booleans: which samples count for each emotion.
+    scheduler
+        Address of a ``dask.distributed`` scheduler to compute on; ``None``: local threads.
+        Its workers must see ``store_path`` (a shared file system).
+    connect_timeout_s
+        How long to try to reach the scheduler.
     """
     import dask.array as da
     import zarr
@@ -634,7 +648,18 @@ def landmark_scores_from_store(
             per_sample = da.sqrt((filled**2).sum(axis=(2, 4)))  # (emotion, sample, landmark)
         scores = (per_sample * weights[:, :, None]).sum(axis=1) / counts[:, None]
     scores = da.where(excluded, np.nan, scores)
-    return np.asarray(scores.compute(), dtype=np.float64)
+    if scheduler is None:
+        return np.asarray(scores.compute(), dtype=np.float64)
+    from dask.distributed import Client
+
+    try:
+        client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError) as err:
+        raise ConfigError(
+            f"attribution.dask_scheduler {scheduler!r} cannot be reached ({err})"
+        ) from err
+    with client:
+        return np.asarray(client.compute(scores).result(), dtype=np.float64)
 
 
 def _named_array(root: Any, name: str, values: np.ndarray, dims: tuple[str, ...]) -> Any:
@@ -769,7 +794,9 @@ def attribute_iteration(
                 len(baselines),
                 timings[emotion],
             )
-        scores = landmark_scores_from_store(staged, settings.aggregate, used)
+        scores = landmark_scores_from_store(
+            staged, settings.aggregate, used, scheduler=settings.dask_scheduler
+        )
         _named_array(root, "scores", scores.astype(np.float32), SCORE_DIMS)
         _named_array(root, "deltas", deltas, ("emotion", "sample"))
         _named_array(root, "used", used, ("emotion", "sample"))

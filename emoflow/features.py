@@ -297,6 +297,32 @@ def normalise_sequence(
     return sample.astype(np.float32)
 
 
+def _video_sample(
+    video_id: str, video_table: Any, record: dict[str, Any], settings: FeatureSettings
+) -> np.ndarray | str:
+    """One video's feature sample, or the reason it gives none."""
+    from emoflow.landmarks import landmarks_array
+
+    if video_table.height == 0:
+        return str(record.get("error") or "no landmark rows")
+    landmarks, found_mask = landmarks_array(video_table, video_id)
+    missing_share = 1.0 - float(found_mask.mean())
+    if not found_mask.any() or missing_share > settings.max_missing:
+        return f"{missing_share:.0%} of frames without a face"
+    if not np.isfinite(landmarks[found_mask]).all():
+        raise DataError(
+            f"video {video_id!r}: landmarks of frames with a face hold NaN or infinite "
+            "values; the landmark table is damaged, re-extract it"
+        )
+    return normalise_sequence(
+        landmarks,
+        found_mask,
+        settings,
+        width=int(record.get("width") or 1),
+        height=int(record.get("height") or 1),
+    )
+
+
 def features_from_landmarks(
     landmark_paths: str | Path | Sequence[str | Path],
     settings: FeatureSettings,
@@ -327,41 +353,33 @@ def features_from_landmarks(
     dropped
         ``video_id`` → why it gave no sample (no rows, too many frames without a face).
     """
-    from emoflow.landmarks import landmarks_array, read_landmarks, read_video_records
+    from emoflow.landmarks import landmark_files, read_landmarks, read_video_records
 
-    tables = read_landmarks(landmark_paths)
-    sizes = read_video_records(landmark_paths)
-    by_video = tables.partition_by("video_id", as_dict=True, maintain_order=True)
+    records = read_video_records(landmark_paths)
+    wanted = None if video_ids is None else set(video_ids)
+    by_video: dict[str, np.ndarray | str] = {}
+    # one shard in memory at a time: a video's rows all live in one file
+    for file in landmark_files(landmark_paths):
+        table = read_landmarks(file)
+        for (video_id,), video_table in table.partition_by(
+            "video_id", as_dict=True, maintain_order=True
+        ).items():
+            if wanted is None or video_id in wanted:
+                by_video[str(video_id)] = _video_sample(
+                    str(video_id), video_table, records.get(str(video_id)) or {}, settings
+                )
     if video_ids is None:
-        video_ids = sorted({str(key[0]) for key in by_video} | set(sizes))
+        video_ids = sorted(set(by_video) | set(records))
     samples, kept, dropped = [], [], {}
     for video_id in video_ids:
-        video_table = by_video.get((video_id,))
-        if video_table is None or video_table.height == 0:
-            reason = (sizes.get(video_id) or {}).get("error") or "no landmark rows"
-            dropped[video_id] = reason
-            continue
-        landmarks, found_mask = landmarks_array(video_table, video_id)
-        missing_share = 1.0 - float(found_mask.mean())
-        if not found_mask.any() or missing_share > settings.max_missing:
-            dropped[video_id] = f"{missing_share:.0%} of frames without a face"
-            continue
-        if not np.isfinite(landmarks[found_mask]).all():
-            raise DataError(
-                f"video {video_id!r}: landmarks of frames with a face hold NaN or infinite "
-                "values; the landmark table is damaged, re-extract it"
-            )
-        size = sizes.get(video_id) or {}
-        samples.append(
-            normalise_sequence(
-                landmarks,
-                found_mask,
-                settings,
-                width=int(size.get("width") or 1),
-                height=int(size.get("height") or 1),
-            )
+        outcome = by_video.get(
+            video_id, (records.get(video_id) or {}).get("error") or "no landmark rows"
         )
-        kept.append(video_id)
+        if isinstance(outcome, str):
+            dropped[video_id] = outcome
+        else:
+            samples.append(outcome)
+            kept.append(video_id)
     for video_id, reason in dropped.items():
         log.warning("video %s dropped from features: %s", video_id, reason)
     if not samples:

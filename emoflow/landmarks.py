@@ -1640,7 +1640,7 @@ def import_landmarks(
     return _write_shard(items, out_path, FaceMeshExtractor(), importer, strict=strict, fps=None)
 
 
-def _landmark_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+def landmark_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     """Expand files, folders (their ``*.parquet``) and glob patterns to a list of files."""
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
@@ -1710,7 +1710,7 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
         ``landmarks`` is ``Array(Float32, shape=(478, 3))``. Columns a file lacks (those
         added after it was written) are null.
     """
-    files = _landmark_files(paths)
+    files = landmark_files(paths)
     expected = pl.DataFrame(LANDMARK_SCHEMA.empty_table()).schema
     frames = []
     for file in files:
@@ -1743,7 +1743,7 @@ def read_video_records(paths: str | Path | Sequence[str | Path]) -> dict[str, di
     """
     records: dict[str, dict[str, Any]] = {}
     origin: dict[str, Path] = {}
-    for file in _landmark_files(paths):
+    for file in landmark_files(paths):
         metadata = _checked_schema(file).metadata or {}
         raw = metadata.get(META_VIDEOS.encode())
         if raw is None:

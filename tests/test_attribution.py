@@ -333,6 +333,23 @@ def test_store_scores_find_the_planted_landmarks(store, planted) -> None:
         assert precision >= 0.5 > 10 * len(truth) / scores.shape[1], (emotion, precision)
 
 
+def test_aggregation_runs_on_a_dask_distributed_cluster(store) -> None:
+    from dask.distributed import LocalCluster
+
+    from emoflow.attribution import landmark_scores_from_store
+
+    local = landmark_scores_from_store(store[0], "abs_mean")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:
+        remote = landmark_scores_from_store(
+            store[0], "abs_mean", scheduler=cluster.scheduler_address
+        )
+    np.testing.assert_allclose(remote, local, equal_nan=True)
+    with pytest.raises(ConfigError, match="dask_scheduler"):
+        landmark_scores_from_store(
+            store[0], "abs_mean", scheduler="tcp://127.0.0.1:1", connect_timeout_s=1
+        )
+
+
 # -- bounded memory --------------------------------------------------------------------------
 MEMORY_PROBE = """
 import json, re, sys

@@ -30,7 +30,6 @@ from emoflow.models import NetworkSettings, RandomizedDeepNetwork, load_model, s
 from emoflow.predict import FaceCounter, VideoSource, find_videos, inspect_video, predict
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_VIDEO = ROOT / "data" / "demo" / "videos" / "s01_happiness_r1.mp4"
 LANDMARKS = list(range(0, 478, 16))
 SIZE = 256
 
@@ -169,12 +168,10 @@ def test_mixed_frame_sizes_are_named(
 
 @pytest.mark.slow
 def test_a_bad_video_in_a_list_loses_nothing_else(
-    models: Path, tmp_path: Path, capsys, caplog
+    demo_video, models: Path, tmp_path: Path, capsys, caplog
 ) -> None:
-    if not DEMO_VIDEO.is_file():
-        pytest.skip("demo videos are not there")
     listing = tmp_path / "videos.csv"
-    pl.DataFrame({"path": [str(DEMO_VIDEO), "gone.mp4"], "video_id": ["good", "gone"]}).write_csv(
+    pl.DataFrame({"path": [str(demo_video), "gone.mp4"], "video_id": ["good", "gone"]}).write_csv(
         listing
     )
     out = tmp_path / "out.parquet"
@@ -296,7 +293,7 @@ def test_validate_config_command(tmp_path: Path, capsys) -> None:
 
 
 # -- models -------------------------------------------------------------------------------------
-def test_model_of_another_emoflow_version(models: Path, tmp_path: Path, capsys) -> None:
+def test_model_of_another_emoflow_version(demo_video, models: Path, tmp_path: Path, capsys) -> None:
     old = tmp_path / "old" / "happiness.pt"
     old.parent.mkdir()
     record = torch.load(models / "happiness.pt", weights_only=True)
@@ -305,12 +302,12 @@ def test_model_of_another_emoflow_version(models: Path, tmp_path: Path, capsys) 
     with pytest.raises(InputError, match="retrain the model") as caught:
         load_model(old)
     assert str(old) in str(caught.value) and "emoflow 0.0.1" in str(caught.value)
-    code, err = predict_cli(DEMO_VIDEO, old.parent, tmp_path / "out.csv", capsys)
+    code, err = predict_cli(demo_video, old.parent, tmp_path / "out.csv", capsys)
     assert code == 2 and f"{old}: model file format 1" in err
     garbage = tmp_path / "garbage" / "sadness.pt"
     garbage.parent.mkdir()
     garbage.write_bytes(b"not a model")
-    code, err = predict_cli(DEMO_VIDEO, garbage.parent, tmp_path / "out.csv", capsys)
+    code, err = predict_cli(demo_video, garbage.parent, tmp_path / "out.csv", capsys)
     assert code == 2 and f"{garbage}: not a readable emoflow model file" in err
 
 
@@ -325,32 +322,34 @@ def _rewritten(models: Path, folder: Path, **metadata: object) -> Path:
     return target
 
 
-def test_model_landmark_set_not_matching_the_features(models: Path, tmp_path: Path, capsys) -> None:
+def test_model_landmark_set_not_matching_the_features(
+    demo_video, models: Path, tmp_path: Path, capsys
+) -> None:
     shorter = _rewritten(models, tmp_path / "shorter", landmarks=LANDMARKS[:-3])
     with pytest.raises(InputError, match="landmark set does not match the model") as caught:
-        predict(DEMO_VIDEO, models=[shorter.parent])
+        predict(demo_video, models=[shorter.parent])
     assert str(shorter) in str(caught.value)
     outside = _rewritten(models, tmp_path / "outside", landmarks=[*LANDMARKS[:-1], 500])
-    code, err = predict_cli(DEMO_VIDEO, outside.parent, tmp_path / "out.csv", capsys)
+    code, err = predict_cli(demo_video, outside.parent, tmp_path / "out.csv", capsys)
     assert code == 2 and f"{outside}: model landmark ids [500] lie outside" in err
     frames = _rewritten(
         models, tmp_path / "frames", feature_settings={**asdict(FeatureSettings()), "n_frames": 5}
     )
     with pytest.raises(InputError, match=r"features of shape \(5, 30, 3\)") as caught:
-        predict(DEMO_VIDEO, models=[frames.parent])
+        predict(demo_video, models=[frames.parent])
     assert str(frames) in str(caught.value)
 
 
-def test_bad_output_names_and_options(models: Path, tmp_path: Path, capsys) -> None:
-    code, err = predict_cli(DEMO_VIDEO, models, tmp_path / "out.xlsx", capsys)
+def test_bad_output_names_and_options(demo_video, models: Path, tmp_path: Path, capsys) -> None:
+    code, err = predict_cli(demo_video, models, tmp_path / "out.xlsx", capsys)
     assert code == 2 and "out.xlsx: the output must end in .csv or .parquet" in err
     missing = tmp_path / "nowhere"
     code, err = run_cli(
-        ["predict", str(DEMO_VIDEO), "-o", "x.csv", "--results", str(missing)], capsys
+        ["predict", str(demo_video), "-o", "x.csv", "--results", str(missing)], capsys
     )
     assert code == 2 and f"{missing}: results folder does not exist" in err
     (missing / "iter_0").mkdir(parents=True)
     code, err = run_cli(
-        ["predict", str(DEMO_VIDEO), "-o", "x.csv", "--results", str(missing)], capsys
+        ["predict", str(demo_video), "-o", "x.csv", "--results", str(missing)], capsys
     )
     assert code == 2 and "summary.parquet: does not exist" in err and "--iteration" in err

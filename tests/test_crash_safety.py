@@ -17,7 +17,6 @@ from emoflow.errors import InputError
 from emoflow.landmarks import extract_shard, read_landmarks
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEOS = sorted((ROOT / "data" / "demo" / "videos").glob("s01_*_r1.mp4"))[:4]
 TIMEOUT_S = 120
 
 
@@ -46,18 +45,19 @@ def _run_until_killed(command: list[str], marker: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(len(VIDEOS) < 4, reason="the demo videos (data/demo) are not there")
-def test_killed_extraction_resumes_to_identical_table(tmp_path: Path) -> None:
+def test_killed_extraction_resumes_to_identical_table(tmp_path: Path, demo_dir: Path) -> None:
+    videos = sorted((demo_dir / "videos").glob("s01_*_r1.mp4"))[:4]
+    assert len(videos) == 4
     manifest = tmp_path / "manifest.parquet"
     pl.DataFrame(
-        {"video_id": [video.stem for video in VIDEOS], "path": [str(v) for v in VIDEOS]}
+        {"video_id": [video.stem for video in videos], "path": [str(v) for v in videos]}
     ).write_parquet(manifest)
     reference = tmp_path / "reference" / "shard_0.parquet"
     extract_shard(manifest, reference, shard=0, n_shards=1)  # uninterrupted
 
     out = tmp_path / "landmarks" / "shard_0.parquet"
     command = _command(manifest, out)
-    _run_until_killed(command, f"[1/{len(VIDEOS)}]")  # killed while on the second video
+    _run_until_killed(command, f"[1/{len(videos)}]")  # killed while on the second video
     assert not out.exists()
     leftovers = list(out.parent.iterdir())
     assert leftovers, "the killed job was writing: its hidden staging folder stays"

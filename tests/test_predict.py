@@ -35,7 +35,6 @@ from emoflow.predict import (
 from emoflow.pruning import summarise_iterations
 from emoflow.training import train_iteration
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 SUBJECTS = ["s01", "s02", "s03", "s04"]
 EMOTIONS = ["happiness", "sadness", "surprise"]
 HELD_OUT = "s04"
@@ -45,10 +44,6 @@ LANDMARK_SETS = {
     "sadness": list(range(100, 478, 2)),
     "surprise": list(range(300, 478)),
 }
-
-pytestmark = pytest.mark.skipif(
-    not (DEMO / "labels.csv").is_file(), reason="the demo data set (data/demo) is not there"
-)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,17 +75,17 @@ def _train_run(root: Path, manifest: pl.DataFrame, shard: Path, n_folds: int) ->
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def run(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> dict[str, Path]:
     """A full cross-validated run and a run fitted on the training subjects of one fold."""
     base = tmp_path_factory.mktemp("predict")
-    labels = pl.read_csv(DEMO / "labels.csv")
+    labels = pl.read_csv(demo_dir / "labels.csv")
     chosen = (
         labels.filter(
             pl.col("subject").is_in(SUBJECTS)
             & pl.col("emotion").is_in(EMOTIONS)
             & (pl.col("repetition") == 1)
         )
-        .with_columns((pl.lit(str(DEMO) + "/") + pl.col("path")).alias("path"))
+        .with_columns((pl.lit(str(demo_dir) + "/") + pl.col("path")).alias("path"))
         .select("video_id", "path", "subject", "emotion")
         .sort("video_id")
     )

@@ -19,7 +19,6 @@ from emoflow.landmarks import extract_videos
 from emoflow.provenance import find_seeds, write_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEO = ROOT / "data" / "demo" / "videos" / "s02_surprise_r1.mp4"
 
 SCORING_SCRIPT = """
 import hashlib, sys, numpy as np, torch
@@ -45,11 +44,11 @@ print(digest.hexdigest())
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not VIDEO.is_file(), reason="the demo videos (data/demo) are not there")
-def test_two_extractions_give_identical_bytes(tmp_path: Path) -> None:
+def test_two_extractions_give_identical_bytes(tmp_path: Path, demo_dir: Path) -> None:
+    video = demo_dir / "videos" / "s02_surprise_r1.mp4"
     first, second = tmp_path / "a" / "v.parquet", tmp_path / "b" / "v.parquet"
-    extract_videos([("v", str(VIDEO))], first)
-    extract_videos([("v", str(VIDEO))], second)
+    extract_videos([("v", str(video))], first)
+    extract_videos([("v", str(video))], second)
     assert first.read_bytes() == second.read_bytes()
     # nothing time- or host-dependent is recorded: only versions, settings and video facts
     metadata = pq.read_schema(first).metadata
