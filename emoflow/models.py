@@ -244,10 +244,10 @@ class RandomizedDeepNetwork(nn.Module):
             layers = []
             for weight, bias in member_draws:
                 layer = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0])
-                with torch.no_grad():
-                    layer.weight.copy_(weight)
-                    layer.bias.copy_(bias)
-                layer.requires_grad_(False)
+                # the frozen draw itself, not a copy: nothing ever writes to these tensors
+                # (load_model gives its layers their own copies before loading weights)
+                layer.weight = nn.Parameter(weight, requires_grad=False)
+                layer.bias = nn.Parameter(bias, requires_grad=False)
                 layers.append(layer)
             members.append(nn.ModuleList(layers))
         self.hidden_ = nn.ModuleList(members).to(device)
@@ -417,8 +417,8 @@ def _random_weights(
         fan_in = n_inputs
         for _ in range(n_layers):
             std = weight_scale / np.sqrt(fan_in)
-            weight = torch.randn(width, fan_in, generator=generator) * std
-            bias = torch.randn(width, generator=generator) * 0.1
+            weight = torch.randn(width, fan_in, generator=generator).mul_(std)
+            bias = torch.randn(width, generator=generator).mul_(0.1)
             layers.append((weight, bias))
             fan_in = width
         members.append(tuple(layers))
@@ -772,6 +772,9 @@ def load_model(path: str | Path, *, device: str = "auto") -> tuple[Any, dict[str
         settings = make_settings(kind, record["settings"])
         model = model_class(kind)(settings, device=device)
         model._build(tuple(record["input_shape"]), target)
+        with torch.no_grad():  # own copies: the built layers may share the cached random draw
+            for parameter in model.parameters():
+                parameter.data = parameter.data.clone()
         model.load_state_dict(record["state_dict"])
     except (EmoflowError, KeyError, RuntimeError, TypeError) as err:
         raise InputError(path, f"model file does not match its settings ({err})") from err
