@@ -21,5 +21,6 @@ lint: setup
 	.venv/bin/ruff check emoflow workflow/scripts tests benchmarks tools
 	.venv/bin/ruff format --check emoflow workflow/scripts tests benchmarks tools
 	.venv/bin/snakefmt --check Snakefile workflow/rules
-	.venv/bin/snakemake --lint
+	# every lint except the accepted "conda environment or container" one fails (see README)
+	! .venv/bin/snakemake --lint 2>&1 | grep -E '^\s+\*' | grep -v 'Specify a conda environment or container'
 	.venv/bin/mypy
