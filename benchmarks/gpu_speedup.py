@@ -31,7 +31,6 @@ import numpy as np
 
 
 def _write_data(root: Path, args: argparse.Namespace) -> tuple[Path, Path, int]:
-    from emoflow.features import write_feature_store
     from emoflow.pruning import initial_landmark_set
     from emoflow.synthetic import planted_features
 
@@ -43,16 +42,7 @@ def _write_data(root: Path, args: argparse.Namespace) -> tuple[Path, Path, int]:
         n_frames=args.frames,
         seed=0,
     )
-    features = root / "features.zarr"
-    write_feature_store(
-        features,
-        features=data.features,
-        video_ids=data.video_ids,
-        subjects=data.subjects,
-        emotions=data.emotions,
-        emotion_names=sorted(set(data.emotions.tolist())),
-        settings={"n_frames": args.frames},
-    )
+    features = data.write_store(root / "features.zarr")
     landmarks = root / "landmarks.json"
     initial_landmark_set(features, landmarks)
     return features, landmarks, len(data.video_ids)

@@ -356,6 +356,16 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
     mouth_regions = ("mouth_corners",)
     brow_regions = ("left_eyebrow", "right_eyebrow")
     eye_regions = ("left_eye", "right_eye")
+    # surprise and fear both open the eyes the same way
+    widen_eyes = _action(
+        face,
+        "upper_lids_up",
+        eye_regions,
+        upper_lids,
+        column(0.0, -0.025),
+        anchors=lower_lids,
+        radius=0.1,
+    )
     return {
         "happiness": [
             _action(
@@ -413,15 +423,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 anchors=lower_lids,
                 radius=0.25,
             ),
-            _action(
-                face,
-                "upper_lids_up",
-                eye_regions,
-                upper_lids,
-                column(0.0, -0.025),
-                anchors=lower_lids,
-                radius=0.1,
-            ),
+            widen_eyes,
             _action(
                 face,
                 "jaw_drop",
@@ -483,15 +485,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 column(-0.035 * brow_out * (0.3 + 0.7 * brow_inner), -0.055),
                 anchors=lower_lids,
             ),
-            _action(
-                face,
-                "upper_lids_up",
-                eye_regions,
-                upper_lids,
-                column(0.0, -0.025),
-                anchors=lower_lids,
-                radius=0.1,
-            ),
+            widen_eyes,
             _action(
                 face,
                 "mouth_stretch",

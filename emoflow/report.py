@@ -552,6 +552,23 @@ def plot_accuracy_vs_landmarks(summary: pl.DataFrame, emotions: Sequence[str], p
     _save(figure, path)
 
 
+def _ground_truth_handle() -> Any:
+    """Legend entry of the rings drawn around ground-truth landmarks."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [],
+        [],
+        marker="o",
+        linestyle="none",
+        markerfacecolor="none",
+        markeredgecolor=GROUND_TRUTH_COLOUR,
+        markeredgewidth=1.4,
+        markersize=10,
+        label="ground-truth landmark",
+    )
+
+
 def plot_relevance_on_face(
     emotions: Sequence[str],
     scores: np.ndarray,
@@ -621,19 +638,7 @@ def plot_relevance_on_face(
         ),
     ]
     if ground_truth:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="none",
-                markerfacecolor="none",
-                markeredgecolor=GROUND_TRUTH_COLOUR,
-                markeredgewidth=1.4,
-                markersize=10,
-                label="ground-truth landmark",
-            )
-        )
+        handles.append(_ground_truth_handle())
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     figure.suptitle(f"Integrated Gradients relevance per landmark (iteration {iteration})")
     _save(figure, path)
@@ -692,19 +697,7 @@ def plot_selected_landmarks(inputs: ReportInputs, path: Path) -> None:
         ),
     ]
     if inputs.ground_truth:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="none",
-                markerfacecolor="none",
-                markeredgecolor=GROUND_TRUTH_COLOUR,
-                markeredgewidth=1.4,
-                markersize=10,
-                label="ground-truth landmark",
-            )
-        )
+        handles.append(_ground_truth_handle())
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     figure.suptitle("Landmarks kept by each emotion's selected model")
     _save(figure, path)

@@ -9,6 +9,8 @@ landmarks, so a method that finds the planted landmarks is doing real work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +42,21 @@ class PlantedData:
     planted: dict[str, list[int]]
     distractors: list[int]
     noisy: list[int] = field(default_factory=list)
+
+    def write_store(self, path: str | Path, *, settings: dict[str, Any] | None = None) -> Path:
+        """Write these features as an emoflow feature store (Zarr) at ``path``."""
+        from emoflow.features import write_feature_store
+
+        write_feature_store(
+            path,
+            features=self.features,
+            video_ids=self.video_ids,
+            subjects=self.subjects,
+            emotions=self.emotions,
+            emotion_names=sorted(set(self.emotions.tolist())),
+            settings=settings if settings is not None else {"n_frames": self.features.shape[1]},
+        )
+        return Path(path)
 
 
 def planted_features(

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoflow.features import write_feature_store
 from emoflow.synthetic import PlantedData, planted_features
 
 
@@ -18,17 +17,7 @@ def planted() -> PlantedData:
 
 @pytest.fixture(scope="session")
 def planted_store(tmp_path_factory: pytest.TempPathFactory, planted: PlantedData) -> Path:
-    path = tmp_path_factory.mktemp("planted") / "features.zarr"
-    write_feature_store(
-        path,
-        features=planted.features,
-        video_ids=planted.video_ids,
-        subjects=planted.subjects,
-        emotions=planted.emotions,
-        emotion_names=sorted(set(planted.emotions.tolist())),
-        settings={"n_frames": planted.features.shape[1]},
-    )
-    return path
+    return planted.write_store(tmp_path_factory.mktemp("planted") / "features.zarr")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 from emoflow.attribution import AttributionSettings, attribute_iteration, load_scores
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh import N_LANDMARKS, region_of
-from emoflow.features import FeatureSettings, write_feature_store
+from emoflow.features import FeatureSettings
 from emoflow.pruning import (
     PruneSettings,
     initial_landmark_set,
@@ -33,15 +33,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Features, two training/attribution iterations, the summary and a ground-truth file."""
     root = tmp_path_factory.mktemp("run")
     data = planted_features(emotions=EMOTIONS, n_subjects=4, repetitions=2, n_frames=4, seed=3)
-    features = root / "features.zarr"
-    write_feature_store(
-        features,
-        features=data.features,
-        video_ids=data.video_ids,
-        subjects=data.subjects,
-        emotions=data.emotions,
-        emotion_names=list(EMOTIONS),
-        settings=asdict(FeatureSettings(n_frames=4)),
+    features = data.write_store(
+        root / "features.zarr", settings=asdict(FeatureSettings(n_frames=4))
     )
     initial_landmark_set(features, root / "iter_0" / "landmarks.json")
     paths: dict[str, list[Path]] = {"metrics": [], "attributions": [], "landmarks": []}
