@@ -2,11 +2,9 @@ from pathlib import Path
 
 from emoflow.config import validate_config
 
-# Check the configuration against the schema (command-line strings coerced, defaults filled);
-# a ConfigError names each offending key with its allowed values.
-_validated = validate_config(
-    config, workflow.source_path("../schemas/config.schema.yaml")
-)
+# Check the configuration against the schema shipped in the package (command-line strings
+# coerced, defaults filled); a ConfigError names each offending key with its allowed values.
+_validated = validate_config(config)
 config.clear()
 config.update(_validated)
 

@@ -8,6 +8,7 @@ like the same value in ``config.yaml``.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import yaml
 
 from emoflow.errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(str(files("emoflow.config").joinpath("config.schema.yaml")))
+"""The configuration schema, shipped inside the package (also in an installed wheel)."""
 
 
 def _schema_types(schema: dict[str, Any]) -> list[str]:

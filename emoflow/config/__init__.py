@@ -1,0 +1,22 @@
+"""Configuration: the schema (shipped in the package), validation and command-line coercion."""
+
+from emoflow.config._schema import (
+    SCHEMA_PATH,
+    coerce_to_schema,
+    load_config,
+    load_schema,
+    prepare_config,
+    validate_config,
+)
+from emoflow.config._settings import SectionSettings, section_schema
+
+__all__ = [
+    "SCHEMA_PATH",
+    "SectionSettings",
+    "coerce_to_schema",
+    "load_config",
+    "load_schema",
+    "prepare_config",
+    "section_schema",
+    "validate_config",
+]
