@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from emoflow.layout import ResultsLayout
+
 REPO = Path(__file__).resolve().parents[1]
 BAR_SPEED, BAR_POINTS = 20.0, 2.0
 
@@ -264,7 +266,7 @@ def summarise(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--features", type=Path, default=REPO / "results" / "features.zarr")
+    parser.add_argument("--features", type=Path, default=ResultsLayout(REPO / "results").features)
     parser.add_argument("--synthetic", action="store_true", help="planted synthetic features")
     parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml")
     parser.add_argument("--folds", type=int, default=4)

@@ -8,7 +8,9 @@ A model kind is a subclass of :class:`BaseModel` plus its line in
 * ``_build(input_shape, device)``: make the network for samples of ``input_shape`` (drawn or
   initialised from ``settings.seed``), registering the standardisation with
   :meth:`BaseModel._init_standardisation`;
-* ``fit(inputs, labels, groups)`` and ``forward(inputs)`` (scores of a batch, differentiable);
+* ``_fit(inputs, labels, groups)`` (learn from checked data, already on the device; the base
+  ``fit`` checks the data and calls ``_build`` first) and ``forward(inputs)`` (scores of a
+  batch, differentiable);
 * ``_random_tensors()`` / ``_trained_tensors()``: what :meth:`BaseModel.n_parameters` counts;
 * ``search_grids``: which settings the inner-fold search may vary, and from which grid of
   :class:`emoflow.training.SelectionSettings`.
@@ -22,13 +24,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
 from torch import nn
 
-from emoflow.models._inputs import checked_inputs
+from emoflow.models._inputs import (
+    as_float_array,
+    check_training_data,
+    checked_inputs,
+    resolve_device,
+)
 
 
 class BaseModel(nn.Module):
@@ -71,12 +78,8 @@ class BaseModel(nn.Module):
     def _build(self, input_shape: tuple[int, ...], device: torch.device) -> None:
         raise NotImplementedError
 
-    def fit(
-        self,
-        inputs: np.ndarray | torch.Tensor,
-        labels: np.ndarray,
-        groups: np.ndarray | None = None,
-    ) -> BaseModel:
+    def _fit(self, inputs: torch.Tensor, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        """Learn the standardisation and the weights from checked data on the device."""
         raise NotImplementedError
 
     def _random_tensors(self) -> Iterable[torch.Tensor]:
@@ -124,6 +127,38 @@ class BaseModel(nn.Module):
         return (inputs.reshape(len(inputs), -1) - self.input_mean_) / self.input_scale_
 
     # -- estimator API -----------------------------------------------------------------------
+    def _prepare(
+        self, inputs: np.ndarray | torch.Tensor, labels: np.ndarray
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Check the data and build the network for its sample shape; inputs on the device."""
+        device = resolve_device(self.device_name)
+        inputs_np = as_float_array(inputs)
+        labels_np = check_training_data(inputs_np, labels)
+        self._build(tuple(inputs_np.shape[1:]), device)
+        return torch.as_tensor(inputs_np, device=device), labels_np
+
+    def fit(
+        self,
+        inputs: np.ndarray | torch.Tensor,
+        labels: np.ndarray,
+        groups: np.ndarray | None = None,
+    ) -> Self:
+        """Fit on ``inputs`` with 0/1 ``labels``; returns the model.
+
+        Parameters
+        ----------
+        inputs
+            Shape ``(n_samples, *sample_shape)``, finite.
+        labels
+            Shape ``(n_samples,)``, 1 for the emotion, 0 for the rest; both classes present.
+        groups
+            Subject of each sample, shape ``(n_samples,)``: a kind that holds out data for
+            early stopping holds out whole subjects; the randomized network ignores them.
+        """
+        inputs_t, labels_np = self._prepare(inputs, labels)
+        self._fit(inputs_t, labels_np, groups)
+        return self
+
     @property
     def device(self) -> torch.device:
         return self.input_mean_.device if self.input_shape_ is not None else torch.device("cpu")

@@ -32,12 +32,7 @@ from torch import nn
 
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
-from emoflow.models._inputs import (
-    as_float_array,
-    check_training_data,
-    resolve_device,
-    sample_weights,
-)
+from emoflow.models._inputs import sample_weights
 
 log = logging.getLogger(__name__)
 
@@ -223,52 +218,32 @@ class BackpropNetwork(BaseModel):
         """Logits, shape ``(n_samples,)``, from inputs ``(n_samples, *input_shape_)``."""
         return self.body_(self.standardise(inputs)).reshape(len(inputs))
 
-    def fit(
-        self,
-        inputs: np.ndarray | torch.Tensor,
-        labels: np.ndarray,
-        groups: np.ndarray | None = None,
-    ) -> BackpropNetwork:
-        """Train with Adam and early stopping.
-
-        Parameters
-        ----------
-        inputs
-            Shape ``(n_samples, *sample_shape)``, finite.
-        labels
-            Shape ``(n_samples,)``, 1 for the emotion, 0 for the rest; both classes present.
-        groups
-            Subject of each sample: the early-stopping split holds out whole subjects.
-        """
+    def _fit(self, inputs: torch.Tensor, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        """Train with Adam and early stopping on a split that holds out whole subjects."""
         settings = self.settings
-        device = resolve_device(self.device_name)
-        inputs_np = as_float_array(inputs)
-        labels_np = check_training_data(inputs_np, labels)
-        if groups is not None and len(np.asarray(groups)) != len(labels_np):
-            raise DataError(f"{len(np.asarray(groups))} groups for {len(labels_np)} samples")
-        self._build(tuple(inputs_np.shape[1:]), device)
+        device = inputs.device
+        if groups is not None and len(np.asarray(groups)) != len(labels):
+            raise DataError(f"{len(np.asarray(groups))} groups for {len(labels)} samples")
         fit_index, validation_index = validation_split(
-            labels_np,
+            labels,
             None if groups is None else np.asarray(groups),
             settings.validation_share,
             seed=settings.seed,
         )
-        inputs_t = torch.as_tensor(inputs_np, device=device)
-        flat = inputs_t[torch.as_tensor(fit_index, device=device)].reshape(len(fit_index), -1)
-        self._fit_standardisation(flat)
-        targets = torch.as_tensor(labels_np, dtype=torch.float32, device=device)
-        weights = np.zeros(len(labels_np))
-        weights[fit_index] = sample_weights(labels_np[fit_index], settings.class_weight)
+        fit_rows = inputs[torch.as_tensor(fit_index, device=device)]
+        self._fit_standardisation(fit_rows.reshape(len(fit_index), -1))
+        targets = torch.as_tensor(labels, dtype=torch.float32, device=device)
+        weights = np.zeros(len(labels))
+        weights[fit_index] = sample_weights(labels[fit_index], settings.class_weight)
         if len(validation_index):
             weights[validation_index] = sample_weights(
-                labels_np[validation_index], settings.class_weight
+                labels[validation_index], settings.class_weight
             )
         weights_t = torch.as_tensor(weights, dtype=torch.float32, device=device)
         with torch.random.fork_rng(devices=_rng_devices(device)):
             torch.manual_seed(settings.seed)
-            self._train(inputs_t, targets, weights_t, fit_index, validation_index)
+            self._train(inputs, targets, weights_t, fit_index, validation_index)
         self.eval()
-        return self
 
     def _loss(
         self, inputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor

@@ -35,12 +35,7 @@ from torch import nn
 
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
-from emoflow.models._inputs import (
-    as_float_array,
-    check_training_data,
-    checked_inputs,
-    resolve_device,
-)
+from emoflow.models._inputs import checked_inputs
 from emoflow.models._ridge import ridge_targets, weighted_ridge, weighted_ridge_path
 
 Activation = Literal["tanh", "sigmoid", "relu", "gelu"]
@@ -285,44 +280,15 @@ class RandomizedDeepNetwork(BaseModel):
         return torch.stack(outputs).mean(dim=0)
 
     # -- estimator API -----------------------------------------------------------------------
-    def _prepare(
-        self, inputs: np.ndarray | torch.Tensor, labels: np.ndarray
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        """Check the data, draw the network and fit the standardisation; inputs on device."""
-        device = resolve_device(self.device_name)
-        inputs_np = as_float_array(inputs)
-        labels_np = check_training_data(inputs_np, labels)
-        self._build(tuple(inputs_np.shape[1:]), device)
-        inputs_t = torch.as_tensor(inputs_np, device=device)
-        self._fit_standardisation(inputs_t.reshape(len(inputs_t), -1))
-        return inputs_t, labels_np
-
-    def fit(
-        self,
-        inputs: np.ndarray | torch.Tensor,
-        labels: np.ndarray,
-        groups: np.ndarray | None = None,
-    ) -> RandomizedDeepNetwork:
-        """Draw the hidden layers and solve every read-out on ``inputs`` with 0/1 ``labels``.
-
-        Parameters
-        ----------
-        inputs
-            Shape ``(n_samples, *sample_shape)``, finite.
-        labels
-            Shape ``(n_samples,)``, 1 for the emotion, 0 for the rest; both classes present.
-        groups
-            Subjects of the samples; unused (the closed form needs no validation split), taken
-            for the same API as the backprop models.
-        """
-        inputs_t, labels_np = self._prepare(inputs, labels)
+    def _fit(self, inputs: torch.Tensor, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        """Solve every read-out in closed form; ``groups`` are unused (no validation split)."""
+        self._fit_standardisation(inputs.reshape(len(inputs), -1))
         with torch.no_grad():
-            targets, weights = ridge_targets(labels_np, self.settings.class_weight, self.device)
-            for k, design in enumerate(self.head_features(inputs_t)):
+            targets, weights = ridge_targets(labels, self.settings.class_weight, self.device)
+            for k, design in enumerate(self.head_features(inputs)):
                 self.readout_[k].copy_(
                     weighted_ridge(design.double(), targets, weights, self.settings.ridge)
                 )
-        return self
 
     def _random_tensors(self) -> Iterable[torch.Tensor]:
         return self.hidden_.parameters()  # the frozen hidden weights
@@ -390,6 +356,7 @@ def ridge_path_scores(
         raise ConfigError(f"ridge values must be > 0, got {ridge_values}")
     network = RandomizedDeepNetwork(settings, device=device)
     inputs_t, labels_np = network._prepare(train_inputs, train_labels)
+    network._fit_standardisation(inputs_t.reshape(len(inputs_t), -1))
     eval_t = checked_inputs(network, eval_inputs)
     with torch.no_grad():
         targets, weights = ridge_targets(labels_np, settings.class_weight, network.device)

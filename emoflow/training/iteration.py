@@ -333,9 +333,7 @@ def train_iteration(
         metrics["combined"]["test"] = combined_test
     write_scores(
         scores_path,
-        video_ids=feature_set.video_ids,
-        subjects=feature_set.subjects,
-        emotions=feature_set.emotions,
+        feature_set,
         folds=fold_of_sample,
         models=names,
         scores=score_matrix,

@@ -28,6 +28,8 @@ from emoflow.errors import InputError
 if TYPE_CHECKING:
     import polars as pl
 
+    from emoflow.features import FeatureSet
+
 __all__ = [
     "METRIC_NAMES",
     "SCORE_COLUMNS",
@@ -64,10 +66,8 @@ def held_out_subjects(path: str | Path) -> list[str]:
 
 def write_scores(
     path: str | Path,
+    samples: FeatureSet,
     *,
-    video_ids: np.ndarray,
-    subjects: np.ndarray,
-    emotions: np.ndarray,
     folds: np.ndarray,
     models: np.ndarray,
     scores: np.ndarray,
@@ -77,8 +77,10 @@ def write_scores(
 
     Parameters
     ----------
-    video_ids, subjects, emotions, folds
-        Per sample, ``(n_samples,)``; ``folds`` is the outer fold that scored the sample.
+    samples
+        The scored samples (their ``video_ids``, ``subjects`` and ``emotions``).
+    folds
+        The outer fold that scored each sample, ``(n_samples,)``.
     models
         The binary models' emotions, ``(n_models,)``.
     scores, probabilities
@@ -89,11 +91,11 @@ def write_scores(
     n_models = len(models)
     table = pl.DataFrame(
         {
-            "video_id": np.repeat(video_ids, n_models),
-            "subject": np.repeat(subjects, n_models),
-            "emotion": np.repeat(emotions, n_models),
+            "video_id": np.repeat(samples.video_ids, n_models),
+            "subject": np.repeat(samples.subjects, n_models),
+            "emotion": np.repeat(samples.emotions, n_models),
             "fold": np.repeat(folds, n_models),
-            "model": np.tile(models, len(video_ids)),
+            "model": np.tile(models, len(samples.video_ids)),
             "score": scores.reshape(-1),
             "probability": probabilities.reshape(-1),
         }
@@ -106,13 +108,10 @@ def read_scores(path: str | Path) -> pl.DataFrame:
     """The out-of-fold scores table of :func:`write_scores`."""
     import polars as pl
 
-    if not Path(path).is_file():
-        raise InputError(path, "scores file does not exist")
     try:
         table = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as err:
-        raise InputError(path, f"not a readable Parquet scores file ({err})") from err
-    missing = [name for name in SCORE_COLUMNS if name not in table.columns]
-    if missing:
-        raise InputError(path, f"scores file lacks column(s) {', '.join(missing)}")
+        raise InputError(path, f"not a readable scores table ({err})") from err
+    if missing := sorted(set(SCORE_COLUMNS) - set(table.columns)):
+        raise InputError(path, f"scores table lacks column(s) {', '.join(missing)}")
     return table
