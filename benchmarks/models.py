@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from emoflow.layout import ResultsLayout
+
 REPO = Path(__file__).resolve().parents[1]
 BAR_SPEED, BAR_POINTS = 20.0, 2.0
 
@@ -76,17 +78,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Fit and score every model kind on every emotion and fold; return the raw records."""
     import torch
 
-    from emoflow.models import binary_metrics, make_settings, subject_folds, time_inference
+    from emoflow.models import (
+        MODEL_KINDS,
+        binary_metrics,
+        make_settings,
+        subject_folds,
+        time_inference,
+    )
     from emoflow.training import SelectionSettings, select_hyperparameters
 
     torch.set_num_threads(args.threads)
     feature_set = _load(args)
     train_config = _config_sections(args.config)
-    network = {k: v for k, v in (train_config.get("model") or {}).items() if k != "kind"}
+    sections = {
+        "model": {k: v for k, v in (train_config.get("model") or {}).items() if k != "kind"},
+        "backprop": train_config.get("backprop"),
+    }
     settings = {
-        "rvfl": make_settings("rvfl", network),
-        "mlp": make_settings("mlp", train_config.get("backprop")),
-        "temporal": make_settings("temporal", train_config.get("backprop")),
+        kind: make_settings(kind, sections[cls.settings_section])
+        for kind, cls in MODEL_KINDS.items()
     }
     selection = SelectionSettings(**(train_config.get("selection") or {}))
     folds = subject_folds(feature_set.subjects, args.folds, seed=args.seed)
@@ -94,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     kinds = list(args.kinds)
     # one untimed fit per model kind first: the first call of a kernel pays its set-up
     warm_labels = feature_set.labels_for(emotions[0])
-    for kind in ("rvfl", "mlp", "temporal"):
+    for kind in MODEL_KINDS:
         if any(k.startswith(kind) for k in kinds):
             _timed_fit(
                 kind,
@@ -112,12 +122,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             x_train, y_train = feature_set.features[train], labels[train]
             groups = feature_set.subjects[train]
             x_test, y_test = feature_set.features[test_index], labels[test_index]
-            for kind in kinds:
-                if kind == "rvfl+search":
+            for name in kinds:
+                kind, _, search = name.partition("+")
+                if search:
                     start = time.perf_counter()
                     chosen = select_hyperparameters(
-                        "rvfl",
-                        settings["rvfl"],
+                        kind,
+                        settings[kind],
                         x_train,
                         y_train,
                         groups,
@@ -128,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     search_time = time.perf_counter() - start
                     model, fit_time = _timed_fit(
-                        "rvfl", chosen.settings, x_train, y_train, groups, args.device
+                        kind, chosen.settings, x_train, y_train, groups, args.device
                     )
                     fit_time += search_time
                 else:
@@ -138,7 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 scores = model.decision_function(x_test)
                 records.append(
                     {
-                        "kind": kind,
+                        "kind": name,
                         "emotion": emotion,
                         "fold": fold,
                         "train_time_s": fit_time,
@@ -255,18 +266,22 @@ def summarise(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--features", type=Path, default=REPO / "results" / "features.zarr")
+    parser.add_argument("--features", type=Path, default=ResultsLayout(REPO / "results").features)
     parser.add_argument("--synthetic", action="store_true", help="planted synthetic features")
     parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, all models")
+    from emoflow.models import MODEL_KINDS
+
+    kinds = [*MODEL_KINDS, *(f"{kind}+search" for kind in MODEL_KINDS)]
     parser.add_argument(
         "--kinds",
         nargs="+",
         default=["rvfl", "rvfl+search", "mlp", "temporal"],
-        choices=["rvfl", "rvfl+search", "mlp", "temporal"],
+        choices=kinds,
+        help="model kinds; KIND+search adds the inner-fold search over train.selection",
     )
     parser.add_argument("--emotions", nargs="+", default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the raw records")

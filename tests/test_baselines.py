@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from emoflow.baselines import (
+from emoflow.errors import ConfigError, DataError
+from emoflow.models import (
     BackpropSettings,
     MLPNetwork,
     TemporalConvNetwork,
+    binary_metrics,
+    load_model,
+    make_model,
+    save_model,
     validation_split,
 )
-from emoflow.errors import ConfigError, DataError
-from emoflow.models import binary_metrics, load_model, make_model, save_model
 
 FAST = BackpropSettings(
     width=16, learning_rate=3e-3, max_epochs=25, patience=5, batch_size=16, seed=2

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-import emoflow.training as training
+import emoflow.training.cross_validation as training
 from emoflow.errors import DataError
 from emoflow.features import FeatureSet, load_features, write_feature_store
 from emoflow.models import NetworkSettings, apply_models, load_model, subject_folds

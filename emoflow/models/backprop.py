@@ -1,9 +1,10 @@
-"""Backprop baselines for the randomized network: an MLP and a small temporal convolution net.
+"""Backprop models to compare the randomized network with: an MLP and a temporal convolution net.
 
 Both take the same inputs as :class:`emoflow.models.RandomizedDeepNetwork` — samples
 ``(n_frames, n_landmarks, 3)``, standardised inside the model — and share its estimator API
-(``fit(inputs, labels, groups)``, ``decision_function``, ``predict``, ``n_parameters``), so the
-protocol of :mod:`emoflow.training` and the benchmark train either. Training: Adam on
+(:class:`emoflow.models.BaseModel`: ``fit(inputs, labels, groups)``, ``decision_function``,
+``predict``, ``n_parameters``), so the protocol of :mod:`emoflow.training` and the benchmark
+train either. Training: Adam on
 mini-batches of a class-balanced logistic loss, early stopping on a validation split of the
 training data taken by subject (``groups``) where possible, the weights of the best validation
 epoch kept. Everything random (initial weights, dropout, batch order, validation split) comes
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -29,20 +31,15 @@ import torch
 from torch import nn
 
 from emoflow.errors import ConfigError, DataError
-from emoflow.models import (
-    as_float_array,
-    check_training_data,
-    checked_inputs,
-    resolve_device,
-    sample_weights,
-)
+from emoflow.models._base import BaseModel
+from emoflow.models._inputs import sample_weights
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class BackpropSettings:
-    """Hyper-parameters of the backprop baselines.
+    """Hyper-parameters of the backprop models.
 
     Parameters
     ----------
@@ -166,8 +163,8 @@ def validation_split(
     return np.flatnonzero(~is_validation), np.flatnonzero(is_validation)
 
 
-class BackpropNetwork(nn.Module):
-    """Shared training loop of the baselines; subclasses make the trainable body.
+class BackpropNetwork(BaseModel):
+    """Shared training loop of the backprop models; subclasses make the trainable body.
 
     Parameters
     ----------
@@ -193,14 +190,12 @@ class BackpropNetwork(nn.Module):
     """
 
     kind: ClassVar[str] = "backprop"
-    input_mean_: torch.Tensor
-    input_scale_: torch.Tensor
+    settings_class: ClassVar[type[BackpropSettings]] = BackpropSettings
+    settings_section: ClassVar[str] = "backprop"
+    settings: BackpropSettings
 
     def __init__(self, settings: BackpropSettings | None = None, *, device: str = "auto") -> None:
-        super().__init__()
-        self.settings = settings or BackpropSettings()
-        self.device_name = device
-        self.input_shape_: tuple[int, ...] | None = None
+        super().__init__(settings, device=device)
         self.body_: nn.Module = nn.Identity()
         self.history_: list[dict[str, float]] = []
         self.best_epoch_ = 0
@@ -217,68 +212,38 @@ class BackpropNetwork(nn.Module):
             torch.manual_seed(self.settings.seed)
             body = self._make_body(self.input_shape_)
         self.body_ = body.to(device)
-        self.register_buffer("input_mean_", torch.zeros(n_inputs, device=device))
-        self.register_buffer("input_scale_", torch.ones(n_inputs, device=device))
-
-    @property
-    def device(self) -> torch.device:
-        return self.input_mean_.device if self.input_shape_ is not None else torch.device("cpu")
+        self._init_standardisation(n_inputs, device)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits, shape ``(n_samples,)``, from inputs ``(n_samples, *input_shape_)``."""
-        standardised = (inputs.reshape(len(inputs), -1) - self.input_mean_) / self.input_scale_
-        return self.body_(standardised).reshape(len(inputs))
+        return self.body_(self.standardise(inputs)).reshape(len(inputs))
 
-    def fit(
-        self,
-        inputs: np.ndarray | torch.Tensor,
-        labels: np.ndarray,
-        groups: np.ndarray | None = None,
-    ) -> BackpropNetwork:
-        """Train with Adam and early stopping.
-
-        Parameters
-        ----------
-        inputs
-            Shape ``(n_samples, *sample_shape)``, finite.
-        labels
-            Shape ``(n_samples,)``, 1 for the emotion, 0 for the rest; both classes present.
-        groups
-            Subject of each sample: the early-stopping split holds out whole subjects.
-        """
+    def _fit(self, inputs: torch.Tensor, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        """Train with Adam and early stopping on a split that holds out whole subjects."""
         settings = self.settings
-        device = resolve_device(self.device_name)
-        inputs_np = as_float_array(inputs)
-        labels_np = check_training_data(inputs_np, labels)
-        if groups is not None and len(np.asarray(groups)) != len(labels_np):
-            raise DataError(f"{len(np.asarray(groups))} groups for {len(labels_np)} samples")
-        self._build(tuple(inputs_np.shape[1:]), device)
+        device = inputs.device
+        if groups is not None and len(np.asarray(groups)) != len(labels):
+            raise DataError(f"{len(np.asarray(groups))} groups for {len(labels)} samples")
         fit_index, validation_index = validation_split(
-            labels_np,
+            labels,
             None if groups is None else np.asarray(groups),
             settings.validation_share,
             seed=settings.seed,
         )
-        inputs_t = torch.as_tensor(inputs_np, device=device)
-        flat = inputs_t[torch.as_tensor(fit_index, device=device)].reshape(len(fit_index), -1)
-        self.input_mean_.copy_(flat.mean(dim=0))
-        if settings.standardise == "feature":
-            self.input_scale_.copy_(flat.std(dim=0).clamp_min(1e-6))
-        else:
-            self.input_scale_.fill_(float((flat - self.input_mean_).std().clamp_min(1e-6)))
-        targets = torch.as_tensor(labels_np, dtype=torch.float32, device=device)
-        weights = np.zeros(len(labels_np))
-        weights[fit_index] = sample_weights(labels_np[fit_index], settings.class_weight)
+        fit_rows = inputs[torch.as_tensor(fit_index, device=device)]
+        self._fit_standardisation(fit_rows.reshape(len(fit_index), -1))
+        targets = torch.as_tensor(labels, dtype=torch.float32, device=device)
+        weights = np.zeros(len(labels))
+        weights[fit_index] = sample_weights(labels[fit_index], settings.class_weight)
         if len(validation_index):
             weights[validation_index] = sample_weights(
-                labels_np[validation_index], settings.class_weight
+                labels[validation_index], settings.class_weight
             )
         weights_t = torch.as_tensor(weights, dtype=torch.float32, device=device)
         with torch.random.fork_rng(devices=_rng_devices(device)):
             torch.manual_seed(settings.seed)
-            self._train(inputs_t, targets, weights_t, fit_index, validation_index)
+            self._train(inputs, targets, weights_t, fit_index, validation_index)
         self.eval()
-        return self
 
     def _loss(
         self, inputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
@@ -343,26 +308,10 @@ class BackpropNetwork(nn.Module):
                     break
         self.body_.load_state_dict(best_state)
 
-    def decision_function(self, inputs: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Logits, shape ``(n_samples,)``; positive means the emotion is present."""
-        inputs_t = checked_inputs(self, inputs)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return self(inputs_t).cpu().numpy().astype(np.float64)
-        finally:
-            self.train(was_training)
+    def _trained_tensors(self) -> Iterable[torch.Tensor]:
+        return self.body_.parameters()  # every weight of the body; nothing is random
 
-    def predict(self, inputs: np.ndarray | torch.Tensor) -> np.ndarray:
-        """0/1 predictions, shape ``(n_samples,)``."""
-        return (self.decision_function(inputs) > 0).astype(np.int64)
-
-    def n_parameters(self) -> dict[str, int]:
-        """Parameter counts: ``random`` (none here), ``trained`` (every weight of the body)."""
-        return {"random": 0, "trained": int(sum(p.numel() for p in self.body_.parameters()))}
-
-    def training_summary(self) -> dict[str, Any]:
+    def training_summary(self) -> dict[str, Any] | None:
         """Epochs run and the epoch kept, for metrics."""
         return {"n_epochs": self.n_epochs_, "best_epoch": self.best_epoch_}
 

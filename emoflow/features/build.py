@@ -1,0 +1,161 @@
+"""Landmark tables → feature samples, and the feature store of a data set."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoflow.errors import DataError
+from emoflow.facemesh import N_LANDMARKS
+from emoflow.features.normalise import FeatureSettings, normalise_sequence
+from emoflow.features.store import write_feature_store
+
+log = logging.getLogger(__name__)
+
+
+def _video_sample(
+    video_id: str, video_table: Any, record: dict[str, Any], settings: FeatureSettings
+) -> np.ndarray | str:
+    """One video's feature sample, or the reason it gives none."""
+    from emoflow.landmarks import landmarks_array  # lazily: it imports polars
+
+    if video_table.height == 0:
+        return str(record.get("error") or "no landmark rows")
+    landmarks, found_mask = landmarks_array(video_table, video_id)
+    missing_share = 1.0 - float(found_mask.mean())
+    if not found_mask.any() or missing_share > settings.max_missing:
+        return f"{missing_share:.0%} of frames without a face"
+    if not np.isfinite(landmarks[found_mask]).all():
+        raise DataError(
+            f"video {video_id!r}: landmarks of frames with a face hold NaN or infinite "
+            "values; the landmark table is damaged, re-extract it"
+        )
+    return normalise_sequence(
+        landmarks,
+        found_mask,
+        settings,
+        width=int(record.get("width") or 1),
+        height=int(record.get("height") or 1),
+    )
+
+
+def features_from_landmarks(
+    landmark_paths: str | Path | Sequence[str | Path],
+    settings: FeatureSettings,
+    *,
+    video_ids: Sequence[str] | None = None,
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """Feature samples of the videos in landmark tables, without a manifest or a store.
+
+    This is what :func:`build_features` does per video; it also serves to apply a saved model
+    to new landmark tables (:func:`emoflow.models.apply_model`).
+
+    Parameters
+    ----------
+    landmark_paths
+        Landmark tables (a file, a folder, a glob, or a sequence of them), as written by
+        :func:`emoflow.landmarks.extract_videos`.
+    settings
+        Normalisation settings.
+    video_ids
+        The videos to take, in this order; ``None`` takes every video of the tables, sorted.
+
+    Returns
+    -------
+    features
+        Shape ``(n_kept, settings.n_frames, n_landmarks, 3)``, float32.
+    kept
+        The video id of each sample.
+    dropped
+        ``video_id`` → why it gave no sample (no rows, too many frames without a face).
+    """
+    from emoflow.landmarks import landmark_files, read_landmarks, read_video_records
+
+    records = read_video_records(landmark_paths)
+    wanted = None if video_ids is None else set(video_ids)
+    by_video: dict[str, np.ndarray | str] = {}
+    # one shard in memory at a time: a video's rows all live in one file
+    for file in landmark_files(landmark_paths):
+        table = read_landmarks(file)
+        for (video_id,), video_table in table.partition_by(
+            "video_id", as_dict=True, maintain_order=True
+        ).items():
+            if wanted is None or video_id in wanted:
+                by_video[str(video_id)] = _video_sample(
+                    str(video_id), video_table, records.get(str(video_id)) or {}, settings
+                )
+    if video_ids is None:
+        video_ids = sorted(set(by_video) | set(records))
+    samples, kept, dropped = [], [], {}
+    for video_id in video_ids:
+        outcome = by_video.get(
+            video_id, (records.get(video_id) or {}).get("error") or "no landmark rows"
+        )
+        if isinstance(outcome, str):
+            dropped[video_id] = outcome
+        else:
+            samples.append(outcome)
+            kept.append(video_id)
+    for video_id, reason in dropped.items():
+        log.warning("video %s dropped from features: %s", video_id, reason)
+    if not samples:
+        features = np.zeros((0, settings.n_frames, N_LANDMARKS, 3), dtype=np.float32)
+    else:
+        features = np.stack(samples)
+    return features, kept, dropped
+
+
+def build_features(
+    manifest_path: str | Path,
+    landmark_paths: Sequence[str | Path],
+    out_path: str | Path,
+    settings: FeatureSettings,
+) -> dict[str, Any]:
+    """Build the feature store of a data set.
+
+    Parameters
+    ----------
+    manifest_path
+        The manifest Parquet (video_id, subject, emotion, …).
+    landmark_paths
+        Landmark tables (shards) covering the manifest's videos.
+    out_path
+        The Zarr store to write (atomically).
+    settings
+        Normalisation settings.
+
+    Returns
+    -------
+    dict
+        ``{"n_samples": …, "dropped": {video_id: reason}}``.
+    """
+    import polars as pl
+
+    from emoflow.manifest import read_manifest
+
+    manifest = read_manifest(
+        manifest_path, required_columns=("video_id", "subject", "emotion")
+    ).sort("video_id")
+    features, kept_ids, dropped = features_from_landmarks(
+        list(landmark_paths), settings, video_ids=manifest["video_id"].to_list()
+    )
+    if not kept_ids:
+        raise DataError(f"no usable video among {manifest.height} in {manifest_path}")
+    kept = manifest.filter(pl.col("video_id").is_in(kept_ids))
+    emotion_names = sorted(kept["emotion"].unique().to_list())
+    write_feature_store(
+        out_path,
+        features=features,
+        video_ids=kept["video_id"].to_numpy().astype(str),
+        subjects=kept["subject"].to_numpy().astype(str),
+        emotions=kept["emotion"].to_numpy().astype(str),
+        emotion_names=emotion_names,
+        settings=asdict(settings),
+        dropped=dropped,
+    )
+    return {"n_samples": len(kept_ids), "dropped": dropped}

@@ -1,0 +1,185 @@
+"""How one video's landmark sequence becomes a feature sample (:class:`FeatureSettings`).
+
+Coordinates are made pixel-proportional, frames without a face interpolated, the pose
+optionally removed by a similarity Procrustes fit (to the video's first frame or to the
+canonical face of :func:`emoflow.facemesh.reference_face`), the face centred and scaled by
+the inter-ocular distance, the sequence resampled to a fixed number of frames and, optionally,
+expressed as displacement from the first (neutral) frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from emoflow.errors import ConfigError, DataError
+from emoflow.facemesh import N_LANDMARKS, RIGID_LANDMARKS, reference_face
+
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+"""Face Mesh ids of the outer eye corners, whose distance sets the scale."""
+ALIGNMENTS = ("none", "first_frame", "canonical")
+"""Values of :attr:`FeatureSettings.align`."""
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How landmark sequences become features.
+
+    Parameters
+    ----------
+    n_frames
+        Frames per sample after temporal resampling.
+    center
+        ``"mean"`` (centroid of the frame's landmarks), ``"nose"`` (tip, id 1) or ``"none"``.
+    scale
+        ``"interocular"`` (divide by the outer-eye-corner distance of the first frame) or
+        ``"none"``.
+    align
+        Remove head pose by a similarity Procrustes fit (rotation, scale, translation) of every
+        frame: ``"first_frame"`` aligns to the video's first frame (pose changes within the video
+        go, the pose of the first frame stays), ``"canonical"`` aligns to the canonical neutral
+        face of :func:`emoflow.facemesh.reference_face` (the pose of the whole video goes too),
+        ``"none"`` keeps the pose. ``True``/``False`` are read as ``"first_frame"``/``"none"``.
+    align_on
+        Landmarks the pose is fitted on: ``"rigid"`` (:data:`emoflow.facemesh.RIGID_LANDMARKS`,
+        which expressions barely move) or ``"all"``.
+    displacement
+        Subtract the first (neutral) frame, so features hold motion, not face shape.
+    max_missing
+        Largest share of frames without a face a video may have; above it the video is dropped.
+    """
+
+    n_frames: int = 8
+    center: Literal["mean", "nose", "none"] = "mean"
+    scale: Literal["interocular", "none"] = "interocular"
+    align: Literal["none", "first_frame", "canonical"] = "first_frame"
+    align_on: Literal["rigid", "all"] = "rigid"
+    displacement: bool = True
+    max_missing: float = 0.2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.align, bool | np.bool_):  # the boolean form of earlier versions
+            object.__setattr__(self, "align", "first_frame" if self.align else "none")
+        if self.align not in ALIGNMENTS:
+            raise ConfigError(
+                f"features.align must be none, first_frame or canonical, got {self.align!r}"
+            )
+        if self.align_on not in ("rigid", "all"):
+            raise ConfigError(f"features.align_on must be rigid or all, got {self.align_on!r}")
+        if self.n_frames < 2:
+            raise ConfigError(f"features.n_frames must be at least 2, got {self.n_frames}")
+        if self.center not in ("mean", "nose", "none"):
+            raise ConfigError(f"features.center must be mean, nose or none, got {self.center!r}")
+        if self.scale not in ("interocular", "none"):
+            raise ConfigError(f"features.scale must be interocular or none, got {self.scale!r}")
+        if not 0.0 <= self.max_missing < 1.0:
+            raise ConfigError(f"features.max_missing must be in [0, 1), got {self.max_missing}")
+
+
+def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.ndarray:
+    """Fill frames without a face by linear interpolation in time (edges: nearest frame)."""
+    if found_mask.all():
+        return landmarks
+    frames = np.arange(len(landmarks))
+    flat = landmarks.reshape(len(landmarks), -1)
+    filled = np.empty_like(flat)
+    for column in range(flat.shape[1]):
+        filled[:, column] = np.interp(frames, frames[found_mask], flat[found_mask, column])
+    return filled.reshape(landmarks.shape)
+
+
+def _align_to(
+    frame: np.ndarray, target: np.ndarray, anchors: Sequence[int] | None = None
+) -> np.ndarray:
+    """Similarity-align ``frame`` (landmark, 3) to ``target`` (Umeyama, rotation + scale).
+
+    The transform is fitted on the ``anchors`` landmarks (all when ``None``) and applied to all.
+    """
+    frame_fit = frame if anchors is None else frame[list(anchors)]
+    target_fit = target if anchors is None else target[list(anchors)]
+    frame_mean, target_mean = frame_fit.mean(axis=0), target_fit.mean(axis=0)
+    frame_c, target_c = frame - frame_mean, target_fit - target_mean
+    frame_fit_c = frame_fit - frame_mean
+    u, singular, vt = np.linalg.svd(target_c.T @ frame_fit_c)
+    sign = np.sign(np.linalg.det(u @ vt)) or 1.0
+    correction = np.diag([1.0, 1.0, sign])
+    rotation = u @ correction @ vt
+    scale = (singular * np.diag(correction)).sum() / max((frame_fit_c**2).sum(), 1e-12)
+    return scale * frame_c @ rotation.T + target_mean
+
+
+def canonical_face(n_landmarks: int = N_LANDMARKS) -> np.ndarray:
+    """The target of ``align="canonical"``: the reference neutral face, ``(n_landmarks, 3)``.
+
+    :func:`emoflow.facemesh.reference_face` holds MediaPipe's coordinates of a square image;
+    the first ``n_landmarks`` points are used (468 without the iris refinement).
+    """
+    reference = reference_face()
+    if not 0 < n_landmarks <= len(reference):
+        raise DataError(
+            f"a face of {n_landmarks} landmarks cannot be aligned to the canonical face of "
+            f"{len(reference)} landmarks"
+        )
+    return reference[:n_landmarks]
+
+
+def resample_frames(landmarks: np.ndarray, n_frames: int) -> np.ndarray:
+    """Linearly resample a sequence ``(n_in, ...)`` to ``(n_frames, ...)`` over the same span."""
+    n_in = len(landmarks)
+    if n_in == 1:
+        return np.repeat(landmarks, n_frames, axis=0)
+    positions = np.linspace(0.0, n_in - 1, n_frames)
+    lower = np.floor(positions).astype(int)
+    upper = np.minimum(lower + 1, n_in - 1)
+    weight = (positions - lower).reshape(-1, *([1] * (landmarks.ndim - 1)))
+    return (1.0 - weight) * landmarks[lower] + weight * landmarks[upper]
+
+
+def normalise_sequence(
+    landmarks: np.ndarray,
+    found_mask: np.ndarray,
+    settings: FeatureSettings,
+    *,
+    width: int = 1,
+    height: int = 1,
+) -> np.ndarray:
+    """Turn one video's raw landmarks into its feature sample.
+
+    Parameters
+    ----------
+    landmarks
+        MediaPipe's normalised coordinates, shape ``(n_frames_in, 478, 3)``; NaN where no face.
+    found_mask
+        Shape ``(n_frames_in,)``, whether the frame has a face.
+    settings
+        Normalisation settings.
+    width, height
+        Frame size in pixels, to undo MediaPipe's per-axis normalisation (z uses width).
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(settings.n_frames, 478, 3)``, float32.
+    """
+    pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
+    pixels = _interpolate_missing(pixels, found_mask)
+    anchors = RIGID_LANDMARKS if settings.align_on == "rigid" else None
+    if settings.align == "first_frame":
+        pixels = np.stack([_align_to(frame, pixels[0], anchors) for frame in pixels])
+    elif settings.align == "canonical":
+        target = canonical_face(pixels.shape[1])
+        pixels = np.stack([_align_to(frame, target, anchors) for frame in pixels])
+    if settings.center == "mean":
+        pixels = pixels - pixels.mean(axis=1, keepdims=True)
+    elif settings.center == "nose":
+        pixels = pixels - pixels[:, 1:2, :]
+    if settings.scale == "interocular":
+        interocular = np.linalg.norm(pixels[0, RIGHT_EYE_OUTER] - pixels[0, LEFT_EYE_OUTER])
+        pixels = pixels / max(float(interocular), 1e-9)
+    sample = resample_frames(pixels, settings.n_frames)
+    if settings.displacement:
+        sample = sample - sample[:1]
+    return sample.astype(np.float32)

@@ -1,0 +1,228 @@
+"""The owner of the feature store (``features.zarr``): :func:`write_feature_store` writes it,
+:func:`load_features` and :func:`read_store_attributes` read it; nothing else opens it.
+
+Layout (Zarr v3): ``features`` ``(sample, frame, landmark, coord)`` float32 with
+``dimension_names``; ``video_id``, ``subject``, ``emotion`` string arrays over ``sample``;
+group attributes ``emoflow_store = "features"``, ``emotions``, ``n_landmarks``, ``settings``
+(the :class:`~emoflow.features.FeatureSettings` as a dict) and ``dropped`` (video → reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from emoflow._atomic import atomic_path
+from emoflow.errors import DataError, InputError
+from emoflow.facemesh import N_LANDMARKS
+
+log = logging.getLogger(__name__)
+
+FEATURE_DIMS = ("sample", "frame", "landmark", "coord")
+COORDS = ("x", "y", "z")
+
+
+@dataclass
+class FeatureSet:
+    """Features of a data set as loaded from the Zarr store.
+
+    Attributes
+    ----------
+    features
+        Shape ``(n_samples, n_frames, n_landmarks, 3)``, float32.
+    video_ids, subjects, emotions
+        One entry per sample.
+    emotion_names
+        The emotions of the data set, in a fixed order.
+    settings
+        The :class:`FeatureSettings` used, as a dict.
+    landmark_ids
+        The Face Mesh id of each entry of the ``landmark`` axis; ``None`` means
+        ``0 … n_landmarks − 1`` (all landmarks of the store, in order).
+    """
+
+    features: np.ndarray
+    video_ids: np.ndarray
+    subjects: np.ndarray
+    emotions: np.ndarray
+    emotion_names: list[str]
+    settings: dict[str, Any] = field(default_factory=dict)
+    landmark_ids: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n_landmarks = self.features.shape[2]
+        if self.landmark_ids is None:
+            self.landmark_ids = np.arange(n_landmarks, dtype=np.int64)
+        self.landmark_ids = np.asarray(self.landmark_ids, dtype=np.int64)
+        if self.landmark_ids.shape != (n_landmarks,):
+            raise DataError(
+                f"{len(self.landmark_ids)} landmark ids for features with {n_landmarks} landmarks"
+            )
+
+    def labels_for(self, emotion: str) -> np.ndarray:
+        """One-vs-rest labels (1 for ``emotion``, 0 otherwise), shape ``(n_samples,)``."""
+        return (self.emotions == emotion).astype(np.int64)
+
+    def samples(self, mask: np.ndarray) -> FeatureSet:
+        """The samples where ``mask`` (shape ``(n_samples,)``, Boolean) is true."""
+        mask = np.asarray(mask, dtype=bool)
+        return FeatureSet(
+            features=self.features[mask],
+            video_ids=self.video_ids[mask],
+            subjects=self.subjects[mask],
+            emotions=self.emotions[mask],
+            emotion_names=self.emotion_names,
+            settings=self.settings,
+            landmark_ids=self.landmark_ids,
+        )
+
+    def select(self, landmarks: Sequence[int] | np.ndarray) -> FeatureSet:
+        """The same samples restricted to some landmarks, by indexing the ``landmark`` axis.
+
+        Parameters
+        ----------
+        landmarks
+            Face Mesh ids (as in ``landmarks.json`` and model metadata), in the order wanted;
+            each must be held by this set and appear once.
+
+        Returns
+        -------
+        FeatureSet
+            Features ``(n_samples, n_frames, len(landmarks), 3)``; sample arrays and settings
+            are shared with this set, not copied.
+
+        Raises
+        ------
+        DataError
+            A landmark id is repeated or not held by this set.
+        """
+        wanted = np.asarray(landmarks, dtype=np.int64).reshape(-1)
+        if len(np.unique(wanted)) != len(wanted):
+            raise DataError("landmark subset repeats a landmark id")
+        assert self.landmark_ids is not None
+        position_of = {int(lid): pos for pos, lid in enumerate(self.landmark_ids)}
+        unknown = [int(lid) for lid in wanted if int(lid) not in position_of]
+        if unknown:
+            raise DataError(
+                f"landmark id(s) {unknown[:10]} are not in this feature set "
+                f"({len(self.landmark_ids)} landmarks)"
+            )
+        positions = np.array([position_of[int(lid)] for lid in wanted], dtype=np.int64)
+        if len(positions) == len(self.landmark_ids) and np.array_equal(
+            positions, np.arange(len(positions))
+        ):
+            features = self.features  # the whole set, in order: no copy
+        else:
+            features = self.features[:, :, positions, :]
+        return FeatureSet(
+            features=features,
+            video_ids=self.video_ids,
+            subjects=self.subjects,
+            emotions=self.emotions,
+            emotion_names=self.emotion_names,
+            settings=self.settings,
+            landmark_ids=wanted,
+        )
+
+
+def write_feature_store(
+    out_path: str | Path,
+    *,
+    features: np.ndarray,
+    video_ids: np.ndarray,
+    subjects: np.ndarray,
+    emotions: np.ndarray,
+    emotion_names: list[str],
+    settings: dict[str, Any],
+    dropped: dict[str, str] | None = None,
+) -> None:
+    """Write features and their sample labels as a Zarr v3 store (atomically)."""
+    import zarr
+
+    n_samples, n_frames, n_landmarks, n_coords = features.shape
+    with atomic_path(out_path, directory=True) as staged:
+        root = zarr.open_group(str(staged), mode="w")
+        array = root.create_array(
+            "features",
+            shape=features.shape,
+            dtype="float32",
+            chunks=(min(n_samples, 256), n_frames, n_landmarks, n_coords),
+            dimension_names=FEATURE_DIMS,
+        )
+        array[...] = features
+        array.attrs["dims"] = list(FEATURE_DIMS)
+        array.attrs["coords"] = list(COORDS)
+        for name, values in (("video_id", video_ids), ("subject", subjects), ("emotion", emotions)):
+            labels = root.create_array(
+                name, shape=(n_samples,), dtype=str, dimension_names=["sample"]
+            )
+            labels[...] = np.asarray(values, dtype=str)
+            labels.attrs["dims"] = ["sample"]
+        root.attrs.update(
+            {
+                "emoflow_store": "features",
+                "dims": {"features": list(FEATURE_DIMS)},
+                "emotions": list(emotion_names),
+                "n_landmarks": int(n_landmarks),
+                "settings": settings,
+                "dropped": dropped or {},
+            }
+        )
+
+
+def read_strings(array: Any) -> np.ndarray:
+    """A Zarr string array as a NumPy unicode array (Zarr returns NumPy's StringDType)."""
+    return np.array(np.asarray(array[...]).tolist(), dtype=str)
+
+
+def _open_store(path: str | Path) -> Any:
+    """The root group of a feature store, checked to be one."""
+    import zarr
+
+    if not Path(path).exists():
+        raise InputError(path, "feature store does not exist")
+    try:
+        root = zarr.open_group(str(path), mode="r")
+        kind = root.attrs.get("emoflow_store")
+    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
+        raise InputError(path, _unreadable(err)) from err
+    if kind != "features":
+        raise InputError(path, "not an emoflow feature store")
+    return root
+
+
+def _unreadable(err: Exception) -> str:
+    return f"not a readable Zarr store ({err}); delete it and rerun build_features"
+
+
+def read_store_attributes(path: str | Path) -> dict[str, Any]:
+    """The store's attributes without its features: ``emotions``, ``n_landmarks``, ``settings``,
+    ``dropped``."""
+    return dict(_open_store(path).attrs)
+
+
+def load_features(path: str | Path) -> FeatureSet:
+    """Read a feature store written by :func:`write_feature_store`."""
+    root = _open_store(path)
+    try:
+        features_array = cast(Any, root["features"])
+        features = np.asarray(features_array[...], dtype=np.float32)
+    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
+        raise InputError(path, _unreadable(err)) from err
+    if not np.isfinite(features).all():
+        raise DataError(f"{path}: features contain NaN or infinite values")
+    if features.shape[2] != N_LANDMARKS:
+        log.info("feature store %s holds %d landmarks", path, features.shape[2])
+    return FeatureSet(
+        features=features,
+        video_ids=read_strings(root["video_id"]),
+        subjects=read_strings(root["subject"]),
+        emotions=read_strings(root["emotion"]),
+        emotion_names=list(cast(list[str], root.attrs["emotions"])),
+        settings=dict(cast(dict[str, Any], root.attrs["settings"])),
+    )

@@ -1,0 +1,84 @@
+"""The training protocol: nested subject-independent cross-validation, one model per emotion.
+
+* :mod:`~emoflow.training.cross_validation`: the inner-fold search
+  (:class:`SelectionSettings`, :func:`select_hyperparameters`), calibration and the outer folds
+  of one emotion (:func:`evaluate_emotion`);
+* :mod:`~emoflow.training.iteration`: one pruning iteration, every emotion, final models,
+  held-out test (:func:`train_iteration`);
+* :mod:`~emoflow.training.outputs`: the owner of ``metrics.json`` and ``scores.parquet``
+  (light: importing it, or this package, does not import torch).
+
+The torch-backed names are imported when first used, so readers of the metrics stay light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from emoflow.landmark_sets import read_landmark_sets  # alias: landmarks.json has its own owner
+from emoflow.training.outputs import (
+    METRIC_NAMES,
+    SCORE_COLUMNS,
+    held_out_subjects,
+    read_metrics,
+    read_scores,
+    write_metrics,
+    write_scores,
+)
+
+if TYPE_CHECKING:
+    from emoflow.training.cross_validation import (
+        CALIBRATIONS,
+        EmotionEvaluation,
+        Selection,
+        SelectionSettings,
+        evaluate_emotion,
+        fit_calibrator,
+        select_hyperparameters,
+    )
+    from emoflow.training.iteration import confusion_matrix, held_out_mask, train_iteration
+
+_LAZY = {
+    "CALIBRATIONS": "cross_validation",
+    "EmotionEvaluation": "cross_validation",
+    "Selection": "cross_validation",
+    "SelectionSettings": "cross_validation",
+    "evaluate_emotion": "cross_validation",
+    "fit_calibrator": "cross_validation",
+    "select_hyperparameters": "cross_validation",
+    "confusion_matrix": "iteration",
+    "held_out_mask": "iteration",
+    "train_iteration": "iteration",
+}
+
+__all__ = [
+    "CALIBRATIONS",
+    "METRIC_NAMES",
+    "SCORE_COLUMNS",
+    "EmotionEvaluation",
+    "Selection",
+    "SelectionSettings",
+    "confusion_matrix",
+    "evaluate_emotion",
+    "fit_calibrator",
+    "held_out_mask",
+    "held_out_subjects",
+    "read_landmark_sets",
+    "read_metrics",
+    "read_scores",
+    "select_hyperparameters",
+    "train_iteration",
+    "write_metrics",
+    "write_scores",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch-backed names on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emoflow.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"emoflow.training.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,117 @@
+"""The owner of a training iteration's ``metrics.json`` and ``scores.parquet``.
+
+Light on purpose (no torch, polars imported when a table is read or written): pruning, the
+report and attribution read these files through here without paying for the models.
+
+``metrics.json``
+    ``iteration``, sample and subject counts, ``n_folds``, ``seed``, ``device``,
+    ``model_kind``, the model (``network``), ``selection`` and ``calibration`` settings;
+    ``emotions``: per emotion its folds, ``mean``/``std`` of :data:`METRIC_NAMES` and times,
+    the final model's choice, times and parameter counts, and ``test`` when subjects were held
+    out; ``combined``: the multi-class prediction (rule, labels, accuracy, balanced accuracy,
+    confusion matrix, ``uncalibrated``, ``test``); ``split`` names the held-out subjects.
+``scores.parquet``
+    One row per sample and binary model (:data:`SCORE_COLUMNS`): the out-of-fold raw score
+    and calibrated probability.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from emoflow._atomic import atomic_path, read_json, write_json
+from emoflow.errors import InputError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from emoflow.features import FeatureSet
+
+__all__ = [
+    "METRIC_NAMES",
+    "SCORE_COLUMNS",
+    "held_out_subjects",
+    "read_metrics",
+    "read_scores",
+    "write_metrics",
+    "write_scores",
+]
+
+METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
+"""Binary metrics recorded per fold, averaged per emotion."""
+SCORE_COLUMNS = ("video_id", "subject", "emotion", "fold", "model", "score", "probability")
+"""Columns of ``scores.parquet``."""
+
+
+def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
+    """Write an iteration's metrics record (atomically)."""
+    write_json(path, metrics)
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """An iteration's metrics record, as :func:`write_metrics` wrote it."""
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("emotions"), dict):
+        raise InputError(path, "not an emoflow metrics file (no per-emotion record)")
+    return record
+
+
+def held_out_subjects(path: str | Path) -> list[str]:
+    """The subjects an iteration held out for its final test (empty when none)."""
+    return list(read_json(path).get("split", {}).get("test_subjects", []))
+
+
+def write_scores(
+    path: str | Path,
+    samples: FeatureSet,
+    *,
+    folds: np.ndarray,
+    models: np.ndarray,
+    scores: np.ndarray,
+    probabilities: np.ndarray,
+) -> None:
+    """Write out-of-fold scores (atomically), one row per sample and model.
+
+    Parameters
+    ----------
+    samples
+        The scored samples (their ``video_ids``, ``subjects`` and ``emotions``).
+    folds
+        The outer fold that scored each sample, ``(n_samples,)``.
+    models
+        The binary models' emotions, ``(n_models,)``.
+    scores, probabilities
+        Raw scores and calibrated probabilities, ``(n_samples, n_models)``.
+    """
+    import polars as pl
+
+    n_models = len(models)
+    table = pl.DataFrame(
+        {
+            "video_id": np.repeat(samples.video_ids, n_models),
+            "subject": np.repeat(samples.subjects, n_models),
+            "emotion": np.repeat(samples.emotions, n_models),
+            "fold": np.repeat(folds, n_models),
+            "model": np.tile(models, len(samples.video_ids)),
+            "score": scores.reshape(-1),
+            "probability": probabilities.reshape(-1),
+        }
+    )
+    with atomic_path(path) as staged:
+        table.write_parquet(staged)
+
+
+def read_scores(path: str | Path) -> pl.DataFrame:
+    """The out-of-fold scores table of :func:`write_scores`."""
+    import polars as pl
+
+    try:
+        table = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise InputError(path, f"not a readable scores table ({err})") from err
+    if missing := sorted(set(SCORE_COLUMNS) - set(table.columns)):
+        raise InputError(path, f"scores table lacks column(s) {', '.join(missing)}")
+    return table
