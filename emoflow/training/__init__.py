@@ -4,7 +4,8 @@
   (:class:`SelectionSettings`, :func:`select_hyperparameters`), calibration and the outer folds
   of one emotion (:func:`evaluate_emotion`);
 * :mod:`~emoflow.training.iteration`: one pruning iteration, every emotion, final models,
-  held-out test (:func:`train_iteration`);
+  held-out test (:func:`train_iteration`), or one emotion per job (:func:`train_emotion`)
+  gathered by :func:`gather_iteration`;
 * :mod:`~emoflow.training.outputs`: the owner of ``metrics.json`` and ``scores.parquet``
   (light: importing it, or this package, does not import torch).
 
@@ -37,7 +38,13 @@ if TYPE_CHECKING:
         fit_calibrator,
         select_hyperparameters,
     )
-    from emoflow.training.iteration import confusion_matrix, held_out_mask, train_iteration
+    from emoflow.training.iteration import (
+        confusion_matrix,
+        gather_iteration,
+        held_out_mask,
+        train_emotion,
+        train_iteration,
+    )
 
 _LAZY = {
     "CALIBRATIONS": "cross_validation",
@@ -50,6 +57,8 @@ _LAZY = {
     "confusion_matrix": "iteration",
     "held_out_mask": "iteration",
     "train_iteration": "iteration",
+    "train_emotion": "iteration",
+    "gather_iteration": "iteration",
 }
 
 __all__ = [
@@ -62,12 +71,14 @@ __all__ = [
     "confusion_matrix",
     "evaluate_emotion",
     "fit_calibrator",
+    "gather_iteration",
     "held_out_mask",
     "held_out_subjects",
     "read_landmark_sets",
     "read_metrics",
     "read_scores",
     "select_hyperparameters",
+    "train_emotion",
     "train_iteration",
     "write_metrics",
     "write_scores",

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import polars as pl
 
 from emoflow._atomic import atomic_path
 from emoflow.errors import ConfigError, DataError
@@ -41,7 +43,13 @@ from emoflow.training.cross_validation import (
     fit_calibrator,
     select_hyperparameters,
 )
-from emoflow.training.outputs import METRIC_NAMES, write_metrics, write_scores
+from emoflow.training.outputs import (
+    METRIC_NAMES,
+    read_metrics,
+    read_scores,
+    write_metrics,
+    write_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +96,6 @@ def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np
     return np.isin(subjects, held_out)
 
 
-def _test_record(
-    model: Any,
-    calibrator: Any,
-    test_set: FeatureSet,
-    emotion: str,
-    keep: np.ndarray,
-    probabilities: dict[str, np.ndarray],
-) -> dict[str, Any]:
-    """Score the final model on the held-out test subjects (nothing when there are none)."""
-    if not len(test_set.video_ids):
-        return {}
-    scores = model.decision_function(test_set.select(keep).features)
-    probabilities[emotion] = calibrator.predict_proba(scores) if calibrator is not None else scores
-    return {"test": binary_metrics(test_set.labels_for(emotion), scores)}
-
-
 def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_folds: int) -> None:
     """Refuse data the protocol cannot use, naming the store."""
     if not np.isfinite(feature_set.features).all():
@@ -117,6 +109,275 @@ def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_fol
             f"{features_path}: {n_subjects} subjects cannot make {n_folds} "
             "subject-independent folds; lower train.n_folds"
         )
+
+
+@dataclass
+class _Protocol:
+    """What every emotion of one iteration shares: settings, samples, folds, held-out set."""
+
+    kind: str
+    settings: Any
+    selection: SelectionSettings
+    calibration: str
+    seed: int
+    device: str
+    iteration: int
+    n_folds: int
+    development: FeatureSet
+    test_set: FeatureSet
+    folds: list[np.ndarray]
+    fold_of_sample: np.ndarray
+
+    def header(self) -> dict[str, Any]:
+        """The part of ``metrics.json`` that does not depend on the emotion."""
+        return {
+            "iteration": self.iteration,
+            "n_samples": len(self.development.video_ids),
+            "n_subjects": len(np.unique(self.development.subjects)),
+            "n_folds": self.n_folds,
+            "seed": self.seed,
+            "device": str(resolve_device(self.device)),
+            "model_kind": self.kind,
+            "network": asdict(self.settings),
+            "selection": asdict(self.selection),
+            "calibration": self.calibration,
+        }
+
+    def split(self) -> dict[str, Any] | None:
+        """The held-out test split (``None`` without held-out subjects)."""
+        if not len(self.test_set.video_ids):
+            return None
+        return {
+            "test_subjects": sorted(np.unique(self.test_set.subjects).tolist()),
+            "n_development": len(self.development.video_ids),
+            "n_test": len(self.test_set.video_ids),
+        }
+
+
+def _protocol(
+    features_path: str | Path,
+    *,
+    network: dict[str, Any] | None,
+    n_folds: int,
+    seed: int,
+    device: str,
+    iteration: int,
+    backprop: dict[str, Any] | None,
+    selection: dict[str, Any] | SelectionSettings | None,
+    calibration: str,
+    test_subjects: int,
+) -> _Protocol:
+    network_values = dict(network or {})
+    kind = str(network_values.pop("kind", "rvfl"))
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"train.model.kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+    if calibration not in CALIBRATIONS:
+        raise ConfigError(f"train.calibration must be platt or none, got {calibration!r}")
+    sections = {"model": network_values, "backprop": backprop}
+    settings = make_settings(kind, sections[MODEL_KINDS[kind].settings_section])
+    if not isinstance(selection, SelectionSettings):
+        selection = SelectionSettings(**(selection or {}))
+    feature_set = load_features(features_path)
+    test_mask = held_out_mask(feature_set.subjects, test_subjects, seed=seed)
+    test_set = feature_set.samples(test_mask)
+    development = feature_set.samples(~test_mask)
+    _check_feature_set(development, features_path, n_folds)
+    folds = subject_folds(development.subjects, n_folds, seed=seed)
+    fold_of_sample = np.empty(len(development.video_ids), dtype=np.int64)
+    for fold, test_index in enumerate(folds):
+        fold_of_sample[test_index] = fold
+    return _Protocol(
+        kind=kind,
+        settings=settings,
+        selection=selection,
+        calibration=calibration,
+        seed=seed,
+        device=device,
+        iteration=iteration,
+        n_folds=n_folds,
+        development=development,
+        test_set=test_set,
+        folds=folds,
+        fold_of_sample=fold_of_sample,
+    )
+
+
+@dataclass
+class _EmotionResult:
+    record: dict[str, Any]
+    oof_scores: np.ndarray
+    oof_probabilities: np.ndarray
+    test_scores: np.ndarray | None
+    test_probabilities: np.ndarray | None
+
+
+def _train_emotion(
+    protocol: _Protocol, emotion: str, keep: np.ndarray, model_path: Path
+) -> _EmotionResult:
+    """Cross-validate, fit and save one emotion's model; its metrics record and scores."""
+    feature_set, test_set = protocol.development, protocol.test_set
+    kind, settings, selection = protocol.kind, protocol.settings, protocol.selection
+    calibration, seed, device = protocol.calibration, protocol.seed, protocol.device
+    labels = feature_set.labels_for(emotion)
+    evaluation = evaluate_emotion(
+        feature_set,
+        emotion,
+        keep,
+        protocol.folds,
+        settings,
+        kind=kind,
+        selection=selection,
+        calibration=calibration,
+        seed=seed,
+        device=device,
+    )
+    inputs = feature_set.select(keep).features
+    final_choice = select_hyperparameters(
+        kind,
+        settings,
+        inputs,
+        labels,
+        feature_set.subjects,
+        selection,
+        need_scores=calibration != "none",
+        seed=seed,
+        device=device,
+    )
+    calibrator, calibration_record = fit_calibrator(final_choice, labels, calibration)
+    clear_random_weight_cache()
+    start = time.perf_counter()
+    final_model = make_model(kind, final_choice.settings, device=device).fit(
+        inputs, labels, groups=feature_set.subjects
+    )
+    final_train_time = time.perf_counter() - start
+    save_model(
+        final_model,
+        model_path,
+        metadata={
+            "emotion": emotion,
+            "iteration": protocol.iteration,
+            "landmarks": keep.tolist(),
+            "feature_settings": feature_set.settings,
+            "seed": final_choice.settings.seed,
+            "n_samples": len(labels),
+            "chosen": final_choice.chosen,
+            "calibration": calibrator.to_dict() if calibrator is not None else None,
+        },
+    )
+    summary = _summarise_folds(evaluation.fold_metrics)
+    record: dict[str, Any] = {
+        "n_landmarks": len(keep),
+        "n_positive": int(labels.sum()),
+        "folds": evaluation.fold_metrics,
+        **summary,
+        "final": {
+            "chosen": final_choice.chosen,
+            "selection": {
+                "n_inner_folds": final_choice.n_inner_folds,
+                "grid": final_choice.grid,
+                "note": final_choice.note,
+            },
+            "calibration": calibration_record,
+            "selection_time_s": final_choice.seconds,
+        },
+        "final_train_time_s": final_train_time,
+        "inference_time_ms_per_sample": 1e3 * time_inference(final_model, inputs),
+        "n_parameters": final_model.n_parameters(),
+    }
+    test_scores = test_probabilities = None
+    if len(test_set.video_ids):  # the final model, once, on the held-out test subjects
+        test_scores = final_model.decision_function(test_set.select(keep).features)
+        test_probabilities = (
+            calibrator.predict_proba(test_scores) if calibrator is not None else test_scores
+        )
+        record["test"] = binary_metrics(test_set.labels_for(emotion), test_scores)
+    log.info(
+        "iteration %d, %s: %d landmarks, balanced accuracy %.3f ± %.3f, chosen %s",
+        protocol.iteration,
+        emotion,
+        len(keep),
+        summary["mean"]["balanced_accuracy"],
+        summary["std"]["balanced_accuracy"],
+        [m["chosen"] for m in evaluation.fold_metrics],
+    )
+    return _EmotionResult(
+        record,
+        evaluation.oof_scores,
+        evaluation.oof_probabilities,
+        test_scores,
+        test_probabilities,
+    )
+
+
+def _combine(
+    header: dict[str, Any],
+    split: dict[str, Any] | None,
+    emotions: list[str],
+    results: dict[str, _EmotionResult],
+    development_emotions: np.ndarray,
+    test_emotions: np.ndarray,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The iteration's metrics (every emotion, combined prediction) and score matrices."""
+    calibration = header["calibration"]
+    metrics: dict[str, Any] = {
+        **header,
+        "emotions": {emotion: results[emotion].record for emotion in emotions},
+    }
+    names = np.asarray(emotions)
+    score_matrix = np.column_stack([results[e].oof_scores for e in emotions])
+    probability_matrix = np.column_stack([results[e].oof_probabilities for e in emotions])
+    raw_predicted = names[np.argmax(score_matrix, axis=1)]
+    calibrated_predicted = names[np.argmax(probability_matrix, axis=1)]
+    if calibration == "platt":
+        rule = (
+            "argmax of the binary models' Platt-calibrated out-of-fold scores; each fold's "
+            "calibrators are fitted on inner-fold out-of-fold scores of its training subjects"
+        )
+        predicted = calibrated_predicted
+    else:
+        rule = "argmax of the binary models' out-of-fold scores"
+        predicted = raw_predicted
+    if split is not None:
+        metrics["split"] = split
+        test_matrix = np.column_stack(
+            [cast(np.ndarray, results[e].test_probabilities) for e in emotions]
+        )
+        combined_test = _multiclass_record(
+            test_emotions, names[np.argmax(test_matrix, axis=1)], emotions
+        )
+    metrics["combined"] = {
+        "rule": rule,
+        "labels": emotions,
+        **_multiclass_record(development_emotions, predicted, emotions),
+        "uncalibrated": _multiclass_record(development_emotions, raw_predicted, emotions),
+    }
+    if split is not None:
+        metrics["combined"]["test"] = combined_test
+    return metrics, score_matrix, probability_matrix
+
+
+_SETTINGS_DOC = """
+    network
+        ``train.model``: ``kind`` (``rvfl``, ``mlp`` or ``temporal``; default ``rvfl``) and the
+        :class:`~emoflow.models.NetworkSettings` fields of the randomized network.
+    n_folds, seed
+        Subject-independent outer folds and the seed of their (and the inner folds')
+        assignment.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
+    iteration
+        The pruning iteration, recorded in the outputs.
+    backprop
+        ``train.backprop``: :class:`~emoflow.models.BackpropSettings` fields, used when
+        ``kind`` is ``mlp`` or ``temporal``.
+    selection
+        ``train.selection``: :class:`SelectionSettings` fields (inner folds, grids, metric).
+    calibration
+        ``train.calibration``: ``platt`` (combined prediction from calibrated scores) or
+        ``none`` (raw scores).
+    test_subjects
+        ``train.test_subjects``: subjects held out for a final test (0: none).
+"""
 
 
 def train_iteration(
@@ -143,6 +404,9 @@ def train_iteration(
     attribution and pruning that follow — and each iteration's final models are scored on them
     once (``metrics["emotions"][e]["test"]``, ``metrics["combined"]["test"]``).
 
+    The workflow runs the same protocol one emotion per job (:func:`train_emotion`) and
+    gathers the emotions with :func:`gather_iteration`; the results are identical.
+
     Parameters
     ----------
     features_path
@@ -156,186 +420,207 @@ def train_iteration(
     scores_path
         Parquet of out-of-fold scores (video_id, subject, emotion, fold, model, score,
         probability).
-    network
-        ``train.model``: ``kind`` (``rvfl``, ``mlp`` or ``temporal``; default ``rvfl``) and the
-        :class:`~emoflow.models.NetworkSettings` fields of the randomized network.
-    n_folds, seed
-        Subject-independent outer folds and the seed of their (and the inner folds')
-        assignment.
-    device
-        ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
-    iteration
-        The pruning iteration, recorded in the outputs.
-    backprop
-        ``train.backprop``: :class:`~emoflow.models.BackpropSettings` fields, used when
-        ``kind`` is ``mlp`` or ``temporal``.
-    selection
-        ``train.selection``: :class:`SelectionSettings` fields (inner folds, grids, metric).
-    calibration
-        ``train.calibration``: ``platt`` (combined prediction from calibrated scores) or
-        ``none`` (raw scores).
-    test_subjects
-        ``train.test_subjects``: subjects held out for a final test (0: none).
     """
-    network_values = dict(network or {})
-    kind = str(network_values.pop("kind", "rvfl"))
-    if kind not in MODEL_KINDS:
-        raise ConfigError(f"train.model.kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
-    if calibration not in CALIBRATIONS:
-        raise ConfigError(f"train.calibration must be platt or none, got {calibration!r}")
-    sections = {"model": network_values, "backprop": backprop}
-    settings = make_settings(kind, sections[MODEL_KINDS[kind].settings_section])
-    if not isinstance(selection, SelectionSettings):
-        selection = SelectionSettings(**(selection or {}))
-    feature_set = load_features(features_path)
-    test_mask = held_out_mask(feature_set.subjects, test_subjects, seed=seed)
-    test_set = feature_set.samples(test_mask)
-    feature_set = feature_set.samples(~test_mask)
-    _check_feature_set(feature_set, features_path, n_folds)
-    test_probabilities: dict[str, np.ndarray] = {}
-    emotions = feature_set.emotion_names
+    protocol = _protocol(
+        features_path,
+        network=network,
+        n_folds=n_folds,
+        seed=seed,
+        device=device,
+        iteration=iteration,
+        backprop=backprop,
+        selection=selection,
+        calibration=calibration,
+        test_subjects=test_subjects,
+    )
+    emotions = protocol.development.emotion_names
     landmark_sets = read_landmark_sets(landmark_set_path, emotions)
-    folds = subject_folds(feature_set.subjects, n_folds, seed=seed)
-    fold_of_sample = np.empty(len(feature_set.video_ids), dtype=np.int64)
-    for fold, test_index in enumerate(folds):
-        fold_of_sample[test_index] = fold
-    metrics: dict[str, Any] = {
-        "iteration": iteration,
-        "n_samples": len(feature_set.video_ids),
-        "n_subjects": len(np.unique(feature_set.subjects)),
-        "n_folds": n_folds,
-        "seed": seed,
-        "device": str(resolve_device(device)),
-        "model_kind": kind,
-        "network": asdict(settings),
-        "selection": asdict(selection),
-        "calibration": calibration,
-        "emotions": {},
-    }
-    score_columns: dict[str, np.ndarray] = {}
-    probability_columns: dict[str, np.ndarray] = {}
+    results: dict[str, _EmotionResult] = {}
     # every model file is staged in one folder, renamed into place when all are written
     with atomic_path(model_dir, directory=True) as staged_models:
         for emotion in emotions:
-            keep = landmark_sets[emotion]
-            labels = feature_set.labels_for(emotion)
-            evaluation = evaluate_emotion(
-                feature_set,
-                emotion,
-                keep,
-                folds,
-                settings,
-                kind=kind,
-                selection=selection,
-                calibration=calibration,
-                seed=seed,
-                device=device,
+            results[emotion] = _train_emotion(
+                protocol, emotion, landmark_sets[emotion], staged_models / f"{emotion}.pt"
             )
-            score_columns[emotion] = evaluation.oof_scores
-            probability_columns[emotion] = evaluation.oof_probabilities
-            inputs = feature_set.select(keep).features
-            final_choice = select_hyperparameters(
-                kind,
-                settings,
-                inputs,
-                labels,
-                feature_set.subjects,
-                selection,
-                need_scores=calibration != "none",
-                seed=seed,
-                device=device,
-            )
-            calibrator, calibration_record = fit_calibrator(final_choice, labels, calibration)
-            clear_random_weight_cache()
-            start = time.perf_counter()
-            final_model = make_model(kind, final_choice.settings, device=device).fit(
-                inputs, labels, groups=feature_set.subjects
-            )
-            final_train_time = time.perf_counter() - start
-            save_model(
-                final_model,
-                staged_models / f"{emotion}.pt",
-                metadata={
-                    "emotion": emotion,
-                    "iteration": iteration,
-                    "landmarks": keep.tolist(),
-                    "feature_settings": feature_set.settings,
-                    "seed": final_choice.settings.seed,
-                    "n_samples": len(labels),
-                    "chosen": final_choice.chosen,
-                    "calibration": calibrator.to_dict() if calibrator is not None else None,
-                },
-            )
-            summary = _summarise_folds(evaluation.fold_metrics)
-            metrics["emotions"][emotion] = {
-                "n_landmarks": len(keep),
-                "n_positive": int(labels.sum()),
-                "folds": evaluation.fold_metrics,
-                **summary,
-                "final": {
-                    "chosen": final_choice.chosen,
-                    "selection": {
-                        "n_inner_folds": final_choice.n_inner_folds,
-                        "grid": final_choice.grid,
-                        "note": final_choice.note,
-                    },
-                    "calibration": calibration_record,
-                    "selection_time_s": final_choice.seconds,
-                },
-                "final_train_time_s": final_train_time,
-                "inference_time_ms_per_sample": 1e3 * time_inference(final_model, inputs),
-                "n_parameters": final_model.n_parameters(),
-                **_test_record(
-                    final_model, calibrator, test_set, emotion, keep, test_probabilities
-                ),
-            }
-            log.info(
-                "iteration %d, %s: %d landmarks, balanced accuracy %.3f ± %.3f, chosen %s",
-                iteration,
-                emotion,
-                len(keep),
-                summary["mean"]["balanced_accuracy"],
-                summary["std"]["balanced_accuracy"],
-                [m["chosen"] for m in evaluation.fold_metrics],
-            )
-    names = np.asarray(emotions)
-    score_matrix = np.column_stack([score_columns[e] for e in emotions])
-    probability_matrix = np.column_stack([probability_columns[e] for e in emotions])
-    raw_predicted = names[np.argmax(score_matrix, axis=1)]
-    calibrated_predicted = names[np.argmax(probability_matrix, axis=1)]
-    if calibration == "platt":
-        rule = (
-            "argmax of the binary models' Platt-calibrated out-of-fold scores; each fold's "
-            "calibrators are fitted on inner-fold out-of-fold scores of its training subjects"
-        )
-        predicted = calibrated_predicted
-    else:
-        rule = "argmax of the binary models' out-of-fold scores"
-        predicted = raw_predicted
-    if len(test_set.video_ids):
-        test_names = np.asarray(emotions)
-        test_matrix = np.column_stack([test_probabilities[e] for e in emotions])
-        metrics["split"] = {
-            "test_subjects": sorted(np.unique(test_set.subjects).tolist()),
-            "n_development": len(feature_set.video_ids),
-            "n_test": len(test_set.video_ids),
-        }
-        combined_test = _multiclass_record(
-            test_set.emotions, test_names[np.argmax(test_matrix, axis=1)], emotions
-        )
-    metrics["combined"] = {
-        "rule": rule,
-        "labels": emotions,
-        **_multiclass_record(feature_set.emotions, predicted, emotions),
-        "uncalibrated": _multiclass_record(feature_set.emotions, raw_predicted, emotions),
-    }
-    if len(test_set.video_ids):
-        metrics["combined"]["test"] = combined_test
+    metrics, score_matrix, probability_matrix = _combine(
+        protocol.header(),
+        protocol.split(),
+        emotions,
+        results,
+        protocol.development.emotions,
+        protocol.test_set.emotions,
+    )
     write_scores(
         scores_path,
-        feature_set,
-        folds=fold_of_sample,
-        models=names,
+        video_ids=protocol.development.video_ids,
+        subjects=protocol.development.subjects,
+        emotions=protocol.development.emotions,
+        folds=protocol.fold_of_sample,
+        models=np.asarray(emotions),
+        scores=score_matrix,
+        probabilities=probability_matrix,
+    )
+    write_metrics(metrics_path, metrics)
+    return metrics
+
+
+train_iteration.__doc__ = (train_iteration.__doc__ or "") + _SETTINGS_DOC
+
+
+def train_emotion(
+    features_path: str | Path,
+    landmark_set_path: str | Path,
+    emotion: str,
+    model_path: str | Path,
+    metrics_path: str | Path,
+    scores_path: str | Path,
+    *,
+    network: dict[str, Any] | None = None,
+    n_folds: int = 4,
+    seed: int = 0,
+    device: str = "auto",
+    iteration: int = 0,
+    backprop: dict[str, Any] | None = None,
+    selection: dict[str, Any] | SelectionSettings | None = None,
+    calibration: str = "platt",
+    test_subjects: int = 0,
+) -> dict[str, Any]:
+    """One emotion's share of :func:`train_iteration`: its model, metrics and scores.
+
+    The emotion's ``metrics.json`` has the iteration's header and one emotion under
+    ``emotions``; its ``scores.parquet`` holds the out-of-fold scores of the development
+    samples (``fold`` ≥ 0) and the held-out test samples' scores (``fold`` −1).
+    :func:`gather_iteration` combines every emotion into the iteration's files.
+
+    Parameters
+    ----------
+    landmark_set_path
+        The emotion's ``landmarks.json`` of this iteration.
+    model_path
+        The model file to write.
+    """
+    protocol = _protocol(
+        features_path,
+        network=network,
+        n_folds=n_folds,
+        seed=seed,
+        device=device,
+        iteration=iteration,
+        backprop=backprop,
+        selection=selection,
+        calibration=calibration,
+        test_subjects=test_subjects,
+    )
+    if emotion not in protocol.development.emotion_names:
+        raise DataError(
+            f"{features_path}: no emotion {emotion!r} (the store has "
+            f"{', '.join(protocol.development.emotion_names)})"
+        )
+    keep = read_landmark_sets(landmark_set_path, [emotion])[emotion]
+    result = _train_emotion(protocol, emotion, keep, Path(model_path))
+    metrics = {**protocol.header(), "emotions": {emotion: result.record}}
+    split = protocol.split()
+    if split is not None:
+        metrics["split"] = split
+    development, test_set = protocol.development, protocol.test_set
+    empty = np.zeros(0)
+    write_scores(
+        scores_path,
+        video_ids=np.concatenate([development.video_ids, test_set.video_ids]),
+        subjects=np.concatenate([development.subjects, test_set.subjects]),
+        emotions=np.concatenate([development.emotions, test_set.emotions]),
+        folds=np.concatenate([protocol.fold_of_sample, np.full(len(test_set.video_ids), -1)]),
+        models=np.asarray([emotion]),
+        scores=np.concatenate(
+            [result.oof_scores, empty if result.test_scores is None else result.test_scores]
+        )[:, None],
+        probabilities=np.concatenate(
+            [
+                result.oof_probabilities,
+                empty if result.test_probabilities is None else result.test_probabilities,
+            ]
+        )[:, None],
+    )
+    write_metrics(metrics_path, metrics)
+    return metrics
+
+
+train_emotion.__doc__ = (train_emotion.__doc__ or "") + _SETTINGS_DOC
+
+
+def gather_iteration(
+    metrics_paths: Sequence[str | Path],
+    scores_paths: Sequence[str | Path],
+    metrics_path: str | Path,
+    scores_path: str | Path,
+) -> dict[str, Any]:
+    """Combine the emotions of one iteration (:func:`train_emotion`) into its own files.
+
+    Writes the iteration's ``metrics.json`` (every emotion, the calibrated combined prediction
+    and its confusion matrices, validation and held-out test) and ``scores.parquet``, exactly
+    as :func:`train_iteration` writes them.
+
+    Parameters
+    ----------
+    metrics_paths, scores_paths
+        Each emotion's ``metrics.json`` and ``scores.parquet``, in the order of the emotions.
+    metrics_path, scores_path
+        The iteration's files to write.
+    """
+    if len(metrics_paths) != len(scores_paths) or not metrics_paths:
+        raise DataError(
+            f"gather needs one metrics and one scores file per emotion, got "
+            f"{len(metrics_paths)} and {len(scores_paths)}"
+        )
+    header: dict[str, Any] | None = None
+    split: dict[str, Any] | None = None
+    results: dict[str, _EmotionResult] = {}
+    development = test = None
+    for metrics_file, scores_file in zip(metrics_paths, scores_paths, strict=True):
+        record = read_metrics(metrics_file)
+        ((emotion, emotion_record),) = record["emotions"].items()
+        own_header = {key: record[key] for key in record if key not in ("emotions", "split")}
+        if header is None:
+            header, split = own_header, record.get("split")
+        elif own_header != header or record.get("split") != split:
+            raise DataError(
+                f"{metrics_file}: trained with other settings or samples than "
+                f"{metrics_paths[0]}; re-run the iteration's training"
+            )
+        table = read_scores(scores_file)
+        dev_rows, test_rows = table.filter(pl.col("fold") >= 0), table.filter(pl.col("fold") < 0)
+        if development is None:
+            development, test = dev_rows, test_rows
+        elif not (
+            development["video_id"].equals(dev_rows["video_id"])
+            and test is not None
+            and test["video_id"].equals(test_rows["video_id"])
+        ):
+            raise DataError(f"{scores_file}: other samples than {scores_paths[0]}")
+        results[emotion] = _EmotionResult(
+            emotion_record,
+            dev_rows["score"].to_numpy(),
+            dev_rows["probability"].to_numpy(),
+            test_rows["score"].to_numpy() if split else None,
+            test_rows["probability"].to_numpy() if split else None,
+        )
+    assert header is not None and development is not None and test is not None
+    emotions = list(results)
+    metrics, score_matrix, probability_matrix = _combine(
+        header,
+        split,
+        emotions,
+        results,
+        development["emotion"].to_numpy(),
+        test["emotion"].to_numpy(),
+    )
+    write_scores(
+        scores_path,
+        video_ids=development["video_id"].to_numpy(),
+        subjects=development["subject"].to_numpy(),
+        emotions=development["emotion"].to_numpy(),
+        folds=development["fold"].to_numpy(),
+        models=np.asarray(emotions),
         scores=score_matrix,
         probabilities=probability_matrix,
     )

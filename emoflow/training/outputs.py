@@ -28,8 +28,6 @@ from emoflow.errors import InputError
 if TYPE_CHECKING:
     import polars as pl
 
-    from emoflow.features import FeatureSet
-
 __all__ = [
     "METRIC_NAMES",
     "SCORE_COLUMNS",
@@ -66,8 +64,10 @@ def held_out_subjects(path: str | Path) -> list[str]:
 
 def write_scores(
     path: str | Path,
-    samples: FeatureSet,
     *,
+    video_ids: np.ndarray,
+    subjects: np.ndarray,
+    emotions: np.ndarray,
     folds: np.ndarray,
     models: np.ndarray,
     scores: np.ndarray,
@@ -77,10 +77,10 @@ def write_scores(
 
     Parameters
     ----------
-    samples
-        The scored samples (their ``video_ids``, ``subjects`` and ``emotions``).
+    video_ids, subjects, emotions
+        The scored samples, ``(n_samples,)`` each.
     folds
-        The outer fold that scored each sample, ``(n_samples,)``.
+        The outer fold that scored each sample, ``(n_samples,)`` (−1: a held-out test sample).
     models
         The binary models' emotions, ``(n_models,)``.
     scores, probabilities
@@ -91,11 +91,11 @@ def write_scores(
     n_models = len(models)
     table = pl.DataFrame(
         {
-            "video_id": np.repeat(samples.video_ids, n_models),
-            "subject": np.repeat(samples.subjects, n_models),
-            "emotion": np.repeat(samples.emotions, n_models),
+            "video_id": np.repeat(video_ids, n_models),
+            "subject": np.repeat(subjects, n_models),
+            "emotion": np.repeat(emotions, n_models),
             "fold": np.repeat(folds, n_models),
-            "model": np.tile(models, len(samples.video_ids)),
+            "model": np.tile(models, len(video_ids)),
             "score": scores.reshape(-1),
             "probability": probabilities.reshape(-1),
         }

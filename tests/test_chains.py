@@ -1,0 +1,132 @@
+"""Per-emotion training jobs, gathered, give exactly what one all-emotion job gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from emoflow.features import write_feature_store
+from emoflow.models import load_model
+from emoflow.synthetic import planted_features
+from emoflow.training import gather_iteration, train_emotion, train_iteration
+
+EMOTIONS = ("happiness", "sadness", "surprise")  # planted_features' default emotions
+TIMES = {"train_time_s", "selection_time_s", "final_train_time_s", "inference_time_ms_per_sample"}
+
+
+def _store(tmp_path: Path) -> Path:
+    data = planted_features(
+        emotions=EMOTIONS,
+        n_subjects=7,
+        repetitions=2,
+        n_frames=4,
+        n_landmarks=20,
+        n_planted=4,
+        n_distractors=4,
+        seed=3,
+    )
+    store = tmp_path / "features.zarr"
+    write_feature_store(
+        store,
+        features=data.features,
+        video_ids=data.video_ids,
+        subjects=data.subjects,
+        emotions=data.emotions,
+        emotion_names=list(EMOTIONS),
+        settings={"n_frames": 4},
+    )
+    return store
+
+
+def _without_times(value):
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k not in TIMES}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("test_subjects", [0, 2])
+def test_per_emotion_jobs_gather_to_the_all_emotion_result(tmp_path, test_subjects) -> None:
+    store = _store(tmp_path)
+    names = list(EMOTIONS)
+    sets = {e: list(range(0, 20, 1 + i % 2)) for i, e in enumerate(names)}
+    (tmp_path / "landmarks.json").write_text(json.dumps({"emotions": sets}))
+    options = {"n_folds": 3, "device": "cpu", "test_subjects": test_subjects, "iteration": 2}
+    whole = train_iteration(
+        store,
+        tmp_path / "landmarks.json",
+        tmp_path / "models",
+        tmp_path / "metrics.json",
+        tmp_path / "scores.parquet",
+        **options,
+    )
+    metrics_paths, scores_paths = [], []
+    for emotion in names:
+        folder = tmp_path / "chains" / emotion
+        folder.mkdir(parents=True)
+        (folder / "landmarks.json").write_text(json.dumps({"emotions": {emotion: sets[emotion]}}))
+        train_emotion(
+            store,
+            folder / "landmarks.json",
+            emotion,
+            folder / "model.pt",
+            folder / "metrics.json",
+            folder / "scores.parquet",
+            **options,
+        )
+        metrics_paths.append(folder / "metrics.json")
+        scores_paths.append(folder / "scores.parquet")
+        _, one = load_model(folder / "model.pt")
+        _, reference = load_model(tmp_path / "models" / f"{emotion}.pt")
+        assert one["landmarks"] == reference["landmarks"] == sets[emotion]
+    gathered = gather_iteration(
+        metrics_paths, scores_paths, tmp_path / "gathered.json", tmp_path / "gathered.parquet"
+    )
+    assert gathered["emotions"].keys() == whole["emotions"].keys()
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    gathered_written = json.loads((tmp_path / "gathered.json").read_text())
+    assert _without_times(gathered_written) == _without_times(written)
+    assert list(gathered_written) == list(written)  # same keys in the same order
+    assert pl.read_parquet(tmp_path / "gathered.parquet").equals(
+        pl.read_parquet(tmp_path / "scores.parquet")
+    )
+    if test_subjects:
+        assert (
+            np.sum(gathered["combined"]["test"]["confusion_matrix"]) == gathered["split"]["n_test"]
+        )
+
+
+def test_gather_refuses_emotions_trained_on_other_samples(tmp_path) -> None:
+    from emoflow.errors import DataError
+
+    store = _store(tmp_path)
+    names = EMOTIONS[:2]
+    paths = []
+    for emotion, test_subjects in zip(names, (0, 2), strict=True):
+        folder = tmp_path / emotion
+        folder.mkdir()
+        (folder / "landmarks.json").write_text(json.dumps({"emotions": {emotion: [0, 1, 2]}}))
+        train_emotion(
+            store,
+            folder / "landmarks.json",
+            emotion,
+            folder / "model.pt",
+            folder / "metrics.json",
+            folder / "scores.parquet",
+            n_folds=3,
+            device="cpu",
+            test_subjects=test_subjects,
+        )
+        paths.append(folder)
+    with pytest.raises(DataError, match="other settings or samples"):
+        gather_iteration(
+            [p / "metrics.json" for p in paths],
+            [p / "scores.parquet" for p in paths],
+            tmp_path / "m.json",
+            tmp_path / "s.parquet",
+        )
