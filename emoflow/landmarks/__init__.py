@@ -21,7 +21,6 @@ from emoflow.landmarks.extract import (
     extract_videos,
 )
 from emoflow.landmarks.importers import (
-    COORDINATE_UNITS,
     DEFAULT_IMPORT_FPS,
     coordinate_columns,
     import_landmarks,
@@ -34,7 +33,6 @@ from emoflow.landmarks.reader import (
     read_video_records,
 )
 from emoflow.landmarks.schema import (
-    LANDMARK_FORMATS,
     LANDMARK_SCHEMA,
     LANDMARKS_TYPE,
     POINT_TYPE,
@@ -43,7 +41,7 @@ from emoflow.landmarks.schema import (
     schema_metadata,
 )
 from emoflow.landmarks.writer import ROW_GROUP_ROWS
-from emoflow.video import VideoItem
+from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
 
 __all__ = [
     "COORDINATE_UNITS",

@@ -22,21 +22,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, FaceMeshTracker
 from emoflow.landmarks.reader import checked_schema
 from emoflow.landmarks.schema import (
-    LANDMARK_FORMATS,
     LANDMARK_SCHEMA,
     landmarks_table,
     metadata_records,
     video_record,
 )
 from emoflow.landmarks.writer import check_unique_ids, write_shard
-from emoflow.video import VideoItem
+from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
 
-COORDINATE_UNITS: tuple[str, ...] = ("normalised", "pixels")
-"""Units of imported CSV coordinates: fractions of the frame size, or pixels."""
 DEFAULT_IMPORT_FPS = 30.0
 """Frame rate assumed for imported landmarks without timestamps when none is given."""
 
@@ -117,14 +115,6 @@ def coordinate_columns(columns: Sequence[str], source: str | Path) -> list[tuple
     return [(by_axis["x"][i], by_axis["y"][i], by_axis["z"][i]) for i in ordered]
 
 
-def _csv_separator(path: Path) -> str:
-    if path.suffix.lower() in {".tsv", ".tab"}:
-        return "\t"
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    return "\t" if "\t" in header and "," not in header else ","
-
-
 def read_landmark_csv(path: str | Path) -> pl.DataFrame:
     """Read a one-row-per-frame landmark CSV/TSV; coordinate columns as Float64.
 
@@ -136,7 +126,7 @@ def read_landmark_csv(path: str | Path) -> pl.DataFrame:
     file = Path(path)
     if not file.is_file():
         raise InputError(file, "does not exist" if not file.exists() else "is not a file")
-    separator = _csv_separator(file)
+    separator = csv_separator(file)
     try:
         header = pl.read_csv(file, separator=separator, n_rows=0).columns
         coordinates = [name for triple in coordinate_columns(header, file) for name in triple]

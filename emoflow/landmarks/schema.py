@@ -75,9 +75,6 @@ META_MODEL = "emoflow.model"
 META_FACES = "emoflow.faces"
 META_VIDEOS = "emoflow.videos"
 
-LANDMARK_FORMATS: tuple[str, ...] = ("parquet", "csv")
-"""Formats of precomputed landmark files :func:`import_landmarks` reads."""
-
 
 def schema_metadata(
     refine_landmarks: bool,

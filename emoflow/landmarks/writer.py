@@ -21,12 +21,11 @@ import pyarrow.parquet as pq
 from emoflow._atomic import atomic_path
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.landmarks.schema import (
-    LANDMARK_FORMATS,
     LANDMARK_SCHEMA,
     schema_metadata,
     video_record,
 )
-from emoflow.video import VideoItem
+from emoflow.video import LANDMARK_FORMATS, VideoItem
 
 logger = logging.getLogger(__name__)
 
