@@ -74,15 +74,7 @@ class FaceMeshExtractor(FaceMeshTracker):
         )
         return table, record
 
-    def extract(
-        self,
-        source: str | Path,
-        video_id: str,
-        *,
-        fps: float | None = None,
-        start_s: float | None = None,
-        end_s: float | None = None,
-    ) -> pa.Table:
+    def extract(self, source: str | Path, video_id: str, **window: float | None) -> pa.Table:
         """Extract the landmarks of every frame of one video.
 
         Parameters
@@ -91,10 +83,10 @@ class FaceMeshExtractor(FaceMeshTracker):
             Video file or frame folder (see :func:`emoflow.video.open_frames`).
         video_id
             Value of the ``video_id`` column.
-        fps
-            Resample a video to this frame rate (a frame folder's frame rate).
-        start_s, end_s
-            Time window in seconds (``None``: whole video).
+        **window
+            ``fps`` (resample a video to this frame rate; a frame folder's frame rate),
+            ``start_s`` and ``end_s`` (time window in seconds; ``None``: whole video), as for
+            :meth:`extract_with_record`.
 
         Returns
         -------
@@ -108,9 +100,7 @@ class FaceMeshExtractor(FaceMeshTracker):
         NoFaceError
             No frame shows a face.
         """
-        table, record = self.extract_with_record(
-            source, video_id, fps=fps, start_s=start_s, end_s=end_s
-        )
+        table, record = self.extract_with_record(source, video_id, **window)
         if record["n_faces_found"] == 0:
             raise NoFaceError(source, f"no face found in any of its {record['n_frames']} frames")
         return table.replace_schema_metadata(

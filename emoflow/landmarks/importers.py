@@ -9,7 +9,6 @@ shard; :func:`emoflow.landmarks.extract_shard` imports the manifest rows whose
 
 from __future__ import annotations
 
-import glob
 import math
 import re
 from collections.abc import Sequence
@@ -23,9 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from emoflow.datasets.base import csv_separator
-from emoflow.errors import ConfigError, DataError, InputError
+from emoflow.errors import ConfigError, InputError
 from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, FaceMeshTracker
-from emoflow.landmarks.reader import checked_schema
+from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
     landmarks_table,
@@ -361,31 +360,13 @@ def _import_csv(
 
 def _import_sources(source: str | Path | Sequence[str | Path], format: str | None) -> list[Path]:
     """Expand a landmark file, folder, glob pattern or list of these to files."""
-    items = [source] if isinstance(source, str | Path) else list(source)
-    if not items:
-        raise DataError("no landmark files given")
     suffixes = {"parquet": {".parquet", ".pq"}, "csv": {".csv", ".tsv", ".tab"}}
     wanted = suffixes[format] if format else suffixes["parquet"] | suffixes["csv"]
-    files: list[Path] = []
-    for entry in items:
-        text = str(entry)
-        if isinstance(entry, str) and any(char in text for char in "*?["):
-            matches = sorted(Path(match) for match in glob.glob(text))
-            if not matches:
-                raise InputError(text, "glob pattern matches no landmark file")
-            files.extend(matches)
-        elif Path(text).is_dir():
-            found = sorted(file for file in Path(text).iterdir() if file.suffix.lower() in wanted)
-            if not found:
-                raise InputError(
-                    text, f"folder holds no landmark file ({', '.join(sorted(wanted))})"
-                )
-            files.extend(found)
-        elif not Path(text).exists():
-            raise InputError(text, "does not exist")
-        else:
-            files.append(Path(text))
-    return files
+    return expand_paths(
+        source,
+        lambda folder: sorted(file for file in folder.iterdir() if file.suffix.lower() in wanted),
+        f"folder holds no landmark file ({', '.join(sorted(wanted))})",
+    )
 
 
 def _landmark_format(file: Path, format: str | None) -> str:

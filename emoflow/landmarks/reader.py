@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,8 +22,16 @@ from emoflow.landmarks.schema import (
 )
 
 
-def landmark_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Expand files, folders (their ``*.parquet``) and glob patterns to a list of files."""
+def expand_paths(
+    paths: str | Path | Sequence[str | Path],
+    folder_files: Callable[[Path], list[Path]],
+    empty_folder: str,
+) -> list[Path]:
+    """Expand files, folders and glob patterns (strings) to a list of files.
+
+    ``folder_files`` lists the files taken from a folder; ``empty_folder`` is the error when
+    it lists none.
+    """
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
         raise DataError("no landmark files given")
@@ -36,15 +44,24 @@ def landmark_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
                 raise InputError(text, "glob pattern matches no landmark file")
             files.extend(pattern_matches)
         elif Path(text).is_dir():
-            folder_files = sorted(Path(text).glob("*.parquet"))
-            if not folder_files:
-                raise InputError(text, "folder holds no .parquet landmark file")
-            files.extend(folder_files)
+            found = folder_files(Path(text))
+            if not found:
+                raise InputError(text, empty_folder)
+            files.extend(found)
         elif not Path(text).exists():
             raise InputError(text, "does not exist")
         else:
             files.append(Path(text))
     return files
+
+
+def landmark_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Expand files, folders (their ``*.parquet``) and glob patterns to a list of files."""
+    return expand_paths(
+        paths,
+        lambda folder: sorted(folder.glob("*.parquet")),
+        "folder holds no .parquet landmark file",
+    )
 
 
 def _as_string(data_type: pa.DataType) -> pa.DataType:
