@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -145,7 +145,7 @@ class FaceMeshTracker:
         self._detector: Any = None
         self._needs_reset = False
 
-    def __enter__(self) -> FaceMeshTracker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
