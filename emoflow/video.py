@@ -204,7 +204,7 @@ def open_frames(
     return _open_video(path, fps, start_s, end_s)
 
 
-def _natural_key(name: str) -> list[tuple[int, int | str]]:
+def natural_key(name: str) -> list[tuple[int, int | str]]:
     """Sort key that orders digit runs by value: ``f2.png`` < ``f10.png``."""
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
@@ -218,7 +218,7 @@ def frame_files(folder: str | Path) -> list[Path]:
         and entry.suffix.lower() in FRAME_SUFFIXES
         and not entry.name.startswith(".")
     ]
-    return sorted(files, key=lambda entry: _natural_key(entry.name))
+    return sorted(files, key=lambda entry: natural_key(entry.name))
 
 
 def _read_image_rgb(file: Path) -> np.ndarray:
