@@ -6,7 +6,7 @@ from functools import cache
 
 import numpy as np
 
-from emoflow.facemesh import N_LANDMARKS, regions
+from emoflow.facemesh import N_LANDMARKS, image_landmarks, regions
 
 _CROP_CENTRE_XY = (225, 128)
 """Centre of the face crop in ``skimage.data.astronaut()`` pixels."""
@@ -34,18 +34,11 @@ def neutral_landmarks() -> np.ndarray:
     the demo); ``z`` is MediaPipe's relative depth. Values are rounded to 1e-4 so that tiny
     floating-point differences between machines do not change the ground truth.
     """
-    import mediapipe as mp
-
     x0, y0 = _crop_origin()
     crop = np.ascontiguousarray(_photo()[y0 : y0 + _CROP_SIZE, x0 : x0 + _CROP_SIZE])
-    with mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, refine_landmarks=True, max_num_faces=1
-    ) as face_mesh:
-        result = face_mesh.process(crop)
-    if not result.multi_face_landmarks:
+    landmarks = image_landmarks(crop, refine_landmarks=True)
+    if landmarks is None:
         raise RuntimeError("MediaPipe Face Mesh found no face in the demo photo")
-    points = result.multi_face_landmarks[0].landmark
-    landmarks = np.array([[p.x, p.y, p.z] for p in points], dtype=np.float64)
     if landmarks.shape != (N_LANDMARKS, 3):
         raise RuntimeError(f"expected {N_LANDMARKS} landmarks, MediaPipe gave {len(landmarks)}")
     landmarks = np.round(landmarks, 4)

@@ -22,7 +22,7 @@ from emoflow.facemesh.mesh import (
     regions,
     tesselation,
 )
-from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack
+from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack, image_landmarks
 
 __all__ = [
     "FACE_POLICIES",
@@ -33,6 +33,7 @@ __all__ = [
     "FaceTrack",
     "choose_face",
     "contours",
+    "image_landmarks",
     "mirror_pairs",
     "reference_face",
     "region_of",

@@ -379,3 +379,26 @@ class FaceMeshTracker:
                     " in the time window" if info.first_frame or info.end_s is not None else "",
                 )
         return FaceTrack(info, n_frames, found_frames, faces, n_faces, scores, n_on_crop)
+
+
+def image_landmarks(image: np.ndarray, *, refine_landmarks: bool = True) -> np.ndarray | None:
+    """Face Mesh landmarks of one RGB image (static-image mode, one face).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_points, 3)`` float64 in normalised image coordinates (``n_points`` 478, or 468
+        without ``refine_landmarks``); ``None`` when no face is found.
+    """
+    graph = _FaceMeshGraph(
+        static_image_mode=True,
+        max_num_faces=1,
+        refine_landmarks=refine_landmarks,
+        min_detection_confidence=0.5,
+        min_tracking_confidence=0.5,
+    )
+    try:
+        faces, _ = graph.process(image)
+    finally:
+        graph.close()
+    return landmark_values(faces[0]).astype(np.float64) if faces else None
