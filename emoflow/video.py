@@ -2,7 +2,9 @@
 
 A source is either a video file (any container and codec OpenCV decodes) or a folder of image
 frames (PNG, JPEG, BMP, TIFF, WebP), taken in natural name order (``frame2`` before
-``frame10``; zero-padded names sort the same way either way).
+``frame10``; zero-padded names sort the same way either way). :class:`VideoItem` is the one
+"video to process" type of the package (manifest rows, shard items, videos to score).
+OpenCV is imported when the first source is opened.
 
 Times: source frame ``i`` lies at ``i / source_fps`` seconds. A time window ``[start_s, end_s)``
 keeps the source frames whose time falls inside it; resampling to another frame rate then
@@ -14,17 +16,24 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import cv2
 import numpy as np
 
 from emoflow.errors import ConfigError, InputError
 
+if TYPE_CHECKING:
+    import cv2
+
 logger = logging.getLogger(__name__)
 
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
+)
+"""File name endings (lower case) taken for video files when a folder is searched."""
 FRAME_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 """File name endings (lower case) of the images read from a frame folder."""
 DEFAULT_FOLDER_FPS = 30.0
@@ -35,6 +44,45 @@ SEEK_MIN_FRAMES = 120
 jumps to the key frame before it) instead of decoding and dropping every frame before it."""
 _TIME_EPSILON = 1e-9
 """Tolerance of window boundaries, so that ``start_s = 2/30`` includes frame 2 at 30 fps."""
+
+
+LANDMARK_FORMATS: tuple[str, ...] = ("parquet", "csv")
+"""Values of :attr:`VideoItem.landmarks_format`: formats of precomputed landmark files."""
+COORDINATE_UNITS: tuple[str, ...] = ("normalised", "pixels")
+"""Values of the ``units`` import option: CSV coordinates as fractions of the frame size, or
+pixels."""
+
+
+class VideoItem(NamedTuple):
+    """One video to process: a manifest row, an item of a landmark shard, a video to score.
+
+    A plain ``(video_id, path)`` pair is a valid item too.
+
+    Attributes
+    ----------
+    video_id
+        Value of the ``video_id`` column.
+    path
+        Video file or frame folder, or (``landmarks_format`` set) a precomputed landmark file.
+    start_s, end_s
+        Time window in seconds (``None``: whole video).
+    landmarks_format
+        ``None`` to extract with Face Mesh; one of :data:`LANDMARK_FORMATS` to import
+        precomputed landmarks instead (see :func:`emoflow.landmarks.import_landmarks`).
+    import_options
+        For CSV imports: ``fps``, ``width``, ``height`` and ``units`` (see
+        :func:`emoflow.landmarks.import_landmarks`).
+    true_emotion
+        The label, when the input lists one (manifests, labelled CSVs).
+    """
+
+    video_id: str
+    path: str
+    start_s: float | None = None
+    end_s: float | None = None
+    landmarks_format: str | None = None
+    import_options: Mapping[str, Any] | None = None
+    true_emotion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +204,7 @@ def open_frames(
     return _open_video(path, fps, start_s, end_s)
 
 
-def _natural_key(name: str) -> list[tuple[int, int | str]]:
+def natural_key(name: str) -> list[tuple[int, int | str]]:
     """Sort key that orders digit runs by value: ``f2.png`` < ``f10.png``."""
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
@@ -170,11 +218,13 @@ def frame_files(folder: str | Path) -> list[Path]:
         and entry.suffix.lower() in FRAME_SUFFIXES
         and not entry.name.startswith(".")
     ]
-    return sorted(files, key=lambda entry: _natural_key(entry.name))
+    return sorted(files, key=lambda entry: natural_key(entry.name))
 
 
 def _read_image_rgb(file: Path) -> np.ndarray:
     """Decode one image file to RGB ``uint8``, naming the file when it cannot be read."""
+    import cv2
+
     bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputError(file, "image is unreadable or corrupt")
@@ -231,6 +281,8 @@ def _skip_to(capture: cv2.VideoCapture, target: int, position: int) -> None:
     Far targets are sought (checked against the position the decoder then reports); near
     targets, and seeks the decoder does not honour, decode and drop the frames before it.
     """
+    import cv2
+
     if target >= SEEK_MIN_FRAMES:
         capture.set(cv2.CAP_PROP_POS_FRAMES, target)
         if int(capture.get(cv2.CAP_PROP_POS_FRAMES)) == target:
@@ -245,6 +297,8 @@ def _skip_to(capture: cv2.VideoCapture, target: int, position: int) -> None:
 def _open_video(
     path: Path, fps: float | None, start_s: float | None, end_s: float | None
 ) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+    import cv2
+
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()

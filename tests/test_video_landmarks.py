@@ -551,7 +551,7 @@ def test_shard_staged_in_row_groups_equals_in_memory(
 ) -> None:
     videos = [("frames", str(inputs["frames"])), ("face", str(inputs["face"]))]
     extract_videos(videos, tmp_path / "memory.parquet")
-    monkeypatch.setattr("emoflow.landmarks.ROW_GROUP_ROWS", 5)
+    monkeypatch.setattr("emoflow.landmarks.writer.ROW_GROUP_ROWS", 5)
     extract_videos(videos, tmp_path / "staged.parquet")
     assert read_landmarks(tmp_path / "staged.parquet").equals(
         read_landmarks(tmp_path / "memory.parquet")

@@ -1,4 +1,4 @@
-"""Regenerate ``resources/face_mesh.json`` from the MediaPipe wheel.
+"""Regenerate ``emoflow/facemesh/face_mesh.json`` (package data) from the MediaPipe wheel.
 
 Run once by a developer (``python tools/make_face_mesh_resource.py``); the pipeline reads the
 JSON and never needs this script. The file holds the Face Mesh topology (tesselation edges),
@@ -87,7 +87,7 @@ def main() -> None:
         "mirror": mirror_pairs(reference),
         "reference_image_size": list(image.shape[1::-1]),
     }
-    out = Path(__file__).resolve().parents[1] / "resources" / "face_mesh.json"
+    out = Path(__file__).resolve().parents[1] / "emoflow" / "facemesh" / "face_mesh.json"
     out.write_text(json.dumps(resource, separators=(",", ":")) + "\n")
     print(f"wrote {out}")
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from emoflow.config import validate_config
+from emoflow.datasets import ADAPTERS
 
 # Check the configuration against the schema shipped in the package (command-line strings
 # coerced, defaults filled); a ConfigError names each offending key with its allowed values.
@@ -9,21 +10,15 @@ config.clear()
 config.update(_validated)
 
 
-def count_videos():
-    """Videos in the data set, known before the run (for sizing the landmark shards).
+# The data set's adapter class (emoflow.datasets.ADAPTERS) answers what the workflow must know
+# before the run: which file labels the videos, how many videos there are, the ground truth.
+DATASET = ADAPTERS[config["dataset"]["adapter"]]
 
-    demo: from the demo settings; csv: lines of the label file (minus its header), which
-    exists before the run. None when it cannot be known yet.
-    """
-    dataset = config["dataset"]
-    if dataset["adapter"] == "demo":
-        demo = config["demo"]
-        return demo["n_subjects"] * demo["repetitions"] * len(dataset["emotions"])
-    try:
-        with open(dataset["source"], "rb") as handle:
-            return max(0, sum(1 for line in handle if line.strip()) - 1)
-    except OSError:
-        return None
+
+def count_videos():
+    """Videos in the data set, known before the run (for sizing the landmark shards); None
+    when it cannot be known yet."""
+    return DATASET.count_videos(config)
 
 
 def count_shards():
@@ -52,23 +47,13 @@ wildcard_constraints:
 
 
 def get_dataset_labels():
-    """The file that labels the videos: the demo's labels.csv or the user's CSV."""
-    source = config["dataset"]["source"]
-    if config["dataset"]["adapter"] == "demo":
-        return f"{source}/labels.csv"
-    if not Path(source).exists():
-        raise FileNotFoundError(
-            f"dataset.source {source!r} does not exist (adapter "
-            f"{config['dataset']['adapter']!r}); point it at the data set"
-        )
-    return source
+    """The file that labels the videos (the demo's labels.csv, the user's CSV, ...)."""
+    return DATASET.label_file(config["dataset"]["source"])
 
 
 def get_ground_truth():
-    """The demo's ground truth (which landmarks carry each emotion), if any."""
-    if config["dataset"]["adapter"] == "demo":
-        return f"{config['dataset']['source']}/ground_truth.json"
-    return []
+    """The data set's ground truth (which landmarks carry each emotion), if any."""
+    return DATASET.ground_truth(config["dataset"]["source"]) or []
 
 
 def previous_iteration(wildcards):

@@ -1,4 +1,4 @@
-if config["dataset"]["adapter"] == "demo":
+if DATASET.made_by_workflow:
 
     rule make_demo:
         output:

@@ -1,14 +1,15 @@
 """The MediaPipe Face Mesh topology: landmark count, named regions, tesselation, reference face.
 
-Read from ``resources/face_mesh.json`` (generated from the MediaPipe wheel by
-``tools/make_face_mesh_resource.py``).
+Read from the package data file ``face_mesh.json`` beside this module (through
+:mod:`importlib.resources`, so an installed wheel finds it), generated from the MediaPipe wheel
+by ``tools/make_face_mesh_resource.py``.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,13 @@ RIGID_LANDMARKS = (1, 4, 5, 6, 8, 9, 10, 151, 168, 195, 197, 33, 133, 263, 362, 
 temples): the anchors of head-pose alignment, so a dropped jaw or raised brows do not tilt the
 fitted pose."""
 
-RESOURCE = Path(__file__).resolve().parents[1] / "resources" / "face_mesh.json"
+RESOURCE = "face_mesh.json"
+"""Name of the topology file inside the :mod:`emoflow.facemesh` package."""
 
 
 @cache
 def _resource() -> dict[str, Any]:
-    return json.loads(RESOURCE.read_text())
+    return json.loads(resources.files("emoflow.facemesh").joinpath(RESOURCE).read_text())
 
 
 def regions() -> dict[str, list[int]]:

@@ -1,0 +1,40 @@
+"""Data-set adapters: one class per data set, behind the registry :data:`ADAPTERS`.
+
+An adapter reads a data set's labels into a raw manifest table; :mod:`emoflow.manifest` checks
+and writes it. Adding a data set is one :class:`DatasetAdapter` subclass in its own file plus
+its line in :data:`ADAPTERS` (and the schema's ``dataset.adapter`` enum).
+"""
+
+from emoflow.datasets.base import DatasetAdapter
+from emoflow.datasets.ckplus import CKPLUS_LABEL_MAP, CkplusAdapter
+from emoflow.datasets.csv import CsvAdapter
+from emoflow.datasets.demo import DEMO_LABELS, DemoAdapter
+from emoflow.datasets.landmarks import LandmarksCsvAdapter, LandmarksParquetAdapter
+from emoflow.datasets.ravdess import RAVDESS_LABEL_MAP, RavdessAdapter
+
+ADAPTERS: dict[str, type[DatasetAdapter]] = {
+    adapter.name: adapter
+    for adapter in (
+        CkplusAdapter,
+        CsvAdapter,
+        DemoAdapter,
+        LandmarksCsvAdapter,
+        LandmarksParquetAdapter,
+        RavdessAdapter,
+    )
+}
+"""Adapter name (the ``dataset.adapter`` setting) → adapter class."""
+
+__all__ = [
+    "ADAPTERS",
+    "CKPLUS_LABEL_MAP",
+    "DEMO_LABELS",
+    "RAVDESS_LABEL_MAP",
+    "CkplusAdapter",
+    "CsvAdapter",
+    "DatasetAdapter",
+    "DemoAdapter",
+    "LandmarksCsvAdapter",
+    "LandmarksParquetAdapter",
+    "RavdessAdapter",
+]

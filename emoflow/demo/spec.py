@@ -1,0 +1,118 @@
+"""What the demo synthesises: :class:`DemoSpec`, the emotions and the label columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emoflow.errors import ConfigError
+
+EMOTIONS: tuple[str, ...] = ("happiness", "sadness", "surprise", "anger", "disgust", "fear")
+"""Emotions the demo can synthesise (``"neutral"`` is also accepted: nuisance only)."""
+
+GROUND_TRUTH_THRESHOLD = 0.02
+"""A landmark belongs to an emotion's ground truth when the emotion's peak displacement moves
+it by more than this fraction of the face width (≈ 2 px in a 256 px frame)."""
+
+LABEL_COLUMNS: tuple[str, ...] = (
+    "video_id",
+    "path",
+    "subject",
+    "emotion",
+    "repetition",
+    "intensity",
+)
+"""Header of ``labels.csv``."""
+
+_STABLE_EMOTION_CODES = {name: code for code, name in enumerate((*EMOTIONS, "neutral"))}
+"""Emotion → integer used to seed random streams, independent of the order in a spec."""
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """What :func:`make_demo` synthesises.
+
+    Parameters
+    ----------
+    n_subjects
+        Synthetic subjects (identities).
+    emotions
+        Emotion classes, from :data:`EMOTIONS` (or ``"neutral"``).
+    repetitions
+        Videos per subject and emotion.
+    n_frames
+        Frames per video.
+    fps
+        Frame rate written into the videos.
+    size
+        Output frames are ``size × size`` RGB.
+    seed
+        Seed of every random choice; the same spec always gives the same data set.
+    noise_std
+        Standard deviation of the Gaussian pixel noise, in 8-bit grey levels.
+    head_motion
+        Scale of the per-video head drift and jitter (0 turns it off).
+    blink_rate
+        Mean blinks per second (Poisson), in every class.
+    twitch
+        Scale of the random brow twitches, sideways mouth shifts and jaw motion in every class.
+    intensity_range
+        Range of each subject's expression intensity (1 = the nominal peak).
+    ramp_fraction
+        Fraction of the clip by which the expression reaches its peak (then it holds).
+    expression_scale
+        Global multiplier of every emotion's displacement.
+    """
+
+    n_subjects: int = 8
+    emotions: tuple[str, ...] = EMOTIONS
+    repetitions: int = 2
+    n_frames: int = 30
+    fps: float = 15.0
+    size: int = 256
+    seed: int = 0
+    noise_std: float = 3.0
+    head_motion: float = 1.0
+    blink_rate: float = 0.3
+    twitch: float = 1.0
+    intensity_range: tuple[float, float] = (0.6, 1.2)
+    ramp_fraction: float = 0.6
+    expression_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Accept lists (from YAML/JSON) but keep the spec hashable and comparable.
+        object.__setattr__(self, "emotions", tuple(self.emotions))
+        object.__setattr__(self, "intensity_range", tuple(float(v) for v in self.intensity_range))
+        known = set(_STABLE_EMOTION_CODES)
+        unknown = [name for name in self.emotions if name not in known]
+        problems = []
+        if unknown:
+            problems.append(f"unknown emotions {unknown} (known: {sorted(known)})")
+        if not self.emotions:
+            problems.append("emotions is empty")
+        if len(set(self.emotions)) != len(self.emotions):
+            problems.append(f"emotions repeat: {list(self.emotions)}")
+        if self.n_subjects < 1:
+            problems.append(f"n_subjects must be ≥ 1, got {self.n_subjects}")
+        if self.repetitions < 1:
+            problems.append(f"repetitions must be ≥ 1, got {self.repetitions}")
+        if self.n_frames < 2:
+            problems.append(f"n_frames must be ≥ 2, got {self.n_frames}")
+        if self.fps <= 0:
+            problems.append(f"fps must be > 0, got {self.fps}")
+        if self.size < 64:
+            problems.append(f"size must be ≥ 64 pixels, got {self.size}")
+        if len(self.intensity_range) != 2 or not (
+            0 <= self.intensity_range[0] <= self.intensity_range[1]
+        ):
+            problems.append(f"intensity_range must be (low, high), got {self.intensity_range}")
+        if not 0 < self.ramp_fraction <= 1:
+            problems.append(f"ramp_fraction must be in (0, 1], got {self.ramp_fraction}")
+        for name in ("noise_std", "head_motion", "blink_rate", "twitch", "expression_scale"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if problems:
+            raise ConfigError("demo spec: " + "; ".join(problems))
+
+
+DEFAULT_SPEC = DemoSpec()
+"""The default spec (a frozen value, shared as the default argument)."""

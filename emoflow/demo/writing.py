@@ -1,0 +1,69 @@
+"""Writing the demo data set: videos, ``ground_truth.json`` and ``labels.csv``."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+from emoflow._atomic import atomic_path, write_json
+from emoflow.demo.render import _render_video
+from emoflow.demo.spec import DEFAULT_SPEC, LABEL_COLUMNS, DemoSpec
+from emoflow.demo.subjects import _make_subject
+from emoflow.demo.truth import ground_truth
+
+
+def video_id(subject: str, emotion: str, repetition: int) -> str:
+    """The id of one demo video, e.g. ``s03_happiness_r1`` (repetitions count from 1)."""
+    return f"{subject}_{emotion}_r{repetition}"
+
+
+def make_demo(
+    out_dir: str | Path,
+    spec: DemoSpec = DEFAULT_SPEC,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the demo data set under ``out_dir`` and return the path of ``labels.csv``.
+
+    Writes ``videos/{video_id}.mp4``, ``ground_truth.json`` and, last, ``labels.csv``
+    (columns :data:`LABEL_COLUMNS`, paths relative to ``out_dir``). Every file is written
+    atomically, and the same spec always gives the same files.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into (created if needed).
+    spec
+        What to synthesise.
+    progress
+        Called with each video id once its video is written.
+    """
+    out_dir = Path(out_dir)
+    rows = []
+    for subject_index in range(spec.n_subjects):
+        subject = _make_subject(subject_index, spec)
+        for emotion in spec.emotions:
+            for repetition in range(1, spec.repetitions + 1):
+                name = video_id(subject.name, emotion, repetition)
+                relative = Path("videos") / f"{name}.mp4"
+                intensity = _render_video(out_dir / relative, subject, emotion, repetition, spec)
+                rows.append(
+                    {
+                        "video_id": name,
+                        "path": relative.as_posix(),
+                        "subject": subject.name,
+                        "emotion": emotion,
+                        "repetition": repetition,
+                        "intensity": f"{intensity:.3f}",
+                    }
+                )
+                if progress is not None:
+                    progress(name)
+    write_json(out_dir / "ground_truth.json", ground_truth(spec))
+    labels_path = out_dir / "labels.csv"
+    with atomic_path(labels_path) as staged, staged.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LABEL_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return labels_path

@@ -1,0 +1,42 @@
+"""Everything MediaPipe Face Mesh: the mesh topology and the extractor that follows a face.
+
+* :mod:`emoflow.facemesh.mesh`: landmark count, named regions, tesselation, contours,
+  mirror pairs and a reference face, read from the package's ``face_mesh.json``.
+* :mod:`emoflow.facemesh.tracker`: :class:`FaceMeshTracker`, Face Mesh over a video's frames
+  (with face choice and the small-face search of :mod:`emoflow.facemesh.faces`), built on the
+  graph of :mod:`emoflow.facemesh._graph`.
+
+Importing this package is light: MediaPipe and OpenCV load when the first frame is processed.
+Landmark *tables* (schema, shards, import) are :mod:`emoflow.landmarks`.
+"""
+
+from emoflow.facemesh.faces import FACE_POLICIES, choose_face
+from emoflow.facemesh.mesh import (
+    N_LANDMARKS,
+    N_MESH_LANDMARKS,
+    RIGID_LANDMARKS,
+    contours,
+    mirror_pairs,
+    reference_face,
+    region_of,
+    regions,
+    tesselation,
+)
+from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack, image_landmarks
+
+__all__ = [
+    "FACE_POLICIES",
+    "N_LANDMARKS",
+    "N_MESH_LANDMARKS",
+    "RIGID_LANDMARKS",
+    "FaceMeshTracker",
+    "FaceTrack",
+    "choose_face",
+    "contours",
+    "image_landmarks",
+    "mirror_pairs",
+    "reference_face",
+    "region_of",
+    "regions",
+    "tesselation",
+]

@@ -1,0 +1,72 @@
+"""The landmark table contract: one row per frame, one Parquet file (shard) per many videos.
+
+* :mod:`~emoflow.landmarks.schema`: the columns (:data:`LANDMARK_SCHEMA`) and metadata.
+* :mod:`~emoflow.landmarks.writer`: shard files, written atomically in bounded memory.
+* :mod:`~emoflow.landmarks.reader`: :func:`read_landmarks`, :func:`read_video_records`,
+  :func:`landmarks_array`.
+* :mod:`~emoflow.landmarks.importers`: precomputed landmarks (Parquet, CSV) →
+  :func:`import_landmarks`.
+* :mod:`~emoflow.landmarks.extract`: Face Mesh (:mod:`emoflow.facemesh`) → tables:
+  :class:`FaceMeshExtractor`, :func:`extract_videos`, :func:`extract_shard`.
+
+This package owns the shard files: nothing else opens them.
+"""
+
+from emoflow.facemesh import FACE_POLICIES, choose_face
+from emoflow.landmarks.extract import (
+    MANIFEST_IMPORT_COLUMNS,
+    MANIFEST_ITEM_COLUMNS,
+    FaceMeshExtractor,
+    extract_shard,
+    extract_videos,
+)
+from emoflow.landmarks.importers import (
+    DEFAULT_IMPORT_FPS,
+    coordinate_columns,
+    import_landmarks,
+    read_landmark_csv,
+)
+from emoflow.landmarks.reader import (
+    landmark_files,
+    landmarks_array,
+    read_landmarks,
+    read_video_records,
+)
+from emoflow.landmarks.schema import (
+    LANDMARK_SCHEMA,
+    LANDMARKS_TYPE,
+    POINT_TYPE,
+    REQUIRED_COLUMNS,
+    model_description,
+    schema_metadata,
+)
+from emoflow.landmarks.writer import ROW_GROUP_ROWS
+from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
+
+__all__ = [
+    "COORDINATE_UNITS",
+    "DEFAULT_IMPORT_FPS",
+    "FACE_POLICIES",
+    "LANDMARKS_TYPE",
+    "LANDMARK_FORMATS",
+    "LANDMARK_SCHEMA",
+    "MANIFEST_IMPORT_COLUMNS",
+    "MANIFEST_ITEM_COLUMNS",
+    "POINT_TYPE",
+    "REQUIRED_COLUMNS",
+    "ROW_GROUP_ROWS",
+    "FaceMeshExtractor",
+    "VideoItem",
+    "choose_face",
+    "coordinate_columns",
+    "extract_shard",
+    "extract_videos",
+    "import_landmarks",
+    "landmark_files",
+    "landmarks_array",
+    "model_description",
+    "read_landmark_csv",
+    "read_landmarks",
+    "read_video_records",
+    "schema_metadata",
+]

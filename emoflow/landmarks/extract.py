@@ -1,0 +1,266 @@
+"""Face Mesh → landmark tables: one video (:class:`FaceMeshExtractor`), a list of videos or one
+shard of a manifest (:func:`extract_videos`, :func:`extract_shard`), each shard one file.
+
+Items with a ``landmarks_format`` are imported from precomputed landmark files instead
+(:mod:`emoflow.landmarks.importers`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from emoflow.errors import ConfigError, NoFaceError
+from emoflow.facemesh import FaceMeshTracker
+from emoflow.landmarks.importers import LandmarkImporter
+from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
+from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
+from emoflow.manifest import read_manifest
+from emoflow.video import VideoItem
+
+logger = logging.getLogger(__name__)
+
+
+class FaceMeshExtractor(FaceMeshTracker):
+    """Run MediaPipe Face Mesh over videos, one video at a time, into landmark tables.
+
+    A :class:`emoflow.facemesh.FaceMeshTracker` (same settings: ``refine_landmarks``,
+    confidences, ``static_image_mode``, ``max_num_faces``, ``face_policy``,
+    ``find_small_faces``) whose results are tables in
+    :data:`emoflow.landmarks.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is created on first
+    use and reused; its tracking state is reset between videos, so a video's landmarks never
+    depend on the video before it. Use as a context manager (or call :meth:`close`).
+    """
+
+    def extract_with_record(
+        self,
+        source: str | Path,
+        video_id: str,
+        *,
+        fps: float | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """Extract one video; return its table and its ``emoflow.videos`` record.
+
+        Unlike :meth:`extract`, a video without any face is not an error here: the table has
+        only ``face_found = False`` rows and the record counts zero faces.
+
+        Raises
+        ------
+        InputError
+            The source is missing, unreadable or empty, or has no frame in the time window.
+        """
+        track = self.track(source, fps=fps, start_s=start_s, end_s=end_s)
+        table = landmarks_table(
+            video_id,
+            track.timestamps(),
+            track.found_frames,
+            track.faces,
+            n_faces=pa.array(track.n_faces, type=pa.int16()),
+            detection_scores=pa.array(track.scores, type=pa.float32()),
+        )
+        record = video_record(
+            source,
+            track.info,
+            track.n_frames,
+            len(track.found_frames),
+            None,
+            n_on_crop=track.n_on_crop,
+        )
+        return table, record
+
+    def extract(self, source: str | Path, video_id: str, **window: float | None) -> pa.Table:
+        """Extract the landmarks of every frame of one video.
+
+        Parameters
+        ----------
+        source
+            Video file or frame folder (see :func:`emoflow.video.open_frames`).
+        video_id
+            Value of the ``video_id`` column.
+        **window
+            ``fps`` (resample a video to this frame rate; a frame folder's frame rate),
+            ``start_s`` and ``end_s`` (time window in seconds; ``None``: whole video), as for
+            :meth:`extract_with_record`.
+
+        Returns
+        -------
+        pyarrow.Table
+            :data:`LANDMARK_SCHEMA` with that video's metadata, one row per frame.
+
+        Raises
+        ------
+        InputError
+            The source is missing, unreadable or empty.
+        NoFaceError
+            No frame shows a face.
+        """
+        table, record = self.extract_with_record(source, video_id, **window)
+        if record["n_faces_found"] == 0:
+            raise NoFaceError(source, f"no face found in any of its {record['n_frames']} frames")
+        return table.replace_schema_metadata(
+            schema_metadata(self.refine_landmarks, {video_id: record}, self.face_settings)
+        )
+
+
+# --- shards: many videos → one file --------------------------------------------------------
+
+
+def extract_videos(
+    videos: Sequence[VideoItem | tuple[Any, ...]],
+    out_path: str | Path,
+    *,
+    strict: bool = False,
+    fps: float | None = None,
+    **extractor_options: Any,
+) -> dict[str, dict[str, Any]]:
+    """Extract several videos into one Parquet file (a shard), written atomically.
+
+    Parameters
+    ----------
+    videos
+        :class:`VideoItem` values or plain ``(video_id, path)`` pairs (or longer tuples in
+        :class:`VideoItem` order); ids must be unique. Items with a ``landmarks_format`` are
+        imported from precomputed landmark files instead of extracted.
+    out_path
+        The shard file to write (zstd-compressed Parquet, :data:`LANDMARK_SCHEMA`).
+    strict
+        Raise on the first missing, unreadable, empty or face-less video instead of
+        recording its error, logging a warning and going on.
+    fps
+        Resample every video to this frame rate (``None`` keeps the source rate); imported
+        landmarks keep their own frames.
+    **extractor_options
+        Passed to :class:`FaceMeshExtractor` (``refine_landmarks``, ``max_num_faces``,
+        ``face_policy``, ``find_small_faces``, confidences, ``static_image_mode``).
+
+    Returns
+    -------
+    dict
+        ``video_id`` → ``{"frames": int, "faces_found": int, "error": str | None}``.
+
+    Raises
+    ------
+    InputError, NoFaceError
+        Only with ``strict``: the video at fault is named.
+    ConfigError
+        Duplicate video ids or invalid options.
+    """
+    items = [as_item(video) for video in videos]
+    check_unique_ids(items, f"given for {out_path}")
+    importer = LandmarkImporter()
+    with FaceMeshExtractor(**extractor_options) as extractor:
+        return write_shard(
+            items,
+            out_path,
+            _reader(extractor, importer, fps),
+            refine_landmarks=extractor.refine_landmarks,
+            faces=extractor.face_settings,
+            strict=strict,
+        )
+
+
+def _reader(
+    extractor: FaceMeshExtractor, importer: LandmarkImporter, fps: float | None
+) -> VideoReader:
+    """Read an item with Face Mesh, or import it when it has a ``landmarks_format``."""
+
+    def read(item: VideoItem) -> tuple[pa.Table, dict[str, Any]]:
+        if item.landmarks_format is None:
+            return extractor.extract_with_record(
+                item.path, item.video_id, fps=fps, start_s=item.start_s, end_s=item.end_s
+            )
+        return importer.read(item)
+
+    return read
+
+
+MANIFEST_ITEM_COLUMNS: dict[str, str] = {
+    "start_s": "start_s",
+    "end_s": "end_s",
+    "landmarks_format": "landmarks_format",
+}
+"""Optional manifest columns :func:`extract_shard` honours → :class:`VideoItem` fields."""
+MANIFEST_IMPORT_COLUMNS: dict[str, str] = {
+    "landmarks_fps": "fps",
+    "landmarks_width": "width",
+    "landmarks_height": "height",
+    "landmarks_units": "units",
+}
+"""Optional manifest columns → :func:`import_landmarks` options of CSV imports."""
+
+
+def extract_shard(
+    manifest_path: str | Path,
+    out_path: str | Path,
+    *,
+    shard: int,
+    n_shards: int,
+    strict: bool = False,
+    **options: Any,
+) -> dict[str, dict[str, Any]]:
+    """Extract one shard of a manifest: rows ``i`` with ``i % n_shards == shard``.
+
+    Per-video settings come from the manifest's optional columns: ``start_s`` and ``end_s``
+    (time window, seconds; null for the whole video), and, for precomputed landmarks,
+    ``landmarks_format`` (``parquet`` or ``csv``: the row's ``path`` is imported, not
+    extracted), ``landmarks_fps``, ``landmarks_width``, ``landmarks_height`` and
+    ``landmarks_units`` (see :func:`import_landmarks`).
+
+    Parameters
+    ----------
+    manifest_path
+        Manifest Parquet with at least the columns ``video_id`` and ``path``.
+    out_path
+        The shard's landmarks file.
+    shard, n_shards
+        Which shard, ``0 <= shard < n_shards``, in manifest row order.
+    strict
+        See :func:`extract_videos`.
+    **options
+        ``fps`` and :class:`FaceMeshExtractor` options, passed to :func:`extract_videos`.
+
+    Returns
+    -------
+    dict
+        The summary of :func:`extract_videos`.
+    """
+    if n_shards < 1 or not 0 <= shard < n_shards:
+        raise ConfigError(f"shard must satisfy 0 <= shard < n_shards, got {shard} of {n_shards}")
+    manifest = read_manifest(manifest_path, required_columns=("video_id", "path"))
+    optional = [
+        name
+        for name in (*MANIFEST_ITEM_COLUMNS, *MANIFEST_IMPORT_COLUMNS)
+        if name in manifest.columns
+    ]
+    selected = manifest.select("video_id", "path", *optional).gather_every(n_shards, offset=shard)
+    logger.info(
+        "shard %d of %d: %d of the %d videos in %s",
+        shard,
+        n_shards,
+        selected.height,
+        manifest.height,
+        manifest_path,
+    )
+    items = []
+    for row in selected.iter_rows(named=True):
+        fields = {field: row[name] for name, field in MANIFEST_ITEM_COLUMNS.items() if name in row}
+        import_options = {
+            option: row[name]
+            for name, option in MANIFEST_IMPORT_COLUMNS.items()
+            if row.get(name) is not None
+        }
+        items.append(
+            VideoItem(
+                video_id=row["video_id"],
+                path=row["path"],
+                import_options=import_options or None,
+                **fields,
+            )
+        )
+    return extract_videos(items, out_path, strict=strict, **options)

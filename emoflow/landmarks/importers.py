@@ -1,0 +1,466 @@
+"""Precomputed landmarks → landmark tables: Parquet in emoflow's schema, or one-row-per-frame CSV.
+
+A CSV/TSV holds the 468 or 478 landmarks' coordinates as columns (see
+:func:`coordinate_columns`), optionally frame numbers, times, face flags, confidences and a
+``video_id`` column (a file of many videos). :func:`import_landmarks` converts files into one
+shard; :func:`emoflow.landmarks.extract_shard` imports the manifest rows whose
+``landmarks_format`` is set.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from emoflow.datasets.base import csv_separator
+from emoflow.errors import ConfigError, InputError
+from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, FaceMeshTracker
+from emoflow.landmarks.reader import checked_schema, expand_paths
+from emoflow.landmarks.schema import (
+    LANDMARK_SCHEMA,
+    landmarks_table,
+    metadata_records,
+    video_record,
+)
+from emoflow.landmarks.writer import check_unique_ids, write_shard
+from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
+
+DEFAULT_IMPORT_FPS = 30.0
+"""Frame rate assumed for imported landmarks without timestamps when none is given."""
+
+FRAME_COLUMNS: tuple[str, ...] = ("frame", "frame_index", "frame_idx", "frame_number")
+"""Names accepted for the frame-number column of a landmark CSV (first match wins)."""
+TIMESTAMP_COLUMNS: dict[str, float] = {
+    "timestamp_s": 1.0,
+    "timestamp": 1.0,
+    "time_s": 1.0,
+    "time": 1.0,
+    "timestamp_ms": 1e-3,
+}
+"""Names accepted for the time column of a landmark CSV → factor to seconds."""
+SCORE_COLUMNS: tuple[str, ...] = ("detection_score", "confidence", "score")
+"""Names accepted for a per-frame face confidence column of a landmark CSV."""
+_AXIS_FIRST = re.compile(r"^(?P<axis>[xyz])_?(?P<index>\d+)$", re.IGNORECASE)
+"""``x_0``, ``x0``, ``X12``: axis then landmark number."""
+_INDEX_FIRST = re.compile(r"^(?:landmark_?)?(?P<index>\d+)_(?P<axis>[xyz])$", re.IGNORECASE)
+"""``0_x``, ``landmark_0_x``: landmark number then axis."""
+_PIXEL_LIKE = 4.0
+"""Normalised x/y beyond this magnitude are taken for pixel coordinates (an error)."""
+
+
+def coordinate_columns(columns: Sequence[str], source: str | Path) -> list[tuple[str, str, str]]:
+    """The ``(x, y, z)`` column names of each landmark of a one-row-per-frame table, in order.
+
+    Accepts ``x_0 … x_477, y_0 …, z_0 …`` and ``x0, y0, z0, x1, …`` (any case, any column
+    order), ``0_x``/``landmark_0_x``, and 1-based numbering; 468 or 478 landmarks.
+
+    Raises
+    ------
+    InputError
+        No coordinate columns, an axis missing for some landmarks, ambiguous names, or a
+        landmark count other than 468 or 478; ``source`` is named.
+    """
+    by_axis: dict[str, dict[int, str]] = {"x": {}, "y": {}, "z": {}}
+    for name in columns:
+        match = _AXIS_FIRST.match(name.strip()) or _INDEX_FIRST.match(name.strip())
+        if match is None:
+            continue
+        axis, index = match["axis"].lower(), int(match["index"])
+        if index in by_axis[axis]:
+            raise InputError(
+                source,
+                f"columns {by_axis[axis][index]!r} and {name!r} both name {axis} of landmark "
+                f"{index}",
+            )
+        by_axis[axis][index] = name
+    if not any(by_axis.values()):
+        raise InputError(
+            source,
+            "has no landmark coordinate columns (expected x_0 … x_477, y_0 …, z_0 … or "
+            "x0, y0, z0, x1, …)",
+        )
+    indices = set(by_axis["x"])
+    for axis in "yz":
+        if set(by_axis[axis]) != indices:
+            lacking = sorted(indices.symmetric_difference(by_axis[axis]))
+            raise InputError(
+                source,
+                f"coordinate columns do not match: {axis} and x differ for landmark(s) "
+                f"{', '.join(map(str, lacking[:5]))}" + (" …" if len(lacking) > 5 else ""),
+            )
+    ordered = sorted(indices)
+    first = ordered[0]
+    if first not in (0, 1) or ordered != list(range(first, first + len(ordered))):
+        raise InputError(
+            source,
+            f"landmark numbers must run 0 … n-1 (or 1 … n) without gaps; found {len(ordered)} "
+            f"numbers from {ordered[0]} to {ordered[-1]}",
+        )
+    if len(ordered) not in (N_MESH_LANDMARKS, N_LANDMARKS):
+        raise InputError(
+            source,
+            f"holds {len(ordered)} landmarks per frame; Face Mesh landmarks are "
+            f"{N_MESH_LANDMARKS} or {N_LANDMARKS}",
+        )
+    return [(by_axis["x"][i], by_axis["y"][i], by_axis["z"][i]) for i in ordered]
+
+
+def read_landmark_csv(path: str | Path) -> pl.DataFrame:
+    """Read a one-row-per-frame landmark CSV/TSV; coordinate columns as Float64.
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty, unparsable or has no coordinate columns.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(file, "does not exist" if not file.exists() else "is not a file")
+    separator = csv_separator(file)
+    try:
+        header = pl.read_csv(file, separator=separator, n_rows=0).columns
+        coordinates = [name for triple in coordinate_columns(header, file) for name in triple]
+        overrides: dict[str, Any] = {name: pl.Float64 for name in coordinates}
+        if "video_id" in header:
+            overrides["video_id"] = pl.String
+        return pl.read_csv(
+            file,
+            separator=separator,
+            schema_overrides=overrides,
+            null_values=["", "nan", "NaN", "NA", "null"],
+            infer_schema_length=10000,
+        )
+    except pl.exceptions.NoDataError as err:
+        raise InputError(file, "landmark file is empty") from err
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as err:
+        raise InputError(file, f"cannot be parsed as a landmark table ({err})") from err
+
+
+def _rows_of_video(ids: Sequence[str], video_id: str, source: Path) -> tuple[str | None, list[str]]:
+    """Which ``video_id`` value of a landmark file holds ``video_id``'s rows.
+
+    Returns the value to filter on (``None``: take every row, the file holds one video) and
+    the distinct ids of the file.
+    """
+    distinct = sorted(set(ids))
+    if video_id in distinct:
+        return video_id, distinct
+    if len(distinct) == 1:
+        return None, distinct
+    listed = ", ".join(distinct[:5]) + (
+        f" (and {len(distinct) - 5} more)" if len(distinct) > 5 else ""
+    )
+    raise InputError(source, f"holds no rows of video_id {video_id!r}; it holds {listed}")
+
+
+def _in_window(
+    timestamps: np.ndarray, start_s: float | None, end_s: float | None
+) -> np.ndarray | None:
+    """Mask of the rows inside ``[start_s, end_s)``, or ``None`` without a window."""
+    if start_s is None and end_s is None:
+        return None
+    keep = np.ones(len(timestamps), dtype=bool)
+    if start_s is not None:
+        keep &= timestamps >= start_s - 1e-9
+    if end_s is not None:
+        keep &= timestamps < end_s - 1e-9
+    return keep
+
+
+class LandmarkImporter:
+    """Read precomputed landmarks of one video at a time, keeping the last CSV file parsed
+    (manifests list the videos of a many-video CSV next to each other)."""
+
+    def __init__(self) -> None:
+        self._cached_path: Path | None = None
+        self._cached_frame: pl.DataFrame | None = None
+
+    def csv(self, path: Path) -> pl.DataFrame:
+        """The parsed CSV file (cached)."""
+        if self._cached_path != path or self._cached_frame is None:
+            self._cached_frame = read_landmark_csv(path)
+            self._cached_path = path
+        return self._cached_frame
+
+    def read(self, item: VideoItem) -> tuple[pa.Table, dict[str, Any]]:
+        """One video's table and record from a precomputed landmark file."""
+        path = Path(item.path)
+        if not path.exists():
+            raise InputError(path, "does not exist")
+        if item.landmarks_format == "parquet":
+            table, record = _import_parquet(path, item.video_id)
+        else:
+            table, record = _import_csv(
+                self.csv(path), path, item.video_id, dict(item.import_options or {})
+            )
+        keep = _in_window(table["timestamp_s"].to_numpy(), item.start_s, item.end_s)
+        if keep is not None:
+            table = table.filter(pa.array(keep))
+            record["n_frames"] = table.num_rows
+            record["n_faces_found"] = int(pc.sum(table["face_found"]).as_py() or 0)
+            if table.num_rows == 0:
+                raise InputError(
+                    path,
+                    f"no frame of video {item.video_id!r} in the time window "
+                    f"[{item.start_s or 0:g}, {item.end_s if item.end_s is not None else 'end'})",
+                )
+        record["start_s"], record["end_s"] = item.start_s, item.end_s
+        return table, record
+
+
+def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]]:
+    """One video's rows of a landmarks Parquet file in emoflow's schema."""
+    schema = checked_schema(path)
+    ids = pq.read_table(path, columns=["video_id"])["video_id"]
+    if len(ids) == 0:
+        raise InputError(path, "landmark file has no rows")
+    selected, distinct = _rows_of_video(pc.unique(ids).to_pylist(), video_id, path)
+    columns = [name for name in LANDMARK_SCHEMA.names if name in schema.names]
+    filters = None if selected is None else [("video_id", "==", selected)]
+    raw = pq.read_table(path, columns=columns, filters=filters).sort_by("frame")
+    n_rows = raw.num_rows
+    arrays = []
+    for field in LANDMARK_SCHEMA:
+        if field.name == "video_id":
+            arrays.append(pa.array([video_id] * n_rows, type=pa.string()))
+        elif field.name in raw.column_names:
+            arrays.append(raw[field.name].cast(field.type).combine_chunks())
+        else:
+            arrays.append(pa.nulls(n_rows, field.type))
+    table = pa.Table.from_arrays(arrays, schema=LANDMARK_SCHEMA)
+    frames = table["frame"].to_numpy()
+    if len(np.unique(frames)) != n_rows:
+        raise InputError(path, f"video {video_id!r} has duplicate frame numbers")
+    original = metadata_records(schema).get(selected if selected is not None else distinct[0], {})
+    fps = original.get("fps") or _fps_from_timestamps(table["timestamp_s"].to_numpy())
+    record = video_record(path, None, n_rows, 0, None, landmarks_format="parquet")
+    record.update(
+        fps=fps,
+        source_fps=original.get("source_fps") or fps,
+        width=original.get("width"),
+        height=original.get("height"),
+        n_faces_found=int(pc.sum(table["face_found"]).as_py() or 0),
+        n_faces_found_on_crop=original.get("n_faces_found_on_crop", 0),
+        video_path=original.get("path"),
+    )
+    return table, record
+
+
+def _fps_from_timestamps(timestamps: np.ndarray) -> float | None:
+    """Frame rate from the median step of increasing timestamps, ``None`` if unknown."""
+    steps = np.diff(np.sort(timestamps))
+    steps = steps[steps > 0]
+    return float(1.0 / np.median(steps)) if steps.size else None
+
+
+def _import_csv(
+    frame: pl.DataFrame, path: Path, video_id: str, options: dict[str, Any]
+) -> tuple[pa.Table, dict[str, Any]]:
+    """One video's table from a parsed one-row-per-frame landmark CSV.
+
+    ``options``: ``fps`` (frame rate when the file has no time column; default 30),
+    ``width``/``height`` (frame size in pixels), ``units`` (``normalised`` or ``pixels``).
+    """
+    unknown = sorted(set(options) - {"fps", "width", "height", "units"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown landmark import option(s) {', '.join(unknown)}")
+    units = options.get("units") or "normalised"
+    if units not in COORDINATE_UNITS:
+        raise ConfigError(
+            f"{path}: units must be one of {', '.join(COORDINATE_UNITS)}, got {units!r}"
+        )
+    width = int(options["width"]) if options.get("width") is not None else None
+    height = int(options["height"]) if options.get("height") is not None else None
+    if units == "pixels" and (width is None or height is None):
+        raise ConfigError(f"{path}: units 'pixels' needs the frame width and height")
+    if "video_id" in frame.columns:
+        selected, _ = _rows_of_video(
+            frame["video_id"].drop_nulls().unique().to_list(), video_id, path
+        )
+        if selected is not None:
+            frame = frame.filter(pl.col("video_id") == selected)
+    if frame.height == 0:
+        raise InputError(path, f"holds no rows for video {video_id!r}")
+    frame_column = next((name for name in FRAME_COLUMNS if name in frame.columns), None)
+    if frame_column is not None:
+        frame = frame.sort(frame_column)
+        numbers = frame[frame_column].to_numpy()
+        if not np.issubdtype(numbers.dtype, np.integer) or (numbers < 0).any():
+            raise InputError(path, f"column {frame_column!r} must hold non-negative whole numbers")
+        if len(np.unique(numbers)) != len(numbers):
+            raise InputError(path, f"video {video_id!r} has duplicate frame numbers")
+        frame_numbers = numbers.astype(np.int32)
+    else:
+        frame_numbers = np.arange(frame.height, dtype=np.int32)
+    time_column = next((name for name in TIMESTAMP_COLUMNS if name in frame.columns), None)
+    fps = float(options["fps"]) if options.get("fps") is not None else None
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"{path}: fps must be a positive number, got {fps!r}")
+    if time_column is not None:
+        try:
+            timestamps = frame[time_column].cast(pl.Float64).to_numpy()
+        except pl.exceptions.PolarsError as err:
+            raise InputError(path, f"column {time_column!r} must hold times") from err
+        timestamps = timestamps * TIMESTAMP_COLUMNS[time_column]
+        if not np.isfinite(timestamps).all():
+            raise InputError(path, f"column {time_column!r} has empty or non-finite values")
+        fps = fps or _fps_from_timestamps(timestamps) or DEFAULT_IMPORT_FPS
+    else:
+        fps = fps or DEFAULT_IMPORT_FPS
+        timestamps = frame_numbers / fps
+    triples = coordinate_columns(frame.columns, path)
+    values = np.stack(
+        [frame.select([triple[axis] for triple in triples]).to_numpy() for axis in range(3)],
+        axis=-1,
+    ).astype(np.float32)
+    found = np.isfinite(values).all(axis=(1, 2))
+    if "face_found" in frame.columns:
+        found &= frame["face_found"].cast(pl.Boolean).fill_null(False).to_numpy()
+    if units == "pixels":
+        assert width is not None and height is not None
+        values /= np.array([width, height, width], dtype=np.float32)
+    elif found.any():
+        extent = float(np.abs(values[found][..., :2]).max())
+        if extent > _PIXEL_LIKE:
+            raise InputError(
+                path,
+                f"x/y coordinates reach {extent:g}: they look like pixels; set units to "
+                "'pixels' and give the frame width and height",
+            )
+    score_column = next((name for name in SCORE_COLUMNS if name in frame.columns), None)
+    scores = None
+    if score_column is not None:
+        score_values = frame[score_column].cast(pl.Float32).fill_null(np.nan).to_numpy()
+        scores = pa.array(score_values, type=pa.float32(), mask=~found | np.isnan(score_values))
+    n_faces = None
+    if "n_faces" in frame.columns:
+        n_faces = pa.array(frame["n_faces"].cast(pl.Int16).to_list(), type=pa.int16())
+    table = landmarks_table(
+        video_id,
+        timestamps,
+        np.flatnonzero(found),
+        values[found],
+        n_faces=n_faces,
+        detection_scores=scores,
+        frame_numbers=frame_numbers,
+    )
+    record = video_record(path, None, frame.height, int(found.sum()), None, landmarks_format="csv")
+    record.update(fps=fps, source_fps=fps, width=width, height=height)
+    return table, record
+
+
+def _import_sources(source: str | Path | Sequence[str | Path], format: str | None) -> list[Path]:
+    """Expand a landmark file, folder, glob pattern or list of these to files."""
+    suffixes = {"parquet": {".parquet", ".pq"}, "csv": {".csv", ".tsv", ".tab"}}
+    wanted = suffixes[format] if format else suffixes["parquet"] | suffixes["csv"]
+    return expand_paths(
+        source,
+        lambda folder: sorted(file for file in folder.iterdir() if file.suffix.lower() in wanted),
+        f"folder holds no landmark file ({', '.join(sorted(wanted))})",
+    )
+
+
+def _landmark_format(file: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in LANDMARK_FORMATS:
+            raise ConfigError(
+                f"landmark format must be one of {', '.join(LANDMARK_FORMATS)}, got {format!r}"
+            )
+        return format
+    suffix = file.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix in {".csv", ".tsv", ".tab"}:
+        return "csv"
+    raise InputError(file, "cannot tell the landmark format from the suffix; give format")
+
+
+def _video_ids_of(file: Path, file_format: str, importer: LandmarkImporter) -> list[str]:
+    """The distinct ``video_id`` values of a landmark file (empty without the column)."""
+    if file_format == "csv":
+        frame = importer.csv(file)
+        if "video_id" not in frame.columns:
+            return []
+        return frame["video_id"].drop_nulls().unique(maintain_order=True).to_list()
+    checked_schema(file)
+    return pc.unique(pq.read_table(file, columns=["video_id"])["video_id"]).to_pylist()
+
+
+def import_landmarks(
+    source: str | Path | Sequence[str | Path],
+    out_path: str | Path,
+    *,
+    format: str | None = None,
+    video_id: str | None = None,
+    fps: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    units: str = "normalised",
+    strict: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Convert precomputed landmarks into an emoflow landmarks table (skipping Face Mesh).
+
+    Parameters
+    ----------
+    source
+        A landmark file, a folder of them, a glob pattern (string) or a list of these. Each
+        file is either Parquet in :data:`LANDMARK_SCHEMA` (e.g. from another emoflow run) or
+        a CSV/TSV with one row per frame and the 468 or 478 landmarks' coordinates as
+        columns: ``x_0 … x_477, y_0 … y_477, z_0 … z_477`` or ``x0, y0, z0, x1, …`` (see
+        :func:`coordinate_columns`), optionally ``frame`` (frame number; default the row
+        order), ``timestamp_s``/``timestamp``/``time`` (seconds) or ``timestamp_ms``,
+        ``face_found``, ``detection_score``/``confidence``, and ``video_id`` (a file of many
+        videos). A row with an empty or NaN coordinate is a frame without a face.
+    out_path
+        The landmarks file to write.
+    format
+        ``parquet`` or ``csv``; ``None`` tells by the file suffix.
+    video_id
+        Id of the one video in ``source`` when it is a single file without a ``video_id``
+        column; default the file name without suffix.
+    fps
+        Frame rate of CSV rows without a time column (default 30).
+    width, height
+        Frame size in pixels, recorded (the feature stage scales x and y by it) and needed
+        for ``units="pixels"``.
+    units
+        CSV coordinates as ``normalised`` fractions of the frame (MediaPipe's) or ``pixels``.
+    strict
+        Raise on the first unusable file instead of recording it and going on.
+
+    Returns
+    -------
+    dict
+        The summary of :func:`extract_videos`.
+    """
+    files = _import_sources(source, format)
+    importer = LandmarkImporter()
+    options = {"fps": fps, "width": width, "height": height, "units": units}
+    items: list[VideoItem] = []
+    for file in files:
+        file_format = _landmark_format(file, format)
+        try:
+            ids = _video_ids_of(file, file_format, importer)
+        except InputError:
+            if strict:
+                raise
+            ids = []  # one item named after the file: its import records the error
+        if not ids or (len(ids) == 1 and video_id is not None and len(files) == 1):
+            ids = [video_id if video_id is not None and len(files) == 1 else file.stem]
+        items.extend(
+            VideoItem(str(one_id), str(file), None, None, file_format, options) for one_id in ids
+        )
+    check_unique_ids(items, f"among the landmark files for {out_path}")
+    faces = FaceMeshTracker().face_settings  # the default settings, as an extracted shard
+    return write_shard(
+        items, out_path, importer.read, refine_landmarks=True, faces=faces, strict=strict
+    )

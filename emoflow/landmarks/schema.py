@@ -1,0 +1,212 @@
+"""The landmark table: one row per frame of one video, one Parquet file (shard) per many videos.
+
+Table schema (:data:`LANDMARK_SCHEMA`), columns in this order:
+
+``video_id`` (``string``)
+    The manifest's video id.
+``frame`` (``int32``)
+    Frame index, 0-based from the first frame of the video's time window.
+``timestamp_s`` (``float64``)
+    Time of the frame in the source, seconds (``start + frame / fps``).
+``face_found`` (``bool``)
+    Whether a face was found in this frame.
+``landmarks`` (``fixed_size_list<fixed_size_list<float32, 3>, 478>``, nullable)
+    The 478 Face Mesh points ``(x, y, z)``; null without a face.
+``n_faces`` (``int16``, nullable)
+    Faces seen in the frame (see :mod:`emoflow.facemesh.tracker`); null when unknown
+    (imported landmarks).
+``detection_score`` (``float32``, nullable)
+    Score of the face detection that started the followed face's track (the detector runs
+    on the first frame of a track, the tracker after it); null without a face.
+
+Landmarks are MediaPipe's normalised coordinates of the whole frame: ``x`` and ``y`` in [0, 1]
+of the frame width and height, ``z`` the relative depth on roughly the scale of ``x``. A frame
+without a face is kept, with ``face_found = False`` and null ``landmarks``. Polars reads the
+column as ``Array(Float32, shape=(478, 3))``. Files written before ``n_faces`` and
+``detection_score`` existed are still read; those columns are then null.
+
+The schema metadata records the extractor, MediaPipe version, model and face settings, and,
+under ``emoflow.videos``, one JSON record per video of the shard (path, fps, size, time window,
+frame and face counts, and the error that kept a video out of the table, if any). Videos that
+fail (missing, unreadable, empty, no face anywhere) add no rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from emoflow.errors import InputError
+from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh._graph import mediapipe_version, model_description
+from emoflow.video import VideoInfo
+
+POINT_TYPE = pa.list_(pa.float32(), 3)
+"""One landmark: fixed-size list of ``(x, y, z)`` float32."""
+LANDMARKS_TYPE = pa.list_(POINT_TYPE, N_LANDMARKS)
+"""One face: fixed-size list of 478 points."""
+
+LANDMARK_SCHEMA = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("frame", pa.int32(), nullable=False),
+        pa.field("timestamp_s", pa.float64(), nullable=False),
+        pa.field("face_found", pa.bool_(), nullable=False),
+        pa.field("landmarks", LANDMARKS_TYPE, nullable=True),
+        pa.field("n_faces", pa.int16(), nullable=True),
+        pa.field("detection_score", pa.float32(), nullable=True),
+    ]
+)
+"""Columns of a landmarks table (without the per-file metadata, see :func:`schema_metadata`)."""
+REQUIRED_COLUMNS: tuple[str, ...] = ("video_id", "frame", "timestamp_s", "face_found", "landmarks")
+"""Columns every landmarks file has; the others of :data:`LANDMARK_SCHEMA` may be absent
+(files of older emoflow versions) and are then read as nulls."""
+
+
+EXTRACTOR = "mediapipe.face_mesh"
+META_EXTRACTOR = "emoflow.extractor"
+META_MEDIAPIPE_VERSION = "emoflow.mediapipe_version"
+META_MODEL = "emoflow.model"
+META_FACES = "emoflow.faces"
+META_VIDEOS = "emoflow.videos"
+
+
+def schema_metadata(
+    refine_landmarks: bool,
+    videos: dict[str, dict[str, Any]],
+    faces: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Schema metadata of a landmarks file.
+
+    Parameters
+    ----------
+    refine_landmarks
+        The Face Mesh setting used.
+    videos
+        ``video_id`` → record with keys ``path``, ``fps``, ``source_fps``, ``width``,
+        ``height``, ``start_s``, ``end_s``, ``n_frames``, ``n_faces_found``,
+        ``n_faces_found_on_crop``, ``landmarks_format`` (``None`` when extracted here) and
+        ``error`` (``None`` or a message).
+    faces
+        The face settings (``max_num_faces``, ``face_policy``, ``find_small_faces``), stored
+        under ``emoflow.faces``.
+    """
+    return {
+        META_EXTRACTOR: EXTRACTOR,
+        META_MEDIAPIPE_VERSION: mediapipe_version(),
+        META_MODEL: model_description(refine_landmarks),
+        META_FACES: json.dumps(dict(faces or {})),
+        META_VIDEOS: json.dumps(videos),
+    }
+
+
+def video_record(
+    path: str | Path,
+    info: VideoInfo | None,
+    n_frames: int,
+    n_faces: int,
+    error: str | None,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    n_on_crop: int = 0,
+    landmarks_format: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "fps": info.fps if info else None,
+        "source_fps": info.source_fps if info else None,
+        "width": info.width if info else None,
+        "height": info.height if info else None,
+        "start_s": info.start_s if info else start_s,
+        "end_s": info.end_s if info else end_s,
+        "n_frames": n_frames,
+        "n_faces_found": n_faces,
+        "n_faces_found_on_crop": n_on_crop,
+        "landmarks_format": landmarks_format,
+        "error": error,
+    }
+
+
+def landmarks_table(
+    video_id: str,
+    timestamps: np.ndarray,
+    found_frames: list[int] | np.ndarray,
+    faces: list[np.ndarray] | np.ndarray,
+    *,
+    n_faces: pa.Array | None = None,
+    detection_scores: pa.Array | None = None,
+    frame_numbers: np.ndarray | None = None,
+) -> pa.Table:
+    """Build one video's table from the found frames' landmark arrays.
+
+    Parameters
+    ----------
+    video_id
+        The video's id.
+    timestamps
+        ``(n_frames,)`` seconds of every frame.
+    found_frames
+        Row positions (0-based) of the frames with a face.
+    faces
+        One ``(n_points, 3)`` array per found frame (``n_points`` 468 or 478; the iris
+        points of 468-point faces are NaN), or one ``(n_found, n_points, 3)`` array.
+    n_faces, detection_scores
+        Per-frame columns (nulls when not given).
+    frame_numbers
+        Frame numbers of the rows (default ``0 … n_frames-1``).
+    """
+    n_frames = len(timestamps)
+    values = np.zeros((n_frames, N_LANDMARKS, 3), dtype=np.float32)
+    if len(faces):
+        stacked = np.stack(faces) if isinstance(faces, list) else faces
+        n_points = stacked.shape[1]
+        values[found_frames, :n_points] = stacked
+        values[found_frames, n_points:] = np.nan  # iris points when refine_landmarks=False
+    missing = np.ones(n_frames, dtype=bool)
+    missing[found_frames] = False
+    points = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), 3)
+    landmarks = pa.FixedSizeListArray.from_arrays(points, N_LANDMARKS, mask=pa.array(missing))
+    if frame_numbers is None:
+        frame_numbers = np.arange(n_frames, dtype=np.int32)
+    return pa.Table.from_arrays(
+        [
+            pa.array([video_id] * n_frames, type=pa.string()),
+            pa.array(frame_numbers.astype(np.int32, copy=False)),
+            pa.array(np.asarray(timestamps, dtype=np.float64)),
+            pa.array(~missing),
+            landmarks,
+            n_faces if n_faces is not None else pa.nulls(n_frames, pa.int16()),
+            detection_scores if detection_scores is not None else pa.nulls(n_frames, pa.float32()),
+        ],
+        schema=LANDMARK_SCHEMA,
+    )
+
+
+def metadata_records(schema: pa.Schema) -> dict[str, dict[str, Any]]:
+    raw = (schema.metadata or {}).get(META_VIDEOS.encode())
+    return parse_video_records(raw, "landmark table") if raw else {}
+
+
+def parse_video_records(raw: bytes, file: str | Path) -> dict[str, dict[str, Any]]:
+    """The ``emoflow.videos`` metadata as ``video_id`` → record, or an InputError."""
+    try:
+        records = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        records, problem = None, str(err)
+    else:
+        problem = "not a mapping of video_id to records"
+    if not isinstance(records, dict) or not all(
+        isinstance(record, dict) for record in records.values()
+    ):
+        raise InputError(
+            file,
+            f"schema metadata {META_VIDEOS!r} is not a JSON mapping of video_id to record "
+            f"({problem}); the file is damaged: delete it and rerun its extract_landmarks job",
+        )
+    return records
