@@ -178,14 +178,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="emoflow",
-        description="Explainable, fast facial-emotion recognition from video.",
-    )
-    parser.add_argument("--version", action="version", version=f"emoflow {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_demo(commands: Any) -> None:
+    """Add the ``demo`` command."""
 
     demo = commands.add_parser("demo", help="write the synthetic demo data set")
     demo.add_argument("out_dir", help="folder for videos/, labels.csv and ground_truth.json")
@@ -196,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
 
+
+def _add_landmarks(commands: Any) -> None:
+    """Add the ``landmarks`` command."""
     landmarks = commands.add_parser(
         "landmarks", help="extract MediaPipe Face Mesh landmarks of one video or frame folder"
     )
@@ -219,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     landmarks.set_defaults(run=_landmarks)
 
+
+def _add_predict(commands: Any) -> None:
+    """Add the ``predict`` command."""
     predict = commands.add_parser(
         "predict",
         help="score videos with a run's models (per video or time window)",
@@ -245,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
     predict.set_defaults(run=_predict)
 
+
+def _add_explain(commands: Any) -> None:
+    """Add the ``explain`` command."""
     explain = commands.add_parser(
         "explain",
         help="show which landmarks drove each emotion's score on one video",
@@ -266,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(explain)
     explain.set_defaults(run=_explain)
 
+
+def _add_validate_config(commands: Any) -> None:
+    """Add the ``validate-config`` command."""
     validate = commands.add_parser(
         "validate-config", help="check a workflow configuration against the schema"
     )
@@ -274,6 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--print", action="store_true", help="print the configuration with defaults filled in"
     )
     validate.set_defaults(run=_validate_config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emoflow",
+        description="Explainable, fast facial-emotion recognition from video.",
+    )
+    parser.add_argument("--version", action="version", version=f"emoflow {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_demo, _add_landmarks, _add_predict, _add_explain, _add_validate_config):
+        add(commands)
     return parser
 
 

@@ -19,15 +19,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.inference import (
     Pipeline,
     check_face_mode,
     check_suffix,
+    drawing,
     feature_samples,
     find_videos,
     output_format,
+    relevance,
     write_table,
 )
 from emoflow.inference.drawing import (
@@ -38,12 +39,7 @@ from emoflow.inference.drawing import (
     read_frame,
     write_annotated_video,
 )
-from emoflow.inference.relevance import (
-    TABLE_COLUMNS,
-    attribute_video,
-    attribution_settings,
-    predicted_label,
-)
+from emoflow.inference.relevance import attribute_video, predicted_label
 
 
 def explain(
@@ -109,11 +105,7 @@ def explain(
         fps=fps,
         device=device,
     )
-    refuse_overwriting_inputs(
-        [table_path, image_path, video_path],
-        [video, source.path, *pipeline.inputs],
-        folders=[source.path] if Path(source.path).is_dir() else [],
-    )
+    pipeline.refuse_overwriting([table_path, image_path, video_path], sources, [video])
     with pipeline:
         landmarks = pipeline.landmarks(source)
     everything = np.ones(len(landmarks.found), dtype=bool)
@@ -161,15 +153,13 @@ def explain(
     return summary
 
 
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "TABLE_COLUMNS",
-    "VIDEO_WRITERS",
-    "attribute_video",
-    "attribution_settings",
-    "draw_picture",
-    "explain",
-    "peak_frame",
-    "predicted_label",
-    "write_annotated_video",
-]
+def __getattr__(name: str) -> Any:
+    """Names that moved to :mod:`emoflow.inference.relevance` and
+    :mod:`emoflow.inference.drawing`, importable from here as before."""
+    for module in (relevance, drawing):
+        if name in module.__all__:
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["explain"]

@@ -36,39 +36,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow._outputs import refuse_overwriting_inputs
+from emoflow import inference
 from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
 from emoflow.facemesh import N_LANDMARKS
 from emoflow.inference import (
-    FACE_MODES,
-    LIST_SUFFIXES,
-    MAX_FACES_FOLLOWED,
-    MAX_SIDE,
-    MIN_SIDE,
-    OUTPUT_SUFFIXES,
-    VIDEO_SUFFIXES,
-    FaceCounter,
-    LoadedModel,
     Pipeline,
-    VideoLandmarks,
     VideoSource,
     check_face_mode,
-    check_resolution,
     check_unique,
-    extract_video,
-    extraction_options,
     find_videos,
-    frame_size,
-    inspect_video,
-    landmark_union,
-    load_models,
-    model_paths,
     names_one_video,
     output_format,
     score_windows,
     time_windows,
-    window_features,
     write_table,
 )
 
@@ -186,11 +167,7 @@ def predict(
         device=device,
         extractor_options=extractor_options,
     )
-    refuse_overwriting_inputs(
-        [out_path],
-        [*named, *(s.path for s in sources), *pipeline.inputs],
-        folders=[s.path for s in sources if Path(s.path).is_dir()],
-    )
+    pipeline.refuse_overwriting([out_path], sources, named)
     loaded = pipeline.models
     log.info(
         "%d models (%s), %d of %d landmarks as features; %d video(s)",
@@ -242,32 +219,12 @@ def predict(
     return table
 
 
-__all__ = [
-    "FACE_MODES",
-    "LIST_SUFFIXES",
-    "MAX_FACES_FOLLOWED",
-    "MAX_SIDE",
-    "MIN_SIDE",
-    "OUTPUT_SCHEMA",
-    "OUTPUT_SUFFIXES",
-    "VIDEO_SUFFIXES",
-    "FaceCounter",
-    "LoadedModel",
-    "VideoLandmarks",
-    "VideoSource",
-    "check_resolution",
-    "extract_video",
-    "extraction_options",
-    "find_videos",
-    "frame_size",
-    "inspect_video",
-    "landmark_union",
-    "load_models",
-    "model_paths",
-    "output_format",
-    "predict",
-    "score_windows",
-    "time_windows",
-    "window_features",
-    "write_table",
-]
+def __getattr__(name: str) -> Any:
+    """The inference toolkit's names (:mod:`emoflow.inference`), importable from here as
+    before the package existed (``from emoflow.predict import load_models``)."""
+    if name in inference.__all__:
+        return getattr(inference, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["OUTPUT_SCHEMA", "predict"]

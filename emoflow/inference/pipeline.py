@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import ConfigError
 from emoflow.inference.loading import extraction_options, landmark_union, load_models, model_paths
 from emoflow.inference.sources import VideoSource
@@ -93,6 +94,20 @@ class Pipeline:
     def inputs(self) -> list[Path]:
         """Files the pipeline reads: the model files and, when used, the run's summary."""
         return [*self.model_files, *([self.summary] if self.summary is not None else [])]
+
+    def refuse_overwriting(
+        self,
+        outputs: Sequence[str | Path | None],
+        sources: Sequence[VideoSource],
+        named: Sequence[str | Path] = (),
+    ) -> None:
+        """InputError naming the first output that is an input: one of ``named`` (what the
+        user gave), a video (or a file inside a frame folder), a model file or the summary."""
+        refuse_overwriting_inputs(
+            outputs,
+            [*named, *(source.path for source in sources), *self.inputs],
+            folders=[source.path for source in sources if Path(source.path).is_dir()],
+        )
 
     def __enter__(self) -> Pipeline:
         from emoflow.landmarks import FaceMeshExtractor

@@ -39,6 +39,12 @@ if TYPE_CHECKING:
     from matplotlib.image import AxesImage
 
 
+_FULL_MARKER: dict[str, Any] = {"marker": "D", "color": "white", "markersize": 7, "zorder": 4}
+"""The all-landmark iteration's point in the accuracy panels."""
+_SELECTED_MARKER: dict[str, Any] = {"marker": "*", "color": "gold", "markersize": 17, "zorder": 5}
+"""The selected iteration's point (its legend entry is drawn a little smaller)."""
+
+
 def plot_accuracy_vs_landmarks(summary: pl.DataFrame, emotions: Sequence[str], path: Path) -> None:
     """Balanced accuracy (± std over folds) and inference time against landmarks kept.
 
@@ -68,24 +74,14 @@ def plot_accuracy_vs_landmarks(summary: pl.DataFrame, emotions: Sequence[str], p
         )
         ax.plot(x, mean, "o-", color=ACCURACY_COLOUR, markersize=4, linewidth=1.8, zorder=3)
         ax.axhline(full["balanced_accuracy_mean"], color="black", linestyle=":", linewidth=1)
-        ax.plot(
-            full["n_landmarks"],
-            full["balanced_accuracy_mean"],
-            "D",
-            color="white",
-            markeredgecolor="black",
-            markersize=7,
-            zorder=4,
-        )
-        ax.plot(
-            selected["n_landmarks"],
-            selected["balanced_accuracy_mean"],
-            "*",
-            color="gold",
-            markeredgecolor="black",
-            markersize=17,
-            zorder=5,
-        )
+        for row, marker in ((full, _FULL_MARKER), (selected, _SELECTED_MARKER)):
+            ax.plot(
+                row["n_landmarks"],
+                row["balanced_accuracy_mean"],
+                linestyle="none",
+                markeredgecolor="black",
+                **marker,
+            )
         ax.set_xscale("log")
         ax.set_xlim(x.max() * 1.25, x.min() / 1.3)  # decreasing: pruning goes left to right
         log_ticks(ax, data["n_landmarks"].to_list())
