@@ -20,7 +20,7 @@ import numpy as np
 from emoflow.errors import ConfigError, EmoflowError, InputError
 from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
 from emoflow.layout import ResultsLayout
-from emoflow.report.summary import selected_iterations
+from emoflow.summary import selected_iterations
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def model_paths(
         A workflow results folder (:class:`~emoflow.layout.ResultsLayout`).
     iteration
         Take every model of that iteration; ``None`` takes each emotion's selected iteration
-        from the run's summary (:func:`emoflow.report.summary.selected_iterations`).
+        from the run's summary (:func:`emoflow.summary.selected_iterations`).
     models
         Model files or folders of them; overrides ``results`` and ``iteration``.
 

@@ -1,6 +1,6 @@
 """The report's inputs, read once and cross-checked: :class:`ReportInputs`.
 
-``summary.parquet`` through :func:`emoflow.report.summary.read_summary`, each iteration's
+``summary.parquet`` through :func:`emoflow.summary.read_summary`, each iteration's
 ``metrics.json`` and ``landmarks.json``, iteration 0's relevance through
 :func:`emoflow.attribution.load_scores`, and optionally the ground-truth landmarks.
 """
@@ -17,7 +17,7 @@ import polars as pl
 
 from emoflow._atomic import read_json
 from emoflow.errors import DataError, InputError
-from emoflow.report.summary import read_summary
+from emoflow.summary import read_summary
 
 
 @dataclass

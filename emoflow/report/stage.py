@@ -1,7 +1,7 @@
 """The report stage: figures of accuracy and cost versus landmarks, relevance on the face mesh.
 
 :func:`make_report` reads what the other stages wrote — ``summary.parquet``
-(:mod:`emoflow.report.summary`), each iteration's ``metrics.json``,
+(:mod:`emoflow.summary`), each iteration's ``metrics.json``,
 ``attributions.zarr`` and ``landmarks.json`` — and writes into one folder:
 
 ``accuracy_vs_landmarks.png``
@@ -65,7 +65,7 @@ def make_report(
     Parameters
     ----------
     summary_path
-        ``summary.parquet`` (read by :func:`emoflow.report.summary.read_summary`).
+        ``summary.parquet`` (read by :func:`emoflow.summary.read_summary`).
     metrics_paths, attribution_paths, landmark_set_paths
         Per iteration, in order (the i-th entries belong to iteration i): ``metrics.json``,
         ``attributions.zarr`` and ``landmarks.json``. Relevance is drawn from the first.

@@ -1,8 +1,10 @@
-"""Reading ``summary.parquet``: one row per emotion and iteration, the selected one marked.
+"""``summary.parquet``: one row per emotion and iteration, each emotion's selected one marked.
 
-The summary is written by the gather step (:func:`emoflow.pruning.summarise_iterations`
-today; it belongs next to these readers). The report draws it; ``emoflow predict`` and
-``emoflow explain`` take each emotion's selected iteration from it. Nothing else opens it.
+The summary is the run's *selection*: the report draws it, and ``emoflow predict`` /
+``emoflow explain`` take each emotion's selected iteration from it. Both read it here
+(:func:`read_summary`, :func:`selected_iterations`); nothing else opens it. It sits below
+:mod:`emoflow.inference` and :mod:`emoflow.report` in the layers, since both need it. The
+writer (:func:`emoflow.pruning.summarise_iterations` today) belongs here too.
 """
 
 from __future__ import annotations
