@@ -73,7 +73,7 @@ def explain(
         Optional annotated clip (``.mp4`` or ``.avi``) of the label's relevance, at most
         ``max_video_s`` seconds.
     results, iteration, models
-        Which models (:func:`emoflow.predict.model_paths`); ``results`` also provides the
+        Which models (:func:`emoflow.inference.model_paths`); ``results`` also provides the
         feature and attribution stores for the typical baselines.
     fps, refine_landmarks, several_faces, device
         As in :func:`emoflow.predict.predict`.
