@@ -12,7 +12,8 @@ each emotion's score; ``emoflow validate-config config/config.yaml`` checks a co
 
 Exit status: 0 on success; 1 when ``predict`` wrote its table but some videos could not be
 scored (their rows carry the error); 2 on an error, reported on one line naming the file or
-key at fault (nothing is written then).
+key at fault (nothing is written then) — among them an output path that is one of the
+command's inputs, which no command overwrites.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from emoflow import __version__
 from emoflow.errors import EmoflowError
@@ -45,12 +47,29 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_overwriting_landmark_inputs(source: Path, output: str, is_manifest: bool) -> None:
+    """The landmark table may be neither the video (or frame folder) nor the manifest or a
+    video it lists."""
+    from emoflow._outputs import refuse_overwriting_inputs
+
+    inputs: list[str | Path] = [source]
+    if is_manifest:
+        from emoflow.manifest import read_manifest
+
+        paths = read_manifest(source, required_columns=("path",))["path"]
+        inputs += [path for path in paths.drop_nulls().to_list() if path]
+    folders = [path for path in inputs if Path(path).is_dir()]
+    refuse_overwriting_inputs([output], inputs, folders=folders)
+
+
 def _landmarks(args: argparse.Namespace) -> int:
     from emoflow.landmarks import extract_shard, extract_videos
 
     source = Path(args.source)
     options = {"fps": args.fps, "refine_landmarks": not args.no_refine}
-    if source.suffix.lower() == ".parquet" and source.is_file():
+    is_manifest = source.suffix.lower() == ".parquet" and source.is_file()
+    _refuse_overwriting_landmark_inputs(source, args.output, is_manifest)
+    if is_manifest:
         summary = extract_shard(
             source,
             args.output,
@@ -66,23 +85,30 @@ def _landmarks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`_add_model_options` as arguments of ``predict`` and ``explain``."""
+    return {
+        "results": args.results,
+        "iteration": args.iteration,
+        "models": args.models,
+        "fps": args.fps,
+        "refine_landmarks": False if args.no_refine else None,
+        "several_faces": args.several_faces,
+        "device": args.device,
+    }
+
+
 def _predict(args: argparse.Namespace) -> int:
     from emoflow.predict import predict
 
     table = predict(
         args.source,
         args.output,
-        results=args.results,
-        iteration=args.iteration,
-        models=args.models,
         window_s=args.window_s,
         hop_s=args.hop_s,
-        fps=args.fps,
-        refine_landmarks=False if args.no_refine else None,
-        several_faces=args.several_faces,
         strict=True if args.strict else None,
-        device=args.device,
         progress=False if args.no_progress else None,
+        **_model_arguments(args),
     )
     n_failed = table.filter(table["error"].is_not_null())["video_id"].n_unique()
     n_videos = table["video_id"].n_unique()
@@ -103,15 +129,9 @@ def _explain(args: argparse.Namespace) -> int:
         image_path=args.image or f"{stem}_explain.png",
         table_path=args.table or f"{stem}_explain.csv",
         video_path=args.video_out,
-        results=args.results,
-        iteration=args.iteration,
-        models=args.models,
-        fps=args.fps,
-        refine_landmarks=False if args.no_refine else None,
-        several_faces=args.several_faces,
         n_steps=args.steps,
         top_k=args.top_k,
-        device=args.device,
+        **_model_arguments(args),
     )
     print(json.dumps(summary))
     return 0
@@ -158,14 +178,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="emoflow",
-        description="Explainable, fast facial-emotion recognition from video.",
-    )
-    parser.add_argument("--version", action="version", version=f"emoflow {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_demo(commands: Any) -> None:
+    """Add the ``demo`` command."""
 
     demo = commands.add_parser("demo", help="write the synthetic demo data set")
     demo.add_argument("out_dir", help="folder for videos/, labels.csv and ground_truth.json")
@@ -176,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
 
+
+def _add_landmarks(commands: Any) -> None:
+    """Add the ``landmarks`` command."""
     landmarks = commands.add_parser(
         "landmarks", help="extract MediaPipe Face Mesh landmarks of one video or frame folder"
     )
@@ -199,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     landmarks.set_defaults(run=_landmarks)
 
+
+def _add_predict(commands: Any) -> None:
+    """Add the ``predict`` command."""
     predict = commands.add_parser(
         "predict",
         help="score videos with a run's models (per video or time window)",
@@ -225,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
     predict.set_defaults(run=_predict)
 
+
+def _add_explain(commands: Any) -> None:
+    """Add the ``explain`` command."""
     explain = commands.add_parser(
         "explain",
         help="show which landmarks drove each emotion's score on one video",
@@ -246,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(explain)
     explain.set_defaults(run=_explain)
 
+
+def _add_validate_config(commands: Any) -> None:
+    """Add the ``validate-config`` command."""
     validate = commands.add_parser(
         "validate-config", help="check a workflow configuration against the schema"
     )
@@ -254,6 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--print", action="store_true", help="print the configuration with defaults filled in"
     )
     validate.set_defaults(run=_validate_config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emoflow",
+        description="Explainable, fast facial-emotion recognition from video.",
+    )
+    parser.add_argument("--version", action="version", version=f"emoflow {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_demo, _add_landmarks, _add_predict, _add_explain, _add_validate_config):
+        add(commands)
     return parser
 
 

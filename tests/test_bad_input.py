@@ -224,6 +224,65 @@ def test_duplicate_video_ids_are_named(tmp_path: Path) -> None:
         find_videos(listing)
 
 
+# -- outputs never overwrite inputs -------------------------------------------------------------
+def test_explain_refuses_to_write_its_video_over_the_input(
+    demo_video, models: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(demo_video, clip)
+    before = clip.read_bytes()
+    link = tmp_path / "link.mp4"
+    link.symlink_to(clip)
+    monkeypatch.chdir(tmp_path)
+    image, table = tmp_path / "clip.png", tmp_path / "clip.csv"
+    for given in (str(clip), "clip.mp4", "./clip.mp4", str(link)):
+        argv = ["explain", str(clip), "--image", str(image), "--table", str(table)]
+        code, err = run_cli([*argv, "--video", given, "--models", str(models)], capsys)
+        assert code == 2, given
+        assert f"{given}: is also an input" in err and "choose another output path" in err
+        assert len(err.strip().splitlines()) == 1
+        assert clip.read_bytes() == before and link.is_symlink()
+        assert not image.exists() and not table.exists()
+
+
+def test_predict_refuses_an_output_that_is_an_input(
+    demo_video, models: Path, tmp_path: Path, capsys
+) -> None:
+    listing = tmp_path / "videos.csv"
+    pl.DataFrame({"path": [str(demo_video)], "video_id": ["good"]}).write_csv(listing)
+    before = listing.read_bytes()
+    code, err = predict_cli(listing, models, listing, capsys)
+    assert code == 2 and f"{listing}: is also an input" in err
+    assert listing.read_bytes() == before
+    manifest = tmp_path / "manifest.parquet"
+    pl.DataFrame({"video_id": ["good"], "path": [str(demo_video)]}).write_parquet(manifest)
+    before = manifest.read_bytes()
+    alias = tmp_path / "sub" / ".." / "manifest.parquet"
+    (tmp_path / "sub").mkdir()
+    code, err = predict_cli(manifest, models, alias, capsys)
+    assert code == 2 and "is also an input" in err
+    assert manifest.read_bytes() == before
+
+
+def test_landmarks_refuses_to_write_over_its_manifest(
+    demo_video, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    manifest = tmp_path / "manifest.parquet"
+    pl.DataFrame({"video_id": ["a"], "path": [str(demo_video)]}).write_parquet(manifest)
+    before = manifest.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    for given in (str(manifest), "manifest.parquet"):
+        code, err = run_cli(["landmarks", str(manifest), "-o", given], capsys)
+        assert code == 2 and f"{given}: is also an input" in err
+        assert manifest.read_bytes() == before
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray(face_image()).save(frames / "frame_0.png")
+    code, err = run_cli(["landmarks", str(frames), "-o", str(frames / "x.parquet")], capsys)
+    assert code == 2 and "inside the input frame folder" in err
+    assert sorted(p.name for p in frames.iterdir()) == ["frame_0.png"]
+
+
 # -- configuration ------------------------------------------------------------------------------
 def base_config() -> dict:
     return {"dataset": {"adapter": "demo", "source": "data/demo", "emotions": ["a", "b"]}}

@@ -216,3 +216,25 @@ def test_rejects_inconsistent_inputs(run: dict, tmp_path: Path) -> None:
             run["landmarks"],
             tmp_path,
         )
+
+
+def test_report_refuses_an_output_folder_that_is_an_input(tmp_path: Path) -> None:
+    store = tmp_path / "attributions.zarr"
+    store.mkdir()
+    (store / "zarr.json").write_text("{}")
+    # a metrics file named like the report's own report.json: out_dir=tmp_path would overwrite it
+    inputs = {name: tmp_path / name for name in ("summary.parquet", "report.json", "l.json")}
+    for path in inputs.values():
+        path.write_text("input")
+    for out_dir in (store, store / "report", tmp_path):
+        with pytest.raises(InputError, match="input") as caught:
+            make_report(
+                inputs["summary.parquet"],
+                [inputs["report.json"]],
+                [store],
+                [inputs["l.json"]],
+                out_dir,
+            )
+        assert str(out_dir) in str(caught.value)
+    assert sorted(p.name for p in store.iterdir()) == ["zarr.json"]
+    assert all(path.read_text() == "input" for path in inputs.values())

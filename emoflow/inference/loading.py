@@ -1,0 +1,236 @@
+"""The models to apply: which files (:func:`model_paths`), loaded and checked (:func:`load_models`).
+
+This is the one way inference loads models: each file through
+:func:`emoflow.models.load_model`, then its metadata (landmark ids, feature settings,
+calibration) checked against its weights, so that a broken or foreign file is refused with
+its name before a video is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoflow.errors import ConfigError, EmoflowError, InputError
+from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
+from emoflow.layout import ResultsLayout
+from emoflow.summary import selected_iterations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """One emotion's model with what scoring needs from its metadata."""
+
+    emotion: str
+    path: Path
+    model: Any
+    metadata: dict[str, Any]
+    landmarks: np.ndarray
+    settings: Any  # emoflow.features.FeatureSettings
+    iteration: int | None
+    calibrator: Any = None  # emoflow.models.PlattCalibrator
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray | None:
+        """Calibrated probabilities, ``None`` without a calibrator."""
+        return None if self.calibrator is None else self.calibrator.predict_proba(scores)
+
+    def score(self, inputs: np.ndarray) -> tuple[float, float | None]:
+        """Raw score and calibrated probability (``None`` without calibration) of one sample,
+        ``inputs`` of shape ``(1, n_frames, len(self.landmarks), 3)``."""
+        score = float(self.model.decision_function(inputs)[0])
+        probability = self.probabilities(np.array([score]))
+        return score, None if probability is None else float(probability[0])
+
+
+def model_paths(
+    results: str | Path = "results",
+    *,
+    iteration: int | None = None,
+    models: Sequence[str | Path] | None = None,
+) -> list[Path]:
+    """The model files to apply.
+
+    Parameters
+    ----------
+    results
+        A workflow results folder (:class:`~emoflow.layout.ResultsLayout`).
+    iteration
+        Take every model of that iteration; ``None`` takes each emotion's selected iteration
+        from the run's summary (:func:`emoflow.summary.selected_iterations`).
+    models
+        Model files or folders of them; overrides ``results`` and ``iteration``.
+
+    Raises
+    ------
+    InputError
+        A file or folder is missing, or the summary cannot be used; it is named.
+    """
+    if models:
+        paths: list[Path] = []
+        for entry in models:
+            entry_path = Path(entry)
+            if entry_path.is_dir():
+                found = sorted(entry_path.glob("*.pt"))
+                if not found:
+                    raise InputError(entry_path, "folder holds no model file (*.pt)")
+                paths.extend(found)
+            elif entry_path.is_file():
+                paths.append(entry_path)
+            else:
+                raise InputError(entry_path, "model file does not exist")
+        return paths
+    layout = ResultsLayout(Path(results))
+    if not layout.root.is_dir():
+        raise InputError(layout.root, "results folder does not exist; give the workflow's")
+    if iteration is not None:
+        folder = layout.models(iteration)
+        found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
+        if not found:
+            present = ", ".join(map(str, layout.iterations())) or "none"
+            raise InputError(
+                folder, f"holds no model file (*.pt); iterations in {layout.root}: {present}"
+            )
+        return found
+    paths = []
+    for emotion, chosen in selected_iterations(layout.summary).items():
+        path = layout.model(chosen, emotion)
+        if not path.is_file():
+            raise InputError(path, "model of the selected iteration is missing; rerun the workflow")
+        paths.append(path)
+    return paths
+
+
+def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedModel:
+    """Check a model's metadata against its weights; raise InputError naming the file."""
+    from emoflow.features import FeatureSettings
+    from emoflow.models import PlattCalibrator
+
+    raw_landmarks = metadata.get("landmarks")
+    if not isinstance(raw_landmarks, list) or not raw_landmarks:
+        raise InputError(path, "model metadata lacks its landmark ids; retrain the model")
+    try:
+        landmarks = np.asarray(raw_landmarks, dtype=np.int64)
+    except (TypeError, ValueError) as err:
+        raise InputError(path, f"model landmark ids are not whole numbers ({err})") from err
+    if landmarks.ndim != 1 or len(np.unique(landmarks)) != len(landmarks):
+        raise InputError(path, "model landmark ids repeat an id; retrain the model")
+    outside = landmarks[(landmarks < 0) | (landmarks >= N_LANDMARKS)]
+    if len(outside):
+        raise InputError(
+            path,
+            f"model landmark ids {outside[:5].tolist()} lie outside the {N_LANDMARKS} Face Mesh "
+            "landmarks (0 … 477): the model was not trained on emoflow features",
+        )
+    raw_settings = metadata.get("feature_settings")
+    if not isinstance(raw_settings, dict):
+        raise InputError(path, "model metadata lacks its feature settings; retrain the model")
+    try:
+        settings = FeatureSettings(**raw_settings)
+    except (TypeError, EmoflowError) as err:
+        raise InputError(
+            path,
+            f"feature settings {raw_settings} are not understood by this emoflow ({err}); "
+            "retrain the model with this emoflow",
+        ) from err
+    input_shape = tuple(getattr(model, "input_shape_", None) or ())
+    expected = (settings.n_frames, len(landmarks), 3)
+    if input_shape != expected:
+        raise InputError(
+            path,
+            f"landmark set does not match the model: metadata lists {len(landmarks)} landmarks "
+            f"and {settings.n_frames} frames, so features of shape {expected}, but the weights "
+            f"take {input_shape}; the file is inconsistent, retrain the model",
+        )
+    calibration = metadata.get("calibration")
+    calibrator = None
+    if isinstance(calibration, dict) and calibration.get("method") == "platt":
+        try:
+            calibrator = PlattCalibrator.from_dict(calibration)
+        except (KeyError, TypeError, ValueError, EmoflowError) as err:
+            raise InputError(path, f"model calibration record is broken ({err})") from err
+    iteration = metadata.get("iteration")
+    return LoadedModel(
+        emotion=str(metadata.get("emotion") or path.stem),
+        path=path,
+        model=model,
+        metadata=metadata,
+        landmarks=landmarks,
+        settings=settings,
+        iteration=int(iteration) if isinstance(iteration, int) else None,
+        calibrator=calibrator,
+    )
+
+
+def load_models(paths: Sequence[str | Path], *, device: str = "cpu") -> list[LoadedModel]:
+    """Load and check model files (see :func:`emoflow.models.load_model`), one per emotion.
+
+    Raises
+    ------
+    InputError
+        A file is unreadable, of another emoflow model format, or its landmark set, feature
+        settings and weights disagree; or two files hold the same emotion.
+    """
+    from emoflow import __version__
+    from emoflow.models import load_model
+
+    loaded: list[LoadedModel] = []
+    for path in paths:
+        model, metadata = load_model(path, device=device)
+        checked = _checked_model(Path(path), model, metadata)
+        version = metadata.get("emoflow_version")
+        if version and version != __version__:
+            log.warning("%s was written by emoflow %s, this is %s", path, version, __version__)
+        loaded.append(checked)
+    if not loaded:
+        raise InputError(", ".join(map(str, paths)) or "(none)", "no model to apply")
+    by_emotion: dict[str, list[str]] = {}
+    for item in loaded:
+        by_emotion.setdefault(item.emotion, []).append(str(item.path))
+    doubled = {emotion: files for emotion, files in by_emotion.items() if len(files) > 1}
+    if doubled:
+        emotion, files = next(iter(doubled.items()))
+        raise InputError(files[1], f"holds emotion {emotion!r} like {files[0]}; give one each")
+    return sorted(loaded, key=lambda item: item.emotion)
+
+
+def landmark_union(models: Sequence[LoadedModel]) -> np.ndarray:
+    """Sorted union of the models' landmark ids: the landmarks kept as features."""
+    return np.unique(np.concatenate([model.landmarks for model in models]))
+
+
+def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | None) -> dict:
+    """Face Mesh options for the models: stored ``landmark_options`` when every model has the
+    same, then ``refine_landmarks`` (default: iris points on, as in the workflow's default).
+
+    Raises
+    ------
+    ConfigError
+        ``refine_landmarks=False`` but a model uses iris landmarks (468 … 477).
+    """
+    stored = {json.dumps(m.metadata.get("landmark_options"), sort_keys=True) for m in models}
+    options: dict[str, Any] = {}
+    if len(stored) == 1:
+        options = dict(json.loads(stored.pop()) or {})
+    if refine_landmarks is not None:
+        options["refine_landmarks"] = refine_landmarks
+    options.setdefault("refine_landmarks", True)
+    if not options["refine_landmarks"]:
+        for model in models:
+            iris = model.landmarks[model.landmarks >= N_MESH_LANDMARKS]
+            if len(iris):
+                raise ConfigError(
+                    f"{model.path}: the model uses iris landmarks {iris[:5].tolist()}, which "
+                    "Face Mesh gives only with refine_landmarks (drop --no-refine)"
+                )
+    return options
+
+
+__all__ = ["LoadedModel", "extraction_options", "landmark_union", "load_models", "model_paths"]

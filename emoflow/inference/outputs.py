@@ -1,0 +1,44 @@
+"""Output files of the inference commands: formats by file name ending, written atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+import polars as pl
+
+from emoflow._atomic import atomic_path
+from emoflow.errors import ConfigError
+
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+"""Table formats, by file name ending."""
+
+
+def check_suffix(path: str | Path, allowed: Collection[str], what: str) -> None:
+    """ConfigError naming ``path`` unless its (lower-case) ending is one of ``allowed``."""
+    if Path(path).suffix.lower() not in allowed:
+        raise ConfigError(f"{path}: the {what} must end in {', '.join(allowed)}")
+
+
+def output_format(out_path: str | Path) -> str:
+    """``csv`` or ``parquet`` by the file name ending; ConfigError naming the file otherwise."""
+    suffix = Path(out_path).suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ConfigError(
+            f"{out_path}: the output must end in {' or '.join(OUTPUT_SUFFIXES)} "
+            "(CSV or Parquet table)"
+        )
+    return suffix.lstrip(".")
+
+
+def write_table(table: pl.DataFrame, out_path: str | Path) -> None:
+    """Write a table as CSV or Parquet (by the file name ending), atomically."""
+    kind = output_format(out_path)
+    with atomic_path(out_path) as staged:
+        if kind == "csv":
+            table.write_csv(staged)
+        else:
+            table.write_parquet(staged)
+
+
+__all__ = ["OUTPUT_SUFFIXES", "check_suffix", "output_format", "write_table"]
