@@ -206,5 +206,59 @@ __all__ = [
     "MANIFEST_SCHEMA",
     "DatasetAdapter",
     "build_manifest",
+    "check_protocol",
+    "plan_manifest",
     "read_manifest",
 ]
+
+
+def plan_manifest(config: Mapping[str, Any]) -> pl.DataFrame | None:
+    """The manifest :func:`build_manifest` will write for a workflow configuration, known
+    before the run (``None`` when the data set cannot be read yet); nothing is written.
+
+    The demo's is planned from its settings; other data sets are read as they are now.
+    Files are not checked here (:func:`build_manifest` does that when it runs).
+    """
+    dataset = config["dataset"]
+    name = dataset["adapter"]
+    if name not in ADAPTERS:
+        raise ConfigError(f"unknown manifest adapter {name!r}; valid: {', '.join(ADAPTERS)}")
+    adapter = ADAPTERS[name](dataset.get(name))
+    planned = adapter.planned(Path(dataset["source"]), config)
+    if planned is None:
+        return None
+    label_file, table = planned
+    emotions = dataset["emotions"]
+    if adapter.fixed_labels and table.height:
+        table = _keep_emotions(table, label_file, emotions)
+    return _validate(table, label_file, emotions=emotions, check_files=False)
+
+
+def check_protocol(
+    manifest: pl.DataFrame, *, n_folds: int, test_subjects: int, source: str | Path
+) -> None:
+    """Refuse, before anything is extracted, a data set too small for the training protocol.
+
+    ``test_subjects`` subjects are held out for the final test; the others must make at least
+    ``n_folds`` subject-independent folds.
+
+    Raises
+    ------
+    InputError
+        Naming ``source``, the subject count and the settings to change.
+    """
+    n_subjects = manifest["subject"].n_unique()
+    if test_subjects >= n_subjects:
+        raise InputError(
+            source,
+            f"{n_subjects} subjects cannot hold out train.test_subjects={test_subjects} for "
+            "the final test and still train; lower train.test_subjects",
+        )
+    if n_subjects - test_subjects < n_folds:
+        raise InputError(
+            source,
+            f"{n_subjects} subjects, {test_subjects} of them held out for the final test "
+            f"(train.test_subjects), leave {n_subjects - test_subjects} for "
+            f"train.n_folds={n_folds} subject-independent folds; lower train.n_folds or "
+            "train.test_subjects",
+        )

@@ -56,6 +56,15 @@ class DatasetAdapter:
         """Read ``source`` into (the file or folder that labels it, raw manifest table)."""
         raise NotImplementedError
 
+    def planned(self, source: Path, config: Mapping[str, Any]) -> tuple[Path, pl.DataFrame] | None:
+        """What :meth:`read` will give, known before the run (``None``: not knowable yet).
+
+        The workflow plans its landmark shards from it, so that a shard's extraction depends
+        on its own videos only (a label fix re-extracts nothing). By default the source is
+        read as it is now; ``config`` is the workflow configuration.
+        """
+        return self.read(source) if source.exists() else None
+
     # -- what the workflow asks before the run (workflow/rules/common.smk) -----------------
 
     @classmethod

@@ -32,6 +32,14 @@ class DemoAdapter(DatasetAdapter):
         check_filled(table, label_file, DEMO_COLUMNS)
         return label_file, resolve_paths(table, label_file.parent)
 
+    def planned(self, source: Path, config: Mapping[str, Any]) -> tuple[Path, pl.DataFrame]:
+        """The videos the demo settings will make (from the spec, before the demo exists)."""
+        from emoflow.demo import DemoSpec, planned_videos
+
+        spec = DemoSpec(**{**config["demo"], "emotions": tuple(config["dataset"]["emotions"])})
+        table = pl.DataFrame(planned_videos(spec), schema=dict.fromkeys(DEMO_COLUMNS, pl.String))
+        return source / DEMO_LABELS, resolve_paths(table, source)
+
     @classmethod
     def label_file(cls, source: str) -> str:
         """``labels.csv`` in the demo folder (made by the workflow)."""

@@ -28,9 +28,16 @@ evaluated exactly at the neutral landmarks.
 
 from emoflow.demo.face import neutral_landmarks
 from emoflow.demo.render import expected_landmarks
-from emoflow.demo.spec import EMOTIONS, GROUND_TRUTH_THRESHOLD, LABEL_COLUMNS, DemoSpec
+from emoflow.demo.spec import (
+    EMOTIONS,
+    GROUND_TRUTH_THRESHOLD,
+    LABEL_COLUMNS,
+    DemoSpec,
+    planned_videos,
+    video_id,
+)
 from emoflow.demo.truth import ground_truth, peak_displacement
-from emoflow.demo.writing import make_demo, video_id
+from emoflow.demo.writing import make_demo
 
 __all__ = [
     "EMOTIONS",
@@ -42,5 +49,6 @@ __all__ = [
     "make_demo",
     "neutral_landmarks",
     "peak_displacement",
+    "planned_videos",
     "video_id",
 ]

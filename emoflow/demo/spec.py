@@ -116,3 +116,33 @@ class DemoSpec:
 
 DEFAULT_SPEC = DemoSpec()
 """The default spec (a frozen value, shared as the default argument)."""
+
+
+def subject_name(index: int) -> str:
+    """The name of the demo's ``index``-th subject (0-based), e.g. ``s03``."""
+    return f"s{index + 1:02d}"
+
+
+def video_id(subject: str, emotion: str, repetition: int) -> str:
+    """The id of one demo video, e.g. ``s03_happiness_r1`` (repetitions count from 1)."""
+    return f"{subject}_{emotion}_r{repetition}"
+
+
+def planned_videos(spec: DemoSpec) -> list[dict[str, str]]:
+    """The videos :func:`~emoflow.demo.make_demo` writes for ``spec``, without rendering them.
+
+    One row per video, in ``labels.csv`` order: ``video_id``, ``path`` (relative to the demo
+    folder), ``subject`` and ``emotion``. The workflow plans its landmark shards from this
+    before the demo exists.
+    """
+    return [
+        {
+            "video_id": video_id(subject_name(index), emotion, repetition),
+            "path": f"videos/{video_id(subject_name(index), emotion, repetition)}.mp4",
+            "subject": subject_name(index),
+            "emotion": emotion,
+        }
+        for index in range(spec.n_subjects)
+        for emotion in spec.emotions
+        for repetition in range(1, spec.repetitions + 1)
+    ]

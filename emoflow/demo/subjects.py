@@ -10,7 +10,7 @@ import numpy as np
 
 from emoflow.demo.face import _CROP_SIZE, _photo
 from emoflow.demo.movements import _actions, _grid_field
-from emoflow.demo.spec import _STABLE_EMOTION_CODES, EMOTIONS, DemoSpec
+from emoflow.demo.spec import _STABLE_EMOTION_CODES, EMOTIONS, DemoSpec, subject_name
 
 
 def _translation(x: float, y: float) -> np.ndarray:
@@ -88,7 +88,7 @@ def _make_subject(index: int, spec: DemoSpec) -> _Subject:
     shape_field = np.zeros((spec.size, spec.size, 2), dtype=np.float32)
     for name, coefficient in shape.items():
         shape_field += np.float32(coefficient) * _grid_field("identity", name, 0, spec.size)
-    return _Subject(index, f"s{index + 1:02d}", pose, source, intensity, style, shape, shape_field)
+    return _Subject(index, subject_name(index), pose, source, intensity, style, shape, shape_field)
 
 
 def _ease_in_out(progress: np.ndarray) -> np.ndarray:

@@ -8,14 +8,9 @@ from pathlib import Path
 
 from emoflow._atomic import atomic_path, write_json
 from emoflow.demo.render import _render_video
-from emoflow.demo.spec import DEFAULT_SPEC, LABEL_COLUMNS, DemoSpec
+from emoflow.demo.spec import DEFAULT_SPEC, LABEL_COLUMNS, DemoSpec, video_id
 from emoflow.demo.subjects import _make_subject
 from emoflow.demo.truth import ground_truth
-
-
-def video_id(subject: str, emotion: str, repetition: int) -> str:
-    """The id of one demo video, e.g. ``s03_happiness_r1`` (repetitions count from 1)."""
-    return f"{subject}_{emotion}_r{repetition}"
 
 
 def make_demo(

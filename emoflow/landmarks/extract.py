@@ -7,14 +7,19 @@ Items with a ``landmarks_format`` are imported from precomputed landmark files i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
-from emoflow.errors import ConfigError, NoFaceError
+from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh import FaceMeshTracker
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
@@ -233,12 +238,7 @@ def extract_shard(
     if n_shards < 1 or not 0 <= shard < n_shards:
         raise ConfigError(f"shard must satisfy 0 <= shard < n_shards, got {shard} of {n_shards}")
     manifest = read_manifest(manifest_path, required_columns=("video_id", "path"))
-    optional = [
-        name
-        for name in (*MANIFEST_ITEM_COLUMNS, *MANIFEST_IMPORT_COLUMNS)
-        if name in manifest.columns
-    ]
-    selected = manifest.select("video_id", "path", *optional).gather_every(n_shards, offset=shard)
+    selected = manifest.gather_every(n_shards, offset=shard)
     logger.info(
         "shard %d of %d: %d of the %d videos in %s",
         shard,
@@ -247,6 +247,79 @@ def extract_shard(
         manifest.height,
         manifest_path,
     )
+    return extract_videos(_manifest_items(selected), out_path, strict=strict, **options)
+
+
+def extract_listed(
+    manifest_path: str | Path,
+    out_path: str | Path,
+    video_ids: Sequence[str],
+    *,
+    strict: bool = False,
+    **options: Any,
+) -> dict[str, dict[str, Any]]:
+    """Extract the manifest's videos ``video_ids`` into one landmark table (a shard).
+
+    The workflow plans each shard's videos before the run (:func:`shard_of`, stable when
+    videos are added or removed), so a shard is extracted again only when its own videos
+    change. Per-video settings come from the manifest as in :func:`extract_shard`.
+
+    Raises
+    ------
+    InputError
+        An id that the manifest does not list (the plan and the manifest disagree).
+    """
+    manifest = read_manifest(manifest_path, required_columns=("video_id", "path"))
+    wanted = list(dict.fromkeys(video_ids))
+    selected = manifest.filter(pl.col("video_id").is_in(wanted))
+    if selected.height != len(wanted):
+        missing = sorted(set(wanted) - set(selected["video_id"].to_list()))
+        raise InputError(
+            manifest_path,
+            f"does not list video(s) {', '.join(missing[:5])} planned for this shard; "
+            "re-run the workflow so that the plan is made again",
+        )
+    logger.info("%d of the %d videos in %s", selected.height, manifest.height, manifest_path)
+    return extract_videos(_manifest_items(selected), out_path, strict=strict, **options)
+
+
+def shard_of(video_id: str, n_shards: int) -> int:
+    """The shard of a video: a hash of its id, so adding or removing other videos never
+    moves it to another shard."""
+    return zlib.crc32(video_id.encode("utf-8")) % n_shards
+
+
+def plan_shards(manifest: pl.DataFrame, n_shards: int) -> list[dict[str, Any]]:
+    """Per shard, its video ids and a digest of what its extraction depends on.
+
+    The digest covers each video's id, path, time window and import options, and the size
+    and modification time of its file (when it exists yet), but not its labels: a label fix
+    changes no digest, a new, removed or changed video changes only its own shard's.
+    """
+    columns = [
+        name
+        for name in ("video_id", "path", *MANIFEST_ITEM_COLUMNS, *MANIFEST_IMPORT_COLUMNS)
+        if name in manifest.columns
+    ]
+    shards: list[dict[str, Any]] = [
+        {"video_ids": [], "digest": hashlib.sha256()} for _ in range(n_shards)
+    ]
+    for row in manifest.select(columns).iter_rows(named=True):
+        shard = shards[shard_of(row["video_id"], n_shards)]
+        shard["video_ids"].append(row["video_id"])
+        try:
+            stat = os.stat(row["path"])
+            row["file"] = [stat.st_size, stat.st_mtime_ns]
+        except OSError:
+            row["file"] = None
+        shard["digest"].update(json.dumps(row, sort_keys=True, default=str).encode())
+    return [
+        {"video_ids": shard["video_ids"], "digest": shard["digest"].hexdigest()} for shard in shards
+    ]
+
+
+def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:
+    """Manifest rows → :class:`VideoItem` values with their window and import options."""
     items = []
     for row in selected.iter_rows(named=True):
         fields = {field: row[name] for name, field in MANIFEST_ITEM_COLUMNS.items() if name in row}
@@ -263,4 +336,4 @@ def extract_shard(
                 **fields,
             )
         )
-    return extract_videos(items, out_path, strict=strict, **options)
+    return items
