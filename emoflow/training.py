@@ -30,9 +30,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from emoflow._atomic import atomic_path, read_json, write_json
-from emoflow.errors import ConfigError, DataError, InputError
+from emoflow._atomic import atomic_path, write_json
+from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
+from emoflow.landmark_sets import read_landmark_sets as _read_landmark_sets
 from emoflow.models import (
     MODEL_KINDS,
     NetworkSettings,
@@ -276,17 +277,9 @@ def _probabilities(calibrator: PlattCalibrator | None, scores: np.ndarray) -> np
 
 
 def read_landmark_sets(path: str | Path, emotions: list[str]) -> dict[str, np.ndarray]:
-    """Per-emotion landmark ids from an iteration's ``landmarks.json``."""
-    record = read_json(path)
-    sets = record.get("emotions") if isinstance(record, dict) else None
-    if not isinstance(sets, dict):
-        raise InputError(
-            path, 'not a landmark-set file: expected {"emotions": {emotion: [landmark ids]}}'
-        )
-    missing = [emotion for emotion in emotions if emotion not in sets]
-    if missing:
-        raise DataError(f"{path}: no landmark set for emotion(s) {missing}")
-    return {emotion: np.asarray(sets[emotion], dtype=np.int64) for emotion in emotions}
+    """Per-emotion landmark ids as arrays; see :func:`emoflow.landmark_sets.read_landmark_sets`."""
+    sets = _read_landmark_sets(path, emotions)
+    return {emotion: np.asarray(ids, dtype=np.int64) for emotion, ids in sets.items()}
 
 
 @dataclass
