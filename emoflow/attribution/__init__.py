@@ -96,7 +96,12 @@ from emoflow.attribution.baselines import (
     k_medoids,
     select_baselines,
 )
-from emoflow.attribution.dataset import attribute_samples, dataset_relevance, iter_attributions
+from emoflow.attribution.dataset import (
+    attribute_samples,
+    dataset_relevance,
+    iter_attributions,
+    settings_baselines,
+)
 from emoflow.attribution.methods import (
     ATTRIBUTION_METHODS,
     AttributionMethod,
@@ -180,5 +185,6 @@ __all__ = [
     "read_settings",
     "reduce_to_landmarks",
     "select_baselines",
+    "settings_baselines",
     "weighted_landmark_scores",
 ]

@@ -26,16 +26,6 @@ import numpy as np
 
 from emoflow.errors import ConfigError, DataError
 
-__all__ = [
-    "BASELINE_KINDS",
-    "MAX_BASELINE_CANDIDATES",
-    "BaselineRequest",
-    "choose_baselines",
-    "k_means",
-    "k_medoids",
-    "select_baselines",
-]
-
 MAX_BASELINE_CANDIDATES = 1000
 """Baselines are chosen among at most this many samples (a seeded random subset beyond it),
 so choosing them costs bounded memory and time however large the data set."""

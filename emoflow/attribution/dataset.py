@@ -14,7 +14,25 @@ from emoflow.attribution.relevance import aggregation
 from emoflow.attribution.settings import AttributionSettings
 from emoflow.errors import DataError
 
-__all__ = ["attribute_samples", "dataset_relevance", "iter_attributions"]
+
+def settings_baselines(
+    inputs: Any,
+    labels: np.ndarray,
+    settings: AttributionSettings,
+    neutral_mask: np.ndarray | None,
+    landmarks: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~emoflow.attribution.choose_baselines` with the kind, number and seed of
+    ``settings``."""
+    return choose_baselines(
+        inputs,
+        labels,
+        kind=settings.baseline,
+        k=settings.n_baselines,
+        seed=settings.seed,
+        neutral_mask=neutral_mask,
+        landmarks=landmarks,
+    )
 
 
 def attribute_samples(
@@ -23,27 +41,11 @@ def attribute_samples(
     baselines: Any,
     settings: AttributionSettings,
 ) -> tuple[Any, Any]:
-    """Attributions of ``inputs`` averaged over ``baselines``, and convergence deltas.
+    """Attributions ``(n, *sample_shape)`` of ``inputs`` averaged over ``baselines``, and
+    convergence deltas ``(n,)``, by the method of ``settings.method``.
 
-    The method of ``settings.method`` (:data:`~emoflow.attribution.ATTRIBUTION_METHODS`)
-    takes every (sample, baseline) pair, in passes of at most ``settings.internal_batch_size``
-    rows, so memory is bounded by the batch and that size.
-
-    Parameters
-    ----------
-    model
-        A differentiable scorer: tensor ``(n, *sample_shape)`` → ``(n,)``.
-    inputs
-        Tensor ``(n, *sample_shape)``.
-    baselines
-        Tensor ``(k, *sample_shape)``.
-
-    Returns
-    -------
-    attributions
-        Tensor ``(n, *sample_shape)``.
-    deltas
-        Tensor ``(n,)``: mean over baselines of the completeness gap ``|Σ A − ΔF|``.
+    See :meth:`emoflow.attribution.AttributionMethod.attribute` (every (sample, baseline) pair,
+    in passes of at most ``settings.internal_batch_size`` rows, so memory is bounded).
     """
     method = ATTRIBUTION_METHODS[settings.method](
         model,
@@ -119,15 +121,7 @@ def dataset_relevance(
     formula = aggregation(settings.aggregate)
     labels = np.asarray(labels)
     chosen = labels.astype(bool) if settings.samples == "positive" else np.ones(len(labels), bool)
-    baselines, _ = choose_baselines(
-        inputs,
-        labels,
-        kind=settings.baseline,
-        k=settings.n_baselines,
-        seed=settings.seed,
-        neutral_mask=neutral_mask,
-        landmarks=landmarks,
-    )
+    baselines, _ = settings_baselines(inputs, labels, settings, neutral_mask, landmarks)
     index = np.flatnonzero(chosen)
     subset = _Rows(inputs, index)
     total: np.ndarray | None = None

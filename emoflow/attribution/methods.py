@@ -22,15 +22,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-__all__ = [
-    "ATTRIBUTION_METHODS",
-    "AttributionMethod",
-    "GradientShap",
-    "IntegratedGradients",
-    "LandmarkOcclusion",
-    "SmoothGradIG",
-]
-
 
 class AttributionMethod:
     """Attributions of samples against reference inputs (Captum underneath).

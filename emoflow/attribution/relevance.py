@@ -29,15 +29,6 @@ import numpy as np
 
 from emoflow.errors import ConfigError
 
-__all__ = [
-    "AGGREGATIONS",
-    "Aggregation",
-    "aggregation",
-    "landmark_scores",
-    "reduce_to_landmarks",
-    "weighted_landmark_scores",
-]
-
 _FRAME_AND_COORD = (-3, -1)
 """Axes of frames and coordinates, counted from the end of ``(…, frame, landmark, coord)``."""
 

@@ -9,18 +9,6 @@ from emoflow.attribution.methods import ATTRIBUTION_METHODS
 from emoflow.attribution.relevance import AGGREGATIONS
 from emoflow.errors import ConfigError
 
-__all__ = [
-    "AGGREGATES",
-    "BASELINES",
-    "METHODS",
-    "QUADRATURES",
-    "SAMPLE_SETS",
-    "Aggregate",
-    "AttributionSettings",
-    "Baseline",
-    "Method",
-]
-
 Baseline = str
 """A key of :data:`emoflow.attribution.baselines.BASELINE_KINDS`."""
 Method = str

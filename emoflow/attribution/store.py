@@ -32,28 +32,12 @@ from typing import Any
 import numpy as np
 
 from emoflow._atomic import atomic_path, read_json
-from emoflow.attribution.baselines import choose_baselines
-from emoflow.attribution.dataset import iter_attributions
+from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.features import load_features, read_strings
 from emoflow.landmark_sets import read_landmark_sets
-
-__all__ = [
-    "ATTRIBUTION_DIMS",
-    "COORD_NAMES",
-    "LANDMARK_CHUNK",
-    "SCORE_DIMS",
-    "attribute_iteration",
-    "landmark_scores_from_store",
-    "load_scores",
-    "read_attributions",
-    "read_baseline_indices",
-    "read_baseline_values",
-    "read_emotions",
-    "read_settings",
-]
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +166,7 @@ def attribute_iteration(
             used_device = str(model.device)
             labels = feature_set.labels_for(emotion)
             used[e] = labels.astype(bool) if settings.samples == "positive" else True
-            baselines, chosen = choose_baselines(
-                features,
-                labels,
-                kind=settings.baseline,
-                k=settings.n_baselines,
-                seed=settings.seed,
-                neutral_mask=neutral_mask,
-                landmarks=keep,
-            )
+            baselines, chosen = settings_baselines(features, labels, settings, neutral_mask, keep)
             baseline_ids[e, : len(chosen)] = chosen[: settings.n_baselines]
             values = np.full((len(baselines), n_frames, n_landmarks, n_coords), np.nan, np.float32)
             values[:, :, keep, :] = baselines

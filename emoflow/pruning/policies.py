@@ -6,16 +6,13 @@ one setting in ``__init__``, :meth:`~PruningPolicy.fit` computes, the learned co
 so a policy only says how many of the ranked units to keep.
 
 Adding a policy is one class and one registry line, plus a :class:`PruneSettings` field named
-after its :attr:`~PruningPolicy.parameter` (checked when this module is imported), its schema
-entry and config comment::
+after its :attr:`~PruningPolicy.parameter` (checked when :mod:`emoflow.pruning.settings` is
+imported), its schema entry and config comment::
 
     class TopK(PruningPolicy):
         parameter = "top_k"
 
-        @classmethod
-        def check(cls, value):
-            if value < 1:
-                raise ConfigError(f"prune.top_k must be ≥ 1, got {value}")
+        interval = "[1, inf)"
 
         def fit(self, ranked_scores, ranked_sizes):
             self.n_units_ = int(np.searchsorted(np.cumsum(ranked_sizes), self.top_k) + 1)
@@ -29,8 +26,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from emoflow.errors import ConfigError
-
-__all__ = ["PRUNING_POLICIES", "FractionPolicy", "PruningPolicy", "SharePolicy", "ThresholdPolicy"]
 
 
 class PruningPolicy:
@@ -54,9 +49,17 @@ class PruningPolicy:
             )
         setattr(self, self.parameter, settings[self.parameter])
 
+    interval: ClassVar[str]
+    """Allowed values of the setting, e.g. ``"(0, 1]"``."""
+
     @classmethod
     def check(cls, value: Any) -> None:
-        """Raise a :class:`ConfigError` unless ``value`` is allowed for :attr:`parameter`."""
+        """Raise a :class:`ConfigError` unless ``value`` lies in :attr:`interval`."""
+        low, high = (float(bound) for bound in cls.interval[1:-1].split(","))
+        above = low <= value if cls.interval[0] == "[" else low < value
+        below = value <= high if cls.interval[-1] == "]" else value < high
+        if not (above and below):
+            raise ConfigError(f"prune.{cls.parameter} must be in {cls.interval}, got {value}")
 
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> PruningPolicy:
         """Decide from the units' relevance and sizes, both ordered most relevant first."""
@@ -69,10 +72,7 @@ class FractionPolicy(PruningPolicy):
     parameter = "fraction"
     fraction: float
 
-    @classmethod
-    def check(cls, value: Any) -> None:
-        if not 0.0 < value < 1.0:
-            raise ConfigError(f"prune.fraction must be in (0, 1), got {value}")
+    interval = "(0, 1)"
 
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> FractionPolicy:
         target = int(np.ceil(int(ranked_sizes.sum()) * (1.0 - self.fraction)))
@@ -86,10 +86,7 @@ class ThresholdPolicy(PruningPolicy):
     parameter = "threshold"
     threshold: float
 
-    @classmethod
-    def check(cls, value: Any) -> None:
-        if not 0.0 <= value < 1.0:
-            raise ConfigError(f"prune.threshold must be in [0, 1), got {value}")
+    interval = "[0, 1)"
 
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> ThresholdPolicy:
         self.n_units_ = int(np.sum(ranked_scores >= self.threshold * ranked_scores.max()))
@@ -102,10 +99,7 @@ class SharePolicy(PruningPolicy):
     parameter = "share"
     share: float
 
-    @classmethod
-    def check(cls, value: Any) -> None:
-        if not 0.0 < value <= 1.0:
-            raise ConfigError(f"prune.share must be in (0, 1], got {value}")
+    interval = "(0, 1]"
 
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> SharePolicy:
         relevance = np.cumsum(ranked_scores * ranked_sizes)

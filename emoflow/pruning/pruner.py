@@ -22,14 +22,6 @@ from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, mirror_pairs
 from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
 from emoflow.pruning.settings import PruneSettings
 
-__all__ = [
-    "START_SETS",
-    "LandmarkPruner",
-    "initial_landmark_set",
-    "prune_iteration",
-    "should_stop",
-]
-
 log = logging.getLogger(__name__)
 
 START_SETS: dict[str, int] = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}

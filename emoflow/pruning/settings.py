@@ -10,8 +10,6 @@ from typing import Any
 from emoflow.errors import ConfigError
 from emoflow.pruning.policies import PRUNING_POLICIES
 
-__all__ = ["OTHER_STAGE_KEYS", "Policy", "PruneSettings"]
-
 log = logging.getLogger(__name__)
 
 Policy = str

@@ -14,8 +14,6 @@ import polars as pl
 from emoflow._atomic import atomic_path, read_json
 from emoflow.errors import DataError
 
-__all__ = ["SUMMARY_SCHEMA", "summarise_iterations"]
-
 SUMMARY_SCHEMA = {
     "emotion": pl.String,
     "iteration": pl.Int32,
