@@ -112,7 +112,7 @@ def _rankings(
     model: Any, inputs: np.ndarray, labels: np.ndarray, neutral: np.ndarray, seed: int
 ) -> dict[str, Any]:
     from emoflow.attribution import dataset_relevance
-    from emoflow.faithfulness import random_ranking, ranking_from_scores
+    from emoflow.attribution.faithfulness import random_ranking, ranking_from_scores
 
     out: dict[str, Any] = {}
     for name, settings in _methods().items():
@@ -127,7 +127,7 @@ def _rankings(
 
 
 def planted_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from emoflow.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
+    from emoflow.attribution.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
     from emoflow.synthetic import planted_features
 
@@ -212,7 +212,7 @@ def planted_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def demo_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from emoflow.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
+    from emoflow.attribution.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
     from emoflow.features import load_features
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
@@ -349,7 +349,7 @@ MEMORY_PROBE = """
 import json, re, sys
 from pathlib import Path
 import numpy as np
-from emoflow import attribution
+from emoflow.attribution import baselines as attribution
 from emoflow.attribution import AttributionSettings, dataset_relevance
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 

@@ -1,45 +1,67 @@
-"""The owner of ``landmarks.json``: each pruning iteration's kept landmarks per emotion.
+"""``landmarks.json``: the landmarks each emotion keeps in a pruning iteration.
 
-The record is a JSON object ``{"iteration": i, "emotions": {emotion: [landmark ids]}, …}``;
-pruning adds what it dropped and why (``dropped``, ``stopped``, ``settings``, ``start``).
-Training and attribution read the sets with :func:`read_landmark_sets`; nothing else opens
-the file.
+The one module that reads and writes the file. Its record is ::
+
+    {"iteration": i, "emotions": {emotion: [landmark ids]}, ...}
+
+followed by what the writer adds (pruning records ``dropped``, ``stopped`` and its
+``settings``; iteration 0 records ``dropped`` and ``start``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from emoflow._atomic import read_json, write_json
 from emoflow.errors import DataError, InputError
 
 __all__ = ["read_landmark_record", "read_landmark_sets", "write_landmark_sets"]
 
-_SHAPE = 'expected {"emotions": {emotion: [landmark ids]}}'
-
-
-def write_landmark_sets(path: str | Path, record: dict[str, Any]) -> None:
-    """Write a landmark-set record (atomically); it must hold ``emotions``."""
-    if not isinstance(record.get("emotions"), dict):
-        raise DataError(f"{path}: a landmark-set record needs emotions; {_SHAPE}")
-    write_json(path, record)
-
 
 def read_landmark_record(path: str | Path) -> dict[str, Any]:
-    """The whole record of a ``landmarks.json`` (sets and pruning facts)."""
+    """The whole record of a ``landmarks.json`` (its ``emotions`` checked to be a mapping)."""
     record = read_json(path)
-    if not isinstance(record, dict) or not isinstance(record.get("emotions"), dict):
-        raise InputError(path, f"not a landmark-set file: {_SHAPE}")
+    sets = record.get("emotions") if isinstance(record, dict) else None
+    if not isinstance(sets, dict):
+        raise InputError(
+            path, 'not a landmark-set file: expected {"emotions": {emotion: [landmark ids]}}'
+        )
     return record
 
 
-def read_landmark_sets(path: str | Path, emotions: list[str]) -> dict[str, np.ndarray]:
-    """Per-emotion landmark ids from an iteration's ``landmarks.json``."""
+def read_landmark_sets(
+    path: str | Path, emotions: Sequence[str] | None = None
+) -> dict[str, list[int]]:
+    """Per-emotion landmark ids of an iteration's ``landmarks.json``.
+
+    Parameters
+    ----------
+    path
+        The file.
+    emotions
+        The emotions wanted, in this order; a missing one is a :class:`DataError`.
+        ``None``: every emotion of the file.
+    """
     sets = read_landmark_record(path)["emotions"]
+    if emotions is None:
+        emotions = list(sets)
     missing = [emotion for emotion in emotions if emotion not in sets]
     if missing:
         raise DataError(f"{path}: no landmark set for emotion(s) {missing}")
-    return {emotion: np.asarray(sets[emotion], dtype=np.int64) for emotion in emotions}
+    return {emotion: [int(i) for i in sets[emotion]] for emotion in emotions}
+
+
+def write_landmark_sets(path: str | Path, sets: Mapping[str, Sequence[int]], **extra: Any) -> None:
+    """Write ``landmarks.json`` atomically.
+
+    The record is ``iteration`` (when given in ``extra``), ``emotions`` (``sets``, ids as
+    integers) and then the other ``extra`` entries in the order given.
+    """
+    record: dict[str, Any] = {}
+    if "iteration" in extra:
+        record["iteration"] = extra.pop("iteration")
+    record["emotions"] = {emotion: [int(i) for i in ids] for emotion, ids in sets.items()}
+    record.update(extra)
+    write_json(path, record)

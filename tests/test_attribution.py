@@ -14,7 +14,6 @@ import pytest
 import torch
 import zarr
 
-from emoflow import attribution
 from emoflow._atomic import write_json
 from emoflow.attribution import (
     ATTRIBUTION_DIMS,
@@ -30,8 +29,8 @@ from emoflow.attribution import (
     read_attributions,
     select_baselines,
 )
-from emoflow.errors import ConfigError, DataError
-from emoflow.faithfulness import (
+from emoflow.attribution import baselines as attribution
+from emoflow.attribution.faithfulness import (
     area_under_curve,
     deletion_curve,
     precision_at_k,
@@ -39,6 +38,7 @@ from emoflow.faithfulness import (
     ranking_from_scores,
     remove_and_retrain,
 )
+from emoflow.errors import ConfigError, DataError
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training import train_iteration
@@ -355,7 +355,7 @@ MEMORY_PROBE = """
 import json, re, sys
 from pathlib import Path
 import numpy as np
-from emoflow import attribution
+from emoflow.attribution import baselines as attribution
 from emoflow.attribution import AttributionSettings, dataset_relevance
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 

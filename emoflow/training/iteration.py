@@ -440,7 +440,10 @@ def train_iteration(
     with atomic_path(model_dir, directory=True) as staged_models:
         for emotion in emotions:
             results[emotion] = _train_emotion(
-                protocol, emotion, landmark_sets[emotion], staged_models / f"{emotion}.pt"
+                protocol,
+                emotion,
+                np.asarray(landmark_sets[emotion], dtype=np.int64),
+                staged_models / f"{emotion}.pt",
             )
     metrics, score_matrix, probability_matrix = _combine(
         protocol.header(),
@@ -516,7 +519,7 @@ def train_emotion(
             f"{features_path}: no emotion {emotion!r} (the store has "
             f"{', '.join(protocol.development.emotion_names)})"
         )
-    keep = read_landmark_sets(landmark_set_path, [emotion])[emotion]
+    keep = np.asarray(read_landmark_sets(landmark_set_path, [emotion])[emotion], dtype=np.int64)
     result = _train_emotion(protocol, emotion, keep, Path(model_path))
     metrics = {**protocol.header(), "emotions": {emotion: result.record}}
     split = protocol.split()

@@ -1,11 +1,16 @@
+from emoflow.layout import ResultsLayout
+
+_LAYOUT = ResultsLayout()
+
+
 rule attribute_models:
     input:
-        features="results/features.zarr",
-        landmarks="results/iter_{iteration}/landmarks.json",
-        models="results/iter_{iteration}/models",
-        metrics="results/iter_{iteration}/metrics.json",
+        features=str(_LAYOUT.features),
+        landmarks=str(_LAYOUT.landmark_sets("{iteration}")),
+        models=str(_LAYOUT.models("{iteration}")),
+        metrics=str(_LAYOUT.metrics("{iteration}")),
     output:
-        store=directory("results/iter_{iteration}/attributions.zarr"),
+        store=directory(str(_LAYOUT.attributions("{iteration}"))),
     log:
         "logs/attribute_models/{iteration}.log",
     benchmark:

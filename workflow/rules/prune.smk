@@ -1,8 +1,14 @@
+from emoflow.layout import ResultsLayout
+from emoflow.pruning import PruneSettings
+
+_LAYOUT = ResultsLayout()
+
+
 rule start_landmark_set:
     input:
-        features="results/features.zarr",
+        features=str(_LAYOUT.features),
     output:
-        landmarks="results/iter_0/landmarks.json",
+        landmarks=str(_LAYOUT.landmark_sets(0)),
     log:
         "logs/start_landmark_set/start_landmark_set.log",
     benchmark:
@@ -20,7 +26,7 @@ rule prune_landmarks:
     input:
         unpack(get_prune_inputs),
     output:
-        landmarks="results/iter_{iteration}/landmarks.json",
+        landmarks=str(_LAYOUT.landmark_sets("{iteration}")),
     log:
         "logs/prune_landmarks/{iteration}.log",
     benchmark:
@@ -31,20 +37,8 @@ rule prune_landmarks:
         mem_mb=2000,
         runtime=15,
     params:
-        settings={
-            key: value
-            for key, value in config["prune"].items()
-            if key
-            in (
-                "policy",
-                "fraction",
-                "threshold",
-                "share",
-                "min_landmarks",
-                "symmetric",
-                "stop_tolerance",
-            )
-        },
+        # the section minus the keys of other stages; an unknown key is a ConfigError
+        settings=PruneSettings.keys_from(config["prune"]),
         iteration=lambda wildcards: int(wildcards.iteration),
     script:
         "../scripts/prune_landmarks.py"
@@ -52,9 +46,9 @@ rule prune_landmarks:
 
 rule summarise_iterations:
     input:
-        metrics=per_iteration("results/iter_{iteration}/metrics.json"),
+        metrics=per_iteration(str(_LAYOUT.metrics("{iteration}"))),
     output:
-        summary="results/summary.parquet",
+        summary=str(_LAYOUT.summary),
     log:
         "logs/summarise_iterations/summarise_iterations.log",
     benchmark:

@@ -95,6 +95,20 @@ def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     return array
 
 
+def _checked(
+    fractions: Sequence[float], inputs: np.ndarray, labels: np.ndarray, ranking: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fractions, inputs (float32), labels and ranking (int64), checked to fit together."""
+    fractions_array = _check_fractions(fractions)
+    inputs = np.asarray(inputs, dtype=np.float32)
+    ranking = np.asarray(ranking, dtype=np.int64)
+    if inputs.ndim != 4 or len(ranking) != inputs.shape[2]:
+        raise DataError(
+            f"inputs of shape {inputs.shape} do not match a ranking of {len(ranking)} landmarks"
+        )
+    return fractions_array, inputs, np.asarray(labels), ranking
+
+
 def deletion_curve(
     model: Any,
     inputs: np.ndarray,
@@ -140,14 +154,7 @@ def deletion_curve(
     dict
         ``fractions``, ``values`` and ``area`` (:func:`area_under_curve`).
     """
-    fractions_array = _check_fractions(fractions)
-    inputs = np.asarray(inputs, dtype=np.float32)
-    labels = np.asarray(labels)
-    ranking = np.asarray(ranking, dtype=np.int64)
-    if inputs.ndim != 4 or len(ranking) != inputs.shape[2]:
-        raise DataError(
-            f"inputs of shape {inputs.shape} do not match a ranking of {len(ranking)} landmarks"
-        )
+    fractions_array, inputs, labels, ranking = _checked(fractions, inputs, labels, ranking)
     if isinstance(fill, str):
         if fill not in ("zero", "mean"):
             raise ConfigError(f"fill must be zero, mean or an array, got {fill!r}")
@@ -211,14 +218,7 @@ def remove_and_retrain(
     """
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork, subject_folds
 
-    fractions_array = _check_fractions(fractions)
-    inputs = np.asarray(inputs, dtype=np.float32)
-    labels = np.asarray(labels)
-    ranking = np.asarray(ranking, dtype=np.int64)
-    if inputs.ndim != 4 or len(ranking) != inputs.shape[2]:
-        raise DataError(
-            f"inputs of shape {inputs.shape} do not match a ranking of {len(ranking)} landmarks"
-        )
+    fractions_array, inputs, labels, ranking = _checked(fractions, inputs, labels, ranking)
     factory = make_model or (lambda: RandomizedDeepNetwork(NetworkSettings(), device="cpu"))
     folds = subject_folds(np.asarray(subjects), n_folds, seed=seed)
     values, n_kept = [], []

@@ -1,0 +1,190 @@
+r"""Dataset-level Integrated Gradients with several typical baselines (Captum), stored in Zarr.
+
+The improved IG of Di Luzio, Rosato & Panella (arXiv 2407.14865) replaces IG's single all-zero
+reference with several *typical* samples and aggregates attributions over the whole data set.
+For the binary model :math:`F_e` of emotion :math:`e`, a sample :math:`x` and baselines
+:math:`b_1, …, b_K`, this module computes
+
+.. math::
+
+    A_e(x) = \frac{1}{K} \sum_{k=1}^{K} (x - b_k) \odot
+             \sum_{j=1}^{m} w_j\, \nabla F_e\big(b_k + \alpha_j (x - b_k)\big),
+
+the path integral :math:`\int_0^1 \nabla F_e(b_k + \alpha (x - b_k))\, d\alpha` taken by
+Gauss–Legendre quadrature with :math:`m` = ``n_steps`` nodes :math:`\alpha_j` and weights
+:math:`w_j` on [0, 1] (Captum's ``IntegratedGradients``; ``quadrature: riemann_trapezoid`` is
+the trapezoid rule). :math:`A_e(x)` has the shape of :math:`x`: frames :math:`t`, landmarks
+:math:`l`, coordinates :math:`c`. With :math:`S` the samples that count (``samples``: the
+emotion's positive samples, or all), the relevance of landmark :math:`l` for emotion :math:`e`
+(``aggregate``) is
+
+.. math::
+
+    \text{abs\_mean:}\quad R_{e,l} &= \sum_{t,c} \Big| \frac{1}{|S|}
+        \sum_{x \in S} A_e(x)_{t,l,c} \Big| \\
+    \text{mean\_abs:}\quad R_{e,l} &= \frac{1}{|S|} \sum_{x \in S} \sum_{t,c}
+        \big| A_e(x)_{t,l,c} \big| \\
+    \text{signed\_mean:}\quad R_{e,l} &= \frac{1}{|S|} \sum_{x \in S} \sum_{t,c}
+        A_e(x)_{t,l,c} \\
+    \text{l2:}\quad R_{e,l} &= \frac{1}{|S|} \sum_{x \in S}
+        \Big( \sum_{t,c} A_e(x)_{t,l,c}^2 \Big)^{1/2}
+
+``abs_mean`` (the default) is the IG of the *data set*: by completeness,
+:math:`\sum_{t,l,c} \frac{1}{|S|}\sum_{x} A_e(x)_{t,l,c} = \overline{F_e(x)}_S -
+\frac{1}{K}\sum_k F_e(b_k)` (up to the quadrature error), so it splits the mean score gap
+between the samples and the references over the inputs, and motion that is unrelated to the
+emotion (blinks, twitches, noise) — whose attributions change sign from sample to sample —
+averages out before the magnitude is taken. The per-sample magnitudes (``mean_abs``, ``l2``)
+instead accumulate such noise, and a model fitted on few samples uses noisy inputs a little,
+so noisy landmarks then outrank weak true ones.
+
+The completeness gap :math:`\frac1K \sum_k |\sum_{t,l,c} A_{e,k}(x) - (F_e(x) - F_e(b_k))|`
+of each sample (:math:`A_{e,k}` the attribution against baseline :math:`k` alone) is recorded
+as its convergence delta (for occlusion, which is not complete, it measures how far the
+landmarks' effects are from adding up).
+
+Baselines (``baseline``; :math:`K` = ``n_baselines``, chosen among at most
+:data:`MAX_BASELINE_CANDIDATES` samples; :mod:`emoflow.attribution.baselines`):
+
+- ``negative_centroids`` (default) — the centroids of :math:`K`-means clusters of the samples
+  of the other emotions: several *typical* non-:math:`e` references, each the average of a
+  group of similar samples, so the references carry the other emotions' motion but not one
+  sample's own nuisance;
+- ``negative_medoids`` — :math:`K`-medoids of those samples (real samples, nuisance included:
+  a medoid's own blink is attributed to the eyelids of every sample explained against it);
+- ``neutral`` — ``k`` typical neutral faces: medoids of the samples labelled ``neutral`` when
+  the data set has them, else medoids of the samples' first (neutral) frames held still for
+  all frames — for displacement features this is the zero input;
+- ``mean`` — the data set's mean sample; ``zero`` — the all-zero input (vanilla IG).
+
+References drawn from the other emotions explain "why :math:`e` rather than the others": a
+one-vs-rest model also uses the *stillness* of the other emotions' landmarks, and these
+baselines credit it; neutral references explain "why :math:`e` rather than no expression".
+
+For comparison, ``method`` can be ``smoothgrad_ig`` (IG under Captum's NoiseTunnel, 8 noisy
+copies with standard deviation 0.1 × the batch's), ``gradient_shap`` (Captum's GradientShap
+with the baselines as reference distribution and ``n_steps`` random draws) or
+``feature_ablation``: landmark-level occlusion through Captum's ``feature_mask`` — every
+landmark (all its frames and coordinates together) is set to each baseline's values and the
+drop of the score is its attribution, spread evenly over the landmark's entries so that the
+same aggregations apply. Gradient methods take no ``feature_mask``: IG is attributed per input
+entry and summed per landmark afterwards, which loses nothing, since IG is additive — the
+landmark's summed attribution is exactly its share of the completeness identity — whereas
+occlusion of a whole landmark needs one forward pass per landmark and is not additive.
+
+Layout of the package (after Captum's ``attr``):
+
+- :mod:`~emoflow.attribution.baselines` — the references, one function per kind in
+  :data:`BASELINE_KINDS`;
+- :mod:`~emoflow.attribution.methods` — one small class per method on the shared
+  :class:`AttributionMethod` (pairing, batching and the completeness gap written once), in
+  :data:`ATTRIBUTION_METHODS`;
+- :mod:`~emoflow.attribution.relevance` — the aggregations, written once for NumPy and dask,
+  in :data:`AGGREGATIONS`;
+- :mod:`~emoflow.attribution.dataset` — a model over many samples, batch by batch;
+- :mod:`~emoflow.attribution.store` — ``attributions.zarr``: written and read only there;
+- :mod:`~emoflow.attribution.faithfulness` — checks of a landmark ranking;
+- :mod:`~emoflow.attribution.settings` — :class:`AttributionSettings`.
+"""
+
+from emoflow.attribution.baselines import (
+    BASELINE_KINDS,
+    MAX_BASELINE_CANDIDATES,
+    BaselineRequest,
+    choose_baselines,
+    k_means,
+    k_medoids,
+    select_baselines,
+)
+from emoflow.attribution.dataset import (
+    attribute_samples,
+    dataset_relevance,
+    iter_attributions,
+    settings_baselines,
+)
+from emoflow.attribution.methods import (
+    ATTRIBUTION_METHODS,
+    AttributionMethod,
+    GradientShap,
+    IntegratedGradients,
+    LandmarkOcclusion,
+    SmoothGradIG,
+)
+from emoflow.attribution.relevance import (
+    AGGREGATIONS,
+    Aggregation,
+    landmark_scores,
+    reduce_to_landmarks,
+    weighted_landmark_scores,
+)
+from emoflow.attribution.settings import (
+    AGGREGATES,
+    BASELINES,
+    METHODS,
+    QUADRATURES,
+    SAMPLE_SETS,
+    Aggregate,
+    AttributionSettings,
+    Baseline,
+    Method,
+)
+from emoflow.attribution.store import (
+    ATTRIBUTION_DIMS,
+    COORD_NAMES,
+    LANDMARK_CHUNK,
+    SCORE_DIMS,
+    attribute_iteration,
+    landmark_scores_from_store,
+    load_scores,
+    read_attributions,
+    read_baseline_indices,
+    read_baseline_values,
+    read_emotions,
+    read_settings,
+)
+
+__all__ = [
+    "AGGREGATES",
+    "AGGREGATIONS",
+    "ATTRIBUTION_DIMS",
+    "ATTRIBUTION_METHODS",
+    "BASELINES",
+    "BASELINE_KINDS",
+    "COORD_NAMES",
+    "LANDMARK_CHUNK",
+    "MAX_BASELINE_CANDIDATES",
+    "METHODS",
+    "QUADRATURES",
+    "SAMPLE_SETS",
+    "SCORE_DIMS",
+    "Aggregate",
+    "Aggregation",
+    "AttributionMethod",
+    "AttributionSettings",
+    "Baseline",
+    "BaselineRequest",
+    "GradientShap",
+    "IntegratedGradients",
+    "LandmarkOcclusion",
+    "Method",
+    "SmoothGradIG",
+    "attribute_iteration",
+    "attribute_samples",
+    "choose_baselines",
+    "dataset_relevance",
+    "iter_attributions",
+    "k_means",
+    "k_medoids",
+    "landmark_scores",
+    "landmark_scores_from_store",
+    "load_scores",
+    "read_attributions",
+    "read_baseline_indices",
+    "read_baseline_values",
+    "read_emotions",
+    "read_settings",
+    "reduce_to_landmarks",
+    "select_baselines",
+    "settings_baselines",
+    "weighted_landmark_scores",
+]

@@ -1,0 +1,355 @@
+"""The attribution store (``attributions.zarr``): the one module that writes and reads it.
+
+The store (Zarr v3; every array names its dimensions in ``dimension_names`` and in a ``dims``
+attribute, and the root's ``dims`` attribute maps array → dimensions) holds
+
+- ``attributions`` ``(emotion, sample, frame, landmark, coord)`` float32, NaN for landmarks
+  outside an emotion's set, chunked ``(1, batch_size, all frames,`` :data:`LANDMARK_CHUNK`
+  ``, all coords)``: one emotion or a few landmarks are read without the rest;
+- ``scores`` ``(emotion, landmark)``: the relevance :math:`R_{e,l}`;
+- ``deltas`` ``(emotion, sample)``: convergence deltas;
+- ``used`` ``(emotion, sample)``: the samples :math:`S` that count for each emotion;
+- ``baselines`` ``(emotion, baseline)``: sample index of each baseline, −1 where a baseline
+  is not a sample (centroids, means, still faces, zero) or not used;
+- ``baseline_values`` ``(emotion, baseline, frame, landmark, coord)``: the references
+  themselves (NaN outside the emotion's landmarks and for unused baseline slots), so a later
+  explanation can use exactly the same ones;
+- coordinate arrays ``emotion``, ``sample`` (= ``video_id``), ``frame``, ``landmark``,
+  ``coord``, so ``xarray.open_zarr`` labels every axis;
+
+and, in the root attributes, the settings, the formula's aggregation, timings and the mean
+delta per emotion.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoflow._atomic import atomic_path, read_json
+from emoflow.attribution.dataset import iter_attributions, settings_baselines
+from emoflow.attribution.relevance import weighted_landmark_scores
+from emoflow.attribution.settings import AttributionSettings
+from emoflow.errors import ConfigError, DataError, InputError
+from emoflow.features import load_features, read_strings
+from emoflow.landmark_sets import read_landmark_sets
+
+log = logging.getLogger(__name__)
+
+ATTRIBUTION_DIMS = ("emotion", "sample", "frame", "landmark", "coord")
+SCORE_DIMS = ("emotion", "landmark")
+COORD_NAMES = ("x", "y", "z")
+LANDMARK_CHUNK = 64
+"""Landmarks per chunk of the attribution array: a per-landmark read touches one chunk column."""
+_BASELINE_DIMS = ("emotion", "baseline", "frame", "landmark", "coord")
+_DIMS: dict[str, tuple[str, ...]] = {
+    "attributions": ATTRIBUTION_DIMS,
+    "scores": SCORE_DIMS,
+    "deltas": ("emotion", "sample"),
+    "used": ("emotion", "sample"),
+    "baselines": ("emotion", "baseline"),
+    "baseline_values": _BASELINE_DIMS,
+    "video_id": ("sample",),
+    "emotion": ("emotion",),
+    "sample": ("sample",),
+    "frame": ("frame",),
+    "landmark": ("landmark",),
+    "coord": ("coord",),
+}
+"""Every array of the store and its dimensions (the root's ``dims`` attribute)."""
+
+
+# -- writing ---------------------------------------------------------------------------------
+def _chunked_array(root: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
+    """A NaN-filled float32 array with ``dimension_names`` and a ``dims`` attribute."""
+    array = root.create_array(
+        name,
+        shape=shape,
+        dtype="float32",
+        chunks=chunks,
+        fill_value=np.nan,
+        dimension_names=_DIMS[name],
+    )
+    array.attrs["dims"] = list(_DIMS[name])
+    return array
+
+
+def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
+    """Write a small array with ``dimension_names`` and a ``dims`` attribute."""
+    dims = _DIMS[name]
+    dtype = str if values.dtype.kind in "US" else values.dtype
+    array = root.create_array(name, shape=values.shape, dtype=dtype, dimension_names=dims)
+    array[...] = values
+    array.attrs["dims"] = list(dims)
+    return array
+
+
+def _held_out_subjects(metrics_path: str | Path | None) -> list[str]:
+    """Held-out test subjects recorded in an iteration's ``metrics.json`` (none without it)."""
+    if metrics_path is None:
+        return []
+    return list(read_json(metrics_path).get("split", {}).get("test_subjects", []))
+
+
+def attribute_iteration(
+    features_path: str | Path,
+    landmark_set_path: str | Path,
+    model_dir: str | Path,
+    out_path: str | Path,
+    *,
+    settings: AttributionSettings | None = None,
+    device: str = "auto",
+    iteration: int = 0,
+    metrics_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Attribute every emotion's model over the whole data set and write the Zarr store.
+
+    When the iteration's ``metrics_path`` records held-out test subjects
+    (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
+    computed from the development subjects only. The store's layout is in the module
+    docstring.
+
+    Returns
+    -------
+    dict
+        ``seconds_per_emotion`` and ``seconds_per_sample``.
+    """
+    import zarr
+
+    from emoflow.models import load_model
+
+    settings = settings or AttributionSettings()
+    feature_set = load_features(features_path)
+    held_out = _held_out_subjects(metrics_path)
+    if metrics_path is not None:
+        feature_set = feature_set.samples(~np.isin(feature_set.subjects, held_out))
+    emotions = feature_set.emotion_names
+    landmark_sets = read_landmark_sets(landmark_set_path, emotions)
+    features = feature_set.features
+    n_samples, n_frames, n_landmarks, n_coords = features.shape
+    neutral_mask = feature_set.emotions == "neutral"
+    landmark_chunk = min(n_landmarks, LANDMARK_CHUNK)
+    timings: dict[str, float] = {}
+    per_sample: dict[str, float] = {}
+    used_device = device
+    with atomic_path(out_path, directory=True) as staged:
+        root = zarr.open_group(str(staged), mode="w")
+        attributions_array = _chunked_array(
+            root,
+            "attributions",
+            (len(emotions), n_samples, n_frames, n_landmarks, n_coords),
+            (1, max(1, min(n_samples, settings.batch_size)), n_frames, landmark_chunk, n_coords),
+        )
+        deltas = np.zeros((len(emotions), n_samples), dtype=np.float32)
+        baseline_ids = np.full((len(emotions), settings.n_baselines), -1, dtype=np.int64)
+        baseline_values = _chunked_array(
+            root,
+            "baseline_values",
+            (len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
+            (1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
+        )
+        used = np.zeros((len(emotions), n_samples), dtype=bool)
+        for e, emotion in enumerate(emotions):
+            model_path = Path(model_dir) / f"{emotion}.pt"
+            model, metadata = load_model(model_path, device=device)
+            keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
+            if list(metadata["landmarks"]) != keep.tolist():
+                raise InputError(
+                    model_path, "model landmarks do not match the iteration's landmark set"
+                )
+            model.eval()
+            used_device = str(model.device)
+            labels = feature_set.labels_for(emotion)
+            used[e] = labels.astype(bool) if settings.samples == "positive" else True
+            baselines, chosen = settings_baselines(features, labels, settings, neutral_mask, keep)
+            baseline_ids[e, : len(chosen)] = chosen[: settings.n_baselines]
+            values = np.full((len(baselines), n_frames, n_landmarks, n_coords), np.nan, np.float32)
+            values[:, :, keep, :] = baselines
+            baseline_values[e, : len(baselines)] = values
+            start = time.perf_counter()
+            for begin, end, batch_attr, batch_delta in iter_attributions(
+                model, features, baselines, settings, landmarks=keep
+            ):
+                full = np.full((end - begin, n_frames, n_landmarks, n_coords), np.nan, np.float32)
+                full[:, :, keep, :] = batch_attr
+                attributions_array[e, begin:end] = full
+                deltas[e, begin:end] = batch_delta
+            timings[emotion] = time.perf_counter() - start
+            per_sample[emotion] = timings[emotion] / max(n_samples, 1)
+            log.info(
+                "attributed %s over %d samples against %d baseline(s) in %.1f s",
+                emotion,
+                n_samples,
+                len(baselines),
+                timings[emotion],
+            )
+        scores = landmark_scores_from_store(
+            staged, settings.aggregate, used, scheduler=settings.dask_scheduler
+        )
+        video_ids = np.asarray(feature_set.video_ids, dtype=str)
+        _named_array(root, "scores", scores.astype(np.float32))
+        _named_array(root, "deltas", deltas)
+        _named_array(root, "used", used)
+        _named_array(root, "baselines", baseline_ids)
+        _named_array(root, "emotion", np.asarray(emotions, dtype=str))
+        _named_array(root, "video_id", video_ids)
+        _named_array(root, "sample", video_ids)
+        _named_array(root, "frame", np.arange(n_frames, dtype=np.int64))
+        _named_array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
+        _named_array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
+        root.attrs.update(
+            {
+                "emoflow_store": "attributions",
+                "iteration": iteration,
+                "emotions": emotions,
+                "dims": {name: list(dims) for name, dims in _DIMS.items()},
+                "settings": asdict(settings),
+                "device": used_device,
+                "seconds_per_emotion": timings,
+                "seconds_per_sample": per_sample,
+                "mean_abs_delta": {e: float(deltas[i].mean()) for i, e in enumerate(emotions)},
+            }
+        )
+    return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
+
+
+# -- reading ---------------------------------------------------------------------------------
+def _open(path: str | Path) -> Any:
+    """The root group of an attribution store (an :class:`InputError` for anything else)."""
+    import zarr
+
+    if not Path(path).exists():
+        raise InputError(path, "attribution store does not exist")
+    root: Any = zarr.open_group(str(path), mode="r")
+    if root.attrs.get("emoflow_store") != "attributions":
+        raise InputError(path, "not an emoflow attribution store")
+    return root
+
+
+def _emotion_row(root: Any, path: str | Path, emotion: str) -> int:
+    names = list(root.attrs["emotions"])
+    if emotion not in names:
+        raise DataError(f"{path}: no emotion {emotion!r} (has {names})")
+    return names.index(emotion)
+
+
+def read_emotions(path: str | Path) -> list[str]:
+    """The emotions of a store, in the order of its ``emotion`` axis."""
+    return list(_open(path).attrs["emotions"])
+
+
+def read_settings(path: str | Path) -> dict[str, Any]:
+    """The attribution settings a store was written with (as stored: a plain dict)."""
+    return dict(_open(path).attrs.get("settings") or {})
+
+
+def load_scores(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Emotion names and per-landmark scores ``(emotion, landmark)`` of an attribution store."""
+    root = _open(path)
+    return list(root.attrs["emotions"]), np.asarray(root["scores"][...], dtype=np.float64)
+
+
+def read_baseline_indices(path: str | Path, emotion: str) -> tuple[np.ndarray, np.ndarray]:
+    """One emotion's baseline sample indices ``(baseline,)`` (−1: not a sample) and the
+    store's ``video_id`` of every sample, so the indices can be matched to another store."""
+    root = _open(path)
+    row = _emotion_row(root, path, emotion)
+    return np.asarray(root["baselines"][row]), read_strings(root["video_id"])
+
+
+def read_baseline_values(path: str | Path, emotion: str) -> np.ndarray:
+    """One emotion's references ``(baseline, frame, landmark, coord)`` (NaN: not used)."""
+    root = _open(path)
+    return np.asarray(root["baseline_values"][_emotion_row(root, path, emotion)])
+
+
+def read_attributions(
+    path: str | Path,
+    *,
+    emotion: str | None = None,
+    landmarks: np.ndarray | list[int] | None = None,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Read (part of) a store's ``attributions`` and the names of the returned dimensions.
+
+    Parameters
+    ----------
+    emotion
+        One emotion's slice (its dimension is dropped); all emotions when ``None``.
+    landmarks
+        Landmark ids to read (a chunk column each); all when ``None``.
+    """
+    root = _open(path)
+    array = root["attributions"]
+    dims = tuple(root.attrs["dims"]["attributions"])
+    emotion_index: Any = slice(None)
+    if emotion is not None:
+        emotion_index = _emotion_row(root, path, emotion)
+        dims = dims[1:]
+    if landmarks is None:
+        return np.asarray(array[emotion_index]), dims
+    ids = np.asarray(landmarks, dtype=np.int64)
+    selection = (emotion_index, slice(None), slice(None), ids, slice(None))
+    return np.asarray(array.oindex[selection]), dims
+
+
+def landmark_scores_from_store(
+    store_path: str | Path,
+    aggregate: str,
+    sample_masks: np.ndarray | None = None,
+    *,
+    scheduler: str | None = None,
+    connect_timeout_s: float = 30.0,
+) -> np.ndarray:
+    """Aggregate a stored attribution array to ``(emotion, landmark)`` scores with dask.
+
+    The ``attributions`` array ``(emotion, sample, frame, landmark, coord)`` is read chunk by
+    chunk, so the store may be larger than memory. Landmarks outside an emotion's set (NaN in
+    the store) get NaN. The formula is :mod:`emoflow.attribution.relevance`'s.
+
+    Parameters
+    ----------
+    sample_masks
+        Optional ``(emotion, sample)`` booleans: which samples count for each emotion.
+    scheduler
+        Address of a ``dask.distributed`` scheduler to compute on; ``None``: local threads.
+        Its workers must see ``store_path`` (a shared file system).
+    connect_timeout_s
+        How long to try to reach the scheduler.
+    """
+    import dask.array as da
+    import zarr
+
+    array = zarr.open_array(str(Path(store_path) / "attributions"), mode="r")
+    attributions = da.from_zarr(array)
+    n_emotions, n_samples = attributions.shape[:2]
+    excluded = da.isnan(attributions).all(axis=(1, 2, 4))  # (emotion, landmark)
+    filled = da.nan_to_num(attributions).astype(np.float64)
+    if sample_masks is None:
+        sample_masks = np.ones((n_emotions, n_samples), dtype=bool)
+    weights_np = np.asarray(sample_masks, dtype=np.float64)
+    if weights_np.shape != (n_emotions, n_samples):
+        raise DataError(
+            f"sample masks of shape {weights_np.shape} do not match the store's "
+            f"{(n_emotions, n_samples)}"
+        )
+    counts = np.maximum(weights_np.sum(axis=1), 1.0)
+    weights = da.from_array(weights_np, chunks=(1, attributions.chunks[1]))
+    scores = weighted_landmark_scores(filled, weights, counts, aggregate)
+    scores = da.where(excluded, np.nan, scores)
+    if scheduler is None:
+        return np.asarray(scores.compute(), dtype=np.float64)
+    from dask.distributed import Client
+
+    try:
+        client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError) as err:
+        raise ConfigError(
+            f"attribution.dask_scheduler {scheduler!r} cannot be reached ({err})"
+        ) from err
+    with client:
+        return np.asarray(client.compute(scores).result(), dtype=np.float64)

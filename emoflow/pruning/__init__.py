@@ -1,0 +1,45 @@
+"""Progressive landmark pruning, iteration by iteration, and the summary over iterations.
+
+- :mod:`~emoflow.pruning.policies` — how many landmarks an iteration keeps, one small class
+  per policy in :data:`PRUNING_POLICIES`;
+- :mod:`~emoflow.pruning.settings` — :class:`PruneSettings`, built from the ``prune`` config
+  section (unknown keys rejected);
+- :mod:`~emoflow.pruning.pruner` — :class:`LandmarkPruner` (mirror pairs, floor) and the
+  iteration functions that write ``landmarks.json`` through :mod:`emoflow.landmark_sets`;
+- :mod:`~emoflow.pruning.summary` — ``summary.parquet`` (to move to the report).
+"""
+
+from emoflow.pruning.policies import (
+    PRUNING_POLICIES,
+    FractionPolicy,
+    PruningPolicy,
+    SharePolicy,
+    ThresholdPolicy,
+)
+from emoflow.pruning.pruner import (
+    START_SETS,
+    LandmarkPruner,
+    initial_landmark_set,
+    prune_iteration,
+    should_stop,
+)
+from emoflow.pruning.settings import OTHER_STAGE_KEYS, Policy, PruneSettings
+from emoflow.pruning.summary import SUMMARY_SCHEMA, summarise_iterations
+
+__all__ = [
+    "OTHER_STAGE_KEYS",
+    "PRUNING_POLICIES",
+    "START_SETS",
+    "SUMMARY_SCHEMA",
+    "FractionPolicy",
+    "LandmarkPruner",
+    "Policy",
+    "PruneSettings",
+    "PruningPolicy",
+    "SharePolicy",
+    "ThresholdPolicy",
+    "initial_landmark_set",
+    "prune_iteration",
+    "should_stop",
+    "summarise_iterations",
+]

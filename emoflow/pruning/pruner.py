@@ -1,0 +1,178 @@
+"""Progressive landmark pruning, iteration by iteration.
+
+Iteration 0 starts from all landmarks (478, or the 468 mesh points without the iris
+refinement, as in the paper). Each next iteration keeps, per emotion, the landmarks the
+previous iteration's attribution ranked most relevant; each emotion has its own set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoflow._atomic import read_json
+from emoflow.attribution import load_scores
+from emoflow.errors import ConfigError, DataError
+from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, mirror_pairs
+from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
+from emoflow.pruning.settings import PruneSettings
+
+log = logging.getLogger(__name__)
+
+START_SETS: dict[str, int] = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}
+"""``prune.start`` → how many landmarks iteration 0 keeps (the first ones of the mesh)."""
+
+
+def _units(landmarks: np.ndarray, symmetric: bool) -> list[np.ndarray]:
+    """Positions (into ``landmarks``) that are kept or dropped together."""
+    if not symmetric:
+        return [np.array([position]) for position in range(len(landmarks))]
+    partner = mirror_pairs()
+    units: dict[int, list[int]] = {}
+    for position, landmark in enumerate(landmarks):
+        key = min(int(landmark), int(partner[landmark]))
+        units.setdefault(key, []).append(position)
+    return [np.array(members) for _, members in sorted(units.items())]
+
+
+class LandmarkPruner:
+    """Choose the landmarks to keep from relevance scores (scikit-learn style).
+
+    The current landmarks are grouped into units (single landmarks, or mirror pairs when
+    ``settings.symmetric``), ranked by their mean relevance; the policy
+    (:data:`~emoflow.pruning.PRUNING_POLICIES`) says how many units to keep, and the floor
+    ``settings.min_landmarks`` (at least one unit) wins over it.
+
+    Parameters
+    ----------
+    settings
+        The pruning policy.
+
+    Attributes
+    ----------
+    keep_mask_ : np.ndarray
+        Boolean, shape ``(n_current,)``: which of the current landmarks survive.
+    policy_ : PruningPolicy
+        The fitted policy.
+    """
+
+    def __init__(self, settings: PruneSettings | None = None) -> None:
+        self.settings = settings or PruneSettings()
+
+    def fit(self, scores: np.ndarray, landmarks: np.ndarray | None = None) -> LandmarkPruner:
+        """Decide from ``scores`` ``(n_current,)``, the relevance of the current landmarks.
+
+        ``landmarks`` (their Face Mesh ids) is needed for symmetric pruning.
+        """
+        settings = self.settings
+        scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
+        n_current = len(scores)
+        if settings.symmetric and landmarks is None:
+            raise ConfigError("symmetric pruning needs the landmark ids")
+        ids = np.arange(n_current) if landmarks is None else np.asarray(landmarks)
+        units = _units(ids, settings.symmetric)
+        unit_scores = np.array([scores[members].mean() for members in units])
+        unit_sizes = np.array([len(members) for members in units])
+        order = np.argsort(-unit_scores, kind="stable")  # most relevant first
+        self.policy_ = settings.policy_estimator().fit(unit_scores[order], unit_sizes[order])
+        kept_counts = np.cumsum(unit_sizes[order])
+        floor_units = int(np.searchsorted(kept_counts, settings.min_landmarks) + 1)
+        n_units = min(len(units), max(self.policy_.n_units_, floor_units, 1))
+        self.keep_mask_ = np.zeros(n_current, dtype=bool)
+        for unit in order[:n_units]:
+            self.keep_mask_[units[unit]] = True
+        return self
+
+
+def initial_landmark_set(
+    features_path: str | Path,
+    out_path: str | Path,
+    *,
+    landmarks: str = "all",
+) -> dict[str, Any]:
+    """Write iteration 0's ``landmarks.json``: every emotion starts from the same set.
+
+    ``all`` keeps the 478 landmarks (mesh + iris); ``mesh`` keeps the 468 mesh points, as in
+    the paper (:data:`START_SETS`).
+    """
+    import zarr
+
+    root = zarr.open_group(str(features_path), mode="r")
+    attrs: dict[str, Any] = dict(root.attrs)
+    emotions = [str(emotion) for emotion in attrs["emotions"]]
+    n_available = int(attrs["n_landmarks"])
+    count = START_SETS.get(landmarks)
+    if count is None:
+        raise ConfigError(f"prune.start must be one of {', '.join(START_SETS)}, got {landmarks!r}")
+    ids = list(range(min(count, n_available)))
+    sets = {emotion: ids for emotion in emotions}
+    extra = {"dropped": {emotion: [] for emotion in emotions}, "start": landmarks}
+    write_landmark_sets(out_path, sets, iteration=0, **extra)
+    return {"iteration": 0, "emotions": sets, **extra}
+
+
+def should_stop(validation_scores: Sequence[float], tolerance: float | None) -> bool:
+    """Whether the latest score fell more than ``tolerance`` below the best earlier one."""
+    if tolerance is None or len(validation_scores) < 2:
+        return False
+    return max(validation_scores[:-1]) - validation_scores[-1] > tolerance
+
+
+def prune_iteration(
+    attributions_path: str | Path,
+    landmark_set_path: str | Path,
+    out_path: str | Path,
+    *,
+    settings: PruneSettings | None = None,
+    iteration: int = 1,
+    metrics_paths: Sequence[str | Path] = (),
+) -> dict[str, Any]:
+    """Write the next iteration's ``landmarks.json`` from this iteration's relevance scores.
+
+    Parameters
+    ----------
+    attributions_path, landmark_set_path
+        The previous iteration's attribution store and landmark sets.
+    out_path
+        This iteration's ``landmarks.json``.
+    settings
+        The pruning policy.
+    iteration
+        The iteration being written.
+    metrics_paths
+        ``metrics.json`` of iterations ``0 … iteration − 1``, in order, for early stopping:
+        an emotion whose validation balanced accuracy fell more than
+        ``settings.stop_tolerance`` below its best keeps its set from then on.
+    """
+    settings = settings or PruneSettings()
+    emotions, scores = load_scores(attributions_path)
+    previous_record = read_landmark_record(landmark_set_path)
+    previous = previous_record["emotions"]
+    previously_stopped = previous_record.get("stopped", {})
+    history = [read_json(path)["emotions"] for path in metrics_paths]
+    kept: dict[str, list[int]] = {}
+    dropped: dict[str, list[int]] = {}
+    stopped: dict[str, bool] = {}
+    for e, emotion in enumerate(emotions):
+        current = np.asarray(previous[emotion], dtype=np.int64)
+        validation = [record[emotion]["mean"]["balanced_accuracy"] for record in history]
+        if previously_stopped.get(emotion) or should_stop(validation, settings.stop_tolerance):
+            kept[emotion], dropped[emotion], stopped[emotion] = sorted(current.tolist()), [], True
+            log.info("%s: pruning stopped, keeping %d landmarks", emotion, len(current))
+            continue
+        current_scores = scores[e, current]
+        if np.isnan(current_scores).all():
+            raise DataError(f"{attributions_path}: no relevance scores for {emotion!r}")
+        keep_mask = LandmarkPruner(settings).fit(current_scores, current).keep_mask_
+        kept[emotion] = sorted(current[keep_mask].tolist())
+        dropped[emotion] = sorted(current[~keep_mask].tolist())
+        stopped[emotion] = False
+        log.info("%s: %d → %d landmarks", emotion, len(current), len(kept[emotion]))
+    extra = {"dropped": dropped, "stopped": stopped, "settings": asdict(settings)}
+    write_landmark_sets(out_path, kept, iteration=iteration, **extra)
+    return {"iteration": iteration, "emotions": kept, **extra}

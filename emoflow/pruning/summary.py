@@ -1,0 +1,92 @@
+"""The summary over iterations (``summary.parquet``) and the selected model of each emotion.
+
+It belongs with the report (``emoflow.report`` will own ``summary.parquet``); it lives in the
+pruning package until the report is split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from emoflow._atomic import atomic_path, read_json
+from emoflow.errors import DataError
+
+SUMMARY_SCHEMA = {
+    "emotion": pl.String,
+    "iteration": pl.Int32,
+    "n_landmarks": pl.Int32,
+    "balanced_accuracy_mean": pl.Float64,
+    "balanced_accuracy_std": pl.Float64,
+    "accuracy_mean": pl.Float64,
+    "accuracy_std": pl.Float64,
+    "f1_mean": pl.Float64,
+    "roc_auc_mean": pl.Float64,
+    "train_time_s": pl.Float64,
+    "inference_time_ms": pl.Float64,
+    "n_parameters": pl.Int64,
+    "test_balanced_accuracy": pl.Float64,
+    "test_accuracy": pl.Float64,
+}
+"""Columns of ``summary.parquet`` (plus ``selected``, a Boolean)."""
+
+
+def summarise_iterations(
+    metrics_paths: Sequence[str | Path], out_path: str | Path, *, tolerance: float = 0.0
+) -> pl.DataFrame:
+    """Collect every iteration's metrics into ``summary.parquet`` and mark the selected model.
+
+    The selected iteration of an emotion has the best mean (validation) balanced accuracy;
+    iterations within ``tolerance`` of the best count as ties, and ties go to fewer landmarks.
+    ``test_*`` columns hold the held-out subjects' scores (NaN without ``train.test_subjects``);
+    they never influence the selection.
+    """
+    rows = []
+    for path in metrics_paths:
+        metrics = read_json(path)
+        for emotion, record in metrics["emotions"].items():
+            parameters = record["n_parameters"]
+            rows.append(
+                {
+                    "emotion": emotion,
+                    "iteration": int(metrics["iteration"]),
+                    "n_landmarks": int(record["n_landmarks"]),
+                    "balanced_accuracy_mean": record["mean"]["balanced_accuracy"],
+                    "balanced_accuracy_std": record["std"]["balanced_accuracy"],
+                    "accuracy_mean": record["mean"]["accuracy"],
+                    "accuracy_std": record["std"]["accuracy"],
+                    "f1_mean": record["mean"]["f1"],
+                    "roc_auc_mean": record["mean"]["roc_auc"],
+                    "train_time_s": record["mean"]["train_time_s"],
+                    "inference_time_ms": record["inference_time_ms_per_sample"],
+                    "n_parameters": int(parameters["random"] + parameters["trained"]),
+                    "test_balanced_accuracy": record.get("test", {}).get(
+                        "balanced_accuracy", float("nan")
+                    ),
+                    "test_accuracy": record.get("test", {}).get("accuracy", float("nan")),
+                }
+            )
+    if not rows:
+        raise DataError("no iteration metrics to summarise")
+    summary = pl.DataFrame(rows, schema=SUMMARY_SCHEMA).sort("emotion", "iteration")
+    best = pl.col("balanced_accuracy_mean").max().over("emotion")
+    candidates = summary.with_columns(
+        (pl.col("balanced_accuracy_mean") >= best - tolerance - 1e-12).alias("_tie")
+    )
+    fewest = (
+        candidates.filter(pl.col("_tie"))
+        .sort("n_landmarks", "iteration")
+        .group_by("emotion", maintain_order=True)
+        .first()
+        .select("emotion", pl.col("iteration").alias("_selected_iteration"))
+    )
+    summary = (
+        summary.join(fewest, on="emotion", how="left")
+        .with_columns((pl.col("iteration") == pl.col("_selected_iteration")).alias("selected"))
+        .drop("_selected_iteration")
+    )
+    with atomic_path(out_path) as staged:
+        summary.write_parquet(staged)
+    return summary
