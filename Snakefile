@@ -1,12 +1,16 @@
 # emoflow: videos → MediaPipe landmarks → features → randomized deep networks →
 # Integrated Gradients → landmark pruning (iterated) → report.
 # All logic lives in the `emoflow` package; rules only connect files.
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The defaults come from the workflow's own folder, wherever it is run from; a user's
+# --configfile (or --config) overrides them key by key.
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -31,6 +35,7 @@ localrules:
     build_manifest,
     start_landmark_set,
     prune_landmarks,
+    gather_iteration,
     summarise_iterations,
     write_provenance,
 

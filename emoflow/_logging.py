@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -26,6 +27,10 @@ def log_to_file(path: str | Path) -> None:
         force=True,
     )
     logging.captureWarnings(True)
+    # the job's span, so overlapping jobs can be seen in their logs
+    job = logging.getLogger("emoflow.job")
+    job.info("started (pid %d)", os.getpid())
+    atexit.register(job.info, "finished (pid %d)", os.getpid())
 
 
 def log_to_console(verbose: bool = False) -> None:

@@ -278,3 +278,16 @@ def device_lease(
         yield select_device(requested, n_devices=n_devices, lock_dir=lock_dir)
     finally:
         release()
+
+
+def limit_threads(threads: int | None) -> None:
+    """Let torch use at most ``threads`` threads (a workflow job's share of the cores).
+
+    Snakemake grants each job its ``threads``; without this, every torch job uses all the
+    machine's cores and jobs running side by side oversubscribe it. ``None`` changes nothing.
+    """
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))

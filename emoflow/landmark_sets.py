@@ -17,7 +17,12 @@ from typing import Any
 from emoflow._atomic import read_json, write_json
 from emoflow.errors import DataError, InputError
 
-__all__ = ["read_landmark_record", "read_landmark_sets", "write_landmark_sets"]
+__all__ = [
+    "gather_landmark_sets",
+    "read_landmark_record",
+    "read_landmark_sets",
+    "write_landmark_sets",
+]
 
 
 def read_landmark_record(path: str | Path) -> dict[str, Any]:
@@ -65,3 +70,29 @@ def write_landmark_sets(path: str | Path, sets: Mapping[str, Sequence[int]], **e
     record["emotions"] = {emotion: [int(i) for i in ids] for emotion, ids in sets.items()}
     record.update(extra)
     write_json(path, record)
+
+
+def gather_landmark_sets(paths: Sequence[str | Path], out_path: str | Path) -> dict[str, Any]:
+    """Merge one-emotion ``landmarks.json`` files of an iteration into the iteration's file.
+
+    Per-emotion entries (``emotions``, ``dropped``, ``stopped``) are merged in the order of
+    ``paths``; other entries (``iteration``, ``settings``, ``start``) are taken from the first
+    file, and must agree between the files.
+    """
+    if not paths:
+        raise DataError("no landmark-set file to gather")
+    merged: dict[str, Any] = {}
+    for path in paths:
+        record = read_landmark_record(path)
+        for key, value in record.items():
+            if isinstance(value, dict) and key in ("emotions", "dropped", "stopped"):
+                merged.setdefault(key, {}).update(value)
+            elif key not in merged:
+                merged[key] = value
+            elif merged[key] != value:
+                raise DataError(
+                    f"{path}: {key} {value!r} differs from {paths[0]}'s {merged[key]!r}"
+                )
+    sets = merged.pop("emotions")
+    write_landmark_sets(out_path, sets, **merged)
+    return {"emotions": sets, **merged}

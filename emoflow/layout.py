@@ -4,19 +4,24 @@ Rules (through ``common.smk``) and Python code (``predict``, ``explain``, the re
 :class:`ResultsLayout` for paths instead of spelling ``iter_{i}/models`` themselves, so the
 layout can change in one file.
 
-Layout (``{i}`` is the pruning iteration, ``{k}`` the landmark shard)::
+Each emotion prunes its own landmark set, so each has its own chain of iterations
+(``{i}`` is the pruning iteration, ``{e}`` the emotion, ``{k}`` the landmark shard)::
 
     manifest.parquet                  data-set manifest (emoflow.manifest)
     landmarks/shard_{k}.parquet       landmark tables (emoflow.landmarks)
     features.zarr                     feature store (emoflow.features)
-    iter_{i}/landmarks.json           kept landmarks per emotion (emoflow.landmark_sets)
-    iter_{i}/models/{emotion}.pt      model files (emoflow.models)
-    iter_{i}/metrics.json             fold metrics (emoflow.training)
-    iter_{i}/scores.parquet           out-of-fold scores (emoflow.training)
-    iter_{i}/attributions.zarr        attribution store (emoflow.attribution)
-    summary.parquet                   per emotion and iteration (emoflow.report)
+    iter_{i}/{e}/landmarks.json       the landmarks emotion e keeps (emoflow.landmark_sets)
+    iter_{i}/{e}/model.pt             its model file (emoflow.models)
+    iter_{i}/{e}/metrics.json         its fold metrics (emoflow.training)
+    iter_{i}/{e}/scores.parquet       its out-of-fold and held-out scores (emoflow.training)
+    iter_{i}/{e}/attributions.zarr    its attribution store (emoflow.attribution)
+    iter_{i}/landmarks.json           every emotion's set, gathered (emoflow.landmark_sets)
+    iter_{i}/metrics.json             every emotion + the combined prediction (emoflow.training)
+    iter_{i}/scores.parquet           every emotion's out-of-fold scores (emoflow.training)
+    summary.parquet                   per emotion and iteration (emoflow.summary)
     report/                           report figures and tables (emoflow.report)
     provenance.json                   configuration, seeds, versions (emoflow.provenance)
+    logs/{rule}/…, benchmarks/{rule}/…  each job's log and Snakemake benchmark
 """
 
 from __future__ import annotations
@@ -52,23 +57,38 @@ class ResultsLayout:
     def iteration(self, iteration: int | str) -> Path:
         return self.root / f"iter_{iteration}"
 
-    def landmark_sets(self, iteration: int | str) -> Path:
-        return self.iteration(iteration) / "landmarks.json"
+    def chain(self, iteration: int | str, emotion: str) -> Path:
+        """The folder of one emotion's iteration."""
+        return self.iteration(iteration) / emotion
 
-    def models(self, iteration: int | str) -> Path:
-        return self.iteration(iteration) / "models"
+    def landmark_sets(self, iteration: int | str, emotion: str | None = None) -> Path:
+        """An emotion's landmark set, or (``emotion=None``) the iteration's gathered sets."""
+        folder = self.iteration(iteration) if emotion is None else self.chain(iteration, emotion)
+        return folder / "landmarks.json"
 
     def model(self, iteration: int | str, emotion: str) -> Path:
-        return self.models(iteration) / f"{emotion}.pt"
+        return self.chain(iteration, emotion) / "model.pt"
 
-    def metrics(self, iteration: int | str) -> Path:
-        return self.iteration(iteration) / "metrics.json"
+    def model_files(self, iteration: int | str) -> list[Path]:
+        """The model files of an iteration on disk, by emotion name."""
+        return sorted(self.iteration(iteration).glob("*/model.pt"))
 
-    def scores(self, iteration: int | str) -> Path:
-        return self.iteration(iteration) / "scores.parquet"
+    def metrics(self, iteration: int | str, emotion: str | None = None) -> Path:
+        """An emotion's metrics, or (``emotion=None``) the iteration's gathered metrics."""
+        folder = self.iteration(iteration) if emotion is None else self.chain(iteration, emotion)
+        return folder / "metrics.json"
 
-    def attributions(self, iteration: int | str) -> Path:
-        return self.iteration(iteration) / "attributions.zarr"
+    def scores(self, iteration: int | str, emotion: str | None = None) -> Path:
+        """An emotion's scores, or (``emotion=None``) the iteration's gathered scores."""
+        folder = self.iteration(iteration) if emotion is None else self.chain(iteration, emotion)
+        return folder / "scores.parquet"
+
+    def attributions(self, iteration: int | str, emotion: str) -> Path:
+        return self.chain(iteration, emotion) / "attributions.zarr"
+
+    def attribution_stores(self, iteration: int | str) -> list[Path]:
+        """The attribution stores of an iteration on disk, by emotion name."""
+        return sorted(self.iteration(iteration).glob("*/attributions.zarr"))
 
     def iterations(self) -> list[int]:
         """The iterations present on disk, in order (folders ``iter_{i}`` with an integer i)."""
@@ -91,3 +111,11 @@ class ResultsLayout:
     @property
     def provenance(self) -> Path:
         return self.root / "provenance.json"
+
+    def log(self, rule: str, name: str) -> Path:
+        """A job's log file."""
+        return self.root / "logs" / rule / f"{name}.log"
+
+    def benchmark(self, rule: str, name: str) -> Path:
+        """A job's Snakemake benchmark file."""
+        return self.root / "benchmarks" / rule / f"{name}.tsv"

@@ -205,11 +205,23 @@ __all__ = [
     "MANIFEST_COLUMNS",
     "MANIFEST_SCHEMA",
     "DatasetAdapter",
+    "build_dataset_manifest",
     "build_manifest",
     "check_protocol",
     "plan_manifest",
     "read_manifest",
 ]
+
+
+def build_dataset_manifest(
+    dataset: Mapping[str, Any], source: str | Path, out_path: str | Path
+) -> pl.DataFrame:
+    """:func:`build_manifest` from the ``dataset`` config section (as the workflow passes it):
+    its ``adapter``, ``emotions`` and the adapter's own options section."""
+    adapter = dataset["adapter"]
+    return build_manifest(
+        adapter, source, out_path, emotions=dataset["emotions"], options=dataset.get(adapter)
+    )
 
 
 def plan_manifest(config: Mapping[str, Any]) -> pl.DataFrame | None:

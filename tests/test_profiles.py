@@ -74,8 +74,8 @@ def _snakemake(workdir: Path, *args: str, fake_bin: Path | None = None):
 def _with_upstream_outputs(workdir: Path) -> Path:
     """Stand-in inputs of train_models (iteration 0) and extract_landmarks; fake commands."""
     (workdir / "results" / "features.zarr").mkdir(parents=True)
-    (workdir / "results" / "iter_0").mkdir()
-    (workdir / "results" / "iter_0" / "landmarks.json").write_text("{}")
+    (workdir / "results" / "iter_0" / "happiness").mkdir(parents=True)
+    (workdir / "results" / "iter_0" / "happiness" / "landmarks.json").write_text("{}")
     (workdir / "results" / "manifest.parquet").write_bytes(b"")
     fake_bin = workdir / "fake_bin"
     fake_bin.mkdir()
@@ -97,7 +97,7 @@ def _submissions(fake_bin: Path, command: str) -> dict[str, str]:
 
 
 SUBMIT_TARGETS = (
-    "results/iter_0/metrics.json",
+    "results/iter_0/happiness/metrics.json",
     "results/landmarks/shard_0.parquet",
     "--allowed-rules",
     "train_models",
@@ -161,7 +161,7 @@ def test_slurm_submits_gpu_rule_with_gpu_request(tmp_path: Path) -> None:
     assert "--cpus-per-task=4" in options
     # The job runs the rule's own job on the node, with the same resource settings.
     job = shlex.split(train.split(" --wrap=", 1)[1])
-    assert job[job.index("--target-jobs") + 1] == "train_models:iteration=0"
+    assert job[job.index("--target-jobs") + 1] == "train_models:iteration=0,emotion=happiness"
 
     landmarks = calls["extract_landmarks"].split(" --wrap=")[0].split()
     assert not any(option.startswith(("--gpus", "--gres")) for option in landmarks)

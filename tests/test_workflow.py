@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -26,17 +27,18 @@ TINY_CONFIG = {
     "demo": {"n_subjects": 4, "repetitions": 1, "n_frames": 12, "size": 192, "seed": 3},
     "landmarks": {"n_shards": 2},
     "features": {"n_frames": 6},
-    "train": {"n_folds": 2, "device": "cpu", "model": {"width": 32, "n_layers": 1}},
+    # device auto on a CPU machine: train and attribute jobs declare a GPU and run on the CPU
+    "train": {"n_folds": 2, "device": "auto", "model": {"width": 32, "n_layers": 1}},
     "attribution": {"n_steps": 8, "n_baselines": 2},
     "prune": {"iterations": 1, "fraction": 0.5, "min_landmarks": 8},
     "report": {"top_k": 20},
 }
 
 
-def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _snakemake(workdir: Path, *args: str, cores: str = "2") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [SNAKEMAKE, "--cores", "2", *args],
+        [SNAKEMAKE, "--cores", cores, *args],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -69,7 +71,8 @@ def finished_run(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "workflow", workdir / "workflow")
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
-    result = _snakemake(workdir)
+    # two GPU jobs at once (each on its own device; CPU here), as on a workstation
+    result = _snakemake(workdir, "--resources", "gpu=2", cores="4")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
@@ -79,9 +82,9 @@ def test_workflow_produces_every_stage(finished_run: Path) -> None:
     results = finished_run / "results"
     assert (results / "manifest.parquet").exists()
     assert len(list((results / "landmarks").glob("shard_*.parquet"))) == 2
-    for iteration in (0, 1):
-        assert len(list((results / f"iter_{iteration}" / "models").glob("*.pt"))) == 3
-        assert (results / f"iter_{iteration}" / "attributions.zarr").is_dir()
+    for iteration in (0, 1):  # one chain per emotion: its own model and attribution store
+        assert len(list((results / f"iter_{iteration}").glob("*/model.pt"))) == 3
+        assert len(list((results / f"iter_{iteration}").glob("*/attributions.zarr"))) == 3
     summary = pl.read_parquet(results / "summary.parquet")
     assert summary.height == 6
     first = summary.filter(pl.col("iteration") == 0)["n_landmarks"].to_list()
@@ -92,8 +95,8 @@ def test_workflow_produces_every_stage(finished_run: Path) -> None:
     for name in ("accuracy_vs_landmarks", "relevance_on_face", "selected_landmarks"):
         assert (results / "report" / f"{name}.png").stat().st_size > 10_000
     for rule in ("extract_landmarks", "train_models", "attribute_models"):
-        assert any((finished_run / "logs" / rule).iterdir())
-        assert any((finished_run / "benchmarks" / rule).iterdir())
+        assert any((results / "logs" / rule).iterdir())
+        assert any((results / "benchmarks" / rule).iterdir())
 
 
 @pytest.mark.slow
@@ -108,17 +111,19 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
     result = _snakemake(finished_run, "-n", "--config", "prune={fraction: 0.4}")
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
-    assert planned.get("prune_landmarks") == 1
+    assert planned.get("prune_landmarks") == 3  # one per emotion's chain
     assert set(planned) <= {
         "prune_landmarks",
         "train_models",
         "attribute_models",
+        "gather_iteration",
         "summarise_iterations",
         "make_report",
         "write_provenance",
         "all",
     }, planned
-    assert planned.get("train_models") == 1  # iteration 1 only
+    assert planned.get("train_models") == 3  # iteration 1 only, each emotion
+    assert planned.get("gather_iteration") == 1
 
 
 @pytest.mark.slow
@@ -136,8 +141,17 @@ def test_paper_preset_plans_on_a_ckplus_folder(tmp_path: Path) -> None:
     shutil.copytree(REPO / "workflow", tmp_path / "workflow")
     shutil.copytree(REPO / "config", tmp_path / "config")
     ckplus = tmp_path / "CK+"
-    (ckplus / "cohn-kanade-images" / "S005" / "001").mkdir(parents=True)
-    (ckplus / "Emotion" / "S005" / "001").mkdir(parents=True)
+    # enough subjects for the preset's 10 folds plus the held-out test subjects (the
+    # workflow checks this before anything runs): one sequence per subject and CK+ code
+    for subject in range(12):
+        for code in range(1, 8):
+            name, sequence = f"S{subject + 10:03d}", f"{code:03d}"
+            frames = ckplus / "cohn-kanade-images" / name / sequence
+            frames.mkdir(parents=True)
+            (frames / f"{name}_{sequence}_00000001.png").write_bytes(b"")
+            emotion = ckplus / "Emotion" / name / sequence
+            emotion.mkdir(parents=True)
+            (emotion / f"{name}_{sequence}_00000001_emotion.txt").write_text(f"{code}.0\n")
     result = _snakemake(
         tmp_path,
         "-n",
@@ -149,6 +163,186 @@ def test_paper_preset_plans_on_a_ckplus_folder(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
     assert planned["build_manifest"] == 1
-    assert planned["train_models"] == 9  # iterations 0 … 8
-    assert planned["prune_landmarks"] == 8
+    assert planned["train_models"] == 9 * 7  # iterations 0 … 8, one chain per emotion
+    assert planned["prune_landmarks"] == 8 * 7
     assert "make_demo" not in planned
+
+
+# -- one chain per emotion (issue 12) ---------------------------------------------------------
+def _dag_edges(output: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
+    """Node id → rule name and the edges of `snakemake --dag` (DOT)."""
+    nodes = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r'^\s*(\d+)\[label = "([a-z_]+)', output, re.MULTILINE)
+    }
+    edges = set(re.findall(r"^\s*(\d+) -> (\d+)", output, re.MULTILINE))
+    return nodes, edges
+
+
+def _reachable(edges: set[tuple[str, str]]) -> dict[str, set[str]]:
+    children: dict[str, set[str]] = {}
+    for parent, child in edges:
+        children.setdefault(parent, set()).add(child)
+    reach: dict[str, set[str]] = {}
+
+    def visit(node: str) -> set[str]:
+        if node not in reach:
+            reach[node] = set()
+            for child in children.get(node, ()):
+                reach[node] |= {child} | visit(child)
+        return reach[node]
+
+    for node in list(children):
+        visit(node)
+    return reach
+
+
+@pytest.mark.slow
+def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    result = subprocess.run(
+        [SNAKEMAKE, "--dag", "--config", "train={device: auto}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    nodes, edges = _dag_edges(result.stdout)
+    reach = _reachable(edges)
+    gpu_jobs = [
+        node for node, rule in nodes.items() if rule in ("train_models", "attribute_models")
+    ]
+    assert len(gpu_jobs) == 60  # 6 emotions × 5 iterations × (train, attribute)
+    # a largest set of GPU jobs with no path between any two, built greedily
+    independent: list[str] = []
+    for node in gpu_jobs:
+        if all(node not in reach.get(o, ()) and o not in reach.get(node, ()) for o in independent):
+            independent.append(node)
+    assert len(independent) >= 6
+
+
+@pytest.mark.slow
+def test_two_gpu_jobs_run_at_once(finished_run: Path) -> None:
+    """The fixture ran with --cores 4 --resources gpu=2 and GPU-declared jobs (device auto)."""
+    spans = []
+    for rule in ("train_models", "attribute_models"):
+        for log_file in (finished_run / "results" / "logs" / rule).glob("*.log"):
+            stamps = re.findall(
+                r"^(\S+ \S+) INFO emoflow\.job: (started|finished)",
+                log_file.read_text(),
+                re.MULTILINE,
+            )
+            times = {kind: stamp for stamp, kind in stamps}
+            assert set(times) == {"started", "finished"}, log_file
+            spans.append((times["started"], times["finished"]))
+    spans.sort()
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override",
+    [
+        "prune={threshold: 0.2}",  # another policy's value: the fraction policy ignores it
+        "attribution={batch_size: 7, internal_batch_size: 99}",  # memory knobs
+        "landmarks={n_shards: 3}",  # job sizing, not landmarks
+    ],
+)
+def test_settings_that_cannot_change_a_result_rerun_nothing(
+    finished_run: Path, override: str
+) -> None:
+    result = _snakemake(finished_run, "-n", "--config", override)
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = _planned_jobs(result.stdout + result.stderr)
+    assert set(planned) <= {"write_provenance", "make_report", "all"}, planned
+
+
+def _csv_data_set(finished_run: Path, root: Path) -> Path:
+    """A csv-adapter copy of the finished run's demo videos (labels in a CSV)."""
+    labels = pl.read_csv(finished_run / "data" / "demo" / "labels.csv")
+    videos = root / "videos"
+    shutil.copytree(finished_run / "data" / "demo" / "videos", videos)
+    table = labels.select(
+        pl.col("video_id"),
+        (pl.lit(str(videos) + "/") + pl.col("video_id") + pl.lit(".mp4")).alias("path"),
+        pl.col("emotion").alias("label"),
+        pl.col("subject"),
+    )
+    table.write_csv(root / "labels.csv")
+    return root / "labels.csv"
+
+
+@pytest.mark.slow
+def test_label_fixes_and_other_videos_never_reextract_unchanged_ones(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "csv_run"
+    workdir.mkdir()
+    shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(REPO / "workflow", workdir / "workflow")
+    labels_file = _csv_data_set(finished_run, tmp_path)
+    config = {**TINY_CONFIG, "dataset": {**TINY_CONFIG["dataset"], "adapter": "csv"}}
+    config["dataset"]["source"] = str(labels_file)
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    built = _snakemake(workdir, str(Path("results") / "features.zarr"))
+    assert built.returncode == 0, built.stderr[-3000:]
+    target = str(Path("results") / "features.zarr")
+    original = pl.read_csv(labels_file)
+
+    # a label fix: the manifest and features again, no landmark extraction
+    fixed = original.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("anger" if original["label"][0] != "anger" else "happiness"))
+        .otherwise(pl.col("label"))
+        .alias("label")
+    )
+    fixed.write_csv(labels_file)
+    planned = _planned_jobs(_snakemake(workdir, "-n", target).stdout)
+    assert planned.get("build_manifest") == 1 and planned.get("build_features") == 1, planned
+    assert "extract_landmarks" not in planned, planned
+
+    # a removed video: its own shard only
+    original.slice(1).write_csv(labels_file)
+    planned = _planned_jobs(_snakemake(workdir, "-n", target).stdout)
+    assert planned.get("extract_landmarks") == 1, planned
+
+    # an added video (a copy under a new id): its own shard only
+    added = pl.concat(
+        [original, original.head(1).with_columns(pl.lit("new_clip").alias("video_id"))]
+    )
+    added.write_csv(labels_file)
+    planned = _planned_jobs(_snakemake(workdir, "-n", target).stdout)
+    assert planned.get("extract_landmarks") == 1, planned
+
+
+@pytest.mark.slow
+def test_workflow_runs_from_another_folder_with_the_project_defaults(tmp_path: Path) -> None:
+    """`snakemake -s PATH/Snakefile --configfile my.yaml` elsewhere starts from the project's
+    config/config.yaml (held-out subjects, folds), and data-dependent errors come first."""
+    mine = tmp_path / "my.yaml"
+    mine.write_text(yaml.safe_dump({"demo": {"n_subjects": 4}, "results": "out"}))
+    refused = subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(mine), "-n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # config.yaml holds out 2 subjects for the test and asks for 3 folds: 4 subjects are too few
+    assert refused.returncode != 0
+    assert "test_subjects" in refused.stdout + refused.stderr
+    mine.write_text(yaml.safe_dump({"demo": {"n_subjects": 5}, "results": "out"}))
+    planned = subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(mine), "-n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    assert "out/summary.parquet" in planned.stdout
+    assert not (REPO / "out").exists()

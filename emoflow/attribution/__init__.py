@@ -132,7 +132,9 @@ from emoflow.attribution.store import (
     ATTRIBUTION_DIMS,
     COORD_NAMES,
     LANDMARK_CHUNK,
+    RUNTIME_KEYS,
     SCORE_DIMS,
+    attribute_emotion,
     attribute_iteration,
     landmark_scores_from_store,
     load_scores,
@@ -141,6 +143,7 @@ from emoflow.attribution.store import (
     read_baseline_values,
     read_emotions,
     read_settings,
+    runtime_settings,
 )
 
 __all__ = [
@@ -155,6 +158,7 @@ __all__ = [
     "MAX_BASELINE_CANDIDATES",
     "METHODS",
     "QUADRATURES",
+    "RUNTIME_KEYS",
     "SAMPLE_SETS",
     "SCORE_DIMS",
     "Aggregate",
@@ -168,6 +172,7 @@ __all__ = [
     "LandmarkOcclusion",
     "Method",
     "SmoothGradIG",
+    "attribute_emotion",
     "attribute_iteration",
     "attribute_samples",
     "choose_baselines",
@@ -184,6 +189,7 @@ __all__ = [
     "read_emotions",
     "read_settings",
     "reduce_to_landmarks",
+    "runtime_settings",
     "select_baselines",
     "settings_baselines",
     "weighted_landmark_scores",

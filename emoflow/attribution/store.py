@@ -25,19 +25,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path, read_json
+from emoflow._atomic import atomic_path
 from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.features import load_features, read_strings
 from emoflow.landmark_sets import read_landmark_sets
+from emoflow.training.outputs import held_out_subjects
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +91,18 @@ def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
     return array
 
 
-def _held_out_subjects(metrics_path: str | Path | None) -> list[str]:
-    """Held-out test subjects recorded in an iteration's ``metrics.json`` (none without it)."""
-    if metrics_path is None:
-        return []
-    return list(read_json(metrics_path).get("split", {}).get("test_subjects", []))
-
-
 def attribute_iteration(
     features_path: str | Path,
     landmark_set_path: str | Path,
-    model_dir: str | Path,
+    model_dir: str | Path | None,
     out_path: str | Path,
     *,
     settings: AttributionSettings | None = None,
     device: str = "auto",
     iteration: int = 0,
     metrics_path: str | Path | None = None,
+    emotions: Sequence[str] | None = None,
+    model_paths: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Attribute every emotion's model over the whole data set and write the Zarr store.
 
@@ -113,6 +110,10 @@ def attribute_iteration(
     (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
     computed from the development subjects only. The store's layout is in the module
     docstring.
+
+    ``emotions`` restricts the store to some emotions (the workflow writes one store per
+    emotion and iteration: :func:`attribute_emotion`); ``model_paths`` gives each emotion's
+    model file instead of ``model_dir/{emotion}.pt``.
 
     Returns
     -------
@@ -125,10 +126,17 @@ def attribute_iteration(
 
     settings = settings or AttributionSettings()
     feature_set = load_features(features_path)
-    held_out = _held_out_subjects(metrics_path)
     if metrics_path is not None:
+        held_out = held_out_subjects(metrics_path)
         feature_set = feature_set.samples(~np.isin(feature_set.subjects, held_out))
-    emotions = feature_set.emotion_names
+    if emotions is None:
+        emotions = feature_set.emotion_names
+    elif unknown := [e for e in emotions if e not in feature_set.emotion_names]:
+        raise DataError(
+            f"{features_path}: no emotion(s) {unknown} (the store has "
+            f"{', '.join(feature_set.emotion_names)})"
+        )
+    emotions = list(emotions)
     landmark_sets = read_landmark_sets(landmark_set_path, emotions)
     features = feature_set.features
     n_samples, n_frames, n_landmarks, n_coords = features.shape
@@ -155,7 +163,12 @@ def attribute_iteration(
         )
         used = np.zeros((len(emotions), n_samples), dtype=bool)
         for e, emotion in enumerate(emotions):
-            model_path = Path(model_dir) / f"{emotion}.pt"
+            if model_paths:
+                model_path = Path(model_paths[emotion])
+            elif model_dir is not None:
+                model_path = Path(model_dir) / f"{emotion}.pt"
+            else:
+                raise DataError("attribute_iteration needs model_dir or model_paths")
             model, metadata = load_model(model_path, device=device)
             keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
             if list(metadata["landmarks"]) != keep.tolist():
@@ -218,6 +231,82 @@ def attribute_iteration(
     return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
 
 
+RUNTIME_KEYS = ("batch_size", "internal_batch_size", "dask_scheduler")
+"""Attribution settings that change how a job runs (memory, where dask computes), not what it
+computes: the workflow hands them to the job as resources (``attribution_<key>``), so that
+changing one re-runs nothing."""
+
+
+def runtime_settings(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split an ``attribution`` config section into the settings that decide the result and
+    the run-time knobs of :data:`RUNTIME_KEYS`, as ``attribution_<key>`` resources (a
+    missing scheduler as ``""``)."""
+    result = {key: value for key, value in section.items() if key not in RUNTIME_KEYS}
+    runtime = {
+        f"attribution_{key}": "" if section[key] is None else section[key]
+        for key in RUNTIME_KEYS
+        if key in section
+    }
+    return result, runtime
+
+
+def attribute_emotion(
+    features_path: str | Path,
+    landmark_set_path: str | Path,
+    model_path: str | Path,
+    out_path: str | Path,
+    *,
+    emotion: str,
+    settings: AttributionSettings | Mapping[str, Any] | None = None,
+    runtime: Any = None,
+    device: str = "auto",
+    iteration: int = 0,
+    metrics_path: str | Path | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """One emotion's attribution store of an iteration (one job of the emotion's chain).
+
+    The same store as :func:`attribute_iteration` writes, with one emotion on its
+    ``emotion`` axis; ``landmark_set_path`` and ``metrics_path`` are the emotion's own.
+
+    Parameters
+    ----------
+    settings
+        :class:`AttributionSettings`, or the ``attribution`` config section (without the
+        run-time knobs, see :func:`runtime_settings`).
+    runtime
+        Where the run-time knobs are: a mapping or an object (a Snakemake job's
+        ``resources``) with ``attribution_<key>`` entries; missing ones keep the settings'.
+    threads
+        Torch threads of the job (:func:`emoflow.devices.limit_threads`).
+    """
+    from emoflow.devices import limit_threads
+
+    limit_threads(threads)
+    if not isinstance(settings, AttributionSettings):
+        values = dict(settings or {})
+        for key in RUNTIME_KEYS:
+            name = f"attribution_{key}"
+            found = (
+                runtime.get(name) if isinstance(runtime, Mapping) else getattr(runtime, name, None)
+            )
+            if found is not None:
+                values[key] = found if found != "" else None
+        settings = AttributionSettings(**values)
+    return attribute_iteration(
+        features_path,
+        landmark_set_path,
+        None,
+        out_path,
+        settings=settings,
+        device=device,
+        iteration=iteration,
+        metrics_path=metrics_path,
+        emotions=[emotion],
+        model_paths={emotion: model_path},
+    )
+
+
 # -- reading ---------------------------------------------------------------------------------
 def _open(path: str | Path) -> Any:
     """The root group of an attribution store (an :class:`InputError` for anything else)."""
@@ -248,8 +337,15 @@ def read_settings(path: str | Path) -> dict[str, Any]:
     return dict(_open(path).attrs.get("settings") or {})
 
 
-def load_scores(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """Emotion names and per-landmark scores ``(emotion, landmark)`` of an attribution store."""
+def load_scores(path: str | Path | Sequence[str | Path]) -> tuple[list[str], np.ndarray]:
+    """Emotion names and per-landmark scores ``(emotion, landmark)`` of an attribution store,
+    or of several (e.g. one per emotion), stacked along the emotion axis in the order given."""
+    if not isinstance(path, str | Path):
+        parts = [load_scores(one) for one in path]
+        if not parts:
+            raise DataError("no attribution store given")
+        names = [name for part_names, _ in parts for name in part_names]
+        return names, np.concatenate([scores for _, scores in parts], axis=0)
     root = _open(path)
     return list(root.attrs["emotions"]), np.asarray(root["scores"][...], dtype=np.float64)
 

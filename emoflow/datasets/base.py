@@ -91,6 +91,12 @@ class DatasetAdapter:
             return None
 
     @classmethod
+    def extraction_inputs(cls, source: str) -> list[str]:
+        """Files the landmark jobs must wait for beyond the manifest (none: the videos exist
+        before the run; their sizes and times are in each shard's plan)."""
+        return []
+
+    @classmethod
     def ground_truth(cls, source: str) -> str | None:
         """The file naming the landmarks that carry each emotion, if the data set has one."""
         return None

@@ -52,6 +52,11 @@ class DemoAdapter(DatasetAdapter):
         return demo["n_subjects"] * demo["repetitions"] * len(config["dataset"]["emotions"])
 
     @classmethod
+    def extraction_inputs(cls, source: str) -> list[str]:
+        """The demo's videos folder (made by the workflow's make_demo rule)."""
+        return [f"{source}/videos"]
+
+    @classmethod
     def ground_truth(cls, source: str) -> str | None:
         """The demo's ``ground_truth.json`` (which landmarks carry each emotion)."""
         return f"{source}/{DEMO_GROUND_TRUTH}"

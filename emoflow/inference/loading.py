@@ -91,12 +91,12 @@ def model_paths(
     if not layout.root.is_dir():
         raise InputError(layout.root, "results folder does not exist; give the workflow's")
     if iteration is not None:
-        folder = layout.models(iteration)
-        found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
+        folder = layout.iteration(iteration)
+        found = layout.model_files(iteration)
         if not found:
             present = ", ".join(map(str, layout.iterations())) or "none"
             raise InputError(
-                folder, f"holds no model file (*.pt); iterations in {layout.root}: {present}"
+                folder, f"holds no model file (*/model.pt); iterations in {layout.root}: {present}"
             )
         return found
     paths = []

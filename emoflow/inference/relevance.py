@@ -68,11 +68,12 @@ def attribution_settings(results: Path | None, iteration: int | None, n_steps: i
     from emoflow.attribution import AttributionSettings
 
     settings = AttributionSettings()
-    store = (
-        None
+    stores = (
+        []
         if results is None or iteration is None
-        else ResultsLayout(results).attributions(iteration)
+        else ResultsLayout(results).attribution_stores(iteration)
     )
+    store = stores[0] if stores else None
     if store is not None and store.is_dir():
         try:
             attrs: Any = _open_store(store).attrs
@@ -115,7 +116,7 @@ class _Baselines:
         """The model's iteration attribution store, its root group and the emotion's row."""
         if self.layout is None or model.iteration is None:
             return None
-        store = self.layout.attributions(model.iteration)
+        store = self.layout.attributions(model.iteration, model.emotion)
         if not store.is_dir():
             return None
         try:

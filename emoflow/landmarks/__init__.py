@@ -20,6 +20,7 @@ from emoflow.landmarks.extract import (
     extract_listed,
     extract_shard,
     extract_videos,
+    extraction_settings,
     plan_shards,
     shard_of,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "extract_listed",
     "extract_shard",
     "extract_videos",
+    "extraction_settings",
     "import_landmarks",
     "landmark_files",
     "landmarks_array",

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -250,12 +250,23 @@ def extract_shard(
     return extract_videos(_manifest_items(selected), out_path, strict=strict, **options)
 
 
+SHARDING_KEYS = ("n_shards", "videos_per_shard")
+"""``landmarks`` settings that decide how videos are split into jobs, not their landmarks."""
+
+
+def extraction_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``landmarks`` config section less :data:`SHARDING_KEYS`: what can change a
+    shard's table (so more shards re-run no extraction)."""
+    return {key: value for key, value in section.items() if key not in SHARDING_KEYS}
+
+
 def extract_listed(
     manifest_path: str | Path,
     out_path: str | Path,
     video_ids: Sequence[str],
     *,
     strict: bool = False,
+    settings: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, dict[str, Any]]:
     """Extract the manifest's videos ``video_ids`` into one landmark table (a shard).
@@ -263,6 +274,8 @@ def extract_listed(
     The workflow plans each shard's videos before the run (:func:`shard_of`, stable when
     videos are added or removed), so a shard is extracted again only when its own videos
     change. Per-video settings come from the manifest as in :func:`extract_shard`.
+    ``settings`` is the ``landmarks`` config section (its sharding keys are ignored; ``strict``,
+    ``fps`` and the :class:`FaceMeshExtractor` options are used); ``options`` override it.
 
     Raises
     ------
@@ -280,7 +293,8 @@ def extract_listed(
             "re-run the workflow so that the plan is made again",
         )
     logger.info("%d of the %d videos in %s", selected.height, manifest.height, manifest_path)
-    return extract_videos(_manifest_items(selected), out_path, strict=strict, **options)
+    merged = {"strict": strict, **extraction_settings(settings or {}), **options}
+    return extract_videos(_manifest_items(selected), out_path, **merged)
 
 
 def shard_of(video_id: str, n_shards: int) -> int:

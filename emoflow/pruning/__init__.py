@@ -21,6 +21,7 @@ from emoflow.pruning.pruner import (
     LandmarkPruner,
     initial_landmark_set,
     prune_iteration,
+    rule_settings,
     should_stop,
 )
 from emoflow.pruning.settings import OTHER_STAGE_KEYS, Policy, PruneSettings
@@ -40,6 +41,7 @@ __all__ = [
     "ThresholdPolicy",
     "initial_landmark_set",
     "prune_iteration",
+    "rule_settings",
     "should_stop",
     "summarise_iterations",
 ]

@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import read_json
 from emoflow.attribution import load_scores
 from emoflow.errors import ConfigError, DataError
 from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, mirror_pairs
+from emoflow.features import read_store_attributes
 from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
+from emoflow.pruning.policies import PRUNING_POLICIES
 from emoflow.pruning.settings import PruneSettings
+from emoflow.training.outputs import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +96,20 @@ def initial_landmark_set(
     out_path: str | Path,
     *,
     landmarks: str = "all",
+    emotions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write iteration 0's ``landmarks.json``: every emotion starts from the same set.
 
     ``all`` keeps the 478 landmarks (mesh + iris); ``mesh`` keeps the 468 mesh points, as in
-    the paper (:data:`START_SETS`).
+    the paper (:data:`START_SETS`). ``emotions`` writes the set of some emotions only (the
+    workflow starts one chain per emotion); default: every emotion of the feature store.
     """
-    import zarr
-
-    root = zarr.open_group(str(features_path), mode="r")
-    attrs: dict[str, Any] = dict(root.attrs)
-    emotions = [str(emotion) for emotion in attrs["emotions"]]
+    attrs = read_store_attributes(features_path)
+    available = [str(emotion) for emotion in attrs["emotions"]]
+    if emotions is None:
+        emotions = available
+    elif unknown := [e for e in emotions if e not in available]:
+        raise DataError(f"{features_path}: no emotion(s) {unknown} (has {', '.join(available)})")
     n_available = int(attrs["n_landmarks"])
     count = START_SETS.get(landmarks)
     if count is None:
@@ -154,7 +159,7 @@ def prune_iteration(
     previous_record = read_landmark_record(landmark_set_path)
     previous = previous_record["emotions"]
     previously_stopped = previous_record.get("stopped", {})
-    history = [read_json(path)["emotions"] for path in metrics_paths]
+    history = [read_metrics(path)["emotions"] for path in metrics_paths]
     kept: dict[str, list[int]] = {}
     dropped: dict[str, list[int]] = {}
     stopped: dict[str, bool] = {}
@@ -176,3 +181,16 @@ def prune_iteration(
     extra = {"dropped": dropped, "stopped": stopped, "settings": asdict(settings)}
     write_landmark_sets(out_path, kept, iteration=iteration, **extra)
     return {"iteration": iteration, "emotions": kept, **extra}
+
+
+def rule_settings(section: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a ``prune`` config section that can change a pruning job's output.
+
+    :meth:`PruneSettings.keys_from` (unknown keys are an error) less the values of the
+    policies that are not chosen: under ``policy: fraction`` a changed ``threshold`` re-runs
+    nothing.
+    """
+    own = PruneSettings.keys_from(section)
+    chosen = PRUNING_POLICIES[own.get("policy", "fraction")].parameter
+    others = {policy.parameter for policy in PRUNING_POLICIES.values()} - {chosen}
+    return {key: value for key, value in own.items() if key not in others}

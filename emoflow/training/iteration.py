@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -22,9 +22,10 @@ import numpy as np
 import polars as pl
 
 from emoflow._atomic import atomic_path
+from emoflow.devices import limit_threads
 from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
-from emoflow.landmark_sets import read_landmark_sets
+from emoflow.landmark_sets import gather_landmark_sets, read_landmark_sets
 from emoflow.models import (
     MODEL_KINDS,
     binary_metrics,
@@ -470,6 +471,30 @@ def train_iteration(
 train_iteration.__doc__ = (train_iteration.__doc__ or "") + _SETTINGS_DOC
 
 
+_SECTION_OPTIONS = {
+    "model": "network",
+    "n_folds": "n_folds",
+    "test_subjects": "test_subjects",
+    "seed": "seed",
+    "device": "device",
+    "backprop": "backprop",
+    "selection": "selection",
+    "calibration": "calibration",
+}
+"""``train`` config section key → keyword of :func:`train_iteration` / :func:`train_emotion`."""
+
+
+def section_options(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keywords of :func:`train_emotion` from the whole ``train`` config section."""
+    section = dict(section or {})
+    if unknown := sorted(set(section) - set(_SECTION_OPTIONS)):
+        raise ConfigError(
+            f"train: unknown key(s) {', '.join(unknown)}; allowed keys here: "
+            f"{', '.join(_SECTION_OPTIONS)}"
+        )
+    return {_SECTION_OPTIONS[key]: value for key, value in section.items()}
+
+
 def train_emotion(
     features_path: str | Path,
     landmark_set_path: str | Path,
@@ -478,15 +503,10 @@ def train_emotion(
     metrics_path: str | Path,
     scores_path: str | Path,
     *,
-    network: dict[str, Any] | None = None,
-    n_folds: int = 4,
-    seed: int = 0,
-    device: str = "auto",
+    train: Mapping[str, Any] | None = None,
     iteration: int = 0,
-    backprop: dict[str, Any] | None = None,
-    selection: dict[str, Any] | SelectionSettings | None = None,
-    calibration: str = "platt",
-    test_subjects: int = 0,
+    threads: int | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """One emotion's share of :func:`train_iteration`: its model, metrics and scores.
 
@@ -501,19 +521,26 @@ def train_emotion(
         The emotion's ``landmarks.json`` of this iteration.
     model_path
         The model file to write.
+    train
+        The whole ``train`` config section (as the workflow passes it); ``options`` (the
+        keywords of :func:`train_iteration`) override its values.
+    threads
+        Torch threads of the job (:func:`emoflow.devices.limit_threads`).
     """
-    protocol = _protocol(
-        features_path,
-        network=network,
-        n_folds=n_folds,
-        seed=seed,
-        device=device,
-        iteration=iteration,
-        backprop=backprop,
-        selection=selection,
-        calibration=calibration,
-        test_subjects=test_subjects,
-    )
+    limit_threads(threads)
+    settings = {
+        "network": None,
+        "n_folds": 4,
+        "seed": 0,
+        "device": "auto",
+        "backprop": None,
+        "selection": None,
+        "calibration": "platt",
+        "test_subjects": 0,
+        **section_options(train),
+        **options,
+    }
+    protocol = _protocol(features_path, iteration=iteration, **settings)
     if emotion not in protocol.development.emotion_names:
         raise DataError(
             f"{features_path}: no emotion {emotion!r} (the store has "
@@ -548,14 +575,14 @@ def train_emotion(
     return metrics
 
 
-train_emotion.__doc__ = (train_emotion.__doc__ or "") + _SETTINGS_DOC
-
-
 def gather_iteration(
     metrics_paths: Sequence[str | Path],
     scores_paths: Sequence[str | Path],
     metrics_path: str | Path,
     scores_path: str | Path,
+    *,
+    landmark_set_paths: Sequence[str | Path] = (),
+    landmark_sets_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Combine the emotions of one iteration (:func:`train_emotion`) into its own files.
 
@@ -569,6 +596,9 @@ def gather_iteration(
         Each emotion's ``metrics.json`` and ``scores.parquet``, in the order of the emotions.
     metrics_path, scores_path
         The iteration's files to write.
+    landmark_set_paths, landmark_sets_path
+        Each emotion's ``landmarks.json`` and the iteration's gathered one to write
+        (:func:`emoflow.landmark_sets.gather_landmark_sets`); nothing when not given.
     """
     if len(metrics_paths) != len(scores_paths) or not metrics_paths:
         raise DataError(
@@ -627,5 +657,7 @@ def gather_iteration(
         scores=score_matrix,
         probabilities=probability_matrix,
     )
+    if landmark_sets_path is not None:
+        gather_landmark_sets(landmark_set_paths, landmark_sets_path)
     write_metrics(metrics_path, metrics)
     return metrics

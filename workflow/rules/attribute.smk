@@ -1,27 +1,24 @@
-from emoflow.layout import ResultsLayout
-
-_LAYOUT = ResultsLayout()
-
-
 rule attribute_models:
     input:
-        features=str(_LAYOUT.features),
-        landmarks=str(_LAYOUT.landmark_sets("{iteration}")),
-        models=str(_LAYOUT.models("{iteration}")),
-        metrics=str(_LAYOUT.metrics("{iteration}")),
+        features=path(LAYOUT.features),
+        landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
+        model=path(LAYOUT.model("{iteration}", "{emotion}")),
+        metrics=path(LAYOUT.metrics("{iteration}", "{emotion}")),
     output:
-        store=directory(str(_LAYOUT.attributions("{iteration}"))),
+        store=directory(path(LAYOUT.attributions("{iteration}", "{emotion}"))),
     log:
-        "logs/attribute_models/{iteration}.log",
+        log("attribute_models", "{iteration}_{emotion}"),
     benchmark:
-        "benchmarks/attribute_models/{iteration}.tsv"
-    threads: 4
+        bench("attribute_models", "{iteration}_{emotion}")
+    threads: job_threads(2)
     resources:
         gpu=GPU_PER_JOB,
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=120,
+        # batch and memory knobs: how the job runs, not what it computes (no parameter)
+        **ATTRIBUTION_RUNTIME,
     params:
-        settings=config["attribution"],
+        settings=ATTRIBUTION_SETTINGS,
         device=config["train"]["device"],
         iteration=lambda wildcards: int(wildcards.iteration),
     script:

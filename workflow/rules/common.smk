@@ -1,7 +1,13 @@
-from pathlib import Path
+import os
+import re
 
+from emoflow.attribution import runtime_settings
 from emoflow.config import validate_config
 from emoflow.datasets import ADAPTERS
+from emoflow.landmarks import extraction_settings, plan_shards
+from emoflow.layout import ResultsLayout
+from emoflow.manifest import check_protocol, plan_manifest
+from emoflow.pruning import rule_settings
 
 # Check the configuration against the schema shipped in the package (command-line strings
 # coerced, defaults filled); a ConfigError names each offending key with its allowed values.
@@ -9,41 +15,25 @@ _validated = validate_config(config)
 config.clear()
 config.update(_validated)
 
-
-# The data set's adapter class (emoflow.datasets.ADAPTERS) answers what the workflow must know
-# before the run: which file labels the videos, how many videos there are, the ground truth.
-DATASET = ADAPTERS[config["dataset"]["adapter"]]
-
-
-def count_videos():
-    """Videos in the data set, known before the run (for sizing the landmark shards); None
-    when it cannot be known yet."""
-    return DATASET.count_videos(config)
-
-
-def count_shards():
-    """landmarks.n_shards, raised so that no shard holds more than videos_per_shard videos."""
-    n_shards = config["landmarks"]["n_shards"]
-    per_shard = config["landmarks"].get("videos_per_shard")
-    n_videos = count_videos() if per_shard else None
-    if n_videos:
-        n_shards = max(n_shards, -(-n_videos // per_shard))
-    return n_shards
-
-
-N_SHARDS = count_shards()
+# Every path of the run comes from the package's one description of the results folder.
+LAYOUT = ResultsLayout(config["results"])
+EMOTIONS = list(config["dataset"]["emotions"])
 N_ITERATIONS = config["prune"]["iterations"]
-SHARDS = [str(shard) for shard in range(N_SHARDS)]
 ITERATIONS = [str(iteration) for iteration in range(N_ITERATIONS + 1)]
 # GPUs a train/attribute job asks the scheduler for: none when the config pins the CPU.
 GPU_PER_JOB = 0 if config["train"]["device"] == "cpu" else 1
+# Threads a job asks for, never more than this machine has (`--cores 8` on a 2-core machine
+# must not run 2-thread jobs side by side on one core); each job's torch uses exactly these.
+CPUS = os.cpu_count() or 1
 
 
-# Plain integer patterns: an alternation of every shard ("0|1|…|N") is matched against each
-# job's files, which makes planning quadratic in the number of shards.
-wildcard_constraints:
-    shard=r"\d+",
-    iteration=r"\d+",
+def job_threads(wanted):
+    return max(1, min(wanted, CPUS))
+
+
+# The data set's adapter class (emoflow.datasets.ADAPTERS) answers what the workflow must know
+# before the run: which file labels the videos, the videos themselves, the ground truth.
+DATASET = ADAPTERS[config["dataset"]["adapter"]]
 
 
 def get_dataset_labels():
@@ -56,27 +46,79 @@ def get_ground_truth():
     return DATASET.ground_truth(config["dataset"]["source"]) or []
 
 
-def previous_iteration(wildcards):
-    iteration = int(wildcards.iteration)
-    if iteration < 1:
-        raise ValueError(
-            f"iteration {iteration} has no previous iteration to prune from"
-        )
-    return iteration - 1
+# The manifest as it will be, known now (the demo's from its settings): data that the training
+# protocol cannot use is refused before anything runs, and each landmark shard depends on its
+# own videos only, so a label fix or another video re-extracts no unchanged video.
+PLANNED = plan_manifest(config)
+check_protocol(
+    PLANNED,
+    n_folds=config["train"]["n_folds"],
+    test_subjects=config["train"]["test_subjects"],
+    source=get_dataset_labels(),
+)
+
+
+def count_shards():
+    """landmarks.n_shards, raised so that no shard holds more than videos_per_shard videos."""
+    n_shards = config["landmarks"]["n_shards"]
+    per_shard = config["landmarks"].get("videos_per_shard")
+    if per_shard:
+        n_shards = max(n_shards, -(-PLANNED.height // per_shard))
+    return n_shards
+
+
+SHARD_PLAN = plan_shards(PLANNED, count_shards())
+SHARDS = [str(shard) for shard, planned in enumerate(SHARD_PLAN) if planned["video_ids"]]
+
+
+# Plain integer patterns: an alternation of every shard ("0|1|…|N") is matched against each
+# job's files, which makes planning quadratic in the number of shards.
+wildcard_constraints:
+    shard=r"\d+",
+    iteration=r"\d+",
+    emotion="|".join(re.escape(emotion) for emotion in EMOTIONS),
+
+
+def path(value):
+    """A layout path as the string Snakemake wants."""
+    return str(value)
+
+
+def log(rule, name):
+    return path(LAYOUT.log(rule, name))
+
+
+def bench(rule, name):
+    return path(LAYOUT.benchmark(rule, name))
+
+
+def per_emotion(method, iteration):
+    """One path per emotion of an iteration, e.g. per_emotion(LAYOUT.metrics, "{iteration}")."""
+    return [path(method(iteration, emotion)) for emotion in EMOTIONS]
+
+
+def per_iteration(method):
+    return [path(method(iteration)) for iteration in ITERATIONS]
 
 
 def get_prune_inputs(wildcards):
-    previous = previous_iteration(wildcards)
+    """An emotion's previous iteration: its relevance, its set and its metrics so far."""
+    iteration, emotion = int(wildcards.iteration), wildcards.emotion
+    if iteration < 1:
+        raise ValueError(f"iteration {iteration} has no previous iteration to prune from")
+    previous = iteration - 1
     return {
-        "attributions": f"results/iter_{previous}/attributions.zarr",
-        "landmarks": f"results/iter_{previous}/landmarks.json",
-        "metrics": [f"results/iter_{i}/metrics.json" for i in range(previous + 1)],
+        "attributions": path(LAYOUT.attributions(previous, emotion)),
+        "landmarks": path(LAYOUT.landmark_sets(previous, emotion)),
+        "metrics": [path(LAYOUT.metrics(i, emotion)) for i in range(iteration)],
     }
 
 
-def per_iteration(pattern):
-    return [pattern.format(iteration=iteration) for iteration in ITERATIONS]
-
+# Settings that cannot change a rule's output are no parameter of it (a change would re-run
+# it for nothing): the other policies' values for pruning, batch and memory knobs for
+# attribution (those reach the job as resources).
+PRUNE_SETTINGS = rule_settings(config["prune"])
+ATTRIBUTION_SETTINGS, ATTRIBUTION_RUNTIME = runtime_settings(config["attribution"])
 
 REPORT_FIGURES = [
     "accuracy_vs_landmarks.png",
@@ -88,8 +130,8 @@ REPORT_FIGURES = [
 
 def get_final_outputs():
     return [
-        "results/summary.parquet",
-        "results/provenance.json",
-        "results/report/report.json",
-        *[f"results/report/{figure}" for figure in REPORT_FIGURES],
+        path(LAYOUT.summary),
+        path(LAYOUT.provenance),
+        path(LAYOUT.report / "report.json"),
+        *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
     ]

@@ -6,9 +6,9 @@ if DATASET.made_by_workflow:
             truth=get_ground_truth(),
             videos=directory(f"{config['dataset']['source']}/videos"),
         log:
-            "logs/make_demo/make_demo.log",
+            log("make_demo", "make_demo"),
         benchmark:
-            "benchmarks/make_demo/make_demo.tsv"
+            bench("make_demo", "make_demo")
         resources:
             mem_mb=2000,
             runtime=30,

@@ -1,14 +1,14 @@
 rule build_features:
     input:
-        manifest="results/manifest.parquet",
-        tables=expand("results/landmarks/shard_{shard}.parquet", shard=SHARDS),
+        manifest=path(LAYOUT.manifest),
+        tables=[path(LAYOUT.landmark_shard(shard)) for shard in SHARDS],
     output:
-        store=directory("results/features.zarr"),
+        store=directory(path(LAYOUT.features)),
     log:
-        "logs/build_features/build_features.log",
+        log("build_features", "build_features"),
     benchmark:
-        "benchmarks/build_features/build_features.tsv"
-    threads: 2
+        bench("build_features", "build_features")
+    threads: job_threads(2)
     resources:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=60,

@@ -1,23 +1,24 @@
+# One job per shard of videos. A shard's videos and a digest of what their extraction depends
+# on (ids, paths, windows, file sizes and times; not labels) are planned before the run
+# (common.smk), so the manifest is an `ancient` input: rebuilding it for a label fix
+# re-extracts nothing, and another video re-runs its own shard only.
 rule extract_landmarks:
     input:
-        manifest="results/manifest.parquet",
+        manifest=ancient(path(LAYOUT.manifest)),
+        videos=DATASET.extraction_inputs(config["dataset"]["source"]),
     output:
-        table="results/landmarks/shard_{shard}.parquet",
+        table=path(LAYOUT.landmark_shard("{shard}")),
     log:
-        "logs/extract_landmarks/{shard}.log",
+        log("extract_landmarks", "{shard}"),
     benchmark:
-        "benchmarks/extract_landmarks/{shard}.tsv"
+        bench("extract_landmarks", "{shard}")
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=120,
     params:
-        shard=lambda wildcards: int(wildcards.shard),
-        n_shards=N_SHARDS,
-        options={
-            key: value
-            for key, value in config["landmarks"].items()
-            if key != "videos_per_shard"
-        },
+        video_ids=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["video_ids"],
+        digest=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["digest"],
+        settings=extraction_settings(config["landmarks"]),
     script:
         "../scripts/extract_landmarks.py"

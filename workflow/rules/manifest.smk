@@ -2,17 +2,15 @@ rule build_manifest:
     input:
         labels=get_dataset_labels(),
     output:
-        manifest="results/manifest.parquet",
+        manifest=path(LAYOUT.manifest),
     log:
-        "logs/build_manifest/build_manifest.log",
+        log("build_manifest", "build_manifest"),
     benchmark:
-        "benchmarks/build_manifest/build_manifest.tsv"
+        bench("build_manifest", "build_manifest")
     resources:
         mem_mb=2000,
         runtime=15,
     params:
-        adapter=config["dataset"]["adapter"],
-        emotions=config["dataset"]["emotions"],
-        options=config["dataset"].get(config["dataset"]["adapter"], {}),
+        dataset=config["dataset"],
     script:
         "../scripts/build_manifest.py"

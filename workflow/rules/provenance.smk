@@ -1,10 +1,10 @@
 rule write_provenance:
     output:
-        provenance="results/provenance.json",
+        provenance=path(LAYOUT.provenance),
     log:
-        "logs/write_provenance/write_provenance.log",
+        log("write_provenance", "write_provenance"),
     benchmark:
-        "benchmarks/write_provenance/write_provenance.tsv"
+        bench("write_provenance", "write_provenance")
     params:
         config=config,
     script:

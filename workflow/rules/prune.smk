@@ -1,44 +1,19 @@
-from emoflow.layout import ResultsLayout
-from emoflow.pruning import PruneSettings
-
-_LAYOUT = ResultsLayout()
-
-
-rule start_landmark_set:
-    input:
-        features=str(_LAYOUT.features),
-    output:
-        landmarks=str(_LAYOUT.landmark_sets(0)),
-    log:
-        "logs/start_landmark_set/start_landmark_set.log",
-    benchmark:
-        "benchmarks/start_landmark_set/start_landmark_set.tsv"
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    params:
-        start=config["prune"]["start"],
-    script:
-        "../scripts/start_landmark_set.py"
-
-
 rule prune_landmarks:
     input:
         unpack(get_prune_inputs),
     output:
-        landmarks=str(_LAYOUT.landmark_sets("{iteration}")),
+        landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
     log:
-        "logs/prune_landmarks/{iteration}.log",
+        log("prune_landmarks", "{iteration}_{emotion}"),
     benchmark:
-        "benchmarks/prune_landmarks/{iteration}.tsv"
+        bench("prune_landmarks", "{iteration}_{emotion}")
     wildcard_constraints:
         iteration="[1-9][0-9]*",
     resources:
         mem_mb=2000,
         runtime=15,
     params:
-        # the section minus the keys of other stages; an unknown key is a ConfigError
-        settings=PruneSettings.keys_from(config["prune"]),
+        settings=PRUNE_SETTINGS,
         iteration=lambda wildcards: int(wildcards.iteration),
     script:
         "../scripts/prune_landmarks.py"
@@ -46,13 +21,13 @@ rule prune_landmarks:
 
 rule summarise_iterations:
     input:
-        metrics=per_iteration(str(_LAYOUT.metrics("{iteration}"))),
+        metrics=per_iteration(LAYOUT.metrics),
     output:
-        summary=str(_LAYOUT.summary),
+        summary=path(LAYOUT.summary),
     log:
-        "logs/summarise_iterations/summarise_iterations.log",
+        log("summarise_iterations", "summarise_iterations"),
     benchmark:
-        "benchmarks/summarise_iterations/summarise_iterations.tsv"
+        bench("summarise_iterations", "summarise_iterations")
     resources:
         mem_mb=2000,
         runtime=15,

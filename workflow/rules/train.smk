@@ -1,29 +1,64 @@
+# One chain per emotion: each emotion's model of each iteration is its own (GPU) job, so the
+# emotions' chains run side by side (`--resources gpu=N`: N at once, each on its own device).
+rule start_landmark_set:
+    input:
+        features=path(LAYOUT.features),
+    output:
+        landmarks=path(LAYOUT.landmark_sets(0, "{emotion}")),
+    log:
+        log("start_landmark_set", "{emotion}"),
+    benchmark:
+        bench("start_landmark_set", "{emotion}")
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        start=config["prune"]["start"],
+    script:
+        "../scripts/start_landmark_set.py"
+
+
 rule train_models:
     input:
-        features="results/features.zarr",
-        landmarks="results/iter_{iteration}/landmarks.json",
+        features=path(LAYOUT.features),
+        landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
     output:
-        models=directory("results/iter_{iteration}/models"),
-        metrics="results/iter_{iteration}/metrics.json",
-        scores="results/iter_{iteration}/scores.parquet",
+        model=path(LAYOUT.model("{iteration}", "{emotion}")),
+        metrics=path(LAYOUT.metrics("{iteration}", "{emotion}")),
+        scores=path(LAYOUT.scores("{iteration}", "{emotion}")),
     log:
-        "logs/train_models/{iteration}.log",
+        log("train_models", "{iteration}_{emotion}"),
     benchmark:
-        "benchmarks/train_models/{iteration}.tsv"
-    threads: 4
+        bench("train_models", "{iteration}_{emotion}")
+    threads: job_threads(2)
     resources:
         gpu=GPU_PER_JOB,
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=60,
     params:
-        network=config["train"]["model"],
-        n_folds=config["train"]["n_folds"],
-        seed=config["train"]["seed"],
-        device=config["train"]["device"],
-        backprop=config["train"]["backprop"],
-        selection=config["train"]["selection"],
-        calibration=config["train"]["calibration"],
-        test_subjects=config["train"]["test_subjects"],
+        train=config["train"],
         iteration=lambda wildcards: int(wildcards.iteration),
     script:
         "../scripts/train_models.py"
+
+
+# The calibrated combined prediction, confusion matrices and scores of an iteration need
+# every emotion: a small gather job (no torch).
+rule gather_iteration:
+    input:
+        metrics=per_emotion(LAYOUT.metrics, "{iteration}"),
+        scores=per_emotion(LAYOUT.scores, "{iteration}"),
+        landmarks=per_emotion(LAYOUT.landmark_sets, "{iteration}"),
+    output:
+        metrics=path(LAYOUT.metrics("{iteration}")),
+        scores=path(LAYOUT.scores("{iteration}")),
+        landmarks=path(LAYOUT.landmark_sets("{iteration}")),
+    log:
+        log("gather_iteration", "{iteration}"),
+    benchmark:
+        bench("gather_iteration", "{iteration}")
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    script:
+        "../scripts/gather_iteration.py"

@@ -1,15 +1,12 @@
-"""Rule extract_landmarks: one shard of the manifest's videos → a landmark table (Parquet)."""
+"""Rule extract_landmarks: one planned shard of the manifest's videos → a landmark table."""
 
 from emoflow._logging import log_to_file
-from emoflow.landmarks import extract_shard
+from emoflow.landmarks import extract_listed
 
 log_to_file(snakemake.log[0])
-options = dict(snakemake.params.options)
-options.pop("n_shards")
-extract_shard(
+extract_listed(
     snakemake.input.manifest,
     snakemake.output.table,
-    shard=snakemake.params.shard,
-    n_shards=snakemake.params.n_shards,
-    **options,
+    snakemake.params.video_ids,
+    settings=snakemake.params.settings,
 )

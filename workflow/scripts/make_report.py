@@ -7,7 +7,7 @@ log_to_file(snakemake.log[0])
 make_report(
     snakemake.input.summary,
     snakemake.input.metrics,
-    snakemake.input.attributions,
+    snakemake.params.attributions,
     snakemake.input.landmarks,
     snakemake.params.out_dir,
     ground_truth_path=snakemake.input.truth or None,
