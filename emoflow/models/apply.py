@@ -93,7 +93,12 @@ def apply_models(
 
     if isinstance(model_paths, str | Path):
         folder = Path(model_paths)
-        paths = sorted(folder.glob("*.pt")) if folder.is_dir() else [folder]
+        # a folder of model files, or an iteration's folder (one sub-folder per emotion)
+        paths = (
+            sorted(folder.glob("*.pt")) or sorted(folder.glob("*/*.pt"))
+            if folder.is_dir()
+            else [folder]
+        )
     else:
         paths = [Path(p) for p in model_paths]
     if not paths:
