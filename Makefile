@@ -24,3 +24,5 @@ lint: setup
 	# every lint except the accepted "conda environment or container" one fails (see README)
 	! .venv/bin/snakemake --lint 2>&1 | grep -E '^\s+\*' | grep -v 'Specify a conda environment or container'
 	.venv/bin/mypy
+	# the architecture contract: layers and no import cycles ([tool.importlinter] in pyproject.toml)
+	.venv/bin/lint-imports

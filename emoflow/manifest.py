@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from emoflow._atomic import atomic_path
+from emoflow._tables import read_parquet
 from emoflow.datasets import ADAPTERS, DEMO_LABELS, DatasetAdapter
 from emoflow.datasets.base import listing
 from emoflow.errors import ConfigError, InputError
@@ -184,12 +185,7 @@ def read_manifest(
         The file is missing, not Parquet, or lacks a required column.
     """
     manifest_path = Path(path)
-    if not manifest_path.is_file():
-        raise InputError(manifest_path, "manifest does not exist")
-    try:
-        manifest = pl.read_parquet(manifest_path)
-    except (pl.exceptions.PolarsError, OSError) as err:
-        raise InputError(manifest_path, f"not a readable Parquet manifest ({err})") from err
+    manifest = read_parquet(manifest_path, what="manifest")
     missing = [name for name in required_columns if name not in manifest.columns]
     if missing:
         raise InputError(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from emoflow._tables import read_parquet
 from emoflow.errors import InputError
 
 __all__ = ["SUMMARY_COLUMNS", "read_summary", "selected_iterations"]
@@ -33,12 +34,7 @@ SUMMARY_COLUMNS = (
 
 def _read(path: str | Path, columns: Sequence[str], *, missing_hint: str = "") -> pl.DataFrame:
     """The summary table; InputError naming the file when it is missing, unreadable or short."""
-    if not Path(path).is_file():
-        raise InputError(path, f"does not exist{missing_hint}")
-    try:
-        summary = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as err:
-        raise InputError(path, f"not a readable Parquet file ({err})") from err
+    summary = read_parquet(path, missing_hint=missing_hint)
     absent = [name for name in columns if name not in summary.columns]
     if absent:
         raise InputError(path, f"lacks column(s) {', '.join(absent)}")

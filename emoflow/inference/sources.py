@@ -8,54 +8,24 @@ one, the true emotion.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from emoflow.errors import InputError
+from emoflow.video import VIDEO_SUFFIXES, VideoItem, frame_files, natural_key
 
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
-)
-"""File name endings (lower case) taken for videos when a folder is given."""
 LIST_SUFFIXES = frozenset({".csv", ".tsv", ".tab"})
 """File name endings of a video list (CSV/TSV with a ``path`` column)."""
 
-
-@dataclass(frozen=True)
-class VideoSource:
-    """One video to score.
-
-    Attributes
-    ----------
-    video_id
-        Id used in the output.
-    path
-        Video file or frame folder.
-    start_s, end_s
-        Time window in seconds (``None``: the whole video).
-    true_emotion
-        The label, when the input lists one (manifests, labelled CSVs).
-    """
-
-    video_id: str
-    path: str
-    start_s: float | None = None
-    end_s: float | None = None
-    true_emotion: str | None = None
-
-
-def _natural_key(name: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+VideoSource = VideoItem
+"""One video to score: :class:`emoflow.video.VideoItem` (id, path, time window, label); the
+name the inference toolkit has always used."""
 
 
 def _is_frame_folder(folder: Path) -> bool:
-    from emoflow.video import frame_files
-
     return bool(frame_files(folder))
 
 
@@ -152,7 +122,7 @@ def find_videos(source: str | Path, *, video_id: str | None = None) -> list[Vide
     if path.is_dir():
         if _is_frame_folder(path):
             return [VideoSource(video_id or path.name, str(path))]
-        entries = sorted(path.iterdir(), key=lambda entry: _natural_key(entry.name))
+        entries = sorted(path.iterdir(), key=lambda entry: natural_key(entry.name))
         sources = [
             VideoSource(entry.stem if entry.is_file() else entry.name, str(entry))
             for entry in entries
