@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-GPU_RULES = ("train_models", "attribute_models")
+GPU_RULES = ("train_models", "attribute_models")  # attribute_models: the old single chain
 PRUNING_PHASE = (
     "start_landmark_set",
     "prune_landmarks",

@@ -94,7 +94,7 @@ def test_workflow_produces_every_stage(finished_run: Path) -> None:
     assert numbers
     for name in ("accuracy_vs_landmarks", "relevance_on_face", "selected_landmarks"):
         assert (results / "report" / f"{name}.png").stat().st_size > 10_000
-    for rule in ("extract_landmarks", "train_models", "attribute_models"):
+    for rule in ("extract_landmarks", "train_models"):
         assert any((results / "logs" / rule).iterdir())
         assert any((results / "benchmarks" / rule).iterdir())
 
@@ -115,7 +115,6 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
     assert set(planned) <= {
         "prune_landmarks",
         "train_models",
-        "attribute_models",
         "gather_iteration",
         "summarise_iterations",
         "make_report",
@@ -212,10 +211,8 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     nodes, edges = _dag_edges(result.stdout)
     reach = _reachable(edges)
-    gpu_jobs = [
-        node for node, rule in nodes.items() if rule in ("train_models", "attribute_models")
-    ]
-    assert len(gpu_jobs) == 60  # 6 emotions × 5 iterations × (train, attribute)
+    gpu_jobs = [node for node, rule in nodes.items() if rule == "train_models"]
+    assert len(gpu_jobs) == 30  # 6 emotions × 5 iterations (train and attribute)
     # a largest set of GPU jobs with no path between any two, built greedily
     independent: list[str] = []
     for node in gpu_jobs:
@@ -228,7 +225,7 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
 def test_two_gpu_jobs_run_at_once(finished_run: Path) -> None:
     """The fixture ran with --cores 4 --resources gpu=2 and GPU-declared jobs (device auto)."""
     spans = []
-    for rule in ("train_models", "attribute_models"):
+    for rule in ("train_models",):
         for log_file in (finished_run / "results" / "logs" / rule).glob("*.log"):
             stamps = re.findall(
                 r"^(\S+ \S+) INFO emoflow\.job: (started|finished)",

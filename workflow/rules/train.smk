@@ -18,6 +18,8 @@ rule start_landmark_set:
         "../scripts/start_landmark_set.py"
 
 
+# Training and attribution of one emotion and iteration share one GPU job: each job pays 2–4 s
+# of CPU to start Python and import torch, as much as the work itself on the demo.
 rule train_models:
     input:
         features=path(LAYOUT.features),
@@ -26,6 +28,7 @@ rule train_models:
         model=path(LAYOUT.model("{iteration}", "{emotion}")),
         metrics=path(LAYOUT.metrics("{iteration}", "{emotion}")),
         scores=path(LAYOUT.scores("{iteration}", "{emotion}")),
+        attributions=directory(path(LAYOUT.attributions("{iteration}", "{emotion}"))),
     log:
         log("train_models", "{iteration}_{emotion}"),
     benchmark:
@@ -34,9 +37,12 @@ rule train_models:
     resources:
         gpu=GPU_PER_JOB,
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
-        runtime=60,
+        runtime=120,
+        # attribution's batch and memory knobs: how the job runs, not what it computes
+        **ATTRIBUTION_RUNTIME,
     params:
         train=config["train"],
+        attribution=ATTRIBUTION_SETTINGS,
         iteration=lambda wildcards: int(wildcards.iteration),
     script:
         "../scripts/train_models.py"

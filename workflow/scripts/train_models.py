@@ -1,18 +1,21 @@
 """Rule train_models: one emotion's randomized deep network of one iteration, cross-validated
-by subject."""
+by subject, and its improved Integrated Gradients (Zarr)."""
 
 from emoflow._logging import log_to_file
-from emoflow.training import train_emotion
+from emoflow.chains import train_and_attribute
 
 log_to_file(snakemake.log[0])
-train_emotion(
+train_and_attribute(
     snakemake.input.features,
     snakemake.input.landmarks,
     snakemake.wildcards.emotion,
-    snakemake.output.model,
-    snakemake.output.metrics,
-    snakemake.output.scores,
+    model_path=snakemake.output.model,
+    metrics_path=snakemake.output.metrics,
+    scores_path=snakemake.output.scores,
+    attributions_path=snakemake.output.attributions,
     train=snakemake.params.train,
+    attribution=snakemake.params.attribution,
+    runtime=snakemake.resources,
     iteration=snakemake.params.iteration,
     threads=snakemake.threads,
 )
