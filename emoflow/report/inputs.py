@@ -89,7 +89,7 @@ def _single_path(value: Any) -> str | Path | None:
 def load_report_inputs(
     summary_path: str | Path,
     metrics_paths: Sequence[str | Path],
-    attribution_paths: Sequence[str | Path],
+    attribution_paths: Sequence[str | Path | Sequence[str | Path]],
     landmark_set_paths: Sequence[str | Path],
     ground_truth_path: str | Path | None = None,
 ) -> ReportInputs:

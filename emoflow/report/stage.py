@@ -51,7 +51,7 @@ def _as_list(value: str | Path | Sequence[str | Path]) -> list[str | Path]:
 def make_report(
     summary_path: str | Path,
     metrics_paths: Sequence[str | Path],
-    attribution_paths: Sequence[str | Path],
+    attribution_paths: Sequence[str | Path | Sequence[str | Path]],
     landmark_set_paths: Sequence[str | Path],
     out_dir: str | Path,
     *,
@@ -68,7 +68,8 @@ def make_report(
         ``summary.parquet`` (read by :func:`emoflow.summary.read_summary`).
     metrics_paths, attribution_paths, landmark_set_paths
         Per iteration, in order (the i-th entries belong to iteration i): ``metrics.json``,
-        ``attributions.zarr`` and ``landmarks.json``. Relevance is drawn from the first.
+        ``attributions.zarr`` (or the list of the iteration's per-emotion stores) and
+        ``landmarks.json``. Relevance is drawn from the first.
     out_dir
         Folder of the report (created); file names in :data:`FIGURES` and ``report.json``.
     ground_truth_path
@@ -88,13 +89,18 @@ def make_report(
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
     out = Path(out_dir)
     truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
+    stores = [  # an iteration's store, or its emotions' stores
+        store
+        for entry in attribution_paths
+        for store in ([entry] if isinstance(entry, str | Path) else entry)
+    ]
     refuse_overwriting_inputs(
         [
             out,
             *(out / name for name in (*FIGURES.values(), SUMMARY_TABLE, RUN_CONFIG, REPORT_JSON)),
         ],
-        [summary_path, *metrics_paths, *attribution_paths, *landmark_set_paths, *truth],
-        folders=attribution_paths,
+        [summary_path, *metrics_paths, *stores, *landmark_set_paths, *truth],
+        folders=stores,
     )
     inputs = load_report_inputs(
         summary_path, metrics_paths, attribution_paths, landmark_set_paths, ground_truth_path
