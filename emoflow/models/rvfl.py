@@ -25,7 +25,7 @@ The forward pass is plain differentiable PyTorch, so Captum attributes it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
@@ -81,7 +81,9 @@ class NetworkSettings(SectionSettings):
     """
 
     SECTION = "train.model"
-    OTHER_KEYS = {"kind": "the model registry (emoflow.models.MODEL_KINDS), to pick the class"}
+    OTHER_KEYS: ClassVar[Mapping[str, str]] = {
+        "kind": "the model registry (emoflow.models.MODEL_KINDS), to pick the class"
+    }
 
     n_layers: int = 2
     width: int = 256
