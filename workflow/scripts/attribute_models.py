@@ -9,7 +9,7 @@ attribute_iteration(
     snakemake.input.landmarks,
     snakemake.input.models,
     snakemake.output.store,
-    settings=AttributionSettings(**snakemake.params.settings),
+    settings=AttributionSettings.from_section(snakemake.params.settings),
     device=snakemake.params.device,
     iteration=snakemake.params.iteration,
     metrics_path=snakemake.input.metrics,
