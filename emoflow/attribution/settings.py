@@ -1,13 +1,20 @@
-"""Settings of the attribution stage; the allowed names come from the registries."""
+"""Settings of the attribution stage: the ``attribution`` config section.
+
+Allowed values and ranges come from the configuration schema, except the names of methods,
+baselines and aggregations: in Python those are the keys of their registries (the schema's
+enums are the configuration's copy; ``tests/test_settings.py`` checks that they agree).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from emoflow.attribution.baselines import BASELINE_KINDS
 from emoflow.attribution.methods import ATTRIBUTION_METHODS
 from emoflow.attribution.relevance import AGGREGATIONS
-from emoflow.errors import ConfigError
+from emoflow.config import SectionSettings, allowed_values
 
 Baseline = str
 """A key of :data:`emoflow.attribution.baselines.BASELINE_KINDS`."""
@@ -19,12 +26,12 @@ Aggregate = str
 BASELINES: tuple[str, ...] = tuple(BASELINE_KINDS)
 METHODS: tuple[str, ...] = tuple(ATTRIBUTION_METHODS)
 AGGREGATES: tuple[str, ...] = tuple(AGGREGATIONS)
-QUADRATURES: tuple[str, ...] = ("gausslegendre", "riemann_trapezoid")
-SAMPLE_SETS: tuple[str, ...] = ("all", "positive")
+QUADRATURES: tuple[str, ...] = allowed_values("attribution.quadrature")
+SAMPLE_SETS: tuple[str, ...] = allowed_values("attribution.samples")
 
 
 @dataclass(frozen=True)
-class AttributionSettings:
+class AttributionSettings(SectionSettings):
     """Settings of the attribution stage (see :mod:`emoflow.attribution` for the formula).
 
     Parameters
@@ -53,6 +60,13 @@ class AttributionSettings:
         aggregates the stored attributions; ``None`` uses dask's local threads.
     """
 
+    SECTION = "attribution"
+    REGISTRIES: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "method": ATTRIBUTION_METHODS,
+        "baseline": BASELINE_KINDS,
+        "aggregate": AGGREGATIONS,
+    }
+
     method: Method = "integrated_gradients"
     baseline: Baseline = "negative_centroids"
     n_baselines: int = 5
@@ -66,19 +80,4 @@ class AttributionSettings:
     dask_scheduler: str | None = None
 
     def __post_init__(self) -> None:
-        allowed = {
-            "method": tuple(ATTRIBUTION_METHODS),
-            "baseline": tuple(BASELINE_KINDS),
-            "aggregate": tuple(AGGREGATIONS),
-            "samples": SAMPLE_SETS,
-            "quadrature": QUADRATURES,
-        }
-        for key, values in allowed.items():
-            if getattr(self, key) not in values:
-                raise ConfigError(
-                    f"attribution.{key} must be one of {', '.join(values)}, "
-                    f"got {getattr(self, key)!r}"
-                )
-        for key in ("n_baselines", "n_steps", "batch_size", "internal_batch_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"attribution.{key} must be ≥ 1, got {getattr(self, key)}")
+        self.check()

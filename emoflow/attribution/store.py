@@ -292,7 +292,7 @@ def attribute_emotion(
             )
             if found is not None:
                 values[key] = found if found != "" else None
-        settings = AttributionSettings(**values)
+        settings = AttributionSettings.from_section(values)
     return attribute_iteration(
         features_path,
         landmark_set_path,

@@ -8,11 +8,12 @@ from emoflow.config._schema import (
     prepare_config,
     validate_config,
 )
-from emoflow.config._settings import SectionSettings, section_schema
+from emoflow.config._settings import SectionSettings, allowed_values, section_schema
 
 __all__ = [
     "SCHEMA_PATH",
     "SectionSettings",
+    "allowed_values",
     "coerce_to_schema",
     "load_config",
     "load_schema",

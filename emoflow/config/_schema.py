@@ -62,7 +62,8 @@ def coerce_to_schema(config: Any, schema: dict[str, Any]) -> Any:
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """The workflow's configuration schema."""
-    return dict(yaml.safe_load(Path(path).read_text()))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 5× faster at import
+    return dict(yaml.load(Path(path).read_text(), Loader=loader))
 
 
 def prepare_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:

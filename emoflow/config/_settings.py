@@ -5,24 +5,33 @@ their types, allowed values, ranges and defaults. A settings class is a frozen d
 mirrors one section and inherits :class:`SectionSettings`:
 
 - :meth:`SectionSettings.from_section` builds it from the section exactly as a rule passes it
-  (``params: settings=config["features"]``), rejecting keys the class does not know;
-- :meth:`SectionSettings.check` validates the values against the schema section, so a class
-  never repeats the allowed values in a ``Literal`` or a tuple of its own.
+  (``params: settings=config["features"]``): the section is validated against its schema,
+  a key the schema does not have is rejected by name, and keys that other stages read
+  (:attr:`~SectionSettings.OTHER_KEYS`) are validated and passed over;
+- :meth:`SectionSettings.check` (called from ``__post_init__``) validates the instance's values
+  against the schema section, so a class never repeats the allowed values or ranges in a
+  ``Literal``, a tuple or an ``if`` of its own. Where a registry is the Python source of a
+  key's values (:attr:`~SectionSettings.REGISTRIES`), its keys replace the schema's enum, so a
+  method or policy registered at run time is accepted.
 
-``tests/test_settings.py`` checks that each class and its schema section agree (keys and
-defaults), so a key added to one and forgotten in the other fails the suite.
+``tests/test_settings.py`` checks that each class and its schema section agree (keys,
+defaults, enums, ranges, registries), so a key added to one and forgotten in the other fails
+the suite.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from functools import cache
 from typing import Any, ClassVar, Self
 
+import numpy as np
+
 from emoflow.errors import ConfigError
 
-__all__ = ["SectionSettings", "section_schema"]
+__all__ = ["SectionSettings", "allowed_values", "section_schema"]
 
 
 @cache
@@ -33,7 +42,7 @@ def _schema() -> dict[str, Any]:
 
 
 def section_schema(section: str) -> dict[str, Any]:
-    """The schema of one section, by dotted path (``"train.model"``)."""
+    """The schema of one section (or key), by dotted path (``"train.model"``)."""
     schema: dict[str, Any] = _schema()
     for part in section.split("."):
         try:
@@ -43,22 +52,62 @@ def section_schema(section: str) -> dict[str, Any]:
     return schema
 
 
+def allowed_values(key: str) -> tuple[Any, ...]:
+    """The values the schema allows for one key (``"features.align"``), in schema order.
+
+    The ``enum`` of the key, or of its branches (``oneOf``/``anyOf``) where it has several
+    forms, e.g. ``features.align`` (a name, or the Boolean of earlier versions).
+    """
+    schema = section_schema(key)
+    branches = [schema, *schema.get("oneOf", ()), *schema.get("anyOf", ())]
+    values = [value for branch in branches for value in branch.get("enum", ())]
+    if not values:
+        raise KeyError(f"the configuration schema lists no allowed values for {key!r}")
+    return tuple(values)
+
+
 @cache
-def _validator(section: str) -> Any:
+def _validator(section: str, registry_enums: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
+    """A validator of one section, the enums of ``registry_enums``' keys replaced."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(section_schema(section))
+    schema = section_schema(section)
+    if registry_enums:
+        schema = copy.deepcopy(schema)
+        for key, values in registry_enums:
+            schema["properties"][key]["enum"] = list(values)
+    return Draft202012Validator(schema)
 
 
 def _plain(value: Any) -> Any:
-    """Tuples (as dataclasses store sequences) as lists, the JSON arrays the schema checks."""
+    """Values as the JSON the schema checks: tuples as lists, numpy scalars as Python ones."""
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: _plain(getattr(value, field.name)) for field in _fields(value)}
     return value
+
+
+def _message(error: Any) -> str:
+    """The message of one jsonschema error, starting with its key path within the section."""
+    from emoflow.config._schema import _describe, _key_path
+
+    forms = error.schema.get(error.validator) if isinstance(error.schema, dict) else None
+    if error.validator in ("oneOf", "anyOf") and isinstance(forms, list):
+        # a key with several forms (features.align: a name, or a Boolean): list them all
+        allowed = [
+            ", ".join(str(value) for value in form["enum"])
+            if "enum" in form
+            else f"a {form.get('type', 'value')}"
+            for form in forms
+        ]
+        key = _key_path(error.absolute_path)
+        return f"{key}: {error.instance!r} is not allowed; allowed: {' or '.join(allowed)}"
+    return str(_describe(error)[1])
 
 
 def _fields(obj: Any) -> list[dataclasses.Field[Any]]:
@@ -66,36 +115,106 @@ def _fields(obj: Any) -> list[dataclasses.Field[Any]]:
 
 
 class SectionSettings:
-    """Base of the settings dataclasses; ``SECTION`` names the schema section they mirror."""
+    """Base of the settings dataclasses; ``SECTION`` names the schema section they mirror.
+
+    A subclass is a frozen dataclass whose init fields are the keys of its section, with the
+    schema's defaults; its ``__post_init__`` normalises values (lists to tuples) and calls
+    :meth:`check`. Three class attributes describe where class and section differ:
+    """
 
     SECTION: ClassVar[str]
+    """Dotted path of the schema section (``"train.model"``)."""
+    OTHER_KEYS: ClassVar[Mapping[str, str]] = {}
+    """Keys of the section that another stage reads, not this class (key → who reads it):
+    :meth:`from_section` validates them and passes them over."""
+    EXTRA_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """Fields that are no key of the section (Python-only, or from another section, such as
+    the demo's ``emotions`` from ``dataset.emotions``): given as overrides to
+    :meth:`from_section`, checked by the class itself, not by :meth:`check`."""
+    REGISTRIES: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Key → the registry whose keys are its allowed values in Python; the schema's enum is
+    the configuration's copy of them (a test checks they agree)."""
+
+    @classmethod
+    def _registry_enums(cls) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((key, tuple(registry)) for key, registry in cls.REGISTRIES.items())
+
+    @classmethod
+    def _errors(cls, values: Mapping[str, Any]) -> list[str]:
+        """One line per way ``values`` break the section schema, each naming its key path."""
+        errors = _validator(cls.SECTION, cls._registry_enums()).iter_errors(_plain(values))
+        return sorted(
+            {
+                f"{cls.SECTION}.{_message(error)}"
+                if error.absolute_path
+                else f"{cls.SECTION}: {_message(error)}"
+                for error in errors
+            }
+        )
+
+    @classmethod
+    def keys_from(cls, section: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The entries of a config section that are this class's settings, in their order.
+
+        The whole section is validated against the schema first; keys read by other stages
+        (:attr:`OTHER_KEYS`) are then passed over. A rule that wants only this class's settings
+        as its params (so that changing another stage's key does not re-run its jobs) passes
+        ``Class.keys_from(config[...])``.
+
+        Raises
+        ------
+        ConfigError
+            A key the section does not have (named, with the allowed keys), or a value the
+            schema does not allow (named with its key path).
+        """
+        if section is None:
+            return {}
+        if not isinstance(section, Mapping):
+            raise ConfigError(
+                f"{cls.SECTION}: expected a mapping of settings, got {type(section).__name__}"
+            )
+        allowed = list(section_schema(cls.SECTION).get("properties", {}))
+        unknown = [str(key) for key in section if key not in allowed]
+        if unknown:
+            raise ConfigError(
+                f"{cls.SECTION}: unknown setting(s) {', '.join(unknown)}; "
+                f"allowed here: {', '.join(allowed)}"
+            )
+        errors = cls._errors(section)
+        if errors:
+            raise ConfigError("\n".join(errors))
+        return {key: value for key, value in section.items() if key not in cls.OTHER_KEYS}
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None = None, **overrides: Any) -> Self:
         """Build the settings from a configuration section (plus ``overrides``).
 
+        ``section`` is the section as the configuration holds it (see :meth:`keys_from`);
+        ``overrides`` are fields set from Python, including :attr:`EXTRA_FIELDS`, and are
+        checked as the class's constructor checks them.
+
         Raises
         ------
         ConfigError
-            A key the section does not have (named with the allowed keys), or a value the
-            schema does not allow.
+            A key the section (or the class, for ``overrides``) does not have, named with the
+            allowed keys, or a value the schema does not allow.
         """
-        if section is not None and not isinstance(section, Mapping):
-            raise ConfigError(
-                f"{cls.SECTION}: expected a mapping of settings, got {type(section).__name__}"
-            )
-        values = {**(section or {}), **overrides}
-        known = [field.name for field in dataclasses.fields(cls) if field.init]  # type: ignore[arg-type]
-        unknown = sorted(str(key) for key in values if key not in known)
+        values = cls.keys_from(section)
+        known = [field.name for field in _fields(cls)]
+        unknown = [str(key) for key in overrides if key not in known]
         if unknown:
             raise ConfigError(
-                f"{cls.SECTION}: unknown key(s) {', '.join(unknown)}; "
-                f"allowed keys here: {', '.join(sorted(known))}"
+                f"{cls.SECTION}: unknown setting(s) {', '.join(unknown)}; "
+                f"allowed here: {', '.join(known)}"
             )
-        return cls(**values)
+        return cls(**values, **overrides)
 
     def as_section(self) -> dict[str, Any]:
-        """The settings as a configuration section (JSON types: lists, not tuples)."""
+        """The settings as a configuration section (JSON types: lists, not tuples).
+
+        Includes :attr:`EXTRA_FIELDS`; ``{k: v for k, v in ... if k not in EXTRA_FIELDS}`` is
+        what the schema section holds.
+        """
         return {field.name: _plain(getattr(self, field.name)) for field in _fields(self)}
 
     def check(self) -> None:
@@ -107,16 +226,9 @@ class SectionSettings:
             One line per problem, each with its key path (``train.model.activation``) and the
             allowed values or range.
         """
-        from emoflow.config._schema import _describe
-
-        errors = list(_validator(self.SECTION).iter_errors(self.as_section()))
+        values = {
+            key: value for key, value in self.as_section().items() if key not in self.EXTRA_FIELDS
+        }
+        errors = self._errors(values)
         if errors:
-            lines = sorted(
-                {
-                    f"{self.SECTION}.{_describe(error)[1]}"
-                    if error.absolute_path
-                    else f"{self.SECTION}: {_describe(error)[1]}"
-                    for error in errors
-                }
-            )
-            raise ConfigError("\n".join(lines))
+            raise ConfigError("\n".join(errors))

@@ -36,7 +36,7 @@ class DemoAdapter(DatasetAdapter):
         """The videos the demo settings will make (from the spec, before the demo exists)."""
         from emoflow.demo import DemoSpec, planned_videos
 
-        spec = DemoSpec(**{**config["demo"], "emotions": tuple(config["dataset"]["emotions"])})
+        spec = DemoSpec.from_section(config["demo"], emotions=config["dataset"]["emotions"])
         table = pl.DataFrame(planned_videos(spec), schema=dict.fromkeys(DEMO_COLUMNS, pl.String))
         return source / DEMO_LABELS, resolve_paths(table, source)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emoflow.config import SectionSettings
 from emoflow.errors import ConfigError
 
 EMOTIONS: tuple[str, ...] = ("happiness", "sadness", "surprise", "anger", "disgust", "fear")
@@ -28,8 +29,14 @@ _STABLE_EMOTION_CODES = {name: code for code, name in enumerate((*EMOTIONS, "neu
 
 
 @dataclass(frozen=True)
-class DemoSpec:
-    """What :func:`make_demo` synthesises.
+class DemoSpec(SectionSettings):
+    """What :func:`make_demo` synthesises; the ``demo`` config section holds five of its fields.
+
+    The workflow builds it with ``DemoSpec.from_section(config["demo"],
+    emotions=config["dataset"]["emotions"])``: the section is checked against the schema
+    there. The other fields (:attr:`EXTRA_FIELDS`) are Python-only knobs, and the constructor's
+    own ranges are wider than the schema's (one subject, short or small videos), for tests and
+    ``emoflow demo``.
 
     Parameters
     ----------
@@ -62,6 +69,19 @@ class DemoSpec:
     expression_scale
         Global multiplier of every emotion's displacement.
     """
+
+    SECTION = "demo"
+    EXTRA_FIELDS = (
+        "emotions",
+        "fps",
+        "noise_std",
+        "head_motion",
+        "blink_rate",
+        "twitch",
+        "intensity_range",
+        "ramp_fraction",
+        "expression_scale",
+    )
 
     n_subjects: int = 8
     emotions: tuple[str, ...] = EMOTIONS

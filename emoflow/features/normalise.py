@@ -11,22 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from emoflow.errors import ConfigError, DataError
+from emoflow.config import SectionSettings, allowed_values
+from emoflow.errors import DataError
 from emoflow.facemesh import N_LANDMARKS, RIGID_LANDMARKS, reference_face
 
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 """Face Mesh ids of the outer eye corners, whose distance sets the scale."""
-ALIGNMENTS = ("none", "first_frame", "canonical")
-"""Values of :attr:`FeatureSettings.align`."""
+ALIGNMENTS: tuple[str, ...] = tuple(
+    value for value in allowed_values("features.align") if isinstance(value, str)
+)
+"""Values of :attr:`FeatureSettings.align` (from the configuration schema)."""
 
 
 @dataclass(frozen=True)
-class FeatureSettings:
-    """How landmark sequences become features.
+class FeatureSettings(SectionSettings):
+    """How landmark sequences become features: the ``features`` config section.
+
+    Allowed values and ranges are those of the configuration schema
+    (:meth:`~emoflow.config.SectionSettings.check`).
 
     Parameters
     ----------
@@ -52,31 +57,20 @@ class FeatureSettings:
         Largest share of frames without a face a video may have; above it the video is dropped.
     """
 
+    SECTION = "features"
+
     n_frames: int = 8
-    center: Literal["mean", "nose", "none"] = "mean"
-    scale: Literal["interocular", "none"] = "interocular"
-    align: Literal["none", "first_frame", "canonical"] = "first_frame"
-    align_on: Literal["rigid", "all"] = "rigid"
+    center: str = "mean"
+    scale: str = "interocular"
+    align: str = "first_frame"
+    align_on: str = "rigid"
     displacement: bool = True
     max_missing: float = 0.2
 
     def __post_init__(self) -> None:
         if isinstance(self.align, bool | np.bool_):  # the boolean form of earlier versions
             object.__setattr__(self, "align", "first_frame" if self.align else "none")
-        if self.align not in ALIGNMENTS:
-            raise ConfigError(
-                f"features.align must be none, first_frame or canonical, got {self.align!r}"
-            )
-        if self.align_on not in ("rigid", "all"):
-            raise ConfigError(f"features.align_on must be rigid or all, got {self.align_on!r}")
-        if self.n_frames < 2:
-            raise ConfigError(f"features.n_frames must be at least 2, got {self.n_frames}")
-        if self.center not in ("mean", "nose", "none"):
-            raise ConfigError(f"features.center must be mean, nose or none, got {self.center!r}")
-        if self.scale not in ("interocular", "none"):
-            raise ConfigError(f"features.scale must be interocular or none, got {self.scale!r}")
-        if not 0.0 <= self.max_missing < 1.0:
-            raise ConfigError(f"features.max_missing must be in [0, 1), got {self.max_missing}")
+        self.check()
 
 
 def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.ndarray:

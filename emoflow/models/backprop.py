@@ -24,12 +24,13 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from emoflow.config import SectionSettings
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import sample_weights
@@ -38,8 +39,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class BackpropSettings:
-    """Hyper-parameters of the backprop models.
+class BackpropSettings(SectionSettings):
+    """Hyper-parameters of the backprop models: the ``train.backprop`` config section.
+
+    Allowed values and ranges are those of the configuration schema; ``kernel_size`` must
+    also be odd (checked here: the schema cannot say it plainly).
 
     Parameters
     ----------
@@ -73,9 +77,11 @@ class BackpropSettings:
         Seed of everything random in training.
     """
 
+    SECTION = "train.backprop"
+
     n_layers: int = 2
     width: int = 128
-    activation: Literal["relu", "gelu", "tanh"] = "relu"
+    activation: str = "relu"
     kernel_size: int = 3
     dropout: float = 0.1
     learning_rate: float = 1e-3
@@ -84,42 +90,16 @@ class BackpropSettings:
     max_epochs: int = 200
     patience: int = 10
     validation_share: float = 0.2
-    class_weight: Literal["balanced", "none"] = "balanced"
-    standardise: Literal["global", "feature"] = "global"
+    class_weight: str = "balanced"
+    standardise: str = "global"
     seed: int = 0
 
     def __post_init__(self) -> None:
-        checks = {
-            "n_layers": self.n_layers >= 1,
-            "width": self.width >= 1,
-            "kernel_size": self.kernel_size >= 1 and self.kernel_size % 2 == 1,
-            "dropout": 0.0 <= self.dropout < 1.0,
-            "learning_rate": self.learning_rate > 0,
-            "weight_decay": self.weight_decay >= 0,
-            "batch_size": self.batch_size >= 1,
-            "max_epochs": self.max_epochs >= 1,
-            "patience": self.patience >= 1,
-            "validation_share": 0.0 < self.validation_share < 1.0,
-        }
-        wrong = [name for name, fine in checks.items() if not fine]
-        if wrong:
-            values = {name: getattr(self, name) for name in wrong}
+        self.check()
+        if self.kernel_size % 2 == 0:
             raise ConfigError(
-                f"train.backprop: invalid value(s) {values} (n_layers, width, batch_size, "
-                "max_epochs, patience ≥ 1; kernel_size odd; dropout in [0, 1); learning_rate "
-                "> 0; weight_decay ≥ 0; validation_share in (0, 1))"
-            )
-        if self.activation not in ("relu", "gelu", "tanh"):
-            raise ConfigError(
-                f"train.backprop.activation must be relu, gelu or tanh, got {self.activation!r}"
-            )
-        if self.class_weight not in ("balanced", "none"):
-            raise ConfigError(
-                f"train.backprop.class_weight must be balanced or none, got {self.class_weight!r}"
-            )
-        if self.standardise not in ("global", "feature"):
-            raise ConfigError(
-                f"train.backprop.standardise must be global or feature, got {self.standardise!r}"
+                f"{self.SECTION}.kernel_size: {self.kernel_size} must be odd (a temporal "
+                "convolution centred on each frame)"
             )
 
 

@@ -7,7 +7,7 @@ it here.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Mapping
 from typing import Any
 
 from emoflow.errors import ConfigError
@@ -38,15 +38,13 @@ def settings_class(kind: str) -> type[Any]:
     return model_class(kind).settings_class
 
 
-def make_settings(kind: str, values: dict[str, Any] | None = None) -> Any:
-    """Settings of a ``model.kind`` from a config mapping, naming unknown keys."""
-    cls = settings_class(kind)
-    values = dict(values or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {unknown} for model kind {kind!r}")
-    return cls(**values)
+def make_settings(kind: str, values: Mapping[str, Any] | None = None) -> Any:
+    """Settings of a ``model.kind`` from its config section, naming unknown keys.
+
+    ``values`` is the kind's section (``train.model`` or ``train.backprop``), whole or in part
+    (:meth:`emoflow.config.SectionSettings.from_section`).
+    """
+    return settings_class(kind).from_section(values)
 
 
 def make_model(kind: str, settings: Any = None, *, device: str = "auto") -> BaseModel:

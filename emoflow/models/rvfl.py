@@ -25,26 +25,32 @@ The forward pass is plain differentiable PyTorch, so Captum attributes it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, cast
+from typing import ClassVar, cast
 
 import numpy as np
 import torch
 from torch import nn
 
+from emoflow.config import SectionSettings
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import checked_inputs
 from emoflow.models._ridge import ridge_targets, weighted_ridge, weighted_ridge_path
 
-Activation = Literal["tanh", "sigmoid", "relu", "gelu"]
+Activation = str
+"""A value of ``train.model.activation`` (the schema lists them)."""
 _ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
 
 
 @dataclass(frozen=True)
-class NetworkSettings:
-    """Hyper-parameters of :class:`RandomizedDeepNetwork`.
+class NetworkSettings(SectionSettings):
+    """Hyper-parameters of :class:`RandomizedDeepNetwork`: the ``train.model`` config section.
+
+    The section's ``kind`` is not a field: it chooses the class (:data:`emoflow.models.
+    MODEL_KINDS`), so :meth:`from_section` validates it and passes it over. Allowed values and
+    ranges are those of the configuration schema.
 
     Parameters
     ----------
@@ -74,45 +80,25 @@ class NetworkSettings:
         Networks of the ``seeds`` ensemble.
     """
 
+    SECTION = "train.model"
+    OTHER_KEYS: ClassVar[Mapping[str, str]] = {
+        "kind": "the model registry (emoflow.models.MODEL_KINDS), to pick the class"
+    }
+
     n_layers: int = 2
     width: int = 256
     activation: Activation = "tanh"
     ridge: float = 1.0
     direct_link: bool = True
-    class_weight: Literal["balanced", "none"] = "balanced"
+    class_weight: str = "balanced"
     weight_scale: float = 1.0
-    standardise: Literal["global", "feature"] = "global"
+    standardise: str = "global"
     seed: int = 0
-    ensemble: Literal["none", "layers", "seeds"] = "none"
+    ensemble: str = "none"
     n_estimators: int = 5
 
     def __post_init__(self) -> None:
-        if self.n_layers < 1:
-            raise ConfigError(f"model.n_layers must be ≥ 1, got {self.n_layers}")
-        if self.width < 1:
-            raise ConfigError(f"model.width must be ≥ 1, got {self.width}")
-        if self.activation not in ("tanh", "sigmoid", "relu", "gelu"):
-            raise ConfigError(
-                f"model.activation must be tanh, sigmoid, relu or gelu, got {self.activation!r}"
-            )
-        if not self.ridge > 0:
-            raise ConfigError(f"model.ridge must be > 0, got {self.ridge}")
-        if self.standardise not in ("global", "feature"):
-            raise ConfigError(
-                f"model.standardise must be global or feature, got {self.standardise!r}"
-            )
-        if self.class_weight not in ("balanced", "none"):
-            raise ConfigError(
-                f"model.class_weight must be balanced or none, got {self.class_weight!r}"
-            )
-        if not self.weight_scale > 0:
-            raise ConfigError(f"model.weight_scale must be > 0, got {self.weight_scale}")
-        if self.ensemble not in ("none", "layers", "seeds"):
-            raise ConfigError(
-                f"model.ensemble must be none, layers or seeds, got {self.ensemble!r}"
-            )
-        if self.n_estimators < 1:
-            raise ConfigError(f"model.n_estimators must be ≥ 1, got {self.n_estimators}")
+        self.check()
 
     @property
     def n_members(self) -> int:

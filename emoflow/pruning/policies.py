@@ -7,12 +7,11 @@ so a policy only says how many of the ranked units to keep.
 
 Adding a policy is one class and one registry line, plus a :class:`PruneSettings` field named
 after its :attr:`~PruningPolicy.parameter` (checked when :mod:`emoflow.pruning.settings` is
-imported), its schema entry and config comment::
+imported), its schema entry (the policy name in ``prune.policy``'s enum, the setting with its
+range) and config comment::
 
     class TopK(PruningPolicy):
         parameter = "top_k"
-
-        interval = "[1, inf)"
 
         def fit(self, ranked_scores, ranked_sizes):
             self.n_units_ = int(np.searchsorted(np.cumsum(ranked_sizes), self.top_k) + 1)
@@ -49,18 +48,6 @@ class PruningPolicy:
             )
         setattr(self, self.parameter, settings[self.parameter])
 
-    interval: ClassVar[str]
-    """Allowed values of the setting, e.g. ``"(0, 1]"``."""
-
-    @classmethod
-    def check(cls, value: Any) -> None:
-        """Raise a :class:`ConfigError` unless ``value`` lies in :attr:`interval`."""
-        low, high = (float(bound) for bound in cls.interval[1:-1].split(","))
-        above = low <= value if cls.interval[0] == "[" else low < value
-        below = value <= high if cls.interval[-1] == "]" else value < high
-        if not (above and below):
-            raise ConfigError(f"prune.{cls.parameter} must be in {cls.interval}, got {value}")
-
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> PruningPolicy:
         """Decide from the units' relevance and sizes, both ordered most relevant first."""
         raise NotImplementedError
@@ -71,8 +58,6 @@ class FractionPolicy(PruningPolicy):
 
     parameter = "fraction"
     fraction: float
-
-    interval = "(0, 1)"
 
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> FractionPolicy:
         target = int(np.ceil(int(ranked_sizes.sum()) * (1.0 - self.fraction)))
@@ -86,8 +71,6 @@ class ThresholdPolicy(PruningPolicy):
     parameter = "threshold"
     threshold: float
 
-    interval = "[0, 1)"
-
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> ThresholdPolicy:
         self.n_units_ = int(np.sum(ranked_scores >= self.threshold * ranked_scores.max()))
         return self
@@ -98,8 +81,6 @@ class SharePolicy(PruningPolicy):
 
     parameter = "share"
     share: float
-
-    interval = "(0, 1]"
 
     def fit(self, ranked_scores: np.ndarray, ranked_sizes: np.ndarray) -> SharePolicy:
         relevance = np.cumsum(ranked_scores * ranked_sizes)

@@ -1,13 +1,17 @@
-"""Settings of the pruning stage, built from the ``prune`` config section."""
+"""Settings of the pruning stage, built from the ``prune`` config section.
+
+Allowed values and ranges (each policy's setting included) come from the configuration
+schema; the policy names, in Python, are the keys of :data:`~emoflow.pruning.PRUNING_POLICIES`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
-from emoflow.errors import ConfigError
+from emoflow.config import SectionSettings
 from emoflow.pruning.policies import PRUNING_POLICIES
 
 log = logging.getLogger(__name__)
@@ -24,8 +28,11 @@ OTHER_STAGE_KEYS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class PruneSettings:
-    """How many landmarks each iteration drops.
+class PruneSettings(SectionSettings):
+    """How many landmarks each iteration drops: the ``prune`` config section.
+
+    The section's :data:`OTHER_STAGE_KEYS` are read by other stages; :meth:`from_section`
+    validates them and passes them over, :meth:`keys_from` leaves them out.
 
     Parameters
     ----------
@@ -45,6 +52,10 @@ class PruneSettings:
         never stops.
     """
 
+    SECTION = "prune"
+    OTHER_KEYS: ClassVar[Mapping[str, str]] = OTHER_STAGE_KEYS
+    REGISTRIES: ClassVar[Mapping[str, Mapping[str, Any]]] = {"policy": PRUNING_POLICIES}
+
     policy: Policy = "fraction"
     fraction: float = 0.3
     threshold: float = 0.05
@@ -54,16 +65,11 @@ class PruneSettings:
     stop_tolerance: float | None = None
 
     def __post_init__(self) -> None:
-        chosen = PRUNING_POLICIES.get(self.policy)
-        if chosen is None:
-            raise ConfigError(
-                f"prune.policy must be one of {', '.join(PRUNING_POLICIES)}, got {self.policy!r}"
-            )
+        self.check()
+        chosen = PRUNING_POLICIES[self.policy]
         for policy in PRUNING_POLICIES.values():
             value = getattr(self, policy.parameter)
-            policy.check(value)
-            default = _FIELD_DEFAULTS[policy.parameter]
-            if policy is not chosen and value != default:
+            if policy is not chosen and value != _FIELD_DEFAULTS[policy.parameter]:
                 log.warning(
                     "prune.%s = %r is ignored: policy %s uses prune.%s",
                     policy.parameter,
@@ -71,10 +77,6 @@ class PruneSettings:
                     self.policy,
                     chosen.parameter,
                 )
-        if self.min_landmarks < 1:
-            raise ConfigError(f"prune.min_landmarks must be ≥ 1, got {self.min_landmarks}")
-        if self.stop_tolerance is not None and self.stop_tolerance < 0:
-            raise ConfigError(f"prune.stop_tolerance must be ≥ 0, got {self.stop_tolerance}")
 
     def policy_estimator(self) -> Any:
         """A fresh, unfitted instance of the chosen policy with its setting."""
@@ -82,25 +84,9 @@ class PruneSettings:
         return policy(**{policy.parameter: getattr(self, policy.parameter)})
 
     @classmethod
-    def keys_from(cls, section: Mapping[str, Any]) -> dict[str, Any]:
-        """The entries of a ``prune`` config section that are these settings', in its order.
-
-        Keys read by other stages (:data:`OTHER_STAGE_KEYS`) are passed over; any other key
-        is a :class:`ConfigError`, so a setting no stage reads cannot be silently ignored.
-        """
-        own = set(_FIELD_DEFAULTS)
-        unknown = [key for key in section if key not in own and key not in OTHER_STAGE_KEYS]
-        if unknown:
-            raise ConfigError(
-                f"prune: unknown setting(s) {', '.join(map(str, unknown))}; known: "
-                f"{', '.join([*_FIELD_DEFAULTS, *OTHER_STAGE_KEYS])}"
-            )
-        return {key: value for key, value in section.items() if key in own}
-
-    @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> PruneSettings:
-        """Settings from the whole ``prune`` config section (see :meth:`keys_from`)."""
-        return cls(**cls.keys_from(section))
+        """Settings from the whole ``prune`` config section (:meth:`from_section`)."""
+        return cls.from_section(section)
 
 
 _FIELD_DEFAULTS: dict[str, Any] = {field.name: field.default for field in fields(PruneSettings)}

@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from emoflow.errors import ConfigError, DataError
+from emoflow.config import SectionSettings, allowed_values
+from emoflow.errors import DataError
 from emoflow.features import FeatureSet
 from emoflow.models import (
     PlattCalibrator,
@@ -37,13 +38,16 @@ from emoflow.models import (
 
 log = logging.getLogger(__name__)
 
-CALIBRATIONS = ("platt", "none")
-"""Values of ``train.calibration``: Platt-calibrated scores, or the raw scores."""
+CALIBRATIONS: tuple[str, ...] = allowed_values("train.calibration")
+"""Values of ``train.calibration`` (from the schema): Platt-calibrated scores, or the raw
+scores."""
 
 
 @dataclass(frozen=True)
-class SelectionSettings:
-    """How hyper-parameters are chosen on inner folds of a training fold.
+class SelectionSettings(SectionSettings):
+    """How hyper-parameters are chosen on inner folds: the ``train.selection`` config section.
+
+    Allowed values and ranges are those of the configuration schema.
 
     Parameters
     ----------
@@ -58,26 +62,17 @@ class SelectionSettings:
         mean ROC-AUC, then the smaller width, then the larger λ (the simpler model).
     """
 
+    SECTION = "train.selection"
+
     n_inner_folds: int = 3
     ridge_grid: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
     width_grid: tuple[int, ...] = ()
-    metric: Literal["balanced_accuracy", "roc_auc"] = "balanced_accuracy"
+    metric: str = "balanced_accuracy"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ridge_grid", tuple(float(v) for v in self.ridge_grid))
         object.__setattr__(self, "width_grid", tuple(int(v) for v in self.width_grid))
-        if self.n_inner_folds < 2:
-            raise ConfigError(
-                f"train.selection.n_inner_folds must be ≥ 2, got {self.n_inner_folds}"
-            )
-        if any(not v > 0 for v in self.ridge_grid):
-            raise ConfigError(f"train.selection.ridge_grid must be > 0, got {self.ridge_grid}")
-        if any(v < 1 for v in self.width_grid):
-            raise ConfigError(f"train.selection.width_grid must be ≥ 1, got {self.width_grid}")
-        if self.metric not in ("balanced_accuracy", "roc_auc"):
-            raise ConfigError(
-                f"train.selection.metric must be balanced_accuracy or roc_auc, got {self.metric!r}"
-            )
+        self.check()
 
 
 @dataclass

@@ -173,11 +173,13 @@ def _protocol(
     if kind not in MODEL_KINDS:
         raise ConfigError(f"train.model.kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
     if calibration not in CALIBRATIONS:
-        raise ConfigError(f"train.calibration must be platt or none, got {calibration!r}")
+        raise ConfigError(
+            f"train.calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}"
+        )
     sections = {"model": network_values, "backprop": backprop}
     settings = make_settings(kind, sections[MODEL_KINDS[kind].settings_section])
     if not isinstance(selection, SelectionSettings):
-        selection = SelectionSettings(**(selection or {}))
+        selection = SelectionSettings.from_section(selection)
     feature_set = load_features(features_path)
     test_mask = held_out_mask(feature_set.subjects, test_subjects, seed=seed)
     test_set = feature_set.samples(test_mask)

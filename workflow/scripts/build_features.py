@@ -8,5 +8,5 @@ build_features(
     snakemake.input.manifest,
     snakemake.input.tables,
     snakemake.output.store,
-    FeatureSettings(**snakemake.params.settings),
+    FeatureSettings.from_section(snakemake.params.settings),
 )

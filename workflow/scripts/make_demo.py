@@ -7,5 +7,5 @@ from emoflow.demo import DemoSpec, make_demo
 
 log_to_file(snakemake.log[0])
 spec = dict(snakemake.params.spec)
-spec["emotions"] = tuple(spec["emotions"])
-make_demo(Path(snakemake.output.labels).parent, DemoSpec(**spec))
+emotions = spec.pop("emotions")  # dataset.emotions, which the rule adds to the demo section
+make_demo(Path(snakemake.output.labels).parent, DemoSpec.from_section(spec, emotions=emotions))

@@ -8,7 +8,7 @@ prune_iteration(
     snakemake.input.attributions,
     snakemake.input.landmarks,
     snakemake.output.landmarks,
-    settings=PruneSettings(**snakemake.params.settings),
+    settings=PruneSettings.from_section(snakemake.params.settings),
     iteration=snakemake.params.iteration,
     metrics_paths=snakemake.input.metrics,
 )
