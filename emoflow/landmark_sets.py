@@ -75,8 +75,8 @@ def write_landmark_sets(path: str | Path, sets: Mapping[str, Sequence[int]], **e
 def gather_landmark_sets(paths: Sequence[str | Path], out_path: str | Path) -> dict[str, Any]:
     """Merge one-emotion ``landmarks.json`` files of an iteration into the iteration's file.
 
-    Per-emotion entries (``emotions``, ``dropped``, ``stopped``) are merged in the order of
-    ``paths``; other entries (``iteration``, ``settings``, ``start``) are taken from the first
+    Per-emotion entries (``emotions``, ``dropped``, ``stopped``) are merged and ordered by
+    emotion name (the feature store's order); other entries (``iteration``, ``settings``, ``start``) are taken from the first
     file, and must agree between the files.
     """
     if not paths:
@@ -93,6 +93,9 @@ def gather_landmark_sets(paths: Sequence[str | Path], out_path: str | Path) -> d
                 raise DataError(
                     f"{path}: {key} {value!r} differs from {paths[0]}'s {merged[key]!r}"
                 )
+    for key in ("emotions", "dropped", "stopped"):
+        if key in merged:
+            merged[key] = dict(sorted(merged[key].items()))
     sets = merged.pop("emotions")
     write_landmark_sets(out_path, sets, **merged)
     return {"emotions": sets, **merged}

@@ -303,12 +303,16 @@ def shard_of(video_id: str, n_shards: int) -> int:
     return zlib.crc32(video_id.encode("utf-8")) % n_shards
 
 
-def plan_shards(manifest: pl.DataFrame, n_shards: int) -> list[dict[str, Any]]:
+def plan_shards(
+    manifest: pl.DataFrame, n_shards: int, *, stat_files: bool = True
+) -> list[dict[str, Any]]:
     """Per shard, its video ids and a digest of what its extraction depends on.
 
-    The digest covers each video's id, path, time window and import options, and the size
-    and modification time of its file (when it exists yet), but not its labels: a label fix
-    changes no digest, a new, removed or changed video changes only its own shard's.
+    The digest covers each video's id, path, time window and import options, and (with
+    ``stat_files``) the size and modification time of its file, but not its labels: a label
+    fix changes no digest, a new, removed or changed video changes only its own shard's.
+    Videos that the workflow makes itself (the demo) are not stat-ed: their rule is an input
+    of the extraction instead.
     """
     columns = [
         name
@@ -321,11 +325,13 @@ def plan_shards(manifest: pl.DataFrame, n_shards: int) -> list[dict[str, Any]]:
     for row in manifest.select(columns).iter_rows(named=True):
         shard = shards[shard_of(row["video_id"], n_shards)]
         shard["video_ids"].append(row["video_id"])
-        try:
-            stat = os.stat(row["path"])
-            row["file"] = [stat.st_size, stat.st_mtime_ns]
-        except OSError:
-            row["file"] = None
+        row["file"] = None
+        if stat_files:
+            try:
+                stat = os.stat(row["path"])
+                row["file"] = [stat.st_size, stat.st_mtime_ns]
+            except OSError:
+                pass
         shard["digest"].update(json.dumps(row, sort_keys=True, default=str).encode())
     return [
         {"video_ids": shard["video_ids"], "digest": shard["digest"].hexdigest()} for shard in shards

@@ -640,7 +640,7 @@ def gather_iteration(
             test_rows["probability"].to_numpy() if split else None,
         )
     assert header is not None and development is not None and test is not None
-    emotions = list(results)
+    emotions = sorted(results)  # the feature store's order, as train_iteration writes them
     metrics, score_matrix, probability_matrix = _combine(
         header,
         split,

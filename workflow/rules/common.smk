@@ -67,7 +67,7 @@ def count_shards():
     return n_shards
 
 
-SHARD_PLAN = plan_shards(PLANNED, count_shards())
+SHARD_PLAN = plan_shards(PLANNED, count_shards(), stat_files=not DATASET.made_by_workflow)
 SHARDS = [str(shard) for shard, planned in enumerate(SHARD_PLAN) if planned["video_ids"]]
 
 
