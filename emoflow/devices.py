@@ -284,10 +284,13 @@ def limit_threads(threads: int | None) -> None:
     """Let torch use at most ``threads`` threads (a workflow job's share of the cores).
 
     Snakemake grants each job its ``threads``; without this, every torch job uses all the
-    machine's cores and jobs running side by side oversubscribe it. ``None`` changes nothing.
+    machine's cores and jobs running side by side oversubscribe it. Never more than the
+    machine's cores; ``None`` changes nothing.
     """
     if threads is None:
         return
+    import os
+
     import torch
 
-    torch.set_num_threads(max(1, int(threads)))
+    torch.set_num_threads(max(1, min(int(threads), os.cpu_count() or 1)))

@@ -245,7 +245,6 @@ def test_two_gpu_jobs_run_at_once(finished_run: Path) -> None:
     [
         "prune={threshold: 0.2}",  # another policy's value: the fraction policy ignores it
         "attribution={batch_size: 7, internal_batch_size: 99}",  # memory knobs
-        "landmarks={n_shards: 3}",  # job sizing, not landmarks
     ],
 )
 def test_settings_that_cannot_change_a_result_rerun_nothing(
