@@ -76,8 +76,8 @@ def gather_landmark_sets(paths: Sequence[str | Path], out_path: str | Path) -> d
     """Merge one-emotion ``landmarks.json`` files of an iteration into the iteration's file.
 
     Per-emotion entries (``emotions``, ``dropped``, ``stopped``) are merged and ordered by
-    emotion name (the feature store's order); other entries (``iteration``, ``settings``, ``start``) are taken from the first
-    file, and must agree between the files.
+    emotion name (the feature store's order); other entries (``iteration``, ``settings``,
+    ``start``) are taken from the first file, and must agree between the files.
     """
     if not paths:
         raise DataError("no landmark-set file to gather")
