@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from emoflow.errors import ConfigError, InputError, NoFaceError
+from emoflow.errors import ConfigError, NoFaceError
 from emoflow.facemesh import FaceMeshTracker
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
@@ -260,41 +260,27 @@ def extraction_settings(section: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in section.items() if key not in SHARDING_KEYS}
 
 
-def extract_listed(
-    manifest_path: str | Path,
+def extract_planned(
+    videos: Sequence[Mapping[str, Any]],
     out_path: str | Path,
-    video_ids: Sequence[str],
     *,
     strict: bool = False,
     settings: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, dict[str, Any]]:
-    """Extract the manifest's videos ``video_ids`` into one landmark table (a shard).
+    """Extract planned manifest rows (one shard of :func:`plan_shards`) into a landmark table.
 
     The workflow plans each shard's videos before the run (:func:`shard_of`, stable when
-    videos are added or removed), so a shard is extracted again only when its own videos
-    change. Per-video settings come from the manifest as in :func:`extract_shard`.
-    ``settings`` is the ``landmarks`` config section (its sharding keys are ignored; ``strict``,
-    ``fps`` and the :class:`FaceMeshExtractor` options are used); ``options`` override it.
-
-    Raises
-    ------
-    InputError
-        An id that the manifest does not list (the plan and the manifest disagree).
+    videos are added or removed) and hands the rows to the job, so a shard's extraction
+    depends on its own videos only, never on the manifest's labels. Per-video settings come
+    from the rows as in :func:`extract_shard`. ``settings`` is the ``landmarks`` config
+    section (its sharding keys are ignored; ``strict``, ``fps`` and the
+    :class:`FaceMeshExtractor` options are used); ``options`` override it.
     """
-    manifest = read_manifest(manifest_path, required_columns=("video_id", "path"))
-    wanted = list(dict.fromkeys(video_ids))
-    selected = manifest.filter(pl.col("video_id").is_in(wanted))
-    if selected.height != len(wanted):
-        missing = sorted(set(wanted) - set(selected["video_id"].to_list()))
-        raise InputError(
-            manifest_path,
-            f"does not list video(s) {', '.join(missing[:5])} planned for this shard; "
-            "re-run the workflow so that the plan is made again",
-        )
-    logger.info("%d of the %d videos in %s", selected.height, manifest.height, manifest_path)
+    rows = pl.DataFrame(list(videos), infer_schema_length=None)
+    logger.info("%d planned videos", rows.height)
     merged = {"strict": strict, **extraction_settings(settings or {}), **options}
-    return extract_videos(_manifest_items(selected), out_path, **merged)
+    return extract_videos(_manifest_items(rows), out_path, **merged)
 
 
 def shard_of(video_id: str, n_shards: int) -> int:
@@ -306,7 +292,8 @@ def shard_of(video_id: str, n_shards: int) -> int:
 def plan_shards(
     manifest: pl.DataFrame, n_shards: int, *, stat_files: bool = True
 ) -> list[dict[str, Any]]:
-    """Per shard, its video ids and a digest of what its extraction depends on.
+    """Per shard, its videos (the manifest rows extraction reads: id, path, window, import
+    options) and a digest of what its extraction depends on.
 
     The digest covers each video's id, path, time window and import options, and (with
     ``stat_files``) the size and modification time of its file, but not its labels: a label
@@ -320,11 +307,11 @@ def plan_shards(
         if name in manifest.columns
     ]
     shards: list[dict[str, Any]] = [
-        {"video_ids": [], "digest": hashlib.sha256()} for _ in range(n_shards)
+        {"videos": [], "digest": hashlib.sha256()} for _ in range(n_shards)
     ]
     for row in manifest.select(columns).iter_rows(named=True):
         shard = shards[shard_of(row["video_id"], n_shards)]
-        shard["video_ids"].append(row["video_id"])
+        shard["videos"].append(dict(row))
         row["file"] = None
         if stat_files:
             try:
@@ -333,9 +320,7 @@ def plan_shards(
             except OSError:
                 pass
         shard["digest"].update(json.dumps(row, sort_keys=True, default=str).encode())
-    return [
-        {"video_ids": shard["video_ids"], "digest": shard["digest"].hexdigest()} for shard in shards
-    ]
+    return [{"videos": shard["videos"], "digest": shard["digest"].hexdigest()} for shard in shards]
 
 
 def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:

@@ -74,7 +74,7 @@ def count_shards():
 
 
 SHARD_PLAN = plan_shards(PLANNED, count_shards(), stat_files=not DATASET.made_by_workflow)
-SHARDS = [str(shard) for shard, planned in enumerate(SHARD_PLAN) if planned["video_ids"]]
+SHARDS = [str(shard) for shard, planned in enumerate(SHARD_PLAN) if planned["videos"]]
 
 
 # Plain integer patterns: an alternation of every shard ("0|1|…|N") is matched against each

@@ -1,10 +1,9 @@
-# One job per shard of videos. A shard's videos and a digest of what their extraction depends
-# on (ids, paths, windows, file sizes and times; not labels) are planned before the run
-# (common.smk), so the manifest is an `ancient` input: rebuilding it for a label fix
-# re-extracts nothing, and another video re-runs its own shard only.
+# One job per shard of videos. A shard's videos (ids, paths, windows; not labels) and a digest
+# of what their extraction depends on (with file sizes and times) are planned before the run
+# (common.smk) and are the job's parameters; the job does not read the manifest, so a label
+# fix re-extracts nothing, and another video re-runs its own shard only.
 rule extract_landmarks:
     input:
-        manifest=ancient(path(LAYOUT.manifest)),
         videos=DATASET.extraction_inputs(config["dataset"]["source"]),
     output:
         table=path(LAYOUT.landmark_shard("{shard}")),
@@ -17,7 +16,7 @@ rule extract_landmarks:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=120,
     params:
-        video_ids=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["video_ids"],
+        videos=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["videos"],
         digest=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["digest"],
         settings=extraction_settings(config["landmarks"]),
     script:

@@ -1,12 +1,11 @@
-"""Rule extract_landmarks: one planned shard of the manifest's videos → a landmark table."""
+"""Rule extract_landmarks: one planned shard of the data set's videos → a landmark table."""
 
 from emoflow._logging import log_to_file
-from emoflow.landmarks import extract_listed
+from emoflow.landmarks import extract_planned
 
 log_to_file(snakemake.log[0])
-extract_listed(
-    snakemake.input.manifest,
+extract_planned(
+    snakemake.params.videos,
     snakemake.output.table,
-    snakemake.params.video_ids,
     settings=snakemake.params.settings,
 )
