@@ -1,10 +1,12 @@
-"""The randomized network's exact fast Integrated Gradients against Captum's."""
+"""The randomized network's exact fast Integrated Gradients against Captum's, and the store
+attributing only the samples it aggregates."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+import zarr
 
 from emoflow.attribution import (
     ATTRIBUTION_METHODS,
@@ -12,9 +14,16 @@ from emoflow.attribution import (
     CaptumIntegratedGradients,
     IntegratedGradients,
     PathIntegrable,
+    attribute_iteration,
     attribute_samples,
+    iter_attributions,
+    landmark_scores,
+    load_scores,
+    read_attributions,
+    settings_baselines,
 )
-from emoflow.models import NetworkSettings, RandomizedDeepNetwork
+from emoflow.landmark_sets import write_landmark_sets
+from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
 from emoflow.models.backprop import BackpropSettings, MLPNetwork, TemporalConvNetwork
 
 VARIANTS = [
@@ -131,3 +140,54 @@ def test_backprop_models_go_through_captum(data, cls) -> None:
     (fast, fast_gap), (captum, captum_gap) = _both(model, inputs[:3], inputs[20:22], n_steps=4)
     torch.testing.assert_close(fast, captum, rtol=0, atol=0)
     torch.testing.assert_close(fast_gap, captum_gap, rtol=0, atol=0)
+
+
+# -- attribute only what is aggregated --------------------------------------------------------
+def test_store_attributes_only_the_positive_samples(tmp_path, planted, planted_store) -> None:
+    emotion = "happiness"
+    keep = np.arange(0, planted.features.shape[2], 3)
+    labels = (planted.emotions == emotion).astype(np.int64)
+    model = RandomizedDeepNetwork(NetworkSettings(width=32), device="cpu")
+    model.fit(planted.features[:, :, keep], labels)
+    save_model(model, tmp_path / "model.pt", metadata={"landmarks": keep.tolist()})
+    write_landmark_sets(tmp_path / "landmarks.json", {emotion: keep.tolist()})
+    settings = AttributionSettings(n_steps=8, n_baselines=3, batch_size=8)
+    info = attribute_iteration(
+        planted_store,
+        tmp_path / "landmarks.json",
+        None,
+        tmp_path / "attributions.zarr",
+        settings=settings,
+        device="cpu",
+        emotions=[emotion],
+        model_paths={emotion: tmp_path / "model.pt"},
+    )
+    stored, _ = read_attributions(tmp_path / "attributions.zarr", emotion=emotion)
+    assert stored.shape[0] == len(labels)  # the sample axis stays the feature store's
+    positive = labels.astype(bool)
+    # every sample attributed, as before: the positive ones must be the same
+    baselines, _ = settings_baselines(
+        planted.features, labels, settings, planted.emotions == "neutral", keep
+    )
+    everything = np.concatenate(
+        [
+            part
+            for _, _, part, _ in iter_attributions(
+                model, planted.features, baselines, settings, landmarks=keep
+            )
+        ]
+    )
+    np.testing.assert_allclose(
+        stored[positive][:, :, keep], everything[positive], rtol=1e-5, atol=1e-7
+    )
+    assert np.all(stored[~positive][:, :, keep] == 0)  # not attributed
+    assert np.isnan(np.delete(stored, keep, axis=2)).all()
+    _, scores = load_scores(tmp_path / "attributions.zarr")
+    expected = landmark_scores(everything, settings.aggregate, positive)
+    np.testing.assert_allclose(scores[0, keep], expected, rtol=1e-5, atol=1e-9)
+    root = zarr.open_group(str(tmp_path / "attributions.zarr"), mode="r")
+    np.testing.assert_array_equal(root["used"][0], positive)
+    deltas = np.asarray(root["deltas"][0])
+    assert np.all(deltas[~positive] == 0) and deltas[positive].max() > 0
+    assert root.attrs["n_attributed"] == {emotion: int(positive.sum())}
+    assert info["seconds_per_sample"][emotion] > 0
