@@ -167,8 +167,11 @@ class IntegratedGradients(CaptumIntegratedGradients):
         return isinstance(self.model, PathIntegrable)
 
     def rows_per_call(self, n_rows: int) -> int:
-        if self._fast():  # width-sized activations for every node of each row
-            return max(1, self.internal_batch_size // self.n_steps)
+        if self._fast():
+            # a pair holds a few input-sized vectors and width-sized activations at its nodes,
+            # about as much as 2-4 of Captum's path rows: this stays within Captum's memory,
+            # in calls large enough that threads pay off
+            return max(1, self.internal_batch_size // 8)
         return super().rows_per_call(n_rows)
 
     def compute(self, rows: Any, references: Any, batch: Any) -> tuple[Any, Any | None]:
