@@ -61,6 +61,12 @@ References drawn from the other emotions explain "why :math:`e` rather than the 
 one-vs-rest model also uses the *stillness* of the other emotions' landmarks, and these
 baselines credit it; neutral references explain "why :math:`e` rather than no expression".
 
+For the randomized network, ``integrated_gradients`` takes the network's own exact path
+integral (:meth:`emoflow.models.RandomizedDeepNetwork.path_integral`: its first layer is
+linear along the path, so the large input layer runs once per sample and baseline, not once
+per node), which equals Captum's result to float rounding; other models, and
+``integrated_gradients_captum``, use Captum's ``IntegratedGradients``.
+
 For comparison, ``method`` can be ``smoothgrad_ig`` (IG under Captum's NoiseTunnel, 8 noisy
 copies with standard deviation 0.1 × the batch's), ``gradient_shap`` (Captum's GradientShap
 with the baselines as reference distribution and ``n_steps`` random draws) or
@@ -105,10 +111,13 @@ from emoflow.attribution.dataset import (
 from emoflow.attribution.methods import (
     ATTRIBUTION_METHODS,
     AttributionMethod,
+    CaptumIntegratedGradients,
     GradientShap,
     IntegratedGradients,
     LandmarkOcclusion,
+    PathIntegrable,
     SmoothGradIG,
+    quadrature,
 )
 from emoflow.attribution.relevance import (
     AGGREGATIONS,
@@ -167,10 +176,12 @@ __all__ = [
     "AttributionSettings",
     "Baseline",
     "BaselineRequest",
+    "CaptumIntegratedGradients",
     "GradientShap",
     "IntegratedGradients",
     "LandmarkOcclusion",
     "Method",
+    "PathIntegrable",
     "SmoothGradIG",
     "attribute_emotion",
     "attribute_iteration",
@@ -183,6 +194,7 @@ __all__ = [
     "landmark_scores",
     "landmark_scores_from_store",
     "load_scores",
+    "quadrature",
     "read_attributions",
     "read_baseline_indices",
     "read_baseline_values",

@@ -63,8 +63,10 @@ def iter_attributions(
     settings: AttributionSettings,
     *,
     landmarks: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """Attribute ``inputs`` batch by batch: yields ``(begin, end, attributions, deltas)``.
+    """Attribute ``inputs`` batch by batch: yields ``(begin, end, attributions, deltas)``,
+    ``begin:end`` counting the attributed samples (the positions ``rows[begin:end]``).
 
     Only one batch of ``settings.batch_size`` samples (and Captum's passes of at most
     ``settings.internal_batch_size`` rows) is in flight at a time, so memory does not grow
@@ -81,8 +83,14 @@ def iter_attributions(
         ``(k, n_frames, n_kept, n_coords)``, already restricted to ``landmarks``.
     landmarks
         Landmark positions the model sees; all when ``None``.
+    rows
+        Positions of the samples to attribute (read lazily, a batch at a time); all when
+        ``None``.
     """
     import torch
+
+    if rows is not None:
+        inputs = _Rows(inputs, np.asarray(rows, dtype=np.int64))
 
     device = getattr(model, "device", torch.device("cpu"))
     baselines_t = torch.as_tensor(np.asarray(baselines), dtype=torch.float32, device=device)
@@ -123,12 +131,11 @@ def dataset_relevance(
     chosen = labels.astype(bool) if settings.samples == "positive" else np.ones(len(labels), bool)
     baselines, _ = settings_baselines(inputs, labels, settings, neutral_mask, landmarks)
     index = np.flatnonzero(chosen)
-    subset = _Rows(inputs, index)
     total: np.ndarray | None = None
     deltas = np.zeros(len(index), dtype=np.float64)
     start = time.perf_counter()
     for begin, end, attributions, batch_deltas in iter_attributions(
-        model, subset, baselines, settings, landmarks=landmarks
+        model, inputs, baselines, settings, landmarks=landmarks, rows=index
     ):
         part = formula.per_sample(attributions.astype(np.float64)).sum(axis=0)
         total = part if total is None else total + part

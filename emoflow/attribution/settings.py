@@ -37,8 +37,10 @@ class AttributionSettings(SectionSettings):
     Parameters
     ----------
     method
-        ``integrated_gradients`` (the improved IG), ``smoothgrad_ig``, ``gradient_shap`` or
-        ``feature_ablation``: a key of :data:`~emoflow.attribution.ATTRIBUTION_METHODS`.
+        ``integrated_gradients`` (the improved IG; exact fast path for the randomized
+        network), ``integrated_gradients_captum`` (the same by Captum, for any model),
+        ``smoothgrad_ig``, ``gradient_shap`` or ``feature_ablation``: a key of
+        :data:`~emoflow.attribution.ATTRIBUTION_METHODS`.
     baseline, n_baselines
         Kind (a key of :data:`~emoflow.attribution.BASELINE_KINDS`) and number ``K`` of the
         references.

@@ -5,10 +5,13 @@ attribute, and the root's ``dims`` attribute maps array → dimensions) holds
 
 - ``attributions`` ``(emotion, sample, frame, landmark, coord)`` float32, NaN for landmarks
   outside an emotion's set, chunked ``(1, batch_size, all frames,`` :data:`LANDMARK_CHUNK`
-  ``, all coords)``: one emotion or a few landmarks are read without the rest;
+  ``, all coords)``: one emotion or a few landmarks are read without the rest. Only the
+  samples of :math:`S` (``used``) are attributed; the other samples' rows hold 0, so that
+  ``attributions.where(used)`` (xarray) or a mask by ``used`` gives what was computed;
 - ``scores`` ``(emotion, landmark)``: the relevance :math:`R_{e,l}`;
-- ``deltas`` ``(emotion, sample)``: convergence deltas;
-- ``used`` ``(emotion, sample)``: the samples :math:`S` that count for each emotion;
+- ``deltas`` ``(emotion, sample)``: convergence deltas (0 for samples not attributed);
+- ``used`` ``(emotion, sample)``: the samples :math:`S` that count for each emotion, the
+  ones attributed (with ``attribution.samples: positive``, the emotion's positive samples);
 - ``baselines`` ``(emotion, baseline)``: sample index of each baseline, −1 where a baseline
   is not a sample (centroids, means, still faces, zero) or not used;
 - ``baseline_values`` ``(emotion, baseline, frame, landmark, coord)``: the references
@@ -104,7 +107,7 @@ def attribute_iteration(
     emotions: Sequence[str] | None = None,
     model_paths: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Attribute every emotion's model over the whole data set and write the Zarr store.
+    """Attribute every emotion's model over its samples :math:`S` and write the Zarr store.
 
     When the iteration's ``metrics_path`` records held-out test subjects
     (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
@@ -185,18 +188,24 @@ def attribute_iteration(
             values[:, :, keep, :] = baselines
             baseline_values[e, : len(baselines)] = values
             start = time.perf_counter()
-            for begin, end, batch_attr, batch_delta in iter_attributions(
-                model, features, baselines, settings, landmarks=keep
-            ):
-                full = np.full((end - begin, n_frames, n_landmarks, n_coords), np.nan, np.float32)
-                full[:, :, keep, :] = batch_attr
-                attributions_array[e, begin:end] = full
-                deltas[e, begin:end] = batch_delta
+            _attribute_rows(
+                model,
+                features,
+                used[e],
+                baselines,
+                settings,
+                keep,
+                attributions_array,
+                deltas[e],
+                emotion_row=e,
+            )
             timings[emotion] = time.perf_counter() - start
-            per_sample[emotion] = timings[emotion] / max(n_samples, 1)
+            n_used = int(used[e].sum())
+            per_sample[emotion] = timings[emotion] / max(n_used, 1)
             log.info(
-                "attributed %s over %d samples against %d baseline(s) in %.1f s",
+                "attributed %s over %d of %d samples against %d baseline(s) in %.1f s",
                 emotion,
+                n_used,
                 n_samples,
                 len(baselines),
                 timings[emotion],
@@ -225,10 +234,46 @@ def attribute_iteration(
                 "device": used_device,
                 "seconds_per_emotion": timings,
                 "seconds_per_sample": per_sample,
-                "mean_abs_delta": {e: float(deltas[i].mean()) for i, e in enumerate(emotions)},
+                "n_attributed": {e: int(used[i].sum()) for i, e in enumerate(emotions)},
+                "mean_abs_delta": {
+                    e: float(deltas[i][used[i]].mean()) if used[i].any() else 0.0
+                    for i, e in enumerate(emotions)
+                },
             }
         )
     return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
+
+
+def _attribute_rows(
+    model: Any,
+    features: np.ndarray,
+    used: np.ndarray,
+    baselines: np.ndarray,
+    settings: AttributionSettings,
+    keep: np.ndarray,
+    array: Any,
+    deltas: np.ndarray,
+    *,
+    emotion_row: int,
+) -> None:
+    """Attribute the ``used`` samples of one emotion into its row of the store, one chunk of
+    samples at a time (each chunk written once, whole): NaN outside the landmarks ``keep``,
+    0 (and delta 0) for samples not attributed."""
+    _, n_frames, n_landmarks, n_coords = features.shape
+    chunk = int(array.chunks[1])
+    for begin in range(0, len(features), chunk):
+        end = min(begin + chunk, len(features))
+        block = np.full((end - begin, n_frames, n_landmarks, n_coords), np.nan, np.float32)
+        block[:, :, keep, :] = 0.0
+        rows = np.flatnonzero(used[begin:end])
+        for lo, hi, values, batch_deltas in iter_attributions(
+            model, features, baselines, settings, landmarks=keep, rows=begin + rows
+        ):
+            attributed = block[rows[lo:hi]]
+            attributed[:, :, keep, :] = values
+            block[rows[lo:hi]] = attributed
+            deltas[begin + rows[lo:hi]] = batch_deltas
+        array[emotion_row, begin:end] = block
 
 
 RUNTIME_KEYS = ("batch_size", "internal_batch_size", "dask_scheduler")

@@ -37,6 +37,7 @@ from emoflow.config import SectionSettings
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import checked_inputs
+from emoflow.models._paths import path_integral
 from emoflow.models._ridge import ridge_targets, weighted_ridge, weighted_ridge_path
 
 Activation = str
@@ -275,6 +276,38 @@ class RandomizedDeepNetwork(BaseModel):
                 self.readout_[k].copy_(
                     weighted_ridge(design.double(), targets, weights, self.settings.ridge)
                 )
+
+    # -- attribution -------------------------------------------------------------------------
+    def path_integral(
+        self,
+        inputs: torch.Tensor,
+        references: torch.Tensor,
+        alphas: torch.Tensor,
+        weights: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The quadrature of the gradient along the straight path from each reference to its
+        input (what Integrated Gradients integrates), exactly and without running the input
+        layer at every node.
+
+        Parameters
+        ----------
+        inputs, references
+            Paired rows ``(m, *input_shape_)``: row ``r`` of ``inputs`` against row ``r`` of
+            ``references``.
+        alphas, weights
+            Nodes ``α_j`` in [0, 1] and weights ``w_j`` of the quadrature.
+
+        Returns
+        -------
+        gradients
+            ``Σ_j w_j ∇F(b + α_j (x − b))``, shape ``(m, *input_shape_)``; times ``x − b`` it
+            is the IG attribution.
+        score_change
+            ``F(x) − F(b)``, shape ``(m,)``, for the completeness gap.
+
+        See :mod:`emoflow.models._paths` for how the first layer's linearity is used.
+        """
+        return path_integral(self, inputs, references, alphas, weights)
 
     def _random_tensors(self) -> Iterable[torch.Tensor]:
         return self.hidden_.parameters()  # the frozen hidden weights
