@@ -22,18 +22,21 @@ N_ITERATIONS = config["prune"]["iterations"]
 ITERATIONS = [str(iteration) for iteration in range(N_ITERATIONS + 1)]
 # GPUs a train/attribute job asks the scheduler for: none when the config pins the CPU.
 GPU_PER_JOB = 0 if config["train"]["device"] == "cpu" else 1
-# Threads a job asks for, never more than this machine has; each job's torch uses at most
-# the machine's cores. Given more --cores than the machine has (`--cores 8` on 2 cores),
-# a job asks for its share of them, so jobs side by side never use more threads than the
-# machine has (cluster executors, whose core count is unbounded, are left alone).
+# Threads a job asks for, never more than this machine has. Given more --cores than the
+# machine has (`--cores 8` on 2 cores), Snakemake runs more jobs side by side than there are
+# cores, so each job's torch then uses its share of the machine (`torch_threads`), never all
+# of it (cluster executors, whose core count is unbounded, are left alone).
 CPUS = os.cpu_count() or 1
 _GRANTED = workflow._cores  # --cores; None in a dry run without it
 
 
 def job_threads(wanted):
-    threads = max(1, min(wanted, CPUS))
+    return max(1, min(wanted, CPUS))
+
+
+def torch_threads(wildcards, threads):
     if isinstance(_GRANTED, int) and CPUS < _GRANTED <= 64 * CPUS:
-        threads = threads * _GRANTED // CPUS
+        return max(1, threads * CPUS // _GRANTED)
     return threads
 
 

@@ -38,6 +38,7 @@ rule train_models:
         gpu=GPU_PER_JOB,
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=120,
+        torch_threads=torch_threads,
         # attribution's batch and memory knobs: how the job runs, not what it computes
         **ATTRIBUTION_RUNTIME,
     params:

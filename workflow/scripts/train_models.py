@@ -17,5 +17,5 @@ train_and_attribute(
     attribution=snakemake.params.attribution,
     runtime=snakemake.resources,
     iteration=snakemake.params.iteration,
-    threads=snakemake.threads,
+    threads=snakemake.resources.torch_threads,
 )
