@@ -22,6 +22,10 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     report/                           report figures and tables (emoflow.report)
     provenance.json                   configuration, seeds, versions (emoflow.provenance)
     logs/{rule}/…, benchmarks/{rule}/…  each job's log and Snakemake benchmark
+
+Results of emoflow before the per-emotion chains (``iter_{i}/models/{e}.pt`` and one
+``iter_{i}/attributions.zarr`` for all emotions) are still found by :meth:`model`,
+:meth:`model_files`, :meth:`attributions` and :meth:`attribution_stores`.
 """
 
 from __future__ import annotations
@@ -67,11 +71,14 @@ class ResultsLayout:
         return folder / "landmarks.json"
 
     def model(self, iteration: int | str, emotion: str) -> Path:
-        return self.chain(iteration, emotion) / "model.pt"
+        path = self.chain(iteration, emotion) / "model.pt"
+        legacy = self.iteration(iteration) / "models" / f"{emotion}.pt"
+        return legacy if not path.exists() and legacy.exists() else path
 
     def model_files(self, iteration: int | str) -> list[Path]:
         """The model files of an iteration on disk, by emotion name."""
-        return sorted(self.iteration(iteration).glob("*/model.pt"))
+        found = sorted(self.iteration(iteration).glob("*/model.pt"))
+        return found or sorted((self.iteration(iteration) / "models").glob("*.pt"))
 
     def metrics(self, iteration: int | str, emotion: str | None = None) -> Path:
         """An emotion's metrics, or (``emotion=None``) the iteration's gathered metrics."""
@@ -84,11 +91,15 @@ class ResultsLayout:
         return folder / "scores.parquet"
 
     def attributions(self, iteration: int | str, emotion: str) -> Path:
-        return self.chain(iteration, emotion) / "attributions.zarr"
+        path = self.chain(iteration, emotion) / "attributions.zarr"
+        legacy = self.iteration(iteration) / "attributions.zarr"
+        return legacy if not path.exists() and legacy.exists() else path
 
     def attribution_stores(self, iteration: int | str) -> list[Path]:
         """The attribution stores of an iteration on disk, by emotion name."""
-        return sorted(self.iteration(iteration).glob("*/attributions.zarr"))
+        found = sorted(self.iteration(iteration).glob("*/attributions.zarr"))
+        legacy = self.iteration(iteration) / "attributions.zarr"
+        return found or ([legacy] if legacy.exists() else [])
 
     def iterations(self) -> list[int]:
         """The iterations present on disk, in order (folders ``iter_{i}`` with an integer i)."""

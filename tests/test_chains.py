@@ -130,3 +130,28 @@ def test_gather_refuses_emotions_trained_on_other_samples(tmp_path) -> None:
             tmp_path / "m.json",
             tmp_path / "s.parquet",
         )
+
+
+def test_layout_finds_per_emotion_and_earlier_results(tmp_path) -> None:
+    from emoflow.layout import ResultsLayout
+
+    layout = ResultsLayout(tmp_path / "new")
+    for emotion in ("anger", "happiness"):
+        layout.model(1, emotion).parent.mkdir(parents=True)
+        layout.model(1, emotion).write_bytes(b"")
+        layout.attributions(1, emotion).mkdir()
+    assert layout.model_files(1) == [
+        layout.chain(1, "anger") / "model.pt",
+        layout.chain(1, "happiness") / "model.pt",
+    ]
+    assert [p.parent.name for p in layout.attribution_stores(1)] == ["anger", "happiness"]
+    assert layout.iterations() == [1]
+
+    earlier = ResultsLayout(tmp_path / "old")  # iter_{i}/models/{e}.pt, one store per iteration
+    (earlier.iteration(0) / "models").mkdir(parents=True)
+    (earlier.iteration(0) / "models" / "anger.pt").write_bytes(b"")
+    (earlier.iteration(0) / "attributions.zarr").mkdir()
+    assert earlier.model(0, "anger") == earlier.iteration(0) / "models" / "anger.pt"
+    assert earlier.model_files(0) == [earlier.iteration(0) / "models" / "anger.pt"]
+    assert earlier.attributions(0, "anger") == earlier.iteration(0) / "attributions.zarr"
+    assert earlier.attribution_stores(0) == [earlier.iteration(0) / "attributions.zarr"]
