@@ -76,7 +76,9 @@ def count_shards():
     return n_shards
 
 
-SHARD_PLAN = plan_shards(PLANNED, count_shards(), stat_files=not DATASET.made_by_workflow)
+SHARD_PLAN = plan_shards(
+    PLANNED, count_shards(), stat_files=not DATASET.made_by_workflow
+)
 SHARDS = [str(shard) for shard, planned in enumerate(SHARD_PLAN) if planned["videos"]]
 
 
@@ -114,7 +116,9 @@ def get_prune_inputs(wildcards):
     """An emotion's previous iteration: its relevance, its set and its metrics so far."""
     iteration, emotion = int(wildcards.iteration), wildcards.emotion
     if iteration < 1:
-        raise ValueError(f"iteration {iteration} has no previous iteration to prune from")
+        raise ValueError(
+            f"iteration {iteration} has no previous iteration to prune from"
+        )
     previous = iteration - 1
     return {
         "attributions": path(LAYOUT.attributions(previous, emotion)),

@@ -49,9 +49,11 @@ rule make_report:
         mem_mb=4000,
         runtime=30,
     params:
-        out_dir=path(LAYOUT.report),
+        out_dir=lambda wildcards, output: str(Path(output.numbers).parent),
         # per iteration, its emotions' attribution stores
-        attributions=[per_emotion(LAYOUT.attributions, iteration) for iteration in ITERATIONS],
+        attributions=[
+            per_emotion(LAYOUT.attributions, iteration) for iteration in ITERATIONS
+        ],
         top_k=config["report"]["top_k"],
         run_config=config,
     script:

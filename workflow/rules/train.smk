@@ -35,12 +35,12 @@ rule train_models:
         bench("train_models", "{iteration}_{emotion}")
     threads: job_threads(2)
     resources:
+        **ATTRIBUTION_RUNTIME,
         gpu=GPU_PER_JOB,
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=120,
         torch_threads=torch_threads,
         # attribution's batch and memory knobs: how the job runs, not what it computes
-        **ATTRIBUTION_RUNTIME,
     params:
         train=config["train"],
         attribution=ATTRIBUTION_SETTINGS,
