@@ -9,14 +9,38 @@ written by its owner (:mod:`emoflow.training`, :mod:`emoflow.attribution`).
 
 from __future__ import annotations
 
+import logging
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from emoflow._atomic import atomic_path
 from emoflow.attribution import attribute_emotion
-from emoflow.training import train_emotion
+from emoflow.landmark_sets import read_landmark_record
+from emoflow.training import read_metrics, train_emotion, write_metrics
 
-__all__ = ["train_and_attribute"]
+__all__ = ["PREVIOUS_OUTPUTS", "train_and_attribute"]
+
+log = logging.getLogger(__name__)
+
+PREVIOUS_OUTPUTS = ("model", "metrics", "scores", "attributions")
+"""The outputs of an emotion's previous iteration that a stopped chain carries forward."""
+
+
+def _carry_forward(
+    previous: Mapping[str, str | Path], outputs: Mapping[str, str | Path], iteration: int
+) -> dict[str, Any]:
+    """Copy the previous iteration's outputs (its metrics re-labelled with ``iteration``)."""
+    metrics = read_metrics(previous["metrics"])
+    metrics["iteration"] = iteration
+    for name in ("model", "scores"):
+        with atomic_path(outputs[name]) as staged:
+            shutil.copyfile(previous[name], staged)
+    with atomic_path(outputs["attributions"], directory=True) as staged:
+        shutil.copytree(previous["attributions"], staged, dirs_exist_ok=True)
+    write_metrics(outputs["metrics"], metrics)
+    return metrics
 
 
 def train_and_attribute(
@@ -33,8 +57,14 @@ def train_and_attribute(
     runtime: Any = None,
     iteration: int = 0,
     threads: int | None = None,
+    previous: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Train one emotion's model of one iteration and write its attribution store.
+
+    An emotion whose pruning has stopped (``prune.stop_tolerance``: its ``landmarks.json``
+    says ``stopped``) keeps the previous iteration's set, so its chain ends: given the
+    ``previous`` iteration's outputs (:data:`PREVIOUS_OUTPUTS`), they are carried forward
+    instead of trained again (the same numbers, without the work).
 
     Parameters
     ----------
@@ -50,6 +80,18 @@ def train_and_attribute(
     dict
         The emotion's metrics record.
     """
+    stopped = read_landmark_record(landmark_set_path).get("stopped", {}).get(emotion, False)
+    if stopped and previous:
+        log.info(
+            "%s: pruning stopped; iteration %d carries the last model forward", emotion, iteration
+        )
+        outputs = {
+            "model": model_path,
+            "metrics": metrics_path,
+            "scores": scores_path,
+            "attributions": attributions_path,
+        }
+        return _carry_forward(previous, outputs, iteration)
     metrics = train_emotion(
         features_path,
         landmark_set_path,

@@ -155,3 +155,47 @@ def test_layout_finds_per_emotion_and_earlier_results(tmp_path) -> None:
     assert earlier.model_files(0) == [earlier.iteration(0) / "models" / "anger.pt"]
     assert earlier.attributions(0, "anger") == earlier.iteration(0) / "attributions.zarr"
     assert earlier.attribution_stores(0) == [earlier.iteration(0) / "attributions.zarr"]
+
+
+def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:
+    from emoflow.attribution import load_scores
+    from emoflow.chains import train_and_attribute
+
+    store = _store(tmp_path)
+    emotion = EMOTIONS[0]
+    outputs = {}
+    for iteration, stopped in ((0, False), (1, True)):
+        folder = tmp_path / f"iter_{iteration}"
+        folder.mkdir()
+        record = {"iteration": iteration, "emotions": {emotion: list(range(20))}}
+        if iteration:
+            record["stopped"] = {emotion: stopped}
+        (folder / "landmarks.json").write_text(json.dumps(record))
+        outputs[iteration] = {
+            "model": folder / "model.pt",
+            "metrics": folder / "metrics.json",
+            "scores": folder / "scores.parquet",
+            "attributions": folder / "attributions.zarr",
+        }
+        train_and_attribute(
+            store,
+            folder / "landmarks.json",
+            emotion,
+            model_path=outputs[iteration]["model"],
+            metrics_path=outputs[iteration]["metrics"],
+            scores_path=outputs[iteration]["scores"],
+            attributions_path=outputs[iteration]["attributions"],
+            train={"n_folds": 3, "device": "cpu"},
+            attribution={"n_steps": 4, "n_baselines": 2},
+            iteration=iteration,
+            previous=outputs.get(iteration - 1),
+        )
+    first, second = outputs[0], outputs[1]
+    assert second["model"].read_bytes() == first["model"].read_bytes()
+    assert pl.read_parquet(second["scores"]).equals(pl.read_parquet(first["scores"]))
+    np.testing.assert_array_equal(
+        load_scores(second["attributions"])[1], load_scores(first["attributions"])[1]
+    )
+    metrics = [json.loads(outputs[i]["metrics"].read_text()) for i in (0, 1)]
+    assert metrics[1]["iteration"] == 1 and metrics[0]["iteration"] == 0
+    assert metrics[1]["emotions"] == metrics[0]["emotions"]

@@ -127,6 +127,21 @@ def get_prune_inputs(wildcards):
     }
 
 
+def get_previous_outputs(wildcards):
+    """An emotion's previous iteration (none for iteration 0): a chain whose pruning stopped
+    carries it forward instead of training again."""
+    iteration, emotion = int(wildcards.iteration), wildcards.emotion
+    if iteration < 1:
+        return {}
+    previous = iteration - 1
+    return {
+        "previous_model": path(LAYOUT.model(previous, emotion)),
+        "previous_metrics": path(LAYOUT.metrics(previous, emotion)),
+        "previous_scores": path(LAYOUT.scores(previous, emotion)),
+        "previous_attributions": path(LAYOUT.attributions(previous, emotion)),
+    }
+
+
 # Settings that cannot change a rule's output are no parameter of it (a change would re-run
 # it for nothing): the other policies' values for pruning, batch and memory knobs for
 # attribution (those reach the job as resources).

@@ -22,6 +22,7 @@ rule start_landmark_set:
 # of CPU to start Python and import torch, as much as the work itself on the demo.
 rule train_models:
     input:
+        unpack(get_previous_outputs),
         features=path(LAYOUT.features),
         landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
     output:

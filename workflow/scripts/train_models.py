@@ -2,7 +2,7 @@
 by subject, and its improved Integrated Gradients (Zarr)."""
 
 from emoflow._logging import log_to_file
-from emoflow.chains import train_and_attribute
+from emoflow.chains import PREVIOUS_OUTPUTS, train_and_attribute
 
 log_to_file(snakemake.log[0])
 train_and_attribute(
@@ -18,4 +18,5 @@ train_and_attribute(
     runtime=snakemake.resources,
     iteration=snakemake.params.iteration,
     threads=snakemake.resources.torch_threads,
+    previous={name: snakemake.input.get(f"previous_{name}") for name in PREVIOUS_OUTPUTS},
 )
