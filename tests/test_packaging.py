@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 site, repo, config, png = (Path(arg) for arg in sys.argv[1:])
+source = repo / "emoflow"  # the checkout's package (its virtual environment may sit beside it)
 
 import numpy as np
 
@@ -50,7 +51,7 @@ plot_relevance_on_face(["happiness"], scores, png, top_k=10)
 from_repo = [
     name
     for name, module in list(sys.modules.items())
-    if Path(getattr(module, "__file__", None) or "/").resolve().is_relative_to(repo)
+    if Path(getattr(module, "__file__", None) or "/").resolve().is_relative_to(source)
 ]
 assert not from_repo, from_repo
 print("landmarks", n_landmarks)

@@ -77,6 +77,7 @@ def _with_upstream_outputs(workdir: Path) -> Path:
     (workdir / "results" / "iter_0" / "happiness").mkdir(parents=True)
     (workdir / "results" / "iter_0" / "happiness" / "landmarks.json").write_text("{}")
     (workdir / "results" / "manifest.parquet").write_bytes(b"")
+    (workdir / "data" / "demo" / "videos").mkdir(parents=True)  # the demo's videos
     fake_bin = workdir / "fake_bin"
     fake_bin.mkdir()
     for name, text in (("sbatch", FAKE_SUBMIT), ("qsub", FAKE_SUBMIT), ("sacctmgr", FAKE_SACCTMGR)):
