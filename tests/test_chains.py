@@ -9,7 +9,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.features import write_feature_store
 from emoflow.models import load_model
 from emoflow.synthetic import planted_features
 from emoflow.training import gather_iteration, train_emotion, train_iteration
@@ -29,17 +28,7 @@ def _store(tmp_path: Path) -> Path:
         n_distractors=4,
         seed=3,
     )
-    store = tmp_path / "features.zarr"
-    write_feature_store(
-        store,
-        features=data.features,
-        video_ids=data.video_ids,
-        subjects=data.subjects,
-        emotions=data.emotions,
-        emotion_names=list(EMOTIONS),
-        settings={"n_frames": 4},
-    )
-    return store
+    return data.write_store(tmp_path / "features.zarr")
 
 
 def _without_times(value):

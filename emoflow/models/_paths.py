@@ -20,12 +20,12 @@ node).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
-if TYPE_CHECKING:
-    from emoflow.models.rvfl import RandomizedDeepNetwork
+Network = Any
+"""A fitted :class:`~emoflow.models.RandomizedDeepNetwork` (not imported: it imports this)."""
 
 
 class FoldedInput(NamedTuple):
@@ -39,17 +39,17 @@ class FoldedInput(NamedTuple):
     """Gradient of the score through the direct links (w.r.t. raw inputs), ``(n_inputs,)``."""
 
 
-def _state_key(net: RandomizedDeepNetwork) -> tuple[tuple[int, int], ...]:
+def _state_key(net: Network) -> tuple[tuple[int, int], ...]:
     """Storage and version of every tensor the folding reads: a new fit, a loaded state or a
     move to another device changes it."""
     tensors = [net.input_mean_, net.input_scale_, net.readout_]
     for stack in net.hidden_:
-        first = stack[0]  # type: ignore[index]
+        first = stack[0]
         tensors += [first.weight, first.bias]
     return tuple((t.data_ptr(), t._version) for t in tensors)
 
 
-def folded_input(net: RandomizedDeepNetwork) -> FoldedInput:
+def folded_input(net: Network) -> FoldedInput:
     """The first layers with the standardisation folded in, computed once per model state."""
     key = _state_key(net)
     cached = net.__dict__.get("_folded_input")
@@ -61,7 +61,7 @@ def folded_input(net: RandomizedDeepNetwork) -> FoldedInput:
         scale, mean = net.input_scale_, net.input_mean_
         weights, biases = [], []
         for stack in net.hidden_:
-            first = stack[0]  # type: ignore[index]
+            first = stack[0]
             weight = first.weight / scale
             weights.append(weight)
             biases.append(first.bias - weight @ mean)
@@ -73,7 +73,7 @@ def folded_input(net: RandomizedDeepNetwork) -> FoldedInput:
     return folded
 
 
-def _hidden_terms(net: RandomizedDeepNetwork) -> list[list[tuple[int, int, int]]]:
+def _hidden_terms(net: Network) -> list[list[tuple[int, int, int]]]:
     """Per hidden stack, ``(layer, read-out, first column)`` of each hidden block the read-outs
     see (the layout of :meth:`RandomizedDeepNetwork.head_features`)."""
     settings = net.settings
@@ -96,7 +96,7 @@ def _hidden_terms(net: RandomizedDeepNetwork) -> list[list[tuple[int, int, int]]
 
 
 def path_integral(
-    net: RandomizedDeepNetwork,
+    net: Network,
     inputs: torch.Tensor,
     references: torch.Tensor,
     alphas: torch.Tensor,
@@ -121,7 +121,7 @@ def path_integral(
     for stack, weight, bias, terms in zip(
         net.hidden_, folded.weights, folded.biases, _hidden_terms(net), strict=True
     ):
-        layers = list(stack)  # type: ignore[call-overload]
+        layers = list(stack)
         with torch.no_grad():
             slope = step @ weight.T  # (rows, width)
             start = base @ weight.T + bias  # (rows, width)

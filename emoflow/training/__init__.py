@@ -38,13 +38,8 @@ if TYPE_CHECKING:
         fit_calibrator,
         select_hyperparameters,
     )
-    from emoflow.training.iteration import (
-        confusion_matrix,
-        gather_iteration,
-        held_out_mask,
-        train_emotion,
-        train_iteration,
-    )
+    from emoflow.training.iteration import confusion_matrix, held_out_mask, train_iteration
+    from emoflow.training.per_emotion import gather_iteration, section_options, train_emotion
 
 _LAZY = {
     "CALIBRATIONS": "cross_validation",
@@ -57,8 +52,9 @@ _LAZY = {
     "confusion_matrix": "iteration",
     "held_out_mask": "iteration",
     "train_iteration": "iteration",
-    "train_emotion": "iteration",
-    "gather_iteration": "iteration",
+    "train_emotion": "per_emotion",
+    "gather_iteration": "per_emotion",
+    "section_options": "per_emotion",
 }
 
 __all__ = [
@@ -77,6 +73,7 @@ __all__ = [
     "read_landmark_sets",
     "read_metrics",
     "read_scores",
+    "section_options",
     "select_hyperparameters",
     "train_emotion",
     "train_iteration",
