@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, cast, runtime_checkable
 
+import numpy as np
+
+from emoflow.errors import ConfigError
+
 
 class AttributionMethod:
     """Attributions of samples against reference inputs (Captum underneath).
@@ -147,11 +151,22 @@ class PathIntegrable(Protocol):
 
 
 def quadrature(n_steps: int, method: str) -> tuple[list[float], list[float]]:
-    """Nodes ``α_j`` and weights ``w_j`` of Captum's path integral (Captum's own numbers)."""
-    from captum.attr._utils.approximation_methods import approximation_parameters
+    """Nodes ``α_j`` and weights ``w_j`` of the path integral: the very numbers Captum's
+    ``gausslegendre`` and ``riemann_trapezoid`` use (computed the same way here, so the exact
+    path needs no Captum import: 0.9 s of CPU per job)."""
+    if method == "gausslegendre":
+        nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+        return (0.5 * (nodes + 1)).tolist(), (0.5 * weights).tolist()
+    if method == "riemann_trapezoid":
+        if n_steps < 2:
+            raise ConfigError("attribution.n_steps must be ≥ 2 for riemann_trapezoid")
+        import torch
 
-    step_sizes, alphas = approximation_parameters(method)
-    return list(alphas(n_steps)), list(step_sizes(n_steps))
+        deltas = [1 / n_steps] * n_steps
+        deltas[0] /= 2
+        deltas[-1] /= 2
+        return torch.linspace(0, 1, n_steps).tolist(), deltas
+    raise ConfigError(f"unknown quadrature {method!r}; known: gausslegendre, riemann_trapezoid")
 
 
 class IntegratedGradients(CaptumIntegratedGradients):

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 ATTRIBUTION_DIMS = ("emotion", "sample", "frame", "landmark", "coord")
 SCORE_DIMS = ("emotion", "landmark")
 COORD_NAMES = ("x", "y", "z")
+IN_MEMORY_BYTES = 256 * 2**20
+"""Stores whose attributions fit in this many bytes are aggregated in memory with NumPy
+(dask costs about a second of start-up per job); larger ones chunk by chunk with dask."""
 LANDMARK_CHUNK = 64
 """Landmarks per chunk of the attribution array: a per-landmark read touches one chunk column."""
 _BASELINE_DIMS = ("emotion", "baseline", "frame", "landmark", "coord")
@@ -446,10 +449,11 @@ def landmark_scores_from_store(
     scheduler: str | None = None,
     connect_timeout_s: float = 30.0,
 ) -> np.ndarray:
-    """Aggregate a stored attribution array to ``(emotion, landmark)`` scores with dask.
+    """Aggregate a stored attribution array to ``(emotion, landmark)`` scores.
 
     The ``attributions`` array ``(emotion, sample, frame, landmark, coord)`` is read chunk by
-    chunk, so the store may be larger than memory. Landmarks outside an emotion's set (NaN in
+    chunk with dask, so the store may be larger than memory; one of at most
+    :data:`IN_MEMORY_BYTES` (without a scheduler) is read at once and reduced with NumPy. Landmarks outside an emotion's set (NaN in
     the store) get NaN. The formula is :mod:`emoflow.attribution.relevance`'s.
 
     Parameters
@@ -462,14 +466,10 @@ def landmark_scores_from_store(
     connect_timeout_s
         How long to try to reach the scheduler.
     """
-    import dask.array as da
     import zarr
 
     array = zarr.open_array(str(Path(store_path) / "attributions"), mode="r")
-    attributions = da.from_zarr(array)
-    n_emotions, n_samples = attributions.shape[:2]
-    excluded = da.isnan(attributions).all(axis=(1, 2, 4))  # (emotion, landmark)
-    filled = da.nan_to_num(attributions).astype(np.float64)
+    n_emotions, n_samples = array.shape[:2]
     if sample_masks is None:
         sample_masks = np.ones((n_emotions, n_samples), dtype=bool)
     weights_np = np.asarray(sample_masks, dtype=np.float64)
@@ -479,6 +479,18 @@ def landmark_scores_from_store(
             f"{(n_emotions, n_samples)}"
         )
     counts = np.maximum(weights_np.sum(axis=1), 1.0)
+    if scheduler is None and array.nbytes <= IN_MEMORY_BYTES:
+        # small enough to read at once: the same formula on NumPy, without dask's start-up
+        values = np.asarray(array[...])
+        excluded_np = np.isnan(values).all(axis=(1, 2, 4))  # (emotion, landmark)
+        filled_np = np.nan_to_num(values).astype(np.float64)
+        scores_np = weighted_landmark_scores(filled_np, weights_np, counts, aggregate)
+        return np.where(excluded_np, np.nan, scores_np).astype(np.float64)
+    import dask.array as da
+
+    attributions = da.from_zarr(array)
+    excluded = da.isnan(attributions).all(axis=(1, 2, 4))  # (emotion, landmark)
+    filled = da.nan_to_num(attributions).astype(np.float64)
     weights = da.from_array(weights_np, chunks=(1, attributions.chunks[1]))
     scores = weighted_landmark_scores(filled, weights, counts, aggregate)
     scores = da.where(excluded, np.nan, scores)

@@ -20,8 +20,8 @@ the same choice made again (:func:`emoflow.attribution.select_baselines` on the 
 store with the run's attribution settings). Without a feature store (models given alone) the
 all-zero input is used, and the table says so.
 
-The attribution store is read here through :func:`_open_store` only (its settings, baseline
-ids and values); those readers belong in :mod:`emoflow.attribution`'s store module.
+The attribution store (its settings, baseline ids and values) is read only through the
+readers of its owner, :mod:`emoflow.attribution`.
 """
 
 from __future__ import annotations
@@ -56,13 +56,6 @@ TABLE_COLUMNS = {
 }
 
 
-def _open_store(store: Path) -> Any:
-    """The root group of an attribution store, read-only."""
-    import zarr
-
-    return zarr.open_group(str(store), mode="r")
-
-
 def attribution_settings(results: Path | None, iteration: int | None, n_steps: int | None) -> Any:
     """The run's attribution settings (from its store's attributes), else the defaults."""
     from emoflow.attribution import AttributionSettings
@@ -75,9 +68,10 @@ def attribution_settings(results: Path | None, iteration: int | None, n_steps: i
     )
     store = stores[0] if stores else None
     if store is not None and store.is_dir():
+        from emoflow.attribution import read_settings
+
         try:
-            attrs: Any = _open_store(store).attrs
-            stored = dict(attrs.get("settings") or {})
+            stored = read_settings(store)
             known = {f.name for f in fields(AttributionSettings)}
             settings = AttributionSettings(**{k: v for k, v in stored.items() if k in known})
         except (EmoflowError, TypeError, ValueError, OSError, KeyError) as err:
@@ -112,44 +106,27 @@ class _Baselines:
                     log.warning("%s unusable for baselines: %s", path, err)
         return self._features
 
-    def _store(self, model: LoadedModel) -> tuple[Path, Any, int] | None:
-        """The model's iteration attribution store, its root group and the emotion's row."""
+    def _stored(
+        self, model: LoadedModel, problem: str, read: Callable[[Path, str], _T]
+    ) -> _T | None:
+        """``read(store, emotion)`` with the attribution store's own readers; ``None`` (with a
+        warning saying ``problem``) when the store or the record is missing or unusable."""
         if self.layout is None or model.iteration is None:
             return None
         store = self.layout.attributions(model.iteration, model.emotion)
         if not store.is_dir():
             return None
         try:
-            root: Any = _open_store(store)
-            return store, root, list(root.attrs["emotions"]).index(model.emotion)
-        except (KeyError, ValueError, OSError) as err:
-            log.warning("%s: not a usable attribution store (%s)", store, err)
-            return None
-
-    def _stored(
-        self, model: LoadedModel, problem: str, read: Callable[[Any, int], _T]
-    ) -> _T | None:
-        """``read(root, row)`` on the model's attribution store; ``None`` (with a warning
-        saying ``problem``) when the store or the record is missing or unusable."""
-        opened = self._store(model)
-        if opened is None:
-            return None
-        store, root, row = opened
-        try:
-            return read(root, row)
-        except (KeyError, ValueError, OSError, IndexError) as err:
+            return read(store, model.emotion)
+        except (EmoflowError, KeyError, ValueError, OSError, IndexError) as err:
             log.warning("%s: %s (%s)", store, problem, err)
             return None
 
     def _stored_indices(self, model: LoadedModel, video_ids: np.ndarray) -> np.ndarray | None:
         """Positions in the feature store of the baselines the attribution stage used."""
-        from emoflow.features import read_strings
+        from emoflow.attribution import read_baseline_indices
 
-        record = self._stored(
-            model,
-            "no usable baseline record",
-            lambda root, row: (np.asarray(root["baselines"][row]), read_strings(root["video_id"])),
-        )
+        record = self._stored(model, "no usable baseline record", read_baseline_indices)
         if record is None:
             return None
         indices, ids = record
@@ -163,11 +140,9 @@ class _Baselines:
 
     def _stored_values(self, model: LoadedModel) -> np.ndarray | None:
         """The reference inputs the attribution stage used, ``(k, frames, landmarks, 3)``."""
-        values = self._stored(
-            model,
-            "no stored baseline values",
-            lambda root, row: np.asarray(root["baseline_values"][row]),
-        )
+        from emoflow.attribution import read_baseline_values
+
+        values = self._stored(model, "no stored baseline values", read_baseline_values)
         if values is None:
             return None
         values = values[:, :, list(model.landmarks), :]

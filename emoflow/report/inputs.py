@@ -17,7 +17,9 @@ import polars as pl
 
 from emoflow._atomic import read_json
 from emoflow.errors import DataError, InputError
+from emoflow.landmark_sets import read_landmark_sets
 from emoflow.summary import read_summary
+from emoflow.training import read_metrics
 
 
 @dataclass
@@ -104,9 +106,9 @@ def load_report_inputs(
             f"{len(landmark_set_paths)}"
         )
     summary = read_summary(summary_path)
-    metrics = [read_json(path) for path in metrics_paths]
+    metrics = [read_metrics(path) for path in metrics_paths]
     iterations = [int(m.get("iteration", i)) for i, m in enumerate(metrics)]
-    landmark_sets = [read_json(path).get("emotions", {}) for path in landmark_set_paths]
+    landmark_sets = [read_landmark_sets(path) for path in landmark_set_paths]
     store_emotions, scores = load_scores(attribution_paths[0])
     in_summary = set(summary["emotion"].to_list())
     emotions = [e for e in store_emotions if e in in_summary]
