@@ -18,8 +18,10 @@ rule start_landmark_set:
         "../scripts/start_landmark_set.py"
 
 
-# Training and attribution of one emotion and iteration share one GPU job: each job pays 2–4 s
-# of CPU to start Python and import torch, as much as the work itself on the demo.
+# Training and attribution of one emotion and iteration share one GPU job: each job pays 1-2 s
+# of CPU to start Python and import torch, as much as the work itself on the demo. One thread
+# each: most of a job is single-threaded, so jobs side by side use the cores better (on a
+# cluster, profiles/*/config.yaml gives each 4; locally `--set-threads train_models=4`).
 rule train_models:
     input:
         unpack(get_previous_outputs),
@@ -34,7 +36,7 @@ rule train_models:
         log("train_models", "{iteration}_{emotion}"),
     benchmark:
         bench("train_models", "{iteration}_{emotion}")
-    threads: job_threads(2)
+    threads: 1
     resources:
         **ATTRIBUTION_RUNTIME,
         gpu=GPU_PER_JOB,
