@@ -453,8 +453,9 @@ def landmark_scores_from_store(
 
     The ``attributions`` array ``(emotion, sample, frame, landmark, coord)`` is read chunk by
     chunk with dask, so the store may be larger than memory; one of at most
-    :data:`IN_MEMORY_BYTES` (without a scheduler) is read at once and reduced with NumPy. Landmarks outside an emotion's set (NaN in
-    the store) get NaN. The formula is :mod:`emoflow.attribution.relevance`'s.
+    :data:`IN_MEMORY_BYTES` (without a scheduler) is read at once and reduced with NumPy.
+    Landmarks outside an emotion's set (NaN in the store) get NaN. The formula is
+    :mod:`emoflow.attribution.relevance`'s.
 
     Parameters
     ----------
