@@ -38,8 +38,9 @@ if TYPE_CHECKING:
         fit_calibrator,
         select_hyperparameters,
     )
-    from emoflow.training.iteration import confusion_matrix, held_out_mask, train_iteration
-    from emoflow.training.per_emotion import gather_iteration, section_options, train_emotion
+    from emoflow.training.gather import confusion_matrix, gather_iteration
+    from emoflow.training.iteration import held_out_mask, train_iteration
+    from emoflow.training.per_emotion import section_options, train_emotion
 
 _LAZY = {
     "CALIBRATIONS": "cross_validation",
@@ -49,11 +50,11 @@ _LAZY = {
     "evaluate_emotion": "cross_validation",
     "fit_calibrator": "cross_validation",
     "select_hyperparameters": "cross_validation",
-    "confusion_matrix": "iteration",
+    "confusion_matrix": "gather",
     "held_out_mask": "iteration",
     "train_iteration": "iteration",
     "train_emotion": "per_emotion",
-    "gather_iteration": "per_emotion",
+    "gather_iteration": "gather",
     "section_options": "per_emotion",
 }
 

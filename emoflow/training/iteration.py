@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +41,10 @@ from emoflow.training.cross_validation import (
     fit_calibrator,
     select_hyperparameters,
 )
+from emoflow.training.gather import (
+    _combine,
+    _EmotionResult,
+)
 from emoflow.training.outputs import (
     METRIC_NAMES,
     write_metrics,
@@ -58,26 +62,6 @@ def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, 
         summary["mean"][name] = float(np.mean(values[finite])) if finite.any() else float("nan")
         summary["std"][name] = float(np.std(values[finite])) if finite.any() else float("nan")
     return summary
-
-
-def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, names: list[str]) -> list[list[int]]:
-    """Rows: true emotion, columns: predicted emotion, in the order of ``names``."""
-    index = {name: i for i, name in enumerate(names)}
-    matrix = np.zeros((len(names), len(names)), dtype=np.int64)
-    for true_name, predicted_name in zip(truth, predicted, strict=True):
-        matrix[index[true_name], index[predicted_name]] += 1
-    return matrix.tolist()
-
-
-def _multiclass_record(truth: np.ndarray, predicted: np.ndarray, names: list[str]) -> dict:
-    matrix = np.asarray(confusion_matrix(truth, predicted, names))
-    totals = matrix.sum(axis=1)
-    recalls = np.diag(matrix)[totals > 0] / totals[totals > 0]
-    return {
-        "accuracy": float(np.mean(predicted == truth)),
-        "balanced_accuracy": float(np.mean(recalls)) if len(recalls) else float("nan"),
-        "confusion_matrix": matrix.tolist(),
-    }
 
 
 def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
@@ -200,15 +184,6 @@ def _protocol(
     )
 
 
-@dataclass
-class _EmotionResult:
-    record: dict[str, Any]
-    oof_scores: np.ndarray
-    oof_probabilities: np.ndarray
-    test_scores: np.ndarray | None
-    test_probabilities: np.ndarray | None
-
-
 def _train_emotion(
     protocol: _Protocol, emotion: str, keep: np.ndarray, model_path: Path
 ) -> _EmotionResult:
@@ -305,53 +280,6 @@ def _train_emotion(
         test_scores,
         test_probabilities,
     )
-
-
-def _combine(
-    header: dict[str, Any],
-    split: dict[str, Any] | None,
-    emotions: list[str],
-    results: dict[str, _EmotionResult],
-    development_emotions: np.ndarray,
-    test_emotions: np.ndarray,
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """The iteration's metrics (every emotion, combined prediction) and score matrices."""
-    calibration = header["calibration"]
-    metrics: dict[str, Any] = {
-        **header,
-        "emotions": {emotion: results[emotion].record for emotion in emotions},
-    }
-    names = np.asarray(emotions)
-    score_matrix = np.column_stack([results[e].oof_scores for e in emotions])
-    probability_matrix = np.column_stack([results[e].oof_probabilities for e in emotions])
-    raw_predicted = names[np.argmax(score_matrix, axis=1)]
-    calibrated_predicted = names[np.argmax(probability_matrix, axis=1)]
-    if calibration == "platt":
-        rule = (
-            "argmax of the binary models' Platt-calibrated out-of-fold scores; each fold's "
-            "calibrators are fitted on inner-fold out-of-fold scores of its training subjects"
-        )
-        predicted = calibrated_predicted
-    else:
-        rule = "argmax of the binary models' out-of-fold scores"
-        predicted = raw_predicted
-    if split is not None:
-        metrics["split"] = split
-        test_matrix = np.column_stack(
-            [cast(np.ndarray, results[e].test_probabilities) for e in emotions]
-        )
-        combined_test = _multiclass_record(
-            test_emotions, names[np.argmax(test_matrix, axis=1)], emotions
-        )
-    metrics["combined"] = {
-        "rule": rule,
-        "labels": emotions,
-        **_multiclass_record(development_emotions, predicted, emotions),
-        "uncalibrated": _multiclass_record(development_emotions, raw_predicted, emotions),
-    }
-    if split is not None:
-        metrics["combined"]["test"] = combined_test
-    return metrics, score_matrix, probability_matrix
 
 
 _SETTINGS_DOC = """

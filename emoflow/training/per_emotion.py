@@ -8,20 +8,19 @@ each iteration's emotions with :func:`gather_iteration`; the files are identical
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from emoflow.devices import limit_threads
 from emoflow.errors import ConfigError, DataError
-from emoflow.landmark_sets import gather_landmark_sets, read_landmark_sets
-from emoflow.training.iteration import _combine, _EmotionResult, _protocol, _train_emotion
-from emoflow.training.outputs import read_metrics, read_scores, write_metrics, write_scores
+from emoflow.landmark_sets import read_landmark_sets
+from emoflow.training.iteration import _protocol, _train_emotion
+from emoflow.training.outputs import write_metrics, write_scores
 
-__all__ = ["gather_iteration", "section_options", "train_emotion"]
+__all__ = ["section_options", "train_emotion"]
 
 
 _SECTION_OPTIONS = {
@@ -124,93 +123,5 @@ def train_emotion(
             ]
         )[:, None],
     )
-    write_metrics(metrics_path, metrics)
-    return metrics
-
-
-def gather_iteration(
-    metrics_paths: Sequence[str | Path],
-    scores_paths: Sequence[str | Path],
-    metrics_path: str | Path,
-    scores_path: str | Path,
-    *,
-    landmark_set_paths: Sequence[str | Path] = (),
-    landmark_sets_path: str | Path | None = None,
-) -> dict[str, Any]:
-    """Combine the emotions of one iteration (:func:`train_emotion`) into its own files.
-
-    Writes the iteration's ``metrics.json`` (every emotion, the calibrated combined prediction
-    and its confusion matrices, validation and held-out test) and ``scores.parquet``, exactly
-    as :func:`train_iteration` writes them.
-
-    Parameters
-    ----------
-    metrics_paths, scores_paths
-        Each emotion's ``metrics.json`` and ``scores.parquet``, in the order of the emotions.
-    metrics_path, scores_path
-        The iteration's files to write.
-    landmark_set_paths, landmark_sets_path
-        Each emotion's ``landmarks.json`` and the iteration's gathered one to write
-        (:func:`emoflow.landmark_sets.gather_landmark_sets`); nothing when not given.
-    """
-    if len(metrics_paths) != len(scores_paths) or not metrics_paths:
-        raise DataError(
-            f"gather needs one metrics and one scores file per emotion, got "
-            f"{len(metrics_paths)} and {len(scores_paths)}"
-        )
-    header: dict[str, Any] | None = None
-    split: dict[str, Any] | None = None
-    results: dict[str, _EmotionResult] = {}
-    development = test = None
-    for metrics_file, scores_file in zip(metrics_paths, scores_paths, strict=True):
-        record = read_metrics(metrics_file)
-        ((emotion, emotion_record),) = record["emotions"].items()
-        own_header = {key: record[key] for key in record if key not in ("emotions", "split")}
-        if header is None:
-            header, split = own_header, record.get("split")
-        elif own_header != header or record.get("split") != split:
-            raise DataError(
-                f"{metrics_file}: trained with other settings or samples than "
-                f"{metrics_paths[0]}; re-run the iteration's training"
-            )
-        table = read_scores(scores_file)
-        dev_rows, test_rows = table.filter(pl.col("fold") >= 0), table.filter(pl.col("fold") < 0)
-        if development is None:
-            development, test = dev_rows, test_rows
-        elif not (
-            development["video_id"].equals(dev_rows["video_id"])
-            and test is not None
-            and test["video_id"].equals(test_rows["video_id"])
-        ):
-            raise DataError(f"{scores_file}: other samples than {scores_paths[0]}")
-        results[emotion] = _EmotionResult(
-            emotion_record,
-            dev_rows["score"].to_numpy(),
-            dev_rows["probability"].to_numpy(),
-            test_rows["score"].to_numpy() if split else None,
-            test_rows["probability"].to_numpy() if split else None,
-        )
-    assert header is not None and development is not None and test is not None
-    emotions = sorted(results)  # the feature store's order, as train_iteration writes them
-    metrics, score_matrix, probability_matrix = _combine(
-        header,
-        split,
-        emotions,
-        results,
-        development["emotion"].to_numpy(),
-        test["emotion"].to_numpy(),
-    )
-    write_scores(
-        scores_path,
-        video_ids=development["video_id"].to_numpy(),
-        subjects=development["subject"].to_numpy(),
-        emotions=development["emotion"].to_numpy(),
-        folds=development["fold"].to_numpy(),
-        models=np.asarray(emotions),
-        scores=score_matrix,
-        probabilities=probability_matrix,
-    )
-    if landmark_sets_path is not None:
-        gather_landmark_sets(landmark_set_paths, landmark_sets_path)
     write_metrics(metrics_path, metrics)
     return metrics

@@ -1,0 +1,185 @@
+"""The gather of an iteration: every emotion's metrics and scores → the iteration's files.
+
+Light on purpose (no torch): the workflow's ``gather_iteration`` jobs only move JSON and
+tables. :func:`~emoflow.training.train_iteration` combines its emotions with the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import polars as pl
+
+from emoflow.errors import DataError
+from emoflow.landmark_sets import gather_landmark_sets
+from emoflow.training.outputs import read_metrics, read_scores, write_metrics, write_scores
+
+__all__ = ["confusion_matrix", "gather_iteration"]
+
+
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, names: list[str]) -> list[list[int]]:
+    """Rows: true emotion, columns: predicted emotion, in the order of ``names``."""
+    index = {name: i for i, name in enumerate(names)}
+    matrix = np.zeros((len(names), len(names)), dtype=np.int64)
+    for true_name, predicted_name in zip(truth, predicted, strict=True):
+        matrix[index[true_name], index[predicted_name]] += 1
+    return matrix.tolist()
+
+
+def _multiclass_record(truth: np.ndarray, predicted: np.ndarray, names: list[str]) -> dict:
+    matrix = np.asarray(confusion_matrix(truth, predicted, names))
+    totals = matrix.sum(axis=1)
+    recalls = np.diag(matrix)[totals > 0] / totals[totals > 0]
+    return {
+        "accuracy": float(np.mean(predicted == truth)),
+        "balanced_accuracy": float(np.mean(recalls)) if len(recalls) else float("nan"),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+@dataclass
+class _EmotionResult:
+    record: dict[str, Any]
+    oof_scores: np.ndarray
+    oof_probabilities: np.ndarray
+    test_scores: np.ndarray | None
+    test_probabilities: np.ndarray | None
+
+
+def _combine(
+    header: dict[str, Any],
+    split: dict[str, Any] | None,
+    emotions: list[str],
+    results: dict[str, _EmotionResult],
+    development_emotions: np.ndarray,
+    test_emotions: np.ndarray,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The iteration's metrics (every emotion, combined prediction) and score matrices."""
+    calibration = header["calibration"]
+    metrics: dict[str, Any] = {
+        **header,
+        "emotions": {emotion: results[emotion].record for emotion in emotions},
+    }
+    names = np.asarray(emotions)
+    score_matrix = np.column_stack([results[e].oof_scores for e in emotions])
+    probability_matrix = np.column_stack([results[e].oof_probabilities for e in emotions])
+    raw_predicted = names[np.argmax(score_matrix, axis=1)]
+    calibrated_predicted = names[np.argmax(probability_matrix, axis=1)]
+    if calibration == "platt":
+        rule = (
+            "argmax of the binary models' Platt-calibrated out-of-fold scores; each fold's "
+            "calibrators are fitted on inner-fold out-of-fold scores of its training subjects"
+        )
+        predicted = calibrated_predicted
+    else:
+        rule = "argmax of the binary models' out-of-fold scores"
+        predicted = raw_predicted
+    if split is not None:
+        metrics["split"] = split
+        test_matrix = np.column_stack(
+            [cast(np.ndarray, results[e].test_probabilities) for e in emotions]
+        )
+        combined_test = _multiclass_record(
+            test_emotions, names[np.argmax(test_matrix, axis=1)], emotions
+        )
+    metrics["combined"] = {
+        "rule": rule,
+        "labels": emotions,
+        **_multiclass_record(development_emotions, predicted, emotions),
+        "uncalibrated": _multiclass_record(development_emotions, raw_predicted, emotions),
+    }
+    if split is not None:
+        metrics["combined"]["test"] = combined_test
+    return metrics, score_matrix, probability_matrix
+
+
+def gather_iteration(
+    metrics_paths: Sequence[str | Path],
+    scores_paths: Sequence[str | Path],
+    metrics_path: str | Path,
+    scores_path: str | Path,
+    *,
+    landmark_set_paths: Sequence[str | Path] = (),
+    landmark_sets_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Combine the emotions of one iteration (:func:`train_emotion`) into its own files.
+
+    Writes the iteration's ``metrics.json`` (every emotion, the calibrated combined prediction
+    and its confusion matrices, validation and held-out test) and ``scores.parquet``, exactly
+    as :func:`train_iteration` writes them.
+
+    Parameters
+    ----------
+    metrics_paths, scores_paths
+        Each emotion's ``metrics.json`` and ``scores.parquet``, in the order of the emotions.
+    metrics_path, scores_path
+        The iteration's files to write.
+    landmark_set_paths, landmark_sets_path
+        Each emotion's ``landmarks.json`` and the iteration's gathered one to write
+        (:func:`emoflow.landmark_sets.gather_landmark_sets`); nothing when not given.
+    """
+    if len(metrics_paths) != len(scores_paths) or not metrics_paths:
+        raise DataError(
+            f"gather needs one metrics and one scores file per emotion, got "
+            f"{len(metrics_paths)} and {len(scores_paths)}"
+        )
+    header: dict[str, Any] | None = None
+    split: dict[str, Any] | None = None
+    results: dict[str, _EmotionResult] = {}
+    development = test = None
+    for metrics_file, scores_file in zip(metrics_paths, scores_paths, strict=True):
+        record = read_metrics(metrics_file)
+        ((emotion, emotion_record),) = record["emotions"].items()
+        own_header = {key: record[key] for key in record if key not in ("emotions", "split")}
+        if header is None:
+            header, split = own_header, record.get("split")
+        elif own_header != header or record.get("split") != split:
+            raise DataError(
+                f"{metrics_file}: trained with other settings or samples than "
+                f"{metrics_paths[0]}; re-run the iteration's training"
+            )
+        table = read_scores(scores_file)
+        dev_rows, test_rows = table.filter(pl.col("fold") >= 0), table.filter(pl.col("fold") < 0)
+        if development is None:
+            development, test = dev_rows, test_rows
+        elif not (
+            development["video_id"].equals(dev_rows["video_id"])
+            and test is not None
+            and test["video_id"].equals(test_rows["video_id"])
+        ):
+            raise DataError(f"{scores_file}: other samples than {scores_paths[0]}")
+        results[emotion] = _EmotionResult(
+            emotion_record,
+            dev_rows["score"].to_numpy(),
+            dev_rows["probability"].to_numpy(),
+            test_rows["score"].to_numpy() if split else None,
+            test_rows["probability"].to_numpy() if split else None,
+        )
+    assert header is not None and development is not None and test is not None
+    emotions = sorted(results)  # the feature store's order, as train_iteration writes them
+    metrics, score_matrix, probability_matrix = _combine(
+        header,
+        split,
+        emotions,
+        results,
+        development["emotion"].to_numpy(),
+        test["emotion"].to_numpy(),
+    )
+    write_scores(
+        scores_path,
+        video_ids=development["video_id"].to_numpy(),
+        subjects=development["subject"].to_numpy(),
+        emotions=development["emotion"].to_numpy(),
+        folds=development["fold"].to_numpy(),
+        models=np.asarray(emotions),
+        scores=score_matrix,
+        probabilities=probability_matrix,
+    )
+    if landmark_sets_path is not None:
+        gather_landmark_sets(landmark_set_paths, landmark_sets_path)
+    write_metrics(metrics_path, metrics)
+    return metrics
