@@ -79,8 +79,9 @@ def write_dataset(root: Path, n_videos: int, *, placeholder_files: bool = True) 
 
 def has_videos_per_shard() -> bool:
     """Whether the workflow's schema offers ``landmarks.videos_per_shard``."""
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    landmarks = schema["properties"]["landmarks"]["properties"]
+    from emoflow.config import load_schema
+
+    landmarks = load_schema()["properties"]["landmarks"]["properties"]
     return "videos_per_shard" in landmarks
 
 
