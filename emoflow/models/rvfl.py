@@ -309,6 +309,9 @@ class RandomizedDeepNetwork(BaseModel):
     def _trained_tensors(self) -> Iterable[torch.Tensor]:
         return [self.readout_] if self.input_shape_ is not None else []
 
+    def _redrawn_state(self) -> list[str]:
+        return [name for name in self.state_dict() if name.startswith("hidden_.")]
+
 
 class _FrozenLinear(nn.Linear):
     """A :class:`torch.nn.Linear` made from given weights, never initialised at random first.
