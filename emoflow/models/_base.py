@@ -12,6 +12,8 @@ A model kind is a subclass of :class:`BaseModel` plus its line in
   ``fit`` checks the data and calls ``_build`` first) and ``forward(inputs)`` (scores of a
   batch, differentiable);
 * ``_random_tensors()`` / ``_trained_tensors()``: what :meth:`BaseModel.n_parameters` counts;
+* ``_redrawn_state()``: the ``state_dict`` entries ``_build`` reproduces from the seed, which
+  the model file leaves out (:mod:`emoflow.models.files`);
 * ``search_grids``: which settings the inner-fold search may vary, and from which grid of
   :class:`emoflow.training.SelectionSettings`.
 
@@ -89,6 +91,11 @@ class BaseModel(nn.Module):
     def _trained_tensors(self) -> Iterable[torch.Tensor]:
         """Weights learnt from the data."""
         return ()
+
+    def _redrawn_state(self) -> list[str]:
+        """Names of the ``state_dict`` entries that ``_build`` draws anew from the settings'
+        seed, so the model file need not store them (none: every entry is stored)."""
+        return []
 
     def training_summary(self) -> dict[str, Any] | None:
         """Facts of the training run worth keeping in the metrics (``None``: nothing)."""

@@ -174,14 +174,8 @@ class RandomizedDeepNetwork(BaseModel):
         )
         members = []
         for member_draws in draws:
-            layers = []
-            for weight, bias in member_draws:
-                layer = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0])
-                # the frozen draw itself, not a copy: nothing ever writes to these tensors
-                # (load_model gives its layers their own copies before loading weights)
-                layer.weight = nn.Parameter(weight, requires_grad=False)
-                layer.bias = nn.Parameter(bias, requires_grad=False)
-                layers.append(layer)
+            # the frozen draw itself, not a copy: nothing ever writes to these tensors
+            layers = [_FrozenLinear(weight, bias) for weight, bias in member_draws]
             members.append(nn.ModuleList(layers))
         self.hidden_ = nn.ModuleList(members).to(device)
         self._init_standardisation(n_inputs, device)
@@ -314,6 +308,24 @@ class RandomizedDeepNetwork(BaseModel):
 
     def _trained_tensors(self) -> Iterable[torch.Tensor]:
         return [self.readout_] if self.input_shape_ is not None else []
+
+    def _redrawn_state(self) -> list[str]:
+        return [name for name in self.state_dict() if name.startswith("hidden_.")]
+
+
+class _FrozenLinear(nn.Linear):
+    """A :class:`torch.nn.Linear` made from given weights, never initialised at random first.
+
+    ``nn.Linear(...)`` would draw weights only to have them replaced, and
+    ``nn.utils.skip_init`` avoids that through the meta device, which imports sympy (a third of
+    a second and 24 MB per process). The tensors are used as they are, frozen.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        nn.Module.__init__(self)  # not nn.Linear.__init__: it allocates and draws weights
+        self.out_features, self.in_features = (int(n) for n in weight.shape)
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False)
 
 
 @functools.lru_cache(maxsize=2)
