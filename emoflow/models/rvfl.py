@@ -38,7 +38,12 @@ from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import checked_inputs
 from emoflow.models._paths import path_integral
-from emoflow.models._ridge import ridge_targets, weighted_ridge, weighted_ridge_path
+from emoflow.models._ridge import (
+    DesignRows,
+    ridge_targets,
+    weighted_ridge,
+    weighted_ridge_path,
+)
 
 Activation = str
 """A value of ``train.model.activation`` (the schema lists them)."""
@@ -206,11 +211,10 @@ class RandomizedDeepNetwork(BaseModel):
             return nn.functional.gelu(values)
         return _ACTIVATIONS[self.settings.activation](values)
 
-    def _head_blocks(self, inputs: torch.Tensor) -> list[list[torch.Tensor]]:
-        """Per read-out, the blocks of its design ``D`` before the bias column."""
-        standardised = self.standardise(inputs)
+    def _hidden_heads(self, standardised: torch.Tensor) -> list[tuple[bool, list[torch.Tensor]]]:
+        """Per read-out: whether it sees the standardised input, and its hidden-layer blocks."""
         settings = self.settings
-        heads: list[list[torch.Tensor]] = []
+        heads: list[tuple[bool, list[torch.Tensor]]] = []
         for stack in self.hidden_:
             hidden = standardised
             activations = []
@@ -218,13 +222,44 @@ class RandomizedDeepNetwork(BaseModel):
                 hidden = self._activation(layer(hidden))
                 activations.append(hidden)
             if settings.ensemble == "layers":
-                direct = [standardised] if settings.direct_link else []
-                heads.extend([*direct, layer_output] for layer_output in activations)
+                heads.extend((settings.direct_link, [output]) for output in activations)
             elif settings.direct_link:
-                heads.append([standardised, *activations])
+                heads.append((True, activations))
             else:
-                heads.append([activations[-1]])
+                heads.append((False, [activations[-1]]))
         return heads
+
+    def _head_blocks(self, inputs: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Per read-out, the blocks of its design ``D`` before the bias column."""
+        standardised = self.standardise(inputs)
+        return [
+            [standardised, *hidden] if direct else hidden
+            for direct, hidden in self._hidden_heads(standardised)
+        ]
+
+    def _head_designs(self, inputs: torch.Tensor) -> list[DesignRows]:
+        """Per read-out, its design ``D`` as float32 row blocks, never held whole.
+
+        The hidden layers' outputs (``n × width`` each) are kept; the direct-link columns are
+        standardised again block by block from ``inputs`` (the same float32 values as
+        :meth:`head_features`).
+        """
+        standardised = self.standardise(inputs)
+        heads = self._hidden_heads(standardised)
+        del standardised
+        n_samples, n_features = len(inputs), self.n_head_features()
+
+        def design(direct: bool, hidden: list[torch.Tensor]) -> DesignRows:
+            def rows(start: int, stop: int) -> torch.Tensor:
+                blocks = [block[start:stop] for block in hidden]
+                if direct:
+                    blocks.insert(0, self.standardise(inputs[start:stop]))
+                ones = torch.ones(stop - start, 1, dtype=blocks[0].dtype, device=blocks[0].device)
+                return torch.cat([*blocks, ones], dim=1)
+
+            return DesignRows(n_samples, n_features, rows)
+
+        return [design(direct, hidden) for direct, hidden in heads]
 
     def head_features(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         """The design ``D`` of every read-out, each ``(n_samples, n_head_features)``."""
@@ -272,10 +307,8 @@ class RandomizedDeepNetwork(BaseModel):
         self._fit_standardisation(inputs.reshape(len(inputs), -1))
         with torch.no_grad():
             targets, weights = ridge_targets(labels, self.settings.class_weight, self.device)
-            for k, design in enumerate(self.head_features(inputs)):
-                self.readout_[k].copy_(
-                    weighted_ridge(design.double(), targets, weights, self.settings.ridge)
-                )
+            for k, design in enumerate(self._head_designs(inputs)):
+                self.readout_[k].copy_(weighted_ridge(design, targets, weights, self.settings.ridge))
 
     # -- attribution -------------------------------------------------------------------------
     def path_integral(
@@ -381,10 +414,10 @@ def ridge_path_scores(
         targets, weights = ridge_targets(labels_np, settings.class_weight, network.device)
         ridge_t = torch.as_tensor(ridge_values, dtype=torch.float64, device=network.device)
         total = torch.zeros(len(ridge_values), len(eval_t), dtype=torch.float64)
-        designs = network.head_features(inputs_t)
+        designs = network._head_designs(inputs_t)
         eval_designs = network.head_features(eval_t)
         for design, eval_design in zip(designs, eval_designs, strict=True):
-            betas = weighted_ridge_path(design.double(), targets, weights, ridge_t)
+            betas = weighted_ridge_path(design, targets, weights, ridge_t)
             # the read-out is stored as float32 by fit(); score with the same precision
             total += (eval_design @ betas.float()).T.double().cpu()
     return (total / len(designs)).numpy()
