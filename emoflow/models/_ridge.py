@@ -27,7 +27,8 @@ _BLOCK_BYTES = 32 * 2**20
 
 @dataclass(frozen=True)
 class DesignRows:
-    """A design ``D`` given by row blocks: ``rows(start, stop)`` is ``D[start:stop]``.
+    """A design ``D`` given by blocks: ``rows(start, stop)`` is ``D[start:stop]`` and
+    ``columns(start, stop)`` is ``D[:, start:stop]``.
 
     Blocks may be float32; they are weighted and accumulated in float64.
     """
@@ -35,11 +36,17 @@ class DesignRows:
     n_samples: int
     n_features: int
     rows: Callable[[int, int], torch.Tensor]
+    columns: Callable[[int, int], torch.Tensor]
 
     @classmethod
     def of(cls, design: torch.Tensor) -> DesignRows:
         """A design held whole (small problems, tests)."""
-        return cls(len(design), design.shape[1], lambda start, stop: design[start:stop])
+        return cls(
+            len(design),
+            design.shape[1],
+            lambda start, stop: design[start:stop],
+            lambda start, stop: design[:, start:stop],
+        )
 
     def blocks(self) -> Iterator[tuple[int, int]]:
         """``(start, stop)`` of the row blocks, each about :data:`_BLOCK_BYTES` in float64."""
@@ -82,17 +89,14 @@ def _gram(
 
 
 def _kernel(design: DesignRows, root_w: torch.Tensor) -> torch.Tensor:
-    """``W½DDᵀW½`` from pairs of row blocks (float64, ``n × n``)."""
+    """``W½DDᵀW½``, accumulated over column blocks of the design (float64, ``n × n``)."""
     n = design.n_samples
-    kernel = torch.empty(n, n, dtype=torch.float64, device=root_w.device)
-    spans = list(design.blocks())
-    for i, (start_i, stop_i) in enumerate(spans):
-        rows_i = design.weighted(start_i, stop_i, root_w)
-        for start_j, stop_j in spans[: i + 1]:
-            rows_j = rows_i if start_j == start_i else design.weighted(start_j, stop_j, root_w)
-            torch.mm(rows_i, rows_j.T, out=kernel[start_i:stop_i, start_j:stop_j])
-            if start_j != start_i:
-                kernel[start_j:stop_j, start_i:stop_i] = kernel[start_i:stop_i, start_j:stop_j].T
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=root_w.device)
+    size = max(64, _BLOCK_BYTES // (8 * max(n, 1)))
+    for start in range(0, design.n_features, size):
+        block = design.columns(start, min(start + size, design.n_features))
+        weighted = block.double() * root_w[:, None]
+        kernel.addmm_(weighted, weighted.T)
     return kernel
 
 
@@ -106,11 +110,17 @@ def _transpose_times(design: DesignRows, root_w: torch.Tensor, duals: torch.Tens
 
 
 def _solve_in_place(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """``matrix⁻¹ rhs`` by LU (as ``torch.linalg.solve``), factorising over ``matrix``."""
+    """``matrix⁻¹ rhs`` by LU (as ``torch.linalg.solve``) for a symmetric ``matrix``,
+    factorised over its own storage.
+
+    LAPACK works on column-major matrices; the transposed view of a row-major symmetric matrix
+    is column-major and the same matrix, so no copy is made (``torch.linalg.solve`` copies).
+    """
+    lu = matrix.mT
     pivots = torch.empty(len(matrix), dtype=torch.int32, device=matrix.device)
     info = torch.empty((), dtype=torch.int32, device=matrix.device)
-    torch.linalg.lu_factor_ex(matrix, out=(matrix, pivots, info))
-    return torch.linalg.lu_solve(matrix, pivots, rhs[:, None])[:, 0]
+    torch.linalg.lu_factor_ex(lu, out=(lu, pivots, info))
+    return torch.linalg.lu_solve(lu, pivots, rhs[:, None])[:, 0]
 
 
 def weighted_ridge(

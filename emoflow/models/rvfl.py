@@ -25,7 +25,7 @@ The forward pass is plain differentiable PyTorch, so Captum attributes it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
@@ -247,17 +247,33 @@ class RandomizedDeepNetwork(BaseModel):
         standardised = self.standardise(inputs)
         heads = self._hidden_heads(standardised)
         del standardised
-        n_samples, n_features = len(inputs), self.n_head_features()
+        flat = inputs.reshape(len(inputs), -1)
+        ones = torch.ones(len(inputs), 1, dtype=flat.dtype, device=flat.device)
+
+        def direct_part(start: int, stop: int) -> torch.Tensor:
+            return (flat[:, start:stop] - self.input_mean_[start:stop]) / self.input_scale_[
+                start:stop
+            ]
 
         def design(direct: bool, hidden: list[torch.Tensor]) -> DesignRows:
+            parts: list[tuple[int, Callable[[int, int], torch.Tensor]]] = [
+                (block.shape[1], functools.partial(_columns_of, block)) for block in [*hidden, ones]
+            ]
+            if direct:
+                parts.insert(0, (flat.shape[1], direct_part))
+
             def rows(start: int, stop: int) -> torch.Tensor:
                 blocks = [block[start:stop] for block in hidden]
                 if direct:
                     blocks.insert(0, self.standardise(inputs[start:stop]))
-                ones = torch.ones(stop - start, 1, dtype=blocks[0].dtype, device=blocks[0].device)
-                return torch.cat([*blocks, ones], dim=1)
+                return torch.cat([*blocks, ones[start:stop]], dim=1)
 
-            return DesignRows(n_samples, n_features, rows)
+            return DesignRows(
+                len(inputs),
+                sum(width for width, _ in parts),
+                rows,
+                functools.partial(_column_block, parts),
+            )
 
         return [design(direct, hidden) for direct, hidden in heads]
 
@@ -308,7 +324,9 @@ class RandomizedDeepNetwork(BaseModel):
         with torch.no_grad():
             targets, weights = ridge_targets(labels, self.settings.class_weight, self.device)
             for k, design in enumerate(self._head_designs(inputs)):
-                self.readout_[k].copy_(weighted_ridge(design, targets, weights, self.settings.ridge))
+                self.readout_[k].copy_(
+                    weighted_ridge(design, targets, weights, self.settings.ridge)
+                )
 
     # -- attribution -------------------------------------------------------------------------
     def path_integral(
@@ -347,6 +365,24 @@ class RandomizedDeepNetwork(BaseModel):
 
     def _trained_tensors(self) -> Iterable[torch.Tensor]:
         return [self.readout_] if self.input_shape_ is not None else []
+
+
+def _columns_of(block: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    return block[:, start:stop]
+
+
+def _column_block(
+    parts: Sequence[tuple[int, Callable[[int, int], torch.Tensor]]], start: int, stop: int
+) -> torch.Tensor:
+    """Columns ``start:stop`` of the concatenation of ``parts`` (width, column getter)."""
+    pieces = []
+    offset = 0
+    for width, columns in parts:
+        low, high = max(start, offset), min(stop, offset + width)
+        if low < high:
+            pieces.append(columns(low - offset, high - offset))
+        offset += width
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
 
 
 @functools.lru_cache(maxsize=2)
