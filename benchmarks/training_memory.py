@@ -13,7 +13,9 @@ fit, and the fit's own peak (the difference). With ``--baseline`` the same fits 
 older checkout (``PYTHONPATH`` pointing at it) for comparison in the same run.
 
 The issue's bar: 16k samples under 2 GB. The fit holds the smaller of the ``d × d`` Gram and
-the ``n × n`` kernel in float64 plus one row block of the design, never the ``n × d`` design.
+the ``n × n`` kernel in float64 plus one block of the design, never the ``n × d`` design. At 16k
+samples the primal Gram alone is 12k² float64 = 1.1 GB, and the caller's float32 inputs are
+0.7 GB next to torch's ~0.25 GB: the fit's own share ("fit adds") is what the bar can hold to.
 """
 
 from __future__ import annotations

@@ -244,8 +244,9 @@ class RandomizedDeepNetwork(BaseModel):
         standardised again block by block from ``inputs`` (the same float32 values as
         :meth:`head_features`).
         """
-        standardised = self.standardise(inputs)
-        heads = self._hidden_heads(standardised)
+        # as standardise(), dividing in place: one n × n_inputs temporary instead of two
+        standardised = inputs.reshape(len(inputs), -1) - self.input_mean_
+        heads = self._hidden_heads(standardised.div_(self.input_scale_))
         del standardised
         flat = inputs.reshape(len(inputs), -1)
         ones = torch.ones(len(inputs), 1, dtype=flat.dtype, device=flat.device)
