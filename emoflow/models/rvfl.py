@@ -25,7 +25,7 @@ The forward pass is plain differentiable PyTorch, so Captum attributes it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
@@ -38,7 +38,12 @@ from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import checked_inputs
 from emoflow.models._paths import path_integral
-from emoflow.models._ridge import ridge_targets, weighted_ridge, weighted_ridge_path
+from emoflow.models._ridge import (
+    DesignRows,
+    ridge_targets,
+    weighted_ridge,
+    weighted_ridge_path,
+)
 
 Activation = str
 """A value of ``train.model.activation`` (the schema lists them)."""
@@ -200,11 +205,10 @@ class RandomizedDeepNetwork(BaseModel):
             return nn.functional.gelu(values)
         return _ACTIVATIONS[self.settings.activation](values)
 
-    def _head_blocks(self, inputs: torch.Tensor) -> list[list[torch.Tensor]]:
-        """Per read-out, the blocks of its design ``D`` before the bias column."""
-        standardised = self.standardise(inputs)
+    def _hidden_heads(self, standardised: torch.Tensor) -> list[tuple[bool, list[torch.Tensor]]]:
+        """Per read-out: whether it sees the standardised input, and its hidden-layer blocks."""
         settings = self.settings
-        heads: list[list[torch.Tensor]] = []
+        heads: list[tuple[bool, list[torch.Tensor]]] = []
         for stack in self.hidden_:
             hidden = standardised
             activations = []
@@ -212,13 +216,61 @@ class RandomizedDeepNetwork(BaseModel):
                 hidden = self._activation(layer(hidden))
                 activations.append(hidden)
             if settings.ensemble == "layers":
-                direct = [standardised] if settings.direct_link else []
-                heads.extend([*direct, layer_output] for layer_output in activations)
+                heads.extend((settings.direct_link, [output]) for output in activations)
             elif settings.direct_link:
-                heads.append([standardised, *activations])
+                heads.append((True, activations))
             else:
-                heads.append([activations[-1]])
+                heads.append((False, [activations[-1]]))
         return heads
+
+    def _head_blocks(self, inputs: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Per read-out, the blocks of its design ``D`` before the bias column."""
+        standardised = self.standardise(inputs)
+        return [
+            [standardised, *hidden] if direct else hidden
+            for direct, hidden in self._hidden_heads(standardised)
+        ]
+
+    def _head_designs(self, inputs: torch.Tensor) -> list[DesignRows]:
+        """Per read-out, its design ``D`` as float32 row blocks, never held whole.
+
+        The hidden layers' outputs (``n × width`` each) are kept; the direct-link columns are
+        standardised again block by block from ``inputs`` (the same float32 values as
+        :meth:`head_features`).
+        """
+        # as standardise(), dividing in place: one n × n_inputs temporary instead of two
+        standardised = inputs.reshape(len(inputs), -1) - self.input_mean_
+        heads = self._hidden_heads(standardised.div_(self.input_scale_))
+        del standardised
+        flat = inputs.reshape(len(inputs), -1)
+        ones = torch.ones(len(inputs), 1, dtype=flat.dtype, device=flat.device)
+
+        def direct_part(start: int, stop: int) -> torch.Tensor:
+            return (flat[:, start:stop] - self.input_mean_[start:stop]) / self.input_scale_[
+                start:stop
+            ]
+
+        def design(direct: bool, hidden: list[torch.Tensor]) -> DesignRows:
+            parts: list[tuple[int, Callable[[int, int], torch.Tensor]]] = [
+                (block.shape[1], functools.partial(_columns_of, block)) for block in [*hidden, ones]
+            ]
+            if direct:
+                parts.insert(0, (flat.shape[1], direct_part))
+
+            def rows(start: int, stop: int) -> torch.Tensor:
+                blocks = [block[start:stop] for block in hidden]
+                if direct:
+                    blocks.insert(0, self.standardise(inputs[start:stop]))
+                return torch.cat([*blocks, ones[start:stop]], dim=1)
+
+            return DesignRows(
+                len(inputs),
+                sum(width for width, _ in parts),
+                rows,
+                functools.partial(_column_block, parts),
+            )
+
+        return [design(direct, hidden) for direct, hidden in heads]
 
     def head_features(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         """The design ``D`` of every read-out, each ``(n_samples, n_head_features)``."""
@@ -266,9 +318,9 @@ class RandomizedDeepNetwork(BaseModel):
         self._fit_standardisation(inputs.reshape(len(inputs), -1))
         with torch.no_grad():
             targets, weights = ridge_targets(labels, self.settings.class_weight, self.device)
-            for k, design in enumerate(self.head_features(inputs)):
+            for k, design in enumerate(self._head_designs(inputs)):
                 self.readout_[k].copy_(
-                    weighted_ridge(design.double(), targets, weights, self.settings.ridge)
+                    weighted_ridge(design, targets, weights, self.settings.ridge)
                 )
 
     # -- attribution -------------------------------------------------------------------------
@@ -326,6 +378,24 @@ class _FrozenLinear(nn.Linear):
         self.out_features, self.in_features = (int(n) for n in weight.shape)
         self.weight = nn.Parameter(weight, requires_grad=False)
         self.bias = nn.Parameter(bias, requires_grad=False)
+
+
+def _columns_of(block: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    return block[:, start:stop]
+
+
+def _column_block(
+    parts: Sequence[tuple[int, Callable[[int, int], torch.Tensor]]], start: int, stop: int
+) -> torch.Tensor:
+    """Columns ``start:stop`` of the concatenation of ``parts`` (width, column getter)."""
+    pieces = []
+    offset = 0
+    for width, columns in parts:
+        low, high = max(start, offset), min(stop, offset + width)
+        if low < high:
+            pieces.append(columns(low - offset, high - offset))
+        offset += width
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
 
 
 @functools.lru_cache(maxsize=2)
@@ -393,10 +463,10 @@ def ridge_path_scores(
         targets, weights = ridge_targets(labels_np, settings.class_weight, network.device)
         ridge_t = torch.as_tensor(ridge_values, dtype=torch.float64, device=network.device)
         total = torch.zeros(len(ridge_values), len(eval_t), dtype=torch.float64)
-        designs = network.head_features(inputs_t)
+        designs = network._head_designs(inputs_t)
         eval_designs = network.head_features(eval_t)
         for design, eval_design in zip(designs, eval_designs, strict=True):
-            betas = weighted_ridge_path(design.double(), targets, weights, ridge_t)
+            betas = weighted_ridge_path(design, targets, weights, ridge_t)
             # the read-out is stored as float32 by fit(); score with the same precision
             total += (eval_design @ betas.float()).T.double().cpu()
     return (total / len(designs)).numpy()
