@@ -3,9 +3,9 @@
 Writes a synthetic feature store (planted landmarks, :mod:`emoflow.synthetic`) of a realistic
 size into a temporary folder, then runs :func:`emoflow.training.train_iteration` and
 :func:`emoflow.attribution.attribute_iteration` — all emotions at once; the workflow's
-``train_models`` jobs run the same code one emotion each — once on the CPU and once on CUDA, and prints the wall time
-of each and the speed-up. It also checks that both devices reach the same answer (accuracy,
-and the landmark relevance ranking).
+``train_models`` jobs run the same code one emotion each — once on the CPU and once on CUDA,
+and prints the wall time of each and the speed-up. It also checks that both devices reach the
+same answer (accuracy, and the landmark relevance ranking).
 
 Without CUDA it says so and exits 0 (``--cpu-only`` still times the CPU side, to check the
 script itself)::

@@ -1,8 +1,8 @@
 """The one place that knows where each artifact lives under a run's results folder.
 
 Rules (through ``common.smk``) and Python code (``predict``, ``explain``, the report) ask a
-:class:`ResultsLayout` for paths instead of spelling ``iter_{i}/{emotion}/model.pt`` themselves, so the
-layout can change in one file.
+:class:`ResultsLayout` for paths instead of spelling ``iter_{i}/{emotion}/model.pt``
+themselves, so the layout can change in one file.
 
 Each emotion prunes its own landmark set, so each has its own chain of iterations
 (``{i}`` is the pruning iteration, ``{e}`` the emotion, ``{k}`` the landmark shard)::
