@@ -320,25 +320,22 @@ def test_workflow_runs_from_another_folder_with_the_project_defaults(tmp_path: P
     """`snakemake -s PATH/Snakefile --configfile my.yaml` elsewhere starts from the project's
     config/config.yaml (held-out subjects, folds), and data-dependent errors come first."""
     mine = tmp_path / "my.yaml"
-    mine.write_text(yaml.safe_dump({"demo": {"n_subjects": 4}, "results": "out"}))
-    refused = subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(mine), "-n"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def plan(settings: dict) -> subprocess.CompletedProcess[str]:
+        mine.write_text(yaml.safe_dump(settings))
+        return subprocess.run(
+            [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(mine), "-n"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    refused = plan({"demo": {"n_subjects": 4}, "results": "out"})
     # config.yaml holds out 2 subjects for the test and asks for 3 folds: 4 subjects are too few
     assert refused.returncode != 0
     assert "test_subjects" in refused.stdout + refused.stderr
-    mine.write_text(yaml.safe_dump({"demo": {"n_subjects": 5}, "results": "out"}))
-    planned = subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(mine), "-n"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    planned = plan({"demo": {"n_subjects": 5}, "results": "out"})
     assert planned.returncode == 0, planned.stderr[-2000:]
     assert "out/summary.parquet" in planned.stdout
     assert not (REPO / "out").exists()

@@ -3,8 +3,8 @@
 An adapter reads a data set's labels into a raw manifest table (``video_id``, ``path``,
 ``subject``, ``emotion`` and its own columns); :func:`emoflow.manifest.build_manifest` checks
 and writes it. The class also answers what the workflow must know before the run
-(:meth:`DatasetAdapter.label_file`, :meth:`DatasetAdapter.count_videos`,
-:meth:`DatasetAdapter.ground_truth`).
+(:meth:`DatasetAdapter.label_file`, :meth:`DatasetAdapter.planned`,
+:meth:`DatasetAdapter.extraction_inputs`, :meth:`DatasetAdapter.ground_truth`).
 """
 
 from __future__ import annotations
@@ -76,19 +76,6 @@ class DatasetAdapter:
                 "at the data set"
             )
         return source
-
-    @classmethod
-    def count_videos(cls, config: Mapping[str, Any]) -> int | None:
-        """Videos in the data set, known before the run (for sizing the landmark shards).
-
-        ``config`` is the workflow configuration. By default the lines of the label file
-        (minus its header), which exists before the run; ``None`` when it cannot be known.
-        """
-        try:
-            with open(config["dataset"]["source"], "rb") as handle:
-                return max(0, sum(1 for line in handle if line.strip()) - 1)
-        except OSError:
-            return None
 
     @classmethod
     def extraction_inputs(cls, source: str) -> list[str]:

@@ -46,12 +46,6 @@ class DemoAdapter(DatasetAdapter):
         return f"{source}/{DEMO_LABELS}"
 
     @classmethod
-    def count_videos(cls, config: Mapping[str, Any]) -> int | None:
-        """From the demo settings: subjects × repetitions × emotions."""
-        demo = config["demo"]
-        return demo["n_subjects"] * demo["repetitions"] * len(config["dataset"]["emotions"])
-
-    @classmethod
     def extraction_inputs(cls, source: str) -> list[str]:
         """The demo's videos folder (made by the workflow's make_demo rule)."""
         return [f"{source}/videos"]
