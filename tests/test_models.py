@@ -60,6 +60,25 @@ def test_primal_and_dual_ridge_agree(rng) -> None:
         np.testing.assert_allclose(net.readout_[0].double().numpy(), expected.numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize(("n_samples", "n_features"), [(50, 7), (90, 8), (700, 301), (900, 600)])
+def test_packed_gram_solve_matches_the_full_solve(rng, monkeypatch, n_samples, n_features) -> None:
+    """The CPU primal path (rectangular full packed Cholesky, odd and even widths, many row
+    blocks) solves the same system as the full Gram matrix."""
+    import torch
+
+    from emoflow.models import _ridge
+
+    monkeypatch.setattr(_ridge, "_BLOCK_BYTES", 8 * n_features * 37)  # 37 rows a block
+    design = torch.as_tensor(rng.standard_normal((n_samples, n_features)))
+    weights = torch.as_tensor(rng.uniform(0.5, 2.0, n_samples))
+    targets = torch.as_tensor(np.sign(rng.standard_normal(n_samples)))
+    packed = _ridge.weighted_ridge(design, targets, weights, 0.3)
+    gram = design.T @ (design * weights[:, None]) + 0.3 * torch.eye(n_features, dtype=torch.float64)
+    expected = torch.linalg.solve(gram, design.T @ (weights * targets))
+    assert packed.shape == (n_features,)
+    np.testing.assert_allclose(packed.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_reload_gives_identical_predictions(rng, tmp_path) -> None:
     inputs, labels = _separable(rng)
     net = RandomizedDeepNetwork(NetworkSettings(width=32), device="cpu").fit(inputs, labels)

@@ -9,6 +9,11 @@ held whole in float64: a :class:`DesignRows` hands out row blocks of samples in 
 Gram matrix ``DᵀWD`` (primal) or kernel ``W½DDᵀW½`` (dual) is accumulated from them in
 float64, and ``β = DᵀW½α`` of the dual is gathered block by block too. Memory is the ``d × d``
 or ``n × n`` matrix plus one block, whichever shape is smaller.
+
+On the CPU the primal Gram matrix is symmetric positive definite and held in LAPACK's
+*rectangular full packed* format (``dpftrf``/``dpftrs``): its lower triangle only, half the
+memory of the full matrix, factorised by Cholesky with level-3 BLAS. At 16k samples of 478
+landmarks (a design of ~12k columns) that is 0.58 GB instead of 1.15 GB.
 """
 
 from __future__ import annotations
@@ -123,6 +128,60 @@ def _solve_in_place(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lu_solve(lu, pivots, rhs[:, None])[:, 0]
 
 
+def _packed_gram_solve(
+    design: DesignRows, root_w: torch.Tensor, weighted_targets: torch.Tensor, ridge: float
+) -> torch.Tensor:
+    """``(DᵀWD + λI)⁻¹ DᵀW½(W½y)`` with the Gram matrix in rectangular full packed format.
+
+    With ``N`` even (one zero column is appended when ``d`` is odd) and ``k = N/2``, the
+    format (``transr='N'``, ``uplo='L'``) stores the lower triangle of the ``N × N`` matrix
+    ``G`` in ``(N + 1) × k`` numbers; viewed row-major as ``A`` of shape ``k × (N + 1)``:
+    ``A[j, 1 + i] = G[j, i]`` for ``j ≤ i`` (the first ``k`` rows' upper parts) and
+    ``A[j, i] = G[k + j, k + i]`` for ``i ≤ j`` (the last ``k`` rows' lower parts). Both are
+    summed over the design's row blocks, tile by tile of ``k`` rows, so no ``N × N`` matrix is
+    ever held.
+    """
+    from scipy.linalg import lapack
+
+    n_features = design.n_features
+    size = n_features + n_features % 2
+    half = size // 2
+    packed = np.zeros((half, size + 1), dtype=np.float64)
+    upper = torch.from_numpy(packed)  # shares the memory
+    rhs = torch.zeros(size, dtype=torch.float64)
+    tile = 256
+    for start, stop in design.blocks():
+        block = design.weighted(start, stop, root_w)
+        if size != n_features:
+            block = torch.nn.functional.pad(block, (0, 1))
+        rhs.addmv_(block.T, weighted_targets[start:stop])
+        for first in range(0, half, tile):
+            last = min(first + tile, half)
+            rows = block[:, first:last].T
+            upper[first:last, 1 + last :].addmm_(rows, block[:, last:])
+            upper[first:last, 1 + first : 1 + last] += torch.triu(rows @ block[:, first:last])
+            lower_rows = block[:, half + first : half + last].T
+            upper[first:last, :first].addmm_(lower_rows, block[:, half : half + first])
+            upper[first:last, first:last] += torch.tril(
+                lower_rows @ block[:, half + first : half + last]
+            )
+    diagonal = np.arange(half)
+    packed[diagonal, 1 + diagonal] += ridge
+    packed[diagonal, diagonal] += ridge
+    if size != n_features:  # the appended column: G = 1 + λ there, its right-hand side 0
+        packed[half - 1, half - 1] = 1.0 + ridge
+    flat = packed.reshape(-1)
+    factor, info = lapack.dpftrf(size, flat, transr="N", uplo="L", overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky of the ridge Gram matrix failed (info {info})")
+    solution, info = lapack.dpftrs(
+        size, factor, rhs.numpy()[:, None], transr="N", uplo="L", overwrite_b=1
+    )
+    if info != 0:
+        raise np.linalg.LinAlgError(f"solving the ridge system failed (info {info})")
+    return torch.from_numpy(np.ascontiguousarray(solution[:n_features, 0]))
+
+
 def weighted_ridge(
     design: torch.Tensor | DesignRows, targets: torch.Tensor, weights: torch.Tensor, ridge: float
 ) -> torch.Tensor:
@@ -131,6 +190,8 @@ def weighted_ridge(
     root_w = weights.sqrt()
     weighted_targets = targets * root_w
     if rows.n_features <= rows.n_samples:
+        if root_w.device.type == "cpu":
+            return _packed_gram_solve(rows, root_w, weighted_targets, ridge)
         gram, rhs = _gram(rows, root_w, weighted_targets)
         gram.diagonal().add_(ridge)
         return _solve_in_place(gram, rhs)
