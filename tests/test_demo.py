@@ -118,8 +118,10 @@ def test_ground_truth(tiny_demo: Path) -> None:
     assert DemoSpec(**truth["spec"]) == TINY
 
 
-def test_same_spec_gives_same_files(tiny_demo: Path, tmp_path: Path) -> None:
-    make_demo(tmp_path, TINY)
+@pytest.mark.parametrize("workers", [1, 3])
+def test_same_spec_gives_same_files(tiny_demo: Path, tmp_path: Path, workers: int) -> None:
+    """Whatever the number of rendering threads (the module's set was rendered with one)."""
+    make_demo(tmp_path, TINY, workers=workers)
     for name in ("labels.csv", "ground_truth.json"):
         assert (tmp_path / name).read_bytes() == (tiny_demo / name).read_bytes(), name
     for row in read_labels(tiny_demo):

@@ -8,4 +8,8 @@ from emoflow.demo import DemoSpec, make_demo
 log_to_file(snakemake.log[0])
 spec = dict(snakemake.params.spec)
 emotions = spec.pop("emotions")  # dataset.emotions, which the rule adds to the demo section
-make_demo(Path(snakemake.output.labels).parent, DemoSpec.from_section(spec, emotions=emotions))
+make_demo(
+    Path(snakemake.output.labels).parent,
+    DemoSpec.from_section(spec, emotions=emotions),
+    workers=snakemake.threads,
+)
