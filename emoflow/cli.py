@@ -99,7 +99,9 @@ def _model_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from emoflow.predict import predict
+    import polars as pl
+
+    from emoflow.predict import failed_videos, predict
 
     table = predict(
         args.source,
@@ -110,13 +112,19 @@ def _predict(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         **_model_arguments(args),
     )
-    n_failed = table.filter(table["error"].is_not_null())["video_id"].n_unique()
-    n_videos = table["video_id"].n_unique()
-    print(
-        json.dumps(
-            {"out": args.output, "videos": n_videos, "failed": n_failed, "rows": table.height}
-        )
-    )
+    failed = failed_videos(table)
+    n_failed = len(failed)
+    summary: dict[str, Any] = {
+        "out": args.output,
+        "videos": table["video_id"].n_unique(),
+        "failed": n_failed,
+        "rows": table.height,
+    }
+    if args.window_s is not None:
+        # windows without a face in the videos that were scored: kept, marked in `error`
+        kept = table.filter(~pl.col("video_id").is_in(failed))
+        summary["windows_not_scored"] = kept.filter(pl.col("score").is_null()).height
+    print(json.dumps(summary))
     return 1 if n_failed else 0
 
 

@@ -13,7 +13,11 @@ Output: one row per video (or time window) and emotion, with the raw ``score`` (
 the emotion is present), the calibrated ``probability`` (null without calibration) and the
 combined ``label`` — the emotion with the highest probability (highest score when a model has
 no calibration), the same rule as the workflow's combined prediction. A video that cannot be
-scored has one row with its ``error`` and no scores; the other videos are unaffected.
+scored has one row with its ``error`` and no scores; the other videos are unaffected. With
+time windows, a window without enough face (too few frames, or more face-less frames than the
+models' ``max_missing``) keeps its row, with its times and the reason in ``error`` and no
+scores, while the video's other windows are scored: the video fails only when none of its
+windows can be scored.
 
 Input checks, each failing with the file named and the fix: frames smaller than
 :data:`MIN_SIDE` or larger than :data:`MAX_SIDE` pixels are refused (downscale large videos
@@ -74,6 +78,15 @@ OUTPUT_SCHEMA = {
 
 def _error_row(source: VideoSource, message: str) -> dict[str, Any]:
     return {"video_id": source.video_id, "path": source.path, "error": message}
+
+
+def failed_videos(table: pl.DataFrame) -> list[str]:
+    """Videos of a prediction table without any scored row (whole-video errors, or every
+    window without a face); windows without a face beside scored ones do not count."""
+    scored = table.group_by("video_id", maintain_order=True).agg(
+        pl.col("score").is_not_null().any().alias("scored")
+    )
+    return scored.filter(~pl.col("scored"))["video_id"].to_list()
 
 
 def _score_video(
@@ -195,7 +208,17 @@ def predict(
                     raise
                 log.exception("unexpected failure on %s", item.path)
                 video_rows = [_error_row(item, f"{item.path}: {type(err).__name__}: {err}")]
-            failed = [row["error"] for row in video_rows if row.get("error")]
+            errors = [row["error"] for row in video_rows if row.get("error")]
+            scored = any(row.get("score") is not None for row in video_rows)
+            if errors and scored:  # windows without a face beside scored ones: marked, kept
+                log.warning(
+                    "%s: %d of %d windows not scored (no face): %s",
+                    item.video_id,
+                    len({row["window"] for row in video_rows if row.get("error")}),
+                    len({row["window"] for row in video_rows}),
+                    errors[0],
+                )
+            failed = errors if not scored else []
             if failed:
                 n_failed += 1
                 for message in dict.fromkeys(failed):
@@ -227,4 +250,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["OUTPUT_SCHEMA", "predict"]
+__all__ = ["OUTPUT_SCHEMA", "failed_videos", "predict"]

@@ -245,3 +245,72 @@ def test_explain_outputs(run: dict[str, Path], capsys) -> None:
         explained["score"], predicted.sort("emotion")["score"], rtol=0, atol=1e-9
     )
     assert summary["label"] == predicted["label"][0]
+
+
+def _face_then_blank(video: Path, folder: Path) -> Path:
+    """A frame folder: the video's frames (a face), then as many black frames (no face)."""
+    from PIL import Image
+
+    from emoflow.video import open_frames
+
+    folder.mkdir(parents=True)
+    frames = list(open_frames(video)[1])
+    frames += [np.zeros_like(frames[0])] * len(frames)
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"frame_{index:03d}.png")
+    return folder
+
+
+@pytest.mark.slow
+def test_windows_without_a_face_are_marked_and_the_others_kept(
+    run: dict[str, Path], capsys
+) -> None:
+    """One face-less window no longer loses the video: its row says why, the others score."""
+    video = sorted(run["held_out"].iterdir())[0]
+    folder = _face_then_blank(video, run["base"] / "half_blank")  # 2 s face, 2 s black
+    out = run["base"] / "half_blank.csv"
+    argv = ["predict", str(folder), "-o", str(out), "--results", str(run["fold"])]
+    assert main([*argv, "--fps", "15", "--window-s", "1", "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["failed"] == 0 and printed["windows_not_scored"] == 2
+    table = pl.read_csv(out, schema_overrides={"error": pl.String})
+    scored = table.filter(pl.col("score").is_not_null())
+    assert sorted(scored["window"].unique().to_list()) == [0, 1]
+    assert scored.height == 2 * len(EMOTIONS) and scored["error"].null_count() == scored.height
+    marked = table.filter(pl.col("score").is_null()).sort("window")
+    assert marked["window"].to_list() == [2, 3]
+    assert marked["start_s"].to_list() == [2.0, 3.0] and marked["n_frames"].to_list() == [15, 15]
+    assert all("show no face" in message for message in marked["error"].to_list())
+    # the scored windows are those of the video alone
+    alone = predict(video, results=run["fold"], window_s=1.0, progress=False)
+    np.testing.assert_allclose(
+        scored.sort("window", "emotion")["score"],
+        alone.sort("window", "emotion")["score"],
+        rtol=0,
+        atol=1e-6,
+    )
+    # a video without a face in any window still fails as a whole (exit status 1 in a batch)
+    blank = run["base"] / "all_blank"
+    blank.mkdir()
+    for index in range(30):
+        (blank / f"frame_{index:03d}.png").write_bytes(
+            (folder / f"frame_{30 + index:03d}.png").read_bytes()
+        )
+    assert (
+        main(
+            [
+                "predict",
+                str(blank),
+                "-o",
+                str(run["base"] / "blank.csv"),
+                "--results",
+                str(run["fold"]),
+                "--fps",
+                "15",
+                "--window-s",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
