@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from emoflow._outputs import check_writable
+from emoflow._progress import Progress
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.inference import (
     Pipeline,
@@ -58,6 +60,7 @@ def explain(
     top_k: int = 8,
     device: str = "cpu",
     max_video_s: float = 10.0,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Explain the models' scores on one video; write the table, picture and (optionally) video.
 
@@ -81,6 +84,9 @@ def explain(
         Integration nodes (default: the run's ``attribution.n_steps``).
     top_k
         Most relevant landmarks numbered in each panel.
+    progress
+        Progress bars (the video's frames, then the emotions attributed) on stderr;
+        ``None``: only when stderr is a terminal.
 
     Returns
     -------
@@ -91,6 +97,9 @@ def explain(
     output_format(table_path)
     if video_path is not None:
         check_suffix(video_path, VIDEO_WRITERS, "annotated video")
+    for output in (image_path, table_path, video_path):
+        if output is not None:
+            check_writable(output)
     check_face_mode(several_faces)
     sources = find_videos(video)
     if len(sources) != 1:
@@ -106,17 +115,27 @@ def explain(
         device=device,
     )
     pipeline.refuse_overwriting([table_path, image_path, video_path], sources, [video])
-    with pipeline:
-        landmarks = pipeline.landmarks(source)
+    with pipeline, Progress(1, enabled=progress) as bar:
+        bar.start(source.video_id)
+        landmarks = pipeline.landmarks(source, progress=bar.frames)
+        bar.advance(1)
     everything = np.ones(len(landmarks.found), dtype=bool)
     try:
         samples = feature_samples(landmarks, everything, pipeline.models, pipeline.union)
     except DataError as err:
         raise InputError(source.path, str(err)) from err
     results_path = Path(results) if results is not None and Path(results).is_dir() else None
-    table = attribute_video(
-        pipeline.models, samples, pipeline.union, results=results_path, n_steps=n_steps
-    )
+    with Progress(
+        len(pipeline.models), label="emotions", enabled=progress, frame_bars=False
+    ) as bar:
+        table = attribute_video(
+            pipeline.models,
+            samples,
+            pipeline.union,
+            results=results_path,
+            n_steps=n_steps,
+            progress=bar,
+        )
     label = predicted_label(table)
     write_table(table, table_path)
     index = peak_frame(landmarks)

@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from emoflow import inference
+from emoflow._outputs import check_writable
 from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
 from emoflow.facemesh import N_LANDMARKS
@@ -90,10 +91,14 @@ def failed_videos(table: pl.DataFrame) -> list[str]:
 
 
 def _score_video(
-    pipeline: Pipeline, item: VideoSource, window_s: float | None, hop_s: float | None
+    pipeline: Pipeline,
+    item: VideoSource,
+    window_s: float | None,
+    hop_s: float | None,
+    bar: Progress,
 ) -> tuple[list[dict[str, Any]], int]:
     """The rows of one video and its frame count; EmoflowError when it cannot be scored."""
-    video = pipeline.landmarks(item)
+    video = pipeline.landmarks(item, progress=bar.frames)
     windows = time_windows(video.timestamps, video.end_s, window_s, hop_s)
     return score_windows(video, pipeline.models, windows), len(video.found)
 
@@ -143,7 +148,8 @@ def predict(
     device
         Torch device of the models (``cpu`` gives reproducible scores).
     progress
-        Progress bar on stderr; ``None``: only when stderr is a terminal.
+        Progress bars (videos, and each video's frames, with time estimates) on stderr;
+        ``None``: only when stderr is a terminal.
     **extractor_options
         More :class:`emoflow.landmarks.FaceMeshExtractor` options.
 
@@ -155,10 +161,12 @@ def predict(
     Raises
     ------
     EmoflowError
-        Unusable models or options; with ``strict``, the first video that fails.
+        Unusable models or options, an output path that is a folder, cannot be written or
+        is an input; with ``strict``, the first video that fails.
     """
     if out_path is not None:
         output_format(out_path)
+        check_writable(out_path)
     check_face_mode(several_faces)
     time_windows(np.zeros(1), 1.0, window_s, hop_s)  # checks the window options early
     if isinstance(source, str | Path):
@@ -198,7 +206,7 @@ def predict(
             bar.start(item.video_id)
             n_frames = 0
             try:
-                video_rows, n_frames = _score_video(pipeline, item, window_s, hop_s)
+                video_rows, n_frames = _score_video(pipeline, item, window_s, hop_s, bar)
             except EmoflowError as err:
                 if strict:
                     raise

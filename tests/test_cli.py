@@ -79,13 +79,22 @@ def test_progress_bar_only_on_a_terminal() -> None:
 
     quiet = io.StringIO()
     with Progress(2, stream=quiet) as bar:
+        bar.start("clip", 30)
+        bar.frames(30, 30)
         bar.advance(1, frames=30)
     assert quiet.getvalue() == ""
     terminal = Terminal()
-    with Progress(2, stream=terminal) as bar:
-        bar.start("clip")
+    with Progress(2, stream=terminal, min_interval_s=0) as bar:
+        bar.start("clip", 30)
+        for done in range(31):
+            bar.frames(done, 30)
         bar.advance(1, frames=30)
+        bar.start("other")  # the container did not tell its length
+        bar.frames(20)
         bar.advance(1, frames=20)
     text = terminal.getvalue()
-    assert text.startswith("\r[") and text.endswith("\n")
-    assert "2/2 videos, 50 frames" in text
+    assert text.startswith("\r") and text.endswith("\n")
+    assert "2/2" in text and "videos" in text  # the video bar, kept at the end
+    assert "30/30" in text and "frame/s" in text  # the frame bar of the first video
+    assert "20frame" in text.replace(" ", "")  # frames counted without a known total
+    assert bar.done == 2 and bar.frame_count == 50
