@@ -140,6 +140,7 @@ def _predict(args: argparse.Namespace) -> int:
         "videos": table["video_id"].n_unique(),
         "failed": n_failed,
         "rows": table.height,
+        "trained_on": ", ".join(sorted(table["trained_on"].drop_nulls().unique())) or None,
     }
     if args.window_s is not None:
         # windows without a face in the videos that were scored: kept, marked in `error`

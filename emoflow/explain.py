@@ -2,10 +2,12 @@
 
 Each emotion's model is attributed on the video with Integrated Gradients over the run's
 typical baselines (:mod:`emoflow.inference.relevance` gives the formula). Outputs: a table
-(``emotion, landmark, relevance, signed_relevance, rank, score, probability, baseline``), a
-picture (the frame of strongest expression, one panel per emotion, each model's landmarks
-coloured and sized by relevance) and, optionally, a short video with the predicted emotion's
-relevance drawn on every frame. No output may be one of the inputs (the video, the models).
+(``emotion, landmark, relevance, signed_relevance, rank, score, probability, baseline,
+trained_on``), a picture (the frame of strongest expression, one panel per emotion, each
+model's landmarks coloured and sized by relevance) and, optionally, a short video with the
+predicted emotion's relevance drawn on every frame. No output may be one of the inputs (the
+video, the models). Models trained on the synthetic demo say so in the table's
+``trained_on``, the picture's title, the printed summary and the log.
 
 The video goes through the same :class:`~emoflow.inference.Pipeline` as ``emoflow predict``;
 this module is the command, and keeps its former names importable from here.
@@ -144,16 +146,11 @@ def explain(
         landmarks.width,
         landmarks.height,
     )
-    draw_picture(
-        image_path,
-        frame,
-        points,
-        table,
-        label,
-        top_k=top_k,
-        title=f"{source.video_id}: frame {index} ({landmarks.timestamps[index]:.2f} s), "
-        f"label {label}",
-    )
+    origins = sorted({m.trained_on for m in pipeline.models if m.trained_on is not None})
+    title = f"{source.video_id}: frame {index} ({landmarks.timestamps[index]:.2f} s), label {label}"
+    if "synthetic demo" in origins:
+        title += "\nmodels trained on the synthetic demo, not on recordings of people"
+    draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title)
     summary: dict[str, Any] = {
         "video": source.path,
         "label": label,
@@ -163,6 +160,7 @@ def explain(
         "frame": index,
         "image": str(image_path),
         "table": str(table_path),
+        "trained_on": ", ".join(origins) or None,
     }
     if video_path is not None:
         summary["video_out"] = str(video_path)

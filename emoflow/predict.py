@@ -12,12 +12,13 @@ landmark sets is kept as features, and each model takes its subset of that union
 Output: one row per video (or time window) and emotion, with the raw ``score`` (> 0 means
 the emotion is present), the calibrated ``probability`` (null without calibration) and the
 combined ``label`` — the emotion with the highest probability (highest score when a model has
-no calibration), the same rule as the workflow's combined prediction. A video that cannot be
-scored has one row with its ``error`` and no scores; the other videos are unaffected. With
-time windows, a window without enough face (too few frames, or more face-less frames than the
-models' ``max_missing``) keeps its row, with its times and the reason in ``error`` and no
-scores, while the video's other windows are scored: the video fails only when none of its
-windows can be scored.
+no calibration), the same rule as the workflow's combined prediction; ``trained_on`` says
+``synthetic demo`` for models trained on the demo (also said on the console). A video that
+cannot be scored has one row with its ``error`` and no scores; the other videos are
+unaffected. With time windows, a window without enough face (too few frames, or more
+face-less frames than the models' ``max_missing``) keeps its row, with its times and the
+reason in ``error`` and no scores, while the video's other windows are scored: the video
+fails only when none of its windows can be scored.
 
 Input checks, each failing with the file named and the fix: frames smaller than
 :data:`MIN_SIDE` or larger than :data:`MAX_SIDE` pixels are refused (downscale large videos
@@ -73,8 +74,11 @@ OUTPUT_SCHEMA = {
     "label": pl.String,
     "iteration": pl.Int32,
     "error": pl.String,
+    "trained_on": pl.String,
 }
-"""Columns of the prediction table (``true_emotion`` follows when the input has labels)."""
+"""Columns of the prediction table (``true_emotion`` follows when the input has labels).
+``trained_on`` is what the row's model was trained on: ``synthetic demo``, a data-set
+adapter's name, or null when its run does not record it (:func:`emoflow.inference.trained_on`)."""
 
 
 def _error_row(source: VideoSource, message: str) -> dict[str, Any]:

@@ -314,3 +314,74 @@ def test_windows_without_a_face_are_marked_and_the_others_kept(
         )
         == 2
     )
+
+
+def test_trained_on_reads_the_run_provenance(tmp_path: Path) -> None:
+    """The data set a model was trained on comes from its run's provenance.json."""
+    from emoflow.inference import trained_on
+    from emoflow.provenance import write_provenance
+
+    model = tmp_path / "results" / "iter_0" / "happiness" / "model.pt"
+    legacy = tmp_path / "results" / "iter_0" / "models" / "happiness.pt"
+    assert trained_on(model) is None  # results of an older emoflow: nothing said
+    write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "demo"}})
+    assert trained_on(model) == "synthetic demo" and trained_on(legacy) == "synthetic demo"
+    write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "csv"}})
+    assert trained_on(model) == "csv"
+    (tmp_path / "results" / "provenance.json").write_text("{broken")
+    assert trained_on(model) is None
+    assert trained_on(tmp_path / "elsewhere" / "model.pt") is None
+
+
+@pytest.mark.slow
+def test_models_trained_on_the_demo_say_so(run: dict[str, Path], capsys) -> None:
+    """Predictions and explanations of demo-trained models are marked in every output."""
+    import shutil
+
+    from emoflow.provenance import write_provenance
+
+    demo_run = run["base"] / "demo_run"
+    shutil.copytree(run["fold"], demo_run)
+    write_provenance(demo_run / "provenance.json", {"dataset": {"adapter": "demo"}})
+    out = run["base"] / "demo_marked"
+    argv = ["predict", str(run["held_out"]), "--results", str(demo_run), "--no-progress"]
+    assert main([*argv, "-o", str(out / "p.csv")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] == "synthetic demo"
+    assert "trained on the synthetic demo" in captured.err  # the console says it
+    table = pl.read_csv(out / "p.csv", schema_overrides={"error": pl.String})
+    assert table["trained_on"].to_list() == ["synthetic demo"] * table.height
+    assert main([*argv, "-o", str(out / "p.parquet")]) == 0
+    assert set(pl.read_parquet(out / "p.parquet")["trained_on"]) == {"synthetic demo"}
+    capsys.readouterr()
+    # a run without the record (an older emoflow) says nothing
+    assert main(["predict", *argv[1:3], str(run["fold"]), "-o", str(out / "old.csv")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] is None
+    assert "synthetic" not in captured.err
+    old = pl.read_csv(
+        out / "old.csv", schema_overrides={"error": pl.String, "trained_on": pl.String}
+    )
+    assert old["trained_on"].null_count() == old.height
+    # explain: the table, the printed summary and the log
+    video = sorted(run["held_out"].iterdir())[0]
+    code = main(
+        [
+            "explain",
+            str(video),
+            "--results",
+            str(demo_run),
+            "--image",
+            str(out / "face.png"),
+            "--table",
+            str(out / "relevance.parquet"),
+            "--steps",
+            "4",
+            "-q",
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] == "synthetic demo"
+    assert "trained on the synthetic demo" in captured.err  # a warning: shown even with -q
+    assert set(pl.read_parquet(out / "relevance.parquet")["trained_on"]) == {"synthetic demo"}

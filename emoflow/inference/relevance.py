@@ -54,6 +54,7 @@ TABLE_COLUMNS = {
     "score": pl.Float64,
     "probability": pl.Float64,
     "baseline": pl.String,
+    "trained_on": pl.String,
 }
 
 
@@ -256,6 +257,7 @@ def attribute_video(
                     "score": [score] * n,
                     "probability": [probability] * n,
                     "baseline": [kind] * n,
+                    "trained_on": [model.trained_on] * n,
                 },
                 schema=TABLE_COLUMNS,
             ).sort("rank")
