@@ -385,3 +385,44 @@ def test_models_trained_on_the_demo_say_so(run: dict[str, Path], capsys) -> None
     assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] == "synthetic demo"
     assert "trained on the synthetic demo" in captured.err  # a warning: shown even with -q
     assert set(pl.read_parquet(out / "relevance.parquet")["trained_on"]) == {"synthetic demo"}
+
+
+@pytest.mark.slow
+def test_predict_and_explain_in_a_terminal_and_piped(run: dict[str, Path]) -> None:
+    """Bars per video and per frame, with time estimates, on a terminal only; MediaPipe's
+    native lines never reach the user."""
+    import re
+
+    from cli_runs import in_terminal, native_lines, piped
+
+    out = run["base"] / "console"
+    argv = ["predict", str(run["held_out"]), "--results", str(run["fold"])]
+    code, shown = in_terminal([*argv, "-o", str(out / "p.csv")])
+    assert code == 0, shown
+    assert re.search(r"videos: +100%.*3/3 \[", shown)  # the video bar, with its rate
+    assert re.search(r"\d+/30 \[\d\d:\d\d<\d\d:\d\d", shown)  # a frame bar: done<left
+    assert native_lines(shown) == []
+    done = piped([*argv, "-o", str(out / "q.csv")])
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "frame/s" not in done.stderr
+    assert native_lines(done.stderr) == [] and "INFO emoflow" in done.stderr
+    assert (out / "p.csv").read_bytes() == (out / "q.csv").read_bytes()
+    video = sorted(run["held_out"].iterdir())[0]
+    explain = ["explain", str(video), "--results", str(run["fold"]), "--steps", "4"]
+    files = ["--image", str(out / "e.png"), "--table", str(out / "e.csv")]
+    code, shown = in_terminal([*explain, *files])
+    assert code == 0, shown
+    assert "30/30" in shown and "emotions" in shown and "3/3" in shown
+    assert native_lines(shown) == []
+
+
+@pytest.mark.slow
+def test_predict_refuses_to_write_over_its_inputs(run: dict[str, Path], capsys) -> None:
+    video = sorted(run["held_out"].iterdir())[0]
+    summary = run["fold"] / "summary.parquet"
+    before = summary.read_bytes()
+    code = main(["predict", str(video), "--results", str(run["fold"]), "-o", str(summary)])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is also an input" in lines[0]
+    assert summary.read_bytes() == before
