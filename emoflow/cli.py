@@ -40,6 +40,7 @@ log = logging.getLogger("emoflow")
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from emoflow._progress import Progress
     from emoflow.demo import DemoSpec, make_demo
 
     spec = DemoSpec(
@@ -49,7 +50,9 @@ def _demo(args: argparse.Namespace) -> int:
         size=args.size,
         seed=args.seed,
     )
-    labels = make_demo(args.out_dir, spec)
+    n_videos = spec.n_subjects * len(spec.emotions) * spec.repetitions
+    with Progress(n_videos, enabled=_progress(args), frame_bars=False) as bar:
+        labels = make_demo(args.out_dir, spec, progress=lambda name: bar.advance(1))
     print(f"demo data set written: {labels}")
     return 0
 
@@ -246,6 +249,7 @@ def _add_demo(commands: Any) -> None:
     demo.add_argument("--frames", type=int, default=30, help="frames per video (default 30)")
     demo.add_argument("--size", type=int, default=256, help="frame size in pixels (default 256)")
     demo.add_argument("--seed", type=int, default=0)
+    _add_progress_option(demo)
     demo.set_defaults(run=_demo)
 
 
