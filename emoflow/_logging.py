@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def log_to_file(path: str | Path) -> None:
@@ -53,20 +54,24 @@ def _uses_descriptor_2(stream: object) -> bool:
 
 
 @contextlib.contextmanager
-def native_stderr_aside(keep: bool = False) -> Iterator[tempfile._TemporaryFileWrapper | None]:
+def native_stderr_aside(keep: bool = False) -> Iterator[IO[bytes] | None]:
     """Keep native (C++) messages written to file descriptor 2 off the terminal.
 
     Descriptor 2 points at a temporary file for the block; ``sys.stderr`` (Python logging,
     progress bars, error lines) is moved to a copy of the original descriptor, so it still
-    reaches the terminal. Yields the temporary file (``None`` with ``keep``: nothing is
-    moved), so a caller can show its content when something went wrong.
+    reaches the terminal. Yields the temporary file (``None`` with ``keep``, or without a
+    descriptor 2: nothing is moved), so a caller can show its content when something went
+    wrong.
     """
-    if keep:
+    try:
+        saved = -1 if keep else os.dup(2)
+    except OSError:  # no descriptor 2 at all: nothing to keep off
+        saved = -1
+    if saved < 0:
         yield None
         return
     original_stream = sys.stderr
     python_stream = None
-    saved = os.dup(2)
     with tempfile.NamedTemporaryFile("w+b", prefix="emoflow-native-", suffix=".log") as sink:
         try:
             if _uses_descriptor_2(original_stream):
@@ -91,7 +96,7 @@ def native_stderr_aside(keep: bool = False) -> Iterator[tempfile._TemporaryFileW
                 python_stream.close()
 
 
-def native_messages(sink: tempfile._TemporaryFileWrapper | None) -> str:
+def native_messages(sink: IO[bytes] | None) -> str:
     """What native code wrote to the file of :func:`native_stderr_aside`."""
     if sink is None:
         return ""

@@ -382,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("emoflow: interrupted", file=sys.stderr)
             return 130
-        except BaseException:
+        except Exception:
             shown = native_messages(native).strip()
             if shown:  # MediaPipe's own lines may explain the failure
                 print(f"MediaPipe's messages:\n{shown}", file=sys.stderr)
