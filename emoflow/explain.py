@@ -7,7 +7,7 @@ trained_on``), a picture (the frame of strongest expression, one panel per emoti
 model's landmarks coloured and sized by relevance) and, optionally, a short video with the
 predicted emotion's relevance drawn on every frame. No output may be one of the inputs (the
 video, the models). Models trained on the synthetic demo say so in the table's
-``trained_on``, the picture's title, the printed summary and the log.
+``trained_on``, the picture's title, the annotated video, the printed summary and the log.
 
 The video goes through the same :class:`~emoflow.inference.Pipeline` as ``emoflow predict``;
 this module is the command, and keeps its former names importable from here.
@@ -165,7 +165,13 @@ def explain(
     if video_path is not None:
         summary["video_out"] = str(video_path)
         summary["video_frames"] = write_annotated_video(
-            video_path, landmarks, table, label, fps=fps, max_seconds=max_video_s
+            video_path,
+            landmarks,
+            table,
+            label,
+            fps=fps,
+            max_seconds=max_video_s,
+            note="synthetic demo model" if "synthetic demo" in origins else None,
         )
     return summary
 

@@ -363,28 +363,42 @@ def test_models_trained_on_the_demo_say_so(run: dict[str, Path], capsys) -> None
         out / "old.csv", schema_overrides={"error": pl.String, "trained_on": pl.String}
     )
     assert old["trained_on"].null_count() == old.height
-    # explain: the table, the printed summary and the log
+    # explain: the table, the printed summary, the log and the annotated clip
+    from emoflow.video import open_frames
+
     video = sorted(run["held_out"].iterdir())[0]
-    code = main(
-        [
-            "explain",
-            str(video),
-            "--results",
-            str(demo_run),
-            "--image",
-            str(out / "face.png"),
-            "--table",
-            str(out / "relevance.parquet"),
-            "--steps",
-            "4",
-            "-q",
-        ]
-    )
-    assert code == 0
-    captured = capsys.readouterr()
-    assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] == "synthetic demo"
-    assert "trained on the synthetic demo" in captured.err  # a warning: shown even with -q
-    assert set(pl.read_parquet(out / "relevance.parquet")["trained_on"]) == {"synthetic demo"}
+    clips = {}
+    for name, results in (("demo", demo_run), ("old", run["fold"])):
+        code = main(
+            [
+                "explain",
+                str(video),
+                "--results",
+                str(results),
+                "--image",
+                str(out / f"{name}.png"),
+                "--table",
+                str(out / f"{name}.parquet"),
+                "--video",
+                str(out / f"{name}.avi"),
+                "--steps",
+                "4",
+                "-q",
+            ]
+        )
+        assert code == 0
+        captured = capsys.readouterr()
+        said = json.loads(captured.out.strip().splitlines()[-1])["trained_on"]
+        assert said == ("synthetic demo" if name == "demo" else None)
+        # a warning: shown even with -q, and only for the demo's models
+        assert ("trained on the synthetic demo" in captured.err) == (name == "demo")
+        clips[name] = next(open_frames(out / f"{name}.avi")[1]).astype(int)
+    assert set(pl.read_parquet(out / "demo.parquet")["trained_on"]) == {"synthetic demo"}
+    assert pl.read_parquet(out / "old.parquet")["trained_on"].null_count() > 0
+    # the clip of the demo's models carries the note at its bottom, the rest is the same
+    difference = np.abs(clips["demo"] - clips["old"]).max(axis=(1, 2))
+    bottom = len(difference) - 24
+    assert difference[bottom:].max() > 100 and difference[: bottom - 8].max() <= 8
 
 
 @pytest.mark.slow
