@@ -145,9 +145,8 @@ class Progress:
 
     def _close_frames(self) -> None:
         if self._frames is not None:
-            if self._frames.total is None or self._frames.total != self._frames.n:
-                self._frames.total = self._frames.n  # the frames there were
-                self._frames.refresh()
+            self._frames.total = self._frames.n  # the frames there were
+            self._frames.refresh()  # the final count and rate, however fast the item went
             self._frames.close()
             self._frames = None
 

@@ -86,7 +86,7 @@ def test_progress_bar_only_on_a_terminal() -> None:
         bar.advance(1, frames=30)
     assert quiet.getvalue() == ""
     terminal = Terminal()
-    with Progress(2, stream=terminal, min_interval_s=0) as bar:
+    with Progress(2, stream=terminal) as bar:  # faster than a redraw: final counts shown
         bar.start("clip", 30)
         for done in range(31):
             bar.frames(done, 30)
@@ -98,7 +98,7 @@ def test_progress_bar_only_on_a_terminal() -> None:
     assert text.startswith("\r") and text.endswith("\n")
     assert "2/2" in text and "videos" in text  # the video bar, kept at the end
     assert "30/30" in text and "frame/s" in text  # the frame bar of the first video
-    assert "20frame" in text.replace(" ", "")  # frames counted without a known total
+    assert "20/20" in text  # frames counted without a known total, then shown as done
     assert bar.done == 2 and bar.frame_count == 50
 
 
