@@ -1,12 +1,24 @@
-"""Logging set-up shared by the workflow scripts and the command line."""
+"""Logging set-up shared by the workflow scripts and the command line.
+
+MediaPipe's native (C++) code logs through glog/absl straight to file descriptor 2 ("INFO:
+Created TensorFlow Lite XNNPACK delegate for CPU.", "W0000 … inference_feedback_manager.cc
+…"); ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` do not silence MediaPipe 0.10.21
+(tried). The workflow's jobs send descriptor 2 to their log (:func:`log_to_file`); the command
+line keeps those lines off the terminal by pointing descriptor 2 elsewhere while Python's own
+messages (logging, progress bars, errors) keep the terminal (:func:`console`).
+"""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def log_to_file(path: str | Path) -> None:
@@ -33,9 +45,80 @@ def log_to_file(path: str | Path) -> None:
     atexit.register(job.info, "finished (pid %d)", os.getpid())
 
 
-def log_to_console(verbose: bool = False) -> None:
-    """Plain logging to stderr for the command line."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+def _uses_descriptor_2(stream: object) -> bool:
+    """Whether ``stream`` writes to file descriptor 2 (not, e.g., a test's capture)."""
+    try:
+        return stream is not None and stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def native_stderr_aside(keep: bool = False) -> Iterator[IO[bytes] | None]:
+    """Keep native (C++) messages written to file descriptor 2 off the terminal.
+
+    Descriptor 2 points at a temporary file for the block; ``sys.stderr`` (Python logging,
+    progress bars, error lines) is moved to a copy of the original descriptor, so it still
+    reaches the terminal. Yields the temporary file (``None`` with ``keep``, or without a
+    descriptor 2: nothing is moved), so a caller can show its content when something went
+    wrong.
+    """
+    try:
+        saved = -1 if keep else os.dup(2)
+    except OSError:  # no descriptor 2 at all: nothing to keep off
+        saved = -1
+    if saved < 0:
+        yield None
+        return
+    original_stream = sys.stderr
+    python_stream = None
+    with tempfile.NamedTemporaryFile("w+b", prefix="emoflow-native-", suffix=".log") as sink:
+        try:
+            if _uses_descriptor_2(original_stream):
+                original_stream.flush()
+                python_stream = os.fdopen(
+                    os.dup(2),
+                    "w",
+                    buffering=1,
+                    encoding=getattr(original_stream, "encoding", None) or "utf-8",
+                    errors="backslashreplace",
+                )
+                sys.stderr = python_stream
+            os.dup2(sink.fileno(), 2)
+            yield sink
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if python_stream is not None:
+                sys.stderr = original_stream
+                python_stream.close()
+
+
+def native_messages(sink: IO[bytes] | None) -> str:
+    """What native code wrote to the file of :func:`native_stderr_aside`."""
+    if sink is None:
+        return ""
+    sink.flush()
+    sink.seek(0)
+    return sink.read().decode("utf-8", errors="backslashreplace")
+
+
+@contextlib.contextmanager
+def console_logging(verbose: bool = False, quiet: bool = False) -> Iterator[None]:
+    """Plain logging to (the current) ``sys.stderr`` for one command of the command line:
+    INFO and above; DEBUG with ``verbose``; only warnings and errors with ``quiet``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler.setLevel(level)
+    previous = root.level
+    root.setLevel(min(level, previous))
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)

@@ -9,12 +9,39 @@ and raises before anything is read or written, so the input stays byte-identical
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from emoflow.errors import InputError
 
-__all__ = ["refuse_overwriting_inputs", "same_file"]
+__all__ = ["check_writable", "refuse_overwriting_inputs", "same_file"]
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise :class:`~emoflow.errors.InputError` naming ``path`` unless a file can be written
+    there: it must not be a folder, and its nearest existing parent must be a folder this user
+    can write in (tried with an empty temporary file; missing folders below it are created
+    when the file is written).
+
+    Checked before any work, so that a long command does not fail at its last step.
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InputError(path, "is a folder; give a file name (e.g. inside that folder)")
+    parent = target.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(path, f"cannot be written: {parent} is a file, not a folder")
+    try:  # the one sure test (permissions, read-only file systems, root's rights)
+        handle, probe = tempfile.mkstemp(prefix=".emoflow-write-test-", dir=parent)
+    except OSError as err:
+        raise InputError(
+            path, f"cannot be written: the folder {parent} is not writable ({err.strerror})"
+        ) from err
+    os.close(handle)
+    os.unlink(probe)
 
 
 def _resolved(path: str | Path) -> Path:

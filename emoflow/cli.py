@@ -13,7 +13,14 @@ each emotion's score; ``emoflow validate-config config/config.yaml`` checks a co
 Exit status: 0 on success; 1 when ``predict`` wrote its table but some videos could not be
 scored (their rows carry the error); 2 on an error, reported on one line naming the file or
 key at fault (nothing is written then) — among them an output path that is one of the
-command's inputs, which no command overwrites.
+command's inputs (no command overwrites its inputs), a folder, a file in a folder that cannot
+be written, or a name whose ending is not a table format the command writes; 130 when
+interrupted (Ctrl-C).
+
+Console: progress bars (per video and per frame, with time estimates) and log lines go to
+stderr, the bars only when stderr is a terminal; MediaPipe's native log lines are kept off it
+(shown with ``--verbose``, or after an unexpected failure). ``-q``/``--quiet`` (warnings and
+errors only, no bars) and ``-v``/``--verbose`` (debug logging) go before or after the command.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ log = logging.getLogger("emoflow")
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from emoflow._progress import Progress
     from emoflow.demo import DemoSpec, make_demo
 
     spec = DemoSpec(
@@ -42,7 +50,9 @@ def _demo(args: argparse.Namespace) -> int:
         size=args.size,
         seed=args.seed,
     )
-    labels = make_demo(args.out_dir, spec)
+    n_videos = spec.n_subjects * len(spec.emotions) * spec.repetitions
+    with Progress(n_videos, enabled=_progress(args), frame_bars=False) as bar:
+        labels = make_demo(args.out_dir, spec, progress=lambda name: bar.advance(1))
     print(f"demo data set written: {labels}")
     return 0
 
@@ -62,11 +72,25 @@ def _refuse_overwriting_landmark_inputs(source: Path, output: str, is_manifest: 
     refuse_overwriting_inputs([output], inputs, folders=folders)
 
 
+def _progress(args: argparse.Namespace) -> bool | None:
+    """``progress`` of the library functions: off with ``--no-progress`` or ``--quiet``,
+    otherwise ``None`` (bars only on a terminal)."""
+    return False if args.no_progress or args.quiet else None
+
+
 def _landmarks(args: argparse.Namespace) -> int:
+    from emoflow._outputs import check_writable
+    from emoflow.inference import check_suffix
     from emoflow.landmarks import extract_shard, extract_videos
 
     source = Path(args.source)
-    options = {"fps": args.fps, "refine_landmarks": not args.no_refine}
+    check_suffix(args.output, (".parquet",), "landmark table (Parquet)")
+    check_writable(args.output)
+    options = {
+        "fps": args.fps,
+        "refine_landmarks": not args.no_refine,
+        "progress": _progress(args),
+    }
     is_manifest = source.suffix.lower() == ".parquet" and source.is_file()
     _refuse_overwriting_landmark_inputs(source, args.output, is_manifest)
     if is_manifest:
@@ -99,7 +123,9 @@ def _model_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from emoflow.predict import predict
+    import polars as pl
+
+    from emoflow.predict import failed_videos, predict
 
     table = predict(
         args.source,
@@ -107,16 +133,23 @@ def _predict(args: argparse.Namespace) -> int:
         window_s=args.window_s,
         hop_s=args.hop_s,
         strict=True if args.strict else None,
-        progress=False if args.no_progress else None,
+        progress=_progress(args),
         **_model_arguments(args),
     )
-    n_failed = table.filter(table["error"].is_not_null())["video_id"].n_unique()
-    n_videos = table["video_id"].n_unique()
-    print(
-        json.dumps(
-            {"out": args.output, "videos": n_videos, "failed": n_failed, "rows": table.height}
-        )
-    )
+    failed = failed_videos(table)
+    n_failed = len(failed)
+    summary: dict[str, Any] = {
+        "out": args.output,
+        "videos": table["video_id"].n_unique(),
+        "failed": n_failed,
+        "rows": table.height,
+        "trained_on": ", ".join(sorted(table["trained_on"].drop_nulls().unique())) or None,
+    }
+    if args.window_s is not None:
+        # windows without a face in the videos that were scored: kept, marked in `error`
+        kept = table.filter(~pl.col("video_id").is_in(failed))
+        summary["windows_not_scored"] = kept.filter(pl.col("score").is_null()).height
+    print(json.dumps(summary))
     return 1 if n_failed else 0
 
 
@@ -131,6 +164,7 @@ def _explain(args: argparse.Namespace) -> int:
         video_path=args.video_out,
         n_steps=args.steps,
         top_k=args.top_k,
+        progress=_progress(args),
         **_model_arguments(args),
     )
     print(json.dumps(summary))
@@ -178,6 +212,33 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
+def _add_progress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (they are drawn only when stderr is a terminal anyway)",
+    )
+
+
+def _console_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``-v``/``--verbose`` and ``-q``/``--quiet``; on the commands with ``default``
+    ``SUPPRESS``, so that given before the command they are not reset after it."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="debug logging, and MediaPipe's own log lines",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="only warnings and errors; no progress bars",
+    )
+
+
 def _add_demo(commands: Any) -> None:
     """Add the ``demo`` command."""
 
@@ -188,6 +249,7 @@ def _add_demo(commands: Any) -> None:
     demo.add_argument("--frames", type=int, default=30, help="frames per video (default 30)")
     demo.add_argument("--size", type=int, default=256, help="frame size in pixels (default 256)")
     demo.add_argument("--seed", type=int, default=0)
+    _add_progress_option(demo)
     demo.set_defaults(run=_demo)
 
 
@@ -214,6 +276,7 @@ def _add_landmarks(commands: Any) -> None:
     landmarks.add_argument(
         "--strict", action="store_true", help="manifest: stop at the first bad video"
     )
+    _add_progress_option(landmarks)
     landmarks.set_defaults(run=_landmarks)
 
 
@@ -242,7 +305,7 @@ def _add_predict(commands: Any) -> None:
     predict.add_argument(
         "--strict", action="store_true", help="stop at the first video that cannot be scored"
     )
-    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_progress_option(predict)
     predict.set_defaults(run=_predict)
 
 
@@ -267,6 +330,7 @@ def _add_explain(commands: Any) -> None:
         "--top-k", type=int, default=8, help="landmarks numbered per emotion (default 8)"
     )
     _add_model_options(explain)
+    _add_progress_option(explain)
     explain.set_defaults(run=_explain)
 
 
@@ -288,24 +352,49 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explainable, fast facial-emotion recognition from video.",
     )
     parser.add_argument("--version", action="version", version=f"emoflow {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _console_options(parser, False)
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_add_demo, _add_landmarks, _add_predict, _add_explain, _add_validate_config):
         add(commands)
+    for command in commands.choices.values():
+        _console_options(command, argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``emoflow`` command."""
-    from emoflow._logging import log_to_console
+    from emoflow._logging import console_logging, native_messages, native_stderr_aside
 
-    args = build_parser().parse_args(argv)
-    log_to_console(args.verbose)
-    try:
-        return int(args.run(args))
-    except EmoflowError as err:
-        print(f"emoflow: error: {err}", file=sys.stderr)
-        return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.quiet and args.verbose:
+        parser.error("choose one of --quiet and --verbose")
+    with native_stderr_aside(keep=args.verbose) as native:
+        try:
+            with console_logging(verbose=args.verbose, quiet=args.quiet):
+                return int(args.run(args))
+        except EmoflowError as err:
+            print(f"emoflow: error: {err}", file=sys.stderr)
+            return 2
+        except OSError as err:  # e.g. a full disk or a folder that became unwritable
+            print(f"emoflow: error: {_os_error_text(err)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("emoflow: interrupted", file=sys.stderr)
+            return 130
+        except Exception:
+            shown = native_messages(native).strip()
+            if shown:  # MediaPipe's own lines may explain the failure
+                print(f"MediaPipe's messages:\n{shown}", file=sys.stderr)
+            raise
+
+
+def _os_error_text(err: OSError) -> str:
+    """``FILE: reason`` of an operating-system error, on one line."""
+    reason = err.strerror or str(err)
+    if err.filename is None:
+        return reason
+    return f"{err.filename}: {reason}"
 
 
 if __name__ == "__main__":

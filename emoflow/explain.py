@@ -2,10 +2,12 @@
 
 Each emotion's model is attributed on the video with Integrated Gradients over the run's
 typical baselines (:mod:`emoflow.inference.relevance` gives the formula). Outputs: a table
-(``emotion, landmark, relevance, signed_relevance, rank, score, probability, baseline``), a
-picture (the frame of strongest expression, one panel per emotion, each model's landmarks
-coloured and sized by relevance) and, optionally, a short video with the predicted emotion's
-relevance drawn on every frame. No output may be one of the inputs (the video, the models).
+(``emotion, landmark, relevance, signed_relevance, rank, score, probability, baseline,
+trained_on``), a picture (the frame of strongest expression, one panel per emotion, each
+model's landmarks coloured and sized by relevance) and, optionally, a short video with the
+predicted emotion's relevance drawn on every frame. No output may be one of the inputs (the
+video, the models). Models trained on the synthetic demo say so in the table's
+``trained_on``, the picture's title, the annotated video, the printed summary and the log.
 
 The video goes through the same :class:`~emoflow.inference.Pipeline` as ``emoflow predict``;
 this module is the command, and keeps its former names importable from here.
@@ -19,6 +21,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from emoflow._outputs import check_writable
+from emoflow._progress import Progress
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.inference import (
     Pipeline,
@@ -58,6 +62,7 @@ def explain(
     top_k: int = 8,
     device: str = "cpu",
     max_video_s: float = 10.0,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Explain the models' scores on one video; write the table, picture and (optionally) video.
 
@@ -81,6 +86,9 @@ def explain(
         Integration nodes (default: the run's ``attribution.n_steps``).
     top_k
         Most relevant landmarks numbered in each panel.
+    progress
+        Progress bars (the video's frames, then the emotions attributed) on stderr;
+        ``None``: only when stderr is a terminal.
 
     Returns
     -------
@@ -91,6 +99,9 @@ def explain(
     output_format(table_path)
     if video_path is not None:
         check_suffix(video_path, VIDEO_WRITERS, "annotated video")
+    for output in (image_path, table_path, video_path):
+        if output is not None:
+            check_writable(output)
     check_face_mode(several_faces)
     sources = find_videos(video)
     if len(sources) != 1:
@@ -106,17 +117,27 @@ def explain(
         device=device,
     )
     pipeline.refuse_overwriting([table_path, image_path, video_path], sources, [video])
-    with pipeline:
-        landmarks = pipeline.landmarks(source)
+    with pipeline, Progress(1, enabled=progress) as bar:
+        bar.start(source.video_id)
+        landmarks = pipeline.landmarks(source, progress=bar.frames)
+        bar.advance(1)
     everything = np.ones(len(landmarks.found), dtype=bool)
     try:
         samples = feature_samples(landmarks, everything, pipeline.models, pipeline.union)
     except DataError as err:
         raise InputError(source.path, str(err)) from err
     results_path = Path(results) if results is not None and Path(results).is_dir() else None
-    table = attribute_video(
-        pipeline.models, samples, pipeline.union, results=results_path, n_steps=n_steps
-    )
+    with Progress(
+        len(pipeline.models), label="emotions", enabled=progress, frame_bars=False
+    ) as bar:
+        table = attribute_video(
+            pipeline.models,
+            samples,
+            pipeline.union,
+            results=results_path,
+            n_steps=n_steps,
+            progress=bar,
+        )
     label = predicted_label(table)
     write_table(table, table_path)
     index = peak_frame(landmarks)
@@ -125,16 +146,11 @@ def explain(
         landmarks.width,
         landmarks.height,
     )
-    draw_picture(
-        image_path,
-        frame,
-        points,
-        table,
-        label,
-        top_k=top_k,
-        title=f"{source.video_id}: frame {index} ({landmarks.timestamps[index]:.2f} s), "
-        f"label {label}",
-    )
+    origins = sorted({m.trained_on for m in pipeline.models if m.trained_on is not None})
+    title = f"{source.video_id}: frame {index} ({landmarks.timestamps[index]:.2f} s), label {label}"
+    if "synthetic demo" in origins:
+        title += "\nmodels trained on the synthetic demo, not on recordings of people"
+    draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title)
     summary: dict[str, Any] = {
         "video": source.path,
         "label": label,
@@ -144,11 +160,18 @@ def explain(
         "frame": index,
         "image": str(image_path),
         "table": str(table_path),
+        "trained_on": ", ".join(origins) or None,
     }
     if video_path is not None:
         summary["video_out"] = str(video_path)
         summary["video_frames"] = write_annotated_video(
-            video_path, landmarks, table, label, fps=fps, max_seconds=max_video_s
+            video_path,
+            landmarks,
+            table,
+            label,
+            fps=fps,
+            max_seconds=max_video_s,
+            note="synthetic demo model" if "synthetic demo" in origins else None,
         )
     return summary
 

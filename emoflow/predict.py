@@ -12,8 +12,13 @@ landmark sets is kept as features, and each model takes its subset of that union
 Output: one row per video (or time window) and emotion, with the raw ``score`` (> 0 means
 the emotion is present), the calibrated ``probability`` (null without calibration) and the
 combined ``label`` — the emotion with the highest probability (highest score when a model has
-no calibration), the same rule as the workflow's combined prediction. A video that cannot be
-scored has one row with its ``error`` and no scores; the other videos are unaffected.
+no calibration), the same rule as the workflow's combined prediction; ``trained_on`` says
+``synthetic demo`` for models trained on the demo (also said on the console). A video that
+cannot be scored has one row with its ``error`` and no scores; the other videos are
+unaffected. With time windows, a window without enough face (too few frames, or more
+face-less frames than the models' ``max_missing``) keeps its row, with its times and the
+reason in ``error`` and no scores, while the video's other windows are scored: the video
+fails only when none of its windows can be scored.
 
 Input checks, each failing with the file named and the fix: frames smaller than
 :data:`MIN_SIDE` or larger than :data:`MAX_SIDE` pixels are refused (downscale large videos
@@ -37,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from emoflow import inference
+from emoflow._outputs import check_writable
 from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
 from emoflow.facemesh import N_LANDMARKS
@@ -68,19 +74,35 @@ OUTPUT_SCHEMA = {
     "label": pl.String,
     "iteration": pl.Int32,
     "error": pl.String,
+    "trained_on": pl.String,
 }
-"""Columns of the prediction table (``true_emotion`` follows when the input has labels)."""
+"""Columns of the prediction table (``true_emotion`` follows when the input has labels).
+``trained_on`` is what the row's model was trained on: ``synthetic demo``, a data-set
+adapter's name, or null when its run does not record it (:func:`emoflow.inference.trained_on`)."""
 
 
 def _error_row(source: VideoSource, message: str) -> dict[str, Any]:
     return {"video_id": source.video_id, "path": source.path, "error": message}
 
 
+def failed_videos(table: pl.DataFrame) -> list[str]:
+    """Videos of a prediction table without any scored row (whole-video errors, or every
+    window without a face); windows without a face beside scored ones do not count."""
+    scored = table.group_by("video_id", maintain_order=True).agg(
+        pl.col("score").is_not_null().any().alias("scored")
+    )
+    return scored.filter(~pl.col("scored"))["video_id"].to_list()
+
+
 def _score_video(
-    pipeline: Pipeline, item: VideoSource, window_s: float | None, hop_s: float | None
+    pipeline: Pipeline,
+    item: VideoSource,
+    window_s: float | None,
+    hop_s: float | None,
+    bar: Progress,
 ) -> tuple[list[dict[str, Any]], int]:
     """The rows of one video and its frame count; EmoflowError when it cannot be scored."""
-    video = pipeline.landmarks(item)
+    video = pipeline.landmarks(item, progress=bar.frames)
     windows = time_windows(video.timestamps, video.end_s, window_s, hop_s)
     return score_windows(video, pipeline.models, windows), len(video.found)
 
@@ -130,7 +152,8 @@ def predict(
     device
         Torch device of the models (``cpu`` gives reproducible scores).
     progress
-        Progress bar on stderr; ``None``: only when stderr is a terminal.
+        Progress bars (videos, and each video's frames, with time estimates) on stderr;
+        ``None``: only when stderr is a terminal.
     **extractor_options
         More :class:`emoflow.landmarks.FaceMeshExtractor` options.
 
@@ -142,10 +165,12 @@ def predict(
     Raises
     ------
     EmoflowError
-        Unusable models or options; with ``strict``, the first video that fails.
+        Unusable models or options, an output path that is a folder, cannot be written or
+        is an input; with ``strict``, the first video that fails.
     """
     if out_path is not None:
         output_format(out_path)
+        check_writable(out_path)
     check_face_mode(several_faces)
     time_windows(np.zeros(1), 1.0, window_s, hop_s)  # checks the window options early
     if isinstance(source, str | Path):
@@ -185,7 +210,7 @@ def predict(
             bar.start(item.video_id)
             n_frames = 0
             try:
-                video_rows, n_frames = _score_video(pipeline, item, window_s, hop_s)
+                video_rows, n_frames = _score_video(pipeline, item, window_s, hop_s, bar)
             except EmoflowError as err:
                 if strict:
                     raise
@@ -195,7 +220,17 @@ def predict(
                     raise
                 log.exception("unexpected failure on %s", item.path)
                 video_rows = [_error_row(item, f"{item.path}: {type(err).__name__}: {err}")]
-            failed = [row["error"] for row in video_rows if row.get("error")]
+            errors = [row["error"] for row in video_rows if row.get("error")]
+            scored = any(row.get("score") is not None for row in video_rows)
+            if errors and scored:  # windows without a face beside scored ones: marked, kept
+                log.warning(
+                    "%s: %d of %d windows not scored (no face): %s",
+                    item.video_id,
+                    len({row["window"] for row in video_rows if row.get("error")}),
+                    len({row["window"] for row in video_rows}),
+                    errors[0],
+                )
+            failed = errors if not scored else []
             if failed:
                 n_failed += 1
                 for message in dict.fromkeys(failed):
@@ -227,4 +262,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["OUTPUT_SCHEMA", "predict"]
+__all__ = ["OUTPUT_SCHEMA", "failed_videos", "predict"]

@@ -104,6 +104,21 @@ def provenance_record(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def read_dataset(path: str | Path) -> dict[str, Any] | None:
+    """The ``dataset`` section of the configuration recorded by :func:`write_provenance`
+    (``adapter``, ``source``, …); ``None`` when the file is missing, unreadable or has none
+    (results of an older emoflow, or a model file outside its run's folder)."""
+    import json
+
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    config = record.get("config") if isinstance(record, dict) else None
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    return dict(dataset) if isinstance(dataset, dict) else None
+
+
 def write_provenance(path: str | Path, config: Mapping[str, Any]) -> dict[str, Any]:
     """Write the run's configuration, seeds, package versions and platform as JSON, atomically.
 
@@ -125,4 +140,10 @@ def write_provenance(path: str | Path, config: Mapping[str, Any]) -> dict[str, A
     return record
 
 
-__all__ = ["find_seeds", "package_versions", "platform_record", "write_provenance"]
+__all__ = [
+    "find_seeds",
+    "package_versions",
+    "platform_record",
+    "read_dataset",
+    "write_provenance",
+]

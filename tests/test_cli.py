@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -79,13 +81,150 @@ def test_progress_bar_only_on_a_terminal() -> None:
 
     quiet = io.StringIO()
     with Progress(2, stream=quiet) as bar:
+        bar.start("clip", 30)
+        bar.frames(30, 30)
         bar.advance(1, frames=30)
     assert quiet.getvalue() == ""
     terminal = Terminal()
-    with Progress(2, stream=terminal) as bar:
-        bar.start("clip")
+    with Progress(2, stream=terminal) as bar:  # faster than a redraw: final counts shown
+        bar.start("clip", 30)
+        for done in range(31):
+            bar.frames(done, 30)
         bar.advance(1, frames=30)
+        bar.start("other")  # the container did not tell its length
+        bar.frames(20)
         bar.advance(1, frames=20)
     text = terminal.getvalue()
-    assert text.startswith("\r[") and text.endswith("\n")
-    assert "2/2 videos, 50 frames" in text
+    assert text.startswith("\r") and text.endswith("\n")
+    assert "2/2" in text and "videos" in text  # the video bar, kept at the end
+    assert "30/30" in text and "frame/s" in text  # the frame bar of the first video
+    assert "20/20" in text  # frames counted without a known total, then shown as done
+    assert bar.done == 2 and bar.frame_count == 50
+
+
+# --- the console: progress bars on a terminal only, no MediaPipe lines, quiet and verbose ---
+
+
+@pytest.mark.slow
+def test_landmarks_in_a_terminal_and_piped(demo_video: Path, tmp_path: Path) -> None:
+    from cli_runs import in_terminal, native_lines, piped
+
+    out = str(tmp_path / "clip.parquet")
+    code, shown = in_terminal(["landmarks", str(demo_video), "-o", out])
+    assert code == 0, shown
+    assert "30/30" in shown and "frame/s" in shown  # the frame bar, with its rate
+    assert native_lines(shown) == []
+    # --quiet after the command: no bar, no INFO lines, the result still printed
+    code, shown = in_terminal(["landmarks", str(demo_video), "-o", out, "--quiet"])
+    assert code == 0 and "frame/s" not in shown and "INFO" not in shown
+    assert json.loads(shown.strip().splitlines()[-1])["out"] == out
+    # piped: no bar (no carriage return) and no MediaPipe lines; the log lines stay
+    done = piped(["landmarks", str(demo_video), "-o", out])
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "frame/s" not in done.stderr
+    assert native_lines(done.stderr) == []
+    assert "INFO emoflow" in done.stderr and json.loads(done.stdout)["out"] == out
+    # --verbose after the command lets MediaPipe's own lines through (so the check above can
+    # fail: they are written on every run, and only the command line keeps them away)
+    done = piped(["landmarks", str(demo_video), "-o", out, "--verbose"])
+    assert done.returncode == 0 and native_lines(done.stderr) != []
+    assert "DEBUG" in done.stderr or "INFO emoflow" in done.stderr
+
+
+def test_quiet_and_verbose_before_or_after_the_command() -> None:
+    from emoflow.cli import build_parser
+
+    parser = build_parser()
+    for argv in (
+        ["-q", "predict", "v.mp4", "-o", "p.csv"],
+        ["predict", "v.mp4", "-o", "p.csv", "-q"],
+        ["predict", "--quiet", "v.mp4", "-o", "p.csv"],
+    ):
+        args = parser.parse_args(argv)
+        assert args.quiet and not args.verbose, argv
+    for argv in (
+        ["--verbose", "landmarks", "v.mp4", "-o", "l.parquet"],
+        ["explain", "v.mp4", "-v"],
+    ):
+        args = parser.parse_args(argv)
+        assert args.verbose and not args.quiet, argv
+    args = parser.parse_args(["demo", "out"])
+    assert not args.quiet and not args.verbose
+    with pytest.raises(SystemExit) as stopped:
+        main(["-q", "validate-config", "x.yaml", "--verbose"])
+    assert stopped.value.code == 2
+
+
+def _one_error_line(capsys) -> str:
+    """The single stderr line of a refused command."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emoflow: error: "), lines
+    return lines[0]
+
+
+def test_output_paths_are_checked_first(tmp_path: Path, capsys) -> None:
+    """Bad output paths: one line, exit status 2, before anything is read or computed."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not read: the output is refused first")
+    folder = tmp_path / "table.csv"
+    folder.mkdir()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    no_models = ["--results", str(tmp_path / "no_results")]
+    cases = {
+        "is a folder": ["predict", str(video), "-o", str(folder), *no_models],
+        "must end in .csv or .parquet": ["predict", str(video), "-o", "p.txt", *no_models],
+        "a_file is a file, not a folder": [
+            "predict",
+            str(video),
+            "-o",
+            str(blocker / "p.csv"),
+            *no_models,
+        ],
+        "must end in .parquet": ["landmarks", str(video), "-o", str(tmp_path / "l.csv")],
+        "landmarks.parquet: is a folder": [
+            "landmarks",
+            str(video),
+            "-o",
+            str(tmp_path / "landmarks.parquet"),
+        ],
+        "the output must end in .csv or .parquet": [
+            "explain",
+            str(video),
+            "--table",
+            str(tmp_path / "t.json"),
+            *no_models,
+        ],
+    }
+    (tmp_path / "landmarks.parquet").mkdir()
+    for expected, argv in cases.items():
+        assert main(argv) == 2, argv
+        assert expected in _one_error_line(capsys), argv
+    assert folder.is_dir() and not any(folder.iterdir())  # a folder is never replaced
+    assert video.read_bytes() == b"not read: the output is refused first"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
+def test_an_unwritable_folder_is_one_line(tmp_path: Path, capsys) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code = main(["landmarks", str(tmp_path / "v.mp4"), "-o", str(locked / "l.parquet")])
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and "not writable" in _one_error_line(capsys)
+
+
+def test_write_failures_are_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    """An operating-system error while writing (a full disk) is one line, exit status 2."""
+    import errno
+
+    import emoflow.landmarks
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.parquet"))
+
+    monkeypatch.setattr(emoflow.landmarks, "extract_videos", full_disk)
+    assert main(["landmarks", "v.mp4", "-o", str(tmp_path / "x.parquet")]) == 2
+    assert _one_error_line(capsys).endswith("x.parquet: No space left on device")

@@ -245,3 +245,198 @@ def test_explain_outputs(run: dict[str, Path], capsys) -> None:
         explained["score"], predicted.sort("emotion")["score"], rtol=0, atol=1e-9
     )
     assert summary["label"] == predicted["label"][0]
+
+
+def _face_then_blank(video: Path, folder: Path) -> Path:
+    """A frame folder: the video's frames (a face), then as many black frames (no face)."""
+    from PIL import Image
+
+    from emoflow.video import open_frames
+
+    folder.mkdir(parents=True)
+    frames = list(open_frames(video)[1])
+    frames += [np.zeros_like(frames[0])] * len(frames)
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"frame_{index:03d}.png")
+    return folder
+
+
+@pytest.mark.slow
+def test_windows_without_a_face_are_marked_and_the_others_kept(
+    run: dict[str, Path], capsys
+) -> None:
+    """One face-less window no longer loses the video: its row says why, the others score."""
+    video = sorted(run["held_out"].iterdir())[0]
+    folder = _face_then_blank(video, run["base"] / "half_blank")  # 2 s face, 2 s black
+    out = run["base"] / "half_blank.csv"
+    argv = ["predict", str(folder), "-o", str(out), "--results", str(run["fold"])]
+    assert main([*argv, "--fps", "15", "--window-s", "1", "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["failed"] == 0 and printed["windows_not_scored"] == 2
+    table = pl.read_csv(out, schema_overrides={"error": pl.String})
+    scored = table.filter(pl.col("score").is_not_null())
+    assert sorted(scored["window"].unique().to_list()) == [0, 1]
+    assert scored.height == 2 * len(EMOTIONS) and scored["error"].null_count() == scored.height
+    marked = table.filter(pl.col("score").is_null()).sort("window")
+    assert marked["window"].to_list() == [2, 3]
+    assert marked["start_s"].to_list() == [2.0, 3.0] and marked["n_frames"].to_list() == [15, 15]
+    assert all("show no face" in message for message in marked["error"].to_list())
+    # the scored windows are those of the video alone
+    alone = predict(video, results=run["fold"], window_s=1.0, progress=False)
+    np.testing.assert_allclose(
+        scored.sort("window", "emotion")["score"],
+        alone.sort("window", "emotion")["score"],
+        rtol=0,
+        atol=1e-6,
+    )
+    # a video without a face in any window still fails as a whole (exit status 1 in a batch)
+    blank = run["base"] / "all_blank"
+    blank.mkdir()
+    for index in range(30):
+        (blank / f"frame_{index:03d}.png").write_bytes(
+            (folder / f"frame_{30 + index:03d}.png").read_bytes()
+        )
+    assert (
+        main(
+            [
+                "predict",
+                str(blank),
+                "-o",
+                str(run["base"] / "blank.csv"),
+                "--results",
+                str(run["fold"]),
+                "--fps",
+                "15",
+                "--window-s",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
+
+
+def test_trained_on_reads_the_run_provenance(tmp_path: Path) -> None:
+    """The data set a model was trained on comes from its run's provenance.json."""
+    from emoflow.inference import trained_on
+    from emoflow.provenance import write_provenance
+
+    model = tmp_path / "results" / "iter_0" / "happiness" / "model.pt"
+    legacy = tmp_path / "results" / "iter_0" / "models" / "happiness.pt"
+    assert trained_on(model) is None  # results of an older emoflow: nothing said
+    write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "demo"}})
+    assert trained_on(model) == "synthetic demo" and trained_on(legacy) == "synthetic demo"
+    write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "csv"}})
+    assert trained_on(model) == "csv"
+    (tmp_path / "results" / "provenance.json").write_text("{broken")
+    assert trained_on(model) is None
+    assert trained_on(tmp_path / "elsewhere" / "model.pt") is None
+
+
+@pytest.mark.slow
+def test_models_trained_on_the_demo_say_so(run: dict[str, Path], capsys) -> None:
+    """Predictions and explanations of demo-trained models are marked in every output."""
+    import shutil
+
+    from emoflow.provenance import write_provenance
+
+    demo_run = run["base"] / "demo_run"
+    shutil.copytree(run["fold"], demo_run)
+    write_provenance(demo_run / "provenance.json", {"dataset": {"adapter": "demo"}})
+    out = run["base"] / "demo_marked"
+    argv = ["predict", str(run["held_out"]), "--results", str(demo_run), "--no-progress"]
+    assert main([*argv, "-o", str(out / "p.csv")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] == "synthetic demo"
+    assert "trained on the synthetic demo" in captured.err  # the console says it
+    table = pl.read_csv(out / "p.csv", schema_overrides={"error": pl.String})
+    assert table["trained_on"].to_list() == ["synthetic demo"] * table.height
+    assert main([*argv, "-o", str(out / "p.parquet")]) == 0
+    assert set(pl.read_parquet(out / "p.parquet")["trained_on"]) == {"synthetic demo"}
+    capsys.readouterr()
+    # a run without the record (an older emoflow) says nothing
+    assert main(["predict", *argv[1:3], str(run["fold"]), "-o", str(out / "old.csv")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["trained_on"] is None
+    assert "synthetic" not in captured.err
+    old = pl.read_csv(
+        out / "old.csv", schema_overrides={"error": pl.String, "trained_on": pl.String}
+    )
+    assert old["trained_on"].null_count() == old.height
+    # explain: the table, the printed summary, the log and the annotated clip
+    from emoflow.video import open_frames
+
+    video = sorted(run["held_out"].iterdir())[0]
+    clips = {}
+    for name, results in (("demo", demo_run), ("old", run["fold"])):
+        code = main(
+            [
+                "explain",
+                str(video),
+                "--results",
+                str(results),
+                "--image",
+                str(out / f"{name}.png"),
+                "--table",
+                str(out / f"{name}.parquet"),
+                "--video",
+                str(out / f"{name}.avi"),
+                "--steps",
+                "4",
+                "-q",
+            ]
+        )
+        assert code == 0
+        captured = capsys.readouterr()
+        said = json.loads(captured.out.strip().splitlines()[-1])["trained_on"]
+        assert said == ("synthetic demo" if name == "demo" else None)
+        # a warning: shown even with -q, and only for the demo's models
+        assert ("trained on the synthetic demo" in captured.err) == (name == "demo")
+        clips[name] = next(open_frames(out / f"{name}.avi")[1]).astype(int)
+    assert set(pl.read_parquet(out / "demo.parquet")["trained_on"]) == {"synthetic demo"}
+    assert pl.read_parquet(out / "old.parquet")["trained_on"].null_count() > 0
+    # the clip of the demo's models carries the note at its bottom, the rest is the same
+    difference = np.abs(clips["demo"] - clips["old"]).max(axis=(1, 2))
+    bottom = len(difference) - 24
+    assert difference[bottom:].max() > 100 and difference[: bottom - 8].max() <= 8
+
+
+@pytest.mark.slow
+def test_predict_and_explain_in_a_terminal_and_piped(run: dict[str, Path]) -> None:
+    """Bars per video and per frame, with time estimates, on a terminal only; MediaPipe's
+    native lines never reach the user."""
+    import re
+
+    from cli_runs import in_terminal, native_lines, piped
+
+    out = run["base"] / "console"
+    argv = ["predict", str(run["held_out"]), "--results", str(run["fold"])]
+    code, shown = in_terminal([*argv, "-o", str(out / "p.csv")])
+    assert code == 0, shown
+    assert re.search(r"videos: +100%.*3/3 \[", shown)  # the video bar, with its rate
+    assert re.search(r"\d+/30 \[\d\d:\d\d<\d\d:\d\d", shown)  # a frame bar: done<left
+    assert native_lines(shown) == []
+    done = piped([*argv, "-o", str(out / "q.csv")])
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "frame/s" not in done.stderr
+    assert native_lines(done.stderr) == [] and "INFO emoflow" in done.stderr
+    assert (out / "p.csv").read_bytes() == (out / "q.csv").read_bytes()
+    video = sorted(run["held_out"].iterdir())[0]
+    explain = ["explain", str(video), "--results", str(run["fold"]), "--steps", "4"]
+    files = ["--image", str(out / "e.png"), "--table", str(out / "e.csv")]
+    code, shown = in_terminal([*explain, *files])
+    assert code == 0, shown
+    assert "30/30" in shown and "emotions" in shown and "3/3" in shown
+    assert native_lines(shown) == []
+
+
+@pytest.mark.slow
+def test_predict_refuses_to_write_over_its_inputs(run: dict[str, Path], capsys) -> None:
+    video = sorted(run["held_out"].iterdir())[0]
+    summary = run["fold"] / "summary.parquet"
+    before = summary.read_bytes()
+    code = main(["predict", str(video), "--results", str(run["fold"]), "-o", str(summary)])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is also an input" in lines[0]
+    assert summary.read_bytes() == before

@@ -47,6 +47,9 @@ class DatasetAdapter:
     are then dropped (counted in the log) instead of being an error."""
     made_by_workflow: ClassVar[bool] = False
     """Whether the workflow makes the source itself (the demo)."""
+    synthetic: ClassVar[bool] = False
+    """Whether the videos are synthetic, not recordings of people (the demo): models trained
+    on them say so wherever their predictions are written."""
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.settings = dict(options or {})

@@ -25,6 +25,7 @@ class DemoAdapter(DatasetAdapter):
 
     name = "demo"
     made_by_workflow = True
+    synthetic = True
 
     def read(self, source: Path) -> tuple[Path, pl.DataFrame]:
         label_file = source / DEMO_LABELS if source.is_dir() else source

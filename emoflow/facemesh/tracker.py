@@ -23,6 +23,8 @@ mapped back to full-frame normalised coordinates. Frames with a face never pay f
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -45,6 +47,23 @@ from emoflow.video import VideoInfo, open_frames, window_indices
 
 logger = logging.getLogger("emoflow.landmarks")
 """The landmark stage's log channel (its shard log gathers the tracker's warnings too)."""
+
+
+FrameProgress = Callable[[int, "int | None"], None]
+"""``progress(frames_done, frames_expected)``, called after each frame of :meth:`track`
+(``frames_expected``: from the container, ``None`` when it does not say)."""
+
+
+def expected_frames(info: VideoInfo, fps: float | None) -> int | None:
+    """About how many frames :func:`emoflow.video.open_frames` will yield (for progress bars);
+    ``None`` when the container does not tell its length."""
+    if info.n_frames is None or not info.source_fps > 0:
+        return None
+    end = info.n_frames / info.source_fps
+    if info.end_s is not None and math.isfinite(info.end_s):
+        end = min(end, info.end_s)
+    rate = fps if fps is not None else info.fps
+    return max(0, round((end - info.start_s) * rate))
 
 
 class FaceTrack(NamedTuple):
@@ -299,6 +318,7 @@ class FaceMeshTracker:
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
+        progress: FrameProgress | None = None,
     ) -> FaceTrack:
         """Follow the face through every frame of one video.
 
@@ -310,6 +330,8 @@ class FaceMeshTracker:
             Resample a video to this frame rate (a frame folder's frame rate).
         start_s, end_s
             Time window in seconds (``None``: whole video).
+        progress
+            Called after each frame (:data:`FrameProgress`), e.g. a progress bar's.
 
         Raises
         ------
@@ -330,7 +352,13 @@ class FaceMeshTracker:
         score: float | None = None  # detection score carried along the followed face
         n_on_crop = 0
         n_frames = 0
+        expected = None
+        if progress is not None:
+            expected = expected_frames(info, fps)
+            progress(0, expected)
         for frame_index, frame in enumerate(frames):
+            if progress is not None and frame_index:
+                progress(frame_index, expected)
             n_frames = frame_index + 1
             face_lists, detections = process(frame)
             points: np.ndarray | None = None
@@ -366,6 +394,8 @@ class FaceMeshTracker:
             faces.append(points)
             n_faces.append(count)
             scores.append(score)
+        if progress is not None:
+            progress(n_frames, expected)
         if info.n_frames is not None and fps is None:
             _, stop = window_indices(info.source_fps, None, info.end_s)
             expected = min(info.n_frames, stop or info.n_frames) - info.first_frame

@@ -18,11 +18,13 @@ The commands themselves are :mod:`emoflow.predict` and :mod:`emoflow.explain`.
 """
 
 from emoflow.inference.loading import (
+    SYNTHETIC_NOTE,
     LoadedModel,
     extraction_options,
     landmark_union,
     load_models,
     model_paths,
+    trained_on,
 )
 from emoflow.inference.outputs import OUTPUT_SUFFIXES, check_suffix, output_format, write_table
 from emoflow.inference.pipeline import FACE_MODES, MAX_FACES_FOLLOWED, Pipeline, check_face_mode
@@ -61,6 +63,7 @@ __all__ = [
     "MAX_SIDE",
     "MIN_SIDE",
     "OUTPUT_SUFFIXES",
+    "SYNTHETIC_NOTE",
     "VIDEO_SUFFIXES",
     "FaceCounter",
     "LoadedModel",
@@ -86,6 +89,7 @@ __all__ = [
     "output_format",
     "score_windows",
     "time_windows",
+    "trained_on",
     "window_features",
     "window_mask",
     "write_table",

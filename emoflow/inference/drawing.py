@@ -150,10 +150,13 @@ def write_annotated_video(
     *,
     fps: float | None = None,
     max_seconds: float = 10.0,
+    note: str | None = None,
 ) -> int:
     """Draw the ``label`` emotion's landmark relevance on each frame; returns frames written.
 
-    At most ``max_seconds`` of the video are written (a short clip for inspection).
+    At most ``max_seconds`` of the video are written (a short clip for inspection). ``note``
+    is written at the bottom of every frame (e.g. that the models were trained on the
+    synthetic demo).
     """
     import cv2
     from matplotlib import colormaps
@@ -205,6 +208,17 @@ def write_annotated_video(
                     1,
                     cv2.LINE_AA,
                 )
+                if note:
+                    cv2.putText(
+                        canvas,
+                        note,
+                        (6, video.height - 6),
+                        cv2.FONT_HERSHEY_SIMPLEX,
+                        0.35 * radius_scale,
+                        (255, 255, 255),
+                        1,
+                        cv2.LINE_AA,
+                    )
                 writer.write(canvas)
                 written += 1
         finally:

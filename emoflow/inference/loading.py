@@ -37,6 +37,7 @@ class LoadedModel:
     settings: Any  # emoflow.features.FeatureSettings
     iteration: int | None
     calibrator: Any = None  # emoflow.models.PlattCalibrator
+    trained_on: str | None = None  # see trained_on()
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray | None:
         """Calibrated probabilities, ``None`` without a calibrator."""
@@ -108,6 +109,38 @@ def model_paths(
     return paths
 
 
+SYNTHETIC_NOTE = (
+    "trained on the synthetic demo (rendered faces, not recordings of people): the scores "
+    "show that the pipeline runs, not how well real faces are read"
+)
+"""What the command line says of models trained on the synthetic demo."""
+RUN_DEPTH = 3
+"""Folders above a model file searched for its run's ``provenance.json``
+(``results/iter_i/{emotion}/model.pt`` and the older ``results/iter_i/models/{emotion}.pt``)."""
+
+
+def trained_on(model_path: str | Path) -> str | None:
+    """What a model was trained on, from the provenance record of the run it belongs to:
+    ``"synthetic demo"`` for a synthetic data set (:attr:`DatasetAdapter.synthetic`), else
+    the data-set adapter's name (``ravdess``, ``csv``, …); ``None`` when unknown (no record
+    within :data:`RUN_DEPTH` folders above the file: results of an older emoflow, or a model
+    file copied out of its run)."""
+    from emoflow.datasets import ADAPTERS
+    from emoflow.provenance import read_dataset
+
+    for folder in Path(model_path).absolute().parents[:RUN_DEPTH]:
+        record = ResultsLayout(folder).provenance
+        if not record.is_file():
+            continue
+        dataset = read_dataset(record)
+        adapter = dataset.get("adapter") if dataset else None
+        if not isinstance(adapter, str):
+            return None
+        known = ADAPTERS.get(adapter)
+        return "synthetic demo" if known is not None and known.synthetic else adapter
+    return None
+
+
 def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedModel:
     """Check a model's metadata against its weights; raise InputError naming the file."""
     from emoflow.features import FeatureSettings
@@ -166,6 +199,7 @@ def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedMo
         settings=settings,
         iteration=int(iteration) if isinstance(iteration, int) else None,
         calibrator=calibrator,
+        trained_on=trained_on(path),
     )
 
 
@@ -191,6 +225,9 @@ def load_models(paths: Sequence[str | Path], *, device: str = "cpu") -> list[Loa
         loaded.append(checked)
     if not loaded:
         raise InputError(", ".join(map(str, paths)) or "(none)", "no model to apply")
+    synthetic = [item.emotion for item in loaded if item.trained_on == "synthetic demo"]
+    if synthetic:
+        log.warning("the models (%s) were %s", ", ".join(sorted(synthetic)), SYNTHETIC_NOTE)
     by_emotion: dict[str, list[str]] = {}
     for item in loaded:
         by_emotion.setdefault(item.emotion, []).append(str(item.path))
@@ -233,4 +270,12 @@ def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | N
     return options
 
 
-__all__ = ["LoadedModel", "extraction_options", "landmark_union", "load_models", "model_paths"]
+__all__ = [
+    "SYNTHETIC_NOTE",
+    "LoadedModel",
+    "extraction_options",
+    "landmark_union",
+    "load_models",
+    "model_paths",
+    "trained_on",
+]

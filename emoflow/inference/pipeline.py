@@ -12,7 +12,7 @@ options already say how many (``setdefault``), and follows one by the policy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +134,11 @@ class Pipeline:
                 self._counter.close()
                 self._counter = None
 
-    def landmarks(self, source: VideoSource) -> VideoLandmarks:
-        """Check one video (:func:`inspect_video`) and run Face Mesh over it.
+    def landmarks(
+        self, source: VideoSource, progress: Callable[[int, int | None], None] | None = None
+    ) -> VideoLandmarks:
+        """Check one video (:func:`inspect_video`) and run Face Mesh over it (``progress``:
+        called after each frame, e.g. :meth:`emoflow._progress.Progress.frames`).
 
         Raises
         ------
@@ -145,7 +148,7 @@ class Pipeline:
         if self._extractor is None:
             raise RuntimeError("use the pipeline as a context manager: with Pipeline(...) as p")
         inspect_video(source, fps=self.fps, faces=self._counter)
-        return extract_video(source, self._extractor, fps=self.fps)
+        return extract_video(source, self._extractor, fps=self.fps, progress=progress)
 
 
 __all__ = ["FACE_MODES", "MAX_FACES_FOLLOWED", "Pipeline", "check_face_mode"]

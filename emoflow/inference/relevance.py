@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
+from emoflow._progress import Progress
 from emoflow.errors import ConfigError, DataError, EmoflowError, InputError
 from emoflow.inference.loading import LoadedModel
 from emoflow.inference.windows import model_columns, model_inputs
@@ -53,6 +54,7 @@ TABLE_COLUMNS = {
     "score": pl.Float64,
     "probability": pl.Float64,
     "baseline": pl.String,
+    "trained_on": pl.String,
 }
 
 
@@ -210,9 +212,11 @@ def attribute_video(
     *,
     results: Path | None,
     n_steps: int | None,
+    progress: Progress | None = None,
 ) -> pl.DataFrame:
     """The relevance table of one video's feature samples (one per feature-settings group,
-    as :func:`emoflow.inference.feature_samples` gives them)."""
+    as :func:`emoflow.inference.feature_samples` gives them); each model counted on
+    ``progress`` when given."""
     import torch
 
     from emoflow.attribution import attribute_samples, reduce_to_landmarks
@@ -221,6 +225,8 @@ def attribute_video(
     columns = model_columns(models, union)
     frames = []
     for model in models:
+        if progress is not None:
+            progress.start(model.emotion)
         settings = attribution_settings(results, model.iteration, n_steps)
         inputs = model_inputs(model, sample, columns).astype(np.float32)
         score, probability = model.score(inputs)
@@ -251,10 +257,13 @@ def attribute_video(
                     "score": [score] * n,
                     "probability": [probability] * n,
                     "baseline": [kind] * n,
+                    "trained_on": [model.trained_on] * n,
                 },
                 schema=TABLE_COLUMNS,
             ).sort("rank")
         )
+        if progress is not None:
+            progress.advance(1)
     return pl.concat(frames)
 
 

@@ -9,6 +9,7 @@ the landmarks as a :class:`VideoLandmarks` array.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,9 +190,14 @@ class VideoLandmarks:
 
 
 def extract_video(
-    source: VideoSource, extractor: Any, *, fps: float | None = None
+    source: VideoSource,
+    extractor: Any,
+    *,
+    fps: float | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> VideoLandmarks:
-    """Run Face Mesh over one video (:meth:`FaceMeshExtractor.extract_with_record`).
+    """Run Face Mesh over one video (:meth:`FaceMeshExtractor.extract_with_record`);
+    ``progress`` is called after each frame.
 
     Raises
     ------
@@ -201,7 +207,12 @@ def extract_video(
     from emoflow.landmarks import landmarks_array
 
     table, record = extractor.extract_with_record(
-        source.path, source.video_id, fps=fps, start_s=source.start_s, end_s=source.end_s
+        source.path,
+        source.video_id,
+        fps=fps,
+        start_s=source.start_s,
+        end_s=source.end_s,
+        progress=progress,
     )
     if record["n_frames"] == 0:
         raise InputError(source.path, "holds no frames")

@@ -120,6 +120,7 @@ def score_windows(
     """Score every window of a video with every model; rows of the prediction table."""
     union = landmark_union(models)
     columns = model_columns(models, union)
+    origin = {m.emotion: m.trained_on for m in models}
     rows: list[dict[str, Any]] = []
     base = {"video_id": video.source.video_id, "path": video.source.path}
     for index, (start, end) in enumerate(windows):
@@ -154,6 +155,7 @@ def score_windows(
                     "probability": chance,
                     "label": label,
                     "iteration": iteration,
+                    "trained_on": origin[emotion],
                 }
             )
     return rows

@@ -19,8 +19,10 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from emoflow._progress import Progress
 from emoflow.errors import ConfigError, NoFaceError
 from emoflow.facemesh import FaceMeshTracker
+from emoflow.facemesh.tracker import FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
 from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
@@ -49,18 +51,20 @@ class FaceMeshExtractor(FaceMeshTracker):
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
+        progress: FrameProgress | None = None,
     ) -> tuple[pa.Table, dict[str, Any]]:
         """Extract one video; return its table and its ``emoflow.videos`` record.
 
         Unlike :meth:`extract`, a video without any face is not an error here: the table has
-        only ``face_found = False`` rows and the record counts zero faces.
+        only ``face_found = False`` rows and the record counts zero faces. ``progress`` is
+        called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`).
 
         Raises
         ------
         InputError
             The source is missing, unreadable or empty, or has no frame in the time window.
         """
-        track = self.track(source, fps=fps, start_s=start_s, end_s=end_s)
+        track = self.track(source, fps=fps, start_s=start_s, end_s=end_s, progress=progress)
         table = landmarks_table(
             video_id,
             track.timestamps(),
@@ -79,7 +83,15 @@ class FaceMeshExtractor(FaceMeshTracker):
         )
         return table, record
 
-    def extract(self, source: str | Path, video_id: str, **window: float | None) -> pa.Table:
+    def extract(
+        self,
+        source: str | Path,
+        video_id: str,
+        *,
+        fps: float | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+    ) -> pa.Table:
         """Extract the landmarks of every frame of one video.
 
         Parameters
@@ -88,7 +100,7 @@ class FaceMeshExtractor(FaceMeshTracker):
             Video file or frame folder (see :func:`emoflow.video.open_frames`).
         video_id
             Value of the ``video_id`` column.
-        **window
+        fps, start_s, end_s
             ``fps`` (resample a video to this frame rate; a frame folder's frame rate),
             ``start_s`` and ``end_s`` (time window in seconds; ``None``: whole video), as for
             :meth:`extract_with_record`.
@@ -105,7 +117,9 @@ class FaceMeshExtractor(FaceMeshTracker):
         NoFaceError
             No frame shows a face.
         """
-        table, record = self.extract_with_record(source, video_id, **window)
+        table, record = self.extract_with_record(
+            source, video_id, fps=fps, start_s=start_s, end_s=end_s
+        )
         if record["n_faces_found"] == 0:
             raise NoFaceError(source, f"no face found in any of its {record['n_frames']} frames")
         return table.replace_schema_metadata(
@@ -122,6 +136,7 @@ def extract_videos(
     *,
     strict: bool = False,
     fps: float | None = None,
+    progress: bool | None = None,
     **extractor_options: Any,
 ) -> dict[str, dict[str, Any]]:
     """Extract several videos into one Parquet file (a shard), written atomically.
@@ -140,6 +155,9 @@ def extract_videos(
     fps
         Resample every video to this frame rate (``None`` keeps the source rate); imported
         landmarks keep their own frames.
+    progress
+        Progress bars (videos, and each video's frames) on stderr; ``None``: only when
+        stderr is a terminal (never in the workflow's jobs, whose stderr is their log).
     **extractor_options
         Passed to :class:`FaceMeshExtractor` (``refine_landmarks``, ``max_num_faces``,
         ``face_policy``, ``find_small_faces``, confidences, ``static_image_mode``).
@@ -159,11 +177,14 @@ def extract_videos(
     items = [as_item(video) for video in videos]
     check_unique_ids(items, f"given for {out_path}")
     importer = LandmarkImporter()
-    with FaceMeshExtractor(**extractor_options) as extractor:
+    with (
+        FaceMeshExtractor(**extractor_options) as extractor,
+        Progress(len(items), enabled=progress) as bar,
+    ):
         return write_shard(
             items,
             out_path,
-            _reader(extractor, importer, fps),
+            _reader(extractor, importer, fps, bar),
             refine_landmarks=extractor.refine_landmarks,
             faces=extractor.face_settings,
             strict=strict,
@@ -171,16 +192,26 @@ def extract_videos(
 
 
 def _reader(
-    extractor: FaceMeshExtractor, importer: LandmarkImporter, fps: float | None
+    extractor: FaceMeshExtractor, importer: LandmarkImporter, fps: float | None, bar: Progress
 ) -> VideoReader:
-    """Read an item with Face Mesh, or import it when it has a ``landmarks_format``."""
+    """Read an item with Face Mesh, or import it when it has a ``landmarks_format``; count
+    it and its frames on ``bar``."""
 
     def read(item: VideoItem) -> tuple[pa.Table, dict[str, Any]]:
-        if item.landmarks_format is None:
-            return extractor.extract_with_record(
-                item.path, item.video_id, fps=fps, start_s=item.start_s, end_s=item.end_s
-            )
-        return importer.read(item)
+        bar.start(item.video_id)
+        try:
+            if item.landmarks_format is None:
+                return extractor.extract_with_record(
+                    item.path,
+                    item.video_id,
+                    fps=fps,
+                    start_s=item.start_s,
+                    end_s=item.end_s,
+                    progress=bar.frames,
+                )
+            return importer.read(item)
+        finally:
+            bar.advance(1)
 
     return read
 
