@@ -1,4 +1,4 @@
-"""Rule make_report: figures of accuracy/cost versus landmarks and relevance on the face."""
+"""Rule make_report: data quality, validation vs held-out test, cost and relevance figures."""
 
 from emoflow._logging import log_to_file
 from emoflow.report import make_report
@@ -12,5 +12,9 @@ make_report(
     snakemake.params.out_dir,
     ground_truth_path=snakemake.input.truth or None,
     top_k=snakemake.params.top_k,
-    run_config=snakemake.params.run_config,
+    run_config=snakemake.params.settings,
+    scores_paths=snakemake.params.scores,
+    manifest_path=snakemake.input.manifest,
+    features_path=snakemake.input.features,
+    landmark_paths=list(snakemake.input.shards),
 )
