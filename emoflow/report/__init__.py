@@ -25,7 +25,14 @@ from emoflow.report.figures import (
 )
 from emoflow.report.inputs import ReportInputs, load_report_inputs, read_ground_truth
 from emoflow.report.pages import PAGES
-from emoflow.report.stage import REPORT_JSON, RUN_CONFIG, SUMMARY_TABLE, make_report
+from emoflow.report.stage import (
+    REPORT_JSON,
+    RUN_CONFIG,
+    SUMMARY_TABLE,
+    make_report,
+    read_run_settings,
+    write_run_settings,
+)
 from emoflow.report.tables import precision_at_k, report_numbers, top_landmarks
 from emoflow.summary import SUMMARY_COLUMNS, read_summary, selected_iterations
 
@@ -49,8 +56,10 @@ __all__ = [
     "plot_selected_landmarks",
     "precision_at_k",
     "read_ground_truth",
+    "read_run_settings",
     "read_summary",
     "report_numbers",
     "selected_iterations",
     "top_landmarks",
+    "write_run_settings",
 ]

@@ -139,10 +139,11 @@ def ring_ground_truth(ax: Axes, xy: np.ndarray, ids: Sequence[int] | None) -> No
         ax.scatter(
             xy[ids, 0],
             xy[ids, 1],
-            s=150,
+            s=95,
             facecolors="none",
             edgecolors=GROUND_TRUTH_COLOUR,
-            linewidths=1.0,
+            linewidths=0.8,
+            alpha=0.65,
             zorder=2.5,  # under the landmarks' points: a ring never hides a relevant point
         )
 

@@ -49,29 +49,34 @@ def label_regions(ax: Axes, xy: np.ndarray) -> None:
     from emoflow.facemesh import regions
 
     named = regions()
-    centre_x = float(np.median(xy[:, 0]))
     low, high = xy[:, 0].min(), xy[:, 0].max()
-    span = high - low
+    span, height = high - low, np.ptp(xy[:, 1])
+    centre_x = float(np.median(xy[:, 0]))
+    sides: dict[bool, list[tuple[float, float, str]]] = {True: [], False: []}
     for name in LABELLED_REGIONS:
         ids = [i for i in named.get(name, []) if i < len(xy)]
-        if not ids:
-            continue
-        x, y = xy[ids].mean(axis=0)
-        left = x < centre_x - 0.02 * span if name not in ("nose", "lips") else name == "nose"
-        if name in ("forehead", "chin"):
-            left = name == "chin"
-        text_x = low - 0.04 * span if left else high + 0.04 * span
-        ax.annotate(
-            name.replace("_", " "),
-            xy=(x, y),
-            xytext=(text_x, y),
-            ha="right" if left else "left",
-            va="center",
-            fontsize=8,
-            color="#333333",
-            arrowprops={"arrowstyle": "-", "color": "#6d8fbf", "linewidth": 0.6, "alpha": 0.8},
-            zorder=6,
-        )
+        if ids:
+            x, y = xy[ids].mean(axis=0)
+            # the image's left half on the left; midline regions alternate to spread them
+            left = x < centre_x - 0.02 * span or name in ("chin", "lips")
+            sides[left].append((float(x), float(y), name))
+    gap = 0.055 * height
+    for left, entries in sides.items():
+        placed = -np.inf
+        for x, y, name in sorted(entries, key=lambda entry: entry[1]):
+            text_y = max(y, placed + gap)  # y grows downward: keep labels apart
+            placed = text_y
+            ax.annotate(
+                name.replace("_", " "),
+                xy=(x, y),
+                xytext=(low - 0.05 * span if left else high + 0.05 * span, text_y),
+                ha="right" if left else "left",
+                va="center",
+                fontsize=8.5,
+                color="#333333",
+                arrowprops={"arrowstyle": "-", "color": "#6d8fbf", "linewidth": 0.6},
+                zorder=6,
+            )
 
 
 def _draw_relevance(

@@ -157,7 +157,7 @@ def plot_accuracy_vs_landmarks(inputs: ReportInputs, path: Path) -> None:
 
 
 COST_PANELS = (
-    ("n_parameters", "parameters (random + trained)", 1.0),
+    ("n_parameters", "parameters, millions (random + trained)", 1e-6),
     ("train_time_s", "training time (s per fold)", 1.0),
     ("inference_time_ms", "inference time (ms per sample)", 1.0),
 )
@@ -199,8 +199,6 @@ def plot_cost_vs_landmarks(summary: pl.DataFrame, emotions: Sequence[str], path:
         ax.set_xlabel("landmarks kept (log scale)")
         ax.set_title(label, fontsize=11)
         ax.grid(alpha=0.3)
-        if column == "n_parameters":
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 3))
     figure.legend(
         *axes[0].get_legend_handles_labels(),
         loc="outside right center",

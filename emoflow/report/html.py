@@ -24,6 +24,7 @@ tr.hl td { background: #fff6d5; } td.bad { color: #b00020; font-weight: 600; }
 td.ids { font-family: monospace; font-size: 12px; max-width: 60em; }
 .warn { border-left: 4px solid #b00020; background: #fdecee; padding: 6px 10px; margin: 8px 0; }
 .note { color: #555; font-size: 13px; } .facts td:first-child { font-weight: 600; }
+.cards { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
 """
 
 
@@ -41,6 +42,21 @@ def fmt(value: Any, digits: int = 3) -> str:
         return "–" if not math.isfinite(value) else f"{value:.{digits}f}"
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt(v, digits) for v in value)
+    return str(value)
+
+
+def setting(value: Any) -> str:
+    """A configuration value as YAML would write it (``true``, ``null``, ``0.1``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(setting(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {setting(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 
@@ -112,4 +128,15 @@ def write_page(path: Path, title: str, parts: Iterable[str]) -> None:
         staged.write_text(page(title, parts), encoding="utf-8")
 
 
-__all__ = ["esc", "facts", "fmt", "heading", "page", "paragraph", "percent", "table", "warning"]
+__all__ = [
+    "esc",
+    "facts",
+    "fmt",
+    "heading",
+    "page",
+    "paragraph",
+    "percent",
+    "setting",
+    "table",
+    "warning",
+]

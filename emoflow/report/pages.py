@@ -16,6 +16,7 @@ from emoflow.report.html import (
     heading,
     paragraph,
     percent,
+    setting,
     table,
     warning,
     write_page,
@@ -127,21 +128,24 @@ def _chosen_table(inputs: ReportInputs) -> str:
     for emotion in inputs.emotions:
         iteration = inputs.selected_iteration(emotion)
         chosen = chosen_hyper_parameters(inputs.metrics[inputs.position(iteration)], emotion)
+        searched = set(chosen["grid"]) or None
         folds = "; ".join(
-            ", ".join(f"{k} {fmt(v)}" for k, v in fold.items()) for fold in chosen["folds"]
+            ", ".join(f"{k} {setting(v)}" for k, v in fold.items() if not searched or k in searched)
+            for fold in chosen["folds"]
         )
-        final = ", ".join(f"{k} {fmt(v)}" for k, v in chosen["final"].items())
+        final = ", ".join(f"{k} {setting(v)}" for k, v in chosen["final"].items())
         rows.append([emotion, iteration, final or "–", folds or "–"])
         if chosen["grid"] and not grid_note:
-            searched = "; ".join(f"{k}: {fmt(v)}" for k, v in chosen["grid"].items())
+            searched_text = "; ".join(f"{k}: {setting(v)}" for k, v in chosen["grid"].items())
             grid_note = (
-                f"Searched {searched} by {chosen['n_inner_folds']}-fold inner cross-validation "
-                f"on the training subjects only, scored by {chosen['metric']}."
+                f"Searched {searched_text} by {chosen['n_inner_folds']}-fold inner "
+                "cross-validation on the training subjects only, scored by "
+                f"{chosen['metric']}."
             )
     network = inputs.metrics[0].get("network", {})
     return "".join(
         [
-            table(["emotion", "selected iteration", "final model", "per fold"], rows),
+            table(["emotion", "selected iteration", "final model", "each fold's choice"], rows),
             paragraph(grid_note or "No hyper-parameter search in this run.", "note"),
             paragraph("Network: " + ", ".join(f"{k} {fmt(v)}" for k, v in network.items()), "note"),
         ]
@@ -181,6 +185,24 @@ def _combined_rows(inputs: ReportInputs) -> tuple[list[list[Any]], dict[str, Any
     return rows, selected
 
 
+def _test_size_note(inputs: ReportInputs) -> str:
+    """How coarse the test is: its videos per emotion, and what one video is worth."""
+    if not inputs.selected_scores:
+        return ""
+    table = next(iter(inputs.selected_scores.values()))
+    test = table.filter(pl.col("fold") < 0)
+    if not test.height:
+        return ""
+    counts = test.group_by("emotion").len()
+    fewest = int(counts["len"].min())
+    return paragraph(
+        f"The held-out test has {test.height} videos, {fewest}–{int(counts['len'].max())} "
+        f"per emotion: one misclassified video of an emotion moves its test balanced accuracy "
+        f"by up to {0.5 / fewest:.3f}.",
+        "note",
+    )
+
+
 def write_results_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
     """Validation (cross-validation on development subjects) beside held-out test, per emotion
     and for the combined classifier; returns the numbers for ``report.json``."""
@@ -200,6 +222,7 @@ def write_results_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
             "for training, search, attribution, pruning or selection."
             + ("" if has_test else " This run held out no subjects (train.test_subjects: 0).")
         ),
+        _test_size_note(inputs),
         heading("Per emotion (balanced accuracy of the binary model)"),
         table(
             [
@@ -368,12 +391,11 @@ def write_settings_page(settings: Mapping[str, Any], path: Path) -> None:
             "note",
         )
     ]
+    cards = []
     for section, values in settings.items():
-        parts.append(heading(str(section)))
-        if isinstance(values, Mapping):
-            parts.append(table(["setting", "value"], list(_flatten(values))))
-        else:
-            parts.append(table(["setting", "value"], [[section, fmt(values)]]))
+        rows = _flatten(values) if isinstance(values, Mapping) else [[section, setting(values)]]
+        cards.append(f"<div>{heading(str(section))}{table(['setting', 'value'], rows)}</div>")
+    parts.append(f'<div class="cards">{"".join(cards)}</div>')
     write_page(path, "Run settings", parts)
 
 
@@ -384,7 +406,7 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[list[Any]]:
         if isinstance(value, Mapping) and value:
             rows.extend(_flatten(value, f"{name}."))
         else:
-            rows.append([name, "null" if value is None else fmt(value)])
+            rows.append([name, setting(value)])
     return rows
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from emoflow._atomic import atomic_path, write_json
 from emoflow._outputs import refuse_overwriting_inputs
-from emoflow.errors import DataError
+from emoflow.errors import DataError, InputError
 from emoflow.report._drawing import FIGURES, plotting
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
@@ -77,6 +77,7 @@ def make_report(
     ground_truth_path: str | Path | None = None,
     top_k: int = 50,
     run_config: Mapping[str, Any] | None = None,
+    settings_path: str | Path | None = None,
     scores_paths: Sequence[str | Path | Sequence[str | Path]] | None = None,
     manifest_path: str | Path | None = None,
     features_path: str | Path | None = None,
@@ -101,9 +102,10 @@ def make_report(
         ground-truth landmarks and adds precision@k to ``report.json``.
     top_k
         How many of the most relevant landmarks are emphasised and counted per region.
-    run_config
-        The run's settings (configuration sections), shown in ``run_settings.html`` and
-        written to ``run_config.yaml``.
+    run_config, settings_path
+        The run's settings (configuration sections), shown in ``run_settings.html``: given
+        as a mapping (also written to ``run_config.yaml``), or as the YAML file that
+        :func:`write_run_settings` wrote.
     scores_paths
         Per iteration, ``scores.parquet`` (or the iteration's per-emotion files): the selected
         models' confusion matrices (``selected_confusion.png``) and combined prediction.
@@ -119,6 +121,9 @@ def make_report(
     """
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
+    attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
+    if scores_paths is not None:
+        scores_paths = per_iteration(scores_paths, len(metrics_paths), "scores")
     out = Path(out_dir)
     truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
     stores = _flat(attribution_paths)
@@ -126,7 +131,7 @@ def make_report(
     data_inputs = [p for p in (manifest_path, features_path) if p is not None]
     shards = list(landmark_paths or [])
     refuse_overwriting_inputs(
-        [out, *(out / name for name in _outputs())],
+        [out, *(out / name for name in _outputs(writes_settings=settings_path is None))],
         [
             summary_path,
             *metrics_paths,
@@ -136,6 +141,7 @@ def make_report(
             *scores,
             *data_inputs,
             *shards,
+            *([settings_path] if settings_path is not None else []),
         ],
         folders=[*stores, *([features_path] if features_path is not None else [])],
     )
@@ -177,15 +183,55 @@ def make_report(
         numbers["data"] = inputs.data.numbers()
     with atomic_path(out / SUMMARY_TABLE) as staged:
         inputs.summary.write_csv(staged, float_precision=4)
-    if run_config is not None:
-        import yaml
-
+    if settings_path is not None:
+        write_settings_page(read_run_settings(settings_path), out / PAGES["settings"])
+    elif run_config is not None:
         write_settings_page(run_config, out / PAGES["settings"])
-        with atomic_path(out / RUN_CONFIG) as staged:
-            staged.write_text(yaml.safe_dump(dict(run_config), sort_keys=False))
+        write_run_settings(run_config, out / RUN_CONFIG)
     numbers["pages"] = dict(PAGES)
     write_json(out / REPORT_JSON, numbers)
     return numbers
+
+
+def per_iteration(
+    paths: Sequence[str | Path | Sequence[str | Path]], n_iterations: int, what: str
+) -> list[str | Path | Sequence[str | Path]]:
+    """Group a flat list of every iteration's per-emotion files (iteration after iteration, as
+    the workflow lists them) into one entry per iteration; a list with one entry per
+    iteration is returned as it is."""
+    paths = list(paths)
+    if len(paths) == n_iterations or n_iterations == 0:
+        return paths
+    if any(not isinstance(p, str | Path) for p in paths) or len(paths) % n_iterations:
+        raise DataError(
+            f"the report needs the {what} files of each of {n_iterations} iterations; "
+            f"got {len(paths)} entries"
+        )
+    size = len(paths) // n_iterations
+    return [paths[i * size : (i + 1) * size] for i in range(n_iterations)]
+
+
+def write_run_settings(settings: Mapping[str, Any], path: str | Path) -> None:
+    """Write the run's settings (configuration sections) as YAML, for the report to show."""
+    import yaml
+
+    with atomic_path(path) as staged:
+        staged.write_text(yaml.safe_dump(dict(settings), sort_keys=False))
+
+
+def read_run_settings(path: str | Path) -> dict[str, Any]:
+    """The settings :func:`write_run_settings` wrote; InputError naming a bad file."""
+    import yaml
+
+    try:
+        settings = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(
+            path, f"not readable run settings ({err}); rerun write_run_settings"
+        ) from err
+    if not isinstance(settings, dict):
+        raise InputError(path, "run settings must be a mapping of configuration sections")
+    return settings
 
 
 def _flat(entries: Sequence[str | Path | Sequence[str | Path]]) -> list[str | Path]:
@@ -193,5 +239,6 @@ def _flat(entries: Sequence[str | Path | Sequence[str | Path]]) -> list[str | Pa
     return [path for entry in entries for path in _as_list(entry)]
 
 
-def _outputs() -> list[str]:
-    return [*FIGURES.values(), *PAGES.values(), SUMMARY_TABLE, RUN_CONFIG, REPORT_JSON]
+def _outputs(*, writes_settings: bool) -> list[str]:
+    settings = [RUN_CONFIG] if writes_settings else []
+    return [*FIGURES.values(), *PAGES.values(), SUMMARY_TABLE, *settings, REPORT_JSON]

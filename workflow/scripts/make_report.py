@@ -1,5 +1,7 @@
 """Rule make_report: data quality, validation vs held-out test, cost and relevance figures."""
 
+from pathlib import Path
+
 from emoflow._logging import log_to_file
 from emoflow.report import make_report
 
@@ -7,13 +9,13 @@ log_to_file(snakemake.log[0])
 make_report(
     snakemake.input.summary,
     snakemake.input.metrics,
-    snakemake.params.attributions,
+    snakemake.input.attributions,
     snakemake.input.landmarks,
-    snakemake.params.out_dir,
+    Path(snakemake.output.numbers).parent,
     ground_truth_path=snakemake.input.truth or None,
     top_k=snakemake.params.top_k,
-    run_config=snakemake.params.settings,
-    scores_paths=snakemake.params.scores,
+    settings_path=snakemake.input.settings,
+    scores_paths=snakemake.input.scores,
     manifest_path=snakemake.input.manifest,
     features_path=snakemake.input.features,
     landmark_paths=list(snakemake.input.shards),
