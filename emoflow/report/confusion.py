@@ -13,7 +13,7 @@ import numpy as np
 from emoflow.errors import DataError
 from emoflow.report._drawing import grid, new_figure, save
 from emoflow.report.inputs import ReportInputs
-from emoflow.report.outcomes import binary_confusion, combined_of_selected
+from emoflow.report.outcomes import combined_of_selected, selected_confusions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -134,13 +134,18 @@ def plot_confusion_matrices(inputs: ReportInputs, path: Path) -> None:
     save(figure, path)
 
 
-def plot_selected_confusions(inputs: ReportInputs, path: Path) -> None:
+def plot_selected_confusions(inputs: ReportInputs, path: Path) -> dict[str, dict[str, Any]]:
     """Each emotion's selected binary model: validation (out-of-fold, pooled over folds) and
-    held-out test decisions (``score > 0``) as 2 × 2 confusion matrices."""
+    held-out test decisions (``score > 0``) as 2 × 2 confusion matrices; returns them
+    (:func:`~emoflow.report.outcomes.selected_confusions`) for ``report.json``."""
     emotions = [e for e in inputs.emotions if e in inputs.selected_scores]
     if not emotions:
         raise DataError("no selected model's scores to draw confusion matrices from")
-    has_test = any((inputs.selected_scores[e]["fold"] < 0).any() for e in emotions)
+    matrices = selected_confusions(
+        {e: inputs.selected_scores[e] for e in emotions},
+        {e: inputs.selected_iteration(e) for e in emotions},
+    )
+    has_test = any(matrices[e]["test"] is not None for e in emotions)
     per_emotion = 2 if has_test else 1
     rows, columns = grid(len(emotions), max_columns=3 if per_emotion == 1 else 2)
     figure = new_figure(3.0 * per_emotion * columns + 1.0, 3.3 * rows + 0.8)
@@ -150,33 +155,32 @@ def plot_selected_confusions(inputs: ReportInputs, path: Path) -> None:
         unused.set_visible(False)
     image = None
     for e, emotion in enumerate(emotions):
-        table = inputs.selected_scores[emotion]
+        entry = matrices[emotion]
         axes = axes_all[e * per_emotion : (e + 1) * per_emotion]
-        parts = [("validation", table.filter(table["fold"] >= 0))]
-        if has_test:
-            parts.append(("test", table.filter(table["fold"] < 0)))
-        iteration = inputs.selected_iteration(emotion)
-        for ax, (name, part) in zip(axes, parts, strict=True):
-            matrix = np.asarray(binary_confusion(part, emotion))
-            totals = matrix.sum(axis=1)
-            recalls = np.diag(matrix)[totals > 0] / totals[totals > 0]
+        for ax, name in zip(axes, ("validation", "test"), strict=False):
+            if entry[name] is None:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, "no held-out test", ha="center", va="center")
+                continue
             record = {
-                "confusion_matrix": matrix.tolist(),
-                "balanced_accuracy": float(np.mean(recalls)) if len(recalls) else None,
+                "confusion_matrix": entry[name],
+                "balanced_accuracy": entry[f"{name}_balanced_accuracy"],
             }
             image = draw_confusion(
                 ax,
                 record,
-                f"{emotion} (it. {iteration}): {name}",
+                f"{emotion} (it. {entry['iteration']}): {name}",
                 labels=["other", emotion],
                 name=emotion,
             )
-    axes_all = axes_all[: len(emotions) * per_emotion]
     if image is not None:
-        colourbar = figure.colorbar(image, ax=axes_all, shrink=0.6, pad=0.01)
+        colourbar = figure.colorbar(
+            image, ax=axes_all[: len(emotions) * per_emotion], shrink=0.6, pad=0.01
+        )
         colourbar.set_label("share of the true class's videos")
     figure.suptitle("Each emotion's selected binary model: videos by true and predicted class")
     save(figure, path)
+    return matrices
 
 
 __all__ = ["draw_confusion", "plot_confusion_matrices", "plot_selected_confusions"]

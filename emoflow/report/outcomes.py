@@ -35,6 +35,26 @@ def binary_confusion(table: pl.DataFrame, emotion: str) -> list[list[int]]:
     ]
 
 
+def selected_confusions(
+    tables: Mapping[str, pl.DataFrame], iterations: Mapping[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Per emotion, its selected model's 2 × 2 confusion matrices (:func:`binary_confusion`):
+    ``validation`` (out-of-fold, pooled over folds) and ``test`` (``None`` without held-out
+    rows), with balanced accuracies and the ``iteration``."""
+    result: dict[str, dict[str, Any]] = {}
+    for emotion, table in tables.items():
+        entry: dict[str, Any] = {"iteration": int(iterations[emotion])}
+        for name, rows in (("validation", pl.col("fold") >= 0), ("test", pl.col("fold") < 0)):
+            part = table.filter(rows)
+            matrix = np.asarray(binary_confusion(part, emotion)) if part.height else None
+            entry[name] = None if matrix is None else matrix.tolist()
+            entry[f"{name}_balanced_accuracy"] = (
+                None if matrix is None else _balanced_accuracy(matrix)
+            )
+        result[emotion] = entry
+    return result
+
+
 def _balanced_accuracy(matrix: np.ndarray) -> float | None:
     totals = matrix.sum(axis=1)
     if not (totals > 0).any():
@@ -174,6 +194,7 @@ __all__ = [
     "combined_per_iteration",
     "fold_scores",
     "multiclass_record",
+    "selected_confusions",
     "validation_and_test",
     "warnings_of",
 ]

@@ -251,6 +251,7 @@ def write_results_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
                 for row in per_emotion.iter_rows(named=True)
             ],
             highlight=[row == "selected" for row in per_emotion["model"]],
+            classes={6: "nowrap"},
             cell_classes=[
                 {8: "bad", 7: "bad"} if gap is not None and gap < -GAP_WARNING else {}
                 for gap in per_emotion["gap"]

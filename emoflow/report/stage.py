@@ -174,7 +174,9 @@ def make_report(
         plot_selected_landmarks(inputs, out / FIGURES["selected"])
         plot_confusion_matrices(inputs, out / FIGURES["confusion"])
         if inputs.selected_scores:
-            plot_selected_confusions(inputs, out / FIGURES["selected_confusion"])
+            numbers["selected_confusion"] = plot_selected_confusions(
+                inputs, out / FIGURES["selected_confusion"]
+            )
     write_data_page(inputs, out / PAGES["data"])
     numbers["validation_vs_test"] = write_results_page(inputs, out / PAGES["results"])
     write_summary_page(inputs.summary, out / PAGES["summary"])
@@ -204,8 +206,8 @@ def per_iteration(
         return paths
     if any(not isinstance(p, str | Path) for p in paths) or len(paths) % n_iterations:
         raise DataError(
-            f"the report needs the {what} files of each of {n_iterations} iterations; "
-            f"got {len(paths)} entries"
+            f"the report needs the {what} files per iteration, the same number for each of "
+            f"{n_iterations} iterations; got {len(paths)} entries"
         )
     size = len(paths) // n_iterations
     return [paths[i * size : (i + 1) * size] for i in range(n_iterations)]
