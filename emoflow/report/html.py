@@ -21,7 +21,8 @@ table { border-collapse: collapse; margin: 6px 0 12px; }
 th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f3f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.hl td { background: #fff6d5; } td.bad { color: #b00020; font-weight: 600; }
-td.nowrap { white-space: nowrap; } td.ids { font-family: monospace; font-size: 12px; max-width: 60em; }
+td.nowrap { white-space: nowrap; }
+td.ids { font-family: monospace; font-size: 12px; max-width: 60em; }
 .warn { border-left: 4px solid #b00020; background: #fdecee; padding: 6px 10px; margin: 8px 0; }
 .note { color: #555; font-size: 13px; } .facts td:first-child { font-weight: 600; }
 .cards { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
