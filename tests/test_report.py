@@ -370,3 +370,35 @@ def test_ground_truth_rings_lie_under_the_relevance_points() -> None:
         assert rings.get_zorder() < points.get_zorder()
         # the most relevant point is drawn last, on top of every other
         assert np.allclose(points.get_offsets()[-1], reference_face()[N_LANDMARKS - 1, :2])
+
+
+def test_combined_and_binary_matrices_of_selected_models_with_held_out_rows() -> None:
+    from emoflow.report.outcomes import combined_of_selected, selected_confusions
+
+    def scores(model: str, values: list[float]) -> pl.DataFrame:
+        truth = ["happiness", "sadness", "happiness", "sadness"]
+        return pl.DataFrame(
+            {
+                "video_id": ["v1", "v2", "t1", "t2"],
+                "subject": ["a", "b", "c", "c"],
+                "emotion": truth,
+                "fold": [0, 1, -1, -1],
+                "model": [model] * 4,
+                "score": values,
+                "probability": [1 / (1 + np.exp(-4 * v)) for v in values],
+            }
+        )
+
+    tables = {  # the held-out t1 (happiness) is taken for sadness by both models
+        "happiness": scores("happiness", [0.8, -0.5, -0.2, -0.9]),
+        "sadness": scores("sadness", [-0.7, 0.6, 0.3, 0.5]),
+    }
+    combined = combined_of_selected(tables, ["happiness", "sadness"])
+    assert combined["validation"]["confusion_matrix"] == [[1, 0], [0, 1]]
+    assert combined["test"]["confusion_matrix"] == [[0, 1], [0, 1]]
+    assert combined["test"]["accuracy"] == 0.5
+    binary = selected_confusions(tables, {"happiness": 3, "sadness": 1})
+    assert binary["happiness"]["iteration"] == 3
+    assert binary["happiness"]["test"] == [[1, 0], [1, 0]]  # rows: other, happiness
+    assert binary["happiness"]["test_balanced_accuracy"] == 0.5
+    assert binary["sadness"]["validation"] == [[1, 0], [0, 1]]

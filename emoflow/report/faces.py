@@ -146,7 +146,7 @@ def plot_relevance_on_face(
         axes = axes_all[e * faces_per_emotion : (e + 1) * faces_per_emotion]
         truth = ground_truth.get(emotion) if ground_truth else None
         maps = [(scores[e], f"{emotion}\niteration {iteration}: all landmarks")]
-        if pair:
+        if selected is not None:
             chosen = selected_iterations[e] if selected_iterations else "?"
             n_kept = int(np.isfinite(selected[e]).sum())
             maps.append((selected[e], f"{emotion}\nselected (iteration {chosen}): {n_kept} kept"))
@@ -218,7 +218,7 @@ def plot_selected_landmarks(inputs: ReportInputs, path: Path) -> None:
         test_text = "" if test is None or not np.isfinite(test) else f", test {test:.2f}"
         ax.set_title(
             f"{emotion} (iteration {selected['iteration']})\n"
-            f"{len(kept)} of {full['n_landmarks']} landmarks; bal. acc. "
+            f"{len(kept)} of {full['n_landmarks']} landmarks; validation "
             f"{selected['balanced_accuracy_mean']:.2f}{test_text}",
             fontsize=11,
         )

@@ -66,8 +66,6 @@ class ReportInputs:
 
     def selected_iteration(self, emotion: str) -> int:
         """The iteration the summary selected for ``emotion``."""
-        from emoflow.report.tables import full_and_selected
-
         return int(full_and_selected(self.summary, emotion)[1]["iteration"])
 
     def position(self, iteration: int) -> int:
@@ -78,6 +76,17 @@ class ReportInputs:
             raise DataError(
                 f"the summary names iteration {iteration}, but no metrics.json of it was given"
             ) from None
+
+
+def full_and_selected(summary: pl.DataFrame, emotion: str) -> tuple[dict, dict]:
+    """The all-landmark row (most landmarks, earliest) and the selected row of one emotion."""
+    rows = summary.filter(pl.col("emotion") == emotion)
+    full = rows.sort(pl.col("n_landmarks"), pl.col("iteration"), descending=[True, False]).row(
+        0, named=True
+    )
+    chosen = rows.filter(pl.col("selected"))
+    selected = chosen.row(0, named=True) if len(chosen) else full
+    return full, selected
 
 
 def read_ground_truth(path: str | Path) -> dict[str, list[int]]:
@@ -215,4 +224,4 @@ def _selected_scores(
     return found
 
 
-__all__ = ["ReportInputs", "load_report_inputs", "read_ground_truth"]
+__all__ = ["ReportInputs", "full_and_selected", "load_report_inputs", "read_ground_truth"]

@@ -115,7 +115,7 @@ def validation_and_test(
 ) -> pl.DataFrame:
     """Per emotion, the all-landmark and the selected iteration: validation (mean, std and
     each fold) next to held-out test balanced accuracy, and the gap (test − validation)."""
-    from emoflow.report.tables import full_and_selected
+    from emoflow.report.inputs import full_and_selected
 
     rows = []
     for emotion in emotions:

@@ -48,7 +48,7 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
     data = inputs.data
     if data is not None:
         numbers = data.numbers()
-        rates = data.videos["detection_rate"].drop_nulls()
+        rates: list[float] = data.videos["detection_rate"].drop_nulls().to_list()
         parts += [
             heading("Videos"),
             facts(
@@ -62,7 +62,7 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                         "face detected in",
                         f"{percent(numbers['detection_rate'])} of "
                         f"{numbers['n_frames']} frames (lowest video: "
-                        f"{percent(float(rates.min()) if len(rates) else None)})",
+                        f"{percent(min(rates) if rates else None)})",
                     ),
                 ]
             ),
@@ -193,10 +193,10 @@ def _test_size_note(inputs: ReportInputs) -> str:
     test = table.filter(pl.col("fold") < 0)
     if not test.height:
         return ""
-    counts = test.group_by("emotion").len()
-    fewest = int(counts["len"].min())
+    counts = test.group_by("emotion").len()["len"].to_list()
+    fewest = min(counts)
     return paragraph(
-        f"The held-out test has {test.height} videos, {fewest}–{int(counts['len'].max())} "
+        f"The held-out test has {test.height} videos, {fewest}–{max(counts)} "
         f"per emotion: one misclassified video of an emotion moves its test balanced accuracy "
         f"by up to {0.5 / fewest:.3f}.",
         "note",

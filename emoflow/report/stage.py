@@ -210,7 +210,8 @@ def per_iteration(
             f"{n_iterations} iterations; got {len(paths)} entries"
         )
     size = len(paths) // n_iterations
-    return [paths[i * size : (i + 1) * size] for i in range(n_iterations)]
+    flat = [Path(p) for p in paths if isinstance(p, str | Path)]
+    return [flat[i * size : (i + 1) * size] for i in range(n_iterations)]
 
 
 def write_run_settings(settings: Mapping[str, Any], path: str | Path) -> None:

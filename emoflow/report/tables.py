@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from emoflow.report._drawing import FIGURES
-from emoflow.report.inputs import ReportInputs
+from emoflow.report.inputs import ReportInputs, full_and_selected
 
 
 def top_landmarks(scores: np.ndarray, k: int) -> np.ndarray:
@@ -56,17 +55,6 @@ def precision_at_k(scores: np.ndarray, truth: Sequence[int], top_k: int) -> dict
         "n_scored": n_scored,
         "hits": hits,
     }
-
-
-def full_and_selected(summary: pl.DataFrame, emotion: str) -> tuple[dict, dict]:
-    """The all-landmark row (most landmarks, earliest) and the selected row of one emotion."""
-    rows = summary.filter(pl.col("emotion") == emotion)
-    full = rows.sort(pl.col("n_landmarks"), pl.col("iteration"), descending=[True, False]).row(
-        0, named=True
-    )
-    chosen = rows.filter(pl.col("selected"))
-    selected = chosen.row(0, named=True) if len(chosen) else full
-    return full, selected
 
 
 def _finite(value: Any) -> Any:
