@@ -107,6 +107,8 @@ def test_data_page_lists_the_dropped_videos(data_run: dict[str, Path], tmp_path:
         assert f"<td>{video}</td>" in text
     assert "<td>dropped</td>" in text and "<td>skipped</td>" in text
     assert "None (train.test_subjects is 0)" in text
+    assert "Videos with frames without a face (1)" in text  # c_sad has no frame at all
+    assert "<td>25.0 %</td>" in text  # b_sad: 2 of its 8 frames
 
 
 def test_selection_by_region_lists_every_kept_id_once_per_region() -> None:

@@ -39,6 +39,8 @@ PAGES = {
     "settings": "run_settings.html",
 }
 """File names of the HTML items in the report folder."""
+LOWEST_DETECTION = 10
+"""Videos listed by lowest share of frames with a face (when any frame lacks one)."""
 
 
 def write_data_page(inputs: ReportInputs, path: Path) -> None:
@@ -104,6 +106,34 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
             )
         else:
             parts.append(paragraph("None: every video of the manifest became a sample."))
+        partial = data.videos.filter(pl.col("detection_rate") < 1.0)
+        lowest = partial.sort("detection_rate", "video_id").head(LOWEST_DETECTION)
+        if lowest.height:
+            parts += [
+                heading(
+                    f"Videos with frames without a face ({partial.height}"
+                    + (
+                        f", the {lowest.height} lowest shown)"
+                        if partial.height > lowest.height
+                        else ")"
+                    )
+                ),
+                table(
+                    ["video", "subject", "emotion", "frames", "with a face", "share", "status"],
+                    [
+                        [
+                            row["video_id"],
+                            row["subject"],
+                            row["emotion"],
+                            row["n_frames"],
+                            row["n_faces_found"],
+                            percent(row["detection_rate"]),
+                            row["status"],
+                        ]
+                        for row in lowest.iter_rows(named=True)
+                    ],
+                ),
+            ]
         parts.append(heading("Held-out test subjects"))
         if data.test_subjects:
             parts.append(
