@@ -12,7 +12,6 @@ import polars as pl
 from emoflow.report.data import chosen_hyper_parameters
 from emoflow.report.html import (
     facts,
-    fmt,
     heading,
     paragraph,
     percent,
@@ -177,7 +176,11 @@ def _chosen_table(inputs: ReportInputs) -> str:
         [
             table(["emotion", "selected iteration", "final model", "each fold's choice"], rows),
             paragraph(grid_note or "No hyper-parameter search in this run.", "note"),
-            paragraph("Network: " + ", ".join(f"{k} {fmt(v)}" for k, v in network.items()), "note"),
+            paragraph(
+                "Network: " + ", ".join(f"{k} {setting(v)}" for k, v in network.items()), "note"
+            )
+            if network
+            else "",
         ]
     )
 
