@@ -1,5 +1,5 @@
-# The report's items: Snakemake's report sorts categories by name, hence the numbers; each
-# item is labelled. The run's settings reach the report through a file of their own, so no
+# The report's items: Snakemake's report sorts categories and items by name, hence the
+# numbers; each item is labelled. The run's settings reach the report through a file of their own, so no
 # item's parameters panel lists the configuration or the input paths.
 REPORT_SETTINGS = {
     # the chosen adapter's section only
@@ -60,67 +60,82 @@ rule make_report:
             path(LAYOUT.report / "data_quality.html"),
             caption="../report/data.rst",
             category="1. Data and quality",
-            labels={"item": "videos, detection, dropped videos, held-out subjects"},
+            labels={
+                "#": "1",
+                "item": "videos kept and dropped, face detection, held-out subjects (table)",
+            },
         ),
         results=report(
             path(LAYOUT.report / "validation_vs_test.html"),
             caption="../report/results.rst",
             category="2. Validation and held-out test",
-            labels={"item": "table: validation vs test"},
+            labels={
+                "#": "1",
+                "item": "validation vs held-out test, per emotion and combined (table)",
+            },
         ),
         confusion=report(
             path(LAYOUT.report / "confusion_matrix.png"),
             caption="../report/confusion.rst",
             category="2. Validation and held-out test",
-            labels={"item": "combined classifier: confusion matrices"},
+            labels={"#": "2", "item": "combined classifier: confusion matrices"},
         ),
         selected_confusion=report(
             path(LAYOUT.report / "selected_confusion.png"),
             caption="../report/selected_confusion.rst",
             category="2. Validation and held-out test",
-            labels={"item": "selected models: confusion matrices"},
+            labels={"#": "3", "item": "each selected model: confusion matrices"},
         ),
         accuracy=report(
             path(LAYOUT.report / "accuracy_vs_landmarks.png"),
             caption="../report/accuracy.rst",
             category="3. Accuracy and cost",
-            labels={"item": "accuracy vs landmarks"},
+            labels={"#": "1", "item": "balanced accuracy vs landmarks kept"},
         ),
         cost=report(
             path(LAYOUT.report / "cost_vs_landmarks.png"),
             caption="../report/cost.rst",
             category="3. Accuracy and cost",
-            labels={"item": "cost vs landmarks"},
+            labels={
+                "#": "2",
+                "item": "parameters, training and inference time vs landmarks kept",
+            },
         ),
         summary=report(
             path(LAYOUT.report / "summary.html"),
             caption="../report/summary.rst",
             category="3. Accuracy and cost",
-            labels={"item": "table: summary per iteration"},
+            labels={"#": "3", "item": "summary per emotion and iteration (table)"},
         ),
         relevance=report(
             path(LAYOUT.report / "relevance_on_face.png"),
             caption="../report/relevance.rst",
             category="4. Landmark relevance",
-            labels={"item": "relevance on the face"},
+            labels={
+                "#": "1",
+                "item": "relevance on the face: all landmarks and selected",
+            },
         ),
         selected=report(
             path(LAYOUT.report / "selected_landmarks.png"),
             caption="../report/selected.rst",
             category="4. Landmark relevance",
-            labels={"item": "landmarks kept"},
+            labels={"#": "2", "item": "landmarks kept by each selected model"},
         ),
         selection=report(
             path(LAYOUT.report / "landmark_selection.html"),
             caption="../report/selection.rst",
             category="4. Landmark relevance",
-            labels={"item": "table: landmarks kept by region"},
+            labels={
+                "#": "3",
+                "item": "landmarks kept, by face region, with ids (table)",
+            },
         ),
         settings=report(
             path(LAYOUT.report / "run_settings.html"),
             caption="../report/config.rst",
             category="5. Run settings",
-            labels={"item": "table: run settings"},
+            labels={"#": "1", "item": "run settings (table)"},
         ),
     log:
         log("make_report", "make_report"),
