@@ -12,7 +12,7 @@ import pytest
 
 from emoflow.attribution import AttributionSettings, attribute_iteration, load_scores
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS, region_of
+from emoflow.facemesh import N_LANDMARKS, reference_face, region_of
 from emoflow.features import FeatureSettings
 from emoflow.pruning import (
     PruneSettings,
@@ -20,7 +20,14 @@ from emoflow.pruning import (
     prune_iteration,
     summarise_iterations,
 )
-from emoflow.report import FIGURES, REPORT_JSON, make_report, precision_at_k, top_landmarks
+from emoflow.report import (
+    FIGURES,
+    PAGES,
+    REPORT_JSON,
+    make_report,
+    precision_at_k,
+    top_landmarks,
+)
 from emoflow.synthetic import planted_features
 from emoflow.training import train_iteration
 
@@ -32,12 +39,17 @@ TOP_K = 20
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Features, two training/attribution iterations, the summary and a ground-truth file."""
     root = tmp_path_factory.mktemp("run")
-    data = planted_features(emotions=EMOTIONS, n_subjects=4, repetitions=2, n_frames=4, seed=3)
+    data = planted_features(emotions=EMOTIONS, n_subjects=5, repetitions=2, n_frames=4, seed=3)
     features = data.write_store(
         root / "features.zarr", settings=asdict(FeatureSettings(n_frames=4))
     )
     initial_landmark_set(features, root / "iter_0" / "landmarks.json")
-    paths: dict[str, list[Path]] = {"metrics": [], "attributions": [], "landmarks": []}
+    paths: dict[str, list[Path]] = {
+        "metrics": [],
+        "attributions": [],
+        "landmarks": [],
+        "scores": [],
+    }
     for i in range(2):
         folder = root / f"iter_{i}"
         train_iteration(
@@ -50,6 +62,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
             n_folds=3,
             device="cpu",
             iteration=i,
+            test_subjects=2,
         )
         attribute_iteration(
             features,
@@ -59,6 +72,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
             settings=AttributionSettings(n_steps=8, n_baselines=2),
             device="cpu",
             iteration=i,
+            metrics_path=folder / "metrics.json",
         )
         if i == 0:
             prune_iteration(
@@ -71,6 +85,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         paths["metrics"].append(folder / "metrics.json")
         paths["attributions"].append(folder / "attributions.zarr")
         paths["landmarks"].append(folder / "landmarks.json")
+        paths["scores"].append(folder / "scores.parquet")
     summarise_iterations(paths["metrics"], root / "summary.parquet")
     truth = root / "ground_truth.json"
     truth.write_text(
@@ -97,6 +112,8 @@ def report(run: dict) -> tuple[Path, dict]:
         out,
         ground_truth_path=run["truth"],
         top_k=TOP_K,
+        scores_paths=run["scores"],
+        run_config={"train": {"n_folds": 3, "test_subjects": 2}, "report": {"top_k": TOP_K}},
     )
     return out, numbers
 
@@ -178,6 +195,7 @@ def test_without_ground_truth_and_with_one_iteration(run: dict, tmp_path: Path) 
         run["landmarks"][:1],
         tmp_path / "report",
         top_k=10,
+        scores_paths=run["scores"][:1],
     )
     assert numbers["ground_truth"] is False
     for entry in numbers["emotions"].values():
@@ -238,3 +256,149 @@ def test_report_refuses_an_output_folder_that_is_an_input(tmp_path: Path) -> Non
         assert str(out_dir) in str(caught.value)
     assert sorted(p.name for p in store.iterdir()) == ["zarr.json"]
     assert all(path.read_text() == "input" for path in inputs.values())
+
+
+def test_validation_beside_held_out_test(run: dict, report: tuple[Path, dict]) -> None:
+    out, numbers = report
+    summary = pl.read_parquet(run["summary"])
+    metrics = [json.loads(path.read_text()) for path in run["metrics"]]
+    page = (out / PAGES["results"]).read_text()
+    rows = numbers["validation_vs_test"]["per_emotion"]
+    assert {(row["emotion"], row["model"]) for row in rows} == {
+        (emotion, model) for emotion in EMOTIONS for model in ("all landmarks", "selected")
+    }
+    for row in rows:
+        expected = summary.filter(
+            (pl.col("emotion") == row["emotion"]) & (pl.col("iteration") == row["iteration"])
+        ).row(0, named=True)
+        assert np.isfinite(expected["test_balanced_accuracy"])  # the run held subjects out
+        assert row["test"] == pytest.approx(expected["test_balanced_accuracy"])
+        assert row["validation_mean"] == pytest.approx(expected["balanced_accuracy_mean"])
+        folds = metrics[row["iteration"]]["emotions"][row["emotion"]]["folds"]
+        assert row["validation_folds"] == pytest.approx([f["balanced_accuracy"] for f in folds])
+        assert f'<td class="num">{row["test"]:.3f}</td>' in page
+        if row["model"] == "selected":
+            entry = numbers["emotions"][row["emotion"]]
+            assert entry["test_balanced_accuracy_selected"] == pytest.approx(row["test"])
+    for row, record in zip(
+        numbers["validation_vs_test"]["combined_per_iteration"], metrics, strict=True
+    ):
+        assert row["test_accuracy"] == pytest.approx(record["combined"]["test"]["accuracy"])
+        assert row["validation_accuracy"] == pytest.approx(record["combined"]["accuracy"])
+    assert numbers["combined_accuracy"]["last_test"] == pytest.approx(
+        metrics[-1]["combined"]["test"]["accuracy"]
+    )
+    assert "Combined classifier" in page and "<table>" in page
+
+
+def test_a_test_far_below_validation_is_flagged(run: dict, tmp_path: Path) -> None:
+    """The surprise of the demo: 0.98 in validation, 0.60 on held-out subjects."""
+    summary = pl.read_parquet(run["summary"])
+    worse = summary.with_columns(
+        pl.when(pl.col("selected") & (pl.col("emotion") == "surprise"))
+        .then(pl.col("balanced_accuracy_mean") - 0.38)
+        .otherwise(pl.col("test_balanced_accuracy"))
+        .alias("test_balanced_accuracy")
+    )
+    worse.write_parquet(tmp_path / "summary.parquet")
+    numbers = make_report(
+        tmp_path / "summary.parquet",
+        run["metrics"],
+        run["attributions"],
+        run["landmarks"],
+        tmp_path / "report",
+        top_k=10,
+    )
+    (flagged,) = numbers["validation_vs_test"]["warnings"]
+    assert flagged.startswith("surprise:")
+    page = (tmp_path / "report" / PAGES["results"]).read_text()
+    assert '<div class="warn">' in page and "surprise: balanced accuracy" in page
+    assert 'class="num bad"' in page
+    assert (tmp_path / "report" / PAGES["results"]).exists()
+
+
+def test_tables_are_html_items(run: dict, report: tuple[Path, dict]) -> None:
+    out, numbers = report
+    summary = pl.read_parquet(run["summary"])
+    text = (out / PAGES["summary"]).read_text()
+    assert text.count("<tr") == summary.height + 1  # header and one row per emotion/iteration
+    assert text.count('<tr class="hl">') == len(EMOTIONS)  # the selected iterations
+    selection = (out / PAGES["selection"]).read_text()
+    for emotion in EMOTIONS:
+        chosen = numbers["emotions"][emotion]["selected_iteration"]
+        kept = json.loads(run["landmarks"][chosen].read_text())
+        kept_ids = set(kept["emotions"][emotion] if "emotions" in kept else kept[emotion])
+        listed = {i for ids in numbers["selection"][emotion].values() for i in ids}
+        assert listed == kept_ids
+        assert f"{emotion}: {len(kept_ids)} of {N_LANDMARKS} landmarks" in selection
+    settings = (out / PAGES["settings"]).read_text()
+    assert "<td>test_subjects</td><td>2</td>" in settings
+    assert "<td>top_k</td><td>20</td>" in settings
+
+
+def test_confusion_matrices_of_each_selected_model(run: dict, report: tuple[Path, dict]) -> None:
+    from emoflow.training import read_scores
+
+    out, numbers = report
+    _check_png(out / FIGURES["selected_confusion"])
+    for emotion in EMOTIONS:
+        entry = numbers["selected_confusion"][emotion]
+        chosen = numbers["emotions"][emotion]["selected_iteration"]
+        assert entry["iteration"] == chosen
+        scores = read_scores(run["scores"][chosen]).filter(
+            (pl.col("model") == emotion) & (pl.col("fold") >= 0)
+        )
+        truth = (scores["emotion"] == emotion).to_numpy()
+        said = (scores["score"] > 0).to_numpy()
+        assert entry["validation"] == [
+            [int((~truth & ~said).sum()), int((~truth & said).sum())],
+            [int((truth & ~said).sum()), int((truth & said).sum())],
+        ]
+        assert sum(map(sum, entry["validation"])) == scores.height
+
+
+def test_ground_truth_rings_lie_under_the_relevance_points() -> None:
+    from emoflow.report._drawing import new_figure, plotting
+    from emoflow.report.faces import _draw_relevance
+
+    with plotting():
+        ax = new_figure(3, 3).subplots()
+        row = np.linspace(0.0, 1.0, N_LANDMARKS)
+        _draw_relevance(ax, reference_face()[:, :2], row, 10, [N_LANDMARKS - 1, 5])
+        rings, points = ax.collections[-2:]
+        assert len(rings.get_offsets()) == 2 and len(points.get_offsets()) == N_LANDMARKS
+        assert rings.get_zorder() < points.get_zorder()
+        # the most relevant point is drawn last, on top of every other
+        assert np.allclose(points.get_offsets()[-1], reference_face()[N_LANDMARKS - 1, :2])
+
+
+def test_combined_and_binary_matrices_of_selected_models_with_held_out_rows() -> None:
+    from emoflow.report.outcomes import combined_of_selected, selected_confusions
+
+    def scores(model: str, values: list[float]) -> pl.DataFrame:
+        truth = ["happiness", "sadness", "happiness", "sadness"]
+        return pl.DataFrame(
+            {
+                "video_id": ["v1", "v2", "t1", "t2"],
+                "subject": ["a", "b", "c", "c"],
+                "emotion": truth,
+                "fold": [0, 1, -1, -1],
+                "model": [model] * 4,
+                "score": values,
+                "probability": [1 / (1 + np.exp(-4 * v)) for v in values],
+            }
+        )
+
+    tables = {  # the held-out t1 (happiness) is taken for sadness by both models
+        "happiness": scores("happiness", [0.8, -0.5, -0.2, -0.9]),
+        "sadness": scores("sadness", [-0.7, 0.6, 0.3, 0.5]),
+    }
+    combined = combined_of_selected(tables, ["happiness", "sadness"])
+    assert combined["validation"]["confusion_matrix"] == [[1, 0], [0, 1]]
+    assert combined["test"]["confusion_matrix"] == [[0, 1], [0, 1]]
+    assert combined["test"]["accuracy"] == 0.5
+    binary = selected_confusions(tables, {"happiness": 3, "sadness": 1})
+    assert binary["happiness"]["iteration"] == 3
+    assert binary["happiness"]["test"] == [[1, 0], [1, 0]]  # rows: other, happiness
+    assert binary["happiness"]["test_balanced_accuracy"] == 0.5
+    assert binary["sadness"]["validation"] == [[1, 0], [0, 1]]

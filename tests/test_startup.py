@@ -18,6 +18,7 @@ LIGHT_SCRIPTS = (
     "gather_iteration",
     "summarise_iterations",
     "write_provenance",
+    "write_run_settings",
 )
 
 

@@ -28,7 +28,13 @@ TINY_CONFIG = {
     "landmarks": {"n_shards": 2},
     "features": {"n_frames": 6},
     # device auto on a CPU machine: train and attribute jobs declare a GPU and run on the CPU
-    "train": {"n_folds": 2, "device": "auto", "model": {"width": 32, "n_layers": 1}},
+    # two subjects held out as the final test, as the project's configuration does
+    "train": {
+        "n_folds": 2,
+        "test_subjects": 2,
+        "device": "auto",
+        "model": {"width": 32, "n_layers": 1},
+    },
     "attribution": {"n_steps": 8, "n_baselines": 2},
     "prune": {"iterations": 1, "fraction": 0.5, "min_landmarks": 8},
     "report": {"top_k": 20},
@@ -99,6 +105,63 @@ def test_workflow_produces_every_stage(finished_run: Path) -> None:
         assert any((results / "benchmarks" / rule).iterdir())
 
 
+def _report_items(html: str) -> dict[str, dict]:
+    """The items of a Snakemake HTML report (its ``var results = {...}``), contents decoded."""
+    import base64
+
+    match = re.search(r"^\s*var results = (\{.*\});\s*$", html, re.MULTILINE)
+    assert match, "no results in the report"
+    items = json.loads(match.group(1))
+    for item in items.values():
+        item["text"] = (
+            base64.b64decode(item["data_uri"].split("base64,", 1)[1]).decode()
+            if item["mime_type"] == "text/html"
+            else ""
+        )
+    return items
+
+
+@pytest.mark.slow
+def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path) -> None:
+    result = _snakemake(finished_run, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (finished_run / "report.html").read_text()
+    items = _report_items(html)
+    by_name = {Path(path).name: item for path, item in items.items()}
+    categories = json.loads(
+        re.search(r"^\s*var categories = (\{.*\});\s*$", html, re.MULTILINE).group(1)
+    )
+    # the report's menu sorts categories by name: data and quality first
+    assert sorted(categories)[0] == "1. Data and quality"
+    assert "results/report/data_quality.html" in str(categories["1. Data and quality"])
+    for item in items.values():
+        assert "item" in item["labels"]  # labelled, not shown by its path
+        assert item["job_properties"]["params"] == "top_k=20"  # no configuration, no paths
+    data = by_name["data_quality.html"]["text"]
+    assert "<td>videos in the manifest</td><td>12</td>" in data  # 4 subjects × 3 emotions
+    assert "<td>kept (samples of the feature store)</td><td>12</td>" in data
+    assert "Videos dropped or skipped (0)" in data
+    assert "Held-out test subjects" in data and "Hyper-parameters chosen" in data
+    numbers = json.loads((finished_run / "results" / "report" / "report.json").read_text())
+    assert numbers["data"]["n_kept"] == 12 and numbers["data"]["n_dropped"] == 0
+    assert len(numbers["data"]["test_subjects"]) == 2
+    for subject in numbers["data"]["test_subjects"]:
+        assert subject in data
+    results = by_name["validation_vs_test.html"]["text"]
+    summary = pl.read_parquet(finished_run / "results" / "summary.parquet")
+    for row in summary.filter(pl.col("selected")).iter_rows(named=True):
+        assert f"{row['test_balanced_accuracy']:.3f}" in results
+    assert numbers["validation_vs_test"]["combined_selected"]["test"]["n_samples"] == 6
+    assert set(numbers["selected_confusion"]) == {"happiness", "surprise", "anger"}
+    for entry in numbers["selected_confusion"].values():  # 2 test subjects × 3 videos
+        assert sum(map(sum, entry["test"])) == 6
+        assert sum(map(sum, entry["validation"])) == 6
+    for name in ("summary.html", "landmark_selection.html", "run_settings.html"):
+        assert "<table>" in by_name[name]["text"]
+    for name in ("selected_confusion.png", "confusion_matrix.png", "cost_vs_landmarks.png"):
+        assert by_name[name]["mime_type"] == "image/png"
+
+
 @pytest.mark.slow
 def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
     result = _snakemake(finished_run, "-n")
@@ -118,6 +181,7 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
         "gather_iteration",
         "summarise_iterations",
         "make_report",
+        "write_run_settings",  # the report's settings page shows prune.fraction
         "write_provenance",
         "all",
     }, planned

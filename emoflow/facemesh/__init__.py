@@ -22,12 +22,14 @@ from emoflow.facemesh.mesh import (
     regions,
     tesselation,
 )
+from emoflow.facemesh.style import RELEVANCE_CMAP
 from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack, image_landmarks
 
 __all__ = [
     "FACE_POLICIES",
     "N_LANDMARKS",
     "N_MESH_LANDMARKS",
+    "RELEVANCE_CMAP",
     "RIGID_LANDMARKS",
     "FaceMeshTracker",
     "FaceTrack",

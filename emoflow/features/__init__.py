@@ -25,6 +25,7 @@ from emoflow.features.store import (
     FeatureSet,
     load_features,
     read_store_attributes,
+    read_store_samples,
     read_strings,
     write_feature_store,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "load_features",
     "normalise_sequence",
     "read_store_attributes",
+    "read_store_samples",
     "read_strings",
     "resample_frames",
     "write_feature_store",

@@ -1,5 +1,6 @@
 """The owner of the feature store (``features.zarr``): :func:`write_feature_store` writes it,
-:func:`load_features` and :func:`read_store_attributes` read it; nothing else opens it.
+:func:`load_features`, :func:`read_store_attributes` and :func:`read_store_samples` read it;
+nothing else opens it.
 
 Layout (Zarr v3): ``features`` ``(sample, frame, landmark, coord)`` float32 with
 ``dimension_names``; ``video_id``, ``subject``, ``emotion`` string arrays over ``sample``;
@@ -204,6 +205,16 @@ def read_store_attributes(path: str | Path) -> dict[str, Any]:
     """The store's attributes without its features: ``emotions``, ``n_landmarks``, ``settings``,
     ``dropped``."""
     return dict(_open_store(path).attrs)
+
+
+def read_store_samples(path: str | Path) -> dict[str, np.ndarray]:
+    """The store's samples without their features: ``video_id``, ``subject`` and ``emotion``
+    arrays (one entry per sample), for reports that count what was kept."""
+    root = _open_store(path)
+    try:
+        return {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
+    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
+        raise InputError(path, _unreadable(err)) from err
 
 
 def load_features(path: str | Path) -> FeatureSet:

@@ -13,6 +13,7 @@ import polars as pl
 
 from emoflow._atomic import atomic_path
 from emoflow.errors import InputError
+from emoflow.facemesh import RELEVANCE_CMAP
 from emoflow.inference.outputs import check_suffix
 from emoflow.inference.videos import VideoLandmarks
 
@@ -87,7 +88,7 @@ def draw_picture(
         min(float(height), y_max + margin),
     )
     figure = Figure(figsize=(4.0 * n_columns, 4.3 * n_rows + 0.4), layout="constrained")
-    colormap = colormaps["plasma"]
+    colormap = colormaps[RELEVANCE_CMAP]
     axes_list = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
     for axes in axes_list[len(emotions) :]:
         axes.set_axis_off()
@@ -169,7 +170,7 @@ def write_annotated_video(
     ids = rows["landmark"].to_numpy()
     relevance = rows["relevance"].to_numpy()
     share = relevance / relevance.max() if relevance.max() > 0 else relevance * 0
-    colours = (np.asarray(colormaps["plasma"](share))[:, :3] * 255).astype(int)[:, ::-1]
+    colours = (np.asarray(colormaps[RELEVANCE_CMAP](share))[:, :3] * 255).astype(int)[:, ::-1]
     order = np.argsort(share)
     score = float(rows["score"][0])
     source = video.source

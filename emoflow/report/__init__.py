@@ -1,8 +1,12 @@
-"""The report stage: figures of accuracy and cost versus landmarks, relevance on the face mesh.
+"""The report stage: data quality, validation against held-out test, cost, relevance on the face.
 
 - :mod:`~emoflow.report.inputs`: the report's inputs, read once (:class:`ReportInputs`);
 - :mod:`~emoflow.report.tables`: the numbers of ``report.json``;
-- :mod:`~emoflow.report.figures`: the figures;
+- :mod:`~emoflow.report.data`: the data and quality section (videos kept, dropped, why);
+- :mod:`~emoflow.report.outcomes`: validation against held-out test;
+- :mod:`~emoflow.report.figures` (with :mod:`~emoflow.report.faces` and
+  :mod:`~emoflow.report.confusion`): the figures;
+- :mod:`~emoflow.report.pages` (with :mod:`~emoflow.report.html`): the HTML items;
 - :mod:`~emoflow.report.stage`: :func:`make_report`, what the workflow's rule calls.
 
 ``summary.parquet`` is read through :mod:`emoflow.summary` (``read_summary`` is re-exported
@@ -10,34 +14,52 @@ here), which ``emoflow predict`` shares.
 """
 
 from emoflow.report._drawing import FIGURES
+from emoflow.report.data import DataQuality, load_data_quality
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
     plot_confusion_matrices,
+    plot_cost_vs_landmarks,
     plot_relevance_on_face,
+    plot_selected_confusions,
     plot_selected_landmarks,
 )
 from emoflow.report.inputs import ReportInputs, load_report_inputs, read_ground_truth
-from emoflow.report.stage import REPORT_JSON, RUN_CONFIG, SUMMARY_TABLE, make_report
+from emoflow.report.pages import PAGES
+from emoflow.report.stage import (
+    REPORT_JSON,
+    RUN_CONFIG,
+    SUMMARY_TABLE,
+    make_report,
+    read_run_settings,
+    write_run_settings,
+)
 from emoflow.report.tables import precision_at_k, report_numbers, top_landmarks
 from emoflow.summary import SUMMARY_COLUMNS, read_summary, selected_iterations
 
 __all__ = [
     "FIGURES",
+    "PAGES",
     "REPORT_JSON",
     "RUN_CONFIG",
     "SUMMARY_COLUMNS",
     "SUMMARY_TABLE",
+    "DataQuality",
     "ReportInputs",
+    "load_data_quality",
     "load_report_inputs",
     "make_report",
     "plot_accuracy_vs_landmarks",
     "plot_confusion_matrices",
+    "plot_cost_vs_landmarks",
     "plot_relevance_on_face",
+    "plot_selected_confusions",
     "plot_selected_landmarks",
     "precision_at_k",
     "read_ground_truth",
+    "read_run_settings",
     "read_summary",
     "report_numbers",
     "selected_iterations",
     "top_landmarks",
+    "write_run_settings",
 ]

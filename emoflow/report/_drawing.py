@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 FIGURES = {
     "accuracy": "accuracy_vs_landmarks.png",
+    "cost": "cost_vs_landmarks.png",
     "relevance": "relevance_on_face.png",
     "selected": "selected_landmarks.png",
     "confusion": "confusion_matrix.png",
+    "selected_confusion": "selected_confusion.png",
 }
 """File names of the figures in the report folder."""
 DPI = 110
@@ -46,7 +48,6 @@ PANEL_INCHES = (4.6, 3.5)
 """Width and height of one emotion's panel in the accuracy grid."""
 FACE_INCHES = 4.0
 """Side of one emotion's face panel."""
-RELEVANCE_CMAP = "YlOrRd"
 KEPT_COLOUR = "#c0392b"
 GROUND_TRUTH_COLOUR = "#1f5fbf"
 ACCURACY_COLOUR = "#1f77b4"
@@ -84,7 +85,7 @@ def grid(n: int, max_columns: int = 3) -> tuple[int, int]:
     """Rows and columns of a grid holding ``n`` panels (few empty cells, at most 4 columns)."""
     if n == 4:
         columns = 2
-    elif n in (7, 8):
+    elif n in (7, 8) and max_columns >= 4:
         columns = 4
     else:
         columns = max(1, min(max_columns, n))
@@ -138,11 +139,12 @@ def ring_ground_truth(ax: Axes, xy: np.ndarray, ids: Sequence[int] | None) -> No
         ax.scatter(
             xy[ids, 0],
             xy[ids, 1],
-            s=110,
+            s=95,
             facecolors="none",
             edgecolors=GROUND_TRUTH_COLOUR,
-            linewidths=1.4,
-            zorder=5,
+            linewidths=0.8,
+            alpha=0.65,
+            zorder=2.5,  # under the landmarks' points: a ring never hides a relevant point
         )
 
 

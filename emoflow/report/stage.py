@@ -1,21 +1,29 @@
-"""The report stage: figures of accuracy and cost versus landmarks, relevance on the face mesh.
+"""The report stage: what went in, how well the models do on validation and held-out test,
+what they cost, and which landmarks matter.
 
 :func:`make_report` reads what the other stages wrote — ``summary.parquet``
-(:mod:`emoflow.summary`), each iteration's ``metrics.json``,
-``attributions.zarr`` and ``landmarks.json`` — and writes into one folder:
+(:mod:`emoflow.summary`), each iteration's ``metrics.json``, ``attributions.zarr``,
+``landmarks.json`` and ``scores.parquet``, the manifest, landmark shards and feature store —
+and writes into one folder:
 
-``accuracy_vs_landmarks.png``
-    Per emotion, balanced accuracy (mean ± std over folds) and inference time per sample
-    against the number of landmarks kept; the selected and the all-landmark iterations marked.
-``relevance_on_face.png``
-    Per emotion, iteration 0's relevance of every landmark drawn on the reference face mesh;
-    the ``top_k`` most relevant emphasised, ground-truth landmarks (if given) ringed.
-``selected_landmarks.png``
-    Per emotion, the landmarks the selected iteration kept.
-``confusion_matrix.png``
-    The combined (argmax) classifier's confusion matrix, first and last iteration.
+``data_quality.html``
+    Videos, subjects and videos per emotion, face detection, every video dropped or skipped
+    with its reason, the held-out subjects and the hyper-parameters inner CV chose.
+``validation_vs_test.html``
+    Validation beside held-out test, per emotion and for the combined classifier.
+``summary.html``, ``landmark_selection.html``, ``run_settings.html``
+    The summary; each selected model's landmarks by face region, with ids; the settings.
+``accuracy_vs_landmarks.png``, ``cost_vs_landmarks.png``
+    Per emotion, balanced accuracy (each fold, mean ± std, held-out test) against landmarks
+    kept; parameters, training and inference time against landmarks kept.
+``relevance_on_face.png``, ``selected_landmarks.png``
+    Relevance of iteration 0 beside each emotion's selected iteration on the reference face
+    (regions named, ground truth ringed under the points); the landmarks each selection kept.
+``confusion_matrix.png``, ``selected_confusion.png``
+    The combined classifier's validation and test confusion matrices (all landmarks and the
+    selected models); each emotion's selected binary model's.
 ``report.json``
-    The key numbers per emotion (see :func:`report_numbers`).
+    The key numbers (see :func:`report_numbers`), plus the data counts and validation/test.
 
 Matplotlib is imported lazily and drawn with the Agg canvas, so the stage runs headless.
 """
@@ -28,15 +36,25 @@ from typing import Any
 
 from emoflow._atomic import atomic_path, write_json
 from emoflow._outputs import refuse_overwriting_inputs
-from emoflow.errors import DataError
+from emoflow.errors import DataError, InputError
 from emoflow.report._drawing import FIGURES, plotting
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
     plot_confusion_matrices,
+    plot_cost_vs_landmarks,
     plot_relevance_on_face,
+    plot_selected_confusions,
     plot_selected_landmarks,
 )
 from emoflow.report.inputs import load_report_inputs
+from emoflow.report.pages import (
+    PAGES,
+    write_data_page,
+    write_results_page,
+    write_selection_page,
+    write_settings_page,
+    write_summary_page,
+)
 from emoflow.report.tables import report_numbers
 
 REPORT_JSON = "report.json"
@@ -45,6 +63,7 @@ RUN_CONFIG = "run_config.yaml"
 
 
 def _as_list(value: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    """One path as a list, or a list of paths as it is."""
     return [value] if isinstance(value, str | Path) else list(value)
 
 
@@ -58,9 +77,14 @@ def make_report(
     ground_truth_path: str | Path | None = None,
     top_k: int = 50,
     run_config: Mapping[str, Any] | None = None,
+    settings_path: str | Path | None = None,
+    scores_paths: Sequence[str | Path | Sequence[str | Path]] | None = None,
+    manifest_path: str | Path | None = None,
+    features_path: str | Path | None = None,
+    landmark_paths: Sequence[str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Write the report's figures, ``report.json``, ``summary.csv`` and the run's configuration
-    (``run_config.yaml``, when given) into ``out_dir``.
+    """Write the report's figures, HTML pages, ``report.json`` and ``summary.csv`` (and the
+    run's settings, when given) into ``out_dir``.
 
     Parameters
     ----------
@@ -69,46 +93,74 @@ def make_report(
     metrics_paths, attribution_paths, landmark_set_paths
         Per iteration, in order (the i-th entries belong to iteration i): ``metrics.json``,
         ``attributions.zarr`` (or the list of the iteration's per-emotion stores) and
-        ``landmarks.json``. Relevance is drawn from the first.
+        ``landmarks.json``. Relevance is drawn from the first and each emotion's selected one.
     out_dir
-        Folder of the report (created); file names in :data:`FIGURES` and ``report.json``.
+        Folder of the report (created); file names in :data:`FIGURES`, :data:`PAGES` and
+        ``report.json``.
     ground_truth_path
         Optional ``{"emotions": {emotion: {"landmarks": [ids], ...}}}``: rings the
         ground-truth landmarks and adds precision@k to ``report.json``.
     top_k
         How many of the most relevant landmarks are emphasised and counted per region.
-    run_config
-        The workflow configuration of the run, recorded next to the figures.
+    run_config, settings_path
+        The run's settings (configuration sections), shown in ``run_settings.html``: given
+        as a mapping (also written to ``run_config.yaml``), or as the YAML file that
+        :func:`write_run_settings` wrote.
+    scores_paths
+        Per iteration, ``scores.parquet`` (or the iteration's per-emotion files): the selected
+        models' confusion matrices (``selected_confusion.png``) and combined prediction.
+    manifest_path, features_path, landmark_paths
+        ``manifest.parquet``, ``features.zarr`` and the landmark shards: the data and quality
+        page (videos, face detection, every video dropped or skipped with its reason).
 
     Returns
     -------
     dict
-        The content of ``report.json`` (see :func:`report_numbers`).
+        The content of ``report.json`` (see :func:`report_numbers`), with ``data`` (counts of
+        videos kept, dropped and skipped), ``validation_vs_test`` and ``selection`` sections.
     """
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
+    attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
+    if scores_paths is not None:
+        scores_paths = per_iteration(scores_paths, len(metrics_paths), "scores")
     out = Path(out_dir)
     truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
-    stores = [  # an iteration's store, or its emotions' stores
-        store
-        for entry in attribution_paths
-        for store in ([entry] if isinstance(entry, str | Path) else entry)
-    ]
+    stores = _flat(attribution_paths)
+    scores = _flat(scores_paths or [])
+    data_inputs = [p for p in (manifest_path, features_path) if p is not None]
+    shards = list(landmark_paths or [])
     refuse_overwriting_inputs(
+        [out, *(out / name for name in _outputs(writes_settings=settings_path is None))],
         [
-            out,
-            *(out / name for name in (*FIGURES.values(), SUMMARY_TABLE, RUN_CONFIG, REPORT_JSON)),
+            summary_path,
+            *metrics_paths,
+            *stores,
+            *landmark_set_paths,
+            *truth,
+            *scores,
+            *data_inputs,
+            *shards,
+            *([settings_path] if settings_path is not None else []),
         ],
-        [summary_path, *metrics_paths, *stores, *landmark_set_paths, *truth],
-        folders=stores,
+        folders=[*stores, *([features_path] if features_path is not None else [])],
     )
     inputs = load_report_inputs(
-        summary_path, metrics_paths, attribution_paths, landmark_set_paths, ground_truth_path
+        summary_path,
+        metrics_paths,
+        attribution_paths,
+        landmark_set_paths,
+        ground_truth_path,
+        scores_paths=[_as_list(entry) for entry in scores_paths] if scores_paths else None,
+        manifest_path=manifest_path,
+        features_path=features_path,
+        landmark_paths=shards or None,
     )
     out.mkdir(parents=True, exist_ok=True)
     numbers = report_numbers(inputs, top_k)
     with plotting():
-        plot_accuracy_vs_landmarks(inputs.summary, inputs.emotions, out / FIGURES["accuracy"])
+        plot_accuracy_vs_landmarks(inputs, out / FIGURES["accuracy"])
+        plot_cost_vs_landmarks(inputs.summary, inputs.emotions, out / FIGURES["cost"])
         plot_relevance_on_face(
             inputs.emotions,
             inputs.scores,
@@ -116,15 +168,80 @@ def make_report(
             top_k=top_k,
             ground_truth=inputs.ground_truth,
             iteration=inputs.iterations[0],
+            selected=inputs.selected_relevance,
+            selected_iterations=[inputs.selected_iteration(e) for e in inputs.emotions],
         )
         plot_selected_landmarks(inputs, out / FIGURES["selected"])
         plot_confusion_matrices(inputs, out / FIGURES["confusion"])
+        if inputs.selected_scores:
+            numbers["selected_confusion"] = plot_selected_confusions(
+                inputs, out / FIGURES["selected_confusion"]
+            )
+    write_data_page(inputs, out / PAGES["data"])
+    numbers["validation_vs_test"] = write_results_page(inputs, out / PAGES["results"])
+    write_summary_page(inputs.summary, out / PAGES["summary"])
+    numbers["selection"] = write_selection_page(inputs, out / PAGES["selection"])
+    if inputs.data is not None:
+        numbers["data"] = inputs.data.numbers()
     with atomic_path(out / SUMMARY_TABLE) as staged:
         inputs.summary.write_csv(staged, float_precision=4)
-    if run_config is not None:
-        import yaml
-
-        with atomic_path(out / RUN_CONFIG) as staged:
-            staged.write_text(yaml.safe_dump(dict(run_config), sort_keys=False))
+    if settings_path is not None:
+        write_settings_page(read_run_settings(settings_path), out / PAGES["settings"])
+    elif run_config is not None:
+        write_settings_page(run_config, out / PAGES["settings"])
+        write_run_settings(run_config, out / RUN_CONFIG)
+    numbers["pages"] = dict(PAGES)
     write_json(out / REPORT_JSON, numbers)
     return numbers
+
+
+def per_iteration(
+    paths: Sequence[str | Path | Sequence[str | Path]], n_iterations: int, what: str
+) -> list[str | Path | Sequence[str | Path]]:
+    """Group a flat list of every iteration's per-emotion files (iteration after iteration, as
+    the workflow lists them) into one entry per iteration; a list with one entry per
+    iteration is returned as it is."""
+    paths = list(paths)
+    if len(paths) == n_iterations or n_iterations == 0:
+        return paths
+    if any(not isinstance(p, str | Path) for p in paths) or len(paths) % n_iterations:
+        raise DataError(
+            f"the report needs the {what} files per iteration, the same number for each of "
+            f"{n_iterations} iterations; got {len(paths)} entries"
+        )
+    size = len(paths) // n_iterations
+    flat = [Path(p) for p in paths if isinstance(p, str | Path)]
+    return [flat[i * size : (i + 1) * size] for i in range(n_iterations)]
+
+
+def write_run_settings(settings: Mapping[str, Any], path: str | Path) -> None:
+    """Write the run's settings (configuration sections) as YAML, for the report to show."""
+    import yaml
+
+    with atomic_path(path) as staged:
+        staged.write_text(yaml.safe_dump(dict(settings), sort_keys=False))
+
+
+def read_run_settings(path: str | Path) -> dict[str, Any]:
+    """The settings :func:`write_run_settings` wrote; InputError naming a bad file."""
+    import yaml
+
+    try:
+        settings = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(
+            path, f"not readable run settings ({err}); rerun write_run_settings"
+        ) from err
+    if not isinstance(settings, dict):
+        raise InputError(path, "run settings must be a mapping of configuration sections")
+    return settings
+
+
+def _flat(entries: Sequence[str | Path | Sequence[str | Path]]) -> list[str | Path]:
+    """Paths from a list of paths and lists of paths (an iteration's per-emotion files)."""
+    return [path for entry in entries for path in _as_list(entry)]
+
+
+def _outputs(*, writes_settings: bool) -> list[str]:
+    settings = [RUN_CONFIG] if writes_settings else []
+    return [*FIGURES.values(), *PAGES.values(), SUMMARY_TABLE, *settings, REPORT_JSON]

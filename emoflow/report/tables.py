@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from emoflow.report._drawing import FIGURES
-from emoflow.report.inputs import ReportInputs
+from emoflow.report.inputs import ReportInputs, full_and_selected
 
 
 def top_landmarks(scores: np.ndarray, k: int) -> np.ndarray:
@@ -58,17 +57,6 @@ def precision_at_k(scores: np.ndarray, truth: Sequence[int], top_k: int) -> dict
     }
 
 
-def full_and_selected(summary: pl.DataFrame, emotion: str) -> tuple[dict, dict]:
-    """The all-landmark row (most landmarks, earliest) and the selected row of one emotion."""
-    rows = summary.filter(pl.col("emotion") == emotion)
-    full = rows.sort(pl.col("n_landmarks"), pl.col("iteration"), descending=[True, False]).row(
-        0, named=True
-    )
-    chosen = rows.filter(pl.col("selected"))
-    selected = chosen.row(0, named=True) if len(chosen) else full
-    return full, selected
-
-
 def _finite(value: Any) -> Any:
     """JSON-safe scalar: NaN and infinities become ``None``, NumPy scalars plain Python."""
     if isinstance(value, (float, np.floating)):
@@ -81,8 +69,9 @@ def _finite(value: Any) -> Any:
 def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
     """The numbers of ``report.json``.
 
-    Per emotion: the selected iteration; landmark count, balanced accuracy (mean and std),
-    inference time and parameter count of the all-landmark and of the selected iteration; the
+    Per emotion: the selected iteration; landmark count, validation balanced accuracy (mean
+    and std), held-out test balanced accuracy, inference and training time and parameter
+    count of the all-landmark and of the selected iteration; the
     ``top_k`` most relevant landmarks of iteration 0 and how many fall in each face region
     (regions may overlap); with ground truth, :func:`precision_at_k` and its chance level.
     """
@@ -100,12 +89,14 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
             "n_landmarks",
             "balanced_accuracy_mean",
             "balanced_accuracy_std",
+            "test_balanced_accuracy",
             "inference_time_ms",
+            "train_time_s",
             "n_parameters",
         ):
             short = name.removesuffix("_mean")
-            entry[f"{short}_full"] = _finite(full[name])
-            entry[f"{short}_selected"] = _finite(selected[name])
+            entry[f"{short}_full"] = _finite(full.get(name, float("nan")))
+            entry[f"{short}_selected"] = _finite(selected.get(name, float("nan")))
         entry["top_k"] = len(top)
         entry["top_k_landmarks"] = [int(i) for i in top]
         entry["top_k_regions"] = region_of(top)
@@ -117,6 +108,8 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
                 entry.update({"k": 0, "precision_at_k": None, "chance_level": None})
         emotions[emotion] = entry
     first, last = inputs.metrics[0], inputs.metrics[-1]
+    first_test = first.get("combined", {}).get("test") or {}
+    last_test = last.get("combined", {}).get("test") or {}
     return {
         "iterations": inputs.iterations,
         "top_k": int(top_k),
@@ -124,8 +117,10 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
         "combined_accuracy": {
             "first_iteration": inputs.iterations[0],
             "first": _finite(first.get("combined", {}).get("accuracy", float("nan"))),
+            "first_test": _finite(first_test.get("accuracy", float("nan"))),
             "last_iteration": inputs.iterations[-1],
             "last": _finite(last.get("combined", {}).get("accuracy", float("nan"))),
+            "last_test": _finite(last_test.get("accuracy", float("nan"))),
         },
         "figures": dict(FIGURES),
         "emotions": emotions,

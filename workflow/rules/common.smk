@@ -149,10 +149,14 @@ PRUNE_SETTINGS = rule_settings(config["prune"])
 ATTRIBUTION_SETTINGS, ATTRIBUTION_RUNTIME = runtime_settings(config["attribution"])
 
 REPORT_FIGURES = [
+    "data_quality.html",
+    "validation_vs_test.html",
     "accuracy_vs_landmarks.png",
+    "cost_vs_landmarks.png",
     "relevance_on_face.png",
     "selected_landmarks.png",
     "confusion_matrix.png",
+    "selected_confusion.png",
 ]
 
 

@@ -1,3 +1,38 @@
+# The report's items: Snakemake's report sorts categories and items by name, hence the
+# numbers; each item is labelled. The run's settings reach the report through a file of their own, so no
+# item's parameters panel lists the configuration or the input paths.
+REPORT_SETTINGS = {
+    # the chosen adapter's section only
+    "dataset": {
+        key: value
+        for key, value in config["dataset"].items()
+        if key not in ADAPTERS or key == config["dataset"]["adapter"]
+    },
+    **({"demo": config["demo"]} if config["dataset"]["adapter"] == "demo" else {}),
+    "landmarks": config["landmarks"],
+    "features": config["features"],
+    "train": config["train"],
+    "attribution": ATTRIBUTION_SETTINGS,
+    "prune": PRUNE_SETTINGS,
+    "report": config["report"],
+}
+
+
+# The settings that can change a result (no batch or memory knobs, only the chosen adapter's
+# section): a change to any other setting re-runs neither this rule nor the report.
+rule write_run_settings:
+    output:
+        settings=path(LAYOUT.report / "run_config.yaml"),
+    log:
+        log("write_run_settings", "write_run_settings"),
+    benchmark:
+        bench("write_run_settings", "write_run_settings")
+    params:
+        settings=REPORT_SETTINGS,
+    script:
+        "../scripts/write_run_settings.py"
+
+
 rule make_report:
     input:
         summary=path(LAYOUT.summary),
@@ -7,39 +42,100 @@ rule make_report:
             for iteration in ITERATIONS
             for store in per_emotion(LAYOUT.attributions, iteration)
         ],
+        scores=[
+            table
+            for iteration in ITERATIONS
+            for table in per_emotion(LAYOUT.scores, iteration)
+        ],
         landmarks=per_iteration(LAYOUT.landmark_sets),
         truth=get_ground_truth(),
+        manifest=path(LAYOUT.manifest),
+        features=path(LAYOUT.features),
+        shards=[path(LAYOUT.landmark_shard(shard)) for shard in SHARDS],
+        settings=path(LAYOUT.report / "run_config.yaml"),
     output:
         numbers=path(LAYOUT.report / "report.json"),
-        summary=report(
-            path(LAYOUT.report / "summary.csv"),
-            caption="../report/summary.rst",
-            category="Summary",
+        summary_csv=path(LAYOUT.report / "summary.csv"),
+        data=report(
+            path(LAYOUT.report / "data_quality.html"),
+            caption="../report/data.rst",
+            category="1. Data and quality",
+            labels={
+                "#": "1",
+                "item": "videos kept and dropped, face detection, held-out subjects (table)",
+            },
         ),
-        run_config=report(
-            path(LAYOUT.report / "run_config.yaml"),
-            caption="../report/config.rst",
-            category="Configuration",
-        ),
-        accuracy=report(
-            path(LAYOUT.report / "accuracy_vs_landmarks.png"),
-            caption="../report/accuracy.rst",
-            category="Accuracy and cost",
-        ),
-        relevance=report(
-            path(LAYOUT.report / "relevance_on_face.png"),
-            caption="../report/relevance.rst",
-            category="Landmark relevance",
-        ),
-        selected=report(
-            path(LAYOUT.report / "selected_landmarks.png"),
-            caption="../report/selected.rst",
-            category="Landmark relevance",
+        results=report(
+            path(LAYOUT.report / "validation_vs_test.html"),
+            caption="../report/results.rst",
+            category="2. Validation and held-out test",
+            labels={
+                "#": "1",
+                "item": "validation vs held-out test, per emotion and combined (table)",
+            },
         ),
         confusion=report(
             path(LAYOUT.report / "confusion_matrix.png"),
             caption="../report/confusion.rst",
-            category="Accuracy and cost",
+            category="2. Validation and held-out test",
+            labels={"#": "2", "item": "combined classifier: confusion matrices"},
+        ),
+        selected_confusion=report(
+            path(LAYOUT.report / "selected_confusion.png"),
+            caption="../report/selected_confusion.rst",
+            category="2. Validation and held-out test",
+            labels={"#": "3", "item": "each selected model: confusion matrices"},
+        ),
+        accuracy=report(
+            path(LAYOUT.report / "accuracy_vs_landmarks.png"),
+            caption="../report/accuracy.rst",
+            category="3. Accuracy and cost",
+            labels={"#": "1", "item": "balanced accuracy vs landmarks kept"},
+        ),
+        cost=report(
+            path(LAYOUT.report / "cost_vs_landmarks.png"),
+            caption="../report/cost.rst",
+            category="3. Accuracy and cost",
+            labels={
+                "#": "2",
+                "item": "parameters, training and inference time vs landmarks kept",
+            },
+        ),
+        summary=report(
+            path(LAYOUT.report / "summary.html"),
+            caption="../report/summary.rst",
+            category="3. Accuracy and cost",
+            labels={"#": "3", "item": "summary per emotion and iteration (table)"},
+        ),
+        relevance=report(
+            path(LAYOUT.report / "relevance_on_face.png"),
+            caption="../report/relevance.rst",
+            category="4. Landmark relevance",
+            labels={
+                "#": "1",
+                "item": "relevance on the face: all landmarks and selected",
+            },
+        ),
+        selected=report(
+            path(LAYOUT.report / "selected_landmarks.png"),
+            caption="../report/selected.rst",
+            category="4. Landmark relevance",
+            labels={"#": "2", "item": "landmarks kept by each selected model"},
+        ),
+        selection=report(
+            path(LAYOUT.report / "landmark_selection.html"),
+            caption="../report/selection.rst",
+            category="4. Landmark relevance",
+            labels={
+                "#": "3",
+                "item": "landmarks kept, by face region, with ids (table)",
+            },
+        ),
+        settings=report(
+            path(LAYOUT.report / "run_settings.html"),
+            caption="../report/config.rst",
+            category="5. Run settings",
+            labels={"#": "1", "item": "run settings (table)"},
         ),
     log:
         log("make_report", "make_report"),
@@ -49,12 +145,11 @@ rule make_report:
         mem_mb=4000,
         runtime=30,
     params:
-        out_dir=lambda wildcards, output: str(Path(output.numbers).parent),
-        # per iteration, its emotions' attribution stores
-        attributions=[
-            per_emotion(LAYOUT.attributions, iteration) for iteration in ITERATIONS
-        ],
         top_k=config["report"]["top_k"],
-        run_config=config,
     script:
         "../scripts/make_report.py"
+
+
+# Writing a small YAML file: no job of its own on a cluster.
+localrules:
+    write_run_settings,

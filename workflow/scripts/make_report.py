@@ -1,4 +1,6 @@
-"""Rule make_report: figures of accuracy/cost versus landmarks and relevance on the face."""
+"""Rule make_report: data quality, validation vs held-out test, cost and relevance figures."""
+
+from pathlib import Path
 
 from emoflow._logging import log_to_file
 from emoflow.report import make_report
@@ -7,10 +9,14 @@ log_to_file(snakemake.log[0])
 make_report(
     snakemake.input.summary,
     snakemake.input.metrics,
-    snakemake.params.attributions,
+    snakemake.input.attributions,
     snakemake.input.landmarks,
-    snakemake.params.out_dir,
+    Path(snakemake.output.numbers).parent,
     ground_truth_path=snakemake.input.truth or None,
     top_k=snakemake.params.top_k,
-    run_config=snakemake.params.run_config,
+    settings_path=snakemake.input.settings,
+    scores_paths=snakemake.input.scores,
+    manifest_path=snakemake.input.manifest,
+    features_path=snakemake.input.features,
+    landmark_paths=list(snakemake.input.shards),
 )

@@ -1,0 +1,455 @@
+"""The report's HTML items: data and quality, validation against held-out test, the summary,
+each emotion's landmark selection by face region, and the run's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from emoflow.report.data import chosen_hyper_parameters
+from emoflow.report.html import (
+    facts,
+    heading,
+    paragraph,
+    percent,
+    setting,
+    table,
+    warning,
+    write_page,
+)
+from emoflow.report.inputs import ReportInputs
+from emoflow.report.outcomes import (
+    GAP_WARNING,
+    combined_of_selected,
+    combined_per_iteration,
+    validation_and_test,
+    warnings_of,
+)
+from emoflow.report.tables import full_and_selected
+
+PAGES = {
+    "data": "data_quality.html",
+    "results": "validation_vs_test.html",
+    "summary": "summary.html",
+    "selection": "landmark_selection.html",
+    "settings": "run_settings.html",
+}
+"""File names of the HTML items in the report folder."""
+LOWEST_DETECTION = 10
+"""Videos listed by lowest share of frames with a face (when any frame lacks one)."""
+
+
+def write_data_page(inputs: ReportInputs, path: Path) -> None:
+    """Videos, subjects and videos per emotion; face detection; every video not kept with its
+    reason; the held-out subjects; the hyper-parameters inner cross-validation chose."""
+    parts: list[str] = []
+    data = inputs.data
+    if data is not None:
+        numbers = data.numbers()
+        rates: list[float] = data.videos["detection_rate"].drop_nulls().to_list()
+        parts += [
+            heading("Videos"),
+            facts(
+                [
+                    ("videos in the manifest", numbers["n_videos"]),
+                    ("subjects", numbers["n_subjects"]),
+                    ("kept (samples of the feature store)", numbers["n_kept"]),
+                    ("dropped after extraction", numbers["n_dropped"]),
+                    ("skipped at extraction", numbers["n_skipped"]),
+                    (
+                        "face detected in",
+                        f"{percent(numbers['detection_rate'])} of "
+                        f"{numbers['n_frames']} frames (lowest video: "
+                        f"{percent(min(rates) if rates else None)})",
+                    ),
+                ]
+            ),
+            heading("Per emotion"),
+            table(
+                ["emotion", "videos", "subjects", "kept", "dropped", "skipped", "face detection"],
+                [
+                    [
+                        row["emotion"],
+                        row["videos"],
+                        row["subjects"],
+                        row["kept"],
+                        row["dropped"],
+                        row["skipped"],
+                        percent(row["mean_detection_rate"]),
+                    ]
+                    for row in data.per_emotion().iter_rows(named=True)
+                ],
+            ),
+            heading(f"Videos dropped or skipped ({data.not_kept.height})"),
+        ]
+        if data.not_kept.height:
+            parts.append(
+                table(
+                    ["video", "subject", "emotion", "status", "frames", "with a face", "reason"],
+                    [
+                        [
+                            row["video_id"],
+                            row["subject"],
+                            row["emotion"],
+                            row["status"],
+                            row["n_frames"],
+                            row["n_faces_found"],
+                            row["reason"],
+                        ]
+                        for row in data.not_kept.iter_rows(named=True)
+                    ],
+                )
+            )
+        else:
+            parts.append(paragraph("None: every video of the manifest became a sample."))
+        partial = data.videos.filter(pl.col("detection_rate") < 1.0)
+        lowest = partial.sort("detection_rate", "video_id").head(LOWEST_DETECTION)
+        if lowest.height:
+            parts += [
+                heading(
+                    f"Videos with frames without a face ({partial.height}"
+                    + (
+                        f", the {lowest.height} lowest shown)"
+                        if partial.height > lowest.height
+                        else ")"
+                    )
+                ),
+                table(
+                    ["video", "subject", "emotion", "frames", "with a face", "share", "status"],
+                    [
+                        [
+                            row["video_id"],
+                            row["subject"],
+                            row["emotion"],
+                            row["n_frames"],
+                            row["n_faces_found"],
+                            percent(row["detection_rate"]),
+                            row["status"],
+                        ]
+                        for row in lowest.iter_rows(named=True)
+                    ],
+                ),
+            ]
+        parts.append(heading("Held-out test subjects"))
+        if data.test_subjects:
+            parts.append(
+                facts(
+                    [
+                        ("held out of everything", ", ".join(data.test_subjects)),
+                        ("test samples", data.n_test),
+                        ("cross-validation samples", data.n_development),
+                    ]
+                )
+            )
+        else:
+            parts.append(paragraph("None (train.test_subjects is 0): no held-out test."))
+    else:
+        parts.append(paragraph("The run's manifest, shards and feature store were not given."))
+    parts += [heading("Hyper-parameters chosen by inner cross-validation"), _chosen_table(inputs)]
+    write_page(path, "Data and quality", parts)
+
+
+def _chosen_table(inputs: ReportInputs) -> str:
+    rows, grid_note = [], ""
+    for emotion in inputs.emotions:
+        iteration = inputs.selected_iteration(emotion)
+        chosen = chosen_hyper_parameters(inputs.metrics[inputs.position(iteration)], emotion)
+        searched = set(chosen["grid"]) or None
+        folds = "; ".join(
+            ", ".join(f"{k} {setting(v)}" for k, v in fold.items() if not searched or k in searched)
+            for fold in chosen["folds"]
+        )
+        final = ", ".join(f"{k} {setting(v)}" for k, v in chosen["final"].items())
+        rows.append([emotion, iteration, final or "–", folds or "–"])
+        if chosen["grid"] and not grid_note:
+            searched_text = "; ".join(f"{k}: {setting(v)}" for k, v in chosen["grid"].items())
+            grid_note = (
+                f"Searched {searched_text} by {chosen['n_inner_folds']}-fold inner "
+                "cross-validation on the training subjects only, scored by "
+                f"{chosen['metric']}."
+            )
+    network = inputs.metrics[0].get("network", {})
+    return "".join(
+        [
+            table(["emotion", "selected iteration", "final model", "each fold's choice"], rows),
+            paragraph(grid_note or "No hyper-parameter search in this run.", "note"),
+            paragraph(
+                "Network: " + ", ".join(f"{k} {setting(v)}" for k, v in network.items()), "note"
+            )
+            if network
+            else "",
+        ]
+    )
+
+
+def _combined_rows(inputs: ReportInputs) -> tuple[list[list[Any]], dict[str, Any]]:
+    selected = combined_of_selected(inputs.selected_scores, inputs.emotions)
+    rows = []
+    for which, validation, test in [
+        (
+            "selected models (what emoflow predict applies)",
+            selected["validation"],
+            selected["test"],
+        ),
+    ]:
+        if validation is not None:
+            rows.append(
+                [
+                    which,
+                    validation["accuracy"],
+                    test["accuracy"] if test else None,
+                    validation["balanced_accuracy"],
+                    test["balanced_accuracy"] if test else None,
+                ]
+            )
+    for row in combined_per_iteration(inputs.metrics, inputs.iterations):
+        rows.append(
+            [
+                f"iteration {row['iteration']}",
+                row["validation_accuracy"],
+                row["test_accuracy"],
+                row["validation_balanced_accuracy"],
+                row["test_balanced_accuracy"],
+            ]
+        )
+    return rows, selected
+
+
+def _test_size_note(inputs: ReportInputs) -> str:
+    """How coarse the test is: its videos per emotion, and what one video is worth."""
+    if not inputs.selected_scores:
+        return ""
+    table = next(iter(inputs.selected_scores.values()))
+    test = table.filter(pl.col("fold") < 0)
+    if not test.height:
+        return ""
+    counts = test.group_by("emotion").len()["len"].to_list()
+    fewest = min(counts)
+    return paragraph(
+        f"The held-out test has {test.height} videos, {fewest}–{max(counts)} "
+        f"per emotion: one misclassified video of an emotion moves its test balanced accuracy "
+        f"by up to {0.5 / fewest:.3f}.",
+        "note",
+    )
+
+
+def write_results_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
+    """Validation (cross-validation on development subjects) beside held-out test, per emotion
+    and for the combined classifier; returns the numbers for ``report.json``."""
+    per_emotion = validation_and_test(
+        inputs.summary, inputs.emotions, inputs.metrics, inputs.iterations
+    )
+    flagged = warnings_of(per_emotion)
+    has_test = per_emotion["test"].is_not_null().any()
+    parts = [
+        warning(
+            flagged,
+            f"Held-out test more than {GAP_WARNING:.2f} below validation (balanced accuracy):",
+        ),
+        paragraph(
+            "Validation: subject-independent cross-validation on the development subjects "
+            "(mean ± std over folds, and each fold). Test: the held-out subjects, never used "
+            "for training, search, attribution, pruning or selection."
+            + ("" if has_test else " This run held out no subjects (train.test_subjects: 0).")
+        ),
+        _test_size_note(inputs),
+        heading("Per emotion (balanced accuracy of the binary model)"),
+        table(
+            [
+                "emotion",
+                "model",
+                "iteration",
+                "landmarks",
+                "validation",
+                "± std",
+                "folds",
+                "test",
+                "test − validation",
+            ],
+            [
+                [
+                    row["emotion"],
+                    row["model"],
+                    row["iteration"],
+                    row["n_landmarks"],
+                    row["validation_mean"],
+                    row["validation_std"],
+                    row["validation_folds"],
+                    row["test"],
+                    row["gap"],
+                ]
+                for row in per_emotion.iter_rows(named=True)
+            ],
+            highlight=[row == "selected" for row in per_emotion["model"]],
+            classes={6: "nowrap"},
+            cell_classes=[
+                {8: "bad", 7: "bad"} if gap is not None and gap < -GAP_WARNING else {}
+                for gap in per_emotion["gap"]
+            ],
+        ),
+    ]
+    rows, selected = _combined_rows(inputs)
+    parts += [
+        heading("Combined classifier (argmax over the emotions' models)"),
+        table(
+            [
+                "classifier",
+                "validation accuracy",
+                "test accuracy",
+                "validation balanced acc.",
+                "test balanced acc.",
+            ],
+            rows,
+            highlight=[str(r[0]).startswith("selected") for r in rows],
+        ),
+        paragraph(
+            "Each iteration's row combines the emotions' models of that iteration; the "
+            "highlighted row combines each emotion's selected model. Their confusion "
+            "matrices are in the figures.",
+            "note",
+        ),
+    ]
+    write_page(path, "Validation against held-out test", parts)
+    return {
+        "per_emotion": per_emotion.to_dicts(),
+        "combined_selected": selected,
+        "combined_per_iteration": combined_per_iteration(inputs.metrics, inputs.iterations),
+        "warnings": flagged,
+    }
+
+
+SUMMARY_HEADERS = {
+    "emotion": "emotion",
+    "iteration": "iteration",
+    "n_landmarks": "landmarks",
+    "balanced_accuracy_mean": "bal. acc. (validation)",
+    "balanced_accuracy_std": "± std",
+    "test_balanced_accuracy": "bal. acc. (test)",
+    "accuracy_mean": "accuracy",
+    "f1_mean": "F1",
+    "roc_auc_mean": "ROC-AUC",
+    "n_parameters": "parameters",
+    "train_time_s": "training (s / fold)",
+    "inference_time_ms": "inference (ms / sample)",
+    "selected": "selected",
+}
+
+
+def write_summary_page(summary: pl.DataFrame, path: Path) -> None:
+    """The summary, one row per emotion and iteration; selected rows highlighted."""
+    columns = [name for name in SUMMARY_HEADERS if name in summary.columns]
+    rows = summary.select(columns).rows()
+    write_page(
+        path,
+        "Summary per emotion and iteration",
+        [
+            paragraph(
+                "Validation is cross-validation on the development subjects; test is the "
+                "held-out subjects. The selected iteration (highlighted) has the best "
+                "validation balanced accuracy, ties going to fewer landmarks; test never "
+                "takes part in the choice."
+            ),
+            table(
+                [SUMMARY_HEADERS[name] for name in columns],
+                [
+                    [
+                        f"{v:,}" if c == "n_parameters" else v
+                        for c, v in zip(columns, row, strict=True)
+                    ]
+                    for row in rows
+                ],
+                highlight=summary["selected"].to_list(),
+            ),
+        ],
+    )
+
+
+def selection_by_region(kept: list[int]) -> list[tuple[str, list[int]]]:
+    """The kept landmark ids per face region (regions may overlap), then those in none."""
+    from emoflow.facemesh import regions
+
+    wanted = set(kept)
+    out = []
+    seen: set[int] = set()
+    for name, ids in regions().items():
+        inside = sorted(wanted.intersection(ids))
+        seen.update(inside)
+        if inside:
+            out.append((name.replace("_", " "), inside))
+    rest = sorted(wanted - seen)
+    if rest:
+        out.append(("in no named region", rest))
+    return out
+
+
+def write_selection_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
+    """Per emotion, the landmarks its selected model kept, grouped by face region with ids."""
+    parts = [
+        paragraph(
+            "Regions come from MediaPipe Face Mesh and overlap (a lip corner is in 'lips' and "
+            "'mouth corners'), so counts per region may add up to more than the total."
+        )
+    ]
+    numbers: dict[str, Any] = {}
+    for emotion in inputs.emotions:
+        full, selected = full_and_selected(inputs.summary, emotion)
+        position = inputs.position(selected["iteration"])
+        kept = sorted(inputs.landmark_sets[position].get(emotion, []))
+        groups = selection_by_region(kept)
+        numbers[emotion] = {name: ids for name, ids in groups}
+        parts += [
+            heading(
+                f"{emotion}: {len(kept)} of {full['n_landmarks']} landmarks "
+                f"(iteration {selected['iteration']})"
+            ),
+            table(
+                ["region", "kept", "landmark ids"],
+                [[name, len(ids), " ".join(map(str, ids))] for name, ids in groups],
+                classes={2: "ids"},
+            ),
+        ]
+    write_page(path, "Landmarks kept by each emotion's selected model", parts)
+    return numbers
+
+
+def write_settings_page(settings: Mapping[str, Any], path: Path) -> None:
+    """The run's settings that shape its results, one table per configuration section."""
+    parts = [
+        paragraph(
+            "The settings that shape this run's results, after schema defaults were filled "
+            "in. provenance.json in the results folder records the whole configuration, "
+            "seeds and package versions.",
+            "note",
+        )
+    ]
+    cards = []
+    for section, values in settings.items():
+        rows = _flatten(values) if isinstance(values, Mapping) else [[section, setting(values)]]
+        cards.append(f"<div>{heading(str(section))}{table(['setting', 'value'], rows)}</div>")
+    parts.append(f'<div class="cards">{"".join(cards)}</div>')
+    write_page(path, "Run settings", parts)
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows.extend(_flatten(value, f"{name}."))
+        else:
+            rows.append([name, setting(value)])
+    return rows
+
+
+__all__ = [
+    "PAGES",
+    "selection_by_region",
+    "write_data_page",
+    "write_results_page",
+    "write_selection_page",
+    "write_settings_page",
+    "write_summary_page",
+]
