@@ -18,7 +18,8 @@ attribute, and the root's ``dims`` attribute maps array → dimensions) holds
   themselves (NaN outside the emotion's landmarks and for unused baseline slots), so a later
   explanation can use exactly the same ones;
 - coordinate arrays ``emotion``, ``sample`` (= ``video_id``), ``frame``, ``landmark``,
-  ``coord``, so ``xarray.open_zarr`` labels every axis;
+  ``coord``, ``baseline`` (the slot number), so ``xarray.open_zarr`` labels every axis (the
+  store's metadata is consolidated, so it opens without warnings);
 
 and, in the root attributes, the settings, the formula's aggregation, timings and the mean
 delta per emotion.
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path
+from emoflow._atomic import atomic_path, consolidate_zarr
 from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import AttributionSettings
@@ -68,6 +69,7 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "frame": ("frame",),
     "landmark": ("landmark",),
     "coord": ("coord",),
+    "baseline": ("baseline",),
 }
 """Every array of the store and its dimensions (the root's ``dims`` attribute)."""
 
@@ -227,6 +229,7 @@ def attribute_iteration(
         _named_array(root, "frame", np.arange(n_frames, dtype=np.int64))
         _named_array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
         _named_array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
+        _named_array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
         root.attrs.update(
             {
                 "emoflow_store": "attributions",
@@ -244,6 +247,7 @@ def attribute_iteration(
                 },
             }
         )
+        consolidate_zarr(staged)
     return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
 
 

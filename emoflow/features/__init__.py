@@ -13,6 +13,7 @@ from emoflow.features.build import build_features, features_from_landmarks
 from emoflow.features.normalise import (
     ALIGNMENTS,
     LEFT_EYE_OUTER,
+    MIN_SAMPLE_FRAMES,
     RIGHT_EYE_OUTER,
     FeatureSettings,
     canonical_face,
@@ -24,8 +25,10 @@ from emoflow.features.store import (
     FEATURE_DIMS,
     FeatureSet,
     load_features,
+    read_sample_report,
     read_store_attributes,
     read_strings,
+    sample_summary,
     write_feature_store,
 )
 
@@ -34,6 +37,7 @@ __all__ = [
     "COORDS",
     "FEATURE_DIMS",
     "LEFT_EYE_OUTER",
+    "MIN_SAMPLE_FRAMES",
     "RIGHT_EYE_OUTER",
     "FeatureSet",
     "FeatureSettings",
@@ -42,8 +46,10 @@ __all__ = [
     "features_from_landmarks",
     "load_features",
     "normalise_sequence",
+    "read_sample_report",
     "read_store_attributes",
     "read_strings",
     "resample_frames",
+    "sample_summary",
     "write_feature_store",
 ]

@@ -1,10 +1,15 @@
 """The owner of the feature store (``features.zarr``): :func:`write_feature_store` writes it,
 :func:`load_features` and :func:`read_store_attributes` read it; nothing else opens it.
 
-Layout (Zarr v3): ``features`` ``(sample, frame, landmark, coord)`` float32 with
-``dimension_names``; ``video_id``, ``subject``, ``emotion`` string arrays over ``sample``;
-group attributes ``emoflow_store = "features"``, ``emotions``, ``n_landmarks``, ``settings``
-(the :class:`~emoflow.features.FeatureSettings` as a dict) and ``dropped`` (video → reason).
+Layout (Zarr v3, metadata consolidated): ``features`` ``(sample, frame, landmark, coord)``
+float32 with ``dimension_names``; ``video_id``, ``subject``, ``emotion`` string arrays over
+``sample``; a coordinate array per dimension (``sample`` = the video ids, ``frame`` and
+``landmark`` = Face Mesh ids as integers, ``coord`` = ``x``, ``y``, ``z``), so
+``xarray.open_zarr`` labels every axis; group attributes ``emoflow_store = "features"``,
+``emotions``, ``n_landmarks``, ``settings`` (the :class:`~emoflow.features.FeatureSettings` as
+a dict), ``dropped`` (video → why it gave no sample), ``several_faces`` (kept video → what
+extraction saw) and ``counts`` (``videos``, ``kept``, ``dropped``, ``several_faces``; read
+together with the maps by :func:`read_sample_report`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from emoflow._atomic import atomic_path
+from emoflow._atomic import atomic_path, consolidate_zarr
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh import N_LANDMARKS
 
@@ -140,8 +145,13 @@ def write_feature_store(
     emotion_names: list[str],
     settings: dict[str, Any],
     dropped: dict[str, str] | None = None,
+    several_faces: dict[str, str] | None = None,
 ) -> None:
-    """Write features and their sample labels as a Zarr v3 store (atomically)."""
+    """Write features and their sample labels as a Zarr v3 store (atomically).
+
+    ``dropped`` maps each video that gave no sample to the reason, ``several_faces`` each kept
+    video whose frames showed several faces to what was seen (see the module docstring).
+    """
     import zarr
 
     n_samples, n_frames, n_landmarks, n_coords = features.shape
@@ -163,6 +173,22 @@ def write_feature_store(
             )
             labels[...] = np.asarray(values, dtype=str)
             labels.attrs["dims"] = ["sample"]
+        for name, values in (
+            ("sample", np.asarray(video_ids, dtype=str)),
+            ("frame", np.arange(n_frames, dtype=np.int64)),
+            ("landmark", np.arange(n_landmarks, dtype=np.int64)),
+            ("coord", np.asarray(COORDS[:n_coords], dtype=str)),
+        ):
+            coordinate = root.create_array(
+                name,
+                shape=values.shape,
+                dtype=str if values.dtype.kind == "U" else values.dtype,
+                dimension_names=[name],
+            )
+            coordinate[...] = values
+            coordinate.attrs["dims"] = [name]
+        dropped = dict(dropped or {})
+        several_faces = dict(several_faces or {})
         root.attrs.update(
             {
                 "emoflow_store": "features",
@@ -170,9 +196,17 @@ def write_feature_store(
                 "emotions": list(emotion_names),
                 "n_landmarks": int(n_landmarks),
                 "settings": settings,
-                "dropped": dropped or {},
+                "dropped": dropped,
+                "several_faces": several_faces,
+                "counts": {
+                    "videos": int(n_samples) + len(dropped),
+                    "kept": int(n_samples),
+                    "dropped": len(dropped),
+                    "several_faces": len(several_faces),
+                },
             }
         )
+        consolidate_zarr(staged)
 
 
 def read_strings(array: Any) -> np.ndarray:
@@ -204,6 +238,55 @@ def read_store_attributes(path: str | Path) -> dict[str, Any]:
     """The store's attributes without its features: ``emotions``, ``n_landmarks``, ``settings``,
     ``dropped``."""
     return dict(_open_store(path).attrs)
+
+
+def read_sample_report(path: str | Path) -> dict[str, Any]:
+    """Which videos became samples: ``counts`` (``videos``, ``kept``, ``dropped``,
+    ``several_faces``), ``dropped`` (video → reason) and ``several_faces`` (kept video → what
+    extraction saw). Stores written before ``counts`` existed give counts from ``dropped``
+    and the number of samples, and an empty ``several_faces``.
+    """
+    root = _open_store(path)
+    attrs = root.attrs
+    dropped = dict(cast(dict[str, str], attrs.get("dropped") or {}))
+    several_faces = dict(cast(dict[str, str], attrs.get("several_faces") or {}))
+    counts = attrs.get("counts")
+    if not isinstance(counts, dict):
+        n_kept = int(cast(Any, root["video_id"]).shape[0])
+        counts = {
+            "videos": n_kept + len(dropped),
+            "kept": n_kept,
+            "dropped": len(dropped),
+            "several_faces": len(several_faces),
+        }
+    return {"counts": dict(counts), "dropped": dropped, "several_faces": several_faces}
+
+
+def sample_summary(path: str | Path) -> str:
+    """A few lines for the console at the end of a run: videos kept and dropped (with the
+    first reasons) and videos that showed several faces; ``""`` without a feature store."""
+    if not Path(path).exists():
+        return ""
+    try:
+        report = read_sample_report(path)
+    except InputError as err:
+        return f"emoflow: {err}"
+    counts = report["counts"]
+    lines = [
+        f"emoflow: {counts['kept']} of {counts['videos']} videos became training samples, "
+        f"{counts['dropped']} dropped (feature store {path})"
+    ]
+    shown = 5
+    for video_id, reason in list(report["dropped"].items())[:shown]:
+        lines.append(f"  dropped {video_id}: {reason}")
+    if counts["dropped"] > shown:
+        lines.append(f"  … and {counts['dropped'] - shown} more (see the report)")
+    if report["several_faces"]:
+        lines.append(
+            f"  {len(report['several_faces'])} kept video(s) showed several faces; one face was "
+            "followed: " + ", ".join(list(report["several_faces"])[:shown])
+        )
+    return "\n".join(lines)
 
 
 def load_features(path: str | Path) -> FeatureSet:
