@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -447,3 +448,19 @@ def test_faithfulness_helpers(rng) -> None:
     )
     assert roar["n_kept"] == [10, 7, 1]
     assert roar["values"][0] > 0.8 > roar["values"][1]
+
+
+def test_store_opens_in_xarray_without_a_warning_with_every_axis_labelled(store, planted) -> None:
+    import xarray as xr
+
+    path, _, settings = store
+    (path / ".snakemake_timestamp").touch()  # what Snakemake leaves in a directory() output
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset = xr.open_zarr(path)
+    assert set(dataset.dims) == {"emotion", "sample", "frame", "landmark", "coord", "baseline"}
+    assert set(dataset.dims) <= set(dataset.coords)
+    assert dataset["sample"].values.tolist() == planted.video_ids.tolist()
+    assert dataset["coord"].values.tolist() == ["x", "y", "z"]
+    assert dataset["baseline"].values.tolist() == list(range(settings.n_baselines))
+    assert dataset["attributions"].dims == ATTRIBUTION_DIMS
