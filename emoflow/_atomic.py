@@ -74,3 +74,14 @@ def consolidate_zarr(path: str | Path) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
         zarr.consolidate_metadata(str(path))
+
+
+def checked_compressors() -> tuple[Any, ...]:
+    """Zarr v3 codecs for emoflow's float arrays: zstd, then a CRC-32C of each stored chunk.
+
+    zarr verifies the checksum whenever it reads a chunk, so a flipped byte in a stored chunk
+    is an error instead of other numbers.
+    """
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    return (ZstdCodec(level=0), Crc32cCodec())

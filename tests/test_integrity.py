@@ -216,3 +216,17 @@ def test_feature_store_opens_in_xarray_without_a_warning(feature_store: Path) ->
     assert dataset["coord"].values.tolist() == ["x", "y", "z"]
     assert dataset["emotion"].values.tolist() == ["happiness", "anger", "happiness"]
     assert dataset.attrs["dropped"] == read_sample_report(feature_store)["dropped"]
+
+
+def test_a_flipped_byte_in_a_feature_chunk_is_named_with_the_rerun(feature_store: Path) -> None:
+    from emoflow.features import load_features
+
+    assert load_features(feature_store).features.shape == (3, SETTINGS.n_frames, N_LANDMARKS, 3)
+    chunk = next((feature_store / "features" / "c").rglob("*"))
+    while chunk.is_dir():
+        chunk = next(chunk.iterdir())
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"features\.zarr: .*checksum.*--forcerun build_features"):
+        load_features(feature_store)

@@ -1,15 +1,16 @@
 """The owner of the feature store (``features.zarr``): :func:`write_feature_store` writes it,
 :func:`load_features` and :func:`read_store_attributes` read it; nothing else opens it.
 
-Layout (Zarr v3, metadata consolidated): ``features`` ``(sample, frame, landmark, coord)``
-float32 with ``dimension_names``; ``video_id``, ``subject``, ``emotion`` string arrays over
-``sample``; a coordinate array per dimension (``sample`` = the video ids, ``frame`` and
-``landmark`` = Face Mesh ids as integers, ``coord`` = ``x``, ``y``, ``z``), so
-``xarray.open_zarr`` labels every axis; group attributes ``emoflow_store = "features"``,
-``emotions``, ``n_landmarks``, ``settings`` (the :class:`~emoflow.features.FeatureSettings` as
-a dict), ``dropped`` (video → why it gave no sample), ``several_faces`` (kept video → what
-extraction saw) and ``counts`` (``videos``, ``kept``, ``dropped``, ``several_faces``; read
-together with the maps by :func:`read_sample_report`).
+Layout (Zarr v3, metadata consolidated, each chunk checksummed with CRC-32C and verified on
+read): ``features`` ``(sample, frame, landmark, coord)`` float32 with ``dimension_names``;
+``video_id``, ``subject``, ``emotion`` string arrays over ``sample``; a coordinate array per
+dimension (``sample`` = the video ids, ``frame`` = 0, 1, …, ``landmark`` = the Face Mesh ids,
+``coord`` = ``x``, ``y``, ``z``), so ``xarray.open_zarr`` labels every axis; group attributes
+``emoflow_store = "features"``, ``emotions``, ``n_landmarks``, ``settings`` (the
+:class:`~emoflow.features.FeatureSettings` as a dict), ``dropped`` (video → why it gave no
+sample), ``several_faces`` (kept video → what extraction saw) and ``counts`` (``videos``,
+``kept``, ``dropped``, ``several_faces``; read together with the maps by
+:func:`read_sample_report`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from emoflow._atomic import atomic_path, consolidate_zarr
+from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh import N_LANDMARKS
 
@@ -162,6 +163,7 @@ def write_feature_store(
             shape=features.shape,
             dtype="float32",
             chunks=(min(n_samples, 256), n_frames, n_landmarks, n_coords),
+            compressors=checked_compressors(),
             dimension_names=FEATURE_DIMS,
         )
         array[...] = features
@@ -169,7 +171,11 @@ def write_feature_store(
         array.attrs["coords"] = list(COORDS)
         for name, values in (("video_id", video_ids), ("subject", subjects), ("emotion", emotions)):
             labels = root.create_array(
-                name, shape=(n_samples,), dtype=str, dimension_names=["sample"]
+                name,
+                shape=(n_samples,),
+                dtype=str,
+                compressors=checked_compressors(),
+                dimension_names=["sample"],
             )
             labels[...] = np.asarray(values, dtype=str)
             labels.attrs["dims"] = ["sample"]
@@ -183,6 +189,7 @@ def write_feature_store(
                 name,
                 shape=values.shape,
                 dtype=str if values.dtype.kind == "U" else values.dtype,
+                compressors=checked_compressors(),
                 dimension_names=[name],
             )
             coordinate[...] = values
@@ -231,7 +238,10 @@ def _open_store(path: str | Path) -> Any:
 
 
 def _unreadable(err: Exception) -> str:
-    return f"not a readable Zarr store ({err}); delete it and rerun build_features"
+    return (
+        f"not a readable Zarr store ({err}); delete it and rerun build_features "
+        "(snakemake --forcerun build_features)"
+    )
 
 
 def read_store_attributes(path: str | Path) -> dict[str, Any]:
@@ -295,6 +305,7 @@ def load_features(path: str | Path) -> FeatureSet:
     try:
         features_array = cast(Any, root["features"])
         features = np.asarray(features_array[...], dtype=np.float32)
+        labels = {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
     if not np.isfinite(features).all():
@@ -303,9 +314,9 @@ def load_features(path: str | Path) -> FeatureSet:
         log.info("feature store %s holds %d landmarks", path, features.shape[2])
     return FeatureSet(
         features=features,
-        video_ids=read_strings(root["video_id"]),
-        subjects=read_strings(root["subject"]),
-        emotions=read_strings(root["emotion"]),
+        video_ids=labels["video_id"],
+        subjects=labels["subject"],
+        emotions=labels["emotion"],
         emotion_names=list(cast(list[str], root.attrs["emotions"])),
         settings=dict(cast(dict[str, Any], root.attrs["settings"])),
     )
