@@ -43,3 +43,14 @@ rule all:
     default_target: True
     input:
         get_final_outputs(),
+
+
+# At the end of a successful run: how many videos became training samples, which were
+# dropped and why (read from the feature store, which the report shows too).
+onsuccess:
+    import sys
+    from emoflow.features import sample_summary
+
+    summary = sample_summary(path(LAYOUT.features))
+    if summary:
+        print(summary, file=sys.stderr)

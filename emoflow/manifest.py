@@ -28,8 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from emoflow._atomic import atomic_path
-from emoflow._tables import read_parquet
+from emoflow._tables import read_parquet, write_parquet
 from emoflow.datasets import ADAPTERS, DEMO_LABELS, DatasetAdapter
 from emoflow.datasets.base import listing
 from emoflow.errors import ConfigError, InputError
@@ -161,8 +160,7 @@ def build_manifest(
                 label_file,
                 ", ".join(absent),
             )
-    with atomic_path(out_path) as staged:
-        manifest.write_parquet(staged, compression="zstd")
+    write_parquet(manifest, out_path)
     logger.info(
         "manifest %s: %d videos, %d subjects, emotions %s (from %s)",
         out_path,
@@ -185,7 +183,11 @@ def read_manifest(
         The file is missing, not Parquet, or lacks a required column.
     """
     manifest_path = Path(path)
-    manifest = read_parquet(manifest_path, what="manifest")
+    manifest = read_parquet(
+        manifest_path,
+        what="manifest",
+        remedy="delete it and rerun build_manifest (snakemake --forcerun build_manifest)",
+    )
     missing = [name for name in required_columns if name not in manifest.columns]
     if missing:
         raise InputError(

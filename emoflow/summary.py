@@ -34,7 +34,12 @@ SUMMARY_COLUMNS = (
 
 def _read(path: str | Path, columns: Sequence[str], *, missing_hint: str = "") -> pl.DataFrame:
     """The summary table; InputError naming the file when it is missing, unreadable or short."""
-    summary = read_parquet(path, missing_hint=missing_hint)
+    summary = read_parquet(
+        path,
+        missing_hint=missing_hint,
+        remedy="delete it and rerun summarise_iterations "
+        "(snakemake --forcerun summarise_iterations)",
+    )
     absent = [name for name in columns if name not in summary.columns]
     if absent:
         raise InputError(path, f"lacks column(s) {', '.join(absent)}")

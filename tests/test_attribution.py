@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from emoflow.attribution.faithfulness import (
     ranking_from_scores,
     remove_and_retrain,
 )
-from emoflow.errors import ConfigError, DataError
+from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training import train_iteration
@@ -447,3 +448,34 @@ def test_faithfulness_helpers(rng) -> None:
     )
     assert roar["n_kept"] == [10, 7, 1]
     assert roar["values"][0] > 0.8 > roar["values"][1]
+
+
+def test_store_opens_in_xarray_without_a_warning_with_every_axis_labelled(store, planted) -> None:
+    import xarray as xr
+
+    path, _, settings = store
+    (path / ".snakemake_timestamp").touch()  # what Snakemake leaves in a directory() output
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset = xr.open_zarr(path)
+    assert set(dataset.dims) == {"emotion", "sample", "frame", "landmark", "coord", "baseline"}
+    assert set(dataset.dims) <= set(dataset.coords)
+    assert dataset["sample"].values.tolist() == planted.video_ids.tolist()
+    assert dataset["coord"].values.tolist() == ["x", "y", "z"]
+    assert dataset["baseline"].values.tolist() == list(range(settings.n_baselines))
+    assert dataset["attributions"].dims == ATTRIBUTION_DIMS
+
+
+def test_a_flipped_byte_in_an_attribution_chunk_is_named(store, tmp_path) -> None:
+    import shutil
+
+    path, _, _ = store
+    damaged = tmp_path / "attributions.zarr"
+    shutil.copytree(path, damaged)
+    chunk = max((damaged / "attributions" / "c").rglob("*"), key=lambda p: p.stat().st_size)
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"attributions\.zarr: damaged.*checksum.*train_models"):
+        read_attributions(damaged)
+    assert np.isfinite(read_attributions(path)[0]).any()  # the intact store still reads

@@ -27,6 +27,7 @@ from emoflow.features import FeatureSettings
 from emoflow.landmarks import extract_videos
 from emoflow.manifest import build_manifest
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, load_model, save_model
+from emoflow.models.files import content_hash
 from emoflow.predict import FaceCounter, VideoSource, find_videos, inspect_video, predict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -377,6 +378,7 @@ def _rewritten(models: Path, folder: Path, **metadata: object) -> Path:
     target = folder / "sadness.pt"
     record = torch.load(target, weights_only=True)
     record["metadata"].update(metadata)
+    record["content_sha256"] = content_hash(record)  # as a model trained so would hold
     torch.save(record, target)
     return target
 

@@ -1,9 +1,12 @@
-"""The model file: random layers redrawn from the seed and checked; format 2 still loads."""
+"""The model file: random layers redrawn from the seed and checked, the content hashed and
+checked; formats 2 and 3 still load."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from emoflow.models import (
     make_settings,
     save_model,
 )
+from emoflow.models.files import content_hash
 from emoflow.models.rvfl import clear_random_weight_cache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +34,12 @@ SETTINGS = [
     NetworkSettings(width=16, n_layers=2, ensemble="seeds", n_estimators=3, seed=5),
     NetworkSettings(width=16, n_layers=2, direct_link=False, activation="gelu", seed=5),
 ]
+
+
+def _save_sealed(record: dict[str, Any], path: Path) -> None:
+    """Save a changed record with a matching content hash, as a file written so would be."""
+    record["content_sha256"] = content_hash(record)
+    torch.save(record, path)
 
 
 def _data(rng: np.random.Generator, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +59,8 @@ def test_reload_redraws_the_random_layers_bit_identically(rng, tmp_path, setting
     model, inputs = _fitted(rng, settings)
     save_model(model, tmp_path / "m.pt", metadata={"emotion": "x"})
     record = torch.load(tmp_path / "m.pt", weights_only=True)
-    assert record["format"] == MODEL_FORMAT == 3
+    assert record["format"] == MODEL_FORMAT == 4
+    assert record["content_sha256"] == content_hash(record)
     assert not [name for name in record["state_dict"] if name.startswith("hidden_.")]
     assert record["redrawn"]["names"] and len(record["redrawn"]["sha256"]) == 64
     clear_random_weight_cache()  # redrawn, not taken from the cache of the fit
@@ -101,19 +112,72 @@ def test_random_layers_that_do_not_reproduce_the_model_are_refused(rng, tmp_path
     # as if this torch drew other numbers from the seed than the one that trained the model
     record["redrawn"]["sha256"] = "0" * 64
     record["torch_version"] = "9.9.9"
-    torch.save(record, tmp_path / "other_torch.pt")
+    _save_sealed(record, tmp_path / "other_torch.pt")
     with pytest.raises(InputError, match=r"other_torch\.pt: .*seed 5.*torch 9\.9\.9.*checksum"):
         load_model(tmp_path / "other_torch.pt", device="cpu")
     record = torch.load(tmp_path / "m.pt", weights_only=True)
     record["settings"]["seed"] = 6
-    torch.save(record, tmp_path / "other_seed.pt")
+    _save_sealed(record, tmp_path / "other_seed.pt")
     with pytest.raises(InputError, match=r"other_seed\.pt: .*checksum"):
         load_model(tmp_path / "other_seed.pt", device="cpu")
     record = torch.load(tmp_path / "m.pt", weights_only=True)
     del record["state_dict"]["readout_"]
-    torch.save(record, tmp_path / "no_readout.pt")
+    _save_sealed(record, tmp_path / "no_readout.pt")
     with pytest.raises(InputError, match=r"no_readout\.pt: .*readout_"):
         load_model(tmp_path / "no_readout.pt", device="cpu")
+
+
+def _flip_in_entry(path: Path, part: str) -> Path:
+    """Flip one byte in the middle of the largest stored (uncompressed) zip entry whose name
+    holds ``part``."""
+    with zipfile.ZipFile(path) as archive:
+        entry = max(
+            (info for info in archive.infolist() if part in info.filename),
+            key=lambda info: info.file_size,
+        )
+        assert entry.compress_type == zipfile.ZIP_STORED
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[entry.header_offset + 26 :][:4])
+    start = entry.header_offset + 30 + name_length + extra_length
+    data[start + entry.file_size // 2] ^= 0x5A
+    flipped = path.with_name("flipped_" + path.name)
+    flipped.write_bytes(bytes(data))
+    return flipped
+
+
+def test_a_flipped_byte_in_the_tensor_data_is_refused_naming_the_file(rng, tmp_path) -> None:
+    model, _ = _fitted(rng, SETTINGS[0])
+    save_model(model, tmp_path / "m.pt", metadata={"emotion": "x"})
+    flipped = _flip_in_entry(tmp_path / "m.pt", "/data/")  # the largest tensor's bytes
+    # torch itself reads the damaged file without a word: the hash is what catches it
+    damaged = torch.load(flipped, weights_only=True)["state_dict"]
+    stored = torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"]
+    assert sum(not torch.equal(damaged[name], stored[name]) for name in stored) == 1
+    with pytest.raises(
+        InputError, match=r"flipped_m\.pt: model file is damaged.*SHA-256.*--forcerun train_models"
+    ):
+        load_model(flipped, device="cpu")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes((tmp_path / "m.pt").read_bytes()[:-200])
+    with pytest.raises(InputError, match=r"truncated\.pt: not a readable .*--forcerun"):
+        load_model(truncated, device="cpu")
+
+
+def test_format_3_files_without_a_content_hash_still_load(rng, tmp_path) -> None:
+    model, inputs = _fitted(rng, SETTINGS[0])
+    save_model(model, tmp_path / "new.pt", metadata={"emotion": "x"})
+    record = torch.load(tmp_path / "new.pt", weights_only=True)
+    del record["content_sha256"]
+    record["format"] = 3
+    torch.save(record, tmp_path / "old.pt")
+    loaded, metadata = load_model(tmp_path / "old.pt", device="cpu")
+    assert metadata["emotion"] == "x"
+    np.testing.assert_array_equal(loaded.decision_function(inputs), model.decision_function(inputs))
+    # a format-4 file must hold its hash: one without is refused, not taken for an old file
+    record["format"] = 4
+    torch.save(record, tmp_path / "unsealed.pt")
+    with pytest.raises(InputError, match=r"unsealed\.pt: model file is damaged"):
+        load_model(tmp_path / "unsealed.pt", device="cpu")
 
 
 def test_fitting_and_loading_the_network_imports_no_sympy(tmp_path) -> None:

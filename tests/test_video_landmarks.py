@@ -258,6 +258,7 @@ def test_bad_videos_are_recorded_not_fatal(
         "n_faces_found_on_crop": 0,
         "landmarks_format": None,
         "error": None,
+        "n_frames_several_faces": 0,
     }
     # the truncated AVI decodes partly: its rows are kept and a warning names it
     assert summary["truncated_avi"]["frames"] == records["truncated_avi"]["n_frames"] < 20

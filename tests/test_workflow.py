@@ -80,7 +80,35 @@ def finished_run(tmp_path_factory) -> Path:
     # two GPU jobs at once (each on its own device; CPU here), as on a workstation
     result = _snakemake(workdir, "--resources", "gpu=2", cores="4")
     assert result.returncode == 0, result.stderr[-4000:]
+    (workdir / "run.stderr").write_text(result.stderr)  # what the user saw on the console
     return workdir
+
+
+@pytest.mark.slow
+def test_stores_of_a_run_open_in_xarray_without_a_warning(finished_run: Path) -> None:
+    import warnings
+
+    import xarray as xr
+
+    results = finished_run / "results"
+    stores = [results / "features.zarr", *sorted(results.glob("iter_*/*/attributions.zarr"))]
+    assert len(stores) == 7
+    for store in stores:
+        # Snakemake marks directory() outputs with this file; xarray must not trip on it
+        assert (store / ".snakemake_timestamp").exists(), store
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            dataset = xr.open_zarr(store)
+        assert set(dataset.dims) <= set(dataset.coords), store
+    features = xr.open_zarr(results / "features.zarr")
+    manifest = pl.read_parquet(results / "manifest.parquet")
+    assert sorted(features["sample"].values.tolist()) == sorted(manifest["video_id"].to_list())
+
+
+@pytest.mark.slow
+def test_the_run_ends_with_the_counts_of_kept_and_dropped_videos(finished_run: Path) -> None:
+    console = (finished_run / "run.stderr").read_text()
+    assert "emoflow: 12 of 12 videos became training samples, 0 dropped" in console
 
 
 @pytest.mark.slow

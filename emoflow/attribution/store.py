@@ -1,7 +1,8 @@
 """The attribution store (``attributions.zarr``): the one module that writes and reads it.
 
-The store (Zarr v3; every array names its dimensions in ``dimension_names`` and in a ``dims``
-attribute, and the root's ``dims`` attribute maps array → dimensions) holds
+The store (Zarr v3, each chunk checksummed with CRC-32C and verified on read; every array
+names its dimensions in ``dimension_names`` and in a ``dims`` attribute, and the root's
+``dims`` attribute maps array → dimensions) holds
 
 - ``attributions`` ``(emotion, sample, frame, landmark, coord)`` float32, NaN for landmarks
   outside an emotion's set, chunked ``(1, batch_size, all frames,`` :data:`LANDMARK_CHUNK`
@@ -18,7 +19,8 @@ attribute, and the root's ``dims`` attribute maps array → dimensions) holds
   themselves (NaN outside the emotion's landmarks and for unused baseline slots), so a later
   explanation can use exactly the same ones;
 - coordinate arrays ``emotion``, ``sample`` (= ``video_id``), ``frame``, ``landmark``,
-  ``coord``, so ``xarray.open_zarr`` labels every axis;
+  ``coord``, ``baseline`` (the slot number), so ``xarray.open_zarr`` labels every axis (the
+  store's metadata is consolidated, so it opens without warnings);
 
 and, in the root attributes, the settings, the formula's aggregation, timings and the mean
 delta per emotion.
@@ -26,16 +28,17 @@ delta per emotion.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path
+from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
 from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import AttributionSettings
@@ -68,6 +71,7 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "frame": ("frame",),
     "landmark": ("landmark",),
     "coord": ("coord",),
+    "baseline": ("baseline",),
 }
 """Every array of the store and its dimensions (the root's ``dims`` attribute)."""
 
@@ -80,6 +84,7 @@ def _chunked_array(root: Any, name: str, shape: tuple[int, ...], chunks: tuple[i
         shape=shape,
         dtype="float32",
         chunks=chunks,
+        compressors=checked_compressors(),
         fill_value=np.nan,
         dimension_names=_DIMS[name],
     )
@@ -91,7 +96,13 @@ def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
     """Write a small array with ``dimension_names`` and a ``dims`` attribute."""
     dims = _DIMS[name]
     dtype = str if values.dtype.kind in "US" else values.dtype
-    array = root.create_array(name, shape=values.shape, dtype=dtype, dimension_names=dims)
+    array = root.create_array(
+        name,
+        shape=values.shape,
+        dtype=dtype,
+        compressors=checked_compressors(),
+        dimension_names=dims,
+    )
     array[...] = values
     array.attrs["dims"] = list(dims)
     return array
@@ -227,6 +238,7 @@ def attribute_iteration(
         _named_array(root, "frame", np.arange(n_frames, dtype=np.int64))
         _named_array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
         _named_array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
+        _named_array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
         root.attrs.update(
             {
                 "emoflow_store": "attributions",
@@ -244,6 +256,7 @@ def attribute_iteration(
                 },
             }
         )
+        consolidate_zarr(staged)
     return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
 
 
@@ -356,6 +369,22 @@ def attribute_emotion(
 
 
 # -- reading ---------------------------------------------------------------------------------
+REWRITE = (
+    "delete it and rerun the train_models job that wrote it (snakemake --forcerun train_models)"
+)
+"""What to do about a damaged attribution store."""
+
+
+@contextlib.contextmanager
+def _intact(path: str | Path) -> Iterator[None]:
+    """Turn zarr's errors on a damaged store (a chunk's checksum, a truncated chunk) into an
+    InputError naming the store and the rerun."""
+    try:
+        yield
+    except (ValueError, OSError, RuntimeError) as err:
+        raise InputError(path, f"damaged attribution store ({err}); {REWRITE}") from err
+
+
 def _open(path: str | Path) -> Any:
     """The root group of an attribution store (an :class:`InputError` for anything else)."""
     import zarr
@@ -395,7 +424,8 @@ def load_scores(path: str | Path | Sequence[str | Path]) -> tuple[list[str], np.
         names = [name for part_names, _ in parts for name in part_names]
         return names, np.concatenate([scores for _, scores in parts], axis=0)
     root = _open(path)
-    return list(root.attrs["emotions"]), np.asarray(root["scores"][...], dtype=np.float64)
+    with _intact(path):
+        return list(root.attrs["emotions"]), np.asarray(root["scores"][...], dtype=np.float64)
 
 
 def read_baseline_indices(path: str | Path, emotion: str) -> tuple[np.ndarray, np.ndarray]:
@@ -403,13 +433,16 @@ def read_baseline_indices(path: str | Path, emotion: str) -> tuple[np.ndarray, n
     store's ``video_id`` of every sample, so the indices can be matched to another store."""
     root = _open(path)
     row = _emotion_row(root, path, emotion)
-    return np.asarray(root["baselines"][row]), read_strings(root["video_id"])
+    with _intact(path):
+        return np.asarray(root["baselines"][row]), read_strings(root["video_id"])
 
 
 def read_baseline_values(path: str | Path, emotion: str) -> np.ndarray:
     """One emotion's references ``(baseline, frame, landmark, coord)`` (NaN: not used)."""
     root = _open(path)
-    return np.asarray(root["baseline_values"][_emotion_row(root, path, emotion)])
+    row = _emotion_row(root, path, emotion)
+    with _intact(path):
+        return np.asarray(root["baseline_values"][row])
 
 
 def read_attributions(
@@ -434,11 +467,12 @@ def read_attributions(
     if emotion is not None:
         emotion_index = _emotion_row(root, path, emotion)
         dims = dims[1:]
-    if landmarks is None:
-        return np.asarray(array[emotion_index]), dims
-    ids = np.asarray(landmarks, dtype=np.int64)
-    selection = (emotion_index, slice(None), slice(None), ids, slice(None))
-    return np.asarray(array.oindex[selection]), dims
+    with _intact(path):
+        if landmarks is None:
+            return np.asarray(array[emotion_index]), dims
+        ids = np.asarray(landmarks, dtype=np.int64)
+        selection = (emotion_index, slice(None), slice(None), ids, slice(None))
+        return np.asarray(array.oindex[selection]), dims
 
 
 def landmark_scores_from_store(

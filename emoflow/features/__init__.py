@@ -13,6 +13,7 @@ from emoflow.features.build import build_features, features_from_landmarks
 from emoflow.features.normalise import (
     ALIGNMENTS,
     LEFT_EYE_OUTER,
+    MIN_SAMPLE_FRAMES,
     RIGHT_EYE_OUTER,
     FeatureSettings,
     canonical_face,
@@ -24,9 +25,11 @@ from emoflow.features.store import (
     FEATURE_DIMS,
     FeatureSet,
     load_features,
+    read_sample_report,
     read_store_attributes,
     read_store_samples,
     read_strings,
+    sample_summary,
     write_feature_store,
 )
 
@@ -35,6 +38,7 @@ __all__ = [
     "COORDS",
     "FEATURE_DIMS",
     "LEFT_EYE_OUTER",
+    "MIN_SAMPLE_FRAMES",
     "RIGHT_EYE_OUTER",
     "FeatureSet",
     "FeatureSettings",
@@ -43,9 +47,11 @@ __all__ = [
     "features_from_landmarks",
     "load_features",
     "normalise_sequence",
+    "read_sample_report",
     "read_store_attributes",
     "read_store_samples",
     "read_strings",
     "resample_frames",
+    "sample_summary",
     "write_feature_store",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 
 from emoflow.errors import DataError
 from emoflow.facemesh import N_LANDMARKS
-from emoflow.features.normalise import FeatureSettings, normalise_sequence
+from emoflow.features.normalise import MIN_SAMPLE_FRAMES, FeatureSettings, normalise_sequence
 from emoflow.features.store import write_feature_store
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,11 @@ def _video_sample(
     if video_table.height == 0:
         return str(record.get("error") or "no landmark rows")
     landmarks, found_mask = landmarks_array(video_table, video_id)
+    if len(landmarks) < MIN_SAMPLE_FRAMES:  # predict refuses such a window too
+        return (
+            f"{len(landmarks)} frame(s); a sample needs at least {MIN_SAMPLE_FRAMES} "
+            "(from one frame every feature would be zero)"
+        )
     missing_share = 1.0 - float(found_mask.mean())
     if not found_mask.any() or missing_share > settings.max_missing:
         return f"{missing_share:.0%} of frames without a face"
@@ -41,6 +46,20 @@ def _video_sample(
         settings,
         width=int(record.get("width") or 1),
         height=int(record.get("height") or 1),
+    )
+
+
+def _several_faces(video_table: Any) -> str | None:
+    """What a video's frames showed when some held several faces; ``None`` otherwise."""
+    if "n_faces" not in video_table.columns:
+        return None
+    n_faces = video_table["n_faces"].fill_null(0).to_numpy()
+    several = int((n_faces > 1).sum())
+    if not several:
+        return None
+    return (
+        f"several faces in {several} of {len(n_faces)} frames (up to {int(n_faces.max())}); "
+        "one face was followed (landmarks.face_policy), as predict does with --several-faces"
     )
 
 
@@ -72,13 +91,25 @@ def features_from_landmarks(
     kept
         The video id of each sample.
     dropped
-        ``video_id`` → why it gave no sample (no rows, too many frames without a face).
+        ``video_id`` → why it gave no sample (no rows, fewer than :data:`MIN_SAMPLE_FRAMES`
+        frames, too many frames without a face).
     """
+    features, kept, dropped, _ = _samples(landmark_paths, settings, video_ids)
+    return features, kept, dropped
+
+
+def _samples(
+    landmark_paths: str | Path | Sequence[str | Path],
+    settings: FeatureSettings,
+    video_ids: Sequence[str] | None,
+) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str]]:
+    """:func:`features_from_landmarks`, and the kept videos that showed several faces."""
     from emoflow.landmarks import landmark_files, read_landmarks, read_video_records
 
     records = read_video_records(landmark_paths)
     wanted = None if video_ids is None else set(video_ids)
     by_video: dict[str, np.ndarray | str] = {}
+    faces_seen: dict[str, str] = {}
     # one shard in memory at a time: a video's rows all live in one file
     for file in landmark_files(landmark_paths):
         table = read_landmarks(file)
@@ -89,6 +120,8 @@ def features_from_landmarks(
                 by_video[str(video_id)] = _video_sample(
                     str(video_id), video_table, records.get(str(video_id)) or {}, settings
                 )
+                if (seen := _several_faces(video_table)) is not None:
+                    faces_seen[str(video_id)] = seen
     if video_ids is None:
         video_ids = sorted(set(by_video) | set(records))
     samples, kept, dropped = [], [], {}
@@ -103,11 +136,14 @@ def features_from_landmarks(
             kept.append(video_id)
     for video_id, reason in dropped.items():
         log.warning("video %s dropped from features: %s", video_id, reason)
+    several_faces = {video_id: faces_seen[video_id] for video_id in kept if video_id in faces_seen}
+    for video_id, seen in several_faces.items():
+        log.warning("video %s: %s", video_id, seen)
     if not samples:
         features = np.zeros((0, settings.n_frames, N_LANDMARKS, 3), dtype=np.float32)
     else:
         features = np.stack(samples)
-    return features, kept, dropped
+    return features, kept, dropped, several_faces
 
 
 def build_features(
@@ -132,7 +168,7 @@ def build_features(
     Returns
     -------
     dict
-        ``{"n_samples": …, "dropped": {video_id: reason}}``.
+        ``{"n_samples": …, "dropped": {video_id: reason}, "several_faces": {video_id: what}}``.
     """
     import polars as pl
 
@@ -141,8 +177,8 @@ def build_features(
     manifest = read_manifest(
         manifest_path, required_columns=("video_id", "subject", "emotion")
     ).sort("video_id")
-    features, kept_ids, dropped = features_from_landmarks(
-        list(landmark_paths), settings, video_ids=manifest["video_id"].to_list()
+    features, kept_ids, dropped, several_faces = _samples(
+        list(landmark_paths), settings, manifest["video_id"].to_list()
     )
     if not kept_ids:
         raise DataError(f"no usable video among {manifest.height} in {manifest_path}")
@@ -157,5 +193,6 @@ def build_features(
         emotion_names=emotion_names,
         settings=asdict(settings),
         dropped=dropped,
+        several_faces=several_faces,
     )
-    return {"n_samples": len(kept_ids), "dropped": dropped}
+    return {"n_samples": len(kept_ids), "dropped": dropped, "several_faces": several_faces}

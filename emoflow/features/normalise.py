@@ -18,6 +18,10 @@ from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
 from emoflow.facemesh import N_LANDMARKS, RIGID_LANDMARKS, reference_face
 
+MIN_SAMPLE_FRAMES = 2
+"""Frames a video (or a time window) needs to make a sample: from one frame, resampling
+repeats it and the displacement features are all zero. ``predict`` refuses such windows, and
+features drop such videos, with the same rule."""
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 """Face Mesh ids of the outer eye corners, whose distance sets the scale."""
 ALIGNMENTS: tuple[str, ...] = tuple(
@@ -157,7 +161,17 @@ def normalise_sequence(
     -------
     np.ndarray
         Shape ``(settings.n_frames, 478, 3)``, float32.
+
+    Raises
+    ------
+    DataError
+        Fewer than :data:`MIN_SAMPLE_FRAMES` frames.
     """
+    if len(landmarks) < MIN_SAMPLE_FRAMES:
+        raise DataError(
+            f"{len(landmarks)} frame(s); a sample needs at least {MIN_SAMPLE_FRAMES} "
+            "(from one frame every feature would be zero)"
+        )
     pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
     pixels = _interpolate_missing(pixels, found_mask)
     anchors = RIGID_LANDMARKS if settings.align_on == "rigid" else None

@@ -2,10 +2,16 @@
 :func:`load_features`, :func:`read_store_attributes` and :func:`read_store_samples` read it;
 nothing else opens it.
 
-Layout (Zarr v3): ``features`` ``(sample, frame, landmark, coord)`` float32 with
-``dimension_names``; ``video_id``, ``subject``, ``emotion`` string arrays over ``sample``;
-group attributes ``emoflow_store = "features"``, ``emotions``, ``n_landmarks``, ``settings``
-(the :class:`~emoflow.features.FeatureSettings` as a dict) and ``dropped`` (video → reason).
+Layout (Zarr v3, metadata consolidated, each chunk checksummed with CRC-32C and verified on
+read): ``features`` ``(sample, frame, landmark, coord)`` float32 with ``dimension_names``;
+``video_id``, ``subject``, ``emotion`` string arrays over ``sample``; a coordinate array per
+dimension (``sample`` = the video ids, ``frame`` = 0, 1, …, ``landmark`` = the Face Mesh ids,
+``coord`` = ``x``, ``y``, ``z``), so ``xarray.open_zarr`` labels every axis; group attributes
+``emoflow_store = "features"``, ``emotions``, ``n_landmarks``, ``settings`` (the
+:class:`~emoflow.features.FeatureSettings` as a dict), ``dropped`` (video → why it gave no
+sample), ``several_faces`` (kept video → what extraction saw) and ``counts`` (``videos``,
+``kept``, ``dropped``, ``several_faces``; read together with the maps by
+:func:`read_sample_report`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from emoflow._atomic import atomic_path
+from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh import N_LANDMARKS
 
@@ -141,8 +147,13 @@ def write_feature_store(
     emotion_names: list[str],
     settings: dict[str, Any],
     dropped: dict[str, str] | None = None,
+    several_faces: dict[str, str] | None = None,
 ) -> None:
-    """Write features and their sample labels as a Zarr v3 store (atomically)."""
+    """Write features and their sample labels as a Zarr v3 store (atomically).
+
+    ``dropped`` maps each video that gave no sample to the reason, ``several_faces`` each kept
+    video whose frames showed several faces to what was seen (see the module docstring).
+    """
     import zarr
 
     n_samples, n_frames, n_landmarks, n_coords = features.shape
@@ -153,6 +164,7 @@ def write_feature_store(
             shape=features.shape,
             dtype="float32",
             chunks=(min(n_samples, 256), n_frames, n_landmarks, n_coords),
+            compressors=checked_compressors(),
             dimension_names=FEATURE_DIMS,
         )
         array[...] = features
@@ -160,10 +172,31 @@ def write_feature_store(
         array.attrs["coords"] = list(COORDS)
         for name, values in (("video_id", video_ids), ("subject", subjects), ("emotion", emotions)):
             labels = root.create_array(
-                name, shape=(n_samples,), dtype=str, dimension_names=["sample"]
+                name,
+                shape=(n_samples,),
+                dtype=str,
+                compressors=checked_compressors(),
+                dimension_names=["sample"],
             )
             labels[...] = np.asarray(values, dtype=str)
             labels.attrs["dims"] = ["sample"]
+        for name, values in (
+            ("sample", np.asarray(video_ids, dtype=str)),
+            ("frame", np.arange(n_frames, dtype=np.int64)),
+            ("landmark", np.arange(n_landmarks, dtype=np.int64)),
+            ("coord", np.asarray(COORDS[:n_coords], dtype=str)),
+        ):
+            coordinate = root.create_array(
+                name,
+                shape=values.shape,
+                dtype=str if values.dtype.kind == "U" else values.dtype,
+                compressors=checked_compressors(),
+                dimension_names=[name],
+            )
+            coordinate[...] = values
+            coordinate.attrs["dims"] = [name]
+        dropped = dict(dropped or {})
+        several_faces = dict(several_faces or {})
         root.attrs.update(
             {
                 "emoflow_store": "features",
@@ -171,9 +204,17 @@ def write_feature_store(
                 "emotions": list(emotion_names),
                 "n_landmarks": int(n_landmarks),
                 "settings": settings,
-                "dropped": dropped or {},
+                "dropped": dropped,
+                "several_faces": several_faces,
+                "counts": {
+                    "videos": int(n_samples) + len(dropped),
+                    "kept": int(n_samples),
+                    "dropped": len(dropped),
+                    "several_faces": len(several_faces),
+                },
             }
         )
+        consolidate_zarr(staged)
 
 
 def read_strings(array: Any) -> np.ndarray:
@@ -198,7 +239,10 @@ def _open_store(path: str | Path) -> Any:
 
 
 def _unreadable(err: Exception) -> str:
-    return f"not a readable Zarr store ({err}); delete it and rerun build_features"
+    return (
+        f"not a readable Zarr store ({err}); delete it and rerun build_features "
+        "(snakemake --forcerun build_features)"
+    )
 
 
 def read_store_attributes(path: str | Path) -> dict[str, Any]:
@@ -217,12 +261,62 @@ def read_store_samples(path: str | Path) -> dict[str, np.ndarray]:
         raise InputError(path, _unreadable(err)) from err
 
 
+def read_sample_report(path: str | Path) -> dict[str, Any]:
+    """Which videos became samples: ``counts`` (``videos``, ``kept``, ``dropped``,
+    ``several_faces``), ``dropped`` (video → reason) and ``several_faces`` (kept video → what
+    extraction saw). Stores written before ``counts`` existed give counts from ``dropped``
+    and the number of samples, and an empty ``several_faces``.
+    """
+    root = _open_store(path)
+    attrs = root.attrs
+    dropped = dict(cast(dict[str, str], attrs.get("dropped") or {}))
+    several_faces = dict(cast(dict[str, str], attrs.get("several_faces") or {}))
+    counts = attrs.get("counts")
+    if not isinstance(counts, dict):
+        n_kept = int(cast(Any, root["video_id"]).shape[0])
+        counts = {
+            "videos": n_kept + len(dropped),
+            "kept": n_kept,
+            "dropped": len(dropped),
+            "several_faces": len(several_faces),
+        }
+    return {"counts": dict(counts), "dropped": dropped, "several_faces": several_faces}
+
+
+def sample_summary(path: str | Path) -> str:
+    """A few lines for the console at the end of a run: videos kept and dropped (with the
+    first reasons) and videos that showed several faces; ``""`` without a feature store."""
+    if not Path(path).exists():
+        return ""
+    try:
+        report = read_sample_report(path)
+    except InputError as err:
+        return f"emoflow: {err}"
+    counts = report["counts"]
+    lines = [
+        f"emoflow: {counts['kept']} of {counts['videos']} videos became training samples, "
+        f"{counts['dropped']} dropped (feature store {path})"
+    ]
+    shown = 5
+    for video_id, reason in list(report["dropped"].items())[:shown]:
+        lines.append(f"  dropped {video_id}: {reason}")
+    if counts["dropped"] > shown:
+        lines.append(f"  … and {counts['dropped'] - shown} more (see the report)")
+    if report["several_faces"]:
+        lines.append(
+            f"  {len(report['several_faces'])} kept video(s) showed several faces; one face was "
+            "followed: " + ", ".join(list(report["several_faces"])[:shown])
+        )
+    return "\n".join(lines)
+
+
 def load_features(path: str | Path) -> FeatureSet:
     """Read a feature store written by :func:`write_feature_store`."""
     root = _open_store(path)
     try:
         features_array = cast(Any, root["features"])
         features = np.asarray(features_array[...], dtype=np.float32)
+        labels = {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
     if not np.isfinite(features).all():
@@ -231,9 +325,9 @@ def load_features(path: str | Path) -> FeatureSet:
         log.info("feature store %s holds %d landmarks", path, features.shape[2])
     return FeatureSet(
         features=features,
-        video_ids=read_strings(root["video_id"]),
-        subjects=read_strings(root["subject"]),
-        emotions=read_strings(root["emotion"]),
+        video_ids=labels["video_id"],
+        subjects=labels["subject"],
+        emotions=labels["emotion"],
         emotion_names=list(cast(list[str], root.attrs["emotions"])),
         settings=dict(cast(dict[str, Any], root.attrs["settings"])),
     )

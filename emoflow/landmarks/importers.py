@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from emoflow._tables import read_arrow
 from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
 from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, FaceMeshTracker
@@ -34,6 +34,8 @@ from emoflow.landmarks.schema import (
 from emoflow.landmarks.writer import check_unique_ids, write_shard
 from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
 
+EXPORT_AGAIN = "the file is damaged: export the landmarks again"
+"""What to do about a damaged landmark file to import."""
 DEFAULT_IMPORT_FPS = 30.0
 """Frame rate assumed for imported landmarks without timestamps when none is given."""
 
@@ -220,13 +222,13 @@ class LandmarkImporter:
 def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]]:
     """One video's rows of a landmarks Parquet file in emoflow's schema."""
     schema = checked_schema(path)
-    ids = pq.read_table(path, columns=["video_id"])["video_id"]
+    ids = read_arrow(path, columns=["video_id"], remedy=EXPORT_AGAIN)["video_id"]
     if len(ids) == 0:
         raise InputError(path, "landmark file has no rows")
     selected, distinct = _rows_of_video(pc.unique(ids).to_pylist(), video_id, path)
     columns = [name for name in LANDMARK_SCHEMA.names if name in schema.names]
     filters = None if selected is None else [("video_id", "==", selected)]
-    raw = pq.read_table(path, columns=columns, filters=filters).sort_by("frame")
+    raw = read_arrow(path, columns=columns, filters=filters, remedy=EXPORT_AGAIN).sort_by("frame")
     n_rows = raw.num_rows
     arrays = []
     for field in LANDMARK_SCHEMA:
@@ -392,7 +394,8 @@ def _video_ids_of(file: Path, file_format: str, importer: LandmarkImporter) -> l
             return []
         return frame["video_id"].drop_nulls().unique(maintain_order=True).to_list()
     checked_schema(file)
-    return pc.unique(pq.read_table(file, columns=["video_id"])["video_id"]).to_pylist()
+    ids = read_arrow(file, columns=["video_id"], remedy=EXPORT_AGAIN)["video_id"]
+    return pc.unique(ids).to_pylist()
 
 
 def import_landmarks(

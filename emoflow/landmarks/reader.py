@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from emoflow._tables import read_arrow
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh import N_LANDMARKS
 from emoflow.landmarks.schema import (
@@ -20,6 +21,12 @@ from emoflow.landmarks.schema import (
     REQUIRED_COLUMNS,
     parse_video_records,
 )
+
+REEXTRACT = (
+    "delete it and rerun the extract_landmarks job that wrote it "
+    "(snakemake --forcerun extract_landmarks), or re-extract it with emoflow"
+)
+"""What to do about a damaged landmark shard."""
 
 
 def expand_paths(
@@ -114,13 +121,8 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
     frames = []
     for file in files:
         present = [name for name in LANDMARK_SCHEMA.names if name in checked_schema(file).names]
-        try:
-            # pyarrow, unlike polars, reports damaged pages as Python exceptions (never panics)
-            frame = cast(pl.DataFrame, pl.from_arrow(pq.read_table(file, columns=present)))
-        except (OSError, pa.ArrowException, ValueError) as err:
-            raise InputError(
-                file, f"corrupt or truncated Parquet data ({err}); delete it and re-extract"
-            ) from err
+        arrow = read_arrow(file, columns=present, remedy=REEXTRACT)
+        frame = cast(pl.DataFrame, pl.from_arrow(arrow))
         frame = frame.with_columns(
             pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in expected.items()

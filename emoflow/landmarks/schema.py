@@ -90,8 +90,10 @@ def schema_metadata(
     videos
         ``video_id`` → record with keys ``path``, ``fps``, ``source_fps``, ``width``,
         ``height``, ``start_s``, ``end_s``, ``n_frames``, ``n_faces_found``,
-        ``n_faces_found_on_crop``, ``landmarks_format`` (``None`` when extracted here) and
-        ``error`` (``None`` or a message).
+        ``n_faces_found_on_crop``, ``landmarks_format`` (``None`` when extracted here),
+        ``error`` (``None`` or a message) and, for videos with rows, ``n_frames_several_faces``
+        (frames whose ``n_faces`` is above 1: the video showed several faces and one was
+        followed by the face policy; absent in files of earlier versions).
     faces
         The face settings (``max_num_faces``, ``face_policy``, ``find_small_faces``), stored
         under ``emoflow.faces``.

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from emoflow._atomic import atomic_path
+from emoflow._tables import PARQUET_CHECKSUMS, PARQUET_VERIFY
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
@@ -30,13 +32,19 @@ logger = logging.getLogger(__name__)
 
 
 PARQUET_OPTIONS: dict[str, Any] = {
+    **PARQUET_CHECKSUMS,
     "compression": "zstd",
     "use_dictionary": ["video_id"],
     "use_byte_stream_split": ["timestamp_s", "landmarks.list.element.list.element"],
 }
 """Shard file encoding: byte-stream-split floats compress about 40 % better with zstd and
-write several times faster than with the default, which first tries dictionary encoding."""
-STAGING_OPTIONS: dict[str, Any] = {"compression": "lz4", "use_dictionary": ["video_id"]}
+write several times faster than with the default, which first tries dictionary encoding;
+every page carries a CRC-32 checksum that :func:`emoflow.landmarks.read_landmarks` verifies."""
+STAGING_OPTIONS: dict[str, Any] = {
+    **PARQUET_CHECKSUMS,
+    "compression": "lz4",
+    "use_dictionary": ["video_id"],
+}
 """Encoding of the temporary per-video file a shard is streamed to before its metadata is known."""
 ROW_GROUP_ROWS = 4096
 """Rows per Parquet row group of a shard file (about 23 MB of landmarks before compression)."""
@@ -132,12 +140,17 @@ class _ShardRows:
                 self.rows_writer.write_table(self._take_pending())
             self.rows_writer.close()
             self.rows_writer = None
-            rows_file = pq.ParquetFile(self.rows_path)
+            rows_file = pq.ParquetFile(self.rows_path, **PARQUET_VERIFY)
             try:
                 for batch in rows_file.iter_batches(batch_size=ROW_GROUP_ROWS):
                     writer.write_batch(batch)
             finally:
                 rows_file.close()
+
+
+def _frames_with_several_faces(table: pa.Table) -> int:
+    """Frames of a video's table whose ``n_faces`` is above 1 (unknown counts as 1)."""
+    return int(pc.sum(pc.greater(table["n_faces"].fill_null(0), 1)).as_py() or 0)
 
 
 def write_shard(
@@ -186,6 +199,17 @@ def write_shard(
                     record["error"] = str(no_face)
                     logger.warning("skipping video %s: %s", video_id, no_face)
                 else:
+                    several = _frames_with_several_faces(table)
+                    record["n_frames_several_faces"] = several
+                    if several:
+                        logger.warning(
+                            "video %s: several faces in %d of %d frames; one was followed "
+                            "(face_policy %s)",
+                            video_id,
+                            several,
+                            record["n_frames"],
+                            faces.get("face_policy", "?"),
+                        )
                     rows.add(table)
             records[video_id] = record
             summary[video_id] = {

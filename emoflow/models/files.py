@@ -7,13 +7,19 @@ A file holds one fitted binary model: its kind, settings, sample shape, weights
 Weights that the model draws anew from its seed (the randomized network's frozen hidden
 layers, :meth:`BaseModel._redrawn_state`) are not stored: the file keeps their names and a
 SHA-256 checksum, and :func:`load_model` redraws them and checks the checksum, so a torch
-that draws differently is caught instead of giving other scores. Format 2 files, which store
-every weight, still load.
+that draws differently is caught instead of giving other scores.
+
+Every file also holds a SHA-256 of its whole content (``content_sha256``: the record's fields
+and every stored tensor, :func:`content_hash`), checked first on load, so a flipped byte
+anywhere in the file is an error naming it rather than a model that scores differently.
+Files of format 3 (without a content hash) and format 2 (every weight stored) still load,
+unchecked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -28,10 +34,17 @@ from emoflow.models._base import BaseModel
 from emoflow.models._inputs import resolve_device
 from emoflow.models.kinds import MODEL_KINDS, make_settings, model_class
 
-MODEL_FORMAT = 3
-"""Version of the model file layout written; 3 leaves out the weights redrawn from the seed."""
-_READABLE_FORMATS = (2, MODEL_FORMAT)
-"""Versions :func:`load_model` reads (2 stores every weight); others are refused (retrain)."""
+MODEL_FORMAT = 4
+"""Version of the model file layout written; 3 leaves out the weights redrawn from the seed,
+4 adds the content hash."""
+_READABLE_FORMATS = (2, 3, MODEL_FORMAT)
+"""Versions :func:`load_model` reads (2 stores every weight, 2 and 3 have no content hash);
+others are refused (retrain)."""
+REWRITE = (
+    "delete it and rerun the job that wrote it (in the workflow: snakemake --forcerun "
+    "train_models), or train the model again"
+)
+"""What to do about a damaged model file."""
 
 
 def _checksum(state: Mapping[str, torch.Tensor], names: Sequence[str]) -> str:
@@ -42,6 +55,35 @@ def _checksum(state: Mapping[str, torch.Tensor], names: Sequence[str]) -> str:
         digest.update(f"{name}:{tensor.dtype}:{list(tensor.shape)};".encode())
         digest.update(tensor.numpy().tobytes())
     return digest.hexdigest()
+
+
+def content_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of a model record's content: every field but ``content_sha256`` (as sorted JSON)
+    and every stored tensor (name, dtype, shape, bytes; by name)."""
+    header = {
+        key: value for key, value in record.items() if key not in ("state_dict", "content_sha256")
+    }
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True, default=repr).encode())
+    state = record.get("state_dict") or {}
+    digest.update(_checksum(state, sorted(state)).encode())
+    return digest.hexdigest()
+
+
+def _check_content(record: dict[str, Any], path: str | Path) -> None:
+    """Refuse a format-4 record whose content hash is absent or does not match."""
+    if record["format"] < 4:
+        return  # written before content hashes: nothing to check against
+    stored = record.get("content_sha256")
+    try:
+        actual = content_hash(record)
+    except Exception as err:  # a damaged record can hold anything
+        raise InputError(path, f"model file is damaged ({err}); {REWRITE}") from err
+    if not isinstance(stored, str) or stored != actual:
+        raise InputError(
+            path,
+            "model file is damaged: its content does not match the SHA-256 stored in it "
+            f"(stored {str(stored)[:12]}…, computed {actual[:12]}…); {REWRITE}",
+        )
 
 
 def save_model(model: BaseModel, path: str | Path, *, metadata: dict[str, Any]) -> None:
@@ -72,6 +114,7 @@ def save_model(model: BaseModel, path: str | Path, *, metadata: dict[str, Any]) 
         "redrawn": {"names": redrawn, "sha256": _checksum(state, redrawn)},
         "state_dict": {name: tensor.cpu() for name, tensor in state.items() if name not in redrawn},
     }
+    record["content_sha256"] = content_hash(record)
     with atomic_path(path) as staged:
         torch.save(record, staged)
 
@@ -116,15 +159,18 @@ def load_model(path: str | Path, *, device: str = "auto") -> tuple[Any, dict[str
     Raises
     ------
     InputError
-        The file is missing, unreadable, of another format version or inconsistent, or the
-        random layers redrawn from its seed do not reproduce the model's.
+        The file is missing, unreadable, damaged (its content hash does not match), of
+        another format version or inconsistent, or the random layers redrawn from its seed do
+        not reproduce the model's.
     """
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as err:
         raise InputError(path, "model file does not exist") from err
     except Exception as err:  # torch raises many kinds on a broken file
-        raise InputError(path, f"not a readable emoflow model file ({err})") from err
+        raise InputError(
+            path, f"not a readable emoflow model file ({err}); if it was one: {REWRITE}"
+        ) from err
     if not isinstance(record, dict) or "format" not in record:
         raise InputError(path, "not an emoflow model file")
     if record["format"] not in _READABLE_FORMATS:
@@ -134,6 +180,7 @@ def load_model(path: str | Path, *, device: str = "auto") -> tuple[Any, dict[str
             f"{record.get('emoflow_version', '?')}) is not format {MODEL_FORMAT} of emoflow "
             f"{__version__}; retrain the model with this emoflow",
         )
+    _check_content(record, path)
     kind = record.get("kind")
     if not isinstance(kind, str) or kind not in MODEL_KINDS:
         raise InputError(path, f"unknown model kind {kind!r}")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
-from emoflow._atomic import atomic_path, read_json
+from emoflow._atomic import read_json
+from emoflow._tables import write_parquet
 from emoflow.errors import DataError
 
 SUMMARY_SCHEMA = {
@@ -87,6 +88,5 @@ def summarise_iterations(
         .with_columns((pl.col("iteration") == pl.col("_selected_iteration")).alias("selected"))
         .drop("_selected_iteration")
     )
-    with atomic_path(out_path) as staged:
-        summary.write_parquet(staged)
+    write_parquet(summary, out_path)
     return summary

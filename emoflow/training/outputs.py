@@ -22,11 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path, read_json, write_json
+from emoflow._atomic import read_json, write_json
+from emoflow._tables import read_parquet, write_parquet
 from emoflow.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
+
+RERUN_TRAINING = (
+    "delete it and rerun the job that wrote it (snakemake --forcerun train_models gather_iteration)"
+)
+"""What to do about a damaged scores table."""
 
 __all__ = [
     "METRIC_NAMES",
@@ -100,18 +106,13 @@ def write_scores(
             "probability": probabilities.reshape(-1),
         }
     )
-    with atomic_path(path) as staged:
-        table.write_parquet(staged)
+    write_parquet(table, path)
 
 
 def read_scores(path: str | Path) -> pl.DataFrame:
     """The out-of-fold scores table of :func:`write_scores`."""
-    import polars as pl
 
-    try:
-        table = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as err:
-        raise InputError(path, f"not a readable scores table ({err})") from err
+    table = read_parquet(path, what="scores table", remedy=RERUN_TRAINING)
     if missing := sorted(set(SCORE_COLUMNS) - set(table.columns)):
         raise InputError(path, f"scores table lacks column(s) {', '.join(missing)}")
     return table
