@@ -201,6 +201,27 @@ def test_a_clip_with_several_faces_is_reported(feature_store: Path) -> None:
     assert sample_summary(feature_store.parent / "absent.zarr") == ""
 
 
+def test_the_report_lists_the_one_frame_and_several_face_clips(
+    feature_store: Path, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from emoflow.report import load_data_quality
+    from emoflow.report.pages import write_data_page
+
+    folder = feature_store.parent
+    data = load_data_quality(
+        folder / "manifest.parquet", feature_store, [folder / "shard_0.parquet"]
+    )
+    assert data.several_faces == read_sample_report(feature_store)["several_faces"]
+    assert data.numbers()["several_faces"] == data.several_faces
+    page = tmp_path / "data_quality.html"
+    write_data_page(SimpleNamespace(data=data, emotions=[], metrics=[{}]), page)  # type: ignore[arg-type]
+    text = page.read_text()
+    assert "Videos dropped or skipped (1)" in text and "<td>single</td>" in text
+    assert "Videos showing several faces (1)" in text and "<td>crowd</td>" in text
+
+
 def test_feature_store_opens_in_xarray_without_a_warning(feature_store: Path) -> None:
     import xarray as xr
 

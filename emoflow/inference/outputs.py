@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from emoflow._atomic import atomic_path
+from emoflow._tables import write_parquet
 from emoflow.errors import ConfigError
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
@@ -33,12 +34,11 @@ def output_format(out_path: str | Path) -> str:
 
 def write_table(table: pl.DataFrame, out_path: str | Path) -> None:
     """Write a table as CSV or Parquet (by the file name ending), atomically."""
-    kind = output_format(out_path)
+    if output_format(out_path) == "parquet":
+        write_parquet(table, out_path)  # with page checksums, as every emoflow table
+        return
     with atomic_path(out_path) as staged:
-        if kind == "csv":
-            table.write_csv(staged)
-        else:
-            table.write_parquet(staged)
+        table.write_csv(staged)
 
 
 __all__ = ["OUTPUT_SUFFIXES", "check_suffix", "output_format", "write_table"]

@@ -64,11 +64,13 @@ def window_features(
     DataError
         Too few frames, or too many without a face for ``settings.max_missing``.
     """
-    from emoflow.features import normalise_sequence
+    from emoflow.features import MIN_SAMPLE_FRAMES, normalise_sequence
 
     n_frames = int(mask.sum())
-    if n_frames < 2:
-        raise DataError(f"{n_frames} frame(s) in the window; a sample needs at least 2")
+    if n_frames < MIN_SAMPLE_FRAMES:  # the rule training applies to its samples
+        raise DataError(
+            f"{n_frames} frame(s) in the window; a sample needs at least {MIN_SAMPLE_FRAMES}"
+        )
     found = video.found[mask]
     missing = 1.0 - float(found.mean())
     if not found.any() or missing > settings.max_missing:

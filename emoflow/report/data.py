@@ -3,14 +3,15 @@
 Read from the stages' own files through their owners' readers: the manifest
 (:func:`emoflow.manifest.read_manifest`), the landmark shards' per-video extraction records
 (:func:`emoflow.landmarks.read_video_records`: frames, frames with a face, error), the feature
-store's samples and ``dropped`` attribute (:mod:`emoflow.features`) and the held-out split and
-hyper-parameter selection recorded in each emotion's ``metrics.json``.
+store's samples, ``dropped`` and ``several_faces`` (:func:`emoflow.features.read_sample_report`)
+and the held-out split and hyper-parameter selection recorded in each emotion's
+``metrics.json``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,16 @@ class DataQuality:
         Subjects held out of everything and used only as the final test (empty without).
     n_development, n_test
         Samples in cross-validation and in the held-out test.
+    several_faces
+        Kept videos in which extraction saw several faces (video → what it saw): extraction
+        followed one of them by ``landmarks.face_policy``, as ``predict --several-faces`` does.
     """
 
     videos: pl.DataFrame
     test_subjects: list[str]
     n_development: int | None
     n_test: int | None
+    several_faces: dict[str, str] = field(default_factory=dict)
 
     @property
     def kept(self) -> pl.DataFrame:
@@ -98,6 +103,7 @@ class DataQuality:
                 str(row["video_id"]): {"status": row["status"], "reason": row["reason"]}
                 for row in self.not_kept.iter_rows(named=True)
             },
+            "several_faces": dict(self.several_faces),
             "test_subjects": list(self.test_subjects),
             "n_development": self.n_development,
             "n_test": self.n_test,
@@ -147,13 +153,14 @@ def load_data_quality(
 ) -> DataQuality:
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
-    from emoflow.features import read_store_attributes, read_store_samples
+    from emoflow.features import read_sample_report, read_store_samples
     from emoflow.landmarks import read_video_records
     from emoflow.manifest import read_manifest
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
     records = read_video_records(landmark_paths)
-    dropped = dict(read_store_attributes(features_path).get("dropped") or {})
+    samples = read_sample_report(features_path)
+    dropped = samples["dropped"]
     kept = {str(v) for v in read_store_samples(features_path)["video_id"]}
     videos = pl.DataFrame(
         _video_rows(manifest, records, kept, dropped), schema=VIDEO_SCHEMA, orient="row"
@@ -164,6 +171,7 @@ def load_data_quality(
         test_subjects=sorted(str(s) for s in split.get("test_subjects", [])),
         n_development=split.get("n_development"),
         n_test=split.get("n_test"),
+        several_faces=samples["several_faces"],
     )
 
 

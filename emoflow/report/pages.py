@@ -133,6 +133,18 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     ],
                 ),
             ]
+        if data.several_faces:
+            parts += [
+                heading(f"Videos showing several faces ({len(data.several_faces)})"),
+                paragraph(
+                    "Kept: extraction followed one face by landmarks.face_policy, as "
+                    "emoflow predict --several-faces does. Check that it is the right one."
+                ),
+                table(
+                    ["video", "what extraction saw"],
+                    [[video, seen] for video, seen in sorted(data.several_faces.items())],
+                ),
+            ]
         parts.append(heading("Held-out test subjects"))
         if data.test_subjects:
             parts.append(
