@@ -27,7 +27,14 @@ def _video_sample(
     if video_table.height == 0:
         return str(record.get("error") or "no landmark rows")
     landmarks, found_mask = landmarks_array(video_table, video_id)
-    missing_share = 1.0 - float(found_mask.mean())
+    meshed_frames = record.get("meshed_frames")
+    if meshed_frames is None:
+        missing_share = 1.0 - float(found_mask.mean())
+    else:  # landmarks.frames: sampled, every frame the features read has a face
+        landmarks, found_mask = _sampled_sequence(
+            video_id, landmarks, found_mask, record, meshed_frames, settings
+        )
+        missing_share = 1.0 - float(found_mask[meshed_frames].mean())
     if not found_mask.any() or missing_share > settings.max_missing:
         return f"{missing_share:.0%} of frames without a face"
     if not np.isfinite(landmarks[found_mask]).all():
@@ -42,6 +49,44 @@ def _video_sample(
         width=int(record.get("width") or 1),
         height=int(record.get("height") or 1),
     )
+
+
+def _sampled_sequence(
+    video_id: str,
+    landmarks: np.ndarray,
+    found_mask: np.ndarray,
+    record: dict[str, Any],
+    meshed_frames: list[int],
+    settings: FeatureSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sampled video's landmarks over all its frames (the frames not meshed without a face,
+    so interpolation fills them; the features never read them), after checking that the
+    meshed frames are those ``settings`` reads.
+
+    Raises
+    ------
+    DataError
+        The features read a frame that was not meshed (``features.n_frames`` changed since
+        the extraction).
+    """
+    n_in = int(record["n_frames"])
+    absent = np.setdiff1d(settings.frames_read(n_in), meshed_frames)
+    if absent.size:
+        shown = ", ".join(map(str, absent[:8].tolist())) + (", …" if absent.size > 8 else "")
+        raise DataError(
+            f"video {video_id!r}: its landmarks were meshed on {len(meshed_frames)} of its "
+            f"{n_in} frames only (landmarks.frames: sampled, for features of other "
+            f"n_frames), and features.n_frames = {settings.n_frames} reads frame(s) {shown} "
+            "too: re-extract its landmark table (the workflow does so by itself when "
+            "features.n_frames changes) or extract with landmarks.frames: all"
+        )
+    if len(landmarks) < n_in:
+        pad = n_in - len(landmarks)
+        landmarks = np.concatenate(
+            [landmarks, np.full((pad, *landmarks.shape[1:]), np.nan, dtype=landmarks.dtype)]
+        )
+        found_mask = np.concatenate([found_mask, np.zeros(pad, dtype=bool)])
+    return landmarks, found_mask
 
 
 def features_from_landmarks(

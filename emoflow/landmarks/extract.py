@@ -12,20 +12,23 @@ import json
 import logging
 import os
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, NoFaceError
 from emoflow.facemesh import FaceMeshTracker
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
 from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
 from emoflow.manifest import read_manifest
-from emoflow.video import VideoItem
+from emoflow.video import VideoItem, resampled_frames
 
 logger = logging.getLogger(__name__)
 
@@ -49,25 +52,30 @@ class FaceMeshExtractor(FaceMeshTracker):
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
+        select: Callable[[int], Collection[int]] | None = None,
     ) -> tuple[pa.Table, dict[str, Any]]:
         """Extract one video; return its table and its ``emoflow.videos`` record.
 
         Unlike :meth:`extract`, a video without any face is not an error here: the table has
-        only ``face_found = False`` rows and the record counts zero faces.
+        only ``face_found = False`` rows and the record counts zero faces. With ``select``
+        (see :meth:`emoflow.facemesh.FaceMeshTracker.track`) only the meshed frames have rows,
+        and the record's ``meshed_frames`` lists them (``None``: every frame).
 
         Raises
         ------
         InputError
             The source is missing, unreadable or empty, or has no frame in the time window.
         """
-        track = self.track(source, fps=fps, start_s=start_s, end_s=end_s)
+        track = self.track(source, fps=fps, start_s=start_s, end_s=end_s, select=select)
+        frame_numbers = track.frame_numbers()
         table = landmarks_table(
             video_id,
             track.timestamps(),
-            track.found_frames,
+            np.searchsorted(frame_numbers, track.found_frames),
             track.faces,
             n_faces=pa.array(track.n_faces, type=pa.int16()),
             detection_scores=pa.array(track.scores, type=pa.float32()),
+            frame_numbers=frame_numbers,
         )
         record = video_record(
             source,
@@ -76,6 +84,7 @@ class FaceMeshExtractor(FaceMeshTracker):
             len(track.found_frames),
             None,
             n_on_crop=track.n_on_crop,
+            meshed_frames=track.meshed_frames,
         )
         return table, record
 
@@ -109,7 +118,12 @@ class FaceMeshExtractor(FaceMeshTracker):
         if record["n_faces_found"] == 0:
             raise NoFaceError(source, f"no face found in any of its {record['n_frames']} frames")
         return table.replace_schema_metadata(
-            schema_metadata(self.refine_landmarks, {video_id: record}, self.face_settings)
+            schema_metadata(
+                self.refine_landmarks,
+                {video_id: record},
+                self.face_settings,
+                frames_metadata("all", None),
+            )
         )
 
 
@@ -122,6 +136,8 @@ def extract_videos(
     *,
     strict: bool = False,
     fps: float | None = None,
+    frames: str = "all",
+    feature_frames: int | None = None,
     **extractor_options: Any,
 ) -> dict[str, dict[str, Any]]:
     """Extract several videos into one Parquet file (a shard), written atomically.
@@ -140,6 +156,14 @@ def extract_videos(
     fps
         Resample every video to this frame rate (``None`` keeps the source rate); imported
         landmarks keep their own frames.
+    frames
+        ``"all"`` meshes every frame; ``"sampled"`` only the frames that features of
+        ``feature_frames`` frames read (:func:`emoflow.video.resampled_frames`, the frames
+        :meth:`emoflow.features.FeatureSettings.frames_read` names), every frame of a video
+        in which one of them shows no face. The file's metadata says which
+        (:data:`~emoflow.landmarks.schema.META_FRAMES`, each record's ``meshed_frames``).
+    feature_frames
+        ``features.n_frames``; needed with ``frames="sampled"``.
     **extractor_options
         Passed to :class:`FaceMeshExtractor` (``refine_landmarks``, ``max_num_faces``,
         ``face_policy``, ``find_small_faces``, confidences, ``static_image_mode``).
@@ -158,27 +182,70 @@ def extract_videos(
     """
     items = [as_item(video) for video in videos]
     check_unique_ids(items, f"given for {out_path}")
+    select = frame_selection(frames, feature_frames)
     importer = LandmarkImporter()
     with FaceMeshExtractor(**extractor_options) as extractor:
         return write_shard(
             items,
             out_path,
-            _reader(extractor, importer, fps),
+            _reader(extractor, importer, fps, select),
             refine_landmarks=extractor.refine_landmarks,
             faces=extractor.face_settings,
             strict=strict,
+            frames=frames_metadata(frames, feature_frames),
         )
 
 
+FRAME_MODES: tuple[str, ...] = tuple(
+    value for value in allowed_values("landmarks.frames") if isinstance(value, str)
+)
+"""Values of ``landmarks.frames`` (from the configuration schema): mesh the frames the
+features read, or every frame."""
+
+
+def frame_selection(
+    frames: str, feature_frames: int | None
+) -> Callable[[int], Collection[int]] | None:
+    """The tracker's ``select`` for a ``landmarks.frames`` mode (``None``: every frame)."""
+    if frames not in FRAME_MODES:
+        raise ConfigError(f"frames must be one of {', '.join(FRAME_MODES)}, got {frames!r}")
+    if frames == "all":
+        return None
+    if feature_frames is None or isinstance(feature_frames, bool) or feature_frames < 2:
+        raise ConfigError(
+            f'frames="sampled" needs feature_frames (features.n_frames, at least 2), got '
+            f"{feature_frames!r}"
+        )
+    return partial(_frames_read, n_out=int(feature_frames))
+
+
+def _frames_read(n_in: int, n_out: int) -> list[int]:
+    return resampled_frames(n_in, n_out).tolist()
+
+
+def frames_metadata(frames: str, feature_frames: int | None) -> dict[str, Any]:
+    """The ``emoflow.frames`` metadata value: the mode and, sampled, for which
+    ``features.n_frames``."""
+    return {"mode": frames, "feature_frames": feature_frames if frames == "sampled" else None}
+
+
 def _reader(
-    extractor: FaceMeshExtractor, importer: LandmarkImporter, fps: float | None
+    extractor: FaceMeshExtractor,
+    importer: LandmarkImporter,
+    fps: float | None,
+    select: Callable[[int], Collection[int]] | None = None,
 ) -> VideoReader:
     """Read an item with Face Mesh, or import it when it has a ``landmarks_format``."""
 
     def read(item: VideoItem) -> tuple[pa.Table, dict[str, Any]]:
         if item.landmarks_format is None:
             return extractor.extract_with_record(
-                item.path, item.video_id, fps=fps, start_s=item.start_s, end_s=item.end_s
+                item.path,
+                item.video_id,
+                fps=fps,
+                start_s=item.start_s,
+                end_s=item.end_s,
+                select=select,
             )
         return importer.read(item)
 
@@ -254,10 +321,20 @@ SHARDING_KEYS = ("n_shards", "videos_per_shard")
 """``landmarks`` settings that decide how videos are split into jobs, not their landmarks."""
 
 
-def extraction_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+def extraction_settings(
+    section: Mapping[str, Any], feature_frames: int | None = None
+) -> dict[str, Any]:
     """The ``landmarks`` config section less :data:`SHARDING_KEYS`: what can change a
-    shard's table (so more shards re-run no extraction)."""
-    return {key: value for key, value in section.items() if key not in SHARDING_KEYS}
+    shard's table (so more shards re-run no extraction).
+
+    With ``frames: sampled`` (the default) the frames meshed depend on ``features.n_frames``,
+    given as ``feature_frames``: it is added as ``feature_frames``, so that a change of it
+    re-runs extraction; with ``frames: all`` it is left out, and re-runs nothing.
+    """
+    settings = {key: value for key, value in section.items() if key not in SHARDING_KEYS}
+    if settings.get("frames") == "sampled":
+        settings["feature_frames"] = feature_frames
+    return settings
 
 
 def extract_planned(
