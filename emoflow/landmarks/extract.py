@@ -332,7 +332,9 @@ def extraction_settings(
     re-runs extraction; with ``frames: all`` it is left out, and re-runs nothing.
     """
     settings = {key: value for key, value in section.items() if key not in SHARDING_KEYS}
-    if settings.get("frames") == "sampled":
+    if settings.get("frames") != "sampled":
+        settings.pop("feature_frames", None)
+    elif feature_frames is not None:
         settings["feature_frames"] = feature_frames
     return settings
 
