@@ -201,6 +201,8 @@ def decode_seconds(path: Path, frames: np.ndarray, *, seek: bool) -> float:
         for frame in frames:
             capture.set(cv2.CAP_PROP_POS_FRAMES, int(frame))
             ok, bgr = capture.read()
+            if not ok:
+                raise RuntimeError(f"{path}: seeking to frame {frame} failed")
             cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     else:
         index = 0
@@ -234,8 +236,12 @@ def sampled_section(folder: Path, n_frames: int, feature_frames: int, rounds: in
     )
     extract_table(clip, folder / "static.parquet", static_image_mode=True)
     all_frames = frame_pixels(folder / "all.parquet", sampled)
-    sampled_diff = np.linalg.norm(frame_pixels(folder / "sampled.parquet", sampled) - all_frames, axis=-1)
-    static_diff = np.linalg.norm(frame_pixels(folder / "static.parquet", sampled) - all_frames, axis=-1)
+    sampled_diff = np.linalg.norm(
+        frame_pixels(folder / "sampled.parquet", sampled) - all_frames, axis=-1
+    )
+    static_diff = np.linalg.norm(
+        frame_pixels(folder / "static.parquet", sampled) - all_frames, axis=-1
+    )
     grab_s = min(decode_seconds(clip, sampled, seek=False) for _ in range(rounds))
     seek_s = min(decode_seconds(clip, sampled, seek=True) for _ in range(rounds))
     bare = timings["bare, all frames"]

@@ -100,10 +100,14 @@ def test_frame_selection_and_workflow_parameters() -> None:
     assert extraction_settings(sampled, 8) != extraction_settings(sampled, 5)
     assert extraction_settings(sampled, 8)["feature_frames"] == 8
     every = {"n_shards": 4, "frames": "all", "fps": None}
-    assert extraction_settings(every, 8) == extraction_settings(every, 5) == {
-        "frames": "all",
-        "fps": None,
-    }
+    assert (
+        extraction_settings(every, 8)
+        == extraction_settings(every, 5)
+        == {
+            "frames": "all",
+            "fps": None,
+        }
+    )
 
 
 # --- videos ------------------------------------------------------------------------------

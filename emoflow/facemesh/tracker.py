@@ -23,8 +23,8 @@ mapped back to full-frame normalised coordinates. Frames with a face never pay f
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple, Self
 
 import numpy as np
@@ -433,9 +433,7 @@ class FaceMeshTracker:
                 n_expected,
                 " in the time window" if info.first_frame or info.end_s is not None else "",
             )
-        return FaceTrack(
-            info, n_frames, found_frames, faces, n_faces, scores, n_on_crop, meshed
-        )
+        return FaceTrack(info, n_frames, found_frames, faces, n_faces, scores, n_on_crop, meshed)
 
 
 def image_landmarks(image: np.ndarray, *, refine_landmarks: bool = True) -> np.ndarray | None:

@@ -114,7 +114,16 @@ class FaceMeshExtractor(FaceMeshTracker):
         NoFaceError
             No frame shows a face.
         """
-        table, record = self.extract_with_record(source, video_id, **window)
+        unknown = set(window) - {"fps", "start_s", "end_s"}
+        if unknown:
+            raise TypeError(f"extract() got unexpected keyword argument(s) {sorted(unknown)}")
+        table, record = self.extract_with_record(
+            source,
+            video_id,
+            fps=window.get("fps"),
+            start_s=window.get("start_s"),
+            end_s=window.get("end_s"),
+        )
         if record["n_faces_found"] == 0:
             raise NoFaceError(source, f"no face found in any of its {record['n_frames']} frames")
         return table.replace_schema_metadata(

@@ -20,6 +20,8 @@ rule extract_landmarks:
     params:
         videos=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["videos"],
         digest=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["digest"],
-        settings=extraction_settings(config["landmarks"], config["features"]["n_frames"]),
+        settings=extraction_settings(
+            config["landmarks"], config["features"]["n_frames"]
+        ),
     script:
         "../scripts/extract_landmarks.py"
