@@ -1,4 +1,5 @@
-"""The landmark table: one row per frame of one video, one Parquet file (shard) per many videos.
+"""The landmark table: one row per meshed frame of one video, one Parquet file (shard) per many
+videos.
 
 Table schema (:data:`LANDMARK_SCHEMA`), columns in this order:
 
