@@ -382,11 +382,11 @@ class FaceMeshTracker:
         score: float | None = None  # detection score carried along the followed face
         n_on_crop = 0
         n_frames = 0
-        meshed: list[int] | None = None if planned is None else []
+        meshed: list[int] = []
         for frame_index, slot in enumerate(slots):
             n_frames = frame_index + 1
-            if meshed is not None:
-                if frame_index not in planned:  # type: ignore[operator]
+            if planned is not None:
+                if frame_index not in planned:
                     continue
                 meshed.append(frame_index)
             frame = slot()
@@ -433,7 +433,16 @@ class FaceMeshTracker:
                 n_expected,
                 " in the time window" if info.first_frame or info.end_s is not None else "",
             )
-        return FaceTrack(info, n_frames, found_frames, faces, n_faces, scores, n_on_crop, meshed)
+        return FaceTrack(
+            info,
+            n_frames,
+            found_frames,
+            faces,
+            n_faces,
+            scores,
+            n_on_crop,
+            None if planned is None else meshed,
+        )
 
 
 def image_landmarks(image: np.ndarray, *, refine_landmarks: bool = True) -> np.ndarray | None:
