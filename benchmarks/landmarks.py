@@ -331,7 +331,6 @@ def main() -> None:
             },
         )
         startup = startup_seconds()
-        sampled_section(folder, args.hd_frames, args.feature_frames, args.rounds)
 
     print()
     header = (
@@ -379,6 +378,8 @@ def main() -> None:
         f"{1000 * fresh_cpu:+6.1f} ms CPU"
     )
     print(f"  a new Python process per video (start-up):   {1000 * startup:+6.0f} ms wall")
+    with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
+        sampled_section(Path(tmp), args.hd_frames, args.feature_frames, args.rounds)
 
 
 if __name__ == "__main__":
