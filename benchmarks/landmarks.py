@@ -10,7 +10,16 @@ frames, pinned to one CPU core, it times
   (``max_num_faces=1``, ``refine_landmarks=True``, ``find_small_faces=True``);
 
 first on one long video (640×360), then on a shard of many short videos, where it also shows
-what one Face Mesh per video and one process per video would cost. Rounds alternate between
+what one Face Mesh per video and one process per video would cost. Last, on a 1280×720 clip
+made by the demo's renderer (the astronaut's face, animated), it compares
+
+* **sampled**: ``extract_videos(frames="sampled")`` — every frame decoded, only the frames the
+  features read meshed (:meth:`emoflow.features.FeatureSettings.frames_read`, 14 of 105 at
+  ``n_frames = 8``), the shard written;
+* with the bare all-frames loop, in frames of video per CPU second, and reports the mean
+  landmark difference (pixels) between sampled and all-frames extraction on the sampled frames,
+  next to the difference static-image mode makes on the same frames, and how long reaching the
+  sampled frames takes by sequential decoding (``grab``) and by seeking. Rounds alternate between
 the runs and the best round of each is reported (the least disturbed by other processes),
 as wall-clock time and as the process's CPU time (which other processes on a shared machine
 disturb much less).
@@ -137,6 +146,124 @@ def best_of(rounds: int, runs: dict[str, Callable[[], int]]) -> dict[str, Timing
     return {name: Timing(min(walls[name]), min(cpus[name]), frames[name]) for name in runs}
 
 
+HD_WIDTH, HD_HEIGHT = 1280, 720
+
+
+def hd_clip(path: Path, n_frames: int) -> Path:
+    """A 1280×720, 30 fps clip: a demo video rendered at 720×720 (the astronaut photograph,
+    a subject's head motion and a happiness expression) centred on a grey canvas."""
+    from emoflow.demo.render import _render_video
+    from emoflow.demo.spec import DemoSpec
+    from emoflow.demo.subjects import _make_subject
+
+    spec = DemoSpec(n_frames=n_frames, size=HD_HEIGHT, fps=FPS)
+    square = path.with_name(path.stem + "_square.mp4")
+    _render_video(square, _make_subject(0, spec), "happiness", 1, spec)
+    capture = cv2.VideoCapture(str(square))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (HD_WIDTH, HD_HEIGHT))
+    left = (HD_WIDTH - HD_HEIGHT) // 2
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        canvas = np.full((HD_HEIGHT, HD_WIDTH, 3), 96, dtype=np.uint8)
+        canvas[:, left : left + HD_HEIGHT] = bgr
+        writer.write(canvas)
+    writer.release()
+    capture.release()
+    return path
+
+
+def extract_table(path: Path, out: Path, **options: object) -> int:
+    """``extract_videos`` of one clip with ``options``; return the clip's frame count."""
+    from emoflow.landmarks import extract_videos
+
+    summary = extract_videos([(path.stem, str(path))], out, **options)  # type: ignore[arg-type]
+    return sum(record["frames"] for record in summary.values())
+
+
+def frame_pixels(table_path: Path, frames: np.ndarray) -> np.ndarray:
+    """``(len(frames), 478, 2)`` landmark x, y in pixels of the HD clip's table."""
+    from emoflow.landmarks import landmarks_array, read_landmarks
+
+    table = read_landmarks(table_path)
+    landmarks, _ = landmarks_array(table, table["video_id"][0])
+    return landmarks[frames, :, :2] * np.array([HD_WIDTH, HD_HEIGHT])
+
+
+def decode_seconds(path: Path, frames: np.ndarray, *, seek: bool) -> float:
+    """CPU seconds to obtain ``frames`` of ``path`` as RGB: by ``grab`` through every frame,
+    or by seeking to each (``CAP_PROP_POS_FRAMES``)."""
+    started = time.process_time()
+    capture = cv2.VideoCapture(str(path))
+    wanted = set(frames.tolist())
+    if seek:
+        for frame in frames:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(frame))
+            ok, bgr = capture.read()
+            if not ok:
+                raise RuntimeError(f"{path}: seeking to frame {frame} failed")
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    else:
+        index = 0
+        while capture.grab():
+            if index in wanted:
+                cv2.cvtColor(capture.retrieve()[1], cv2.COLOR_BGR2RGB)
+            index += 1
+    capture.release()
+    return time.process_time() - started
+
+
+def sampled_section(folder: Path, n_frames: int, feature_frames: int, rounds: int) -> None:
+    """Sampled-frame extraction versus the all-frames bare loop on a 1280×720 clip."""
+    from emoflow.features import FeatureSettings
+
+    clip = hd_clip(folder / "hd.mp4", n_frames)
+    sampled = FeatureSettings(n_frames=feature_frames).frames_read(n_frames)
+    print(
+        f"\nHD clip: {n_frames} frames, {HD_WIDTH}x{HD_HEIGHT}; features of {feature_frames} "
+        f"frames read {len(sampled)}: {sampled.tolist()}"
+    )
+    timings = best_of(
+        rounds,
+        {
+            "bare, all frames": lambda: bare_loop([clip]),
+            "emoflow, all frames": lambda: extract_table(clip, folder / "all.parquet"),
+            "emoflow, sampled": lambda: extract_table(
+                clip, folder / "sampled.parquet", frames="sampled", feature_frames=feature_frames
+            ),
+        },
+    )
+    extract_table(clip, folder / "static.parquet", static_image_mode=True)
+    all_frames = frame_pixels(folder / "all.parquet", sampled)
+    sampled_diff = np.linalg.norm(
+        frame_pixels(folder / "sampled.parquet", sampled) - all_frames, axis=-1
+    )
+    static_diff = np.linalg.norm(
+        frame_pixels(folder / "static.parquet", sampled) - all_frames, axis=-1
+    )
+    grab_s = min(decode_seconds(clip, sampled, seek=False) for _ in range(rounds))
+    seek_s = min(decode_seconds(clip, sampled, seek=True) for _ in range(rounds))
+    bare = timings["bare, all frames"]
+    print()
+    header = f"{'job':<34}{'CPU s':>8}{'video frames/CPU s':>20}{'x bare':>8}"
+    print(header)
+    print("-" * len(header))
+    for name, run in timings.items():
+        rate = run.frames / run.cpu_s
+        print(f"{name:<34}{run.cpu_s:>8.3f}{rate:>20.1f}{rate / (bare.frames / bare.cpu_s):>8.2f}")
+    print(
+        f"\nlandmark difference on the {len(sampled)} sampled frames, x-y pixels, vs all-frame "
+        f"video mode:\n  sampled video mode: mean {sampled_diff.mean():.3f} px, "
+        f"max {sampled_diff.max():.3f} px\n  static-image mode:  mean {static_diff.mean():.3f} "
+        f"px, max {static_diff.max():.3f} px (the difference video mode already makes)"
+    )
+    print(
+        f"reaching the {len(sampled)} sampled frames as RGB (decode only, best of {rounds}): "
+        f"grab through all {grab_s:.3f} s CPU, seek to each {seek_s:.3f} s CPU"
+    )
+
+
 def startup_seconds() -> float:
     """Wall time of a fresh Python process that imports emoflow's extraction and MediaPipe."""
     code = "import emoflow.landmarks, mediapipe.python.solutions.face_mesh"
@@ -152,6 +279,11 @@ def main() -> None:
     parser.add_argument("--video-frames", type=int, default=15, help="frames per short video")
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
     parser.add_argument("--core", type=int, help="CPU core to pin to (default: the last one)")
+    parser.add_argument("--hd-frames", type=int, default=105, help="frames of the HD clip")
+    parser.add_argument("--feature-frames", type=int, default=8, help="features.n_frames")
+    parser.add_argument(
+        "--only-sampled", action="store_true", help="run only the HD sampled-frame comparison"
+    )
     args = parser.parse_args()
 
     cores = sorted(os.sched_getaffinity(0))
@@ -164,6 +296,11 @@ def main() -> None:
         f"emoflow landmark benchmark — MediaPipe {mediapipe.__version__}, OpenCV "
         f"{cv2.__version__}, pinned to CPU core {core} of {os.cpu_count()}"
     )
+    if args.only_sampled:
+        with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
+            bare_loop([write_video(Path(tmp) / "warm.mp4", 5)])  # load the models once
+            sampled_section(Path(tmp), args.hd_frames, args.feature_frames, args.rounds)
+        return
     with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
         folder = Path(tmp)
         long_video = write_video(folder / "long.mp4", args.frames)
@@ -241,6 +378,8 @@ def main() -> None:
         f"{1000 * fresh_cpu:+6.1f} ms CPU"
     )
     print(f"  a new Python process per video (start-up):   {1000 * startup:+6.0f} ms wall")
+    with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
+        sampled_section(Path(tmp), args.hd_frames, args.feature_frames, args.rounds)
 
 
 if __name__ == "__main__":

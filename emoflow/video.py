@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -148,6 +149,11 @@ def _window_text(start_s: float | None, end_s: float | None) -> str:
     return f"[{start}, {end}) s"
 
 
+FrameSlot = Callable[[], np.ndarray]
+"""One frame position of a source, decoded (video) or listed (frame folder) but not yet
+converted: calling it gives the RGB frame. Valid only until the iterator moves on."""
+
+
 def open_frames(
     source: str | Path,
     *,
@@ -189,6 +195,21 @@ def open_frames(
     ConfigError
         ``fps`` is not a positive finite number, or the window bounds are negative, not
         finite or out of order.
+    """
+    info, slots = open_frame_slots(source, fps=fps, start_s=start_s, end_s=end_s)
+    return info, (slot() for slot in slots)
+
+
+def open_frame_slots(
+    source: str | Path,
+    *,
+    fps: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> tuple[VideoInfo, Iterator[FrameSlot]]:
+    """:func:`open_frames`, but each frame comes as a :data:`FrameSlot`: frames that are never
+    called cost a video only their decoding (``grab``, no colour conversion) and a frame folder
+    nothing (the image is not read). Same arguments, errors and frames as :func:`open_frames`.
     """
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps must be a positive number, got {fps!r}")
@@ -233,7 +254,7 @@ def _read_image_rgb(file: Path) -> np.ndarray:
 
 def _open_folder(
     folder: Path, fps: float, start_s: float | None, end_s: float | None
-) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+) -> tuple[VideoInfo, Iterator[FrameSlot]]:
     all_files = frame_files(folder)
     if not all_files:
         suffixes = ", ".join(sorted(FRAME_SUFFIXES))
@@ -260,19 +281,34 @@ def _open_folder(
         end_s=end_s,
     )
 
-    def frames() -> Iterator[np.ndarray]:
-        yield first
+    def read(file: Path) -> np.ndarray:
+        rgb = _read_image_rgb(file)
+        if rgb.shape[:2] != (height, width):
+            raise InputError(
+                folder,
+                f"frames have mixed sizes: {file.name} is {rgb.shape[1]}x{rgb.shape[0]}, "
+                f"{files[0].name} is {width}x{height}",
+            )
+        return rgb
+
+    def frames() -> Iterator[FrameSlot]:
+        yield lambda: first
         for file in files[1:]:
-            rgb = _read_image_rgb(file)
-            if rgb.shape[:2] != (height, width):
-                raise InputError(
-                    folder,
-                    f"frames have mixed sizes: {file.name} is {rgb.shape[1]}x{rgb.shape[0]}, "
-                    f"{files[0].name} is {width}x{height}",
-                )
-            yield rgb
+            yield _cached(partial(read, file))
 
     return info, frames()
+
+
+def _cached(make: FrameSlot) -> FrameSlot:
+    """A slot that converts its frame once, however often it is called."""
+    frame: list[np.ndarray] = []
+
+    def slot() -> np.ndarray:
+        if not frame:
+            frame.append(make())
+        return frame[0]
+
+    return slot
 
 
 def _skip_to(capture: cv2.VideoCapture, target: int, position: int) -> None:
@@ -296,7 +332,7 @@ def _skip_to(capture: cv2.VideoCapture, target: int, position: int) -> None:
 
 def _open_video(
     path: Path, fps: float | None, start_s: float | None, end_s: float | None
-) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+) -> tuple[VideoInfo, Iterator[FrameSlot]]:
     import cv2
 
     capture = cv2.VideoCapture(str(path))
@@ -343,15 +379,20 @@ def _open_video(
     )
     n_window = None if stop_index is None else stop_index - first_index
 
-    def decoded() -> Iterator[np.ndarray]:
+    def retrieve() -> np.ndarray:
+        ok, bgr = capture.retrieve()
+        if not ok or bgr is None:
+            raise InputError(path, "a decoded frame could not be retrieved")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def decoded() -> Iterator[FrameSlot]:
         try:
-            yield cv2.cvtColor(first_bgr, cv2.COLOR_BGR2RGB)
+            yield _cached(lambda: cv2.cvtColor(first_bgr, cv2.COLOR_BGR2RGB))
             n_yielded = 1
             while n_window is None or n_yielded < n_window:
-                ok, bgr = capture.read()
-                if not ok:
+                if not capture.grab():
                     return
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield _cached(retrieve)
                 n_yielded += 1
         finally:
             capture.release()
@@ -362,8 +403,8 @@ def _open_video(
 
 
 def _resample(
-    frames: Iterator[np.ndarray], source_fps: float, target_fps: float
-) -> Iterator[np.ndarray]:
+    frames: Iterator[FrameSlot], source_fps: float, target_fps: float
+) -> Iterator[FrameSlot]:
     """Yield, for each output time ``k / target_fps``, the nearest source frame.
 
     Source frame ``i`` lies at ``i / source_fps``; output ``k`` takes source frame
@@ -376,3 +417,49 @@ def _resample(
         while math.floor(output_index * step + 0.5) <= source_index:
             yield frame
             output_index += 1
+
+
+def expected_frames(info: VideoInfo, fps: float | None = None) -> int | None:
+    """How many frames :func:`open_frames` will yield for ``info``, from the frame count the
+    container reports (``None`` when it reports none). Containers can be wrong: this is a
+    plan, the frames yielded are the truth.
+
+    ``fps`` is the rate asked of :func:`open_frames` (``None``: the source's).
+    """
+    if info.n_frames is None:
+        return None
+    _, stop = window_indices(info.source_fps, None, info.end_s)
+    n_window = max(0, min(info.n_frames, stop or info.n_frames) - info.first_frame)
+    if fps is None or fps == info.source_fps or Path(info.path).is_dir():
+        return n_window
+    step = info.source_fps / float(fps)
+    count = 0
+    while math.floor(count * step + 0.5) <= n_window - 1:
+        count += 1
+    return count
+
+
+def resampling_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear resampling of ``n_in`` frames to ``n_out`` over the same span.
+
+    Output ``k`` is ``(1 - weight[k]) * frame[lower[k]] + weight[k] * frame[upper[k]]``, at
+    position ``k * (n_in - 1) / (n_out - 1)``. Where the position falls on a frame
+    (``weight`` 0) ``upper`` is ``lower``, so no frame is read with weight 0.
+    """
+    if n_in < 1 or n_out < 1:
+        raise ConfigError(f"cannot resample {n_in} frames to {n_out}")
+    if n_in == 1:
+        zeros = np.zeros(n_out, dtype=np.intp)
+        return zeros, zeros, np.zeros(n_out)
+    positions = np.linspace(0.0, n_in - 1, n_out)
+    lower = np.floor(positions).astype(np.intp)
+    weight = positions - lower
+    upper = np.where(weight > 0, np.minimum(lower + 1, n_in - 1), lower)
+    return lower, upper, weight
+
+
+def resampled_frames(n_in: int, n_out: int) -> np.ndarray:
+    """The frames (sorted positions) that resampling ``n_in`` frames to ``n_out`` reads: at
+    most ``2 * n_out - 2`` (see :func:`resampling_weights`)."""
+    lower, upper, _ = resampling_weights(n_in, n_out)
+    return np.union1d(lower, upper)

@@ -257,6 +257,7 @@ def test_bad_videos_are_recorded_not_fatal(
         "n_faces_found": N_FACE_FRAMES,
         "n_faces_found_on_crop": 0,
         "landmarks_format": None,
+        "meshed_frames": None,
         "error": None,
         "n_frames_several_faces": 0,
     }

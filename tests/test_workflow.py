@@ -219,7 +219,36 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
 
 @pytest.mark.slow
 def test_changing_a_feature_setting_never_reruns_landmarks(finished_run: Path) -> None:
+    result = _snakemake(finished_run, "-n", "--config", "features={center: nose}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = _planned_jobs(result.stdout + result.stderr)
+    assert planned.get("build_features") == 1
+    assert not {"make_demo", "build_manifest", "extract_landmarks"} & set(planned), planned
+
+
+@pytest.mark.slow
+def test_changing_n_frames_reextracts_sampled_landmarks(finished_run: Path) -> None:
+    """landmarks.frames: sampled (the default) meshed only the frames 6-frame features read."""
     result = _snakemake(finished_run, "-n", "--config", "features={n_frames: 5}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = _planned_jobs(result.stdout + result.stderr)
+    shards = list((finished_run / "results" / "landmarks").glob("shard_*.parquet"))
+    assert planned.get("extract_landmarks") == len(shards) > 0, planned
+    assert planned.get("build_features") == 1
+    assert not {"make_demo", "build_manifest"} & set(planned), planned
+
+
+@pytest.mark.slow
+def test_changing_n_frames_never_reextracts_all_frame_landmarks(tmp_path: Path) -> None:
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    config = {**TINY_CONFIG, "landmarks": {"n_shards": 2, "frames": "all"}}
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    target = str(Path("results") / "features.zarr")
+    built = _snakemake(tmp_path, target)
+    assert built.returncode == 0, built.stderr[-3000:]
+    result = _snakemake(tmp_path, "-n", target, "--config", "features={n_frames: 5}")
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
     assert planned.get("build_features") == 1

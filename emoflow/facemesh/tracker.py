@@ -23,8 +23,7 @@ mapped back to full-frame normalised coordinates. Frames with a face never pay f
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -43,7 +42,7 @@ from emoflow.facemesh.faces import (
     matching_score,
     pixel_box,
 )
-from emoflow.video import VideoInfo, open_frames, window_indices
+from emoflow.video import FrameSlot, VideoInfo, expected_frames, open_frame_slots
 
 logger = logging.getLogger("emoflow.landmarks")
 """The landmark stage's log channel (its shard log gathers the tracker's warnings too)."""
@@ -52,18 +51,6 @@ logger = logging.getLogger("emoflow.landmarks")
 FrameProgress = Callable[[int, "int | None"], None]
 """``progress(frames_done, frames_expected)``, called after each frame of :meth:`track`
 (``frames_expected``: from the container, ``None`` when it does not say)."""
-
-
-def expected_frames(info: VideoInfo, fps: float | None) -> int | None:
-    """About how many frames :func:`emoflow.video.open_frames` will yield (for progress bars);
-    ``None`` when the container does not tell its length."""
-    if info.n_frames is None or not info.source_fps > 0:
-        return None
-    end = info.n_frames / info.source_fps
-    if info.end_s is not None and math.isfinite(info.end_s):
-        end = min(end, info.end_s)
-    rate = fps if fps is not None else info.fps
-    return max(0, round((end - info.start_s) * rate))
 
 
 class FaceTrack(NamedTuple):
@@ -80,11 +67,14 @@ class FaceTrack(NamedTuple):
     faces
         One ``(n_points, 3)`` float32 array per found frame (``n_points`` 468 or 478).
     n_faces
-        Faces seen in each frame (0 without a face).
+        Faces seen in each meshed frame (0 without a face).
     scores
-        Detection score of the followed face in each frame (``None`` without a face).
+        Detection score of the followed face in each meshed frame (``None`` without a face).
     n_on_crop
         Frames whose face the small-face search found.
+    meshed_frames
+        Frame positions (0-based, increasing) Face Mesh ran on; ``None`` when it ran on
+        every frame.
     """
 
     info: VideoInfo
@@ -94,10 +84,17 @@ class FaceTrack(NamedTuple):
     n_faces: list[int]
     scores: list[float | None]
     n_on_crop: int
+    meshed_frames: list[int] | None = None
+
+    def frame_numbers(self) -> np.ndarray:
+        """``(n_meshed,)`` positions of the meshed frames (every frame when all were)."""
+        if self.meshed_frames is None:
+            return np.arange(self.n_frames, dtype=np.int64)
+        return np.asarray(self.meshed_frames, dtype=np.int64)
 
     def timestamps(self) -> np.ndarray:
-        """``(n_frames,)`` seconds of every frame in the source."""
-        return self.info.start_s + np.arange(self.n_frames, dtype=np.float64) / self.info.fps
+        """``(n_meshed,)`` seconds of the meshed frames in the source."""
+        return self.info.start_s + self.frame_numbers() / self.info.fps
 
 
 class FaceMeshTracker:
@@ -318,9 +315,10 @@ class FaceMeshTracker:
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
+        select: Callable[[int], Collection[int]] | None = None,
         progress: FrameProgress | None = None,
     ) -> FaceTrack:
-        """Follow the face through every frame of one video.
+        """Follow the face through the frames of one video.
 
         Parameters
         ----------
@@ -330,15 +328,56 @@ class FaceMeshTracker:
             Resample a video to this frame rate (a frame folder's frame rate).
         start_s, end_s
             Time window in seconds (``None``: whole video).
+        select
+            The frames to mesh given the video's frame count (e.g.
+            :meth:`emoflow.features.FeatureSettings.frames_read`); ``None`` meshes every
+            frame. The others are decoded (video) but neither converted nor meshed. The count
+            is the container's (:func:`emoflow.video.expected_frames`); when a selected frame
+            shows no face, when the container's count was wrong and the true count selects a
+            frame not meshed, or when the container gives no count, every frame is meshed
+            instead (the result's ``meshed_frames`` is ``None``), so that interpolation and
+            the share of frames without a face see what they need.
         progress
-            Called after each frame (:data:`FrameProgress`), e.g. a progress bar's.
+            Called after each decoded frame (:data:`FrameProgress`), e.g. a progress bar's.
 
         Raises
         ------
         InputError
             The source is missing, unreadable or empty, or has no frame in the time window.
         """
-        info, frames = open_frames(source, fps=fps, start_s=start_s, end_s=end_s)
+        info, slots = open_frame_slots(source, fps=fps, start_s=start_s, end_s=end_s)
+        n_expected = expected_frames(info, fps)
+        if select is None:
+            return self._follow(source, info, slots, None, n_expected, progress)
+        if n_expected is None:
+            logger.warning("%s: the container reports no frame count; meshing every frame", source)
+            return self._follow(source, info, slots, None, n_expected, progress)
+        planned = {int(frame) for frame in select(n_expected)}
+        track = self._follow(source, info, slots, planned, n_expected, progress)
+        wanted = {int(frame) for frame in select(track.n_frames)}
+        missed = sorted(wanted - set(track.found_frames))
+        meshed = set(track.meshed_frames or ())
+        if not missed:
+            return track
+        if not wanted <= meshed:
+            reason = f"decoded {track.n_frames} frames, not the {n_expected} the container reports"
+        else:
+            shown = ", ".join(map(str, missed[:8])) + (", …" if len(missed) > 8 else "")
+            reason = f"no face in frame(s) {shown} of those the features read"
+        logger.info("%s: %s; meshing every frame", source, reason)
+        info, slots = open_frame_slots(source, fps=fps, start_s=start_s, end_s=end_s)
+        return self._follow(source, info, slots, None, n_expected, progress)
+
+    def _follow(
+        self,
+        source: str | Path,
+        info: VideoInfo,
+        slots: Iterator[FrameSlot],
+        planned: Collection[int] | None,
+        n_expected: int | None,
+        progress: FrameProgress | None = None,
+    ) -> FaceTrack:
+        """Face Mesh over the ``planned`` frames of ``slots`` (every frame when ``None``)."""
         process = self._ready_face_mesh().process
         width, height = info.width, info.height
         policy = self.face_policy
@@ -352,14 +391,18 @@ class FaceMeshTracker:
         score: float | None = None  # detection score carried along the followed face
         n_on_crop = 0
         n_frames = 0
-        expected = None
+        meshed: list[int] = []
         if progress is not None:
-            expected = expected_frames(info, fps)
-            progress(0, expected)
-        for frame_index, frame in enumerate(frames):
+            progress(0, n_expected)
+        for frame_index, slot in enumerate(slots):
             if progress is not None and frame_index:
-                progress(frame_index, expected)
+                progress(frame_index, n_expected)
             n_frames = frame_index + 1
+            if planned is not None:
+                if frame_index not in planned:
+                    continue
+                meshed.append(frame_index)
+            frame = slot()
             face_lists, detections = process(frame)
             points: np.ndarray | None = None
             if face_lists:
@@ -395,20 +438,26 @@ class FaceMeshTracker:
             n_faces.append(count)
             scores.append(score)
         if progress is not None:
-            progress(n_frames, expected)
-        if info.n_frames is not None and fps is None:
-            _, stop = window_indices(info.source_fps, None, info.end_s)
-            expected = min(info.n_frames, stop or info.n_frames) - info.first_frame
-            if n_frames < expected - 1:
-                logger.warning(
-                    "%s: decoded %d of the %d frames the container reports%s; the file may be "
-                    "truncated",
-                    source,
-                    n_frames,
-                    expected,
-                    " in the time window" if info.first_frame or info.end_s is not None else "",
-                )
-        return FaceTrack(info, n_frames, found_frames, faces, n_faces, scores, n_on_crop)
+            progress(n_frames, n_expected)
+        if n_expected is not None and n_frames < n_expected - 1:
+            logger.warning(
+                "%s: decoded %d of the %d frames the container reports%s; the file may be "
+                "truncated",
+                source,
+                n_frames,
+                n_expected,
+                " in the time window" if info.first_frame or info.end_s is not None else "",
+            )
+        return FaceTrack(
+            info,
+            n_frames,
+            found_frames,
+            faces,
+            n_faces,
+            scores,
+            n_on_crop,
+            None if planned is None else meshed,
+        )
 
 
 def image_landmarks(image: np.ndarray, *, refine_landmarks: bool = True) -> np.ndarray | None:

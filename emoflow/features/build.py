@@ -27,12 +27,20 @@ def _video_sample(
     if video_table.height == 0:
         return str(record.get("error") or "no landmark rows")
     landmarks, found_mask = landmarks_array(video_table, video_id)
+    meshed_frames = record.get("meshed_frames")
+    if meshed_frames is not None:  # landmarks.frames: sampled
+        landmarks, found_mask = _sampled_sequence(
+            video_id, landmarks, found_mask, record, meshed_frames, settings
+        )
     if len(landmarks) < MIN_SAMPLE_FRAMES:  # predict refuses such a window too
         return (
             f"{len(landmarks)} frame(s); a sample needs at least {MIN_SAMPLE_FRAMES} "
             "(from one frame every feature would be zero)"
         )
-    missing_share = 1.0 - float(found_mask.mean())
+    if meshed_frames is None:
+        missing_share = 1.0 - float(found_mask.mean())
+    else:  # every frame the features read has a face, or every frame was meshed
+        missing_share = 1.0 - float(found_mask[meshed_frames].mean())
     if not found_mask.any() or missing_share > settings.max_missing:
         return f"{missing_share:.0%} of frames without a face"
     if not np.isfinite(landmarks[found_mask]).all():
@@ -61,6 +69,44 @@ def _several_faces(video_table: Any) -> str | None:
         f"several faces in {several} of {len(n_faces)} frames (up to {int(n_faces.max())}); "
         "one face was followed (landmarks.face_policy), as predict does with --several-faces"
     )
+
+
+def _sampled_sequence(
+    video_id: str,
+    landmarks: np.ndarray,
+    found_mask: np.ndarray,
+    record: dict[str, Any],
+    meshed_frames: list[int],
+    settings: FeatureSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sampled video's landmarks over all its frames (the frames not meshed without a face,
+    so interpolation fills them; the features never read them), after checking that the
+    meshed frames are those ``settings`` reads.
+
+    Raises
+    ------
+    DataError
+        The features read a frame that was not meshed (``features.n_frames`` changed since
+        the extraction).
+    """
+    n_in = int(record["n_frames"])
+    absent = np.setdiff1d(settings.frames_read(n_in), meshed_frames)
+    if absent.size:
+        shown = ", ".join(map(str, absent[:8].tolist())) + (", …" if absent.size > 8 else "")
+        raise DataError(
+            f"video {video_id!r}: its landmarks were meshed on {len(meshed_frames)} of its "
+            f"{n_in} frames only (landmarks.frames: sampled, for features of other "
+            f"n_frames), and features.n_frames = {settings.n_frames} reads frame(s) {shown} "
+            "too: re-extract its landmark table (the workflow does so by itself when "
+            "features.n_frames changes) or extract with landmarks.frames: all"
+        )
+    if len(landmarks) < n_in:
+        pad = n_in - len(landmarks)
+        landmarks = np.concatenate(
+            [landmarks, np.full((pad, *landmarks.shape[1:]), np.nan, dtype=landmarks.dtype)]
+        )
+        found_mask = np.concatenate([found_mask, np.zeros(pad, dtype=bool)])
+    return landmarks, found_mask
 
 
 def features_from_landmarks(

@@ -17,6 +17,7 @@ import numpy as np
 from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
 from emoflow.facemesh import N_LANDMARKS, RIGID_LANDMARKS, reference_face
+from emoflow.video import resampled_frames, resampling_weights
 
 MIN_SAMPLE_FRAMES = 2
 """Frames a video (or a time window) needs to make a sample: from one frame, resampling
@@ -76,6 +77,13 @@ class FeatureSettings(SectionSettings):
             object.__setattr__(self, "align", "first_frame" if self.align else "none")
         self.check()
 
+    def frames_read(self, n_in: int) -> np.ndarray:
+        """The frames of an ``n_in``-frame video that :func:`normalise_sequence` reads when
+        every one of them has a face: those of the temporal resampling (the first frame, the
+        alignment and scale reference, is one). Landmark extraction meshes only these
+        (``landmarks.frames: sampled``)."""
+        return resampled_frames(n_in, self.n_frames)
+
 
 def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.ndarray:
     """Fill frames without a face by linear interpolation in time (edges: nearest frame)."""
@@ -125,14 +133,10 @@ def canonical_face(n_landmarks: int = N_LANDMARKS) -> np.ndarray:
 
 
 def resample_frames(landmarks: np.ndarray, n_frames: int) -> np.ndarray:
-    """Linearly resample a sequence ``(n_in, ...)`` to ``(n_frames, ...)`` over the same span."""
-    n_in = len(landmarks)
-    if n_in == 1:
-        return np.repeat(landmarks, n_frames, axis=0)
-    positions = np.linspace(0.0, n_in - 1, n_frames)
-    lower = np.floor(positions).astype(int)
-    upper = np.minimum(lower + 1, n_in - 1)
-    weight = (positions - lower).reshape(-1, *([1] * (landmarks.ndim - 1)))
+    """Linearly resample a sequence ``(n_in, ...)`` to ``(n_frames, ...)`` over the same span,
+    reading only the frames of :func:`emoflow.video.resampled_frames`."""
+    lower, upper, weight = resampling_weights(len(landmarks), n_frames)
+    weight = weight.reshape(-1, *([1] * (landmarks.ndim - 1)))
     return (1.0 - weight) * landmarks[lower] + weight * landmarks[upper]
 
 

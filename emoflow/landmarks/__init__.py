@@ -1,4 +1,5 @@
-"""The landmark table contract: one row per frame, one Parquet file (shard) per many videos.
+"""The landmark table contract: one row per meshed frame (every frame, or the frames the features
+read), one Parquet file (shard) per many videos.
 
 * :mod:`~emoflow.landmarks.schema`: the columns (:data:`LANDMARK_SCHEMA`) and metadata.
 * :mod:`~emoflow.landmarks.writer`: shard files, written atomically in bounded memory.

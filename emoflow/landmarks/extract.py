@@ -12,14 +12,17 @@ import json
 import logging
 import os
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from emoflow._progress import Progress
+from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, NoFaceError
 from emoflow.facemesh import FaceMeshTracker
 from emoflow.facemesh.tracker import FrameProgress
@@ -27,7 +30,7 @@ from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
 from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
 from emoflow.manifest import read_manifest
-from emoflow.video import VideoItem
+from emoflow.video import VideoItem, resampled_frames
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +54,15 @@ class FaceMeshExtractor(FaceMeshTracker):
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
+        select: Callable[[int], Collection[int]] | None = None,
         progress: FrameProgress | None = None,
     ) -> tuple[pa.Table, dict[str, Any]]:
         """Extract one video; return its table and its ``emoflow.videos`` record.
 
         Unlike :meth:`extract`, a video without any face is not an error here: the table has
-        only ``face_found = False`` rows and the record counts zero faces. ``progress`` is
+        only ``face_found = False`` rows and the record counts zero faces. With ``select``
+        (see :meth:`emoflow.facemesh.FaceMeshTracker.track`) only the meshed frames have rows,
+        and the record's ``meshed_frames`` lists them (``None``: every frame). ``progress`` is
         called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`).
 
         Raises
@@ -64,14 +70,18 @@ class FaceMeshExtractor(FaceMeshTracker):
         InputError
             The source is missing, unreadable or empty, or has no frame in the time window.
         """
-        track = self.track(source, fps=fps, start_s=start_s, end_s=end_s, progress=progress)
+        track = self.track(
+            source, fps=fps, start_s=start_s, end_s=end_s, select=select, progress=progress
+        )
+        frame_numbers = track.frame_numbers()
         table = landmarks_table(
             video_id,
             track.timestamps(),
-            track.found_frames,
+            np.searchsorted(frame_numbers, track.found_frames),
             track.faces,
             n_faces=pa.array(track.n_faces, type=pa.int16()),
             detection_scores=pa.array(track.scores, type=pa.float32()),
+            frame_numbers=frame_numbers,
         )
         record = video_record(
             source,
@@ -80,18 +90,11 @@ class FaceMeshExtractor(FaceMeshTracker):
             len(track.found_frames),
             None,
             n_on_crop=track.n_on_crop,
+            meshed_frames=track.meshed_frames,
         )
         return table, record
 
-    def extract(
-        self,
-        source: str | Path,
-        video_id: str,
-        *,
-        fps: float | None = None,
-        start_s: float | None = None,
-        end_s: float | None = None,
-    ) -> pa.Table:
+    def extract(self, source: str | Path, video_id: str, **window: float | None) -> pa.Table:
         """Extract the landmarks of every frame of one video.
 
         Parameters
@@ -100,7 +103,7 @@ class FaceMeshExtractor(FaceMeshTracker):
             Video file or frame folder (see :func:`emoflow.video.open_frames`).
         video_id
             Value of the ``video_id`` column.
-        fps, start_s, end_s
+        **window
             ``fps`` (resample a video to this frame rate; a frame folder's frame rate),
             ``start_s`` and ``end_s`` (time window in seconds; ``None``: whole video), as for
             :meth:`extract_with_record`.
@@ -117,13 +120,25 @@ class FaceMeshExtractor(FaceMeshTracker):
         NoFaceError
             No frame shows a face.
         """
+        unknown = set(window) - {"fps", "start_s", "end_s"}
+        if unknown:
+            raise TypeError(f"extract() got unexpected keyword argument(s) {sorted(unknown)}")
         table, record = self.extract_with_record(
-            source, video_id, fps=fps, start_s=start_s, end_s=end_s
+            source,
+            video_id,
+            fps=window.get("fps"),
+            start_s=window.get("start_s"),
+            end_s=window.get("end_s"),
         )
         if record["n_faces_found"] == 0:
             raise NoFaceError(source, f"no face found in any of its {record['n_frames']} frames")
         return table.replace_schema_metadata(
-            schema_metadata(self.refine_landmarks, {video_id: record}, self.face_settings)
+            schema_metadata(
+                self.refine_landmarks,
+                {video_id: record},
+                self.face_settings,
+                frames_metadata("all", None),
+            )
         )
 
 
@@ -136,6 +151,8 @@ def extract_videos(
     *,
     strict: bool = False,
     fps: float | None = None,
+    frames: str = "all",
+    feature_frames: int | None = None,
     progress: bool | None = None,
     **extractor_options: Any,
 ) -> dict[str, dict[str, Any]]:
@@ -155,6 +172,14 @@ def extract_videos(
     fps
         Resample every video to this frame rate (``None`` keeps the source rate); imported
         landmarks keep their own frames.
+    frames
+        ``"all"`` meshes every frame; ``"sampled"`` only the frames that features of
+        ``feature_frames`` frames read (:func:`emoflow.video.resampled_frames`, the frames
+        :meth:`emoflow.features.FeatureSettings.frames_read` names), every frame of a video
+        in which one of them shows no face. The file's metadata says which
+        (:data:`~emoflow.landmarks.schema.META_FRAMES`, each record's ``meshed_frames``).
+    feature_frames
+        ``features.n_frames``; needed with ``frames="sampled"``.
     progress
         Progress bars (videos, and each video's frames) on stderr; ``None``: only when
         stderr is a terminal (never in the workflow's jobs, whose stderr is their log).
@@ -176,6 +201,7 @@ def extract_videos(
     """
     items = [as_item(video) for video in videos]
     check_unique_ids(items, f"given for {out_path}")
+    select = frame_selection(frames, feature_frames)
     importer = LandmarkImporter()
     with (
         FaceMeshExtractor(**extractor_options) as extractor,
@@ -184,15 +210,53 @@ def extract_videos(
         return write_shard(
             items,
             out_path,
-            _reader(extractor, importer, fps, bar),
+            _reader(extractor, importer, fps, bar, select),
             refine_landmarks=extractor.refine_landmarks,
             faces=extractor.face_settings,
             strict=strict,
+            frames=frames_metadata(frames, feature_frames),
         )
 
 
+FRAME_MODES: tuple[str, ...] = tuple(
+    value for value in allowed_values("landmarks.frames") if isinstance(value, str)
+)
+"""Values of ``landmarks.frames`` (from the configuration schema): mesh the frames the
+features read, or every frame."""
+
+
+def frame_selection(
+    frames: str, feature_frames: int | None
+) -> Callable[[int], Collection[int]] | None:
+    """The tracker's ``select`` for a ``landmarks.frames`` mode (``None``: every frame)."""
+    if frames not in FRAME_MODES:
+        raise ConfigError(f"frames must be one of {', '.join(FRAME_MODES)}, got {frames!r}")
+    if frames == "all":
+        return None
+    if feature_frames is None or isinstance(feature_frames, bool) or feature_frames < 2:
+        raise ConfigError(
+            f'frames="sampled" needs feature_frames (features.n_frames, at least 2), got '
+            f"{feature_frames!r}"
+        )
+    return partial(_frames_read, n_out=int(feature_frames))
+
+
+def _frames_read(n_in: int, n_out: int) -> list[int]:
+    return resampled_frames(n_in, n_out).tolist()
+
+
+def frames_metadata(frames: str, feature_frames: int | None) -> dict[str, Any]:
+    """The ``emoflow.frames`` metadata value: the mode and, sampled, for which
+    ``features.n_frames``."""
+    return {"mode": frames, "feature_frames": feature_frames if frames == "sampled" else None}
+
+
 def _reader(
-    extractor: FaceMeshExtractor, importer: LandmarkImporter, fps: float | None, bar: Progress
+    extractor: FaceMeshExtractor,
+    importer: LandmarkImporter,
+    fps: float | None,
+    bar: Progress,
+    select: Callable[[int], Collection[int]] | None = None,
 ) -> VideoReader:
     """Read an item with Face Mesh, or import it when it has a ``landmarks_format``; count
     it and its frames on ``bar``."""
@@ -207,6 +271,7 @@ def _reader(
                     fps=fps,
                     start_s=item.start_s,
                     end_s=item.end_s,
+                    select=select,
                     progress=bar.frames,
                 )
             return importer.read(item)
@@ -285,10 +350,22 @@ SHARDING_KEYS = ("n_shards", "videos_per_shard")
 """``landmarks`` settings that decide how videos are split into jobs, not their landmarks."""
 
 
-def extraction_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+def extraction_settings(
+    section: Mapping[str, Any], feature_frames: int | None = None
+) -> dict[str, Any]:
     """The ``landmarks`` config section less :data:`SHARDING_KEYS`: what can change a
-    shard's table (so more shards re-run no extraction)."""
-    return {key: value for key, value in section.items() if key not in SHARDING_KEYS}
+    shard's table (so more shards re-run no extraction).
+
+    With ``frames: sampled`` (the default) the frames meshed depend on ``features.n_frames``,
+    given as ``feature_frames``: it is added as ``feature_frames``, so that a change of it
+    re-runs extraction; with ``frames: all`` it is left out, and re-runs nothing.
+    """
+    settings = {key: value for key, value in section.items() if key not in SHARDING_KEYS}
+    if settings.get("frames") != "sampled":
+        settings.pop("feature_frames", None)
+    elif feature_frames is not None:
+        settings["feature_frames"] = feature_frames
+    return settings
 
 
 def extract_planned(

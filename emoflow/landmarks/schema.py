@@ -1,4 +1,5 @@
-"""The landmark table: one row per frame of one video, one Parquet file (shard) per many videos.
+"""The landmark table: one row per meshed frame of one video, one Parquet file (shard) per many
+videos.
 
 Table schema (:data:`LANDMARK_SCHEMA`), columns in this order:
 
@@ -25,10 +26,19 @@ without a face is kept, with ``face_found = False`` and null ``landmarks``. Pola
 column as ``Array(Float32, shape=(478, 3))``. Files written before ``n_faces`` and
 ``detection_score`` existed are still read; those columns are then null.
 
-The schema metadata records the extractor, MediaPipe version, model and face settings, and,
-under ``emoflow.videos``, one JSON record per video of the shard (path, fps, size, time window,
-frame and face counts, and the error that kept a video out of the table, if any). Videos that
-fail (missing, unreadable, empty, no face anywhere) add no rows.
+The schema metadata records the extractor, MediaPipe version, model and face settings, which
+frames were meshed (``emoflow.frames``: ``{"mode": "all" | "sampled", "feature_frames": N}``),
+and, under ``emoflow.videos``, one JSON record per video of the shard (path, fps, size, time
+window, frame and face counts, the frames meshed, and the error that kept a video out of the
+table, if any). Videos that fail (missing, unreadable, empty, no face anywhere) add no rows.
+
+Frames. With ``landmarks.frames: all`` every frame has a row. With ``sampled`` only the frames
+that features of ``feature_frames`` frames read were meshed
+(:meth:`emoflow.features.FeatureSettings.frames_read`): they alone have rows (``frame`` keeps
+the video's frame numbering), and the video's record lists them as ``meshed_frames``; a record
+whose ``meshed_frames`` is null (every video of an ``all`` file; a sampled video in which a
+read frame showed no face) has a row for every frame. ``n_frames`` is always the video's frame
+count. Files written before ``emoflow.frames`` existed have every frame.
 """
 
 from __future__ import annotations
@@ -74,12 +84,14 @@ META_MEDIAPIPE_VERSION = "emoflow.mediapipe_version"
 META_MODEL = "emoflow.model"
 META_FACES = "emoflow.faces"
 META_VIDEOS = "emoflow.videos"
+META_FRAMES = "emoflow.frames"
 
 
 def schema_metadata(
     refine_landmarks: bool,
     videos: dict[str, dict[str, Any]],
     faces: Mapping[str, Any] | None = None,
+    frames: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Schema metadata of a landmarks file.
 
@@ -91,18 +103,23 @@ def schema_metadata(
         ``video_id`` → record with keys ``path``, ``fps``, ``source_fps``, ``width``,
         ``height``, ``start_s``, ``end_s``, ``n_frames``, ``n_faces_found``,
         ``n_faces_found_on_crop``, ``landmarks_format`` (``None`` when extracted here),
-        ``error`` (``None`` or a message) and, for videos with rows, ``n_frames_several_faces``
-        (frames whose ``n_faces`` is above 1: the video showed several faces and one was
-        followed by the face policy; absent in files of earlier versions).
+        ``meshed_frames`` (``None``: every frame), ``error`` (``None`` or a message) and, for
+        videos with rows, ``n_frames_several_faces`` (frames whose ``n_faces`` is above 1: the
+        video showed several faces and one was followed by the face policy; absent in files
+        of earlier versions).
     faces
         The face settings (``max_num_faces``, ``face_policy``, ``find_small_faces``), stored
         under ``emoflow.faces``.
+    frames
+        Which frames were meshed (``mode``, ``feature_frames``), stored under
+        ``emoflow.frames`` (default: every frame).
     """
     return {
         META_EXTRACTOR: EXTRACTOR,
         META_MEDIAPIPE_VERSION: mediapipe_version(),
         META_MODEL: model_description(refine_landmarks),
         META_FACES: json.dumps(dict(faces or {})),
+        META_FRAMES: json.dumps(dict(frames or {"mode": "all", "feature_frames": None})),
         META_VIDEOS: json.dumps(videos),
     }
 
@@ -118,7 +135,9 @@ def video_record(
     end_s: float | None = None,
     n_on_crop: int = 0,
     landmarks_format: str | None = None,
+    meshed_frames: list[int] | None = None,
 ) -> dict[str, Any]:
+    """One video's ``emoflow.videos`` record (see :func:`schema_metadata`)."""
     return {
         "path": str(path),
         "fps": info.fps if info else None,
@@ -131,6 +150,7 @@ def video_record(
         "n_faces_found": n_faces,
         "n_faces_found_on_crop": n_on_crop,
         "landmarks_format": landmarks_format,
+        "meshed_frames": None if meshed_frames is None else [int(f) for f in meshed_frames],
         "error": error,
     }
 

@@ -161,10 +161,11 @@ def write_shard(
     refine_landmarks: bool,
     faces: Mapping[str, Any],
     strict: bool,
+    frames: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Read every item with ``read`` into one shard file (see
-    :func:`emoflow.landmarks.extract_videos`); ``refine_landmarks`` and ``faces`` go into the
-    schema metadata (:func:`emoflow.landmarks.schema.schema_metadata`)."""
+    :func:`emoflow.landmarks.extract_videos`); ``refine_landmarks``, ``faces`` and ``frames``
+    go into the schema metadata (:func:`emoflow.landmarks.schema.schema_metadata`)."""
     records: dict[str, dict[str, Any]] = {}
     summary: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
@@ -230,7 +231,7 @@ def write_shard(
                 elapsed,
                 record["n_frames"] / elapsed if elapsed > 0 else math.inf,
             )
-        rows.finish(schema_metadata(refine_landmarks, records, faces))
+        rows.finish(schema_metadata(refine_landmarks, records, faces, frames))
     elapsed = time.perf_counter() - started
     n_failed = sum(record["error"] is not None for record in records.values())
     logger.info(

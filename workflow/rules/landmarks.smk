@@ -1,7 +1,9 @@
 # One job per shard of videos. A shard's videos (ids, paths, windows; not labels) and a digest
 # of what their extraction depends on (with file sizes and times) are planned before the run
 # (common.smk) and are the job's parameters; the job does not read the manifest, so a label
-# fix re-extracts nothing, and another video re-runs its own shard only.
+# fix re-extracts nothing, and another video re-runs its own shard only. With landmarks.frames
+# sampled, only the frames the features read are meshed: features.n_frames is then a parameter
+# (a change of it re-extracts); with frames all it is not.
 rule extract_landmarks:
     input:
         videos=DATASET.extraction_inputs(config["dataset"]["source"]),
@@ -18,6 +20,8 @@ rule extract_landmarks:
     params:
         videos=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["videos"],
         digest=lambda wildcards: SHARD_PLAN[int(wildcards.shard)]["digest"],
-        settings=extraction_settings(config["landmarks"]),
+        settings=extraction_settings(
+            config["landmarks"], config["features"]["n_frames"]
+        ),
     script:
         "../scripts/extract_landmarks.py"
