@@ -9,8 +9,9 @@ if DATASET.made_by_workflow:
             log("make_demo", "make_demo"),
         benchmark:
             bench("make_demo", "make_demo")
-        # every later job waits for the demo's videos: render them on all the cores
-        threads: workflow.cores
+        # every later job waits for the demo's videos: render them on several cores
+        # (Snakemake lowers this to --cores when fewer are given)
+        threads: 4
         resources:
             mem_mb=2000,
             runtime=30,
