@@ -191,6 +191,26 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
 
 
 @pytest.mark.slow
+def test_the_readme_table_is_printed_from_the_report(finished_run: Path) -> None:
+    """tools/demo_results_table.py: the README's demo table, a row per emotion, from report.json."""
+    report = finished_run / "results" / "report" / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "demo_results_table.py"), str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    numbers = json.loads(report.read_text())
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]  # no header
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(numbers["emotions"])
+    for row, record in zip(rows, numbers["emotions"].values(), strict=True):
+        assert f"{record['balanced_accuracy_selected']:.3f}" in row
+        assert f"{record['test_balanced_accuracy_selected']:.3f}" in row
+    assert f"{numbers['combined_accuracy']['last_test']:.3f}" in done.stdout
+
+
+@pytest.mark.slow
 def test_second_run_has_nothing_to_do(finished_run: Path) -> None:
     result = _snakemake(finished_run, "-n")
     assert result.returncode == 0, result.stderr[-2000:]
