@@ -251,3 +251,41 @@ def test_a_flipped_byte_in_a_feature_chunk_is_named_with_the_rerun(feature_store
     chunk.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"features\.zarr: .*checksum.*--forcerun build_features"):
         load_features(feature_store)
+
+
+@pytest.mark.slow
+def test_two_people_are_reported_with_one_face_followed(demo_dir: Path, tmp_path: Path) -> None:
+    """Face Mesh with ``max_num_faces = 1`` reports one face at most: the detector's count in
+    the first, middle and last frames (those predict checks) says that two people were there."""
+    import cv2
+
+    from emoflow.landmarks import extract_videos
+
+    left = cv2.VideoCapture(str(demo_dir / "videos" / "s01_happiness_r1.mp4"))
+    right = cv2.VideoCapture(str(demo_dir / "videos" / "s02_sadness_r1.mp4"))
+    pair = tmp_path / "pair.mp4"
+    writer = cv2.VideoWriter(str(pair), cv2.VideoWriter.fourcc(*"mp4v"), 15.0, (512, 256))
+    for _ in range(12):
+        (_, a), (_, b) = left.read(), right.read()
+        writer.write(np.concatenate([a, b], axis=1))
+    writer.release()
+    single = demo_dir / "videos" / "s03_anger_r1.mp4"
+    shard = tmp_path / "shard_0.parquet"
+    extract_videos([("pair", pair), ("single", single)], shard)
+    records = read_video_records(shard)
+    assert records["pair"]["n_frames_several_faces"] == 3  # the three checked frames
+    assert records["pair"]["n_faces_found"] == 12  # one face followed in every frame
+    assert records["single"]["n_frames_several_faces"] == 0
+    manifest = pl.DataFrame(
+        {
+            "video_id": ["pair", "single"],
+            "path": [str(pair), str(single)],
+            "subject": ["a", "b"],
+            "emotion": ["happiness", "anger"],
+        }
+    )
+    write_parquet(manifest, tmp_path / "manifest.parquet")
+    build_features(tmp_path / "manifest.parquet", [shard], tmp_path / "features.zarr", SETTINGS)
+    report = read_sample_report(tmp_path / "features.zarr")
+    assert list(report["several_faces"]) == ["pair"]
+    assert report["counts"]["kept"] == 2

@@ -53,6 +53,26 @@ FrameProgress = Callable[[int, "int | None"], None]
 (``frames_expected``: from the container, ``None`` when it does not say)."""
 
 
+N_FACE_CHECKS = 3
+"""Frames of each video (first, middle, last meshed) in which the full-range face detector
+counts the faces, so that a video showing several people is known even with
+``max_num_faces = 1`` (Face Mesh then reports one face at most)."""
+
+
+def face_check_frames(planned: Collection[int] | None, n_expected: int | None) -> set[int]:
+    """The frames whose faces are counted: the first, middle and last of the planned frames
+    (of every frame when ``planned`` is ``None``; the first only without a frame count)."""
+    if planned is not None:
+        frames = sorted(planned)
+    elif n_expected:
+        frames = list(range(n_expected))
+    else:
+        return {0}
+    if not frames:
+        return set()
+    return {frames[0], frames[len(frames) // 2], frames[-1]}
+
+
 class FaceTrack(NamedTuple):
     """The face followed through one video's frames (what :meth:`FaceMeshTracker.track` gives).
 
@@ -67,7 +87,8 @@ class FaceTrack(NamedTuple):
     faces
         One ``(n_points, 3)`` float32 array per found frame (``n_points`` 468 or 478).
     n_faces
-        Faces seen in each meshed frame (0 without a face).
+        Faces seen in each meshed frame (0 without a face): by Face Mesh, and in the
+        :func:`face_check_frames` by the full-range detector too (the larger count).
     scores
         Detection score of the followed face in each meshed frame (``None`` without a face).
     n_on_crop
@@ -225,6 +246,11 @@ class FaceMeshTracker:
                 model_selection=1, min_detection_confidence=self.min_detection_confidence
             )
         return self._detector
+
+    def _count_faces(self, frame: np.ndarray) -> int:
+        """Faces the full-range detector finds in ``frame`` (the count ``emoflow predict``
+        refuses a video by)."""
+        return len(self._ready_detector().process(frame).detections or [])
 
     def _mesh_on_crop(
         self, frame: np.ndarray, centre_x: float, centre_y: float, side: float
@@ -392,6 +418,7 @@ class FaceMeshTracker:
         n_on_crop = 0
         n_frames = 0
         meshed: list[int] = []
+        checks = face_check_frames(planned, n_expected)
         if progress is not None:
             progress(0, n_expected)
         for frame_index, slot in enumerate(slots):
@@ -403,6 +430,8 @@ class FaceMeshTracker:
                     continue
                 meshed.append(frame_index)
             frame = slot()
+            # faces the full-range detector sees, in the frames predict checks too
+            seen = self._count_faces(frame) if frame_index in checks else 0
             face_lists, detections = process(frame)
             points: np.ndarray | None = None
             if face_lists:
@@ -428,14 +457,14 @@ class FaceMeshTracker:
             if points is None:
                 previous_found = False
                 score = None
-                n_faces.append(0)
+                n_faces.append(seen)
                 scores.append(None)
                 continue
             previous_found = True
             last_face = points
             found_frames.append(frame_index)
             faces.append(points)
-            n_faces.append(count)
+            n_faces.append(max(count, seen))
             scores.append(score)
         if progress is not None:
             progress(n_frames, n_expected)
