@@ -4,6 +4,7 @@ freedom from test leakage, the comparison table, the verdicts and the figure."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from emoflow.comparison import (
     CompareSettings,
     compare_pruning,
     comparison_frame,
+    deltas_by_iteration,
     gather_comparison,
     motion_scores,
     nested_top_sets,
@@ -62,7 +64,7 @@ def test_random_sets_are_nested_and_spread_over_seeds() -> None:
     draws = [random_sets(start, counts, seed) for seed in range(5)]
     for sets in draws:
         assert [len(keep) for keep in sets] == counts
-        for bigger, smaller in zip(sets, sets[1:], strict=False):
+        for bigger, smaller in itertools.pairwise(sets):
             assert set(smaller) <= set(bigger)
     smallest = {tuple(sets[-1]) for sets in draws}
     assert len(smallest) == 5  # five seeds, five different sets
@@ -151,7 +153,12 @@ def chain(tmp_path_factory, small_store: Path, small: PlantedData) -> dict:
         )
         metrics.append(out)
     summary = summarise_iterations(metrics, folder / "summary.parquet")
-    return {"sets": sets, "metrics": metrics, "summary": folder / "summary.parquet", "rows": summary}
+    return {
+        "sets": sets,
+        "metrics": metrics,
+        "summary": folder / "summary.parquet",
+        "rows": summary,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -230,13 +237,14 @@ def test_rankings_never_see_the_held_out_test_subjects(
         assert changed["val_balanced_accuracy_mean"].to_list() == pytest.approx(
             original["val_balanced_accuracy_mean"].to_list()
         )
-        assert changed["test_balanced_accuracy"].to_list() != original[
-            "test_balanced_accuracy"
-        ].to_list()
+        assert (
+            changed["test_balanced_accuracy"].to_list()
+            != original["test_balanced_accuracy"].to_list()
+        )
 
 
 def test_an_unknown_ranking_is_refused(small_store: Path, chain: dict, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="prune.compare"):
+    with pytest.raises(ConfigError, match=r"prune\.compare"):
         compare_pruning(small_store, chain["sets"], EMOTION, "saliency", tmp_path / "x.parquet")
 
 
@@ -254,7 +262,9 @@ def test_gather_verdicts_and_figure(compared: dict[str, Path], chain: dict, tmp_
     assert read_comparison(out).equals(table)
     own = table.filter(pl.col("ranking") == CHAIN)
     assert own["iteration"].to_list() == [0, 1, 2]
-    expected = [read_metrics(p)["emotions"][EMOTION]["mean"]["balanced_accuracy"] for p in chain["metrics"]]
+    expected = [
+        read_metrics(p)["emotions"][EMOTION]["mean"]["balanced_accuracy"] for p in chain["metrics"]
+    ]
     assert own["val_balanced_accuracy_mean"].to_list() == expected
     selected = chain["rows"].filter(pl.col("selected"))["iteration"].item()
     assert set(table.filter(pl.col("selected"))["iteration"]) == {selected}
@@ -267,17 +277,17 @@ def test_gather_verdicts_and_figure(compared: dict[str, Path], chain: dict, tmp_
 
 
 def test_verdicts_compare_at_the_selected_count() -> None:
-    def row(ranking, seed, value, test, selected=True):
+    def row(ranking, seed, value, test, iteration=2):
         return {
             "emotion": "fear",
             "ranking": ranking,
             "seed": seed,
-            "iteration": 2,
+            "iteration": iteration,
             "n_landmarks": 40,
             "val_balanced_accuracy_mean": value,
             "val_balanced_accuracy_std": 0.01,
             "test_balanced_accuracy": test,
-            "selected": selected,
+            "selected": iteration == 2,
             "landmarks": list(range(40)),
         }
 
@@ -286,7 +296,7 @@ def test_verdicts_compare_at_the_selected_count() -> None:
             row(CHAIN, None, 0.80, 0.75),
             row("motion", None, 0.85, 0.70),
             *[row("random", seed, 0.60 + 0.02 * seed, 0.6) for seed in range(5)],
-            row("vanilla_ig", None, 0.99, 0.99, selected=False),  # another iteration
+            row("vanilla_ig", None, 0.99, 0.99, iteration=3),  # another iteration
         ]
     )
     result = verdicts(table).sort("ranking")
@@ -339,3 +349,36 @@ def test_plot_comparison_draws_one_panel_per_emotion(tmp_path: Path) -> None:
                     )
     plot_comparison(comparison_frame(rows), tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 10_000
+
+
+def test_a_full_set_selection_is_a_tie_and_every_iteration_has_its_delta() -> None:
+    def row(ranking, seed, iteration, value):
+        return {
+            "emotion": "disgust",
+            "ranking": ranking,
+            "seed": seed,
+            "iteration": iteration,
+            "n_landmarks": (478, 100)[iteration],
+            "val_balanced_accuracy_mean": value,
+            "val_balanced_accuracy_std": 0.01,
+            "test_balanced_accuracy": 0.8,
+            "selected": iteration == 0,
+            "landmarks": list(range((478, 100)[iteration])),
+        }
+
+    table = comparison_frame(
+        [
+            row(CHAIN, None, 0, 0.9),
+            row(CHAIN, None, 1, 0.85),
+            row("motion", None, 1, 0.7),
+            *[row("random", seed, 1, 0.8 + 0.01 * seed) for seed in range(5)],
+        ]
+    )
+    result = verdicts(table)
+    assert result["n_landmarks"].to_list() == [478, 478]
+    assert result["delta"].to_list() == [0.0, 0.0] and not result["beats"].any()
+    assert result.filter(pl.col("ranking") == "random")["n_runs"].item() == 5
+    steps = deltas_by_iteration(table)
+    assert steps.height == 4  # two rankings × iterations 0 and 1
+    later = steps.filter(pl.col("iteration") == 1).sort("ranking")
+    assert later["delta"].to_list() == pytest.approx([0.15, 0.85 - 0.82])

@@ -46,9 +46,7 @@ def plot_comparison(table: pl.DataFrame, out_path: str | Path) -> None:
             part = own.filter(pl.col("ranking") == ranking)
             if part.is_empty():
                 continue
-            curve = (
-                pl.concat([start, part]) if ranking != "ig_guided" else part
-            )
+            curve = pl.concat([start, part]) if ranking != "ig_guided" else part
             stats = (
                 curve.group_by("iteration")
                 .agg(

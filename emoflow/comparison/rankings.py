@@ -13,8 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from emoflow.errors import DataError
+
+Landmarks = Sequence[int] | npt.NDArray[np.integer]
+"""Landmark ids: a list or an integer array."""
 
 __all__ = [
     "RANKINGS",
@@ -32,7 +36,7 @@ _RANDOM_STREAM = 16
 """Second entry of the random sets' seed sequence (a stream of its own)."""
 
 
-def random_sets(start: Sequence[int], counts: Sequence[int], seed: int) -> list[np.ndarray]:
+def random_sets(start: Landmarks, counts: Sequence[int], seed: int) -> list[np.ndarray]:
     """Nested random landmark sets: the first ``count`` of one seeded permutation of
     ``start``, for each count (so each iteration's set is a subset of the previous one, as
     the pruning chain's are)."""
@@ -41,19 +45,19 @@ def random_sets(start: Sequence[int], counts: Sequence[int], seed: int) -> list[
 
 
 def nested_top_sets(
-    start: Sequence[int], scores: np.ndarray, counts: Sequence[int]
+    start: Landmarks, scores: np.ndarray, counts: Sequence[int]
 ) -> list[np.ndarray]:
     """The ``count`` highest-scoring landmarks of ``start`` (``scores`` aligned with it), for
     each count; ties keep the lower landmark id first."""
-    start = np.asarray(start, dtype=np.int64)
-    scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
-    if scores.shape != start.shape:
-        raise DataError(f"{len(scores)} scores for {len(start)} landmarks")
-    order = start[np.argsort(-scores, kind="stable")]
+    ids = np.asarray(start, dtype=np.int64)
+    values = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    if values.shape != ids.shape:
+        raise DataError(f"{len(values)} scores for {len(ids)} landmarks")
+    order = ids[np.argsort(-values, kind="stable")]
     return [np.sort(order[: int(count)]) for count in counts]
 
 
-def motion_energy(features: np.ndarray, landmarks: Sequence[int] | None = None) -> np.ndarray:
+def motion_energy(features: np.ndarray, landmarks: Landmarks | None = None) -> np.ndarray:
     """Per sample and landmark, the mean frame-to-frame displacement magnitude,
     ``(n_samples, n_landmarks)``; ``features`` is ``(sample, frame, landmark, coord)``."""
     values = np.asarray(features, dtype=np.float64)
@@ -65,7 +69,7 @@ def motion_energy(features: np.ndarray, landmarks: Sequence[int] | None = None) 
 
 
 def motion_scores(
-    features: np.ndarray, labels: np.ndarray, landmarks: Sequence[int] | None = None
+    features: np.ndarray, labels: np.ndarray, landmarks: Landmarks | None = None
 ) -> np.ndarray:
     """Explanation-free relevance of each landmark for one emotion: how well its motion
     energy (:func:`motion_energy`) separates the emotion's samples from the others, as the
@@ -83,7 +87,7 @@ def zero_baseline_relevance(
     model: Any,
     features: np.ndarray,
     labels: np.ndarray,
-    landmarks: Sequence[int],
+    landmarks: Landmarks,
     attribution: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, Any]:
     """Vanilla IG of one model: the run's attribution settings with the ``zero`` baseline

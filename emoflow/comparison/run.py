@@ -144,7 +144,9 @@ def compare_pruning(
             for seed in range(seeds):
                 for iteration, keep in enumerate(random_sets(start, counts, seed)):
                     if iteration:
-                        rows.append(_row(emotion, ranking, seed, iteration, keep, fit(iteration, keep)))
+                        rows.append(
+                            _row(emotion, ranking, seed, iteration, keep, fit(iteration, keep))
+                        )
         elif ranking == "motion":
             scores = motion_scores(development.features, labels, start)
             for iteration, keep in enumerate(nested_top_sets(start, scores, counts)):

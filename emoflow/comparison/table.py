@@ -36,6 +36,7 @@ __all__ = [
     "CHAIN",
     "COMPARISON_SCHEMA",
     "comparison_frame",
+    "deltas_by_iteration",
     "gather_comparison",
     "read_comparison",
     "verdicts",
@@ -104,7 +105,9 @@ def _chain_rows(
     from emoflow.training import read_metrics
 
     rows = []
-    for iteration, (metrics_path, set_path) in enumerate(zip(metrics_paths, set_paths, strict=True)):
+    for iteration, (metrics_path, set_path) in enumerate(
+        zip(metrics_paths, set_paths, strict=True)
+    ):
         record = read_metrics(metrics_path)["emotions"].get(emotion)
         if record is None:
             raise InputError(metrics_path, f"no metrics of emotion {emotion!r}")
@@ -178,24 +181,34 @@ def gather_comparison(
     return table
 
 
-def verdicts(table: pl.DataFrame) -> pl.DataFrame:
-    """Per emotion and baseline: does the IG-guided chain beat it at the selected count?
+def _with_shared_start(table: pl.DataFrame) -> pl.DataFrame:
+    """The table with each baseline's iteration 0: the chain's own row (every ranking starts
+    from the same full set, so it is the same model), once per seed of ``random``."""
+    start = table.filter((pl.col("ranking") == CHAIN) & (pl.col("iteration") == 0))
+    parts = [table]
+    for ranking, seeds in (
+        table.filter(pl.col("ranking") != CHAIN)
+        .group_by("ranking")
+        .agg(pl.col("seed").unique())
+        .iter_rows()
+    ):
+        for seed in seeds:
+            parts.append(start.with_columns(ranking=pl.lit(ranking), seed=pl.lit(seed, pl.Int64)))
+    return pl.concat(parts, how="vertical")
 
-    At each emotion's selected iteration, the chain's validation balanced accuracy against
-    the baseline's (the mean over seeds for ``random``): ``delta`` = chain − baseline,
-    ``beats`` = delta > 0, the test balanced accuracies likewise (``test_delta``), and a plain
-    ``statement`` ("happiness: IG-guided beats random at 40 landmarks: yes (Δ +0.031 …)").
-    """
-    at = table.filter(pl.col("selected"))
+
+def _against_chain(at: pl.DataFrame) -> pl.DataFrame:
+    """Chain − baseline at the rows ``at`` (one chain row per emotion and iteration)."""
     chain = at.filter(pl.col("ranking") == CHAIN).select(
         "emotion",
+        "iteration",
         "n_landmarks",
         pl.col("val_balanced_accuracy_mean").alias("ig_val"),
         pl.col("test_balanced_accuracy").alias("ig_test"),
     )
     others = (
         at.filter(pl.col("ranking") != CHAIN)
-        .group_by("emotion", "ranking")
+        .group_by("emotion", "ranking", "iteration")
         .agg(
             pl.col("val_balanced_accuracy_mean").mean().alias("val"),
             pl.col("val_balanced_accuracy_mean").std(ddof=0).alias("val_std"),
@@ -204,11 +217,64 @@ def verdicts(table: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("n_runs"),
         )
     )
-    joined = others.join(chain, on="emotion", how="inner").with_columns(
-        delta=pl.col("ig_val") - pl.col("val"),
-        test_delta=pl.col("ig_test") - pl.col("test"),
+    return (
+        others.join(chain, on=["emotion", "iteration"], how="inner")
+        .with_columns(
+            delta=pl.col("ig_val") - pl.col("val"),
+            test_delta=pl.col("ig_test") - pl.col("test"),
+        )
+        .with_columns(beats=pl.col("delta") > 0)
     )
-    joined = joined.with_columns(beats=pl.col("delta") > 0)
+
+
+def deltas_by_iteration(table: pl.DataFrame) -> pl.DataFrame:
+    """Chain − baseline at every iteration (not only the selected one, whose choice by the
+    chain's own validation accuracy favours the chain), per emotion and ranking."""
+    return (
+        _against_chain(_with_shared_start(table))
+        .select(
+            "emotion",
+            "ranking",
+            "iteration",
+            "n_landmarks",
+            "ig_val",
+            "val",
+            "val_std",
+            "delta",
+            "ig_test",
+            "test",
+            "test_delta",
+            "n_runs",
+            "beats",
+        )
+        .sort("emotion", "ranking", "iteration")
+    )
+
+
+def verdicts(table: pl.DataFrame) -> pl.DataFrame:
+    """Per emotion and baseline: does the IG-guided chain beat it at the selected count?
+
+    At each emotion's selected iteration, the chain's validation balanced accuracy against
+    the baseline's (the mean over seeds for ``random``): ``delta`` = chain − baseline,
+    ``beats`` = delta > 0, the test balanced accuracies likewise (``test_delta``), and a plain
+    ``statement`` ("happiness: IG-guided beats random at 40 landmarks: yes (Δ +0.031 …)").
+    An emotion whose selected iteration is 0 keeps every landmark, the same set (and model)
+    for every ranking: Δ 0, "no".
+    """
+    full = _with_shared_start(table)
+    selected = full.filter(pl.col("ranking") == CHAIN, pl.col("selected")).select(
+        "emotion", "iteration"
+    )
+    at = full.join(selected, on=["emotion", "iteration"], how="semi")
+    joined = _against_chain(at).with_columns(
+        # the baseline's own random spread is reported; at iteration 0 it has none
+        val_std=pl.col("val_std").fill_null(0.0),
+    )
+    return _statements(joined)
+
+
+def _statements(joined: pl.DataFrame) -> pl.DataFrame:
+    """The verdict rows with their plain statements."""
     statements = [
         f"{row['emotion']}: IG-guided beats {row['ranking']} at {row['n_landmarks']} landmarks: "
         f"{'yes' if row['beats'] else 'no'} (Δ {row['delta']:+.3f} validation"

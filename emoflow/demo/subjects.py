@@ -170,9 +170,7 @@ def _talking(
     }
 
 
-def _tic(
-    subject: _Subject, emotion: str, repetition: int, spec: DemoSpec
-) -> dict[str, np.ndarray]:
+def _tic(subject: _Subject, emotion: str, repetition: int, spec: DemoSpec) -> dict[str, np.ndarray]:
     """A per-subject habit: each subject twitches one side of the face contour, with its own
     strength (0.3-1.5 ×) and pace, in every video whatever the emotion."""
     habit = np.random.default_rng([spec.seed, 4, subject.index])

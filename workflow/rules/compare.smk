@@ -43,7 +43,9 @@ rule gather_comparison:
             for ranking in COMPARE.compare
         ],
         metrics=[
-            path(LAYOUT.metrics(i, emotion)) for emotion in EMOTIONS for i in ITERATIONS
+            path(LAYOUT.metrics(i, emotion))
+            for emotion in EMOTIONS
+            for i in ITERATIONS
         ],
         landmarks=[
             path(LAYOUT.landmark_sets(i, emotion))
