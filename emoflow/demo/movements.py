@@ -247,8 +247,9 @@ none of them, so its files do not change)."""
 
 
 def _speech_and_tic_actions(face: _Face) -> dict[str, _Action]:
-    """Talking (jaw opening, lip rounding) and per-subject tics on the side of the face oval,
-    a contour no emotion of the demo moves."""
+    """Talking (jaw opening, lip rounding) and per-subject tics on the side of the face oval
+    between the eyes and the mouth, away from the emotions' actions (only happiness's cheek
+    raise reaches it)."""
     upper_lip, lower_lip = face.lips()
     lips = face.ids("lips", "mouth_corners")
     lip_offset = (face.points[lips, 0] - face.mouth_centre[0]) / face.mouth_half_width

@@ -72,8 +72,9 @@ class DemoSpec(SectionSettings):
         Scale of speech in most videos whatever the emotion (the jaw opening and closing at
         3-5 syllables a second, the lips rounding); 0 (default) turns it off.
     idiosyncrasy
-        Scale of each subject's own habit, a twitch of one side of the face contour (which
-        no emotion moves) with a per-subject strength, in all its videos; 0 turns it off.
+        Scale of each subject's own habit, a twitch of one side of the face contour (away
+        from the emotions' actions) with a per-subject strength, in all its videos, whatever
+        the emotion; 0 turns it off.
     """
 
     SECTION = "demo"
