@@ -219,9 +219,9 @@ def _against_chain(at: pl.DataFrame) -> pl.DataFrame:
     )
     return (
         others.join(chain, on=["emotion", "iteration"], how="inner")
-        .with_columns(
-            delta=pl.col("ig_val") - pl.col("val"),
-            test_delta=pl.col("ig_test") - pl.col("test"),
+        .with_columns(  # rounded: a mean of equal numbers is no float-noise "difference"
+            delta=(pl.col("ig_val") - pl.col("val")).round(12),
+            test_delta=(pl.col("ig_test") - pl.col("test")).round(12),
         )
         .with_columns(beats=pl.col("delta") > 0)
     )
@@ -277,7 +277,8 @@ def _statements(joined: pl.DataFrame) -> pl.DataFrame:
     """The verdict rows with their plain statements."""
     statements = [
         f"{row['emotion']}: IG-guided beats {row['ranking']} at {row['n_landmarks']} landmarks: "
-        f"{'yes' if row['beats'] else 'no'} (Δ {row['delta']:+.3f} validation"
+        f"{'yes' if row['beats'] else 'no (a tie)' if row['delta'] == 0 else 'no'} "
+        f"(Δ {row['delta']:+.3f} validation"
         + (f", {row['test_delta']:+.3f} test)" if row["test_delta"] is not None else ")")
         for row in joined.iter_rows(named=True)
     ]
