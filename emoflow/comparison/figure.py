@@ -30,6 +30,7 @@ def plot_comparison(table: pl.DataFrame, out_path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
     import polars as pl
 
     emotions = sorted(table["emotion"].unique().to_list())
@@ -65,6 +66,10 @@ def plot_comparison(table: pl.DataFrame, out_path: str | Path) -> None:
         if not chosen.is_empty():
             panel.axvline(chosen["n_landmarks"][0], color="k", ls="--", lw=0.8)
         panel.set_xscale("log")
+        counts = sorted(set(chain["n_landmarks"].to_list()))
+        panel.xaxis.set_major_locator(FixedLocator(counts))
+        panel.xaxis.set_major_formatter(FixedFormatter([str(count) for count in counts]))
+        panel.xaxis.set_minor_formatter(NullFormatter())
         panel.set_title(emotion)
         panel.set_xlabel("landmarks kept")
         panel.grid(alpha=0.3)
