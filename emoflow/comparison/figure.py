@@ -30,8 +30,8 @@ def plot_comparison(table: pl.DataFrame, out_path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
     import polars as pl
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
     emotions = sorted(table["emotion"].unique().to_list())
     columns = min(3, len(emotions))
