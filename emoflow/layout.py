@@ -19,6 +19,9 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     iter_{i}/metrics.json             every emotion + the combined prediction (emoflow.training)
     iter_{i}/scores.parquet           every emotion's out-of-fold scores (emoflow.training)
     summary.parquet                   per emotion and iteration (emoflow.summary)
+    compare/{e}/{ranking}.parquet     a pruning baseline of emotion e (emoflow.comparison)
+    compare/summary.parquet           every baseline beside the IG chain (emoflow.comparison)
+    compare/accuracy_vs_landmarks.png its figure (emoflow.comparison)
     report/                           report figures and tables (emoflow.report)
     provenance.json                   configuration, seeds, versions (emoflow.provenance)
     logs/{rule}/…, benchmarks/{rule}/…  each job's log and Snakemake benchmark
@@ -114,6 +117,19 @@ class ResultsLayout:
     @property
     def summary(self) -> Path:
         return self.root / "summary.parquet"
+
+    def comparison(self, emotion: str, ranking: str) -> Path:
+        """One pruning baseline's table of one emotion (``prune.compare``)."""
+        return self.root / "compare" / emotion / f"{ranking}.parquet"
+
+    @property
+    def comparison_summary(self) -> Path:
+        """Every baseline beside the IG chain, with the chain's selection."""
+        return self.root / "compare" / "summary.parquet"
+
+    @property
+    def comparison_figure(self) -> Path:
+        return self.root / "compare" / "accuracy_vs_landmarks.png"
 
     @property
     def report(self) -> Path:

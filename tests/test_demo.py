@@ -190,3 +190,49 @@ def test_mediapipe_sees_the_faces_and_the_expressions(tiny_demo: Path) -> None:
     assert n_found / n_frames >= 0.95
     for emotion, values in ratios.items():
         assert np.mean(values) > 1.3, (emotion, values)
+
+
+def test_talking_and_tics_are_extra_streams_unrelated_to_the_label() -> None:
+    """Talking moves lips and jaw in most videos of every emotion, each subject keeps one tic
+    side, and everything else of the plan is the default spec's (its files do not change)."""
+    from emoflow.demo.subjects import _make_subject, _plan_video
+
+    hard = DemoSpec(**{**TINY.as_section(), "talking": 1.0, "idiosyncrasy": 1.0})
+    speaking: dict[str, int] = {}
+    for emotion in TINY.emotions:
+        for index in range(TINY.n_subjects):
+            subject = _make_subject(index, TINY)
+            plain = _plan_video(subject, emotion, 1, TINY)
+            rich = _plan_video(_make_subject(index, hard), emotion, 1, hard)
+            assert set(plain.nuisance) == {
+                "blink",
+                "left_brow_twitch",
+                "right_brow_twitch",
+                "mouth_shift",
+                "jaw_motion",
+            }
+            for name, signal in plain.nuisance.items():
+                np.testing.assert_array_equal(rich.nuisance[name], signal)
+            np.testing.assert_array_equal(rich.expression, plain.expression)
+            extra = set(rich.nuisance) - set(plain.nuisance)
+            assert {"talk_jaw", "talk_lips"} < extra and len(extra) == 3
+            speaking[emotion] = speaking.get(emotion, 0) + int(rich.nuisance["talk_jaw"].any())
+            tic = (extra - {"talk_jaw", "talk_lips"}).pop()
+            assert tic == next(
+                iter(
+                    set(_plan_video(subject, "fear", 2, hard).nuisance)
+                    - set(plain.nuisance)
+                    - {"talk_jaw", "talk_lips"}
+                )
+            )
+    assert sum(speaking.values()) >= 3  # speech in videos of several emotions
+    truth = ground_truth(hard)
+    assert {"talk_jaw", "talk_lips", "left_oval_tic", "right_oval_tic"} <= set(truth["nuisance"])
+    assert truth["spec"]["talking"] == 1.0
+    # the side of the face contour: only happiness's cheek raise reaches it
+    for side in ("left_oval_tic", "right_oval_tic"):
+        tics = set(truth["nuisance"][side]["landmarks"])
+        touched = [e for e in TINY.emotions if tics & set(truth["emotions"][e]["landmarks"])]
+        assert tics and touched == ["happiness"]
+    plain_truth = ground_truth(TINY)
+    assert "talk_jaw" not in plain_truth["nuisance"] and "talking" not in plain_truth["spec"]

@@ -13,6 +13,7 @@ from emoflow.attribution import (
     BASELINE_KINDS,
     AttributionSettings,
 )
+from emoflow.comparison import CompareSettings
 from emoflow.config import SectionSettings, allowed_values, section_schema
 from emoflow.datasets import ADAPTERS
 from emoflow.demo import DemoSpec
@@ -29,6 +30,7 @@ SETTINGS: list[type[SectionSettings]] = [
     SelectionSettings,
     AttributionSettings,
     PruneSettings,
+    CompareSettings,
     DemoSpec,
 ]
 CHECKED = [cls for cls in SETTINGS if cls is not DemoSpec]

@@ -480,3 +480,56 @@ def test_workflow_runs_from_another_folder_with_the_project_defaults(tmp_path: P
     assert planned.returncode == 0, planned.stderr[-2000:]
     assert "out/summary.parquet" in planned.stdout
     assert not (REPO / "out").exists()
+
+
+# -- pruning baselines beside the chain (issue 16) ---------------------------------------------
+def _job_resources(output: str, rule: str) -> list[str]:
+    """The 'resources:' line of each planned job of ``rule`` in a dry run's output."""
+    found, current = [], None
+    for line in output.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if match:
+            current = match.group(1)
+        elif current == rule and line.strip().startswith("resources:"):
+            found.append(line.strip())
+    return found
+
+
+@pytest.mark.slow
+def test_comparison_jobs_are_planned_only_when_enabled(tmp_path: Path) -> None:
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    default = _snakemake(tmp_path, "-n")
+    assert default.returncode == 0, default.stderr[-2000:]
+    planned = _planned_jobs(default.stdout + default.stderr)
+    assert not {"compare_pruning", "gather_comparison"} & set(planned), planned
+    hard = _snakemake(tmp_path, "-n", "--configfile", "config/hard_demo.yaml")
+    assert hard.returncode == 0, hard.stderr[-2000:]
+    output = hard.stdout + hard.stderr
+    planned = _planned_jobs(output)
+    assert planned["compare_pruning"] == 6 * 3  # every emotion × random, motion, vanilla_ig
+    assert planned["gather_comparison"] == 1
+    resources = _job_resources(output, "compare_pruning")
+    assert len(resources) == 18 and all("gpu=1" in line for line in resources)
+
+
+@pytest.mark.slow
+def test_changing_prune_compare_reruns_only_the_comparison(finished_run: Path) -> None:
+    result = _snakemake(finished_run, "-n", "--config", "prune={compare: [motion, random]}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = _planned_jobs(result.stdout + result.stderr)
+    assert planned.get("compare_pruning") == 3 * 2
+    assert planned.get("gather_comparison") == 1
+    assert set(planned) <= {
+        "compare_pruning",
+        "gather_comparison",
+        "make_report",
+        "write_provenance",
+        "all",
+    }, planned
+    seeds = _snakemake(
+        finished_run, "-n", "--config", "prune={compare: [motion], compare_seeds: 7}"
+    )
+    assert seeds.returncode == 0, seeds.stderr[-2000:]
+    assert "train_models" not in _planned_jobs(seeds.stdout + seeds.stderr)

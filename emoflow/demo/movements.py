@@ -232,6 +232,59 @@ def _nuisance_actions(face: _Face) -> dict[str, _Action]:
             anchors=np.union1d(upper_lip, face.ids("nose")),
             radius=0.2,
         ),
+        **_speech_and_tic_actions(face),
+    }
+
+
+OPTIONAL_NUISANCE: dict[str, str] = {
+    "talk_jaw": "talking",
+    "talk_lips": "talking",
+    "left_oval_tic": "idiosyncrasy",
+    "right_oval_tic": "idiosyncrasy",
+}
+"""Nuisance actions that only a spec with the named knob above 0 uses (the default demo has
+none of them, so its files do not change)."""
+
+
+def _speech_and_tic_actions(face: _Face) -> dict[str, _Action]:
+    """Talking (jaw opening, lip rounding) and per-subject tics on the side of the face oval
+    between the eyes and the mouth, away from the emotions' actions (only happiness's cheek
+    raise reaches it)."""
+    upper_lip, lower_lip = face.lips()
+    lips = face.ids("lips", "mouth_corners")
+    lip_offset = (face.points[lips, 0] - face.mouth_centre[0]) / face.mouth_half_width
+    jaw = np.union1d(np.union1d(face.ids("chin"), face.lower_face_oval()), lower_lip)
+    oval = face.ids("face_oval")
+    eye_y = float(face.points[face.ids("left_eye", "right_eye"), 1].mean())
+    side_y = face.points[oval, 1]
+    side = oval[(side_y > eye_y) & (side_y < face.mouth_centre[1])]
+    left = side[face.points[side, 0] < face.midline_x]
+    right = side[face.points[side, 0] >= face.midline_x]
+    return {
+        "talk_jaw": _action(
+            face,
+            "talk_jaw",
+            ("chin", "lips", "face_oval"),
+            jaw,
+            (0.0, 0.045),
+            anchors=np.union1d(upper_lip, face.ids("nose")),
+            radius=0.22,
+        ),
+        "talk_lips": _action(
+            face,
+            "talk_lips",
+            ("lips", "mouth_corners"),
+            lips,
+            np.stack([-0.035 * lip_offset, np.zeros(len(lips))], axis=-1),
+            anchors=face.ids("nose"),
+            radius=0.12,
+        ),
+        "left_oval_tic": _action(
+            face, "left_oval_tic", ("face_oval",), left, (-0.025, -0.015), radius=0.12
+        ),
+        "right_oval_tic": _action(
+            face, "right_oval_tic", ("face_oval",), right, (0.025, -0.015), radius=0.12
+        ),
     }
 
 

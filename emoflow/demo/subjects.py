@@ -150,6 +150,40 @@ def _head_motion(rng: np.random.Generator, spec: DemoSpec) -> list[np.ndarray]:
     ]
 
 
+def _talking(
+    subject: _Subject, emotion: str, repetition: int, spec: DemoSpec
+) -> dict[str, np.ndarray]:
+    """Speech in most videos, whatever the emotion: the jaw opens and closes at a syllable
+    rate of 3-5 Hz, the lips round now and then."""
+    rng = np.random.default_rng(
+        [spec.seed, 3, subject.index, _STABLE_EMOTION_CODES[emotion], repetition]
+    )
+    times = np.arange(spec.n_frames) / spec.fps
+    speaking = float(rng.uniform() < 0.75)
+    rate, phase = rng.uniform(3.0, 5.0), rng.uniform(0, 2 * np.pi)
+    loudness = np.clip(0.7 + 0.4 * _smooth_noise(rng, spec.n_frames, 0.5 * spec.fps), 0.1, None)
+    syllables = 0.5 - 0.5 * np.cos(2 * np.pi * rate * times + phase)
+    rounding = _smooth_noise(rng, spec.n_frames, 0.15 * spec.fps)
+    return {
+        "talk_jaw": spec.talking * speaking * loudness * syllables,
+        "talk_lips": spec.talking * speaking * rounding,
+    }
+
+
+def _tic(subject: _Subject, emotion: str, repetition: int, spec: DemoSpec) -> dict[str, np.ndarray]:
+    """A per-subject habit: each subject twitches one side of the face contour, with its own
+    strength (0.3-1.5 ×) and pace, in every video whatever the emotion."""
+    habit = np.random.default_rng([spec.seed, 4, subject.index])
+    name = "left_oval_tic" if habit.uniform() < 0.5 else "right_oval_tic"
+    strength = habit.uniform(0.3, 1.5)
+    timescale_frames = habit.uniform(0.1, 0.4) * spec.fps
+    rng = np.random.default_rng(
+        [spec.seed, 5, subject.index, _STABLE_EMOTION_CODES[emotion], repetition]
+    )
+    signal = np.maximum(_smooth_noise(rng, spec.n_frames, timescale_frames), 0.0)
+    return {name: spec.idiosyncrasy * strength * 2.0 * signal}
+
+
 @dataclass(frozen=True, eq=False)
 class _VideoPlan:
     """Everything random about one video except its pixel noise."""
@@ -177,6 +211,11 @@ def _plan_video(subject: _Subject, emotion: str, repetition: int, spec: DemoSpec
     for name in ("left_brow_twitch", "right_brow_twitch", "mouth_shift", "jaw_motion"):
         timescale_frames = rng.uniform(0.2, 0.5) * spec.fps
         nuisance[name] = spec.twitch * _smooth_noise(rng, spec.n_frames, timescale_frames)
+    # Talking and tics draw from their own streams: without them, the plan is unchanged.
+    if spec.talking > 0:
+        nuisance.update(_talking(subject, emotion, repetition, spec))
+    if spec.idiosyncrasy > 0:
+        nuisance.update(_tic(subject, emotion, repetition, spec))
     return _VideoPlan(
         peak_intensity=peak_intensity,
         expression=spec.expression_scale * peak_intensity * ramp,

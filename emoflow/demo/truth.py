@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from emoflow.demo.actions import _Action
-from emoflow.demo.movements import _actions
-from emoflow.demo.spec import DEFAULT_SPEC, GROUND_TRUTH_THRESHOLD, DemoSpec
+from emoflow.demo.movements import OPTIONAL_NUISANCE, _actions
+from emoflow.demo.spec import DEFAULT_SPEC, GROUND_TRUTH_THRESHOLD, OPTIONAL_FIELDS, DemoSpec
 from emoflow.facemesh import N_LANDMARKS
 
 
@@ -64,7 +64,12 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
         }
     nuisance: dict[str, Any] = {}
     for name, action in actions.nuisance.items():
+        knob = OPTIONAL_NUISANCE.get(name)
+        if knob is not None and getattr(spec, knob) <= 0:
+            continue  # a movement this spec does not use
         typical_peak = (1.0 if spec.blink_rate > 0 else 0.0) if name == "blink" else 2 * spec.twitch
+        if knob is not None:
+            typical_peak = 2 * getattr(spec, knob)
         magnitude = np.linalg.norm(typical_peak * _displacement_at_landmarks([action]), axis=1)
         nuisance[name] = {
             "regions": list(action.regions),
@@ -72,6 +77,10 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
             "signal": (
                 f"Poisson blinks, {spec.blink_rate} per second, 0.2-0.35 s each"
                 if name == "blink"
+                else f"speech (3-5 syllables per second), scale {spec.talking}"
+                if knob == "talking"
+                else f"per-subject habit (one side, strength 0.3-1.5), scale {spec.idiosyncrasy}"
+                if knob == "idiosyncrasy"
                 else f"smooth Gaussian noise, standard deviation {spec.twitch}"
             ),
         }
@@ -98,5 +107,9 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
         "nuisance": nuisance,
         "subjects": subjects,
         "threshold_face_widths": GROUND_TRUTH_THRESHOLD,
-        "spec": dataclasses.asdict(spec),
+        "spec": {
+            key: value
+            for key, value in dataclasses.asdict(spec).items()
+            if key not in OPTIONAL_FIELDS or value != getattr(DEFAULT_SPEC, key)
+        },
     }

@@ -23,6 +23,8 @@ OTHER_STAGE_KEYS: dict[str, str] = {
     "iterations": "the workflow (how many pruning iterations)",
     "start": "initial_landmark_set (iteration 0's landmarks)",
     "tolerance": "summarise_iterations (the selection's tie tolerance)",
+    "compare": "compare_pruning (the baseline rankings run beside the chain)",
+    "compare_seeds": "compare_pruning (random landmark sets per iteration)",
 }
 """Keys of the ``prune`` config section that other stages read, not :class:`PruneSettings`."""
 

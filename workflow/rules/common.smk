@@ -2,6 +2,7 @@ import os
 import re
 
 from emoflow.attribution import runtime_settings
+from emoflow.comparison import RANKINGS, CompareSettings
 from emoflow.config import validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_settings, plan_shards
@@ -160,10 +161,18 @@ REPORT_FIGURES = [
 ]
 
 
+def get_comparison_outputs():
+    """The pruning comparison's table and figure, when prune.compare names a baseline."""
+    if not config["prune"]["compare"]:
+        return []
+    return [path(LAYOUT.comparison_summary), path(LAYOUT.comparison_figure)]
+
+
 def get_final_outputs():
     return [
         path(LAYOUT.summary),
         path(LAYOUT.provenance),
         path(LAYOUT.report / "report.json"),
         *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
+        *get_comparison_outputs(),
     ]

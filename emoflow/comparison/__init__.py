@@ -1,0 +1,78 @@
+"""Does the explanation help? Pruning baselines run beside the IG-guided chain (issue 16).
+
+At the landmark counts the IG chain kept at each iteration, each baseline keeps its own
+landmarks and is trained and scored by the same protocol (:mod:`emoflow.training`):
+
+- :mod:`~emoflow.comparison.rankings` — random nested sets, an explanation-free motion
+  statistic, vanilla IG (zero baseline);
+- :mod:`~emoflow.comparison.run` — one baseline of one emotion (rule ``compare_pruning``);
+- :mod:`~emoflow.comparison.table` — the comparison tables (the one module that writes and
+  reads them), the gather and :func:`verdicts`;
+- :mod:`~emoflow.comparison.figure` — accuracy against landmarks kept, every ranking;
+- :mod:`~emoflow.comparison.settings` — :class:`CompareSettings` (``prune.compare``,
+  ``prune.compare_seeds``).
+
+Importing this package does not import torch or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from emoflow.comparison.rankings import (
+    RANKINGS,
+    motion_energy,
+    motion_scores,
+    nested_top_sets,
+    random_sets,
+    zero_baseline_relevance,
+)
+from emoflow.comparison.settings import CompareSettings
+from emoflow.comparison.table import (
+    CHAIN,
+    COMPARISON_SCHEMA,
+    comparison_frame,
+    deltas_by_iteration,
+    gather_comparison,
+    read_comparison,
+    verdicts,
+    write_comparison,
+)
+
+if TYPE_CHECKING:
+    from emoflow.comparison.figure import plot_comparison
+    from emoflow.comparison.run import chain_counts, compare_pruning
+
+_LAZY = {"plot_comparison": "figure", "compare_pruning": "run", "chain_counts": "run"}
+
+__all__ = [
+    "CHAIN",
+    "COMPARISON_SCHEMA",
+    "RANKINGS",
+    "CompareSettings",
+    "chain_counts",
+    "compare_pruning",
+    "comparison_frame",
+    "deltas_by_iteration",
+    "gather_comparison",
+    "motion_energy",
+    "motion_scores",
+    "nested_top_sets",
+    "plot_comparison",
+    "random_sets",
+    "read_comparison",
+    "verdicts",
+    "write_comparison",
+    "zero_baseline_relevance",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the figure and the runner on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emoflow.comparison' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"emoflow.comparison.{module}"), name)
+    globals()[name] = value
+    return value

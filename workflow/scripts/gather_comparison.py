@@ -1,0 +1,14 @@
+"""Rule gather_comparison: every pruning baseline beside the IG chain, and its figure."""
+
+from emoflow._logging import log_to_file
+from emoflow.comparison import gather_comparison
+
+log_to_file(snakemake.log[0])
+gather_comparison(
+    list(snakemake.input.tables),
+    snakemake.params.chain_metrics,
+    snakemake.params.chain_sets,
+    snakemake.input.summary,
+    snakemake.output.table,
+    figure_path=snakemake.output.figure,
+)
