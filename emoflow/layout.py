@@ -22,6 +22,7 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     compare/{e}/{ranking}.parquet     a pruning baseline of emotion e (emoflow.comparison)
     compare/summary.parquet           every baseline beside the IG chain (emoflow.comparison)
     compare/accuracy_vs_landmarks.png its figure (emoflow.comparison)
+    compare/verdicts.html             does IG-guided pruning win? (emoflow.comparison)
     report/                           report figures and tables (emoflow.report)
     provenance.json                   configuration, seeds, versions (emoflow.provenance)
     logs/{rule}/…, benchmarks/{rule}/…  each job's log and Snakemake benchmark
@@ -130,6 +131,11 @@ class ResultsLayout:
     @property
     def comparison_figure(self) -> Path:
         return self.root / "compare" / "accuracy_vs_landmarks.png"
+
+    @property
+    def comparison_page(self) -> Path:
+        """The verdicts per emotion and baseline, an HTML page of the report."""
+        return self.root / "compare" / "verdicts.html"
 
     @property
     def report(self) -> Path:

@@ -251,6 +251,7 @@ def test_an_unknown_ranking_is_refused(small_store: Path, chain: dict, tmp_path:
 # -- the table, the verdicts, the figure ---------------------------------------------------------
 def test_gather_verdicts_and_figure(compared: dict[str, Path], chain: dict, tmp_path: Path) -> None:
     out, figure = tmp_path / "summary.parquet", tmp_path / "comparison.png"
+    page = tmp_path / "verdicts.html"
     table = gather_comparison(
         list(compared.values()),
         {EMOTION: chain["metrics"]},
@@ -258,6 +259,7 @@ def test_gather_verdicts_and_figure(compared: dict[str, Path], chain: dict, tmp_
         chain["summary"],
         out,
         figure_path=figure,
+        page_path=page,
     )
     assert read_comparison(out).equals(table)
     own = table.filter(pl.col("ranking") == CHAIN)
@@ -273,6 +275,10 @@ def test_gather_verdicts_and_figure(compared: dict[str, Path], chain: dict, tmp_
         assert sorted(result["ranking"]) == sorted(RANKINGS)
         assert result.filter(pl.col("ranking") == "random")["n_runs"].item() == 5
         assert result["statement"].str.starts_with(f"{EMOTION}: IG-guided beats ").all()
+    text = page.read_text()
+    for statement in result["statement"]:  # every verdict, stated in the report's page
+        assert f"<li>{statement}</li>" in text
+    assert text.count("<tr") == result.height + 1  # one row per verdict, and the header
     assert figure.stat().st_size > 10_000
 
 

@@ -138,6 +138,7 @@ def gather_comparison(
     out_path: str | Path,
     *,
     figure_path: str | Path | None = None,
+    page_path: str | Path | None = None,
 ) -> pl.DataFrame:
     """Gather the baselines' tables with the chain's rows and its selection.
 
@@ -152,6 +153,9 @@ def gather_comparison(
         The run's ``summary.parquet`` (each emotion's selected iteration).
     figure_path
         Where to draw :func:`emoflow.comparison.plot_comparison` (optional).
+    page_path
+        Where to write the verdicts' HTML page
+        (:func:`emoflow.comparison.page.write_comparison_page`, optional).
     """
     from emoflow.summary import selected_iterations
 
@@ -178,6 +182,10 @@ def gather_comparison(
         from emoflow.comparison.figure import plot_comparison
 
         plot_comparison(table, figure_path)
+    if page_path is not None:
+        from emoflow.comparison.page import write_comparison_page
+
+        write_comparison_page(verdicts(table), page_path)
     return table
 
 

@@ -165,7 +165,11 @@ def get_comparison_outputs():
     """The pruning comparison's table and figure, when prune.compare names a baseline."""
     if not config["prune"]["compare"]:
         return []
-    return [path(LAYOUT.comparison_summary), path(LAYOUT.comparison_figure)]
+    return [
+        path(LAYOUT.comparison_summary),
+        path(LAYOUT.comparison_figure),
+        path(LAYOUT.comparison_page),
+    ]
 
 
 def get_final_outputs():

@@ -55,7 +55,21 @@ rule gather_comparison:
         summary=path(LAYOUT.summary),
     output:
         table=path(LAYOUT.comparison_summary),
-        figure=path(LAYOUT.comparison_figure),
+        figure=report(
+            path(LAYOUT.comparison_figure),
+            caption="../report/comparison.rst",
+            category="3. Accuracy and cost",
+            labels={"#": "4", "item": "pruning baselines: accuracy vs landmarks kept"},
+        ),
+        page=report(
+            path(LAYOUT.comparison_page),
+            caption="../report/comparison_verdicts.rst",
+            category="3. Accuracy and cost",
+            labels={
+                "#": "5",
+                "item": "pruning baselines: does IG-guided pruning win? (table)",
+            },
+        ),
     log:
         log("gather_comparison", "gather_comparison"),
     benchmark:

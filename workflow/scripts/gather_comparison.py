@@ -11,4 +11,5 @@ gather_comparison(
     snakemake.input.summary,
     snakemake.output.table,
     figure_path=snakemake.output.figure,
+    page_path=snakemake.output.page,
 )
