@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -236,3 +237,18 @@ def test_talking_and_tics_are_extra_streams_unrelated_to_the_label() -> None:
         assert tics and touched == ["happiness"]
     plain_truth = ground_truth(TINY)
     assert "talk_jaw" not in plain_truth["nuisance"] and "talking" not in plain_truth["spec"]
+
+
+def test_ground_truth_lists_the_same_landmarks_at_any_expression_scale() -> None:
+    """Subtler expressions (the hard preset) move the same landmarks, by less."""
+    full, subtle = (
+        ground_truth(TINY),
+        ground_truth(dataclasses.replace(TINY, expression_scale=0.45)),
+    )
+    for emotion in TINY.emotions:
+        assert subtle["emotions"][emotion]["landmarks"] == full["emotions"][emotion]["landmarks"]
+        np.testing.assert_allclose(
+            subtle["emotions"][emotion]["peak_displacement"],
+            0.45 * np.asarray(full["emotions"][emotion]["peak_displacement"]),
+            atol=1e-4,
+        )

@@ -42,9 +42,9 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
     -------
     dict
         ``emotions``: per emotion, the ``regions`` and ``actions`` that produce it, the
-        ``landmarks`` its peak displacement (intensity 1) moves by more than
-        :data:`GROUND_TRUTH_THRESHOLD` face widths, and ``peak_displacement``, that motion for
-        all 478 landmarks in face widths. ``nuisance``: the random movements present in every
+        ``landmarks`` its peak displacement (intensity 1, ``expression_scale`` 1) moves by more
+        than :data:`GROUND_TRUTH_THRESHOLD` face widths, and ``peak_displacement``, that motion
+        (at the spec's ``expression_scale``) for all 478 landmarks in face widths. ``nuisance``: the random movements present in every
         class (landmarks listed at a typical peak: a full blink, a 2σ twitch), head motion and
         pixel noise. ``subjects``: what differs between subjects (static). ``spec``: the spec.
     """
@@ -59,7 +59,11 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
         emotions[emotion] = {
             "regions": sorted({name for action in emotion_actions for name in action.regions}),
             "actions": [action.name for action in emotion_actions],
-            "landmarks": _above_threshold(magnitude),
+            # which landmarks the emotion moves does not depend on how strongly every
+            # emotion is played (demo.expression_scale): listed at full scale
+            "landmarks": _above_threshold(
+                magnitude / spec.expression_scale if spec.expression_scale > 0 else magnitude
+            ),
             "peak_displacement": [round(float(value), 4) for value in magnitude],
         }
     nuisance: dict[str, Any] = {}
