@@ -36,7 +36,7 @@ from emoflow.comparison.rankings import (
     random_sets,
     zero_baseline_relevance,
 )
-from emoflow.comparison.table import comparison_frame, write_comparison
+from emoflow.comparison.table import comparison_frame, comparison_row, write_comparison
 from emoflow.errors import ConfigError, DataError
 from emoflow.landmark_sets import read_landmark_sets
 
@@ -53,24 +53,6 @@ def chain_counts(landmark_set_paths: Sequence[str | Path], emotion: str) -> list
         np.asarray(read_landmark_sets(path, [emotion])[emotion], dtype=np.int64)
         for path in landmark_set_paths
     ]
-
-
-def _row(
-    emotion: str, ranking: str, seed: int | None, iteration: int, keep: np.ndarray, record: dict
-) -> dict[str, Any]:
-    test = record.get("test") or {}
-    return {
-        "emotion": emotion,
-        "ranking": ranking,
-        "seed": seed,
-        "iteration": iteration,
-        "n_landmarks": len(keep),
-        "val_balanced_accuracy_mean": record["mean"]["balanced_accuracy"],
-        "val_balanced_accuracy_std": record["std"]["balanced_accuracy"],
-        "test_balanced_accuracy": test.get("balanced_accuracy"),
-        "selected": False,
-        "landmarks": [int(i) for i in keep],
-    }
 
 
 def compare_pruning(
@@ -108,24 +90,14 @@ def compare_pruning(
     """
     from emoflow.devices import limit_threads
     from emoflow.training.iteration import _protocol, _train_emotion
-    from emoflow.training.per_emotion import section_options
+    from emoflow.training.per_emotion import protocol_settings
 
     if ranking not in RANKINGS:
         raise ConfigError(f"prune.compare must list some of {', '.join(RANKINGS)}, got {ranking!r}")
     limit_threads(threads)
     sets = chain_counts(landmark_set_paths, emotion)
     start, counts = sets[0], [len(keep) for keep in sets]
-    settings = {
-        "network": None,
-        "n_folds": 4,
-        "seed": 0,
-        "device": "auto",
-        "backprop": None,
-        "selection": None,
-        "calibration": "platt",
-        "test_subjects": 0,
-        **section_options(train),
-    }
+    settings = protocol_settings(train)
     protocol = _protocol(features_path, iteration=0, **settings)
     if emotion not in protocol.development.emotion_names:
         raise DataError(f"{features_path}: no emotion {emotion!r}")
@@ -145,13 +117,19 @@ def compare_pruning(
                 for iteration, keep in enumerate(random_sets(start, counts, seed)):
                     if iteration:
                         rows.append(
-                            _row(emotion, ranking, seed, iteration, keep, fit(iteration, keep))
+                            comparison_row(
+                                emotion, ranking, seed, iteration, keep, fit(iteration, keep)
+                            )
                         )
         elif ranking == "motion":
             scores = motion_scores(development.features, labels, start)
             for iteration, keep in enumerate(nested_top_sets(start, scores, counts)):
                 if iteration:
-                    rows.append(_row(emotion, ranking, None, iteration, keep, fit(iteration, keep)))
+                    rows.append(
+                        comparison_row(
+                            emotion, ranking, None, iteration, keep, fit(iteration, keep)
+                        )
+                    )
         else:
             from emoflow.models import load_model
 
@@ -159,7 +137,7 @@ def compare_pruning(
             for iteration in range(len(counts)):
                 record = fit(iteration, keep)
                 if iteration:
-                    rows.append(_row(emotion, ranking, None, iteration, keep, record))
+                    rows.append(comparison_row(emotion, ranking, None, iteration, keep, record))
                 if iteration + 1 < len(counts):
                     model, _ = load_model(model_path, device=protocol.device)
                     model.eval()

@@ -23,7 +23,7 @@ Per (emotion, ranking) files hold the baseline's rows (``selected`` false); the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,32 @@ def read_comparison(path: str | Path) -> pl.DataFrame:
     return table
 
 
+def comparison_row(
+    emotion: str,
+    ranking: str,
+    seed: int | None,
+    iteration: int,
+    keep: Iterable[int],
+    record: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One row of the table from an emotion's metrics record (``metrics.json``'s entry) and the
+    landmarks ``keep`` it was trained on."""
+    test = record.get("test") or {}
+    landmarks = [int(i) for i in keep]
+    return {
+        "emotion": emotion,
+        "ranking": ranking,
+        "seed": seed,
+        "iteration": iteration,
+        "n_landmarks": len(landmarks),
+        "val_balanced_accuracy_mean": record["mean"]["balanced_accuracy"],
+        "val_balanced_accuracy_std": record["std"]["balanced_accuracy"],
+        "test_balanced_accuracy": test.get("balanced_accuracy"),
+        "selected": False,
+        "landmarks": landmarks,
+    }
+
+
 def _chain_rows(
     emotion: str, metrics_paths: Sequence[str | Path], set_paths: Sequence[str | Path]
 ) -> list[dict[str, Any]]:
@@ -112,21 +138,7 @@ def _chain_rows(
         if record is None:
             raise InputError(metrics_path, f"no metrics of emotion {emotion!r}")
         keep = read_landmark_sets(set_path, [emotion])[emotion]
-        test = record.get("test") or {}
-        rows.append(
-            {
-                "emotion": emotion,
-                "ranking": CHAIN,
-                "seed": None,
-                "iteration": iteration,
-                "n_landmarks": len(keep),
-                "val_balanced_accuracy_mean": record["mean"]["balanced_accuracy"],
-                "val_balanced_accuracy_std": record["std"]["balanced_accuracy"],
-                "test_balanced_accuracy": test.get("balanced_accuracy"),
-                "selected": False,
-                "landmarks": list(keep),
-            }
-        )
+        rows.append(comparison_row(emotion, CHAIN, None, iteration, keep, record))
     return rows
 
 

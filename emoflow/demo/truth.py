@@ -44,9 +44,10 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
         ``emotions``: per emotion, the ``regions`` and ``actions`` that produce it, the
         ``landmarks`` its peak displacement (intensity 1, ``expression_scale`` 1) moves by more
         than :data:`GROUND_TRUTH_THRESHOLD` face widths, and ``peak_displacement``, that motion
-        (at the spec's ``expression_scale``) for all 478 landmarks in face widths. ``nuisance``: the random movements present in every
-        class (landmarks listed at a typical peak: a full blink, a 2σ twitch), head motion and
-        pixel noise. ``subjects``: what differs between subjects (static). ``spec``: the spec.
+        (at the spec's ``expression_scale``) for all 478 landmarks in face widths.
+        ``nuisance``: the random movements present in every class (landmarks listed at a
+        typical peak: a full blink, a 2σ twitch), head motion and pixel noise. ``subjects``:
+        what differs between subjects (static). ``spec``: the spec.
     """
     actions = _actions()
     face = actions.face

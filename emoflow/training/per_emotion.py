@@ -47,6 +47,23 @@ def section_options(section: Mapping[str, Any] | None) -> dict[str, Any]:
     return {_SECTION_OPTIONS[key]: value for key, value in section.items()}
 
 
+def protocol_settings(train: Mapping[str, Any] | None, **options: Any) -> dict[str, Any]:
+    """The keywords of :func:`train_iteration` from the ``train`` config section (its
+    defaults where the section is silent), ``options`` overriding them."""
+    return {
+        "network": None,
+        "n_folds": 4,
+        "seed": 0,
+        "device": "auto",
+        "backprop": None,
+        "selection": None,
+        "calibration": "platt",
+        "test_subjects": 0,
+        **section_options(train),
+        **options,
+    }
+
+
 def train_emotion(
     features_path: str | Path,
     landmark_set_path: str | Path,
@@ -80,18 +97,7 @@ def train_emotion(
         Torch threads of the job (:func:`emoflow.devices.limit_threads`).
     """
     limit_threads(threads)
-    settings = {
-        "network": None,
-        "n_folds": 4,
-        "seed": 0,
-        "device": "auto",
-        "backprop": None,
-        "selection": None,
-        "calibration": "platt",
-        "test_subjects": 0,
-        **section_options(train),
-        **options,
-    }
+    settings = protocol_settings(train, **options)
     protocol = _protocol(features_path, iteration=iteration, **settings)
     if emotion not in protocol.development.emotion_names:
         raise DataError(
