@@ -1,10 +1,11 @@
 """Precomputed landmarks → landmark tables: Parquet in emoflow's schema, or one-row-per-frame CSV.
 
 A CSV/TSV holds the landmarks' coordinates (MediaPipe's 468 or 478 points, iBUG's 68 of
-OpenFace, py-feat and dlib) as columns (see :mod:`emoflow.landmarks.formats`), optionally frame numbers, times, face flags, confidences and a
-``video_id`` column (a file of many videos). :func:`import_landmarks` converts files into one
-shard; :func:`emoflow.landmarks.extract_shard` imports the manifest rows whose
-``landmarks_format`` is set.
+OpenFace, py-feat and dlib) as columns (see :mod:`emoflow.landmarks.formats`), optionally frame
+numbers, times, face flags, confidences and a ``video_id`` column (a file of many videos).
+:func:`import_landmarks` converts files into one shard;
+:func:`emoflow.landmarks.extract_shard` imports the manifest rows whose ``landmarks_format``
+is set.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from emoflow.landmarks.schema import (
     table_scheme,
     video_record,
 )
-from emoflow.schemes import get_scheme
 from emoflow.landmarks.writer import check_unique_ids, write_shard
+from emoflow.schemes import get_scheme
 from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
 
 EXPORT_AGAIN = "the file is damaged: export the landmarks again"
@@ -136,7 +137,10 @@ def _pyfeat_video_ids(frame: pl.DataFrame) -> pl.DataFrame:
     if len(set(stems.values())) != len(stems):
         stems = {value: str(value) for value in inputs}
     return frame.with_columns(
-        pl.col("input").fill_null("").replace_strict(stems, return_dtype=pl.String).alias("video_id")
+        pl.col("input")
+        .fill_null("")
+        .replace_strict(stems, return_dtype=pl.String)
+        .alias("video_id")
     )
 
 
@@ -450,7 +454,8 @@ def import_landmarks(
         file is either Parquet in :data:`LANDMARK_SCHEMA` (e.g. from another emoflow run) or
         a CSV/TSV with one row per frame (OpenFace 2.0 and py-feat tables as they are
         written, or emoflow's wide layout) and the landmarks' coordinates (MediaPipe's 468 or
-        478, iBUG's 68) as columns: ``x_0 … x_477, y_0 … y_477, z_0 … z_477`` or ``x0, y0, z0, x1, …`` (see
+        478, iBUG's 68) as columns: ``x_0 … x_477, y_0 … y_477, z_0 … z_477`` or
+        ``x0, y0, z0, x1, …`` (see
         :func:`coordinate_columns`), optionally ``frame`` (frame number; default the row
         order), ``timestamp_s``/``timestamp``/``time`` (seconds) or ``timestamp_ms``,
         ``face_found``, ``detection_score``/``confidence``, and ``video_id`` (a file of many

@@ -161,7 +161,7 @@ def landmark_scheme(paths: str | Path | Sequence[str | Path]) -> str:
     DataError
         The files record different schemes.
     """
-    schemes = {}
+    schemes: dict[str, Path] = {}
     for file in landmark_files(paths):
         schemes.setdefault(table_scheme(checked_schema(file)), file)
     if len(schemes) > 1:

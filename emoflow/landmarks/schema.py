@@ -28,11 +28,12 @@ column as ``Array(Float32, shape=(478, 3))``. Files written before ``n_faces`` a
 ``detection_score`` existed are still read; those columns are then null.
 
 The schema metadata records the landmark scheme (``emoflow.scheme``, e.g. ``mediapipe_478`` or
-``ibug_68``; files without it are ``mediapipe_478``), the extractor, MediaPipe version, model and face settings, which
-frames were meshed (``emoflow.frames``: ``{"mode": "all" | "sampled", "feature_frames": N}``),
-and, under ``emoflow.videos``, one JSON record per video of the shard (path, fps, size, time
-window, frame and face counts, the frames meshed, and the error that kept a video out of the
-table, if any). Videos that fail (missing, unreadable, empty, no face anywhere) add no rows.
+``ibug_68``; files without it are ``mediapipe_478``), the extractor, MediaPipe version, model
+and face settings, which frames were meshed (``emoflow.frames``:
+``{"mode": "all" | "sampled", "feature_frames": N}``), and, under ``emoflow.videos``, one JSON
+record per video of the shard (path, fps, size, time window, frame and face counts, the frames
+meshed, and the error that kept a video out of the table, if any). Videos that fail (missing,
+unreadable, empty, no face anywhere) add no rows.
 
 Frames. With ``landmarks.frames: all`` every frame has a row. With ``sampled`` only the frames
 that features of ``feature_frames`` frames read were meshed

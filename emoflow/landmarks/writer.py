@@ -132,9 +132,7 @@ class _ShardRows:
         self.pending_rows += table.num_rows
         if self.pending_rows >= ROW_GROUP_ROWS:
             if self.rows_writer is None:
-                self.rows_writer = pq.ParquetWriter(
-                    self.rows_path, self.schema, **STAGING_OPTIONS
-                )
+                self.rows_writer = pq.ParquetWriter(self.rows_path, self.schema, **STAGING_OPTIONS)
             self.rows_writer.write_table(self._take_pending())
 
     def _take_pending(self) -> pa.Table:

@@ -1,8 +1,9 @@
 """Progressive landmark pruning, iteration by iteration.
 
 Iteration 0 starts from all landmarks of the feature store's scheme (MediaPipe: 478, or the
-468 mesh points without the iris refinement, as in the paper; iBUG: 68). Each next iteration keeps, per emotion, the landmarks the
-previous iteration's attribution ranked most relevant; each emotion has its own set.
+468 mesh points without the iris refinement, as in the paper; iBUG: 68). Each next iteration
+keeps, per emotion, the landmarks the previous iteration's attribution ranked most relevant;
+each emotion has its own set.
 """
 
 from __future__ import annotations

@@ -174,7 +174,9 @@ def scheme_for_points(n_points: int) -> LandmarkScheme:
     for scheme in SCHEMES.values():
         if scheme.n_points == n_points:
             return scheme
-    raise DataError(f"{n_points} landmarks per face match no known scheme; supported: {supported()}")
+    raise DataError(
+        f"{n_points} landmarks per face match no known scheme; supported: {supported()}"
+    )
 
 
 __all__ = [

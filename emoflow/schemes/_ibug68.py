@@ -81,7 +81,7 @@ the eye corners."""
 
 def _chain(first: int, last: int, *, closed: bool = False) -> list[tuple[int, int]]:
     edges = [(i, i + 1) for i in range(first, last)]
-    return edges + [(last, first)] if closed else edges
+    return [*edges, (last, first)] if closed else edges
 
 
 OUTLINE: tuple[tuple[int, int], ...] = (
