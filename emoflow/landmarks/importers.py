@@ -107,14 +107,17 @@ def parse_landmark_csv(path: str | Path, layout: str = "auto") -> tuple[pl.DataF
         for name in ("video_id", "input"):
             if name in header:
                 overrides[name] = pl.String
-        frame = pl.read_csv(
-            file,
-            separator=separator,
-            new_columns=header,
-            schema_overrides=overrides,
-            null_values=["", "nan", "NaN", "NA", "null"],
-            infer_schema_length=10000,
-        )
+        if _spaced_values(file, separator):  # "1, 0.033, …": OpenFace's own spacing
+            frame = _read_spaced(file, separator, header, overrides)
+        else:
+            frame = pl.read_csv(
+                file,
+                separator=separator,
+                new_columns=header,
+                schema_overrides=overrides,
+                null_values=["", "nan", "NaN", "NA", "null"],
+                infer_schema_length=10000,
+            )
     except pl.exceptions.NoDataError as err:
         raise InputError(file, "landmark file is empty") from err
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as err:
@@ -128,6 +131,39 @@ def parse_landmark_csv(path: str | Path, layout: str = "auto") -> tuple[pl.DataF
                 found.score_column, descending=True, nulls_last=True, maintain_order=True
             ).unique(subset=keys, keep="first", maintain_order=True)
     return frame, found
+
+
+def _spaced_values(file: Path, separator: str) -> bool:
+    """Whether the first data row pads its values with spaces after the separator."""
+    with file.open(encoding="utf-8", errors="replace") as lines:
+        next(lines, None)
+        row = next(lines, "")
+    return f"{separator} " in row
+
+
+def _read_spaced(
+    file: Path, separator: str, header: list[str], overrides: dict[str, Any]
+) -> pl.DataFrame:
+    """Read a table whose values carry spaces after the separator: every column as text,
+    stripped, then numbers where every value is one (the ``overrides`` as given)."""
+    raw = pl.read_csv(file, separator=separator, new_columns=header, infer_schema=False)
+    columns = []
+    for name in raw.columns:
+        text = raw[name].str.strip_chars()
+        text = text.replace(["", "nan", "NaN", "NA", "null"], None)
+        wanted = overrides.get(name)
+        if wanted is not None:
+            columns.append(text.cast(wanted))
+            continue
+        for dtype in (pl.Int64, pl.Float64):
+            try:
+                columns.append(text.cast(dtype))
+                break
+            except pl.exceptions.PolarsError:
+                continue
+        else:
+            columns.append(text)
+    return pl.DataFrame(columns)
 
 
 def _pyfeat_video_ids(frame: pl.DataFrame) -> pl.DataFrame:
