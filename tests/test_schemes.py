@@ -187,7 +187,7 @@ def test_tables_of_two_schemes_are_not_read_together(tmp_path: Path) -> None:
     pl.DataFrame(columns).write_csv(tmp_path / "mp.csv")
     import_landmarks(tmp_path / "mp.csv", tmp_path / "b.parquet", strict=True)
     assert landmark_scheme(tmp_path / "b.parquet") == "mediapipe_478"
-    with pytest.raises(DataError, match="ibug_68.*mediapipe_478|mediapipe_478.*ibug_68"):
+    with pytest.raises(DataError, match=r"ibug_68.*mediapipe_478|mediapipe_478.*ibug_68"):
         read_landmarks([tmp_path / "a.parquet", tmp_path / "b.parquet"])
 
 
@@ -264,3 +264,71 @@ def test_features_from_tables_of_68_points_match_the_store(store: Path) -> None:
     stored = load_features(store)
     order = [kept.index(v) for v in stored.video_ids]
     assert np.array_equal(features[order], stored.features)
+
+
+@pytest.mark.slow
+def test_workflow_runs_from_68_point_openface_tracks_to_the_report(tmp_path: Path) -> None:
+    """A ``landmarks_csv`` data set of OpenFace 2.0 CSVs (68 points) through the whole
+    workflow: features, training, attribution, symmetric pruning and the report's 68-point
+    relevance figure."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    tracks = planted_openface_tracks(tmp_path / "data", n_subjects=4, repetitions=1, n_planted=5)
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    shutil.copy(repo / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(repo / "workflow", workdir / "workflow")
+    config = {
+        "dataset": {
+            "adapter": "landmarks_csv",
+            "source": str(tracks.labels),
+            "emotions": ["happiness", "surprise", "anger"],
+            "landmarks_csv": {"format": "openface", "width": 640, "height": 480},
+        },
+        "landmarks": {"n_shards": 2},
+        "features": {"n_frames": 6},
+        "train": {
+            "n_folds": 2,
+            "test_subjects": 2,
+            "device": "auto",
+            "model": {"width": 32, "n_layers": 1},
+        },
+        "attribution": {"n_steps": 8, "n_baselines": 2},
+        "prune": {"iterations": 1, "fraction": 0.5, "min_landmarks": 8, "symmetric": True},
+        "report": {"top_k": 20},
+    }
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = workdir / "results"
+    assert load_features(results / "features.zarr").scheme == "ibug_68"
+    assert landmark_scheme(results / "landmarks") == "ibug_68"
+    pruned = json.loads((results / "iter_1" / "landmarks.json").read_text())
+    assert pruned["scheme"] == "ibug_68"
+    partner = IBUG.mirror_pairs()
+    for kept in pruned["emotions"].values():
+        assert 8 <= len(kept) < 68
+        assert {int(partner[i]) for i in kept} == set(kept)  # mirror pairs kept together
+    figure = results / "report" / "relevance_on_face.png"
+    assert figure.stat().st_size > 20_000
+    report = json.loads((results / "report" / "report.json").read_text())
+    for entry in report["emotions"].values():
+        assert entry["n_landmarks_full"] == 68
+        assert set(entry["top_k_regions"]) == set(IBUG.regions())
+    selection = (results / "report" / "landmark_selection.html").read_text()
+    assert "iBUG-300W 68 points" in selection

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 LABELLED_REGIONS = (
     "forehead",
-    "jaw",
     "right_eyebrow",
     "left_eyebrow",
     "right_eye",
