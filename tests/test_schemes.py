@@ -332,3 +332,42 @@ def test_workflow_runs_from_68_point_openface_tracks_to_the_report(tmp_path: Pat
         assert set(entry["top_k_regions"]) == set(IBUG.regions())
     selection = (results / "report" / "landmark_selection.html").read_text()
     assert "iBUG-300W 68 points" in selection
+
+
+def test_ravdess_landmark_tracks_label_and_import_like_the_videos(tmp_path: Path) -> None:
+    """RAVDESS Facial Landmark Tracking: per-clip OpenFace CSVs named with the RAVDESS codes
+    give the subjects and emotions of the video adapter, and import as 68-point tables in the
+    videos' 1280 × 720 pixel frame."""
+    from emoflow.landmarks import extract_shard
+    from emoflow.manifest import build_manifest
+
+    source = tmp_path / "RAVDESS_landmarks"
+    names = ["01-01-03-01-01-01-01", "01-01-05-02-01-02-02", "01-02-04-02-02-02-03"]
+    for name in names:
+        folder = source / f"Actor_{name[-2:]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        _openface_csv(folder / f"{name}.csv", _face_pixels(4, 1280, 720))
+    (source / "Actor_01" / "notes.txt").write_text("not a clip")
+    manifest = build_manifest(
+        "ravdess_landmarks",
+        source,
+        tmp_path / "m.parquet",
+        emotions=["happiness", "anger", "sadness"],
+        options={"actors": [1, 2, 3]},
+    )
+    rows = {row["video_id"]: row for row in manifest.iter_rows(named=True)}
+    assert sorted(rows) == names
+    assert (rows[names[0]]["emotion"], rows[names[0]]["subject"]) == ("happiness", "01")
+    assert (rows[names[1]]["emotion"], rows[names[1]]["actor_sex"]) == ("anger", "female")
+    assert (rows[names[2]]["vocal_channel"], rows[names[2]]["emotion"]) == ("song", "sadness")
+    assert set(manifest["landmarks_layout"]) == {"openface"}
+    assert set(manifest["landmarks_width"]) == {1280}
+    extract_shard(tmp_path / "m.parquet", tmp_path / "lm.parquet", shard=0, n_shards=1, strict=True)
+    assert landmark_scheme(tmp_path / "lm.parquet") == "ibug_68"
+    landmarks, _ = landmarks_array(read_landmarks(tmp_path / "lm.parquet"), names[0])
+    expected = _face_pixels(4, 1280, 720)[0] / [1280, 720]
+    assert np.allclose(landmarks[0, :, :2], expected, atol=1e-5)
+    (tmp_path / "videos" / "Actor_01").mkdir(parents=True)
+    (tmp_path / "videos" / "Actor_01" / f"{names[0]}.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match=r"holds no RAVDESS landmark file named"):
+        build_manifest("ravdess_landmarks", tmp_path / "videos", tmp_path / "x.parquet")
