@@ -108,6 +108,7 @@ class RavdessAdapter(DatasetAdapter):
     suffixes: ClassVar[frozenset[str]] = frozenset(VIDEO_SUFFIXES)
     """File suffixes of the clips taken."""
     example: ClassVar[str] = "video named MM-VV-EE-II-SS-RR-AA (e.g. 02-01-06-01-02-01-12.mp4)"
+    plural: ClassVar[str] = "videos"
 
     def read(self, source: Path) -> tuple[Path, pl.DataFrame]:
         options = self.settings
@@ -190,7 +191,7 @@ class RavdessAdapter(DatasetAdapter):
         if not rows:
             raise InputError(
                 source,
-                f"none of its {n_named} RAVDESS clips matches the selection (modalities "
+                f"none of its {n_named} RAVDESS {self.plural} matches the selection (modalities "
                 f"{', '.join(sorted(RAVDESS_MODALITIES[c] for c in modalities))}; the folder holds "
                 f"{', '.join(sorted(found_modalities))})",
             )
@@ -219,6 +220,7 @@ class RavdessLandmarksAdapter(RavdessAdapter):
     options = (*RavdessAdapter.options, "width", "height")
     suffixes = frozenset({".csv"})
     example = "landmark file named MM-VV-EE-II-SS-RR-AA.csv (e.g. 01-01-06-01-02-01-12.csv)"
+    plural = "landmark files"
 
     def read(self, source: Path) -> tuple[Path, pl.DataFrame]:
         size = {
