@@ -45,7 +45,6 @@ from emoflow import inference
 from emoflow._outputs import check_writable
 from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
-from emoflow.facemesh import N_LANDMARKS
 from emoflow.inference import (
     Pipeline,
     VideoSource,
@@ -58,6 +57,7 @@ from emoflow.inference import (
     time_windows,
     write_table,
 )
+from emoflow.schemes import get_scheme
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def predict(
         len(loaded),
         ", ".join(f"{m.emotion}: iteration {m.iteration}" for m in loaded),
         len(pipeline.union),
-        N_LANDMARKS,
+        get_scheme(loaded[0].scheme).n_points,
         len(sources),
     )
     rows: list[dict[str, Any]] = []

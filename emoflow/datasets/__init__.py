@@ -10,7 +10,7 @@ from emoflow.datasets.ckplus import CKPLUS_LABEL_MAP, CkplusAdapter
 from emoflow.datasets.csv import CsvAdapter
 from emoflow.datasets.demo import DEMO_LABELS, DemoAdapter
 from emoflow.datasets.landmarks import LandmarksCsvAdapter, LandmarksParquetAdapter
-from emoflow.datasets.ravdess import RAVDESS_LABEL_MAP, RavdessAdapter
+from emoflow.datasets.ravdess import RAVDESS_LABEL_MAP, RavdessAdapter, RavdessLandmarksAdapter
 
 ADAPTERS: dict[str, type[DatasetAdapter]] = {
     adapter.name: adapter
@@ -21,6 +21,7 @@ ADAPTERS: dict[str, type[DatasetAdapter]] = {
         LandmarksCsvAdapter,
         LandmarksParquetAdapter,
         RavdessAdapter,
+        RavdessLandmarksAdapter,
     )
 }
 """Adapter name (the ``dataset.adapter`` setting) → adapter class."""
@@ -37,4 +38,5 @@ __all__ = [
     "LandmarksCsvAdapter",
     "LandmarksParquetAdapter",
     "RavdessAdapter",
+    "RavdessLandmarksAdapter",
 ]

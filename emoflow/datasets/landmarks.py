@@ -18,6 +18,10 @@ from emoflow.datasets.base import DatasetAdapter, label_table, listing
 from emoflow.errors import ConfigError, InputError
 from emoflow.video import COORDINATE_UNITS
 
+CSV_FORMATS: tuple[str, ...] = ("auto", "wide", "openface", "pyfeat")
+"""Values of the ``format`` option (the layouts of :mod:`emoflow.landmarks.formats`, which
+sits above this package)."""
+
 
 class LandmarksParquetAdapter(DatasetAdapter):
     """Labels of landmark files in emoflow's schema. No options."""
@@ -37,13 +41,15 @@ class LandmarksCsvAdapter(LandmarksParquetAdapter):
     """Labels of one-row-per-frame landmark CSV files.
 
     Options: ``fps`` (frame rate of files without a time column, default 30), ``width`` and
-    ``height`` (frame size in pixels) and ``units`` (one of :data:`COORDINATE_UNITS`); the
+    ``height`` (frame size in pixels), ``units`` (one of :data:`COORDINATE_UNITS`) and
+    ``format`` (the column layout, one of :data:`CSV_FORMATS`: ``auto`` tells OpenFace 2.0
+    and py-feat tables by their columns, see :mod:`emoflow.landmarks.formats`); the
     label table may give ``fps``, ``width`` and ``height`` per row instead (they take
     precedence).
     """
 
     name = "landmarks_csv"
-    options = ("fps", "width", "height", "units")
+    options = ("fps", "width", "height", "units", "format")
     landmarks_format = "csv"
 
     def read(self, source: Path) -> tuple[Path, pl.DataFrame]:
@@ -72,5 +78,13 @@ class LandmarksCsvAdapter(LandmarksParquetAdapter):
                 raise InputError(
                     label_file, f"column {name!r} is not positive for {listing(not_positive)}"
                 )
-        table = table.with_columns(pl.lit(units).alias("landmarks_units"))
+        layout = options.get("format", "auto")
+        if layout not in CSV_FORMATS:
+            raise ConfigError(
+                f"format for adapter {adapter!r} must be one of {', '.join(CSV_FORMATS)}, "
+                f"got {layout!r}"
+            )
+        table = table.with_columns(
+            pl.lit(units).alias("landmarks_units"), pl.lit(layout).alias("landmarks_layout")
+        )
         return label_file, table

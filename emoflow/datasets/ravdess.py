@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -97,8 +97,18 @@ class RavdessAdapter(DatasetAdapter):
     """
 
     name = "ravdess"
-    options = ("modalities", "vocal_channels", "intensities", "actors", "label_map")
+    options: ClassVar[tuple[str, ...]] = (
+        "modalities",
+        "vocal_channels",
+        "intensities",
+        "actors",
+        "label_map",
+    )
     fixed_labels = True
+    suffixes: ClassVar[frozenset[str]] = frozenset(VIDEO_SUFFIXES)
+    """File suffixes of the clips taken."""
+    example: ClassVar[str] = "video named MM-VV-EE-II-SS-RR-AA (e.g. 02-01-06-01-02-01-12.mp4)"
+    plural: ClassVar[str] = "videos"
 
     def read(self, source: Path) -> tuple[Path, pl.DataFrame]:
         options = self.settings
@@ -126,7 +136,7 @@ class RavdessAdapter(DatasetAdapter):
         n_named = 0
         found_modalities: set[str] = set()
         for file in sorted(source.rglob("*")):
-            if file.name.startswith(".") or file.suffix.lower() not in VIDEO_SUFFIXES:
+            if file.name.startswith(".") or file.suffix.lower() not in self.suffixes:
                 continue
             match = RAVDESS_NAME.match(file.stem)
             if match is None or not file.is_file():
@@ -176,16 +186,58 @@ class RavdessAdapter(DatasetAdapter):
         if n_named == 0:
             raise InputError(
                 source,
-                "holds no RAVDESS video named MM-VV-EE-II-SS-RR-AA (e.g. 02-01-06-01-02-01-12.mp4) "
-                "in any subfolder",
+                f"holds no RAVDESS {self.example} in any subfolder",
             )
         if not rows:
             raise InputError(
                 source,
-                f"none of its {n_named} RAVDESS videos matches the selection (modalities "
+                f"none of its {n_named} RAVDESS {self.plural} matches the selection (modalities "
                 f"{', '.join(sorted(RAVDESS_MODALITIES[c] for c in modalities))}; the folder holds "
                 f"{', '.join(sorted(found_modalities))})",
             )
         table = pl.DataFrame(rows, schema_overrides={"emotion": pl.String})
         logger.info("RAVDESS %s: %d of %d videos selected", source, table.height, n_named)
         return source, drop_unmapped(table, source)
+
+
+RAVDESS_FRAME_SIZE = (1280, 720)
+"""Width and height of the RAVDESS videos, in pixels (the landmark tracks' pixel frame)."""
+
+
+class RavdessLandmarksAdapter(RavdessAdapter):
+    """RAVDESS Facial Landmark Tracking: one OpenFace 2.0 CSV per clip, named with the RAVDESS
+    codes (``01-01-03-01-01-01-01.csv``, in ``Actor_NN/`` folders or not), labelled exactly
+    as the ``ravdess`` adapter labels the videos; the landmark stage imports the 68-point
+    tracks (:mod:`emoflow.landmarks.formats`) instead of running Face Mesh.
+
+    Options: those of :class:`RavdessAdapter` (``modalities`` defaults to both video
+    modalities: the tracks exist once per recording, named after one of them), and
+    ``width``/``height`` (the videos' frame size the tracks' pixels refer to, default
+    :data:`RAVDESS_FRAME_SIZE`).
+    """
+
+    name = "ravdess_landmarks"
+    options = (*RavdessAdapter.options, "width", "height")
+    suffixes = frozenset({".csv"})
+    example = "landmark file named MM-VV-EE-II-SS-RR-AA.csv (e.g. 01-01-06-01-02-01-12.csv)"
+    plural = "landmark files"
+
+    def read(self, source: Path) -> tuple[Path, pl.DataFrame]:
+        size = {
+            key: self.settings.pop(key, default)
+            for key, default in zip(("width", "height"), RAVDESS_FRAME_SIZE, strict=True)
+        }
+        for key, value in size.items():
+            if not (isinstance(value, int) and value > 0):
+                raise ConfigError(f"{key} for adapter {self.name!r} must be a positive integer")
+        self.settings.setdefault("modalities", ["full_av", "video_only"])
+        try:
+            label_file, table = super().read(source)
+        finally:
+            self.settings.update(size)
+        return label_file, table.with_columns(
+            pl.lit("csv").alias("landmarks_format"),
+            pl.lit("openface").alias("landmarks_layout"),
+            pl.lit(size["width"], dtype=pl.Int64).alias("landmarks_width"),
+            pl.lit(size["height"], dtype=pl.Int64).alias("landmarks_height"),
+        )

@@ -11,15 +11,19 @@ from typing import Any
 import numpy as np
 
 from emoflow.errors import DataError
-from emoflow.facemesh import N_LANDMARKS
 from emoflow.features.normalise import MIN_SAMPLE_FRAMES, FeatureSettings, normalise_sequence
 from emoflow.features.store import write_feature_store
+from emoflow.schemes import LandmarkScheme, get_scheme
 
 log = logging.getLogger(__name__)
 
 
 def _video_sample(
-    video_id: str, video_table: Any, record: dict[str, Any], settings: FeatureSettings
+    video_id: str,
+    video_table: Any,
+    record: dict[str, Any],
+    settings: FeatureSettings,
+    scheme: LandmarkScheme,
 ) -> np.ndarray | str:
     """One video's feature sample, or the reason it gives none."""
     from emoflow.landmarks import landmarks_array  # lazily: it imports polars
@@ -54,6 +58,7 @@ def _video_sample(
         settings,
         width=int(record.get("width") or 1),
         height=int(record.get("height") or 1),
+        scheme=scheme,
     )
 
 
@@ -140,7 +145,7 @@ def features_from_landmarks(
         ``video_id`` → why it gave no sample (no rows, fewer than :data:`MIN_SAMPLE_FRAMES`
         frames, too many frames without a face).
     """
-    features, kept, dropped, _ = _samples(landmark_paths, settings, video_ids)
+    features, kept, dropped, _, _ = _samples(landmark_paths, settings, video_ids)
     return features, kept, dropped
 
 
@@ -148,10 +153,17 @@ def _samples(
     landmark_paths: str | Path | Sequence[str | Path],
     settings: FeatureSettings,
     video_ids: Sequence[str] | None,
-) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str]]:
-    """:func:`features_from_landmarks`, and the kept videos that showed several faces."""
-    from emoflow.landmarks import landmark_files, read_landmarks, read_video_records
+) -> tuple[np.ndarray, list[str], dict[str, str], dict[str, str], LandmarkScheme]:
+    """:func:`features_from_landmarks`, the kept videos that showed several faces, and the
+    tables' landmark scheme."""
+    from emoflow.landmarks import (
+        landmark_files,
+        landmark_scheme,
+        read_landmarks,
+        read_video_records,
+    )
 
+    scheme = get_scheme(landmark_scheme(landmark_paths))
     records = read_video_records(landmark_paths)
     wanted = None if video_ids is None else set(video_ids)
     by_video: dict[str, np.ndarray | str] = {}
@@ -164,7 +176,11 @@ def _samples(
         ).items():
             if wanted is None or video_id in wanted:
                 by_video[str(video_id)] = _video_sample(
-                    str(video_id), video_table, records.get(str(video_id)) or {}, settings
+                    str(video_id),
+                    video_table,
+                    records.get(str(video_id)) or {},
+                    settings,
+                    scheme,
                 )
                 if (seen := _several_faces(video_table)) is not None:
                     faces_seen[str(video_id)] = seen
@@ -186,10 +202,10 @@ def _samples(
     for video_id, seen in several_faces.items():
         log.warning("video %s: %s", video_id, seen)
     if not samples:
-        features = np.zeros((0, settings.n_frames, N_LANDMARKS, 3), dtype=np.float32)
+        features = np.zeros((0, settings.n_frames, scheme.n_points, 3), dtype=np.float32)
     else:
         features = np.stack(samples)
-    return features, kept, dropped, several_faces
+    return features, kept, dropped, several_faces, scheme
 
 
 def build_features(
@@ -223,7 +239,7 @@ def build_features(
     manifest = read_manifest(
         manifest_path, required_columns=("video_id", "subject", "emotion")
     ).sort("video_id")
-    features, kept_ids, dropped, several_faces = _samples(
+    features, kept_ids, dropped, several_faces, scheme = _samples(
         list(landmark_paths), settings, manifest["video_id"].to_list()
     )
     if not kept_ids:
@@ -240,5 +256,6 @@ def build_features(
         settings=asdict(settings),
         dropped=dropped,
         several_faces=several_faces,
+        scheme=scheme.name,
     )
     return {"n_samples": len(kept_ids), "dropped": dropped, "several_faces": several_faces}

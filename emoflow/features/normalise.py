@@ -16,7 +16,8 @@ import numpy as np
 
 from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
-from emoflow.facemesh import N_LANDMARKS, RIGID_LANDMARKS, reference_face
+from emoflow.facemesh import N_LANDMARKS, reference_face
+from emoflow.schemes import LandmarkScheme, get_scheme, scheme_for_points
 from emoflow.video import resampled_frames, resampling_weights
 
 MIN_SAMPLE_FRAMES = 2
@@ -24,7 +25,8 @@ MIN_SAMPLE_FRAMES = 2
 repeats it and the displacement features are all zero. ``predict`` refuses such windows, and
 features drop such videos, with the same rule."""
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
-"""Face Mesh ids of the outer eye corners, whose distance sets the scale."""
+"""Face Mesh ids of the outer eye corners, whose distance sets the scale (other schemes:
+:attr:`emoflow.schemes.LandmarkScheme.eye_corners`)."""
 ALIGNMENTS: tuple[str, ...] = tuple(
     value for value in allowed_values("features.align") if isinstance(value, str)
 )
@@ -117,13 +119,16 @@ def _align_to(
     return scale * frame_c @ rotation.T + target_mean
 
 
-def canonical_face(n_landmarks: int = N_LANDMARKS) -> np.ndarray:
+def canonical_face(
+    n_landmarks: int = N_LANDMARKS, scheme: LandmarkScheme | None = None
+) -> np.ndarray:
     """The target of ``align="canonical"``: the reference neutral face, ``(n_landmarks, 3)``.
 
     :func:`emoflow.facemesh.reference_face` holds MediaPipe's coordinates of a square image;
-    the first ``n_landmarks`` points are used (468 without the iris refinement).
+    the first ``n_landmarks`` points are used (468 without the iris refinement). A scheme of
+    other points (``ibug_68``) gives its own reference face.
     """
-    reference = reference_face()
+    reference = reference_face() if scheme is None else scheme.reference_face()
     if not 0 < n_landmarks <= len(reference):
         raise DataError(
             f"a face of {n_landmarks} landmarks cannot be aligned to the canonical face of "
@@ -147,24 +152,30 @@ def normalise_sequence(
     *,
     width: int = 1,
     height: int = 1,
+    scheme: LandmarkScheme | str | None = None,
 ) -> np.ndarray:
     """Turn one video's raw landmarks into its feature sample.
 
     Parameters
     ----------
     landmarks
-        MediaPipe's normalised coordinates, shape ``(n_frames_in, 478, 3)``; NaN where no face.
+        Normalised coordinates (MediaPipe's), shape ``(n_frames_in, n_points, 3)``; NaN
+        where no face.
     found_mask
         Shape ``(n_frames_in,)``, whether the frame has a face.
     settings
         Normalisation settings.
     width, height
         Frame size in pixels, to undo MediaPipe's per-axis normalisation (z uses width).
+    scheme
+        The landmark scheme (:mod:`emoflow.schemes`): its rigid points anchor the alignment,
+        its nose tip centres and its eye corners scale. Default: the scheme of
+        ``n_points`` points (MediaPipe for 478 and 468).
 
     Returns
     -------
     np.ndarray
-        Shape ``(settings.n_frames, 478, 3)``, float32.
+        Shape ``(settings.n_frames, n_points, 3)``, float32.
 
     Raises
     ------
@@ -178,18 +189,23 @@ def normalise_sequence(
         )
     pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
     pixels = _interpolate_missing(pixels, found_mask)
-    anchors = RIGID_LANDMARKS if settings.align_on == "rigid" else None
+    if scheme is None:
+        scheme = scheme_for_points(pixels.shape[1])
+    elif isinstance(scheme, str):
+        scheme = get_scheme(scheme)
+    anchors = scheme.rigid if settings.align_on == "rigid" else None
     if settings.align == "first_frame":
         pixels = np.stack([_align_to(frame, pixels[0], anchors) for frame in pixels])
     elif settings.align == "canonical":
-        target = canonical_face(pixels.shape[1])
+        target = canonical_face(pixels.shape[1], None if scheme.is_mediapipe else scheme)
         pixels = np.stack([_align_to(frame, target, anchors) for frame in pixels])
     if settings.center == "mean":
         pixels = pixels - pixels.mean(axis=1, keepdims=True)
     elif settings.center == "nose":
-        pixels = pixels - pixels[:, 1:2, :]
+        pixels = pixels - pixels[:, scheme.nose_tip : scheme.nose_tip + 1, :]
     if settings.scale == "interocular":
-        interocular = np.linalg.norm(pixels[0, RIGHT_EYE_OUTER] - pixels[0, LEFT_EYE_OUTER])
+        right, left = scheme.eye_corners
+        interocular = np.linalg.norm(pixels[0, right] - pixels[0, left])
         pixels = pixels / max(float(interocular), 1e-9)
     sample = resample_frames(pixels, settings.n_frames)
     if settings.displacement:

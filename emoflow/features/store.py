@@ -26,7 +26,7 @@ import numpy as np
 
 from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,10 @@ class FeatureSet:
         The emotions of the data set, in a fixed order.
     settings
         The :class:`FeatureSettings` used, as a dict.
+    scheme
+        The landmark scheme (:mod:`emoflow.schemes`) the ids refer to.
     landmark_ids
-        The Face Mesh id of each entry of the ``landmark`` axis; ``None`` means
+        The landmark id of each entry of the ``landmark`` axis; ``None`` means
         ``0 … n_landmarks − 1`` (all landmarks of the store, in order).
     """
 
@@ -60,6 +62,7 @@ class FeatureSet:
     emotion_names: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
     landmark_ids: np.ndarray | None = None
+    scheme: str = DEFAULT_SCHEME
 
     def __post_init__(self) -> None:
         n_landmarks = self.features.shape[2]
@@ -86,6 +89,7 @@ class FeatureSet:
             emotion_names=self.emotion_names,
             settings=self.settings,
             landmark_ids=self.landmark_ids,
+            scheme=self.scheme,
         )
 
     def select(self, landmarks: Sequence[int] | np.ndarray) -> FeatureSet:
@@ -134,6 +138,7 @@ class FeatureSet:
             emotion_names=self.emotion_names,
             settings=self.settings,
             landmark_ids=wanted,
+            scheme=self.scheme,
         )
 
 
@@ -148,14 +153,18 @@ def write_feature_store(
     settings: dict[str, Any],
     dropped: dict[str, str] | None = None,
     several_faces: dict[str, str] | None = None,
+    scheme: str = DEFAULT_SCHEME,
 ) -> None:
     """Write features and their sample labels as a Zarr v3 store (atomically).
 
     ``dropped`` maps each video that gave no sample to the reason, ``several_faces`` each kept
-    video whose frames showed several faces to what was seen (see the module docstring).
+    video whose frames showed several faces to what was seen (see the module docstring);
+    ``scheme`` is the landmark scheme (:mod:`emoflow.schemes`), stored as the ``scheme``
+    attribute.
     """
     import zarr
 
+    get_scheme(scheme)  # a known scheme
     n_samples, n_frames, n_landmarks, n_coords = features.shape
     with atomic_path(out_path, directory=True) as staged:
         root = zarr.open_group(str(staged), mode="w")
@@ -203,6 +212,7 @@ def write_feature_store(
                 "dims": {"features": list(FEATURE_DIMS)},
                 "emotions": list(emotion_names),
                 "n_landmarks": int(n_landmarks),
+                "scheme": scheme,
                 "settings": settings,
                 "dropped": dropped,
                 "several_faces": several_faces,
@@ -321,7 +331,8 @@ def load_features(path: str | Path) -> FeatureSet:
         raise InputError(path, _unreadable(err)) from err
     if not np.isfinite(features).all():
         raise DataError(f"{path}: features contain NaN or infinite values")
-    if features.shape[2] != N_LANDMARKS:
+    scheme = str(root.attrs.get("scheme") or DEFAULT_SCHEME)
+    if features.shape[2] != get_scheme(scheme).n_points:
         log.info("feature store %s holds %d landmarks", path, features.shape[2])
     return FeatureSet(
         features=features,
@@ -330,4 +341,5 @@ def load_features(path: str | Path) -> FeatureSet:
         emotions=labels["emotion"],
         emotion_names=list(cast(list[str], root.attrs["emotions"])),
         settings=dict(cast(dict[str, Any], root.attrs["settings"])),
+        scheme=scheme,
     )

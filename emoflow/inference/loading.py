@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from emoflow.errors import ConfigError, EmoflowError, InputError
-from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
+from emoflow.facemesh import N_MESH_LANDMARKS
 from emoflow.layout import ResultsLayout
+from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.summary import selected_iterations
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class LoadedModel:
     iteration: int | None
     calibrator: Any = None  # emoflow.models.PlattCalibrator
     trained_on: str | None = None  # see trained_on()
+    scheme: str = DEFAULT_SCHEME  # the landmark scheme of ``landmarks`` (emoflow.schemes)
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray | None:
         """Calibrated probabilities, ``None`` without a calibrator."""
@@ -155,12 +157,17 @@ def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedMo
         raise InputError(path, f"model landmark ids are not whole numbers ({err})") from err
     if landmarks.ndim != 1 or len(np.unique(landmarks)) != len(landmarks):
         raise InputError(path, "model landmark ids repeat an id; retrain the model")
-    outside = landmarks[(landmarks < 0) | (landmarks >= N_LANDMARKS)]
+    try:
+        scheme = get_scheme(metadata.get("scheme"))
+    except EmoflowError as err:
+        raise InputError(path, str(err)) from err
+    outside = landmarks[(landmarks < 0) | (landmarks >= scheme.n_points)]
     if len(outside):
         raise InputError(
             path,
-            f"model landmark ids {outside[:5].tolist()} lie outside the {N_LANDMARKS} Face Mesh "
-            "landmarks (0 … 477): the model was not trained on emoflow features",
+            f"model landmark ids {outside[:5].tolist()} lie outside the {scheme.n_points} "
+            f"landmarks of its scheme {scheme.name} (0 … {scheme.n_points - 1}): the model "
+            "was not trained on emoflow features",
         )
     raw_settings = metadata.get("feature_settings")
     if not isinstance(raw_settings, dict):
@@ -200,6 +207,7 @@ def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedMo
         iteration=int(iteration) if isinstance(iteration, int) else None,
         calibrator=calibrator,
         trained_on=trained_on(path),
+        scheme=scheme.name,
     )
 
 
@@ -259,6 +267,14 @@ def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | N
     if refine_landmarks is not None:
         options["refine_landmarks"] = refine_landmarks
     options.setdefault("refine_landmarks", True)
+    other = [model for model in models if not get_scheme(model.scheme).is_mediapipe]
+    if other:
+        raise ConfigError(
+            f"{other[0].path}: the model was trained on {other[0].scheme} landmarks "
+            f"({get_scheme(other[0].scheme).description}); videos are tracked with MediaPipe "
+            "Face Mesh here, so only models of MediaPipe landmarks apply to them; apply it to "
+            "landmark tables of its scheme (emoflow.models.apply_model) instead"
+        )
     if not options["refine_landmarks"]:
         for model in models:
             iris = model.landmarks[model.landmarks >= N_MESH_LANDMARKS]

@@ -33,6 +33,7 @@ from emoflow.landmarks.importers import (
 )
 from emoflow.landmarks.reader import (
     landmark_files,
+    landmark_scheme,
     landmarks_array,
     read_landmarks,
     read_video_records,
@@ -42,6 +43,7 @@ from emoflow.landmarks.schema import (
     LANDMARKS_TYPE,
     POINT_TYPE,
     REQUIRED_COLUMNS,
+    landmark_schema,
     model_description,
     schema_metadata,
 )
@@ -70,6 +72,8 @@ __all__ = [
     "extraction_settings",
     "import_landmarks",
     "landmark_files",
+    "landmark_schema",
+    "landmark_scheme",
     "landmarks_array",
     "model_description",
     "plan_shards",

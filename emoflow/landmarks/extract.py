@@ -292,6 +292,7 @@ MANIFEST_IMPORT_COLUMNS: dict[str, str] = {
     "landmarks_width": "width",
     "landmarks_height": "height",
     "landmarks_units": "units",
+    "landmarks_layout": "layout",
 }
 """Optional manifest columns → :func:`import_landmarks` options of CSV imports."""
 

@@ -1,16 +1,16 @@
 """Precomputed landmarks → landmark tables: Parquet in emoflow's schema, or one-row-per-frame CSV.
 
-A CSV/TSV holds the 468 or 478 landmarks' coordinates as columns (see
-:func:`coordinate_columns`), optionally frame numbers, times, face flags, confidences and a
-``video_id`` column (a file of many videos). :func:`import_landmarks` converts files into one
-shard; :func:`emoflow.landmarks.extract_shard` imports the manifest rows whose
-``landmarks_format`` is set.
+A CSV/TSV holds the landmarks' coordinates (MediaPipe's 468 or 478 points, iBUG's 68 of
+OpenFace, py-feat and dlib) as columns (see :mod:`emoflow.landmarks.formats`), optionally frame
+numbers, times, face flags, confidences and a ``video_id`` column (a file of many videos).
+:func:`import_landmarks` converts files into one shard;
+:func:`emoflow.landmarks.extract_shard` imports the manifest rows whose ``landmarks_format``
+is set.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,15 +23,19 @@ import pyarrow.compute as pc
 from emoflow._tables import read_arrow
 from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
-from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, FaceMeshTracker
+from emoflow.facemesh import N_LANDMARKS, FaceMeshTracker
+from emoflow.landmarks.formats import CSV_LAYOUTS, CsvLayout, detect_layout
 from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
+    landmark_schema,
     landmarks_table,
     metadata_records,
+    table_scheme,
     video_record,
 )
 from emoflow.landmarks.writer import check_unique_ids, write_shard
+from emoflow.schemes import get_scheme
 from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
 
 EXPORT_AGAIN = "the file is damaged: export the landmarks again"
@@ -51,100 +55,134 @@ TIMESTAMP_COLUMNS: dict[str, float] = {
 """Names accepted for the time column of a landmark CSV → factor to seconds."""
 SCORE_COLUMNS: tuple[str, ...] = ("detection_score", "confidence", "score")
 """Names accepted for a per-frame face confidence column of a landmark CSV."""
-_AXIS_FIRST = re.compile(r"^(?P<axis>[xyz])_?(?P<index>\d+)$", re.IGNORECASE)
-"""``x_0``, ``x0``, ``X12``: axis then landmark number."""
-_INDEX_FIRST = re.compile(r"^(?:landmark_?)?(?P<index>\d+)_(?P<axis>[xyz])$", re.IGNORECASE)
-"""``0_x``, ``landmark_0_x``: landmark number then axis."""
 _PIXEL_LIKE = 4.0
 """Normalised x/y beyond this magnitude are taken for pixel coordinates (an error)."""
 
 
-def coordinate_columns(columns: Sequence[str], source: str | Path) -> list[tuple[str, str, str]]:
-    """The ``(x, y, z)`` column names of each landmark of a one-row-per-frame table, in order.
+def coordinate_columns(
+    columns: Sequence[str], source: str | Path
+) -> list[tuple[str, str, str | None]]:
+    """The ``(x, y, z)`` column names of each landmark of a wide one-row-per-frame table.
 
-    Accepts ``x_0 … x_477, y_0 …, z_0 …`` and ``x0, y0, z0, x1, …`` (any case, any column
-    order), ``0_x``/``landmark_0_x``, and 1-based numbering; 468 or 478 landmarks.
+    Accepts ``x_0 … x_477, y_0 …[, z_0 …]`` and ``x0, y0[, z0], x1, …`` (any case, any column
+    order), ``0_x``/``landmark_0_x``, and 1-based numbering, for the point count of a known
+    landmark scheme (:mod:`emoflow.schemes`: 468, 478, 68); ``z`` is ``None`` for 2-D
+    landmarks.
 
     Raises
     ------
     InputError
         No coordinate columns, an axis missing for some landmarks, ambiguous names, or a
-        landmark count other than 468 or 478; ``source`` is named.
+        landmark count of no known scheme; ``source`` is named.
     """
-    by_axis: dict[str, dict[int, str]] = {"x": {}, "y": {}, "z": {}}
-    for name in columns:
-        match = _AXIS_FIRST.match(name.strip()) or _INDEX_FIRST.match(name.strip())
-        if match is None:
-            continue
-        axis, index = match["axis"].lower(), int(match["index"])
-        if index in by_axis[axis]:
-            raise InputError(
-                source,
-                f"columns {by_axis[axis][index]!r} and {name!r} both name {axis} of landmark "
-                f"{index}",
-            )
-        by_axis[axis][index] = name
-    if not any(by_axis.values()):
-        raise InputError(
-            source,
-            "has no landmark coordinate columns (expected x_0 … x_477, y_0 …, z_0 … or "
-            "x0, y0, z0, x1, …)",
-        )
-    indices = set(by_axis["x"])
-    for axis in "yz":
-        if set(by_axis[axis]) != indices:
-            lacking = sorted(indices.symmetric_difference(by_axis[axis]))
-            raise InputError(
-                source,
-                f"coordinate columns do not match: {axis} and x differ for landmark(s) "
-                f"{', '.join(map(str, lacking[:5]))}" + (" …" if len(lacking) > 5 else ""),
-            )
-    ordered = sorted(indices)
-    first = ordered[0]
-    if first not in (0, 1) or ordered != list(range(first, first + len(ordered))):
-        raise InputError(
-            source,
-            f"landmark numbers must run 0 … n-1 (or 1 … n) without gaps; found {len(ordered)} "
-            f"numbers from {ordered[0]} to {ordered[-1]}",
-        )
-    if len(ordered) not in (N_MESH_LANDMARKS, N_LANDMARKS):
-        raise InputError(
-            source,
-            f"holds {len(ordered)} landmarks per frame; Face Mesh landmarks are "
-            f"{N_MESH_LANDMARKS} or {N_LANDMARKS}",
-        )
-    return [(by_axis["x"][i], by_axis["y"][i], by_axis["z"][i]) for i in ordered]
+    return detect_layout([name.strip() for name in columns], source, "wide").triples
 
 
-def read_landmark_csv(path: str | Path) -> pl.DataFrame:
-    """Read a one-row-per-frame landmark CSV/TSV; coordinate columns as Float64.
+def parse_landmark_csv(path: str | Path, layout: str = "auto") -> tuple[pl.DataFrame, CsvLayout]:
+    """Read a one-row-per-frame landmark CSV/TSV and tell its layout
+    (:func:`emoflow.landmarks.formats.detect_layout`).
+
+    Column names lose their leading and trailing spaces (OpenFace writes ``" x_0"``);
+    coordinates are Float64. A py-feat table gets a ``video_id`` column: the file name of each
+    ``input`` without its suffix (the whole ``input`` when two inputs share a name). Tables of
+    trackers that list several faces per frame (OpenFace ``face_id``, py-feat) keep the most
+    confident face of each frame.
 
     Raises
     ------
     InputError
-        The file is missing, empty, unparsable or has no coordinate columns.
+        The file is missing, empty, unparsable or has no usable coordinate columns.
     """
     file = Path(path)
     if not file.is_file():
         raise InputError(file, "does not exist" if not file.exists() else "is not a file")
     separator = csv_separator(file)
     try:
-        header = pl.read_csv(file, separator=separator, n_rows=0).columns
-        coordinates = [name for triple in coordinate_columns(header, file) for name in triple]
-        overrides: dict[str, Any] = {name: pl.Float64 for name in coordinates}
-        if "video_id" in header:
-            overrides["video_id"] = pl.String
-        return pl.read_csv(
-            file,
-            separator=separator,
-            schema_overrides=overrides,
-            null_values=["", "nan", "NaN", "NA", "null"],
-            infer_schema_length=10000,
-        )
+        raw_header = pl.read_csv(file, separator=separator, n_rows=0).columns
+        header = [name.strip() for name in raw_header]
+        if len(set(header)) != len(header):
+            raise InputError(file, "has repeated column names")
+        found = detect_layout(header, file, layout)
+        overrides: dict[str, Any] = {name: pl.Float64 for name in found.coordinates}
+        for name in ("video_id", "input"):
+            if name in header:
+                overrides[name] = pl.String
+        if _spaced_values(file, separator):  # "1, 0.033, …": OpenFace's own spacing
+            frame = _read_spaced(file, separator, header, overrides)
+        else:
+            frame = pl.read_csv(
+                file,
+                separator=separator,
+                new_columns=header,
+                schema_overrides=overrides,
+                null_values=["", "nan", "NaN", "NA", "null"],
+                infer_schema_length=10000,
+            )
     except pl.exceptions.NoDataError as err:
         raise InputError(file, "landmark file is empty") from err
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as err:
         raise InputError(file, f"cannot be parsed as a landmark table ({err})") from err
+    if found.name == "pyfeat":
+        frame = _pyfeat_video_ids(frame)
+    if found.name != "wide" and found.score_column is not None and frame.height:
+        keys = [name for name in ("video_id", "frame") if name in frame.columns]
+        if "frame" in keys:
+            frame = frame.sort(
+                found.score_column, descending=True, nulls_last=True, maintain_order=True
+            ).unique(subset=keys, keep="first", maintain_order=True)
+    return frame, found
+
+
+def _spaced_values(file: Path, separator: str) -> bool:
+    """Whether the first data row pads its values with spaces after the separator."""
+    with file.open(encoding="utf-8", errors="replace") as lines:
+        next(lines, None)
+        row = next(lines, "")
+    return f"{separator} " in row
+
+
+def _read_spaced(
+    file: Path, separator: str, header: list[str], overrides: dict[str, Any]
+) -> pl.DataFrame:
+    """Read a table whose values carry spaces after the separator: every column as text,
+    stripped, then numbers where every value is one (the ``overrides`` as given)."""
+    raw = pl.read_csv(file, separator=separator, new_columns=header, infer_schema=False)
+    columns = []
+    for name in raw.columns:
+        text = raw[name].str.strip_chars()
+        text = text.replace(["", "nan", "NaN", "NA", "null"], None)
+        wanted = overrides.get(name)
+        if wanted is not None:
+            columns.append(text.cast(wanted))
+            continue
+        for dtype in (pl.Int64, pl.Float64):
+            try:
+                columns.append(text.cast(dtype))
+                break
+            except pl.exceptions.PolarsError:
+                continue
+        else:
+            columns.append(text)
+    return pl.DataFrame(columns)
+
+
+def _pyfeat_video_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """A ``video_id`` per py-feat ``input``: its file name without suffix, unless ambiguous."""
+    inputs = frame["input"].fill_null("").unique(maintain_order=True).to_list()
+    stems = {value: Path(str(value).replace("\\", "/")).stem or str(value) for value in inputs}
+    if len(set(stems.values())) != len(stems):
+        stems = {value: str(value) for value in inputs}
+    return frame.with_columns(
+        pl.col("input")
+        .fill_null("")
+        .replace_strict(stems, return_dtype=pl.String)
+        .alias("video_id")
+    )
+
+
+def read_landmark_csv(path: str | Path, layout: str = "auto") -> pl.DataFrame:
+    """Read a one-row-per-frame landmark CSV/TSV (see :func:`parse_landmark_csv`)."""
+    return parse_landmark_csv(path, layout)[0]
 
 
 def _rows_of_video(ids: Sequence[str], video_id: str, source: Path) -> tuple[str | None, list[str]]:
@@ -183,15 +221,15 @@ class LandmarkImporter:
     (manifests list the videos of a many-video CSV next to each other)."""
 
     def __init__(self) -> None:
-        self._cached_path: Path | None = None
-        self._cached_frame: pl.DataFrame | None = None
+        self._cached_key: tuple[Path, str] | None = None
+        self._cached: tuple[pl.DataFrame, CsvLayout] | None = None
 
-    def csv(self, path: Path) -> pl.DataFrame:
-        """The parsed CSV file (cached)."""
-        if self._cached_path != path or self._cached_frame is None:
-            self._cached_frame = read_landmark_csv(path)
-            self._cached_path = path
-        return self._cached_frame
+    def csv(self, path: Path, layout: str = "auto") -> tuple[pl.DataFrame, CsvLayout]:
+        """The parsed CSV file and its layout (cached)."""
+        if self._cached_key != (path, layout) or self._cached is None:
+            self._cached = parse_landmark_csv(path, layout)
+            self._cached_key = (path, layout)
+        return self._cached
 
     def read(self, item: VideoItem) -> tuple[pa.Table, dict[str, Any]]:
         """One video's table and record from a precomputed landmark file."""
@@ -201,9 +239,9 @@ class LandmarkImporter:
         if item.landmarks_format == "parquet":
             table, record = _import_parquet(path, item.video_id)
         else:
-            table, record = _import_csv(
-                self.csv(path), path, item.video_id, dict(item.import_options or {})
-            )
+            options = dict(item.import_options or {})
+            frame, layout = self.csv(path, options.pop("layout", None) or "auto")
+            table, record = _import_csv(frame, layout, path, item.video_id, options)
         keep = _in_window(table["timestamp_s"].to_numpy(), item.start_s, item.end_s)
         if keep is not None:
             table = table.filter(pa.array(keep))
@@ -230,15 +268,17 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
     filters = None if selected is None else [("video_id", "==", selected)]
     raw = read_arrow(path, columns=columns, filters=filters, remedy=EXPORT_AGAIN).sort_by("frame")
     n_rows = raw.num_rows
+    scheme = table_scheme(schema)
+    expected = landmark_schema(get_scheme(scheme).n_points)
     arrays = []
-    for field in LANDMARK_SCHEMA:
+    for field in expected:
         if field.name == "video_id":
             arrays.append(pa.array([video_id] * n_rows, type=pa.string()))
         elif field.name in raw.column_names:
             arrays.append(raw[field.name].cast(field.type).combine_chunks())
         else:
             arrays.append(pa.nulls(n_rows, field.type))
-    table = pa.Table.from_arrays(arrays, schema=LANDMARK_SCHEMA)
+    table = pa.Table.from_arrays(arrays, schema=expected)
     frames = table["frame"].to_numpy()
     if len(np.unique(frames)) != n_rows:
         raise InputError(path, f"video {video_id!r} has duplicate frame numbers")
@@ -253,6 +293,7 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
         n_faces_found=int(pc.sum(table["face_found"]).as_py() or 0),
         n_faces_found_on_crop=original.get("n_faces_found_on_crop", 0),
         video_path=original.get("path"),
+        scheme=scheme,
     )
     return table, record
 
@@ -265,12 +306,14 @@ def _fps_from_timestamps(timestamps: np.ndarray) -> float | None:
 
 
 def _import_csv(
-    frame: pl.DataFrame, path: Path, video_id: str, options: dict[str, Any]
+    frame: pl.DataFrame, layout: CsvLayout, path: Path, video_id: str, options: dict[str, Any]
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """One video's table from a parsed one-row-per-frame landmark CSV.
+    """One video's table from a parsed one-row-per-frame landmark CSV of ``layout``.
 
     ``options``: ``fps`` (frame rate when the file has no time column; default 30),
-    ``width``/``height`` (frame size in pixels), ``units`` (``normalised`` or ``pixels``).
+    ``width``/``height`` (frame size in pixels), ``units`` (``normalised`` or ``pixels``;
+    OpenFace and py-feat coordinates are pixels whatever it says: with the frame size they are
+    normalised, without it they are kept, and the record's size stays empty).
     """
     unknown = sorted(set(options) - {"fps", "width", "height", "units"})
     if unknown:
@@ -282,6 +325,8 @@ def _import_csv(
         )
     width = int(options["width"]) if options.get("width") is not None else None
     height = int(options["height"]) if options.get("height") is not None else None
+    if layout.pixels:
+        units = "pixels" if width is not None and height is not None else "as_given"
     if units == "pixels" and (width is None or height is None):
         raise ConfigError(f"{path}: units 'pixels' needs the frame width and height")
     if "video_id" in frame.columns:
@@ -299,7 +344,14 @@ def _import_csv(
         if not np.issubdtype(numbers.dtype, np.integer) or (numbers < 0).any():
             raise InputError(path, f"column {frame_column!r} must hold non-negative whole numbers")
         if len(np.unique(numbers)) != len(numbers):
-            raise InputError(path, f"video {video_id!r} has duplicate frame numbers")
+            raise InputError(
+                path,
+                f"video {video_id!r} has duplicate frame numbers (several videos in one "
+                "file need a video_id column; OpenFace and py-feat tables are recognised by "
+                "their columns)",
+            )
+        if layout.first_frame and len(numbers) and numbers.min() >= layout.first_frame:
+            numbers = numbers - layout.first_frame  # OpenFace counts frames from 1
         frame_numbers = numbers.astype(np.int32)
     else:
         frame_numbers = np.arange(frame.height, dtype=np.int32)
@@ -319,18 +371,23 @@ def _import_csv(
     else:
         fps = fps or DEFAULT_IMPORT_FPS
         timestamps = frame_numbers / fps
-    triples = coordinate_columns(frame.columns, path)
-    values = np.stack(
-        [frame.select([triple[axis] for triple in triples]).to_numpy() for axis in range(3)],
-        axis=-1,
-    ).astype(np.float32)
+    triples = layout.triples
+    values = np.zeros((frame.height, len(triples), 3), dtype=np.float32)
+    for axis in range(3):
+        names = [triple[axis] for triple in triples]
+        if all(name is not None for name in names):
+            values[..., axis] = frame.select(names).to_numpy()
     found = np.isfinite(values).all(axis=(1, 2))
-    if "face_found" in frame.columns:
-        found &= frame["face_found"].cast(pl.Boolean).fill_null(False).to_numpy()
+    if layout.found_column is not None:
+        try:
+            flags = frame[layout.found_column].cast(pl.Boolean).fill_null(False).to_numpy()
+        except pl.exceptions.PolarsError as err:
+            raise InputError(path, f"column {layout.found_column!r} must hold 0/1 flags") from err
+        found &= flags
     if units == "pixels":
         assert width is not None and height is not None
         values /= np.array([width, height, width], dtype=np.float32)
-    elif found.any():
+    elif units == "normalised" and found.any():
         extent = float(np.abs(values[found][..., :2]).max())
         if extent > _PIXEL_LIKE:
             raise InputError(
@@ -338,7 +395,9 @@ def _import_csv(
                 f"x/y coordinates reach {extent:g}: they look like pixels; set units to "
                 "'pixels' and give the frame width and height",
             )
-    score_column = next((name for name in SCORE_COLUMNS if name in frame.columns), None)
+    score_column = layout.score_column or next(
+        (name for name in SCORE_COLUMNS if name in frame.columns), None
+    )
     scores = None
     if score_column is not None:
         score_values = frame[score_column].cast(pl.Float32).fill_null(np.nan).to_numpy()
@@ -354,9 +413,18 @@ def _import_csv(
         n_faces=n_faces,
         detection_scores=scores,
         frame_numbers=frame_numbers,
+        n_points=N_LANDMARKS if layout.scheme.is_mediapipe else layout.scheme.n_points,
     )
     record = video_record(path, None, frame.height, int(found.sum()), None, landmarks_format="csv")
-    record.update(fps=fps, source_fps=fps, width=width, height=height)
+    keep_size = units == "pixels"
+    record.update(
+        fps=fps,
+        source_fps=fps,
+        width=width if keep_size or not layout.pixels else None,
+        height=height if keep_size or not layout.pixels else None,
+        scheme="mediapipe_478" if layout.scheme.is_mediapipe else layout.scheme.name,
+        layout=layout.name,
+    )
     return table, record
 
 
@@ -386,10 +454,12 @@ def _landmark_format(file: Path, format: str | None) -> str:
     raise InputError(file, "cannot tell the landmark format from the suffix; give format")
 
 
-def _video_ids_of(file: Path, file_format: str, importer: LandmarkImporter) -> list[str]:
+def _video_ids_of(
+    file: Path, file_format: str, importer: LandmarkImporter, layout: str = "auto"
+) -> list[str]:
     """The distinct ``video_id`` values of a landmark file (empty without the column)."""
     if file_format == "csv":
-        frame = importer.csv(file)
+        frame, _ = importer.csv(file, layout)
         if "video_id" not in frame.columns:
             return []
         return frame["video_id"].drop_nulls().unique(maintain_order=True).to_list()
@@ -408,6 +478,7 @@ def import_landmarks(
     width: int | None = None,
     height: int | None = None,
     units: str = "normalised",
+    layout: str = "auto",
     strict: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Convert precomputed landmarks into an emoflow landmarks table (skipping Face Mesh).
@@ -417,8 +488,10 @@ def import_landmarks(
     source
         A landmark file, a folder of them, a glob pattern (string) or a list of these. Each
         file is either Parquet in :data:`LANDMARK_SCHEMA` (e.g. from another emoflow run) or
-        a CSV/TSV with one row per frame and the 468 or 478 landmarks' coordinates as
-        columns: ``x_0 … x_477, y_0 … y_477, z_0 … z_477`` or ``x0, y0, z0, x1, …`` (see
+        a CSV/TSV with one row per frame (OpenFace 2.0 and py-feat tables as they are
+        written, or emoflow's wide layout) and the landmarks' coordinates (MediaPipe's 468 or
+        478, iBUG's 68) as columns: ``x_0 … x_477, y_0 … y_477, z_0 … z_477`` or
+        ``x0, y0, z0, x1, …`` (see
         :func:`coordinate_columns`), optionally ``frame`` (frame number; default the row
         order), ``timestamp_s``/``timestamp``/``time`` (seconds) or ``timestamp_ms``,
         ``face_found``, ``detection_score``/``confidence``, and ``video_id`` (a file of many
@@ -437,6 +510,10 @@ def import_landmarks(
         for ``units="pixels"``.
     units
         CSV coordinates as ``normalised`` fractions of the frame (MediaPipe's) or ``pixels``.
+    layout
+        The CSV column layout, one of :data:`~emoflow.landmarks.formats.CSV_LAYOUTS`
+        (``auto`` tells OpenFace 2.0 and py-feat tables by their columns; see
+        :mod:`emoflow.landmarks.formats`). A py-feat table gives one video per ``input``.
     strict
         Raise on the first unusable file instead of recording it and going on.
 
@@ -447,12 +524,14 @@ def import_landmarks(
     """
     files = _import_sources(source, format)
     importer = LandmarkImporter()
-    options = {"fps": fps, "width": width, "height": height, "units": units}
+    if layout not in CSV_LAYOUTS:
+        raise ConfigError(f"layout must be one of {', '.join(CSV_LAYOUTS)}, got {layout!r}")
+    options = {"fps": fps, "width": width, "height": height, "units": units, "layout": layout}
     items: list[VideoItem] = []
     for file in files:
         file_format = _landmark_format(file, format)
         try:
-            ids = _video_ids_of(file, file_format, importer)
+            ids = _video_ids_of(file, file_format, importer, layout)
         except InputError:
             if strict:
                 raise

@@ -14,13 +14,15 @@ import pyarrow.parquet as pq
 
 from emoflow._tables import read_arrow
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
     META_VIDEOS,
     REQUIRED_COLUMNS,
+    landmark_schema,
     parse_video_records,
+    table_scheme,
 )
+from emoflow.schemes import get_scheme
 
 REEXTRACT = (
     "delete it and rerun the extract_landmarks job that wrote it "
@@ -80,13 +82,18 @@ def checked_schema(file: Path) -> pa.Schema:
     """The Arrow schema of a landmarks file, or an InputError naming the file.
 
     The :data:`REQUIRED_COLUMNS` must be present; every column of :data:`LANDMARK_SCHEMA`
-    that is present must have its type.
+    that is present must have its type, with as many points per face as the file's landmark
+    scheme (``emoflow.scheme``, :mod:`emoflow.schemes`) has.
     """
     try:
         schema = pq.read_schema(file)
     except (OSError, pa.ArrowException, UnicodeDecodeError) as err:
         raise InputError(file, f"not a readable Parquet file ({err})") from err
-    for field in LANDMARK_SCHEMA:
+    try:
+        expected = landmark_schema(get_scheme(table_scheme(schema)).n_points)
+    except DataError as err:
+        raise InputError(file, str(err)) from err
+    for field in expected:
         if field.name not in schema.names:
             if field.name not in REQUIRED_COLUMNS:
                 continue
@@ -113,14 +120,28 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
     -------
     polars.DataFrame
         The rows of all files, in file order, with the columns of :data:`LANDMARK_SCHEMA`;
-        ``landmarks`` is ``Array(Float32, shape=(478, 3))``. Columns a file lacks (those
-        added after it was written) are null.
+        ``landmarks`` is ``Array(Float32, shape=(n_points, 3))`` (478 for MediaPipe). Columns
+        a file lacks (those added after it was written) are null.
+
+    Raises
+    ------
+    DataError
+        The files hold landmarks of different schemes.
     """
     files = landmark_files(paths)
-    expected = pl.DataFrame(LANDMARK_SCHEMA.empty_table()).schema
     frames = []
+    scheme: str | None = None
     for file in files:
-        present = [name for name in LANDMARK_SCHEMA.names if name in checked_schema(file).names]
+        file_schema = checked_schema(file)
+        file_scheme = table_scheme(file_schema)
+        if scheme is not None and file_scheme != scheme:
+            raise DataError(
+                f"{file} holds {file_scheme} landmarks, the files before it {scheme}: "
+                "landmark tables read together must share one scheme"
+            )
+        scheme = file_scheme
+        expected = pl.DataFrame(landmark_schema(get_scheme(scheme).n_points).empty_table()).schema
+        present = [name for name in LANDMARK_SCHEMA.names if name in file_schema.names]
         arrow = read_arrow(file, columns=present, remedy=REEXTRACT)
         frame = cast(pl.DataFrame, pl.from_arrow(arrow))
         frame = frame.with_columns(
@@ -130,6 +151,23 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
         )
         frames.append(frame.select(expected.names()).cast(expected))
     return pl.concat(frames, how="vertical")
+
+
+def landmark_scheme(paths: str | Path | Sequence[str | Path]) -> str:
+    """The landmark scheme of landmark files (``mediapipe_478`` for files without one).
+
+    Raises
+    ------
+    DataError
+        The files record different schemes.
+    """
+    schemes: dict[str, Path] = {}
+    for file in landmark_files(paths):
+        schemes.setdefault(table_scheme(checked_schema(file)), file)
+    if len(schemes) > 1:
+        listed = ", ".join(f"{name} ({file})" for name, file in schemes.items())
+        raise DataError(f"landmark tables of different schemes cannot be used together: {listed}")
+    return next(iter(schemes))
 
 
 def read_video_records(paths: str | Path | Sequence[str | Path]) -> dict[str, dict[str, Any]]:
@@ -170,7 +208,7 @@ def landmarks_array(table: pl.DataFrame, video_id: str) -> tuple[np.ndarray, np.
     Returns
     -------
     landmarks
-        ``(n_frames, 478, 3)`` float32, NaN where no face was found (and for frames absent
+        ``(n_frames, n_points, 3)`` float32, NaN where no face was found (and for frames absent
         from ``table``); ``n_frames`` is the highest frame number plus one.
     found_mask
         ``(n_frames,)`` bool, True where a face was found.
@@ -190,7 +228,8 @@ def landmarks_array(table: pl.DataFrame, video_id: str) -> tuple[np.ndarray, np.
     if np.unique(frame_numbers).size != frame_numbers.size:
         raise DataError(f"video_id {video_id!r} has duplicate frame numbers in the table")
     n_frames = int(frame_numbers.max()) + 1
-    landmarks = np.full((n_frames, N_LANDMARKS, 3), np.nan, dtype=np.float32)
+    n_points = cast(pl.Array, rows.schema["landmarks"]).shape[0]
+    landmarks = np.full((n_frames, n_points, 3), np.nan, dtype=np.float32)
     found_mask = np.zeros(n_frames, dtype=bool)
     found_mask[frame_numbers] = rows["face_found"].to_numpy()
     present = rows["landmarks"].is_not_null().to_numpy()

@@ -11,8 +11,9 @@ Table schema (:data:`LANDMARK_SCHEMA`), columns in this order:
     Time of the frame in the source, seconds (``start + frame / fps``).
 ``face_found`` (``bool``)
     Whether a face was found in this frame.
-``landmarks`` (``fixed_size_list<fixed_size_list<float32, 3>, 478>``, nullable)
-    The 478 Face Mesh points ``(x, y, z)``; null without a face.
+``landmarks`` (``fixed_size_list<fixed_size_list<float32, 3>, N>``, nullable)
+    The face's ``N`` points ``(x, y, z)`` in the table's landmark scheme
+    (:mod:`emoflow.schemes`; 478 for MediaPipe Face Mesh); null without a face.
 ``n_faces`` (``int16``, nullable)
     Faces seen in the frame (see :mod:`emoflow.facemesh.tracker`); null when unknown
     (imported landmarks).
@@ -26,11 +27,13 @@ without a face is kept, with ``face_found = False`` and null ``landmarks``. Pola
 column as ``Array(Float32, shape=(478, 3))``. Files written before ``n_faces`` and
 ``detection_score`` existed are still read; those columns are then null.
 
-The schema metadata records the extractor, MediaPipe version, model and face settings, which
-frames were meshed (``emoflow.frames``: ``{"mode": "all" | "sampled", "feature_frames": N}``),
-and, under ``emoflow.videos``, one JSON record per video of the shard (path, fps, size, time
-window, frame and face counts, the frames meshed, and the error that kept a video out of the
-table, if any). Videos that fail (missing, unreadable, empty, no face anywhere) add no rows.
+The schema metadata records the landmark scheme (``emoflow.scheme``, e.g. ``mediapipe_478`` or
+``ibug_68``; files without it are ``mediapipe_478``), the extractor, MediaPipe version, model
+and face settings, which frames were meshed (``emoflow.frames``:
+``{"mode": "all" | "sampled", "feature_frames": N}``), and, under ``emoflow.videos``, one JSON
+record per video of the shard (path, fps, size, time window, frame and face counts, the frames
+meshed, and the error that kept a video out of the table, if any). Videos that fail (missing,
+unreadable, empty, no face anywhere) add no rows.
 
 Frames. With ``landmarks.frames: all`` every frame has a row. With ``sampled`` only the frames
 that features of ``feature_frames`` frames read were meshed
@@ -54,25 +57,40 @@ import pyarrow as pa
 from emoflow.errors import InputError
 from emoflow.facemesh import N_LANDMARKS
 from emoflow.facemesh._graph import mediapipe_version, model_description
+from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.video import VideoInfo
 
 POINT_TYPE = pa.list_(pa.float32(), 3)
 """One landmark: fixed-size list of ``(x, y, z)`` float32."""
-LANDMARKS_TYPE = pa.list_(POINT_TYPE, N_LANDMARKS)
-"""One face: fixed-size list of 478 points."""
 
-LANDMARK_SCHEMA = pa.schema(
-    [
-        pa.field("video_id", pa.string(), nullable=False),
-        pa.field("frame", pa.int32(), nullable=False),
-        pa.field("timestamp_s", pa.float64(), nullable=False),
-        pa.field("face_found", pa.bool_(), nullable=False),
-        pa.field("landmarks", LANDMARKS_TYPE, nullable=True),
-        pa.field("n_faces", pa.int16(), nullable=True),
-        pa.field("detection_score", pa.float32(), nullable=True),
-    ]
-)
-"""Columns of a landmarks table (without the per-file metadata, see :func:`schema_metadata`)."""
+
+def landmarks_type(n_points: int = N_LANDMARKS) -> pa.DataType:
+    """One face: fixed-size list of ``n_points`` points."""
+    return pa.list_(POINT_TYPE, n_points)
+
+
+def landmark_schema(n_points: int = N_LANDMARKS) -> pa.Schema:
+    """Columns of a landmarks table of ``n_points`` points per face (without the per-file
+    metadata, see :func:`schema_metadata`)."""
+    return pa.schema(
+        [
+            pa.field("video_id", pa.string(), nullable=False),
+            pa.field("frame", pa.int32(), nullable=False),
+            pa.field("timestamp_s", pa.float64(), nullable=False),
+            pa.field("face_found", pa.bool_(), nullable=False),
+            pa.field("landmarks", landmarks_type(n_points), nullable=True),
+            pa.field("n_faces", pa.int16(), nullable=True),
+            pa.field("detection_score", pa.float32(), nullable=True),
+        ]
+    )
+
+
+LANDMARKS_TYPE = landmarks_type(N_LANDMARKS)
+"""One MediaPipe face: fixed-size list of 478 points."""
+
+LANDMARK_SCHEMA = landmark_schema(N_LANDMARKS)
+"""Columns of a MediaPipe landmarks table (without the per-file metadata, see
+:func:`schema_metadata`)."""
 REQUIRED_COLUMNS: tuple[str, ...] = ("video_id", "frame", "timestamp_s", "face_found", "landmarks")
 """Columns every landmarks file has; the others of :data:`LANDMARK_SCHEMA` may be absent
 (files of older emoflow versions) and are then read as nulls."""
@@ -85,6 +103,13 @@ META_MODEL = "emoflow.model"
 META_FACES = "emoflow.faces"
 META_VIDEOS = "emoflow.videos"
 META_FRAMES = "emoflow.frames"
+META_SCHEME = "emoflow.scheme"
+
+
+def table_scheme(schema: pa.Schema) -> str:
+    """The landmark scheme a table's metadata records (:data:`DEFAULT_SCHEME` when none)."""
+    raw = (schema.metadata or {}).get(META_SCHEME.encode())
+    return raw.decode() if raw else DEFAULT_SCHEME
 
 
 def schema_metadata(
@@ -92,6 +117,7 @@ def schema_metadata(
     videos: dict[str, dict[str, Any]],
     faces: Mapping[str, Any] | None = None,
     frames: Mapping[str, Any] | None = None,
+    scheme: str = DEFAULT_SCHEME,
 ) -> dict[str, str]:
     """Schema metadata of a landmarks file.
 
@@ -113,8 +139,12 @@ def schema_metadata(
     frames
         Which frames were meshed (``mode``, ``feature_frames``), stored under
         ``emoflow.frames`` (default: every frame).
+    scheme
+        The landmark scheme of the rows (:mod:`emoflow.schemes`), stored under
+        ``emoflow.scheme``.
     """
     return {
+        META_SCHEME: get_scheme(scheme).name,
         META_EXTRACTOR: EXTRACTOR,
         META_MEDIAPIPE_VERSION: mediapipe_version(),
         META_MODEL: model_description(refine_landmarks),
@@ -164,6 +194,7 @@ def landmarks_table(
     n_faces: pa.Array | None = None,
     detection_scores: pa.Array | None = None,
     frame_numbers: np.ndarray | None = None,
+    n_points: int = N_LANDMARKS,
 ) -> pa.Table:
     """Build one video's table from the found frames' landmark arrays.
 
@@ -176,24 +207,27 @@ def landmarks_table(
     found_frames
         Row positions (0-based) of the frames with a face.
     faces
-        One ``(n_points, 3)`` array per found frame (``n_points`` 468 or 478; the iris
-        points of 468-point faces are NaN), or one ``(n_found, n_points, 3)`` array.
+        One ``(n, 3)`` array per found frame, or one ``(n_found, n, 3)`` array; ``n`` is
+        ``n_points`` or fewer (468 MediaPipe points in a 478-point table: the iris points
+        are NaN).
     n_faces, detection_scores
         Per-frame columns (nulls when not given).
     frame_numbers
         Frame numbers of the rows (default ``0 … n_frames-1``).
+    n_points
+        Points per face of the table's scheme (default MediaPipe's 478).
     """
     n_frames = len(timestamps)
-    values = np.zeros((n_frames, N_LANDMARKS, 3), dtype=np.float32)
+    values = np.zeros((n_frames, n_points, 3), dtype=np.float32)
     if len(faces):
         stacked = np.stack(faces) if isinstance(faces, list) else faces
-        n_points = stacked.shape[1]
-        values[found_frames, :n_points] = stacked
-        values[found_frames, n_points:] = np.nan  # iris points when refine_landmarks=False
+        n_given = stacked.shape[1]
+        values[found_frames, :n_given] = stacked
+        values[found_frames, n_given:] = np.nan  # iris points when refine_landmarks=False
     missing = np.ones(n_frames, dtype=bool)
     missing[found_frames] = False
     points = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), 3)
-    landmarks = pa.FixedSizeListArray.from_arrays(points, N_LANDMARKS, mask=pa.array(missing))
+    landmarks = pa.FixedSizeListArray.from_arrays(points, n_points, mask=pa.array(missing))
     if frame_numbers is None:
         frame_numbers = np.arange(n_frames, dtype=np.int32)
     return pa.Table.from_arrays(
@@ -206,7 +240,7 @@ def landmarks_table(
             n_faces if n_faces is not None else pa.nulls(n_frames, pa.int16()),
             detection_scores if detection_scores is not None else pa.nulls(n_frames, pa.float32()),
         ],
-        schema=LANDMARK_SCHEMA,
+        schema=landmark_schema(n_points),
     )
 
 

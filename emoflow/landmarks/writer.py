@@ -20,12 +20,13 @@ import pyarrow.parquet as pq
 
 from emoflow._atomic import atomic_path
 from emoflow._tables import PARQUET_CHECKSUMS, PARQUET_VERIFY
-from emoflow.errors import ConfigError, InputError, NoFaceError
+from emoflow.errors import ConfigError, DataError, InputError, NoFaceError
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
     schema_metadata,
     video_record,
 )
+from emoflow.schemes import DEFAULT_SCHEME
 from emoflow.video import LANDMARK_FORMATS, VideoItem
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,10 @@ class _ShardRows:
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.rows_writer: pq.ParquetWriter | None = None
+        self.schema = LANDMARK_SCHEMA
+        """The rows' schema: that of the first table added (its landmark count)."""
+        self.scheme: str | None = None
+        """The landmark scheme of the rows (of the first table added)."""
 
     def __enter__(self) -> _ShardRows:
         return self
@@ -113,25 +118,31 @@ class _ShardRows:
             self.rows_writer.close()
             self.rows_writer = None
 
-    def add(self, table: pa.Table) -> None:
-        """Queue one video's rows, staging them when the queue reaches a row group."""
+    def add(self, table: pa.Table, scheme: str) -> None:
+        """Queue one video's rows (of landmark scheme ``scheme``), staging them when the queue
+        reaches a row group."""
+        if self.scheme is None:
+            self.scheme, self.schema = scheme, table.schema.remove_metadata()
+        elif scheme != self.scheme:
+            raise DataError(
+                f"one shard cannot hold landmarks of two schemes ({self.scheme} and {scheme}); "
+                "import the files of each scheme into their own landmark table"
+            )
         self.pending.append(table)
         self.pending_rows += table.num_rows
         if self.pending_rows >= ROW_GROUP_ROWS:
             if self.rows_writer is None:
-                self.rows_writer = pq.ParquetWriter(
-                    self.rows_path, LANDMARK_SCHEMA, **STAGING_OPTIONS
-                )
+                self.rows_writer = pq.ParquetWriter(self.rows_path, self.schema, **STAGING_OPTIONS)
             self.rows_writer.write_table(self._take_pending())
 
     def _take_pending(self) -> pa.Table:
-        table = pa.concat_tables(self.pending) if self.pending else LANDMARK_SCHEMA.empty_table()
+        table = pa.concat_tables(self.pending) if self.pending else self.schema.empty_table()
         self.pending, self.pending_rows = [], 0
         return table
 
     def finish(self, metadata: dict[str, str]) -> None:
         """Write the shard file with ``metadata`` as its schema metadata."""
-        schema = LANDMARK_SCHEMA.with_metadata(metadata)
+        schema = self.schema.with_metadata(metadata)
         with pq.ParquetWriter(self.staged, schema, **PARQUET_OPTIONS) as writer:
             if self.rows_writer is None:
                 writer.write_table(self._take_pending(), row_group_size=ROW_GROUP_ROWS)
@@ -211,7 +222,7 @@ def write_shard(
                             record["n_frames"],
                             faces.get("face_policy", "?"),
                         )
-                    rows.add(table)
+                    rows.add(table, record.pop("scheme", None) or DEFAULT_SCHEME)
             records[video_id] = record
             summary[video_id] = {
                 "frames": record["n_frames"],
@@ -231,7 +242,12 @@ def write_shard(
                 elapsed,
                 record["n_frames"] / elapsed if elapsed > 0 else math.inf,
             )
-        rows.finish(schema_metadata(refine_landmarks, records, faces, frames))
+        for record in records.values():  # failed videos' records: the shard says the scheme
+            record.pop("scheme", None)
+        metadata = schema_metadata(
+            refine_landmarks, records, faces, frames, scheme=rows.scheme or DEFAULT_SCHEME
+        )
+        rows.finish(metadata)
     elapsed = time.perf_counter() - started
     n_failed = sum(record["error"] is not None for record in records.values())
     logger.info(

@@ -19,6 +19,7 @@ from emoflow.errors import DataError, EmoflowError, InputError
 from emoflow.features import FeatureSet, FeatureSettings, features_from_landmarks, load_features
 from emoflow.models.calibration import PlattCalibrator
 from emoflow.models.files import load_model
+from emoflow.schemes import DEFAULT_SCHEME
 
 if TYPE_CHECKING:
     import polars as pl
@@ -44,6 +45,8 @@ def _features_for(
                 "tables with the model's settings (pass the tables instead)"
             )
         return source
+    from emoflow.landmarks import landmark_scheme  # lazily: it imports polars
+
     settings = FeatureSettings(**feature_settings)
     features, kept, dropped = features_from_landmarks(source, settings)
     if not kept:
@@ -56,6 +59,7 @@ def _features_for(
         emotions=np.full(n, "", dtype=str),
         emotion_names=[],
         settings=asdict(settings),
+        scheme=landmark_scheme(source),
     )
 
 
@@ -122,6 +126,12 @@ def apply_models(
         if key not in cache:
             cache[key] = _features_for(source, feature_settings, path)
         feature_set = cache[key]
+        model_scheme = str(metadata.get("scheme") or DEFAULT_SCHEME)
+        if model_scheme != feature_set.scheme:
+            raise DataError(
+                f"{path}: the model was trained on {model_scheme} landmarks, the landmarks it "
+                f"is applied to are {feature_set.scheme}"
+            )
         if video_ids is None:
             video_ids = feature_set.video_ids
         elif not np.array_equal(video_ids, feature_set.video_ids):

@@ -1,8 +1,9 @@
 """Progressive landmark pruning, iteration by iteration.
 
-Iteration 0 starts from all landmarks (478, or the 468 mesh points without the iris
-refinement, as in the paper). Each next iteration keeps, per emotion, the landmarks the
-previous iteration's attribution ranked most relevant; each emotion has its own set.
+Iteration 0 starts from all landmarks of the feature store's scheme (MediaPipe: 478, or the
+468 mesh points without the iris refinement, as in the paper; iBUG: 68). Each next iteration
+keeps, per emotion, the landmarks the previous iteration's attribution ranked most relevant;
+each emotion has its own set.
 """
 
 from __future__ import annotations
@@ -17,24 +18,33 @@ import numpy as np
 
 from emoflow.attribution import load_scores
 from emoflow.errors import ConfigError, DataError
-from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, mirror_pairs
+from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
 from emoflow.features import read_store_attributes
 from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
 from emoflow.pruning.policies import PRUNING_POLICIES
 from emoflow.pruning.settings import PruneSettings
+from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.training.outputs import read_metrics
 
 log = logging.getLogger(__name__)
 
 START_SETS: dict[str, int] = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}
-"""``prune.start`` → how many landmarks iteration 0 keeps (the first ones of the mesh)."""
+"""``prune.start`` → how many landmarks iteration 0 keeps (the first ones of the mesh; a
+scheme of fewer points, such as ``ibug_68``, starts from all of them either way)."""
 
 
-def _units(landmarks: np.ndarray, symmetric: bool) -> list[np.ndarray]:
-    """Positions (into ``landmarks``) that are kept or dropped together."""
+def _units(landmarks: np.ndarray, symmetric: bool, scheme: str | None) -> list[np.ndarray]:
+    """Positions (into ``landmarks``) that are kept or dropped together (mirror partners of
+    ``scheme`` when ``symmetric``)."""
     if not symmetric:
         return [np.array([position]) for position in range(len(landmarks))]
-    partner = mirror_pairs()
+    partner = get_scheme(scheme).mirror_pairs()
+    outside = [int(i) for i in landmarks if not 0 <= int(i) < len(partner)]
+    if outside:
+        raise DataError(
+            f"landmark id(s) {outside[:5]} lie outside the {len(partner)} points of the "
+            f"{get_scheme(scheme).name} scheme"
+        )
     units: dict[int, list[int]] = {}
     for position, landmark in enumerate(landmarks):
         key = min(int(landmark), int(partner[landmark]))
@@ -66,10 +76,16 @@ class LandmarkPruner:
     def __init__(self, settings: PruneSettings | None = None) -> None:
         self.settings = settings or PruneSettings()
 
-    def fit(self, scores: np.ndarray, landmarks: np.ndarray | None = None) -> LandmarkPruner:
+    def fit(
+        self,
+        scores: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        scheme: str | None = None,
+    ) -> LandmarkPruner:
         """Decide from ``scores`` ``(n_current,)``, the relevance of the current landmarks.
 
-        ``landmarks`` (their Face Mesh ids) is needed for symmetric pruning.
+        ``landmarks`` (their ids in the landmark ``scheme``, default MediaPipe's) is needed
+        for symmetric pruning, which keeps the scheme's mirror pairs together.
         """
         settings = self.settings
         scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
@@ -77,7 +93,7 @@ class LandmarkPruner:
         if settings.symmetric and landmarks is None:
             raise ConfigError("symmetric pruning needs the landmark ids")
         ids = np.arange(n_current) if landmarks is None else np.asarray(landmarks)
-        units = _units(ids, settings.symmetric)
+        units = _units(ids, settings.symmetric, scheme)
         unit_scores = np.array([scores[members].mean() for members in units])
         unit_sizes = np.array([len(members) for members in units])
         order = np.argsort(-unit_scores, kind="stable")  # most relevant first
@@ -116,7 +132,10 @@ def initial_landmark_set(
         raise ConfigError(f"prune.start must be one of {', '.join(START_SETS)}, got {landmarks!r}")
     ids = list(range(min(count, n_available)))
     sets = {emotion: ids for emotion in emotions}
-    extra = {"dropped": {emotion: [] for emotion in emotions}, "start": landmarks}
+    extra: dict[str, Any] = {"dropped": {emotion: [] for emotion in emotions}, "start": landmarks}
+    scheme = str(attrs.get("scheme") or DEFAULT_SCHEME)
+    if scheme != DEFAULT_SCHEME:  # MediaPipe's sets stay as they were
+        extra["scheme"] = scheme
     write_landmark_sets(out_path, sets, iteration=0, **extra)
     return {"iteration": 0, "emotions": sets, **extra}
 
@@ -173,12 +192,18 @@ def prune_iteration(
         current_scores = scores[e, current]
         if np.isnan(current_scores).all():
             raise DataError(f"{attributions_path}: no relevance scores for {emotion!r}")
-        keep_mask = LandmarkPruner(settings).fit(current_scores, current).keep_mask_
+        keep_mask = (
+            LandmarkPruner(settings)
+            .fit(current_scores, current, previous_record.get("scheme"))
+            .keep_mask_
+        )
         kept[emotion] = sorted(current[keep_mask].tolist())
         dropped[emotion] = sorted(current[~keep_mask].tolist())
         stopped[emotion] = False
         log.info("%s: %d → %d landmarks", emotion, len(current), len(kept[emotion]))
-    extra = {"dropped": dropped, "stopped": stopped, "settings": asdict(settings)}
+    extra: dict[str, Any] = {"dropped": dropped, "stopped": stopped, "settings": asdict(settings)}
+    if "scheme" in previous_record:
+        extra["scheme"] = previous_record["scheme"]
     write_landmark_sets(out_path, kept, iteration=iteration, **extra)
     return {"iteration": iteration, "emotions": kept, **extra}
 

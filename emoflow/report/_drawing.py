@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from emoflow.schemes import LandmarkScheme
+
 log = logging.getLogger(__name__)
 
 FIGURES = {
@@ -101,20 +103,33 @@ def panels(figure: Figure, n: int) -> list[Axes]:
     return list(axes[:n])
 
 
-def face_xy(n_landmarks: int) -> np.ndarray:
-    """Reference-face x, y of the first ``n_landmarks`` landmarks."""
-    from emoflow.facemesh import reference_face
+def face_scheme(n_landmarks: int) -> LandmarkScheme:
+    """The landmark scheme of relevance over ``n_landmarks`` points: the known scheme of that
+    many points (:mod:`emoflow.schemes`: 478, 468, 68), else MediaPipe's (whose first points
+    small synthetic stores use)."""
+    from emoflow.schemes import DEFAULT_SCHEME, SCHEMES
 
-    return reference_face()[:n_landmarks, :2]
+    for scheme in SCHEMES.values():
+        if scheme.n_points == n_landmarks:
+            return scheme
+    return SCHEMES[DEFAULT_SCHEME]
+
+
+def face_xy(n_landmarks: int) -> np.ndarray:
+    """Reference-face x, y of the first ``n_landmarks`` landmarks of their scheme."""
+    return face_scheme(n_landmarks).reference_face()[:n_landmarks, :2]
 
 
 def draw_mesh(ax: Axes, xy: np.ndarray) -> None:
-    """The tesselation faintly and the contours a little darker; image orientation (y down)."""
+    """The tesselation faintly (MediaPipe) and the outline and feature contours a little
+    darker; image orientation (y down)."""
     from matplotlib.collections import LineCollection
 
-    from emoflow.facemesh import contours, tesselation
-
-    for edges, colour, width in ((tesselation(), "#d4d4d4", 0.4), (contours(), "#8c8c8c", 0.9)):
+    scheme = face_scheme(len(xy))
+    for edges, colour, width in (
+        (scheme.tesselation(), "#d4d4d4", 0.4),
+        (scheme.contours(), "#8c8c8c", 0.9),
+    ):
         edges = edges[(edges < len(xy)).all(axis=1)]
         ax.add_collection(LineCollection(xy[edges], colors=colour, linewidths=width, zorder=1))
     margin = 0.06 * np.ptp(xy, axis=0).max()

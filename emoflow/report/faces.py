@@ -40,15 +40,15 @@ LABELLED_REGIONS = (
     "lips",
     "chin",
 )
-"""Face regions named beside the face (MediaPipe's left/right: the subject's own)."""
+"""Face regions named beside the face, those the scheme has (left/right: the subject's own)."""
 
 
 def label_regions(ax: Axes, xy: np.ndarray) -> None:
     """Name the face regions in the margins, each with a thin leader to its centre, so no
     label covers a landmark."""
-    from emoflow.facemesh import regions
+    from emoflow.report._drawing import face_scheme
 
-    named = regions()
+    named = face_scheme(len(xy)).regions()
     low, high = xy[:, 0].min(), xy[:, 0].max()
     span, height = high - low, np.ptp(xy[:, 1])
     centre_x = float(np.median(xy[:, 0]))

@@ -379,14 +379,19 @@ def write_summary_page(summary: pl.DataFrame, path: Path) -> None:
     )
 
 
-def selection_by_region(kept: list[int]) -> list[tuple[str, list[int]]]:
-    """The kept landmark ids per face region (regions may overlap), then those in none."""
-    from emoflow.facemesh import regions
+def selection_by_region(
+    kept: list[int], n_landmarks: int | None = None
+) -> list[tuple[str, list[int]]]:
+    """The kept landmark ids per face region (regions may overlap), then those in none; the
+    regions of the scheme of ``n_landmarks`` points (default MediaPipe's)."""
+    from emoflow.report._drawing import face_scheme
+    from emoflow.schemes import get_scheme
 
+    scheme = get_scheme(None) if n_landmarks is None else face_scheme(n_landmarks)
     wanted = set(kept)
     out = []
     seen: set[int] = set()
-    for name, ids in regions().items():
+    for name, ids in scheme.regions().items():
         inside = sorted(wanted.intersection(ids))
         seen.update(inside)
         if inside:
@@ -399,10 +404,14 @@ def selection_by_region(kept: list[int]) -> list[tuple[str, list[int]]]:
 
 def write_selection_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
     """Per emotion, the landmarks its selected model kept, grouped by face region with ids."""
+    from emoflow.report._drawing import face_scheme
+
+    n_landmarks = int(inputs.scores.shape[1])
     parts = [
         paragraph(
-            "Regions come from MediaPipe Face Mesh and overlap (a lip corner is in 'lips' and "
-            "'mouth corners'), so counts per region may add up to more than the total."
+            f"Regions come from the landmark scheme ({face_scheme(n_landmarks).description}) "
+            "and overlap (a lip corner is in 'lips' and 'mouth corners'), so counts per "
+            "region may add up to more than the total."
         )
     ]
     numbers: dict[str, Any] = {}
@@ -410,7 +419,7 @@ def write_selection_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
         full, selected = full_and_selected(inputs.summary, emotion)
         position = inputs.position(selected["iteration"])
         kept = sorted(inputs.landmark_sets[position].get(emotion, []))
-        groups = selection_by_region(kept)
+        groups = selection_by_region(kept, n_landmarks)
         numbers[emotion] = {name: ids for name, ids in groups}
         parts += [
             heading(

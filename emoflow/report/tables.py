@@ -75,8 +75,9 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
     ``top_k`` most relevant landmarks of iteration 0 and how many fall in each face region
     (regions may overlap); with ground truth, :func:`precision_at_k` and its chance level.
     """
-    from emoflow.facemesh import region_of
+    from emoflow.report._drawing import face_scheme
 
+    region_of = face_scheme(int(inputs.scores.shape[1])).region_of
     emotions: dict[str, Any] = {}
     for e, emotion in enumerate(inputs.emotions):
         full, selected = full_and_selected(inputs.summary, emotion)

@@ -34,6 +34,7 @@ from emoflow.models import (
     subject_folds,
     time_inference,
 )
+from emoflow.schemes import DEFAULT_SCHEME
 from emoflow.training.cross_validation import (
     CALIBRATIONS,
     SelectionSettings,
@@ -235,6 +236,8 @@ def _train_emotion(
             "n_samples": len(labels),
             "chosen": final_choice.chosen,
             "calibration": calibrator.to_dict() if calibrator is not None else None,
+            # the landmark scheme of the ids, when not MediaPipe's (whose files stay as they were)
+            **({} if feature_set.scheme == DEFAULT_SCHEME else {"scheme": feature_set.scheme}),
         },
     )
     summary = _summarise_folds(evaluation.fold_metrics)

@@ -1,0 +1,99 @@
+"""The iBUG-300W 68-point layout (dlib, OpenFace 2.0, py-feat), as data.
+
+Point numbers are 0-based, in the subject-centred iBUG order: jaw 0–16 (from the image's left,
+the subject's right ear, round the chin), right brow 17–21, left brow 22–26, nose bridge 27–30,
+nostrils 31–35, right eye 36–41, left eye 42–47, outer lips 48–59, inner lips 60–67
+("right"/"left" are the subject's, as for MediaPipe's regions).
+"""
+
+from __future__ import annotations
+
+N_POINTS = 68
+
+MEDIAPIPE_TO_IBUG68: tuple[int, ...] = (
+    # jaw 0-16
+    *(162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389),
+    # brows 17-21, 22-26
+    *(71, 63, 105, 66, 107, 336, 296, 334, 293, 301),
+    # nose bridge 27-30, nostrils 31-35
+    *(168, 197, 5, 4, 75, 97, 2, 326, 305),
+    # eyes 36-41, 42-47
+    *(33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380),
+    # outer lips 48-59
+    *(61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181),
+    # inner lips 60-67
+    *(78, 82, 13, 312, 308, 317, 14, 87),
+)
+"""The MediaPipe Face Mesh landmark nearest to each iBUG point (the correspondence used by
+several MediaPipe → dlib converters): the 68-point reference face is MediaPipe's reference face
+at these landmarks. It is approximate on the jaw, where iBUG's points follow the visible
+cheek outline and MediaPipe's the face oval."""
+
+REGIONS: dict[str, tuple[int, ...]] = {
+    "jaw": tuple(range(0, 17)),
+    "chin": tuple(range(6, 11)),
+    "right_eyebrow": tuple(range(17, 22)),
+    "left_eyebrow": tuple(range(22, 27)),
+    "nose": tuple(range(27, 36)),
+    "right_eye": tuple(range(36, 42)),
+    "left_eye": tuple(range(42, 48)),
+    "lips": tuple(range(48, 68)),
+    "mouth_corners": (48, 54, 60, 64),
+}
+"""Named groups of the 68 points."""
+
+_PAIRS: tuple[tuple[int, int], ...] = (
+    *((i, 16 - i) for i in range(8)),
+    *((17 + i, 26 - i) for i in range(5)),
+    (31, 35),
+    (32, 34),
+    (36, 45),
+    (37, 44),
+    (38, 43),
+    (39, 42),
+    (40, 47),
+    (41, 46),
+    (48, 54),
+    (49, 53),
+    (50, 52),
+    (55, 59),
+    (56, 58),
+    (60, 64),
+    (61, 63),
+    (65, 67),
+)
+"""Left/right mirror pairs; the other points (8, 27–30, 33, 51, 57, 62, 66) lie on the
+midline."""
+
+
+def mirror() -> tuple[int, ...]:
+    """Mirror partner of each point (midline points map to themselves)."""
+    partner = list(range(N_POINTS))
+    for a, b in _PAIRS:
+        partner[a], partner[b] = b, a
+    return tuple(partner)
+
+
+RIGID: tuple[int, ...] = (0, 1, 15, 16, 27, 28, 29, 30, 33, 36, 39, 42, 45)
+"""Points that expressions barely move: the jaw's top (at the ears), the nose bridge and tip,
+the eye corners."""
+
+
+def _chain(first: int, last: int, *, closed: bool = False) -> list[tuple[int, int]]:
+    edges = [(i, i + 1) for i in range(first, last)]
+    return [*edges, (last, first)] if closed else edges
+
+
+OUTLINE: tuple[tuple[int, int], ...] = (
+    *_chain(0, 16),
+    *_chain(17, 21),
+    *_chain(22, 26),
+    *_chain(27, 30),
+    *_chain(31, 35),
+    (30, 33),
+    *_chain(36, 41, closed=True),
+    *_chain(42, 47, closed=True),
+    *_chain(48, 59, closed=True),
+    *_chain(60, 67, closed=True),
+)
+"""Edges of the face outline and feature contours (jaw, brows, nose, eyes, lips)."""

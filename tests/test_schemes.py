@@ -1,0 +1,373 @@
+"""Landmark schemes: the registry, 68-point tracks from OpenFace / py-feat / wide tables, and the
+68-point method end to end (features, symmetric pruning, planted-signal attribution)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from emoflow.errors import DataError, InputError
+from emoflow.features import FeatureSettings, build_features, features_from_landmarks, load_features
+from emoflow.landmarks import (
+    import_landmarks,
+    landmark_scheme,
+    landmarks_array,
+    read_landmarks,
+    read_video_records,
+)
+from emoflow.pruning import LandmarkPruner, PruneSettings, initial_landmark_set
+from emoflow.schemes import SCHEMES, get_scheme, scheme_for_points
+from emoflow.synthetic import PlantedTracks, planted_openface_tracks
+
+IBUG = get_scheme("ibug_68")
+
+
+# -- the registry ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(SCHEMES))
+def test_every_scheme_is_consistent(name: str) -> None:
+    scheme = SCHEMES[name]
+    partner = scheme.mirror_pairs()
+    assert partner.shape == (scheme.n_points,)
+    assert np.array_equal(partner[partner], np.arange(scheme.n_points))  # an involution
+    assert scheme.reference_face().shape == (scheme.n_points, 3)
+    edges = scheme.contours()
+    assert edges.size and edges.min() >= 0 and edges.max() < scheme.n_points
+    for ids in scheme.regions().values():
+        assert ids and min(ids) >= 0 and max(ids) < scheme.n_points
+    assert all(0 <= i < scheme.n_points for i in scheme.rigid)
+    right, left = scheme.eye_corners
+    assert partner[right] == left and partner[scheme.nose_tip] == scheme.nose_tip
+    assert scheme_for_points(scheme.n_points) is scheme
+
+
+def test_ibug_68_layout_mirrors_like_the_mediapipe_face() -> None:
+    """The reference 68 points come from MediaPipe's reference face through the documented
+    correspondence: mirror partners lie mirrored about the face's midline, and the 68-point
+    mirror pairs are MediaPipe's mirror pairs at the corresponding landmarks."""
+    partner = IBUG.mirror_pairs()
+    ids = np.asarray(IBUG.mediapipe_ids)
+    mediapipe_partner = get_scheme("mediapipe_478").mirror_pairs()
+    assert len(set(ids.tolist())) == 68
+    assert (mediapipe_partner[ids] == ids[partner]).mean() >= 0.95
+    xy = IBUG.reference_face()[:, :2]
+    midline = xy[[27, 28, 29, 30, 33, 51, 57, 8], 0].mean()
+    assert np.abs((xy[:, 0] - midline) + (xy[partner, 0] - midline)).max() < 0.02
+    assert np.abs(xy[:, 1] - xy[partner, 1]).max() < 0.02
+    assert xy[8, 1] > xy[57, 1] > xy[33, 1] > xy[27, 1] > xy[19, 1]  # chin below mouth, …
+    assert xy[36, 0] < xy[39, 0] < xy[42, 0] < xy[45, 0]  # eyes from the image's left
+
+
+def test_unknown_scheme_or_point_count_says_what_is_supported() -> None:
+    with pytest.raises(DataError, match=r"unknown landmark scheme 'dlib_5'.*ibug_68 \(68"):
+        get_scheme("dlib_5")
+    with pytest.raises(DataError, match=r"49 landmarks per face match no known scheme.*478"):
+        scheme_for_points(49)
+
+
+# -- importers ---------------------------------------------------------------------------------
+def _openface_csv(path: Path, points: np.ndarray, *, success: np.ndarray | None = None) -> Path:
+    """An OpenFace 2.0 FeatureExtraction CSV (documented column layout, spaces after commas in
+    the header) of ``points`` ``(n_frames, 68, 2)`` pixels, with 3-D columns too."""
+    n_frames = len(points)
+    success = np.ones(n_frames, dtype=int) if success is None else success
+    header = ["frame", "face_id", "timestamp", "confidence", "success", "gaze_0_x", "eye_lmk_x_0"]
+    header += [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)]
+    header += [f"{axis}_{i}" for axis in "XYZ" for i in range(68)]
+    header += ["pose_Tx", "p_scale", "AU01_r"]
+    rows = []
+    for f in range(n_frames):
+        x, y = points[f, :, 0], points[f, :, 1]
+        values = [f + 1, 0, f / 25, 0.9 if success[f] else 0.0, int(success[f]), 0.1, 300.0]
+        values += [*x, *y, *(x / 10), *(y / 10), *np.full(68, 500.0), 1.0, 1.0, 0.0]
+        rows.append(",".join(str(v) for v in values))
+    path.write_text(", ".join(header) + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _face_pixels(n_frames: int, width: int = 640, height: int = 480) -> np.ndarray:
+    xy = IBUG.reference_face()[:, :2]
+    xy = (xy - xy.mean(axis=0)) / np.ptp(xy[:, 0]) * 200 + [width / 2, height / 2]
+    drift = np.arange(n_frames)[:, None, None] * np.array([1.0, 0.5])
+    return xy[None] + drift
+
+
+def test_openface_csv_imports_as_a_68_point_table(tmp_path: Path) -> None:
+    success = np.array([1, 1, 0, 1, 1, 1])
+    source = _openface_csv(tmp_path / "clip.csv", _face_pixels(6), success=success)
+    import_landmarks(source, tmp_path / "lm.parquet", width=640, height=480, strict=True)
+    assert landmark_scheme(tmp_path / "lm.parquet") == "ibug_68"
+    table = read_landmarks(tmp_path / "lm.parquet")
+    assert table["frame"].to_list() == list(range(6))  # OpenFace counts frames from 1
+    assert table["timestamp_s"].to_list() == pytest.approx([f / 25 for f in range(6)])
+    assert table["face_found"].to_list() == [bool(s) for s in success]
+    assert table["detection_score"][0] == pytest.approx(0.9)
+    landmarks, found = landmarks_array(table, "clip")
+    assert landmarks.shape == (6, 68, 3) and np.isnan(landmarks[2]).all()
+    expected = _face_pixels(6)[0] / [640, 480]  # the 2-D pixels, normalised, not the 3-D mm
+    assert np.allclose(landmarks[0, :, :2], expected, atol=1e-5)
+    assert np.all(landmarks[found, :, 2] == 0)
+    record = read_video_records(tmp_path / "lm.parquet")["clip"]
+    assert (record["width"], record["height"], record["layout"]) == (640, 480, "openface")
+
+
+def test_openface_without_frame_size_keeps_pixels(tmp_path: Path) -> None:
+    source = _openface_csv(tmp_path / "clip.csv", _face_pixels(4))
+    import_landmarks(source, tmp_path / "lm.parquet", strict=True)
+    landmarks, _ = landmarks_array(read_landmarks(tmp_path / "lm.parquet"), "clip")
+    assert np.allclose(landmarks[0, :, :2], _face_pixels(4)[0], atol=1e-3)
+    assert read_video_records(tmp_path / "lm.parquet")["clip"]["width"] is None
+
+
+def test_openface_3d_only_takes_the_millimetre_points(tmp_path: Path) -> None:
+    source = _openface_csv(tmp_path / "full.csv", _face_pixels(4))
+    frame = pl.read_csv(source)
+    frame = frame.rename({name: name.strip() for name in frame.columns})
+    frame.drop([f"{a}_{i}" for a in "xy" for i in range(68)]).write_csv(tmp_path / "three_d.csv")
+    import_landmarks(tmp_path / "three_d.csv", tmp_path / "lm.parquet", strict=True)
+    landmarks, _ = landmarks_array(read_landmarks(tmp_path / "lm.parquet"), "three_d")
+    assert np.allclose(landmarks[0, :, 0], _face_pixels(4)[0, :, 0] / 10, atol=1e-3)
+    assert np.allclose(landmarks[0, :, 2], 500.0)
+
+
+def test_pyfeat_table_gives_one_video_per_input(tmp_path: Path) -> None:
+    """py-feat's Fex table: several videos keyed by ``input``; a frame with two faces keeps
+    the one with the higher FaceScore."""
+    rows = []
+    for video, offset in (("/data/clips/a.mp4", 0.0), ("/data/clips/b.mp4", 50.0)):
+        for f in range(5):
+            for score, shift in ((0.99, 0.0), (0.4, 300.0)) if f == 2 else ((0.95, 0.0),):
+                xy = _face_pixels(5)[f] + offset + shift
+                row = {"frame": f, "FaceRectX": 1.0, "FaceScore": score, "input": video}
+                row |= {f"x_{i}": xy[i, 0] for i in range(68)}
+                row |= {f"y_{i}": xy[i, 1] for i in range(68)}
+                row |= {"AU01": 0.1, "anger": 0.2, "Pitch": 0.0}
+                rows.append(row)
+    pl.DataFrame(rows).write_csv(tmp_path / "fex.csv")
+    summary = import_landmarks(tmp_path / "fex.csv", tmp_path / "lm.parquet", strict=True)
+    assert sorted(summary) == ["a", "b"]
+    table = read_landmarks(tmp_path / "lm.parquet")
+    assert table.group_by("video_id").len().sort("video_id")["len"].to_list() == [5, 5]
+    landmarks, _ = landmarks_array(table, "b")
+    assert np.allclose(landmarks[2, :, :2], _face_pixels(5)[2] + 50.0, atol=1e-3)
+    assert landmark_scheme(tmp_path / "lm.parquet") == "ibug_68"
+
+
+def test_wide_interleaved_68_point_table_imports(tmp_path: Path) -> None:
+    xy = _face_pixels(3) / [640, 480]
+    columns = {f"{a}{i}": xy[:, i, k] for i in range(68) for k, a in enumerate("xy")}
+    pl.DataFrame({"frame": [0, 1, 2], **columns}).write_csv(tmp_path / "dlib.csv")
+    import_landmarks(tmp_path / "dlib.csv", tmp_path / "lm.parquet", strict=True)
+    landmarks, _ = landmarks_array(read_landmarks(tmp_path / "lm.parquet"), "dlib")
+    assert landmarks.shape == (3, 68, 3)
+    assert np.allclose(landmarks[..., :2], xy, atol=1e-6)
+
+
+def test_unknown_layouts_say_what_was_found_and_what_is_supported(tmp_path: Path) -> None:
+    xy = np.random.default_rng(0).random((2, 49, 2))
+    columns = {f"{a}_{i}": xy[:, i, k] for i in range(49) for k, a in enumerate("xy")}
+    pl.DataFrame(columns).write_csv(tmp_path / "odd.csv")
+    with pytest.raises(
+        InputError, match=r"odd\.csv: holds 49 landmarks per frame.*ibug_68 \(68 points\)"
+    ):
+        import_landmarks(tmp_path / "odd.csv", tmp_path / "lm.parquet", strict=True)
+    with pytest.raises(InputError, match=r"not an OpenFace 2\.0 table: no column\(s\)"):
+        import_landmarks(
+            tmp_path / "odd.csv", tmp_path / "lm.parquet", layout="openface", strict=True
+        )
+
+
+def test_tables_of_two_schemes_are_not_read_together(tmp_path: Path) -> None:
+    _openface_csv(tmp_path / "of.csv", _face_pixels(3))
+    import_landmarks(tmp_path / "of.csv", tmp_path / "a.parquet", strict=True)
+    mp = get_scheme("mediapipe_478").reference_face()
+    columns = {f"{a}_{i}": [mp[i, k]] * 3 for i in range(478) for k, a in enumerate("xyz")}
+    pl.DataFrame(columns).write_csv(tmp_path / "mp.csv")
+    import_landmarks(tmp_path / "mp.csv", tmp_path / "b.parquet", strict=True)
+    assert landmark_scheme(tmp_path / "b.parquet") == "mediapipe_478"
+    with pytest.raises(DataError, match=r"ibug_68.*mediapipe_478|mediapipe_478.*ibug_68"):
+        read_landmarks([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+
+
+# -- the method on 68 points -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory) -> PlantedTracks:
+    return planted_openface_tracks(
+        tmp_path_factory.mktemp("tracks"), n_subjects=8, n_planted=5, seed=1
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tracks: PlantedTracks, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    import_landmarks(tracks.labels.parent / "tracks", root / "lm.parquet", strict=True)
+    labels = pl.read_csv(tracks.labels)
+    manifest = labels.rename({"label": "emotion"})
+    manifest.write_parquet(root / "manifest.parquet")
+    build_features(
+        root / "manifest.parquet",
+        [root / "lm.parquet"],
+        root / "f.zarr",
+        FeatureSettings(n_frames=6),
+    )
+    return root / "f.zarr"
+
+
+def test_features_of_68_point_tracks_record_their_scheme(store: Path, tracks) -> None:
+    features = load_features(store)
+    assert features.scheme == "ibug_68" and features.features.shape[2] == 68
+    peak = np.linalg.norm(features.features[:, -1], axis=-1)
+    for emotion, ids in tracks.planted.items():
+        mine = features.emotions == emotion
+        assert peak[np.ix_(mine, ids)].mean() > 5 * peak[np.ix_(~mine, ids)].mean()
+
+
+def test_symmetric_pruning_keeps_68_point_mirror_pairs_together(store: Path, tmp_path) -> None:
+    record = initial_landmark_set(store, tmp_path / "landmarks.json")
+    assert record["scheme"] == "ibug_68" and len(record["emotions"]["anger"]) == 68
+    scores = np.random.default_rng(3).random(68)
+    ids = np.arange(68)
+    pruner = LandmarkPruner(PruneSettings(symmetric=True, fraction=0.5, min_landmarks=4))
+    kept = set(ids[pruner.fit(scores, ids, "ibug_68").keep_mask_].tolist())
+    partner = IBUG.mirror_pairs()
+    assert 20 < len(kept) < 50
+    assert all(int(partner[i]) in kept for i in kept)
+    # with MediaPipe's pairs the same ids would be split: the scheme decides
+    mediapipe = set(ids[pruner.fit(scores, ids).keep_mask_].tolist())
+    assert any(int(partner[i]) not in mediapipe for i in mediapipe)
+
+
+def test_attribution_ranks_the_planted_68_points_on_top(store: Path, tracks) -> None:
+    import torch
+
+    from emoflow.attribution import AttributionSettings, dataset_relevance
+    from emoflow.attribution.faithfulness import precision_at_k, ranking_from_scores
+    from emoflow.models import NetworkSettings, RandomizedDeepNetwork
+
+    torch.manual_seed(0)
+    features = load_features(store)
+    for emotion, truth in tracks.planted.items():
+        labels = features.labels_for(emotion)
+        model = RandomizedDeepNetwork(NetworkSettings(), device="cpu").fit(
+            features.features, labels
+        )
+        relevance = dataset_relevance(model, features.features, labels, AttributionSettings())
+        ranking = ranking_from_scores(relevance["scores"])
+        assert precision_at_k(ranking, truth) >= 0.8, (emotion, ranking[:10], truth)
+
+
+def test_features_from_tables_of_68_points_match_the_store(store: Path) -> None:
+    folder = store.parent
+    features, kept, _ = features_from_landmarks(folder / "lm.parquet", FeatureSettings(n_frames=6))
+    stored = load_features(store)
+    order = [kept.index(v) for v in stored.video_ids]
+    assert np.array_equal(features[order], stored.features)
+
+
+@pytest.mark.slow
+def test_workflow_runs_from_68_point_openface_tracks_to_the_report(tmp_path: Path) -> None:
+    """A ``landmarks_csv`` data set of OpenFace 2.0 CSVs (68 points) through the whole
+    workflow: features, training, attribution, symmetric pruning and the report's 68-point
+    relevance figure."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    tracks = planted_openface_tracks(tmp_path / "data", n_subjects=4, repetitions=1, n_planted=5)
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    shutil.copy(repo / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(repo / "workflow", workdir / "workflow")
+    config = {
+        "dataset": {
+            "adapter": "landmarks_csv",
+            "source": str(tracks.labels),
+            "emotions": ["happiness", "surprise", "anger"],
+            "landmarks_csv": {"format": "openface", "width": 640, "height": 480},
+        },
+        "landmarks": {"n_shards": 2},
+        "features": {"n_frames": 6},
+        "train": {
+            "n_folds": 2,
+            "test_subjects": 2,
+            "device": "auto",
+            "model": {"width": 32, "n_layers": 1},
+        },
+        "attribution": {"n_steps": 8, "n_baselines": 2},
+        "prune": {"iterations": 1, "fraction": 0.5, "min_landmarks": 8, "symmetric": True},
+        "report": {"top_k": 20},
+    }
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = workdir / "results"
+    assert load_features(results / "features.zarr").scheme == "ibug_68"
+    assert landmark_scheme(results / "landmarks") == "ibug_68"
+    pruned = json.loads((results / "iter_1" / "landmarks.json").read_text())
+    assert pruned["scheme"] == "ibug_68"
+    partner = IBUG.mirror_pairs()
+    for kept in pruned["emotions"].values():
+        assert 8 <= len(kept) < 68
+        assert {int(partner[i]) for i in kept} == set(kept)  # mirror pairs kept together
+    figure = results / "report" / "relevance_on_face.png"
+    assert figure.stat().st_size > 20_000
+    report = json.loads((results / "report" / "report.json").read_text())
+    for entry in report["emotions"].values():
+        assert entry["n_landmarks_full"] == 68
+        assert set(entry["top_k_regions"]) == set(IBUG.regions())
+    selection = (results / "report" / "landmark_selection.html").read_text()
+    assert "iBUG-300W 68 points" in selection
+
+
+def test_ravdess_landmark_tracks_label_and_import_like_the_videos(tmp_path: Path) -> None:
+    """RAVDESS Facial Landmark Tracking: per-clip OpenFace CSVs named with the RAVDESS codes
+    give the subjects and emotions of the video adapter, and import as 68-point tables in the
+    videos' 1280 × 720 pixel frame."""
+    from emoflow.landmarks import extract_shard
+    from emoflow.manifest import build_manifest
+
+    source = tmp_path / "RAVDESS_landmarks"
+    names = ["01-01-03-01-01-01-01", "01-01-05-02-01-02-02", "01-02-04-02-02-02-03"]
+    for name in names:
+        folder = source / f"Actor_{name[-2:]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        _openface_csv(folder / f"{name}.csv", _face_pixels(4, 1280, 720))
+    (source / "Actor_01" / "notes.txt").write_text("not a clip")
+    manifest = build_manifest(
+        "ravdess_landmarks",
+        source,
+        tmp_path / "m.parquet",
+        emotions=["happiness", "anger", "sadness"],
+        options={"actors": [1, 2, 3]},
+    )
+    rows = {row["video_id"]: row for row in manifest.iter_rows(named=True)}
+    assert sorted(rows) == names
+    assert (rows[names[0]]["emotion"], rows[names[0]]["subject"]) == ("happiness", "01")
+    assert (rows[names[1]]["emotion"], rows[names[1]]["actor_sex"]) == ("anger", "female")
+    assert (rows[names[2]]["vocal_channel"], rows[names[2]]["emotion"]) == ("song", "sadness")
+    assert set(manifest["landmarks_layout"]) == {"openface"}
+    assert set(manifest["landmarks_width"]) == {1280}
+    extract_shard(tmp_path / "m.parquet", tmp_path / "lm.parquet", shard=0, n_shards=1, strict=True)
+    assert landmark_scheme(tmp_path / "lm.parquet") == "ibug_68"
+    landmarks, _ = landmarks_array(read_landmarks(tmp_path / "lm.parquet"), names[0])
+    expected = _face_pixels(4, 1280, 720)[0] / [1280, 720]
+    assert np.allclose(landmarks[0, :, :2], expected, atol=1e-5)
+    (tmp_path / "videos" / "Actor_01").mkdir(parents=True)
+    (tmp_path / "videos" / "Actor_01" / f"{names[0]}.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match=r"holds no RAVDESS landmark file named"):
+        build_manifest("ravdess_landmarks", tmp_path / "videos", tmp_path / "x.parquet")
