@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/demo_from_scratch.py --before ../old_checkout [--cores 2]
+    .venv/bin/python benchmarks/demo_from_scratch.py --before ../old_checkout [--cores 2] [--keep]
 
 For each tree (``--before`` first, then this one) the benchmark copies its ``Snakefile``,
 ``workflow/`` and ``config/`` into a fresh temporary folder and runs ``snakemake --cores C``
@@ -33,10 +33,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_demo(tree: Path, cores: int) -> tuple[float, float]:
-    """Wall and CPU seconds of the demo workflow from scratch with ``tree``'s code."""
-    with tempfile.TemporaryDirectory(prefix="emoflow-demo-") as folder:
-        work = Path(folder)
+def run_demo(tree: Path, cores: int, keep: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds of the demo workflow from scratch with ``tree``'s code (its
+    folder is kept, and printed, with ``keep``)."""
+    work = Path(tempfile.mkdtemp(prefix="emoflow-demo-"))
+    try:
         shutil.copy(tree / "Snakefile", work / "Snakefile")
         for name in ("workflow", "config"):
             shutil.copytree(tree / name, work / name)
@@ -48,6 +49,11 @@ def run_demo(tree: Path, cores: int) -> tuple[float, float]:
         wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
         if done.returncode != 0:
             raise SystemExit(f"{tree}: snakemake failed\n{done.stderr[-3000:]}")
+    finally:
+        if keep:
+            print(f"  results of {tree} kept in {work}/results", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return wall, cpu
 
 
@@ -55,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the other checkout")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep both runs' folders")
     args = parser.parse_args(argv)
     results = {}
     for label, tree in (("before", args.before.resolve()), ("this tree", REPO)):
-        results[label] = run_demo(tree, args.cores)
+        results[label] = run_demo(tree, args.cores, args.keep)
         wall, cpu = results[label]
         print(f"{label:>10}: {wall:7.1f} s wall, {cpu:7.1f} s CPU ({tree})", flush=True)
     (wall_0, cpu_0), (wall_1, cpu_1) = results["before"], results["this tree"]
