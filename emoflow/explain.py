@@ -44,6 +44,7 @@ from emoflow.inference.drawing import (
     write_annotated_video,
 )
 from emoflow.inference.relevance import attribute_video, predicted_label
+from emoflow.schemes import get_scheme
 
 
 def explain(
@@ -150,7 +151,9 @@ def explain(
     title = f"{source.video_id}: frame {index} ({landmarks.timestamps[index]:.2f} s), label {label}"
     if "synthetic demo" in origins:
         title += "\nmodels trained on the synthetic demo, not on recordings of people"
-    draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title)
+    scheme = get_scheme(landmarks.scheme)
+    edges = None if scheme.is_mediapipe else scheme.contours()  # the mesh is dense enough
+    draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title, edges=edges)
     summary: dict[str, Any] = {
         "video": source.path,
         "label": label,

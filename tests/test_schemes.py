@@ -371,3 +371,52 @@ def test_ravdess_landmark_tracks_label_and_import_like_the_videos(tmp_path: Path
     (tmp_path / "videos" / "Actor_01" / f"{names[0]}.mp4").write_bytes(b"")
     with pytest.raises(InputError, match=r"holds no RAVDESS landmark file named"):
         build_manifest("ravdess_landmarks", tmp_path / "videos", tmp_path / "x.parquet")
+
+
+@pytest.mark.slow
+def test_predict_and_explain_apply_68_point_models_to_videos(
+    store: Path, demo_video: Path, tmp_path: Path, capsys
+) -> None:
+    """Models trained on 68-point tracks score a video: Face Mesh's landmark at each iBUG point
+    stands in for it, and explain draws the 68 points with the scheme's contours."""
+    from emoflow._atomic import write_json
+    from emoflow.cli import main
+    from emoflow.inference import Pipeline, VideoSource
+    from emoflow.pruning import summarise_iterations
+    from emoflow.training import train_iteration
+
+    root = tmp_path / "run"
+    sets = {emotion: list(range(68)) for emotion in ("anger", "happiness", "surprise")}
+    write_json(
+        root / "iter_0" / "landmarks.json", {"iteration": 0, "emotions": sets, "scheme": "ibug_68"}
+    )
+    train_iteration(
+        store,
+        root / "iter_0" / "landmarks.json",
+        root / "iter_0" / "models",
+        root / "iter_0" / "metrics.json",
+        root / "iter_0" / "scores.parquet",
+        network={"width": 32},
+        n_folds=4,
+        device="cpu",
+    )
+    summarise_iterations([root / "iter_0" / "metrics.json"], root / "summary.parquet")
+    with Pipeline(results=root) as pipeline:
+        assert pipeline.scheme == "ibug_68"
+        video = pipeline.landmarks(VideoSource(demo_video.stem, str(demo_video)))
+    assert video.scheme == "ibug_68" and video.landmarks.shape[1:] == (68, 3)
+    out = tmp_path / "scores.csv"
+    assert main(["predict", str(demo_video), "--results", str(root), "-o", str(out)]) == 0
+    scores = pl.read_csv(out)
+    assert sorted(scores["emotion"]) == sorted(sets) and scores["error"].null_count() == 3
+    capsys.readouterr()
+    image, table = tmp_path / "face.png", tmp_path / "relevance.csv"
+    code = main(
+        [
+            *("explain", str(demo_video), "--results", str(root)),
+            *("--image", str(image), "--table", str(table), "--steps", "8"),
+        ]
+    )
+    assert code == 0 and image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    relevance = pl.read_csv(table)
+    assert relevance["landmark"].max() < 68 and relevance.height == 3 * 68

@@ -54,11 +54,14 @@ def draw_picture(
     *,
     top_k: int = 8,
     title: str = "",
+    edges: np.ndarray | None = None,
 ) -> None:
     """One panel per emotion: the frame, all landmarks in grey, the model's landmarks
     coloured and sized by relevance (scaled to the emotion's largest), the top ones numbered.
 
-    ``points`` are the frame's landmarks in pixels, ``(478, 2)``.
+    ``points`` are the frame's landmarks in pixels, ``(n_points, 2)``; ``edges`` (pairs of
+    point ids), when given, are drawn as thin lines under them: the outline and feature
+    contours of a sparse scheme (iBUG 68).
     """
     import matplotlib
 
@@ -98,6 +101,10 @@ def draw_picture(
         relevance = rows["relevance"].to_numpy()
         share = relevance / relevance.max() if relevance.max() > 0 else relevance * 0
         axes.imshow(frame)
+        if edges is not None and len(edges):
+            drawn = edges[valid[edges].all(axis=1)]
+            segments = points[drawn]  # (n_edges, 2 ends, x/y)
+            axes.plot(segments[..., 0].T, segments[..., 1].T, color="#dddddd", linewidth=0.6)
         axes.scatter(points[valid, 0], points[valid, 1], s=1.5, c="#bbbbbb", linewidths=0)
         order = np.argsort(share)  # most relevant drawn last, on top
         axes.scatter(

@@ -267,13 +267,20 @@ def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | N
     if refine_landmarks is not None:
         options["refine_landmarks"] = refine_landmarks
     options.setdefault("refine_landmarks", True)
-    other = [model for model in models if not get_scheme(model.scheme).is_mediapipe]
-    if other:
+    schemes = sorted({model.scheme for model in models})
+    if len(schemes) > 1:
         raise ConfigError(
-            f"{other[0].path}: the model was trained on {other[0].scheme} landmarks "
-            f"({get_scheme(other[0].scheme).description}); videos are tracked with MediaPipe "
-            "Face Mesh here, so only models of MediaPipe landmarks apply to them; apply it to "
-            "landmark tables of its scheme (emoflow.models.apply_model) instead"
+            f"the models were trained on landmarks of different schemes ({', '.join(schemes)}); "
+            "apply models of one scheme at a time"
+        )
+    scheme = get_scheme(schemes[0]) if schemes else get_scheme(None)
+    if not scheme.is_mediapipe:
+        log.warning(
+            "the models were trained on %s landmarks; videos are tracked with MediaPipe Face "
+            "Mesh and its landmark nearest to each %s point stands in for it, which another "
+            "tracker (OpenFace, dlib) places only approximately there (the jaw line most of all)",
+            scheme.name,
+            scheme.name,
         )
     if not options["refine_landmarks"]:
         for model in models:

@@ -22,6 +22,7 @@ from emoflow.inference.loading import extraction_options, landmark_union, load_m
 from emoflow.inference.sources import VideoSource
 from emoflow.inference.videos import FaceCounter, VideoLandmarks, extract_video, inspect_video
 from emoflow.layout import ResultsLayout
+from emoflow.schemes import DEFAULT_SCHEME
 
 FACE_MODES = ("error", "largest", "central", "tracked")
 """``several_faces`` values: refuse videos showing several faces, or follow one by a policy."""
@@ -87,6 +88,9 @@ class Pipeline:
         self.several_faces = several_faces
         self.fps = fps
         self.union = landmark_union(self.models)
+        # the models' landmark scheme (one for all: extraction_options checks); a non-MediaPipe
+        # scheme's points are taken from the MediaPipe landmarks (VideoLandmarks.in_scheme)
+        self.scheme = self.models[0].scheme if self.models else DEFAULT_SCHEME
         self._extractor: Any = None
         self._counter: FaceCounter | None = None
 
@@ -148,7 +152,8 @@ class Pipeline:
         if self._extractor is None:
             raise RuntimeError("use the pipeline as a context manager: with Pipeline(...) as p")
         inspect_video(source, fps=self.fps, faces=self._counter)
-        return extract_video(source, self._extractor, fps=self.fps, progress=progress)
+        video = extract_video(source, self._extractor, fps=self.fps, progress=progress)
+        return video.in_scheme(self.scheme)
 
 
 __all__ = ["FACE_MODES", "MAX_FACES_FOLLOWED", "Pipeline", "check_face_mode"]

@@ -8,6 +8,7 @@ the landmarks as a :class:`VideoLandmarks` array.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow.errors import InputError, NoFaceError
+from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.inference.sources import VideoSource
+from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
 log = logging.getLogger(__name__)
 
@@ -172,16 +174,37 @@ def inspect_video(
 
 @dataclass
 class VideoLandmarks:
-    """One video's Face Mesh landmarks, frames in order."""
+    """One video's Face Mesh landmarks, frames in order (or, after :meth:`in_scheme`, the
+    points of another landmark scheme taken from them)."""
 
     source: VideoSource
-    landmarks: np.ndarray  # (n_frames, 478, 3), NaN without a face
+    landmarks: np.ndarray  # (n_frames, n_points, 3), NaN without a face
     found: np.ndarray  # (n_frames,) bool
     timestamps: np.ndarray  # (n_frames,) seconds
     width: int
     height: int
     fps: float
     n_faces: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scheme: str = DEFAULT_SCHEME
+
+    def in_scheme(self, name: str) -> VideoLandmarks:
+        """The landmarks as the points of scheme ``name``: a MediaPipe scheme's own, or for
+        another scheme (iBUG 68) the MediaPipe landmark at each of its points
+        (:attr:`emoflow.schemes.LandmarkScheme.mediapipe_ids`). Those sit where a 68-point
+        tracker puts its points only approximately (the jaw line most of all).
+
+        Raises
+        ------
+        ConfigError
+            The scheme has no MediaPipe correspondence.
+        """
+        scheme = get_scheme(name)
+        if scheme.name == self.scheme or scheme.is_mediapipe:
+            return self
+        if scheme.mediapipe_ids is None:  # pragma: no cover - every non-MediaPipe scheme has one
+            raise ConfigError(f"landmark scheme {scheme.name} has no MediaPipe correspondence")
+        ids = np.asarray(scheme.mediapipe_ids, dtype=np.int64)
+        return dataclasses.replace(self, landmarks=self.landmarks[:, ids, :], scheme=scheme.name)
 
     @property
     def end_s(self) -> float:

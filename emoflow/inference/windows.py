@@ -79,7 +79,12 @@ def window_features(
             f"{settings.max_missing:.0%} (feature setting max_missing)"
         )
     sample = normalise_sequence(
-        video.landmarks[mask], found, settings, width=video.width, height=video.height
+        video.landmarks[mask],
+        found,
+        settings,
+        width=video.width,
+        height=video.height,
+        scheme=video.scheme,
     )
     return sample[:, union, :]
 
