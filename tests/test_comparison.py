@@ -388,3 +388,14 @@ def test_a_full_set_selection_is_a_tie_and_every_iteration_has_its_delta() -> No
     assert steps.height == 4  # two rankings × iterations 0 and 1
     later = steps.filter(pl.col("iteration") == 1).sort("ranking")
     assert later["delta"].to_list() == pytest.approx([0.15, 0.85 - 0.82])
+
+
+def test_differences_read_without_a_negative_zero() -> None:
+    from emoflow.comparison._text import signed
+
+    assert [signed(v) for v in (-0.0, -1e-12, 0.0334, -0.0041)] == [
+        "+0.000",
+        "+0.000",
+        "+0.033",
+        "-0.004",
+    ]

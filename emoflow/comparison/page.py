@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
+from emoflow.comparison._text import signed
+
 
 def write_comparison_page(found: pl.DataFrame, path: str | Path) -> None:
     """Write verdicts (:func:`emoflow.comparison.verdicts`) as an HTML page for
@@ -56,11 +58,11 @@ def write_comparison_page(found: pl.DataFrame, path: str | Path) -> None:
                     row["n_landmarks"],
                     row["ig_val"],
                     row["val"],
-                    row["val_std"],
-                    row["delta"],
+                    row["val_std"] if row["n_runs"] > 1 else None,  # a spread over seeds
+                    signed(row["delta"]),
                     row["ig_test"],
                     row["test"],
-                    row["test_delta"],
+                    None if row["test_delta"] is None else signed(row["test_delta"]),
                     "yes" if row["beats"] else "no",
                 ]
                 for row in rows

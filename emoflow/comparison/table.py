@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from emoflow._atomic import atomic_path
+from emoflow.comparison._text import signed
 from emoflow.errors import InputError
 
 __all__ = [
@@ -298,8 +299,8 @@ def _statements(joined: pl.DataFrame) -> pl.DataFrame:
     statements = [
         f"{row['emotion']}: IG-guided beats {row['ranking']} at {row['n_landmarks']} landmarks: "
         f"{'yes' if row['beats'] else 'no (a tie)' if row['delta'] == 0 else 'no'} "
-        f"(Δ {row['delta']:+.3f} validation"
-        + (f", {row['test_delta']:+.3f} test)" if row["test_delta"] is not None else ")")
+        f"(Δ {signed(row['delta'])} validation"
+        + (f", {signed(row['test_delta'])} test)" if row["test_delta"] is not None else ")")
         for row in joined.iter_rows(named=True)
     ]
     return (
