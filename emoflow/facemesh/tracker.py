@@ -143,6 +143,9 @@ class FaceMeshTracker:
         module notes).
     find_small_faces
         Search frames without a face again on crops (previous face; full-range detector).
+    count_faces
+        Count the faces with the full-range detector in the :func:`face_check_frames` too
+        (``False`` where the caller has checked them already, as ``emoflow predict`` does).
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class FaceMeshTracker:
         max_num_faces: int = 1,
         face_policy: str = "tracked",
         find_small_faces: bool = True,
+        count_faces: bool = True,
     ) -> None:
         for name, value in (
             ("min_detection_confidence", min_detection_confidence),
@@ -177,6 +181,7 @@ class FaceMeshTracker:
         self.max_num_faces = int(max_num_faces)
         self.face_policy = face_policy
         self.find_small_faces = bool(find_small_faces)
+        self.count_faces = bool(count_faces)
         self._face_mesh: Any = None
         self._crop_mesh: Any = None
         self._detector: Any = None
@@ -418,7 +423,7 @@ class FaceMeshTracker:
         n_on_crop = 0
         n_frames = 0
         meshed: list[int] = []
-        checks = face_check_frames(planned, n_expected)
+        checks = face_check_frames(planned, n_expected) if self.count_faces else set()
         if progress is not None:
             progress(0, n_expected)
         for frame_index, slot in enumerate(slots):

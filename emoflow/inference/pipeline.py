@@ -84,6 +84,9 @@ class Pipeline:
         if several_faces != "error":
             options.setdefault("max_num_faces", MAX_FACES_FOLLOWED)
             options["face_policy"] = several_faces
+        # the FaceCounter checks the same frames before extraction (several_faces="error"),
+        # or Face Mesh looks for several faces itself: no second count in the tracker
+        options.setdefault("count_faces", False)
         self.extractor_options = options
         self.several_faces = several_faces
         self.fps = fps
