@@ -3,7 +3,7 @@
 MediaPipe's native (C++) code logs through glog/absl straight to file descriptor 2 ("INFO:
 Created TensorFlow Lite XNNPACK delegate for CPU.", "W0000 … inference_feedback_manager.cc
 …"); ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` do not silence MediaPipe 0.10.21
-(tried). The workflow's jobs send descriptor 2 to their log (:func:`log_to_file`); the command
+(tried). The workflow's jobs send descriptor 2 to their log (:func:`start_job`); the command
 line keeps those lines off the terminal by pointing descriptor 2 elsewhere while Python's own
 messages (logging, progress bars, errors) keep the terminal (:func:`console`).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -21,11 +22,32 @@ from pathlib import Path
 from typing import IO
 
 
+def start_job(log_path: str | Path) -> None:
+    """The first call of every workflow script: its log (:func:`log_to_file`), and no cyclic
+    garbage collection over what the job imported.
+
+    A job is a short process that imports a lot (torch alone leaves ~170,000 objects for the
+    collector to track, 0.08 s per full collection) and does little work on the demo. Python's
+    collector would go over all of them in every full collection and again while the
+    interpreter shuts down: ~0.3 s of CPU per job that imports torch, half the work of a demo
+    ``train_models`` job (measured in ``benchmarks/job_startup.py``). ``gc.freeze()``
+    moves the objects alive now, the imported modules and their tables, into the permanent
+    generation that collections skip, and again at exit (``atexit`` runs before the
+    interpreter's last collections). The job's own data is still collected while it runs, and
+    every object is still freed by reference counting; only cycles left at exit are not
+    broken, which the operating system does at once. The job's outputs are written and
+    closed (atomically) before it ends, so nothing waits for a collection to be flushed.
+    """
+    log_to_file(log_path)
+    gc.freeze()
+    atexit.register(gc.freeze)
+
+
 def log_to_file(path: str | Path) -> None:
     """Send Python logging, warnings and native (C++) stderr output to ``path``.
 
-    Used by every workflow script as its first call, so a rule's log holds MediaPipe's and
-    TensorFlow Lite's messages as well as emoflow's.
+    Called by :func:`start_job`, so a rule's log holds MediaPipe's and TensorFlow Lite's
+    messages as well as emoflow's.
     """
     log_path = Path(path)
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
 """Rule compare_pruning: one pruning baseline of one emotion at the IG chain's counts."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.comparison import compare_pruning
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 compare_pruning(
     snakemake.input.features,
     list(snakemake.input.landmarks),

@@ -1,9 +1,9 @@
 """Rule gather_comparison: every pruning baseline beside the IG chain, and its figure."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.comparison import gather_comparison
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 gather_comparison(
     list(snakemake.input.tables),
     snakemake.params.chain_metrics,

@@ -1,10 +1,10 @@
 """Rule gather_iteration: every emotion of one iteration → the iteration's metrics (with the
 calibrated combined prediction), scores and landmark sets."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.training import gather_iteration
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 gather_iteration(
     snakemake.input.metrics,
     snakemake.input.scores,

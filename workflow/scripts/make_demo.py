@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.demo import DemoSpec, make_demo
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 spec = dict(snakemake.params.spec)
 emotions = spec.pop("emotions")  # dataset.emotions, which the rule adds to the demo section
 make_demo(

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.report import make_report
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 make_report(
     snakemake.input.summary,
     snakemake.input.metrics,

@@ -1,9 +1,9 @@
 """Rule prune_landmarks: drop each emotion's least relevant landmarks for the next iteration."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.pruning import PruneSettings, prune_iteration
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 prune_iteration(
     snakemake.input.attributions,
     snakemake.input.landmarks,

@@ -1,9 +1,9 @@
 """Rule summarise_iterations: all iterations' metrics → results/summary.parquet."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.pruning import summarise_iterations
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 summarise_iterations(
     snakemake.input.metrics, snakemake.output.summary, tolerance=snakemake.params.tolerance
 )

@@ -1,10 +1,10 @@
 """Rule train_models: one emotion's randomized deep network of one iteration, cross-validated
 by subject, and its improved Integrated Gradients (Zarr)."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.chains import PREVIOUS_OUTPUTS, train_and_attribute
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 train_and_attribute(
     snakemake.input.features,
     snakemake.input.landmarks,

@@ -1,7 +1,7 @@
 """Rule write_run_settings: the run's settings that shape its results, for the report."""
 
-from emoflow._logging import log_to_file
+from emoflow._logging import start_job
 from emoflow.report import write_run_settings
 
-log_to_file(snakemake.log[0])
+start_job(snakemake.log[0])
 write_run_settings(snakemake.params.settings, snakemake.output.settings)
