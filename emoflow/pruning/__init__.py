@@ -6,8 +6,14 @@
   section (unknown keys rejected);
 - :mod:`~emoflow.pruning.pruner` — :class:`LandmarkPruner` (mirror pairs, floor) and the
   iteration functions that write ``landmarks.json`` through :mod:`emoflow.landmark_sets`;
-- :mod:`~emoflow.pruning.summary` — ``summary.parquet`` (to move to the report).
+- :mod:`~emoflow.pruning.summary` — ``summary.parquet`` (to move to the report); its names
+  are imported when first used, so the pruning jobs do not import polars.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from emoflow.pruning.policies import (
     PRUNING_POLICIES,
@@ -25,7 +31,11 @@ from emoflow.pruning.pruner import (
     should_stop,
 )
 from emoflow.pruning.settings import OTHER_STAGE_KEYS, Policy, PruneSettings
-from emoflow.pruning.summary import SUMMARY_SCHEMA, summarise_iterations
+
+if TYPE_CHECKING:
+    from emoflow.pruning.summary import SUMMARY_SCHEMA, summarise_iterations
+
+_LAZY = {"SUMMARY_SCHEMA": "summary", "summarise_iterations": "summary"}
 
 __all__ = [
     "OTHER_STAGE_KEYS",
@@ -45,3 +55,13 @@ __all__ = [
     "should_stop",
     "summarise_iterations",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the summary's (polars-backed) names on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emoflow.pruning' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"emoflow.pruning.{module}"), name)
+    globals()[name] = value
+    return value

@@ -40,6 +40,7 @@ __all__ = [
     "held_out_subjects",
     "read_metrics",
     "read_scores",
+    "scores_schema",
     "write_metrics",
     "write_scores",
 ]
@@ -48,6 +49,15 @@ METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
 """Binary metrics recorded per fold, averaged per emotion."""
 SCORE_COLUMNS = ("video_id", "subject", "emotion", "fold", "model", "score", "probability")
 """Columns of ``scores.parquet``."""
+
+
+def scores_schema() -> dict[str, Any]:
+    """The Polars schema of ``scores.parquet``, in :data:`SCORE_COLUMNS` order (built on call:
+    polars is imported lazily)."""
+    import polars as pl
+
+    types = (pl.String, pl.String, pl.String, pl.Int64, pl.String, pl.Float64, pl.Float64)
+    return dict(zip(SCORE_COLUMNS, types, strict=True))
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
@@ -104,7 +114,8 @@ def write_scores(
             "model": np.tile(models, len(video_ids)),
             "score": scores.reshape(-1),
             "probability": probabilities.reshape(-1),
-        }
+        },
+        schema=scores_schema(),
     )
     write_parquet(table, path)
 
