@@ -57,6 +57,30 @@ def test_missing_frames_are_interpolated() -> None:
     assert np.isfinite(sample).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_missing_frames_are_filled_exactly_as_np_interp_per_coordinate(dtype: type) -> None:
+    from emoflow.features.normalise import _interpolate_missing
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n_frames = int(rng.integers(1, 30))
+        landmarks = (rng.normal(size=(n_frames, 5, 3)) * 10 ** rng.uniform(-3, 3)).astype(dtype)
+        found = rng.random(n_frames) < rng.uniform(0.05, 1.0)
+        found[rng.integers(n_frames)] = True
+        landmarks[~found] = np.nan
+        frames = np.arange(n_frames)
+        expected = np.stack(
+            [
+                np.interp(frames, frames[found], column[found])
+                for column in landmarks.reshape(n_frames, -1).T
+            ],
+            axis=1,
+        ).astype(dtype)
+        filled = _interpolate_missing(landmarks, found)
+        assert filled.dtype == landmarks.dtype
+        assert np.array_equal(filled.reshape(n_frames, -1), expected)  # bit for bit
+
+
 def test_resample_keeps_endpoints() -> None:
     sequence = np.arange(10, dtype=np.float64).reshape(10, 1)
     resampled = resample_frames(sequence, 4)

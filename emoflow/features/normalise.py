@@ -91,12 +91,27 @@ def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.nd
     """Fill frames without a face by linear interpolation in time (edges: nearest frame)."""
     if found_mask.all():
         return landmarks
-    frames = np.arange(len(landmarks))
-    flat = landmarks.reshape(len(landmarks), -1)
-    filled = np.empty_like(flat)
-    for column in range(flat.shape[1]):
-        filled[:, column] = np.interp(frames, frames[found_mask], flat[found_mask, column])
-    return filled.reshape(landmarks.shape)
+    # np.interp's arithmetic for every coordinate at once (the same numbers as calling it per
+    # coordinate, which was 137,000 calls for the demo's 96 videos): frames before the first
+    # or from the last found frame take that frame's values, found frames keep theirs, the
+    # others lie on the line between the found frames around them
+    frames = np.arange(len(landmarks), dtype=np.float64)
+    known = np.flatnonzero(found_mask)
+    flat = landmarks.reshape(len(landmarks), -1).astype(np.float64)
+    upper = np.clip(np.searchsorted(known, frames, side="right"), 1, max(len(known) - 1, 1))
+    lower = np.minimum(upper - 1, len(known) - 1)
+    upper = np.minimum(upper, len(known) - 1)
+    x0, x1 = known[lower], known[upper]
+    between = (frames > x0) & (frames < x1)
+    filled = flat[x0]  # a copy: fancy indexing
+    if between.any():
+        inside = np.flatnonzero(between)
+        left, right = flat[x0[inside]], flat[x1[inside]]
+        slope = (right - left) / (x1[inside] - x0[inside]).astype(np.float64)[:, None]
+        filled[inside] = slope * (frames[inside] - x0[inside])[:, None] + left
+    last = frames >= known[-1]
+    filled[last] = flat[known[-1]]
+    return filled.astype(landmarks.dtype, copy=False).reshape(landmarks.shape)
 
 
 def _align_to(
