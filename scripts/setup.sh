@@ -17,4 +17,6 @@ fi
 # OpenCV); its Face Mesh runs fine on numpy 2 with the dependencies in base.txt.
 .venv/bin/python -m pip install -q --no-deps mediapipe==0.10.21
 .venv/bin/python -m pip install -q --no-deps -e .
+# an editable install is not byte-compiled by pip; every workflow job imports the package
+.venv/bin/python -m compileall -q emoflow
 .venv/bin/python -c "import emoflow, mediapipe, torch; print('emoflow', emoflow.__version__, '| torch', torch.__version__, '| mediapipe', mediapipe.__version__)"
