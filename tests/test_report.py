@@ -136,6 +136,53 @@ def test_writes_every_figure_and_the_numbers(report: tuple[Path, dict]) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging leftovers
 
 
+def test_face_figures_drawn_apart_are_the_same_files(
+    run: dict, report: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from emoflow.report import FACE_FIGURES, draw_face_figures
+
+    out, numbers = report
+    apart = tmp_path / "report"
+    without_faces = make_report(
+        run["summary"],
+        run["metrics"],
+        run["attributions"],
+        run["landmarks"],
+        apart,
+        ground_truth_path=run["truth"],
+        top_k=TOP_K,
+        scores_paths=run["scores"],
+        run_config={"train": {"n_folds": 3, "test_subjects": 2}, "report": {"top_k": TOP_K}},
+        faces=False,
+    )
+    assert without_faces == numbers
+    faces = {FIGURES[key] for key in FACE_FIGURES}
+    assert not faces & {p.name for p in apart.iterdir()}
+    draw_face_figures(
+        run["summary"],
+        run["metrics"],
+        run["attributions"],
+        run["landmarks"],
+        apart,
+        ground_truth_path=run["truth"],
+        top_k=TOP_K,
+    )
+    assert sorted(p.name for p in apart.iterdir()) == sorted(p.name for p in out.iterdir())
+    for name in sorted(p.name for p in out.iterdir()):
+        assert (apart / name).read_bytes() == (out / name).read_bytes(), name
+    store = tmp_path / "attributions.zarr"  # never into (or over) one of its inputs
+    store.mkdir()
+    (store / "zarr.json").write_text("{}")
+    relevance = tmp_path / FIGURES["relevance"]
+    relevance.write_text("input")
+    for out_dir in (store, store / "figures", tmp_path):
+        with pytest.raises(InputError, match="input") as caught:
+            draw_face_figures(relevance, [relevance], [store], [relevance], out_dir)
+        assert str(out_dir) in str(caught.value)
+    assert sorted(p.name for p in store.iterdir()) == ["zarr.json"]
+    assert relevance.read_text() == "input"
+
+
 def test_report_numbers_follow_the_summary(run: dict, report: tuple[Path, dict]) -> None:
     _, numbers = report
     summary = pl.read_parquet(run["summary"])

@@ -229,6 +229,7 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
         "gather_iteration",
         "summarise_iterations",
         "make_report",
+        "draw_face_figures",  # the report's figures on the face, beside make_report
         "write_run_settings",  # the report's settings page shows prune.fraction
         "write_provenance",
         "all",

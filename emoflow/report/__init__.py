@@ -7,7 +7,8 @@
 - :mod:`~emoflow.report.figures` (with :mod:`~emoflow.report.faces` and
   :mod:`~emoflow.report.confusion`): the figures;
 - :mod:`~emoflow.report.pages` (with :mod:`~emoflow.report.html`): the HTML items;
-- :mod:`~emoflow.report.stage`: :func:`make_report`, what the workflow's rule calls.
+- :mod:`~emoflow.report.stage`: :func:`make_report` and :func:`draw_face_figures`, what the
+  workflow's rules call.
 
 ``summary.parquet`` is read through :mod:`emoflow.summary` (``read_summary`` is re-exported
 here), which ``emoflow predict`` shares.
@@ -26,9 +27,11 @@ from emoflow.report.figures import (
 from emoflow.report.inputs import ReportInputs, load_report_inputs, read_ground_truth
 from emoflow.report.pages import PAGES
 from emoflow.report.stage import (
+    FACE_FIGURES,
     REPORT_JSON,
     RUN_CONFIG,
     SUMMARY_TABLE,
+    draw_face_figures,
     make_report,
     read_run_settings,
     write_run_settings,
@@ -37,6 +40,7 @@ from emoflow.report.tables import precision_at_k, report_numbers, top_landmarks
 from emoflow.summary import SUMMARY_COLUMNS, read_summary, selected_iterations
 
 __all__ = [
+    "FACE_FIGURES",
     "FIGURES",
     "PAGES",
     "REPORT_JSON",
@@ -45,6 +49,7 @@ __all__ = [
     "SUMMARY_TABLE",
     "DataQuality",
     "ReportInputs",
+    "draw_face_figures",
     "load_data_quality",
     "load_report_inputs",
     "make_report",

@@ -25,7 +25,9 @@ and writes into one folder:
 ``report.json``
     The key numbers (see :func:`report_numbers`), plus the data counts and validation/test.
 
-Matplotlib is imported lazily and drawn with the Agg canvas, so the stage runs headless.
+The two figures on the face can be drawn by :func:`draw_face_figures` alone (the workflow
+does, in a job beside the rest). Matplotlib is imported lazily and drawn with the Agg canvas,
+so the stage runs headless.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from emoflow.report.figures import (
     plot_selected_confusions,
     plot_selected_landmarks,
 )
-from emoflow.report.inputs import load_report_inputs
+from emoflow.report.inputs import ReportInputs, load_report_inputs
 from emoflow.report.pages import (
     PAGES,
     write_data_page,
@@ -57,6 +59,8 @@ from emoflow.report.pages import (
 )
 from emoflow.report.tables import report_numbers
 
+FACE_FIGURES = ("relevance", "selected")
+"""Keys of :data:`~emoflow.report._drawing.FIGURES` drawn on the reference face."""
 REPORT_JSON = "report.json"
 SUMMARY_TABLE = "summary.csv"
 RUN_CONFIG = "run_config.yaml"
@@ -82,6 +86,7 @@ def make_report(
     manifest_path: str | Path | None = None,
     features_path: str | Path | None = None,
     landmark_paths: Sequence[str | Path] | None = None,
+    faces: bool = True,
 ) -> dict[str, Any]:
     """Write the report's figures, HTML pages, ``report.json`` and ``summary.csv`` (and the
     run's settings, when given) into ``out_dir``.
@@ -112,6 +117,9 @@ def make_report(
     manifest_path, features_path, landmark_paths
         ``manifest.parquet``, ``features.zarr`` and the landmark shards: the data and quality
         page (videos, face detection, every video dropped or skipped with its reason).
+    faces
+        Whether to draw the figures on the face (:data:`FACE_FIGURES`) too; the workflow
+        draws them with :func:`draw_face_figures` in a job beside this one.
 
     Returns
     -------
@@ -131,7 +139,10 @@ def make_report(
     data_inputs = [p for p in (manifest_path, features_path) if p is not None]
     shards = list(landmark_paths or [])
     refuse_overwriting_inputs(
-        [out, *(out / name for name in _outputs(writes_settings=settings_path is None))],
+        [
+            out,
+            *(out / name for name in _outputs(writes_settings=settings_path is None, faces=faces)),
+        ],
         [
             summary_path,
             *metrics_paths,
@@ -161,17 +172,8 @@ def make_report(
     with plotting():
         plot_accuracy_vs_landmarks(inputs, out / FIGURES["accuracy"])
         plot_cost_vs_landmarks(inputs.summary, inputs.emotions, out / FIGURES["cost"])
-        plot_relevance_on_face(
-            inputs.emotions,
-            inputs.scores,
-            out / FIGURES["relevance"],
-            top_k=top_k,
-            ground_truth=inputs.ground_truth,
-            iteration=inputs.iterations[0],
-            selected=inputs.selected_relevance,
-            selected_iterations=[inputs.selected_iteration(e) for e in inputs.emotions],
-        )
-        plot_selected_landmarks(inputs, out / FIGURES["selected"])
+        if faces:
+            _draw_faces(inputs, out, top_k)
         plot_confusion_matrices(inputs, out / FIGURES["confusion"])
         if inputs.selected_scores:
             numbers["selected_confusion"] = plot_selected_confusions(
@@ -242,6 +244,59 @@ def _flat(entries: Sequence[str | Path | Sequence[str | Path]]) -> list[str | Pa
     return [path for entry in entries for path in _as_list(entry)]
 
 
-def _outputs(*, writes_settings: bool) -> list[str]:
+def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
     settings = [RUN_CONFIG] if writes_settings else []
-    return [*FIGURES.values(), *PAGES.values(), SUMMARY_TABLE, *settings, REPORT_JSON]
+    figures = [name for key, name in FIGURES.items() if faces or key not in FACE_FIGURES]
+    return [*figures, *PAGES.values(), SUMMARY_TABLE, *settings, REPORT_JSON]
+
+
+def _draw_faces(inputs: ReportInputs, out: Path, top_k: int) -> None:
+    """The figures of :data:`FACE_FIGURES` (in :func:`~emoflow.report._drawing.plotting`)."""
+    plot_relevance_on_face(
+        inputs.emotions,
+        inputs.scores,
+        out / FIGURES["relevance"],
+        top_k=top_k,
+        ground_truth=inputs.ground_truth,
+        iteration=inputs.iterations[0],
+        selected=inputs.selected_relevance,
+        selected_iterations=[inputs.selected_iteration(e) for e in inputs.emotions],
+    )
+    plot_selected_landmarks(inputs, out / FIGURES["selected"])
+
+
+def draw_face_figures(
+    summary_path: str | Path,
+    metrics_paths: Sequence[str | Path],
+    attribution_paths: Sequence[str | Path | Sequence[str | Path]],
+    landmark_set_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    ground_truth_path: str | Path | None = None,
+    top_k: int = 50,
+) -> None:
+    """Draw only the report's figures on the face (:data:`FACE_FIGURES`) into ``out_dir``,
+    from the inputs :func:`make_report` takes under the same names; the same files as
+    :func:`make_report` draws with ``faces=True``.
+
+    They need neither the scores nor the data inputs, and drawing them is a third of the
+    report's time, so the workflow runs this beside ``make_report(..., faces=False)``: the
+    report, the last job of a run, takes as long as its longer half.
+    """
+    if top_k < 1:
+        raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
+    attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
+    out = Path(out_dir)
+    truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
+    stores = _flat(attribution_paths)
+    refuse_overwriting_inputs(
+        [out, *(out / FIGURES[key] for key in FACE_FIGURES)],
+        [summary_path, *metrics_paths, *stores, *landmark_set_paths, *truth],
+        folders=stores,
+    )
+    inputs = load_report_inputs(
+        summary_path, metrics_paths, attribution_paths, landmark_set_paths, ground_truth_path
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with plotting():
+        _draw_faces(inputs, out, top_k)

@@ -107,21 +107,6 @@ rule make_report:
             category="3. Accuracy and cost",
             labels={"#": "3", "item": "summary per emotion and iteration (table)"},
         ),
-        relevance=report(
-            path(LAYOUT.report / "relevance_on_face.png"),
-            caption="../report/relevance.rst",
-            category="4. Landmark relevance",
-            labels={
-                "#": "1",
-                "item": "relevance on the face: all landmarks and selected",
-            },
-        ),
-        selected=report(
-            path(LAYOUT.report / "selected_landmarks.png"),
-            caption="../report/selected.rst",
-            category="4. Landmark relevance",
-            labels={"#": "2", "item": "landmarks kept by each selected model"},
-        ),
         selection=report(
             path(LAYOUT.report / "landmark_selection.html"),
             caption="../report/selection.rst",
@@ -148,6 +133,48 @@ rule make_report:
         top_k=config["report"]["top_k"],
     script:
         "../scripts/make_report.py"
+
+
+# The two figures on the face are a third of the report's drawing and need neither the scores
+# nor the data inputs: drawn in a job of their own, beside make_report (the run's last jobs).
+rule draw_face_figures:
+    input:
+        summary=path(LAYOUT.summary),
+        metrics=per_iteration(LAYOUT.metrics),
+        attributions=[
+            store
+            for iteration in ITERATIONS
+            for store in per_emotion(LAYOUT.attributions, iteration)
+        ],
+        landmarks=per_iteration(LAYOUT.landmark_sets),
+        truth=get_ground_truth(),
+    output:
+        relevance=report(
+            path(LAYOUT.report / "relevance_on_face.png"),
+            caption="../report/relevance.rst",
+            category="4. Landmark relevance",
+            labels={
+                "#": "1",
+                "item": "relevance on the face: all landmarks and selected",
+            },
+        ),
+        selected=report(
+            path(LAYOUT.report / "selected_landmarks.png"),
+            caption="../report/selected.rst",
+            category="4. Landmark relevance",
+            labels={"#": "2", "item": "landmarks kept by each selected model"},
+        ),
+    log:
+        log("draw_face_figures", "draw_face_figures"),
+    benchmark:
+        bench("draw_face_figures", "draw_face_figures")
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        top_k=config["report"]["top_k"],
+    script:
+        "../scripts/draw_face_figures.py"
 
 
 # Writing a small YAML file: no job of its own on a cluster.

@@ -19,4 +19,5 @@ make_report(
     manifest_path=snakemake.input.manifest,
     features_path=snakemake.input.features,
     landmark_paths=list(snakemake.input.shards),
+    faces=False,  # drawn by the rule draw_face_figures
 )
