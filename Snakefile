@@ -29,12 +29,10 @@ include: "workflow/rules/provenance.smk"
 
 
 # Seconds of work each: on a cluster they run in the submitting Snakemake process rather
-# than queue as jobs (pruning sits between every two iterations).
+# than queue as jobs (gathering an iteration sits between its models and the report).
 localrules:
     all,
     build_manifest,
-    start_landmark_set,
-    prune_landmarks,
     gather_iteration,
     summarise_iterations,
     write_provenance,

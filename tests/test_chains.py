@@ -188,3 +188,87 @@ def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:
     metrics = [json.loads(outputs[i]["metrics"].read_text()) for i in (0, 1)]
     assert metrics[1]["iteration"] == 1 and metrics[0]["iteration"] == 0
     assert metrics[1]["emotions"] == metrics[0]["emotions"]
+
+
+def test_a_chain_step_writes_its_landmark_set_then_trains_on_it(tmp_path) -> None:
+    """chain_step = initial_landmark_set / prune_iteration, then train_and_attribute."""
+    from emoflow.attribution import load_scores
+    from emoflow.chains import chain_step, train_and_attribute
+    from emoflow.errors import ConfigError
+    from emoflow.pruning import PruneSettings, prune_iteration
+
+    store = _store(tmp_path)
+    emotion = EMOTIONS[1]
+    settings = {"train": {"n_folds": 3, "device": "cpu"}, "attribution": {"n_steps": 4}}
+    prune = {"policy": "fraction", "fraction": 0.5, "min_landmarks": 4}
+    steps = []
+    for iteration in (0, 1):
+        folder = tmp_path / f"iter_{iteration}"
+        folder.mkdir()
+        steps.append(
+            {
+                "landmarks": folder / "landmarks.json",
+                "model": folder / "model.pt",
+                "metrics": folder / "metrics.json",
+                "scores": folder / "scores.parquet",
+                "attributions": folder / "attributions.zarr",
+            }
+        )
+        chain_step(
+            store,
+            emotion,
+            iteration=iteration,
+            landmark_set_path=steps[-1]["landmarks"],
+            model_path=steps[-1]["model"],
+            metrics_path=steps[-1]["metrics"],
+            scores_path=steps[-1]["scores"],
+            attributions_path=steps[-1]["attributions"],
+            prune=prune if iteration else None,
+            previous=steps[0] if iteration else None,
+            earlier_metrics=[steps[0]["metrics"]] if iteration else (),
+            **settings,
+        )
+    first = json.loads(steps[0]["landmarks"].read_text())
+    assert first["emotions"] == {emotion: list(range(20))} and first["start"] == "all"
+    # iteration 1 by hand: the same pruning of iteration 0's relevance, the same training
+    by_hand = tmp_path / "by_hand"
+    by_hand.mkdir()
+    prune_iteration(
+        steps[0]["attributions"],
+        steps[0]["landmarks"],
+        by_hand / "landmarks.json",
+        settings=PruneSettings.from_section(prune),
+        iteration=1,
+        metrics_paths=[steps[0]["metrics"]],
+    )
+    assert json.loads((by_hand / "landmarks.json").read_text()) == json.loads(
+        steps[1]["landmarks"].read_text()
+    )
+    assert len(json.loads(steps[1]["landmarks"].read_text())["emotions"][emotion]) == 10
+    train_and_attribute(
+        store,
+        by_hand / "landmarks.json",
+        emotion,
+        model_path=by_hand / "model.pt",
+        metrics_path=by_hand / "metrics.json",
+        scores_path=by_hand / "scores.parquet",
+        attributions_path=by_hand / "attributions.zarr",
+        iteration=1,
+        **settings,
+    )
+    assert pl.read_parquet(by_hand / "scores.parquet").equals(pl.read_parquet(steps[1]["scores"]))
+    np.testing.assert_array_equal(
+        load_scores(by_hand / "attributions.zarr")[1], load_scores(steps[1]["attributions"])[1]
+    )
+    with pytest.raises(ConfigError, match="previous iteration's landmarks and attributions"):
+        chain_step(
+            store,
+            emotion,
+            iteration=2,
+            landmark_set_path=tmp_path / "never.json",
+            model_path=tmp_path / "never.pt",
+            metrics_path=tmp_path / "never_metrics.json",
+            scores_path=tmp_path / "never.parquet",
+            attributions_path=tmp_path / "never.zarr",
+        )
+    assert not (tmp_path / "never.json").exists()

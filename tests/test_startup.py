@@ -13,8 +13,6 @@ REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "captum", "mediapipe", "matplotlib", "cv2", "dask")
 LIGHT_SCRIPTS = (
     "build_manifest",
-    "start_landmark_set",
-    "prune_landmarks",
     "gather_iteration",
     "summarise_iterations",
     "write_provenance",

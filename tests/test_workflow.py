@@ -222,9 +222,8 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
     result = _snakemake(finished_run, "-n", "--config", "prune={fraction: 0.4}")
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
-    assert planned.get("prune_landmarks") == 3  # one per emotion's chain
+    # pruning is the first step of each chain's train_models job from iteration 1 (issue 14)
     assert set(planned) <= {
-        "prune_landmarks",
         "train_models",
         "gather_iteration",
         "summarise_iterations",
@@ -236,6 +235,17 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
     }, planned
     assert planned.get("train_models") == 3  # iteration 1 only, each emotion
     assert planned.get("gather_iteration") == 1
+
+
+@pytest.mark.slow
+def test_changing_the_start_set_reruns_the_chains_from_iteration_0(finished_run: Path) -> None:
+    result = _snakemake(finished_run, "-n", "--config", "prune={start: mesh}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = _planned_jobs(result.stdout + result.stderr)
+    assert planned.get("train_models") == 3 * 2  # iterations 0 and 1, each emotion
+    assert not {"make_demo", "build_manifest", "extract_landmarks", "build_features"} & set(
+        planned
+    ), planned
 
 
 @pytest.mark.slow
@@ -305,7 +315,6 @@ def test_paper_preset_plans_on_a_ckplus_folder(tmp_path: Path) -> None:
     planned = _planned_jobs(result.stdout + result.stderr)
     assert planned["build_manifest"] == 1
     assert planned["train_models"] == 9 * 7  # iterations 0 … 8, one chain per emotion
-    assert planned["prune_landmarks"] == 8 * 7
     assert "make_demo" not in planned
 
 

@@ -113,33 +113,21 @@ def per_iteration(method):
     return [path(method(iteration)) for iteration in ITERATIONS]
 
 
-def get_prune_inputs(wildcards):
-    """An emotion's previous iteration: its relevance, its set and its metrics so far."""
-    iteration, emotion = int(wildcards.iteration), wildcards.emotion
-    if iteration < 1:
-        raise ValueError(
-            f"iteration {iteration} has no previous iteration to prune from"
-        )
-    previous = iteration - 1
-    return {
-        "attributions": path(LAYOUT.attributions(previous, emotion)),
-        "landmarks": path(LAYOUT.landmark_sets(previous, emotion)),
-        "metrics": [path(LAYOUT.metrics(i, emotion)) for i in range(iteration)],
-    }
-
-
-def get_previous_outputs(wildcards):
-    """An emotion's previous iteration (none for iteration 0): a chain whose pruning stopped
-    carries it forward instead of training again."""
+def get_step_inputs(wildcards):
+    """An emotion's previous iteration (none for iteration 0): the relevance and landmark set
+    it prunes, the metrics so far (early stopping), and the outputs a chain whose pruning
+    stopped carries forward instead of training again."""
     iteration, emotion = int(wildcards.iteration), wildcards.emotion
     if iteration < 1:
         return {}
     previous = iteration - 1
     return {
+        "previous_landmarks": path(LAYOUT.landmark_sets(previous, emotion)),
+        "previous_attributions": path(LAYOUT.attributions(previous, emotion)),
         "previous_model": path(LAYOUT.model(previous, emotion)),
         "previous_metrics": path(LAYOUT.metrics(previous, emotion)),
         "previous_scores": path(LAYOUT.scores(previous, emotion)),
-        "previous_attributions": path(LAYOUT.attributions(previous, emotion)),
+        "earlier_metrics": [path(LAYOUT.metrics(i, emotion)) for i in range(iteration)],
     }
 
 

@@ -1,33 +1,19 @@
 # One chain per emotion: each emotion's model of each iteration is its own (GPU) job, so the
 # emotions' chains run side by side (`--resources gpu=N`: N at once, each on its own device).
-rule start_landmark_set:
-    input:
-        features=path(LAYOUT.features),
-    output:
-        landmarks=path(LAYOUT.landmark_sets(0, "{emotion}")),
-    log:
-        log("start_landmark_set", "{emotion}"),
-    benchmark:
-        bench("start_landmark_set", "{emotion}")
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    params:
-        start=config["prune"]["start"],
-    script:
-        "../scripts/start_landmark_set.py"
-
-
-# Training and attribution of one emotion and iteration share one GPU job: each job pays 1-2 s
-# of CPU to start Python and import torch, as much as the work itself on the demo. One thread
-# each: most of a job is single-threaded, so jobs side by side use the cores better (on a
-# cluster, profiles/*/config.yaml gives each 4; locally `--set-threads train_models=4`).
+# One job per emotion and iteration: the step's landmark set (iteration 0: the start set; later
+# ones: pruned by the previous iteration's relevance), then training and attribution. Each job
+# pays ~1 s of CPU to start Python and import torch, more than the work on the demo, while
+# choosing a landmark set takes milliseconds: one job per step, not three. Only the step's own
+# setting is a parameter, so a change to prune.start re-runs the chains from iteration 0 and a
+# change to the policy from iteration 1. One thread each: most of a job is single-threaded, so
+# jobs side by side use the cores better (on a cluster, profiles/*/config.yaml gives each 4;
+# locally `--set-threads train_models=4`).
 rule train_models:
     input:
-        unpack(get_previous_outputs),
+        unpack(get_step_inputs),
         features=path(LAYOUT.features),
-        landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
     output:
+        landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
         model=path(LAYOUT.model("{iteration}", "{emotion}")),
         metrics=path(LAYOUT.metrics("{iteration}", "{emotion}")),
         scores=path(LAYOUT.scores("{iteration}", "{emotion}")),
@@ -45,6 +31,10 @@ rule train_models:
         torch_threads=torch_threads,
         # attribution's batch and memory knobs: how the job runs, not what it computes
     params:
+        start=lambda wildcards: (
+            config["prune"]["start"] if int(wildcards.iteration) == 0 else None
+        ),
+        prune=lambda wildcards: PRUNE_SETTINGS if int(wildcards.iteration) > 0 else None,
         train=config["train"],
         attribution=ATTRIBUTION_SETTINGS,
         iteration=lambda wildcards: int(wildcards.iteration),

@@ -1,22 +1,28 @@
-"""Rule train_models: one emotion's randomized deep network of one iteration, cross-validated
-by subject, and its improved Integrated Gradients (Zarr)."""
+"""Rule train_models: one step of an emotion's chain: its landmark set (the start set, or
+pruned by the previous iteration's relevance), its randomized deep network cross-validated by
+subject, and the network's Integrated Gradients (Zarr)."""
 
 from emoflow._logging import start_job
-from emoflow.chains import PREVIOUS_OUTPUTS, train_and_attribute
+from emoflow.chains import PREVIOUS_OUTPUTS, chain_step
 
 start_job(snakemake.log[0])
-train_and_attribute(
+chain_step(
     snakemake.input.features,
-    snakemake.input.landmarks,
     snakemake.wildcards.emotion,
+    iteration=snakemake.params.iteration,
+    landmark_set_path=snakemake.output.landmarks,
     model_path=snakemake.output.model,
     metrics_path=snakemake.output.metrics,
     scores_path=snakemake.output.scores,
     attributions_path=snakemake.output.attributions,
+    start=snakemake.params.start,
+    prune=snakemake.params.prune,
+    previous={
+        name: snakemake.input.get(f"previous_{name}") for name in ("landmarks", *PREVIOUS_OUTPUTS)
+    },
+    earlier_metrics=list(snakemake.input.get("earlier_metrics", [])),
     train=snakemake.params.train,
     attribution=snakemake.params.attribution,
     runtime=snakemake.resources,
-    iteration=snakemake.params.iteration,
     threads=snakemake.resources.torch_threads,
-    previous={name: snakemake.input.get(f"previous_{name}") for name in PREVIOUS_OUTPUTS},
 )
