@@ -7,7 +7,7 @@
 - :mod:`~emoflow.pruning.pruner` — :class:`LandmarkPruner` (mirror pairs, floor) and the
   iteration functions that write ``landmarks.json`` through :mod:`emoflow.landmark_sets`;
 - :mod:`~emoflow.pruning.summary` — ``summary.parquet`` (to move to the report); its names
-  are imported when first used, so the pruning jobs do not import polars.
+  are imported when first used, so pruning does not import polars.
 """
 
 from __future__ import annotations

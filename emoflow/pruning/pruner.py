@@ -209,7 +209,7 @@ def prune_iteration(
 
 
 def rule_settings(section: dict[str, Any]) -> dict[str, Any]:
-    """The entries of a ``prune`` config section that can change a pruning job's output.
+    """The entries of a ``prune`` config section that can change a pruning step's output.
 
     :meth:`PruneSettings.keys_from` (unknown keys are an error) less the values of the
     policies that are not chosen: under ``policy: fraction`` a changed ``threshold`` re-runs
