@@ -17,9 +17,9 @@ Importing this package does not import torch or matplotlib.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from emoflow._lazy import lazy_names
 from emoflow.comparison.rankings import (
     RANKINGS,
     motion_energy,
@@ -67,12 +67,4 @@ __all__ = [
     "zero_baseline_relevance",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the figure and the runner on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emoflow.comparison' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"emoflow.comparison.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from emoflow._lazy import lazy_names
 from emoflow.pruning.policies import (
     PRUNING_POLICIES,
     FractionPolicy,
@@ -56,12 +56,4 @@ __all__ = [
     "summarise_iterations",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the summary's (polars-backed) names on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emoflow.pruning' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"emoflow.pruning.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

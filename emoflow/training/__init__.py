@@ -14,9 +14,9 @@ The torch-backed names are imported when first used, so readers of the metrics s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from emoflow._lazy import lazy_names
 from emoflow.landmark_sets import read_landmark_sets  # alias: landmarks.json has its own owner
 from emoflow.training.outputs import (
     METRIC_NAMES,
@@ -82,12 +82,4 @@ __all__ = [
     "write_scores",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the torch-backed names on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emoflow.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"emoflow.training.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -1,0 +1,28 @@
+"""Names of a package imported from its submodules when first used (PEP 562).
+
+A package whose ``__init__`` would otherwise import torch, Matplotlib or polars for names that
+light callers never use lists them in a mapping ``{name: submodule}`` and sets
+``__getattr__ = lazy_names(__name__, mapping)``: the first access imports the submodule and
+keeps the name in the package, so later accesses are plain attribute lookups.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_names(package: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """The module ``__getattr__`` of ``package`` that imports ``names[name]`` on first use."""
+
+    def __getattr__(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__
