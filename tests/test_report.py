@@ -101,10 +101,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"root": root, "summary": root / "summary.parquet", "truth": truth, **paths}
 
 
-@pytest.fixture(scope="module")
-def report(run: dict) -> tuple[Path, dict]:
-    out = run["root"] / "report"
-    numbers = make_report(
+def _make_report(run: dict, out: Path, **options) -> dict:
+    """make_report over the module's run, with the report fixture's settings."""
+    return make_report(
         run["summary"],
         run["metrics"],
         run["attributions"],
@@ -114,8 +113,14 @@ def report(run: dict) -> tuple[Path, dict]:
         top_k=TOP_K,
         scores_paths=run["scores"],
         run_config={"train": {"n_folds": 3, "test_subjects": 2}, "report": {"top_k": TOP_K}},
+        **options,
     )
-    return out, numbers
+
+
+@pytest.fixture(scope="module")
+def report(run: dict) -> tuple[Path, dict]:
+    out = run["root"] / "report"
+    return out, _make_report(run, out)
 
 
 def _check_png(path: Path, min_side: int = 400) -> None:
@@ -143,18 +148,7 @@ def test_face_figures_drawn_apart_are_the_same_files(
 
     out, numbers = report
     apart = tmp_path / "report"
-    without_faces = make_report(
-        run["summary"],
-        run["metrics"],
-        run["attributions"],
-        run["landmarks"],
-        apart,
-        ground_truth_path=run["truth"],
-        top_k=TOP_K,
-        scores_paths=run["scores"],
-        run_config={"train": {"n_folds": 3, "test_subjects": 2}, "report": {"top_k": TOP_K}},
-        faces=False,
-    )
+    without_faces = _make_report(run, apart, faces=False)
     assert without_faces == numbers
     faces = {FIGURES[key] for key in FACE_FIGURES}
     assert not faces & {p.name for p in apart.iterdir()}
