@@ -98,19 +98,16 @@ def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.nd
     frames = np.arange(len(landmarks), dtype=np.float64)
     known = np.flatnonzero(found_mask)
     flat = landmarks.reshape(len(landmarks), -1).astype(np.float64)
-    upper = np.clip(np.searchsorted(known, frames, side="right"), 1, max(len(known) - 1, 1))
-    lower = np.minimum(upper - 1, len(known) - 1)
-    upper = np.minimum(upper, len(known) - 1)
-    x0, x1 = known[lower], known[upper]
-    between = (frames > x0) & (frames < x1)
-    filled = flat[x0]  # a copy: fancy indexing
-    if between.any():
-        inside = np.flatnonzero(between)
+    # the found frames x0 ≤ frame < x1 around each frame (both the last found one at the end)
+    last = len(known) - 1
+    upper = np.clip(np.searchsorted(known, frames, side="right"), min(1, last), last)
+    x0, x1 = known[np.maximum(upper - 1, 0)], known[upper]
+    filled = flat[np.where(frames >= x1, x1, x0)]  # a copy: fancy indexing
+    inside = np.flatnonzero((frames > x0) & (frames < x1))
+    if inside.size:
         left, right = flat[x0[inside]], flat[x1[inside]]
         slope = (right - left) / (x1[inside] - x0[inside]).astype(np.float64)[:, None]
         filled[inside] = slope * (frames[inside] - x0[inside])[:, None] + left
-    last = frames >= known[-1]
-    filled[last] = flat[known[-1]]
     return filled.astype(landmarks.dtype, copy=False).reshape(landmarks.shape)
 
 

@@ -134,15 +134,16 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
     for file in files:
         file_schema = checked_schema(file)
         file_scheme = table_scheme(file_schema)
-        if scheme is not None and file_scheme != scheme:
+        if scheme is None:  # the columns every file is read into: those of the first's scheme
+            scheme = file_scheme
+            # an empty table from no batches: Schema.empty_table() would import pandas (0.2 s)
+            empty = pa.Table.from_batches([], schema=landmark_schema(get_scheme(scheme).n_points))
+            expected = pl.DataFrame(empty).schema
+        elif file_scheme != scheme:
             raise DataError(
                 f"{file} holds {file_scheme} landmarks, the files before it {scheme}: "
                 "landmark tables read together must share one scheme"
             )
-        scheme = file_scheme
-        # an empty table from no batches: Schema.empty_table() would import pandas (0.2 s)
-        empty = pa.Table.from_batches([], schema=landmark_schema(get_scheme(scheme).n_points))
-        expected = pl.DataFrame(empty).schema
         present = [name for name in LANDMARK_SCHEMA.names if name in file_schema.names]
         arrow = read_arrow(file, columns=present, remedy=REEXTRACT)
         frame = cast(pl.DataFrame, pl.from_arrow(arrow))

@@ -38,12 +38,13 @@ def _units(landmarks: np.ndarray, symmetric: bool, scheme: str | None) -> list[n
     ``scheme`` when ``symmetric``)."""
     if not symmetric:
         return [np.array([position]) for position in range(len(landmarks))]
-    partner = get_scheme(scheme).mirror_pairs()
+    points = get_scheme(scheme)
+    partner = points.mirror_pairs()
     outside = [int(i) for i in landmarks if not 0 <= int(i) < len(partner)]
     if outside:
         raise DataError(
             f"landmark id(s) {outside[:5]} lie outside the {len(partner)} points of the "
-            f"{get_scheme(scheme).name} scheme"
+            f"{points.name} scheme"
         )
     units: dict[int, list[int]] = {}
     for position, landmark in enumerate(landmarks):

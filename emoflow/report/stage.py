@@ -127,47 +127,22 @@ def make_report(
         The content of ``report.json`` (see :func:`report_numbers`), with ``data`` (counts of
         videos kept, dropped and skipped), ``validation_vs_test`` and ``selection`` sections.
     """
-    if top_k < 1:
-        raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
-    attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
-    if scores_paths is not None:
-        scores_paths = per_iteration(scores_paths, len(metrics_paths), "scores")
     out = Path(out_dir)
-    truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
-    stores = _flat(attribution_paths)
-    scores = _flat(scores_paths or [])
-    data_inputs = [p for p in (manifest_path, features_path) if p is not None]
-    shards = list(landmark_paths or [])
-    refuse_overwriting_inputs(
-        [
-            out,
-            *(out / name for name in _outputs(writes_settings=settings_path is None, faces=faces)),
-        ],
-        [
-            summary_path,
-            *metrics_paths,
-            *stores,
-            *landmark_set_paths,
-            *truth,
-            *scores,
-            *data_inputs,
-            *shards,
-            *([settings_path] if settings_path is not None else []),
-        ],
-        folders=[*stores, *([features_path] if features_path is not None else [])],
-    )
-    inputs = load_report_inputs(
+    inputs = _checked_inputs(
+        out,
+        _outputs(writes_settings=settings_path is None, faces=faces),
         summary_path,
         metrics_paths,
         attribution_paths,
         landmark_set_paths,
         ground_truth_path,
-        scores_paths=[_as_list(entry) for entry in scores_paths] if scores_paths else None,
+        top_k,
+        scores_paths=scores_paths,
         manifest_path=manifest_path,
         features_path=features_path,
-        landmark_paths=shards or None,
+        landmark_paths=landmark_paths,
+        settings_path=settings_path,
     )
-    out.mkdir(parents=True, exist_ok=True)
     numbers = report_numbers(inputs, top_k)
     with plotting():
         plot_accuracy_vs_landmarks(inputs, out / FIGURES["accuracy"])
@@ -244,6 +219,64 @@ def _flat(entries: Sequence[str | Path | Sequence[str | Path]]) -> list[str | Pa
     return [path for entry in entries for path in _as_list(entry)]
 
 
+def _checked_inputs(
+    out: Path,
+    outputs: Sequence[str],
+    summary_path: str | Path,
+    metrics_paths: Sequence[str | Path],
+    attribution_paths: Sequence[str | Path | Sequence[str | Path]],
+    landmark_set_paths: Sequence[str | Path],
+    ground_truth_path: str | Path | None,
+    top_k: int,
+    *,
+    scores_paths: Sequence[str | Path | Sequence[str | Path]] | None = None,
+    manifest_path: str | Path | None = None,
+    features_path: str | Path | None = None,
+    landmark_paths: Sequence[str | Path] | None = None,
+    settings_path: str | Path | None = None,
+) -> ReportInputs:
+    """The report's inputs, read once (:func:`load_report_inputs`), after checking ``top_k``
+    and that neither ``out`` nor its ``outputs`` (file names) is, or lies in, an input; ``out``
+    is created."""
+    if top_k < 1:
+        raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
+    attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
+    if scores_paths is not None:
+        scores_paths = per_iteration(scores_paths, len(metrics_paths), "scores")
+    truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
+    stores = _flat(attribution_paths)
+    data_inputs = [p for p in (manifest_path, features_path) if p is not None]
+    shards = list(landmark_paths or [])
+    refuse_overwriting_inputs(
+        [out, *(out / name for name in outputs)],
+        [
+            summary_path,
+            *metrics_paths,
+            *stores,
+            *landmark_set_paths,
+            *truth,
+            *_flat(scores_paths or []),
+            *data_inputs,
+            *shards,
+            *([settings_path] if settings_path is not None else []),
+        ],
+        folders=[*stores, *([features_path] if features_path is not None else [])],
+    )
+    inputs = load_report_inputs(
+        summary_path,
+        metrics_paths,
+        attribution_paths,
+        landmark_set_paths,
+        ground_truth_path,
+        scores_paths=[_as_list(entry) for entry in scores_paths] if scores_paths else None,
+        manifest_path=manifest_path,
+        features_path=features_path,
+        landmark_paths=shards or None,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    return inputs
+
+
 def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
     settings = [RUN_CONFIG] if writes_settings else []
     figures = [name for key, name in FIGURES.items() if faces or key not in FACE_FIGURES]
@@ -283,20 +316,16 @@ def draw_face_figures(
     report's time, so the workflow runs this beside ``make_report(..., faces=False)``: the
     report, the last job of a run, takes as long as its longer half.
     """
-    if top_k < 1:
-        raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
-    attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
     out = Path(out_dir)
-    truth = [] if ground_truth_path is None else _as_list(ground_truth_path)
-    stores = _flat(attribution_paths)
-    refuse_overwriting_inputs(
-        [out, *(out / FIGURES[key] for key in FACE_FIGURES)],
-        [summary_path, *metrics_paths, *stores, *landmark_set_paths, *truth],
-        folders=stores,
+    inputs = _checked_inputs(
+        out,
+        [FIGURES[key] for key in FACE_FIGURES],
+        summary_path,
+        metrics_paths,
+        attribution_paths,
+        landmark_set_paths,
+        ground_truth_path,
+        top_k,
     )
-    inputs = load_report_inputs(
-        summary_path, metrics_paths, attribution_paths, landmark_set_paths, ground_truth_path
-    )
-    out.mkdir(parents=True, exist_ok=True)
     with plotting():
         _draw_faces(inputs, out, top_k)
