@@ -23,8 +23,9 @@ include: "workflow/rules/landmarks.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/prune.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -35,6 +36,7 @@ localrules:
     build_manifest,
     gather_iteration,
     summarise_iterations,
+    evaluate_nested,
     write_provenance,
 
 

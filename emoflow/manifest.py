@@ -249,8 +249,9 @@ def check_protocol(
 ) -> None:
     """Refuse, before anything is extracted, a data set too small for the training protocol.
 
-    ``test_subjects`` subjects are held out for the final test; the others must make at least
-    ``n_folds`` subject-independent folds.
+    ``test_subjects`` subjects are held out for the final test; the others must make
+    ``n_folds`` subject-independent outer folds, each of which leaves at least two subjects to
+    train on (the nested evaluation cross-validates inside every outer fold again).
 
     Raises
     ------
@@ -271,4 +272,13 @@ def check_protocol(
             f"(train.test_subjects), leave {n_subjects - test_subjects} for "
             f"train.n_folds={n_folds} subject-independent folds; lower train.n_folds or "
             "train.test_subjects",
+        )
+    n_development = n_subjects - test_subjects
+    if n_development - -(-n_development // n_folds) < 2:
+        raise InputError(
+            source,
+            f"{n_subjects} subjects, {test_subjects} of them held out for the final test, "
+            f"leave {n_development} for the nested evaluation's train.n_folds={n_folds} outer "
+            "folds, and an outer fold must leave at least 2 subjects to cross-validate its "
+            "training part; lower train.n_folds or train.test_subjects, or add subjects",
         )

@@ -22,6 +22,7 @@ Landmarks = Sequence[int] | npt.NDArray[np.integer]
 
 __all__ = [
     "RANKINGS",
+    "mean_difference_scores",
     "motion_energy",
     "motion_scores",
     "nested_top_sets",
@@ -29,7 +30,7 @@ __all__ = [
     "zero_baseline_relevance",
 ]
 
-RANKINGS: tuple[str, ...] = ("random", "motion", "vanilla_ig")
+RANKINGS: tuple[str, ...] = ("random", "motion", "mean_difference", "vanilla_ig")
 """The baselines of ``prune.compare`` (the schema's enum is the configuration's copy)."""
 
 _RANDOM_STREAM = 16
@@ -81,6 +82,25 @@ def motion_scores(
     inside, outside = energy[positive], energy[~positive]
     pooled = np.sqrt(0.5 * (inside.var(axis=0) + outside.var(axis=0)))
     return np.abs(inside.mean(axis=0) - outside.mean(axis=0)) / (pooled + 1e-12)
+
+
+def mean_difference_scores(
+    features: np.ndarray, labels: np.ndarray, landmarks: Landmarks | None = None
+) -> np.ndarray:
+    """Model-free relevance of each landmark for one emotion: the magnitude of the difference
+    between the class means of its features (the emotion's samples against the others),
+    ``‖mean₊ − mean₋‖`` over frames and coordinates. On displacement features this is the
+    difference of the class-mean displacements. Computed from the samples given (the
+    comparison gives a fold's training subjects only); no model, no explanation."""
+    values = np.asarray(features, dtype=np.float64)
+    if landmarks is not None:
+        values = values[:, :, np.asarray(landmarks, dtype=np.int64), :]
+    positive = np.asarray(labels).astype(bool)
+    if positive.all() or not positive.any():
+        raise DataError("the mean_difference ranking needs samples of the emotion and of others")
+    difference = values[positive].mean(axis=0) - values[~positive].mean(axis=0)
+    # (frame, landmark, coord) -> one magnitude per landmark
+    return np.sqrt(np.square(difference).sum(axis=(0, 2)))
 
 
 def zero_baseline_relevance(

@@ -74,8 +74,11 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
 
 
 def held_out_subjects(path: str | Path) -> list[str]:
-    """The subjects an iteration held out for its final test (empty when none)."""
-    return list(read_json(path).get("split", {}).get("test_subjects", []))
+    """The subjects an iteration's training never saw (empty when none): its test subjects
+    (the held-out ones, or an outer fold's own) and, for an outer fold of the nested
+    evaluation, the held-out test subjects it excludes as well."""
+    split = read_json(path).get("split", {})
+    return sorted({*split.get("test_subjects", []), *split.get("excluded_subjects", [])})
 
 
 def write_scores(

@@ -14,6 +14,7 @@ REPORT_SETTINGS = {
     "train": config["train"],
     "attribution": ATTRIBUTION_SETTINGS,
     "prune": PRUNE_SETTINGS,
+    "evaluation": config["evaluation"],
     "report": config["report"],
 }
 

@@ -1,0 +1,148 @@
+"""Subject-level (cluster) bootstrap of balanced accuracy: intervals, paired differences,
+verdicts.
+
+Samples of one subject are not independent (one face, one session), so intervals resample
+*subjects* with replacement, each drawn subject bringing all of its samples (Field & Welsh
+2007, cluster bootstrap). A resample is a vector of sample weights: how many times its
+subject was drawn. Every statistic of one resample uses the same weights, so the difference
+of two procedures scored on the same samples is resampled *paired*. Data sets of several runs
+(repeated data seeds) are strata: subjects are resampled within each run, so each run keeps its
+size.
+
+Everything is vectorised: ``weights`` is ``(n_resamples, n_samples)`` and a statistic of all
+resamples is a few matrix products (2,000 resamples of 300 samples: milliseconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Interval",
+    "balanced_accuracy",
+    "interval",
+    "multiclass_balanced_accuracy",
+    "subject_weights",
+    "verdict",
+]
+
+NO_DIFFERENCE = "no difference shown"
+"""The verdict of a difference whose interval includes 0."""
+
+
+def subject_weights(
+    subjects: Sequence[str] | np.ndarray,
+    n_resamples: int,
+    *,
+    seed: int = 0,
+    strata: Sequence[str] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Bootstrap weights of the samples: row 0 is the data itself (all ones), rows 1 … n are
+    resamples of subjects with replacement (within each stratum, when given).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_resamples + 1, n_samples)`` float64: how many times each sample's subject was
+        drawn.
+    """
+    subjects = np.asarray(subjects).astype(str)
+    groups = np.zeros(len(subjects), dtype=np.int64) if strata is None else np.asarray(strata)
+    keys = np.char.add(np.char.add(np.asarray(groups).astype(str), "\x1f"), subjects)
+    clusters, cluster_of_sample = np.unique(keys, return_inverse=True)
+    stratum_of_cluster = np.asarray([key.split("\x1f")[0] for key in clusters])
+    rng = np.random.default_rng([seed, 2021])
+    counts = np.zeros((n_resamples, len(clusters)), dtype=np.float64)
+    for stratum in np.unique(stratum_of_cluster):
+        members = np.flatnonzero(stratum_of_cluster == stratum)
+        drawn = rng.integers(0, len(members), size=(n_resamples, len(members)))
+        rows = np.repeat(np.arange(n_resamples), len(members))
+        np.add.at(counts, (rows, members[drawn].ravel()), 1.0)
+    weights = np.ones((n_resamples + 1, len(subjects)), dtype=np.float64)
+    weights[1:] = counts[:, cluster_of_sample]
+    return weights
+
+
+def balanced_accuracy(weights: np.ndarray, labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Balanced accuracy (mean of sensitivity and specificity) of binary ``predicted`` against
+    ``labels`` under each row of ``weights``; NaN where a row weighs no positive or no
+    negative sample (undefined, never 0.5)."""
+    labels = np.asarray(labels).astype(bool)
+    hit = np.asarray(predicted).astype(bool) == labels
+    positives = weights @ labels.astype(np.float64)
+    negatives = weights @ (~labels).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sensitivity = (weights @ (hit & labels).astype(np.float64)) / positives
+        specificity = (weights @ (hit & ~labels).astype(np.float64)) / negatives
+    value = 0.5 * (sensitivity + specificity)
+    value[(positives == 0) | (negatives == 0)] = np.nan
+    return value
+
+
+def multiclass_balanced_accuracy(
+    weights: np.ndarray, truth: np.ndarray, predicted: np.ndarray, classes: Sequence[str]
+) -> np.ndarray:
+    """Mean recall over the ``classes`` present under each row of ``weights`` (NaN where
+    fewer than two classes are present)."""
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    recalls = []
+    presence = []
+    for name in classes:
+        own = (truth == name).astype(np.float64)
+        total = weights @ own
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recalls.append((weights @ (own * (predicted == name))) / total)
+        presence.append(total > 0)
+    recall, present = np.vstack(recalls), np.vstack(presence)
+    with np.errstate(invalid="ignore"):
+        value = np.where(present, recall, 0.0).sum(axis=0) / present.sum(axis=0)
+    value[present.sum(axis=0) < 2] = np.nan
+    return value
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic, its bootstrap percentile interval and what it rests on.
+
+    Attributes
+    ----------
+    estimate
+        The statistic on the data (NaN: undefined on these data).
+    low, high
+        The ``confidence`` percentile interval of the defined resamples (NaN when fewer than
+        ten resamples were defined).
+    n_undefined
+        Resamples where the statistic was undefined (e.g. drew no positive sample).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    n_undefined: int
+
+
+def interval(values: np.ndarray, *, confidence: float = 0.95) -> Interval:
+    """The estimate (``values[0]``, from the all-ones row of :func:`subject_weights`) and the
+    percentile interval of ``values[1:]``."""
+    values = np.asarray(values, dtype=np.float64)
+    resampled = values[1:]
+    defined = resampled[np.isfinite(resampled)]
+    tail = 100 * (1 - confidence) / 2
+    if len(defined) < 10:
+        low = high = float("nan")
+    else:
+        low, high = (float(v) for v in np.percentile(defined, [tail, 100 - tail]))
+    return Interval(float(values[0]), low, high, int(len(resampled) - len(defined)))
+
+
+def verdict(found: Interval) -> str:
+    """``win`` when the interval of a difference lies above 0, ``loss`` below, else
+    :data:`NO_DIFFERENCE` (an undefined interval shows no difference either)."""
+    if np.isfinite(found.low) and found.low > 0:
+        return "win"
+    if np.isfinite(found.high) and found.high < 0:
+        return "loss"
+    return NO_DIFFERENCE
