@@ -44,7 +44,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ResultsLayout"]
+__all__ = ["SPLIT_WILDCARD", "ResultsLayout"]
+
+SPLIT_WILDCARD = "{split}"
+"""The workflow's wildcard for a chain's split prefix (:meth:`ResultsLayout.split`)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,25 @@ class ResultsLayout:
     def iteration(self, iteration: int | str) -> Path:
         return self.root / f"iter_{iteration}"
 
+    @staticmethod
+    def split(fold: int | str | None) -> str:
+        """The folder of a split below the root, as a prefix: ``""`` for the deployed chain
+        (``fold=None``), ``"nested/fold_{k}/"`` for outer fold ``k``. The Snakemake wildcard
+        ``"{split}"`` stands for the whole prefix, so that one rule makes both (another
+        wildcard, such as ``"{fold}"``, stands for the fold number)."""
+        if fold is None:
+            return ""
+        if fold == SPLIT_WILDCARD:
+            return fold
+        return f"nested/fold_{fold}/"
+
+    @staticmethod
+    def fold_of(split: str) -> int | None:
+        """The outer fold of a :meth:`split` prefix (``None``: the deployed chain)."""
+        if not split:
+            return None
+        return int(split.rstrip("/").rsplit("_", 1)[-1])
+
     def outer_fold(self, fold: int | str) -> Path:
         """The folder of outer fold ``fold``'s chains (nested evaluation)."""
         return self.root / "nested" / f"fold_{fold}"
@@ -79,8 +101,7 @@ class ResultsLayout:
     def chain(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> Path:
         """The folder of one emotion's iteration: of the deployed chain (``fold=None``, all
         development subjects) or of outer fold ``fold``'s chain."""
-        base = self.root if fold is None else self.outer_fold(fold)
-        return base / f"iter_{iteration}" / emotion
+        return self.root / f"{self.split(fold)}iter_{iteration}" / emotion
 
     def landmark_sets(
         self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None

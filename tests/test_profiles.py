@@ -72,7 +72,7 @@ def _snakemake(workdir: Path, *args: str, fake_bin: Path | None = None):
 
 
 def _with_upstream_outputs(workdir: Path) -> Path:
-    """Stand-in inputs of train_models (iteration 0) and extract_landmarks; fake commands."""
+    """Stand-in inputs of start_chains (iteration 0) and extract_landmarks; fake commands."""
     (workdir / "results" / "features.zarr").mkdir(parents=True)
     (workdir / "results" / "iter_0" / "happiness").mkdir(parents=True)
     (workdir / "results" / "iter_0" / "happiness" / "landmarks.json").write_text("{}")
@@ -91,7 +91,8 @@ def _submissions(fake_bin: Path, command: str) -> dict[str, str]:
     calls = (fake_bin / f"{command}.calls").read_text().splitlines()
     by_rule = {}
     for line in calls:
-        match = re.search(r"rule_(\w+?)_wildcards|emoflow\.(\w+)", line)
+        # the comment names the rule, then its wildcards (none printed for an empty one)
+        match = re.search(r"rule_(\w+?)(?:_wildcards|\s|$)|emoflow\.(\w+)", line)
         assert match, line
         by_rule[match.group(1) or match.group(2)] = line
     return by_rule
@@ -101,7 +102,7 @@ SUBMIT_TARGETS = (
     "results/iter_0/happiness/metrics.json",
     "results/landmarks/shard_0.parquet",
     "--allowed-rules",
-    "train_models",
+    "start_chains",
     "extract_landmarks",
     "--retries",
     "0",
@@ -120,7 +121,7 @@ def test_cluster_profile_plans_the_demo_workflow(planned: Path, profile: str) ->
     # The workflow profile (profiles/default) is read next to the site profile.
     assert "workflow specific profile profiles/default" in result.stderr
     stanzas = result.stdout.split("\nrule ")
-    train = next(stanza for stanza in stanzas if stanza.startswith("train_models:"))
+    train = next(stanza for stanza in stanzas if stanza.startswith("start_chains:"))
     resources = re.search(r"resources: (.*)", train)
     assert resources, train
     assert "gpu=1" in resources.group(1).split(", ")
@@ -151,9 +152,9 @@ def test_slurm_submits_gpu_rule_with_gpu_request(tmp_path: Path) -> None:
     assert result.returncode != 0  # the stand-in sbatch refused the jobs
     assert "SLURM sbatch failed" in result.stderr
     calls = _submissions(fake_bin, "sbatch")
-    assert set(calls) == {"train_models", "extract_landmarks"}
+    assert set(calls) == {"start_chains", "extract_landmarks"}
 
-    train = calls["train_models"]
+    train = calls["start_chains"]
     options = train.split(" --wrap=")[0].split()
     assert "--gpus=1" in options
     for flag, value in (("-A", "your_account"), ("-p", "your_gpu_partition"), ("-t", "60")):
@@ -162,7 +163,7 @@ def test_slurm_submits_gpu_rule_with_gpu_request(tmp_path: Path) -> None:
     assert "--cpus-per-task=4" in options
     # The job runs the rule's own job on the node, with the same resource settings.
     job = shlex.split(train.split(" --wrap=", 1)[1])
-    assert job[job.index("--target-jobs") + 1] == "train_models:iteration=0,emotion=happiness"
+    assert job[job.index("--target-jobs") + 1] == "start_chains:split="
 
     landmarks = calls["extract_landmarks"].split(" --wrap=")[0].split()
     assert not any(option.startswith(("--gpus", "--gres")) for option in landmarks)
@@ -186,7 +187,7 @@ def test_generic_profile_fills_the_submit_command(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     calls = _submissions(fake_bin, "qsub")
-    train = calls["train_models"].split()
+    train = calls["start_chains"].split()
     assert "select=1:ncpus=4:mem=16000mb:ngpus=1" in train
     assert "walltime=3600" in train
     assert train[train.index("-q") + 1] == "your_gpu_queue"

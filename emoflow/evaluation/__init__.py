@@ -18,7 +18,9 @@ same nesting (:mod:`emoflow.comparison`). This package turns those scores into e
 from __future__ import annotations
 
 from emoflow.evaluation.bootstrap import (
+    MIN_SUBJECTS,
     NO_DIFFERENCE,
+    TOO_FEW,
     Interval,
     balanced_accuracy,
     interval,
@@ -41,8 +43,10 @@ __all__ = [
     "CHAIN",
     "COMBINED",
     "FULL",
+    "MIN_SUBJECTS",
     "NO_DIFFERENCE",
     "TABLES",
+    "TOO_FEW",
     "EvidenceSettings",
     "Interval",
     "balanced_accuracy",

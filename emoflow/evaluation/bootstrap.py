@@ -31,6 +31,12 @@ __all__ = [
 
 NO_DIFFERENCE = "no difference shown"
 """The verdict of a difference whose interval includes 0."""
+TOO_FEW = "too few subjects"
+"""The verdict of a difference without an interval: fewer subjects than an interval needs."""
+MIN_SUBJECTS = 5
+"""Subjects (per run) below which no interval is given: a cluster bootstrap of 2 subjects has
+3 distinct resamples and an interval that means nothing (it under-covers badly with few
+clusters)."""
 
 
 def subject_weights(
@@ -124,23 +130,30 @@ class Interval:
     n_undefined: int
 
 
-def interval(values: np.ndarray, *, confidence: float = 0.95) -> Interval:
+def interval(
+    values: np.ndarray, *, confidence: float = 0.95, n_subjects: int | None = None
+) -> Interval:
     """The estimate (``values[0]``, from the all-ones row of :func:`subject_weights`) and the
-    percentile interval of ``values[1:]``."""
+    percentile interval of ``values[1:]``; no interval (NaN) from fewer than
+    :data:`MIN_SUBJECTS` subjects (``n_subjects``: the smallest run's count)."""
     values = np.asarray(values, dtype=np.float64)
     resampled = values[1:]
     defined = resampled[np.isfinite(resampled)]
     tail = 100 * (1 - confidence) / 2
-    if len(defined) < 10:
+    too_few = n_subjects is not None and n_subjects < MIN_SUBJECTS
+    if len(defined) < 10 or too_few:
         low = high = float("nan")
     else:
         low, high = (float(v) for v in np.percentile(defined, [tail, 100 - tail]))
     return Interval(float(values[0]), low, high, int(len(resampled) - len(defined)))
 
 
-def verdict(found: Interval) -> str:
+def verdict(found: Interval, *, n_subjects: int | None = None) -> str:
     """``win`` when the interval of a difference lies above 0, ``loss`` below, else
-    :data:`NO_DIFFERENCE` (an undefined interval shows no difference either)."""
+    :data:`NO_DIFFERENCE` (an undefined interval shows no difference either), or
+    :data:`TOO_FEW` when ``n_subjects`` is below :data:`MIN_SUBJECTS`."""
+    if n_subjects is not None and n_subjects < MIN_SUBJECTS:
+        return TOO_FEW
     if np.isfinite(found.low) and found.low > 0:
         return "win"
     if np.isfinite(found.high) and found.high < 0:

@@ -141,6 +141,14 @@ class _Samples:
     def n_subjects(self) -> int:
         return len(np.unique(np.char.add(self.runs.astype(str), self.subjects)))
 
+    @property
+    def fewest_subjects(self) -> int:
+        """The subjects of the smallest run (each run is resampled on its own)."""
+        return min(len(np.unique(self.subjects[self.runs == run])) for run in np.unique(self.runs))
+
+    def interval(self, values: np.ndarray, settings: EvidenceSettings) -> Interval:
+        return interval(values, confidence=settings.confidence, n_subjects=self.fewest_subjects)
+
     def aligned(self, rows: pl.DataFrame, column: str) -> np.ndarray:
         """``column`` of ``rows`` (one per sample) in this order; DataError when the rows do
         not hold exactly these samples."""
@@ -219,7 +227,7 @@ def _difference_row(
         "n_samples": len(samples.subjects),
         "n_runs": len(np.unique(samples.runs)),
         "n_undefined": found.n_undefined,
-        "verdict": verdict(found),
+        "verdict": verdict(found, n_subjects=samples.fewest_subjects),
     }
 
 
@@ -253,7 +261,7 @@ def _scope_rows(
                     emotion,
                     scope,
                     name,
-                    interval(values[name], confidence=settings.confidence),
+                    samples.interval(values[name], settings),
                     samples,
                     counts_of.get((name, emotion), ()),
                 )
@@ -264,7 +272,7 @@ def _scope_rows(
         for baseline in procedures:
             if baseline == own:
                 continue
-            found = interval(values[own] - values[baseline], confidence=settings.confidence)
+            found = samples.interval(values[own] - values[baseline], settings)
             differences.append(_difference_row(emotion, scope, own, baseline, found, samples))
     # the combined (argmax) classifier of the full and of the pruned models
     single_seed = [
@@ -273,14 +281,14 @@ def _scope_rows(
         if rows["seed"].n_unique() == 1 and name in (FULL, CHAIN)
     ]
     combined = {name: _combined_values(samples, rows_of[name], emotions) for name in single_seed}
-    for name, values in combined.items():
+    for name, found_values in combined.items():
         estimates.append(
             _estimate_row(
-                COMBINED, scope, name, interval(values, confidence=settings.confidence), samples, ()
+                COMBINED, scope, name, samples.interval(found_values, settings), samples, ()
             )
         )
     if FULL in combined and CHAIN in combined:
-        found = interval(combined[CHAIN] - combined[FULL], confidence=settings.confidence)
+        found = samples.interval(combined[CHAIN] - combined[FULL], settings)
         differences.append(_difference_row(COMBINED, scope, CHAIN, FULL, found, samples))
     return estimates, differences
 
@@ -295,14 +303,18 @@ def _curves(
     ):
         if emotion not in emotions:
             continue
-        found = interval(_seed_values(samples, group, str(emotion)), confidence=settings.confidence)
+        found = samples.interval(_seed_values(samples, group, str(emotion)), settings)
         rows.append(
             {
                 "emotion": emotion,
                 "ranking": ranking,
                 "iteration": iteration,
                 "n_landmarks": float(
-                    group.select("seed", "outer_fold", "n_landmarks").unique()["n_landmarks"].mean()
+                    np.mean(
+                        group.select("seed", "outer_fold", "n_landmarks")
+                        .unique()["n_landmarks"]
+                        .to_numpy()
+                    )
                 ),
                 "estimate": found.estimate,
                 "ci_low": found.low,

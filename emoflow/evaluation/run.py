@@ -131,7 +131,7 @@ def run_procedure(
     emotions = [str(e) for e in read_store_attributes(features_path)["emotions"]]
     folds: list[int | None] = [*([None] if deployed else []), *range(n_folds)]
     iterations = range(n_iterations + 1)
-    options = {"train": train, "attribution": attribution, "threads": threads}
+    options: dict[str, Any] = {"train": train, "attribution": attribution, "threads": threads}
     for fold in folds:
         start_chains(
             features_path,

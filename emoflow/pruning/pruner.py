@@ -142,7 +142,10 @@ def initial_landmark_set(
 
 
 def choose_iteration(
-    validation: Sequence[float], n_landmarks: Sequence[int], *, tolerance: float = 0.0
+    validation: Sequence[float] | np.ndarray,
+    n_landmarks: Sequence[int] | np.ndarray,
+    *,
+    tolerance: float = 0.0,
 ) -> int:
     """The iteration a chain selects: the best validation score, where scores within
     ``tolerance`` of the best tie and ties go to fewer landmarks, then to the earlier

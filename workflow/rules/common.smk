@@ -6,7 +6,7 @@ from emoflow.comparison import CompareSettings
 from emoflow.config import validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_settings, plan_shards
-from emoflow.layout import ResultsLayout
+from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
 
@@ -89,6 +89,8 @@ wildcard_constraints:
     shard=r"\d+",
     iteration=r"\d+",
     fold=r"\d+",
+    # a chain's split below the results folder: "" (deployed) or "nested/fold_{k}/"
+    split=r"(nested/fold_\d+/)?",
     emotion="|".join(re.escape(emotion) for emotion in EMOTIONS),
 
 
@@ -119,6 +121,7 @@ def per_iteration(method):
 FOLDS = [str(fold) for fold in range(config["train"]["n_folds"])]
 LATER = [iteration for iteration in range(1, N_ITERATIONS + 1)]
 STEP_FILES = ("landmarks", "model", "metrics", "scores", "attributions")
+SPLIT = SPLIT_WILDCARD
 
 
 def chain_outputs(iterations, emotions, fold=None):
@@ -136,8 +139,7 @@ def chain_outputs(iterations, emotions, fold=None):
 
 def get_chain_start(wildcards):
     """Iteration 0 of the chain a prune_chain job continues (deployed or outer fold)."""
-    fold = wildcards.get("fold")
-    step = LAYOUT.step(0, wildcards.emotion, fold)
+    step = LAYOUT.step(0, wildcards.emotion, LAYOUT.fold_of(wildcards.split))
     return {f"start_{name}": path(step[name]) for name in STEP_FILES}
 
 

@@ -15,11 +15,11 @@ rule start_chains:
     input:
         features=path(LAYOUT.features),
     output:
-        **chain_outputs([0], EMOTIONS),
+        **chain_outputs([0], EMOTIONS, SPLIT),
     log:
-        log("start_chains", "deployed"),
+        log("start_chains", f"{SPLIT}all"),
     benchmark:
-        bench("start_chains", "deployed")
+        bench("start_chains", f"{SPLIT}all")
     threads: 1
     resources:
         **ATTRIBUTION_RUNTIME,
@@ -32,24 +32,9 @@ rule start_chains:
         start=config["prune"]["start"],
         train=config["train"],
         attribution=ATTRIBUTION_SETTINGS,
-        fold=None,
+        fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
     script:
         "../scripts/start_chains.py"
-
-
-use rule start_chains as start_chains_outer with:
-    output:
-        **chain_outputs([0], EMOTIONS, "{fold}"),
-    log:
-        log("start_chains", "fold_{fold}"),
-    benchmark:
-        bench("start_chains", "fold_{fold}")
-    params:
-        emotions=EMOTIONS,
-        start=config["prune"]["start"],
-        train=config["train"],
-        attribution=ATTRIBUTION_SETTINGS,
-        fold=lambda wildcards: int(wildcards.fold),
 
 
 if LATER:
@@ -59,11 +44,11 @@ if LATER:
             unpack(get_chain_start),
             features=path(LAYOUT.features),
         output:
-            **chain_outputs(LATER, ["{emotion}"]),
+            **chain_outputs(LATER, ["{emotion}"], SPLIT),
         log:
-            log("prune_chain", "deployed_{emotion}"),
+            log("prune_chain", f"{SPLIT}{{emotion}}"),
         benchmark:
-            bench("prune_chain", "deployed_{emotion}")
+            bench("prune_chain", f"{SPLIT}{{emotion}}")
         threads: 1
         resources:
             **ATTRIBUTION_RUNTIME,
@@ -75,22 +60,9 @@ if LATER:
             prune=PRUNE_SETTINGS,
             train=config["train"],
             attribution=ATTRIBUTION_SETTINGS,
-            fold=None,
+            fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
         script:
             "../scripts/prune_chain.py"
-
-    use rule prune_chain as prune_chain_outer with:
-        output:
-            **chain_outputs(LATER, ["{emotion}"], "{fold}"),
-        log:
-            log("prune_chain", "fold_{fold}_{emotion}"),
-        benchmark:
-            bench("prune_chain", "fold_{fold}_{emotion}")
-        params:
-            prune=PRUNE_SETTINGS,
-            train=config["train"],
-            attribution=ATTRIBUTION_SETTINGS,
-            fold=lambda wildcards: int(wildcards.fold),
 
 
 # The calibrated combined prediction, confusion matrices and scores of an iteration need
