@@ -147,12 +147,19 @@ class _Samples:
         return min(len(np.unique(self.subjects[self.runs == run])) for run in np.unique(self.runs))
 
     def interval(self, values: np.ndarray, settings: EvidenceSettings) -> Interval:
-        return interval(values, confidence=settings.confidence, n_subjects=self.fewest_subjects)
+        return interval(
+            values,
+            confidence=settings.confidence,
+            n_subjects=self.n_subjects,
+            fewest=self.fewest_subjects,
+        )
 
     def aligned(self, rows: pl.DataFrame, column: str) -> np.ndarray:
         """``column`` of ``rows`` (one per sample) in this order; DataError when the rows do
         not hold exactly these samples."""
-        joined = self.keys.join(rows.select("run", "video_id", column), on=["run", "video_id"])
+        joined = self.keys.join(
+            rows.select("run", "video_id", column), on=["run", "video_id"], maintain_order="left"
+        )
         if joined.height != self.keys.height or rows.height != self.keys.height:
             raise DataError(
                 f"{rows.height} predictions for {self.keys.height} samples: the procedures "

@@ -107,7 +107,9 @@ def _baseline_rows(path: str | Path, samples: pl.DataFrame) -> pl.DataFrame:
         "score",
         "probability",
     )
-    joined = long.join(samples, on=["emotion", "outer_fold", "video_id"], how="left")
+    joined = long.join(
+        samples, on=["emotion", "outer_fold", "video_id"], how="left", maintain_order="left"
+    )
     if joined["subject"].null_count():
         raise InputError(path, "scores samples that the IG chain's outer fold does not hold")
     return joined.select(list(PREDICTION_SCHEMA))
@@ -133,7 +135,7 @@ def select_counts(predictions: pl.DataFrame, *, tolerance: float = 0.0) -> pl.Da
     )
     return (
         predictions.drop("selected")
-        .join(marks, on=list(_PROCEDURE), how="left", nulls_equal=True)
+        .join(marks, on=list(_PROCEDURE), how="left", nulls_equal=True, maintain_order="left")
         .with_columns(selected=pl.col("iteration") == pl.col("_chosen"))
         .drop("_chosen")
         .select(list(PREDICTION_SCHEMA))

@@ -175,7 +175,7 @@ def get_final_outputs():
         path(LAYOUT.provenance),
         path(LAYOUT.report / "report.json"),
         *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
-        path(LAYOUT.evaluation_estimates),
-        path(LAYOUT.evaluation_differences),
-        path(LAYOUT.evaluation_curves),
+        path(LAYOUT.report / "evidence.html"),
+        path(LAYOUT.report / "evidence.json"),
+        path(LAYOUT.report / "accuracy_curves.png"),
     ]
