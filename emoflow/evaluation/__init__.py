@@ -37,7 +37,7 @@ from emoflow.evaluation.estimates import (
 )
 from emoflow.evaluation.outer import CHAIN, outer_predictions, select_counts
 from emoflow.evaluation.run import evaluate_nested, run_procedure
-from emoflow.evaluation.tables import TABLES, read_evaluation, write_evaluation
+from emoflow.evaluation.tables import TABLES, read_evaluation, read_runs, write_evaluation
 
 __all__ = [
     "CHAIN",
@@ -57,6 +57,7 @@ __all__ = [
     "multiclass_balanced_accuracy",
     "outer_predictions",
     "read_evaluation",
+    "read_runs",
     "run_procedure",
     "select_counts",
     "subject_weights",

@@ -22,7 +22,7 @@ from emoflow.errors import InputError
 from emoflow.evaluation.estimates import CURVE_SCHEMA, DIFFERENCE_SCHEMA, ESTIMATE_SCHEMA
 from emoflow.evaluation.outer import PREDICTION_SCHEMA
 
-__all__ = ["TABLES", "read_evaluation", "write_evaluation"]
+__all__ = ["TABLES", "read_evaluation", "read_runs", "write_evaluation"]
 
 TABLES: dict[str, dict[str, Any]] = {
     "predictions": PREDICTION_SCHEMA,
@@ -56,3 +56,16 @@ def read_evaluation(kind: str, path: str | Path) -> pl.DataFrame:
         )
         raise InputError(path, f"not an evaluation {kind} table: column(s) {wrong} differ")
     return table
+
+
+def read_runs(paths: dict[str, str | Path]) -> pl.DataFrame:
+    """Several runs' ``predictions.parquet`` (repeated data seeds, say) as one table with a
+    ``run`` column (the mapping's keys): :func:`~emoflow.evaluation.estimate_all` pools them,
+    resampling each run's subjects within the run."""
+    parts = [
+        read_evaluation("predictions", path).with_columns(run=pl.lit(str(run)))
+        for run, path in paths.items()
+    ]
+    if not parts:
+        raise InputError("runs", "no predictions table given")
+    return pl.concat(parts, how="vertical")
