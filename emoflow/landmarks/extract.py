@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import zlib
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from emoflow.video import (
     Selection,
     VideoItem,
     declared_frames,
+    probe_video,
     resampled_frames,
 )
 
@@ -463,6 +465,59 @@ def extract_planned(
     return extract_videos(_manifest_items(rows), out_path, **merged)
 
 
+EXTRACTION_BASE_MB = 350
+"""Peak memory of an extraction job on small frames: interpreter, imports, Face Mesh graphs and
+the face detector (measured: 306–309 MB peak RSS on 256×256 videos)."""
+EXTRACTION_BYTES_PER_PIXEL = 64
+"""Peak memory per pixel of a shard's largest frame size: decoder buffers, the RGB frame and
+MediaPipe's copies of it (measured above the base: 3840×2160 +399 MB, 4096×4096 +1052 MB)."""
+EXTRACTION_MARGIN = 1.2
+"""Head room over the estimate (allocator growth, other codecs' buffers)."""
+
+
+def extraction_mem_mb(
+    videos: Sequence[Mapping[str, Any]],
+    settings: Mapping[str, Any] | None = None,
+    *,
+    default_size: tuple[int, int] | None = None,
+) -> int:
+    """Memory (MB) one extraction job needs for a planned shard (:func:`plan_shards`'s
+    ``videos``), for the rule's ``mem_mb``: :data:`EXTRACTION_BASE_MB`, the largest frame
+    size among its videos (:data:`EXTRACTION_BYTES_PER_PIXEL`; sizes above
+    ``landmarks.max_frame_side`` are refused before decoding and cost nothing), and the rows
+    the shard holds before a row group is written (bounded by its frame count), with
+    :data:`EXTRACTION_MARGIN`, rounded up to 100 MB.
+
+    Frame sizes and counts come from the videos' headers (:func:`emoflow.video.probe_video`,
+    well under a millisecond each); a video that does not exist yet (the demo's, made by the
+    workflow) counts as ``default_size`` (and 300 frames).
+    """
+    from emoflow.facemesh import N_LANDMARKS
+    from emoflow.landmarks.writer import ROW_GROUP_ROWS
+
+    section = settings or {}
+    max_side = int(section.get("max_frame_side") or MAX_SIDE)
+    largest = 0
+    frames = 0
+    for row in videos:
+        if row.get("landmarks_format"):
+            continue  # imported: no decoding
+        probed = probe_video(row["path"]) if os.path.exists(row["path"]) else None
+        if probed is None and default_size is not None:
+            probed = (default_size[0], default_size[1], 300)
+        if probed is None or max(probed[0], probed[1]) > max_side:
+            continue
+        largest = max(largest, probed[0] * probed[1])
+        frames += probed[2] or 300
+    rows = min(frames, 2 * ROW_GROUP_ROWS)  # pending rows, and their copy as one table
+    need = (
+        EXTRACTION_BASE_MB
+        + largest * EXTRACTION_BYTES_PER_PIXEL / 2**20
+        + rows * N_LANDMARKS * 3 * 4 * 2 / 2**20
+    )
+    return int(math.ceil(need * EXTRACTION_MARGIN / 100) * 100)
+
+
 def shard_of(video_id: str, n_shards: int) -> int:
     """The shard of a video: a hash of its id, so adding or removing other videos never
     moves it to another shard."""
@@ -522,3 +577,29 @@ def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:
             )
         )
     return items
+
+
+def decoding_summary(landmark_paths: str | Path | Sequence[str | Path]) -> str:
+    """A few lines for the console at the end of a run: the videos decoded only in part or
+    with a header their frames contradict (:func:`emoflow.landmarks.schema.decoding_problems`);
+    ``""`` when there are none or no shard exists yet."""
+    from emoflow.errors import EmoflowError
+    from emoflow.landmarks.reader import read_video_records
+    from emoflow.landmarks.schema import decoding_problems
+
+    paths = [landmark_paths] if isinstance(landmark_paths, str | Path) else list(landmark_paths)
+    existing = [path for path in paths if Path(path).exists()]
+    if not existing:
+        return ""
+    try:
+        problems = decoding_problems(read_video_records(existing))
+    except EmoflowError as err:
+        return f"emoflow: {err}"
+    if not problems:
+        return ""
+    shown = 5
+    lines = [f"emoflow: {len(problems)} video(s) decoded in part or with a contradicted header:"]
+    lines += [f"  {video_id}: {text}" for video_id, text in list(problems.items())[:shown]]
+    if len(problems) > shown:
+        lines.append(f"  … and {len(problems) - shown} more (see the report's data page)")
+    return "\n".join(lines)

@@ -196,6 +196,23 @@ def video_record(
     }
 
 
+def decoding_problems(records: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Videos decoded only in part, or whose header contradicts their frames: ``video_id`` →
+    frames decoded against frames declared, and what decoding found (the records'
+    ``warnings``), one line each. Records of earlier versions (no ``warnings``) give none."""
+    problems: dict[str, str] = {}
+    for video_id, record in records.items():
+        warnings = [str(warning) for warning in record.get("warnings") or []]
+        declared = record.get("n_frames_declared")
+        decoded = record.get("n_frames")
+        partial = declared is not None and decoded is not None and decoded < declared - 1
+        if not warnings and not partial:
+            continue
+        counts = f"{decoded} of {declared} declared frames" if declared is not None else ""
+        problems[str(video_id)] = "; ".join(part for part in [counts, *warnings] if part)
+    return problems
+
+
 def landmarks_table(
     video_id: str,
     timestamps: np.ndarray,
