@@ -1119,21 +1119,33 @@ def declared_frames(info: VideoInfo, fps: float | None = None) -> int | None:
     return count
 
 
-def even_times(times: np.ndarray | None) -> bool:
-    """Whether frame times are evenly spaced (a constant frame rate): every known time (NaN:
-    unknown) within :data:`EVEN_TIMES_TOLERANCE` of a frame interval of the line from the
-    first to the last. ``None`` (times not given) counts as even."""
+def even_times(times: np.ndarray | None, n_out: int | None = None) -> bool:
+    """Whether frame times keep a constant frame rate: within :data:`EVEN_TIMES_TOLERANCE` of a
+    frame interval of the line from the first frame to the last. ``None`` (no times) counts
+    as even.
+
+    With ``n_out``, only the frames that resampling to ``n_out`` frames by frame number reads
+    are judged (:func:`resampled_frames` without times), and an unknown time (NaN: a frame
+    not meshed) among them makes the times uneven: the judgement is then the same whether a
+    sequence has every frame's time or only those of the frames it was resampled from, so
+    that sampled extraction and the features agree on which frames are read.
+    """
     if times is None or len(times) < 3:
         return True
     times = np.asarray(times, dtype=np.float64)
-    known = np.flatnonzero(np.isfinite(times))
-    if len(known) < 2 or known[0] != 0 or known[-1] != len(times) - 1:
-        return True
-    interval = (times[-1] - times[0]) / (len(times) - 1)
+    n = len(times)
+    if not (np.isfinite(times[0]) and np.isfinite(times[-1])):
+        return False
+    judged = resampled_frames(n, n_out) if n_out is not None else np.arange(n)
+    if n_out is None:
+        judged = judged[np.isfinite(times)]
+    elif not np.isfinite(times[judged]).all():
+        return False
+    interval = (times[-1] - times[0]) / (n - 1)
     if not interval > 0:
         return False
-    line = times[0] + known * interval
-    return bool(np.abs(times[known] - line).max() <= EVEN_TIMES_TOLERANCE * interval)
+    line = times[0] + judged * interval
+    return bool(np.abs(times[judged] - line).max() <= EVEN_TIMES_TOLERANCE * interval)
 
 
 def _positions_at(times: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -1173,7 +1185,7 @@ def frame_positions(n_in: int, n_out: int, times: np.ndarray | None = None) -> n
     each position lies between the two frames around it in proportion to their times
     (unknown times, NaN, are first placed between their known neighbours).
     """
-    if times is None or even_times(times):
+    if times is None or even_times(times, n_out):
         return np.linspace(0.0, n_in - 1, n_out)
     filled = filled_times(np.asarray(times, dtype=np.float64)[:n_in])
     targets = np.linspace(filled[0], filled[-1], n_out)

@@ -100,7 +100,7 @@ def _interpolate_missing(
     # coordinate, which was 137,000 calls for the demo's 96 videos): frames before the first
     # or from the last found frame take that frame's values, found frames keep theirs, the
     # others lie on the line between the found frames around them
-    frames = np.arange(len(landmarks), dtype=np.float64) if times is None else times
+    frames = np.arange(len(landmarks), dtype=np.float64)
     known = np.flatnonzero(found_mask)
     flat = landmarks.reshape(len(landmarks), -1).astype(np.float64)
     # the found frames x0 ≤ frame < x1 around each frame (both the last found one at the end)
@@ -221,7 +221,7 @@ def normalise_sequence(
             "(from one frame every feature would be zero)"
         )
     times = None
-    if timestamps is not None and not even_times(timestamps):
+    if timestamps is not None and not even_times(timestamps, settings.n_frames):
         times = filled_times(np.asarray(timestamps, dtype=np.float64))
     pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
     pixels = _interpolate_missing(pixels, found_mask, times)
