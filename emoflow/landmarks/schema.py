@@ -39,7 +39,7 @@ error that kept a video out of the table, if any). Videos that fail (missing, un
 empty, no face anywhere, frames of a refused size, out of memory) add no rows.
 
 Frames. With ``landmarks.frames: all`` every frame has a row. With ``sampled`` only the frames
-that features of ``feature_frames`` frames read were meshed
+that features of ``feature_frames`` frames read at the frames' times were meshed
 (:meth:`emoflow.features.FeatureSettings.frames_read`): they alone have rows (``frame`` keeps
 the video's frame numbering), and the video's record lists them as ``meshed_frames``; a record
 whose ``meshed_frames`` is null (every video of an ``all`` file; a sampled video in which a
