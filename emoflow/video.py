@@ -40,6 +40,7 @@ import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -512,7 +513,7 @@ def _open_folder(
             if files[index] == reference:
                 yield Frame(index, float(times[index]), lambda: first)
             else:
-                yield Frame(index, float(times[index]), lambda file=files[index]: read(file))
+                yield Frame(index, float(times[index]), partial(read, files[index]))
 
     return info, FrameStream(frames)
 
@@ -573,6 +574,13 @@ class _VideoSource:
     def __init__(self, path: Path, threads: int) -> None:
         self.path = path
         self.threads = threads
+        self.container: Any = None
+        self.stream: Any = None
+        self.origin: int | None = None
+        self.time_base = Fraction(1, 1)
+        self.plan: _Plan | None = None
+        self.source_fps = DEFAULT_FOLDER_FPS
+        self.seekable = True
 
     def _container(self) -> av.container.InputContainer:
         import av
@@ -591,12 +599,13 @@ class _VideoSource:
         if not container.streams.video:
             container.close()
             raise InputError(self.path, UNREADABLE)
-        return container  # type: ignore[return-value]
+        return container
 
     def _time(self, pts: int) -> float:
         """Seconds of a presentation time: one correctly rounded division, so a constant
         frame rate gives exactly ``i / fps``."""
-        return ((pts - self.origin) * self.time_base.numerator) / self.time_base.denominator
+        origin = self.origin or 0
+        return ((pts - origin) * self.time_base.numerator) / self.time_base.denominator
 
     def _plan(self) -> _Plan | None:
         """Read every packet (no decoding) for the frames' presentation times, then rewind;
@@ -630,17 +639,18 @@ class _VideoSource:
         container cannot seek there: opening costs a stream probe, tens of ms for HD H.264)."""
         import av
 
-        try:
-            if earliest is None:
-                raise av.error.ValueError(22, "nothing read")
-            self.container.seek(earliest, stream=self.stream, backward=True, any_frame=False)
-            self.stream.codec_context.flush_buffers()
-        except av.error.MemoryError:
-            raise
-        except (av.error.FFmpegError, OSError):
-            self.container.close()
-            self.container = self._container()
-            self.stream = self.container.streams.video[0]
+        if earliest is not None:
+            try:
+                self.container.seek(earliest, stream=self.stream, backward=True, any_frame=False)
+                self.stream.codec_context.flush_buffers()
+                return
+            except av.error.MemoryError:
+                raise
+            except (av.error.FFmpegError, OSError):
+                pass
+        self.container.close()
+        self.container = self._container()
+        self.stream = self.container.streams.video[0]
 
     def open(
         self,
@@ -686,7 +696,7 @@ class _VideoSource:
                 setting=side_setting,
             )
         self.time_base = stream.time_base or Fraction(1, 1)
-        self.origin: int | None = stream.start_time
+        self.origin = stream.start_time
         declared_fps = _rate(stream.average_rate) or _rate(stream.guessed_rate)
         declared_frames = int(stream.frames) if stream.frames and stream.frames > 0 else None
         declared_s = (
@@ -971,7 +981,9 @@ class _VideoSource:
                 yield packet
 
         key = seek_target(needed[0])
-        packets = self._seek(key) if key is not None else _packets(self.container, self.stream)
+        packets: Iterator[Any] | None = (
+            self._seek(key) if key is not None else _packets(self.container, self.stream)
+        )
         while packets is not None:
             source, packets = packets, None
             for frame in self._decoded(feed(source), errors):
