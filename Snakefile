@@ -47,7 +47,8 @@ rule all:
 
 
 # At the end of a successful run: how many videos became training samples, which were
-# dropped and why (read from the feature store, which the report shows too).
+# dropped and why (read from the feature store, which the report shows too), and the videos
+# decoded only in part or with a header their frames contradict (from the shards' records).
 onsuccess:
     import sys
     from emoflow.features import sample_summary
@@ -55,3 +56,10 @@ onsuccess:
     summary = sample_summary(path(LAYOUT.features))
     if summary:
         print(summary, file=sys.stderr)
+    from emoflow.landmarks import decoding_summary
+
+    decoding = decoding_summary(
+        [path(LAYOUT.landmark_shard(shard)) for shard in SHARDS]
+    )
+    if decoding:
+        print(decoding, file=sys.stderr)

@@ -24,6 +24,14 @@ the runs and the best round of each is reported (the least disturbed by other pr
 as wall-clock time and as the process's CPU time (which other processes on a shared machine
 disturb much less).
 
+The HD clip comes as MPEG-4 part 2 (``mp4v``, through OpenCV) and as RAVDESS-like H.264
+(``h264``: libx264 through PyAV at 8.4 Mbps, 120 frames with ``--hd-frames 120``, x264's
+B-frames and key-frame interval; ``--keyint`` shortens it), each described by its packets.
+With ``--baseline DIR`` (another checkout of emoflow, e.g. ``git worktree add /tmp/main
+main``) the HD section also times that emoflow's extraction and today's, all frames and
+sampled, each round in a process of its own (per-process CPU time, read by the process
+itself), and compares their features.
+
 The videos are synthesised from the astronaut photograph bundled with scikit-image: the face
 (about 200 pixels) drifts, turns and scales over a grey background.
 """
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import statistics
 import subprocess
@@ -149,9 +158,18 @@ def best_of(rounds: int, runs: dict[str, Callable[[], int]]) -> dict[str, Timing
 HD_WIDTH, HD_HEIGHT = 1280, 720
 
 
-def hd_clip(path: Path, n_frames: int) -> Path:
+H264_BIT_RATE = 8_400_000
+"""Bits per second of the H.264 clip: RAVDESS's 720p videos run at about 8.4 Mbps."""
+
+
+def hd_clip(path: Path, n_frames: int, codec: str = "mp4v", keyint: int | None = None) -> Path:
     """A 1280×720, 30 fps clip: a demo video rendered at 720×720 (the astronaut photograph,
-    a subject's head motion and a happiness expression) centred on a grey canvas."""
+    a subject's head motion and a happiness expression) centred on a grey canvas.
+
+    ``codec`` ``mp4v``: MPEG-4 part 2 through OpenCV (no B-frames, a key frame every 12
+    frames). ``h264``: RAVDESS-like H.264 through PyAV's libx264 at :data:`H264_BIT_RATE`,
+    x264's defaults (B-frames, B-pyramid, a key frame every 250 frames unless ``keyint``).
+    """
     from emoflow.demo.render import _render_video
     from emoflow.demo.spec import DemoSpec
     from emoflow.demo.subjects import _make_subject
@@ -160,18 +178,52 @@ def hd_clip(path: Path, n_frames: int) -> Path:
     square = path.with_name(path.stem + "_square.mp4")
     _render_video(square, _make_subject(0, spec), "happiness", 1, spec)
     capture = cv2.VideoCapture(str(square))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (HD_WIDTH, HD_HEIGHT))
     left = (HD_WIDTH - HD_HEIGHT) // 2
+    frames = []
     while True:
         ok, bgr = capture.read()
         if not ok:
             break
         canvas = np.full((HD_HEIGHT, HD_WIDTH, 3), 96, dtype=np.uint8)
         canvas[:, left : left + HD_HEIGHT] = bgr
-        writer.write(canvas)
-    writer.release()
+        frames.append(canvas)
     capture.release()
+    if codec == "mp4v":
+        fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+        writer = cv2.VideoWriter(str(path), fourcc, FPS, (HD_WIDTH, HD_HEIGHT))
+        for canvas in frames:
+            writer.write(canvas)
+        writer.release()
+        return path
+    import av
+
+    options = {"x264-params": f"keyint={keyint}:min-keyint={keyint}"} if keyint else {}
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=int(FPS), options=options)
+        stream.width, stream.height, stream.pix_fmt = HD_WIDTH, HD_HEIGHT, "yuv420p"
+        stream.bit_rate = H264_BIT_RATE
+        for canvas in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="bgr24")))
+        out.mux(stream.encode())
     return path
+
+
+def clip_description(path: Path) -> str:
+    """Codec, bit rate, frames, key frames and B-frames of a clip (from its packets)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = [packet for packet in container.demux(stream) if packet.size]
+        seconds = float(len(packets) / stream.average_rate)
+        keys = sum(packet.is_keyframe for packet in packets)
+        reordered = sum(packet.pts != packet.dts for packet in packets)
+        bits = sum(packet.size for packet in packets) * 8
+        name = stream.codec_context.name
+    return (
+        f"{name}, {bits / seconds / 1e6:.1f} Mbps, {len(packets)} frames, {keys} key frame(s), "
+        f"{reordered} frames out of decoding order (B-frames and the frames they precede)"
+    )
 
 
 def extract_table(path: Path | list[Path], out: Path, **options: object) -> int:
@@ -217,19 +269,163 @@ def decode_seconds(path: Path, frames: np.ndarray, *, seek: bool) -> float:
     return time.process_time() - started
 
 
+CHILD = """
+import json, logging, os, sys, time
+sys.path.insert(0, sys.argv[1])
+os.sched_setaffinity(0, {int(sys.argv[2])})
+logging.disable(logging.WARNING)
+from emoflow.landmarks import extract_videos
+clip, out, frames = sys.argv[3], sys.argv[4], sys.argv[5]
+rounds, copies = int(sys.argv[6]), int(sys.argv[7])
+options = {} if frames == "all" else {"frames": "sampled", "feature_frames": 8}
+videos = [(f"v{i}", clip) for i in range(copies)]
+extract_videos(videos[:1], out, **options)  # warm-up: Face Mesh models loaded
+cpu, wall = [], []
+for _ in range(rounds):
+    started, cpu_started = time.perf_counter(), time.process_time()
+    extract_videos(videos, out, **options)
+    cpu.append(time.process_time() - cpu_started)
+    wall.append(time.perf_counter() - started)
+print(json.dumps({"cpu": cpu, "wall": wall, "file": __import__("emoflow").__file__}))
+"""
+"""One timed extraction in a process of its own, with the emoflow found at ``sys.argv[1]``:
+its own CPU time (``time.process_time``: every thread of the process, read by the process
+itself, not sampled) and wall time per round."""
+
+
+def child_timing(
+    root: Path, core: int, clip: Path, out: Path, frames: str, rounds: int, copies: int
+) -> dict[str, list[float]]:
+    """Run :data:`CHILD` with the emoflow package of ``root`` (a checkout)."""
+    import json
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(root),
+            str(core),
+            str(clip),
+            str(out),
+            frames,
+            str(rounds),
+            str(copies),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def before_after(
+    folder: Path, clip: Path, baseline: Path, rounds: int, core: int, copies: int
+) -> None:
+    """Today's extraction against ``baseline``'s (another checkout of emoflow), all frames and
+    sampled, each in processes of its own, alternating, on the same clip and core."""
+    current = Path(__file__).resolve().parents[1]
+    runs = {
+        (name, frames): []  # type: ignore[var-annotated]
+        for name in ("before", "after")
+        for frames in ("all", "sampled")
+    }
+    roots = {"before": baseline.resolve(), "after": current}
+    for _ in range(rounds):
+        for (name, frames), timings in runs.items():
+            timings.append(
+                child_timing(
+                    roots[name], core, clip, folder / f"{name}_{frames}.parquet", frames, 1, copies
+                )
+            )
+    print(f"\nbefore ({roots['before']}) and after ({roots['after']}), {copies} clip(s) per")
+    print(f"timed shard, best of {rounds} processes each (per-process CPU, pinned to core {core})")
+    header = f"{'':<10}{'frames':<9}{'CPU s':>8}{'wall s':>8}{'x all-frames, CPU':>20}"
+    print(header)
+    print("-" * len(header))
+    best = {
+        key: (min(t["cpu"][0] for t in timings), min(t["wall"][0] for t in timings))
+        for key, timings in runs.items()
+    }
+    for (name, frames), (cpu, wall) in best.items():
+        ratio = best[(name, "all")][0] / cpu
+        print(f"{name:<10}{frames:<9}{cpu:>8.3f}{wall:>8.3f}{ratio:>20.2f}")
+    after_sampled = best[("after", "sampled")][0]
+    over_all = best[("before", "all")][0] / after_sampled
+    over_sampled = best[("before", "sampled")][0] / after_sampled
+    print(
+        f"sampled after vs all-frames before: {over_all:.2f}x CPU; "
+        f"sampled after vs sampled before: {over_sampled:.2f}x CPU"
+    )
+    from emoflow.features import FeatureSettings, features_from_landmarks
+
+    settings = FeatureSettings(n_frames=8)
+    features = {
+        key: features_from_landmarks(folder / f"{key[0]}_{key[1]}.parquet", settings)[0]
+        for key in runs
+    }
+    reference = features[("before", "all")]
+    print("features (n_frames = 8) against all-frames before, max |difference|, interocular units:")
+    for key, values in features.items():
+        print(f"  {key[0]} {key[1]}: {np.abs(values - reference).max():.3g}")
+    print(
+        "  sampled after vs sampled before: "
+        f"{np.abs(features[('after', 'sampled')] - features[('before', 'sampled')]).max():.3g}"
+    )
+
+
+def decode_costs(path: Path, wanted: np.ndarray, rounds: int) -> dict[str, float]:
+    """CPU seconds to decode the clip: every frame (PyAV, one thread), and only what the
+    ``wanted`` frames need (emoflow's selective decoding)."""
+    import av
+
+    from emoflow.video import open_frame_slots
+
+    def every() -> None:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            for _ in container.decode(stream):
+                pass
+
+    def selected() -> None:
+        _, frames = open_frame_slots(path, select=lambda times: wanted.tolist(), threads=1)
+        for _ in frames:
+            pass
+
+    costs = {}
+    for name, run in (("every frame", every), ("selected frames", selected)):
+        best = math.inf
+        for _ in range(rounds):
+            started = time.process_time()
+            run()
+            best = min(best, time.process_time() - started)
+        costs[name] = best
+    return costs
+
+
 def sampled_section(
-    folder: Path, n_frames: int, feature_frames: int, rounds: int, shard_clips: int = 1
+    folder: Path,
+    n_frames: int,
+    feature_frames: int,
+    rounds: int,
+    shard_clips: int = 1,
+    codec: str = "mp4v",
+    keyint: int | None = None,
+    baseline: Path | None = None,
+    core: int = 0,
 ) -> None:
     """Sampled-frame extraction versus the all-frames bare loop on a 1280×720 clip (or on a
     shard of ``shard_clips`` copies of it, as the workflow's jobs extract: one Face Mesh graph
-    and one face detector per shard, not per clip)."""
+    and one face detector per shard, not per clip); with ``baseline``, before and after."""
     from emoflow.features import FeatureSettings
 
-    clip = hd_clip(folder / "hd.mp4", n_frames)
+    clip = hd_clip(folder / f"hd_{codec}.mp4", n_frames, codec, keyint)
     sampled = FeatureSettings(n_frames=feature_frames).frames_read(n_frames)
     print(
-        f"\nHD clip: {n_frames} frames, {HD_WIDTH}x{HD_HEIGHT}; features of {feature_frames} "
-        f"frames read {len(sampled)}: {sampled.tolist()}"
+        f"\nHD clip ({codec}): {n_frames} frames, {HD_WIDTH}x{HD_HEIGHT}, "
+        f"{clip_description(clip)}; features of {feature_frames} frames read {len(sampled)}: "
+        f"{sampled.tolist()}"
     )
     clips = [clip] * shard_clips
     if shard_clips > 1:
@@ -259,14 +455,21 @@ def sampled_section(
     )
     grab_s = min(decode_seconds(clip, sampled, seek=False) for _ in range(rounds))
     seek_s = min(decode_seconds(clip, sampled, seek=True) for _ in range(rounds))
+    decoding = decode_costs(clip, sampled, rounds)
     bare = timings["bare, all frames"]
     print()
-    header = f"{'job':<34}{'CPU s':>8}{'video frames/CPU s':>20}{'x bare':>8}"
+    header = f"{'job':<34}{'CPU s':>8}{'wall s':>8}{'video frames/CPU s':>20}{'x bare':>8}"
     print(header)
     print("-" * len(header))
     for name, run in timings.items():
         rate = run.frames / run.cpu_s
-        print(f"{name:<34}{run.cpu_s:>8.3f}{rate:>20.1f}{rate / (bare.frames / bare.cpu_s):>8.2f}")
+        print(
+            f"{name:<34}{run.cpu_s:>8.3f}{run.wall_s:>8.3f}{rate:>20.1f}"
+            f"{rate / (bare.frames / bare.cpu_s):>8.2f}"
+        )
+    every = timings["emoflow, all frames"]
+    ratio = every.cpu_s / timings["emoflow, sampled"].cpu_s
+    print(f"emoflow sampled vs emoflow all frames: {ratio:.2f}x CPU")
     print(
         f"\nlandmark difference on the {len(sampled)} sampled frames, x-y pixels, vs all-frame "
         f"video mode:\n  sampled video mode: mean {sampled_diff.mean():.3f} px, "
@@ -275,8 +478,12 @@ def sampled_section(
     )
     print(
         f"reaching the {len(sampled)} sampled frames as RGB (decode only, best of {rounds}): "
-        f"grab through all {grab_s:.3f} s CPU, seek to each {seek_s:.3f} s CPU"
+        f"OpenCV grab through all {grab_s:.3f} s CPU, OpenCV seek to each {seek_s:.3f} s CPU; "
+        f"PyAV every frame {decoding['every frame']:.3f} s, emoflow's selective decoding "
+        f"(skip unreferenced frames, seek to key frames) {decoding['selected frames']:.3f} s"
     )
+    if baseline is not None:
+        before_after(folder, clip, baseline, rounds, core, shard_clips)
 
 
 def startup_seconds() -> float:
@@ -302,7 +509,23 @@ def main() -> None:
     parser.add_argument(
         "--shard-clips", type=int, default=1, help="copies of the HD clip per timed shard"
     )
+    parser.add_argument(
+        "--hd-codec",
+        choices=["mp4v", "h264"],
+        action="append",
+        help="codec of the HD clip (repeat for both; default: mp4v and h264)",
+    )
+    parser.add_argument(
+        "--keyint", type=int, help="H.264 key frame interval (default: x264's, 250 frames)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another emoflow checkout (e.g. main) to time before/after on the HD clips, each "
+        "run in a process of its own",
+    )
     args = parser.parse_args()
+    codecs = args.hd_codec or ["mp4v", "h264"]
 
     cores = sorted(os.sched_getaffinity(0))
     core = cores[-1] if args.core is None else args.core
@@ -317,9 +540,18 @@ def main() -> None:
     if args.only_sampled:
         with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
             bare_loop([write_video(Path(tmp) / "warm.mp4", 5)])  # load the models once
-            sampled_section(
-                Path(tmp), args.hd_frames, args.feature_frames, args.rounds, args.shard_clips
-            )
+            for codec in codecs:
+                sampled_section(
+                    Path(tmp),
+                    args.hd_frames,
+                    args.feature_frames,
+                    args.rounds,
+                    args.shard_clips,
+                    codec,
+                    args.keyint,
+                    args.baseline,
+                    core,
+                )
         return
     with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
         folder = Path(tmp)
@@ -399,9 +631,18 @@ def main() -> None:
     )
     print(f"  a new Python process per video (start-up):   {1000 * startup:+6.0f} ms wall")
     with tempfile.TemporaryDirectory(prefix="emoflow-bench-") as tmp:
-        sampled_section(
-            Path(tmp), args.hd_frames, args.feature_frames, args.rounds, args.shard_clips
-        )
+        for codec in codecs:
+            sampled_section(
+                Path(tmp),
+                args.hd_frames,
+                args.feature_frames,
+                args.rounds,
+                args.shard_clips,
+                codec,
+                args.keyint,
+                args.baseline,
+                core,
+            )
 
 
 if __name__ == "__main__":

@@ -183,6 +183,44 @@ def test_predict_cli_windows_formats_and_reruns(run: dict[str, Path], capsys) ->
     np.testing.assert_array_equal(long["score"], whole["score"])
 
 
+def _ten_hour_header(video: Path, out: Path) -> Path:
+    """``video``'s packets unchanged, its last frame lasting 10 hours: a header that declares
+    10 hours over the same frames (and a frame rate of 30 frames / 36,000 s)."""
+    import av
+
+    with av.open(str(video)) as source, av.open(str(out), "w") as target:
+        stream = source.streams.video[0]
+        copy = target.add_stream_from_template(stream)
+        packets = [packet for packet in source.demux(stream) if packet.size]
+        last = max(packets, key=lambda packet: packet.pts)
+        for packet in packets:
+            if packet is last:
+                packet.duration = int(36000 / stream.time_base)
+            packet.stream = copy
+            target.mux(packet)
+    return out
+
+
+@pytest.mark.slow
+def test_windows_of_a_clip_whose_header_declares_ten_hours(
+    run: dict[str, Path], tmp_path: Path
+) -> None:
+    """Windows follow the frames' presentation times, not the header's duration."""
+    video = sorted(run["held_out"].iterdir())[0]
+    clip = _ten_hour_header(video, tmp_path / "ten_hours.mp4")
+    windowed = predict(clip, results=run["fold"], window_s=1.0, progress=False)
+    assert windowed["error"].null_count() == windowed.height  # every window scored
+    assert sorted(windowed["start_s"].unique().to_list()) == [0.0, 1.0]
+    assert windowed["n_frames"].unique().to_list() == [15]
+    same = predict(video, results=run["fold"], window_s=1.0, progress=False)
+    np.testing.assert_allclose(
+        windowed.sort("window", "emotion")["score"],
+        same.sort("window", "emotion")["score"],
+        rtol=0,
+        atol=1e-9,
+    )
+
+
 def test_time_windows() -> None:
     times = np.arange(10) / 10  # 1 s at 10 fps
     assert time_windows(times, 1.0, None, None) == [(0.0, 1.0)]

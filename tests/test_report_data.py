@@ -119,3 +119,21 @@ def test_selection_by_region_lists_every_kept_id_once_per_region() -> None:
     assert groups["lips"] == sorted(lips)
     listed = {i for ids in groups.values() for i in ids}
     assert listed == {*lips, 477}
+
+
+def test_data_page_lists_videos_decoded_in_part(data_run: dict[str, Path], tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    data = load_data_quality(data_run["manifest"], data_run["features"], [data_run["shard"]])
+    assert data.decoding == {}  # imported landmarks: nothing decoded
+    found = (
+        "13 of 30 declared frames; holds 13 of the 30 frames its header declares: the file may "
+        "be truncated"
+    )
+    data.decoding = {"a_happy": found}
+    assert data.numbers()["decoding"] == {"a_happy": found}
+    page = tmp_path / "data_quality.html"
+    write_data_page(SimpleNamespace(data=data, emotions=[], metrics=[{}]), page)  # type: ignore[arg-type]
+    text = page.read_text()
+    assert "Videos decoded in part or with a contradicted header (1)" in text
+    assert "<td>a_happy</td>" in text and "13 of 30 declared frames" in text

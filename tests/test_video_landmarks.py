@@ -258,6 +258,8 @@ def test_bad_videos_are_recorded_not_fatal(
         "n_faces_found_on_crop": 0,
         "landmarks_format": None,
         "meshed_frames": None,
+        "n_frames_declared": N_FACE_FRAMES,
+        "warnings": [],
         "error": None,
         "n_frames_several_faces": 0,
     }

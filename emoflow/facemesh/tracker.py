@@ -23,7 +23,7 @@ mapped back to full-frame normalised coordinates. Frames with a face never pay f
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -42,7 +42,7 @@ from emoflow.facemesh.faces import (
     matching_score,
     pixel_box,
 )
-from emoflow.video import FrameSlot, VideoInfo, expected_frames, open_frame_slots
+from emoflow.video import FrameStream, Selection, VideoInfo, expected_frames, open_frame_slots
 
 logger = logging.getLogger("emoflow.landmarks")
 """The landmark stage's log channel (its shard log gathers the tracker's warnings too)."""
@@ -96,6 +96,12 @@ class FaceTrack(NamedTuple):
     meshed_frames
         Frame positions (0-based, increasing) Face Mesh ran on; ``None`` when it ran on
         every frame.
+    times
+        Seconds of each meshed frame in the source (its presentation time, see
+        :mod:`emoflow.video`).
+    warnings
+        What decoding found wrong with the file (truncation, an implausible header, frames
+        that failed to decode), one line each.
     """
 
     info: VideoInfo
@@ -106,6 +112,8 @@ class FaceTrack(NamedTuple):
     scores: list[float | None]
     n_on_crop: int
     meshed_frames: list[int] | None = None
+    times: list[float] | None = None
+    warnings: list[str] | None = None
 
     def frame_numbers(self) -> np.ndarray:
         """``(n_meshed,)`` positions of the meshed frames (every frame when all were)."""
@@ -115,6 +123,8 @@ class FaceTrack(NamedTuple):
 
     def timestamps(self) -> np.ndarray:
         """``(n_meshed,)`` seconds of the meshed frames in the source."""
+        if self.times is not None:
+            return np.asarray(self.times, dtype=np.float64)
         return self.info.start_s + self.frame_numbers() / self.info.fps
 
 
@@ -146,6 +156,9 @@ class FaceMeshTracker:
     count_faces
         Count the faces with the full-range detector in the :func:`face_check_frames` too
         (``False`` where the caller has checked them already, as ``emoflow predict`` does).
+    decode_threads
+        Video decoder threads: 1 (default) spends the least CPU time, as the workflow's
+        one-core jobs want; 0 lets FFmpeg choose (faster for one video on many cores).
     """
 
     def __init__(
@@ -159,6 +172,7 @@ class FaceMeshTracker:
         face_policy: str = "tracked",
         find_small_faces: bool = True,
         count_faces: bool = True,
+        decode_threads: int = 1,
     ) -> None:
         for name, value in (
             ("min_detection_confidence", min_detection_confidence),
@@ -182,6 +196,11 @@ class FaceMeshTracker:
         self.face_policy = face_policy
         self.find_small_faces = bool(find_small_faces)
         self.count_faces = bool(count_faces)
+        if isinstance(decode_threads, bool) or int(decode_threads) != decode_threads:
+            raise ConfigError(f"decode_threads must be a whole number, got {decode_threads!r}")
+        if not 0 <= decode_threads <= 64:
+            raise ConfigError(f"decode_threads must lie in 0 … 64, got {decode_threads!r}")
+        self.decode_threads = int(decode_threads)
         self._face_mesh: Any = None
         self._crop_mesh: Any = None
         self._detector: Any = None
@@ -346,8 +365,10 @@ class FaceMeshTracker:
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
-        select: Callable[[int], Collection[int]] | None = None,
+        select: Selection | None = None,
         progress: FrameProgress | None = None,
+        side_limits: tuple[int, int] | None = None,
+        side_setting: str | None = None,
     ) -> FaceTrack:
         """Follow the face through the frames of one video.
 
@@ -360,80 +381,98 @@ class FaceMeshTracker:
         start_s, end_s
             Time window in seconds (``None``: whole video).
         select
-            The frames to mesh given the video's frame count (e.g.
+            The frames to mesh given the times of the video's frames
+            (:data:`emoflow.video.Selection`, e.g. from
             :meth:`emoflow.features.FeatureSettings.frames_read`); ``None`` meshes every
-            frame. The others are decoded (video) but neither converted nor meshed. The count
-            is the container's (:func:`emoflow.video.expected_frames`); when a selected frame
-            shows no face, when the container's count was wrong and the true count selects a
-            frame not meshed, or when the container gives no count, every frame is meshed
-            instead (the result's ``meshed_frames`` is ``None``), so that interpolation and
-            the share of frames without a face see what they need.
+            frame. The others are not meshed, and not decoded where the codec allows
+            (:func:`emoflow.video.open_frame_slots`). The times are the container's, read
+            before decoding; when a selected frame shows no face, when the frames decoded
+            are not those the container lists, or when it lists no times, every frame is
+            meshed instead (the result's ``meshed_frames`` is ``None``), so that
+            interpolation and the share of frames without a face see what they need.
         progress
-            Called after each decoded frame (:data:`FrameProgress`), e.g. a progress bar's.
+            Called after each frame (:data:`FrameProgress`), e.g. a progress bar's.
+        side_limits, side_setting
+            Refuse frames outside ``(min_side, max_side)`` pixels per side before decoding
+            (:func:`emoflow.video.check_frame_size`; ``side_setting`` names the option).
 
         Raises
         ------
         InputError
-            The source is missing, unreadable or empty, or has no frame in the time window.
+            The source is missing, unreadable or empty, has no frame in the time window, or
+            frames of a refused size.
         """
-        info, slots = open_frame_slots(source, fps=fps, start_s=start_s, end_s=end_s)
-        n_expected = expected_frames(info, fps)
+        options: dict[str, Any] = {
+            "fps": fps,
+            "start_s": start_s,
+            "end_s": end_s,
+            "side_limits": side_limits,
+            "side_setting": side_setting,
+            "threads": self.decode_threads,
+        }
         if select is None:
-            return self._follow(source, info, slots, None, n_expected, progress)
-        if n_expected is None:
-            logger.warning("%s: the container reports no frame count; meshing every frame", source)
-            return self._follow(source, info, slots, None, n_expected, progress)
-        planned = {int(frame) for frame in select(n_expected)}
-        track = self._follow(source, info, slots, planned, n_expected, progress)
-        wanted = {int(frame) for frame in select(track.n_frames)}
-        missed = sorted(wanted - set(track.found_frames))
-        meshed = set(track.meshed_frames or ())
-        if not missed:
+            info, frames = open_frame_slots(source, **options)
+            return self._follow(source, info, frames, None, progress)
+        info, frames = open_frame_slots(source, select=select, **options)
+        if info.frame_times is None:
+            logger.warning(
+                "%s: the container lists no frame times before decoding; meshing every frame",
+                source,
+            )
+            return self._follow(source, info, frames, None, progress)
+        planned = {int(frame) for frame in select(info.frame_times)}
+        track = self._follow(source, info, frames, planned, progress)
+        missed = sorted(planned - set(track.found_frames))
+        if frames.complete and not missed:
             return track
-        if not wanted <= meshed:
-            reason = f"decoded {track.n_frames} frames, not the {n_expected} the container reports"
+        if not frames.complete:
+            reason = f"the frames decoded are not the {len(info.frame_times)} the container lists"
         else:
             shown = ", ".join(map(str, missed[:8])) + (", …" if len(missed) > 8 else "")
             reason = f"no face in frame(s) {shown} of those the features read"
         logger.info("%s: %s; meshing every frame", source, reason)
-        info, slots = open_frame_slots(source, fps=fps, start_s=start_s, end_s=end_s)
-        return self._follow(source, info, slots, None, n_expected, progress)
+        info, frames = open_frame_slots(source, **options)
+        return self._follow(source, info, frames, None, progress)
 
     def _follow(
         self,
         source: str | Path,
         info: VideoInfo,
-        slots: Iterator[FrameSlot],
+        frames: FrameStream,
         planned: Collection[int] | None,
-        n_expected: int | None,
         progress: FrameProgress | None = None,
     ) -> FaceTrack:
-        """Face Mesh over the ``planned`` frames of ``slots`` (every frame when ``None``)."""
+        """Face Mesh over the frames of ``frames`` (the ``planned`` ones: ``frames`` yields
+        those only; every frame when ``None``)."""
         process = self._ready_face_mesh().process
         width, height = info.width, info.height
         policy = self.face_policy
         search_small = self.find_small_faces
+        n_expected = expected_frames(info, info.fps)
         found_frames: list[int] = []
         faces: list[np.ndarray] = []
         n_faces: list[int] = []
         scores: list[float | None] = []
+        times: list[float] = []
         last_face: np.ndarray | None = None  # face followed in the last frame with a face
         previous_found = False  # whether the previous frame had a face
         score: float | None = None  # detection score carried along the followed face
         n_on_crop = 0
-        n_frames = 0
+        n_seen = 0
         meshed: list[int] = []
         checks = face_check_frames(planned, n_expected) if self.count_faces else set()
         if progress is not None:
             progress(0, n_expected)
-        for frame_index, slot in enumerate(slots):
-            if progress is not None and frame_index:
+        for slot in frames:
+            frame_index = slot.index
+            if progress is not None and n_seen:
                 progress(frame_index, n_expected)
-            n_frames = frame_index + 1
+            n_seen = frame_index + 1
             if planned is not None:
                 if frame_index not in planned:
                     continue
                 meshed.append(frame_index)
+            times.append(slot.time_s)
             frame = slot()
             # faces the full-range detector sees, in the frames predict checks too
             seen = self._count_faces(frame) if frame_index in checks else 0
@@ -471,17 +510,11 @@ class FaceMeshTracker:
             faces.append(points)
             n_faces.append(max(count, seen))
             scores.append(score)
+        n_frames = frames.n_frames if planned is not None else max(frames.n_frames, n_seen)
         if progress is not None:
             progress(n_frames, n_expected)
-        if n_expected is not None and n_frames < n_expected - 1:
-            logger.warning(
-                "%s: decoded %d of the %d frames the container reports%s; the file may be "
-                "truncated",
-                source,
-                n_frames,
-                n_expected,
-                " in the time window" if info.first_frame or info.end_s is not None else "",
-            )
+        for warning in frames.warnings:
+            logger.warning("%s: %s", source, warning)
         return FaceTrack(
             info,
             n_frames,
@@ -491,6 +524,8 @@ class FaceMeshTracker:
             scores,
             n_on_crop,
             None if planned is None else meshed,
+            times,
+            list(frames.warnings),
         )
 
 

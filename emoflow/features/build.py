@@ -31,10 +31,11 @@ def _video_sample(
     if video_table.height == 0:
         return str(record.get("error") or "no landmark rows")
     landmarks, found_mask = landmarks_array(video_table, video_id)
+    times = _frame_times(video_table, len(landmarks))
     meshed_frames = record.get("meshed_frames")
     if meshed_frames is not None:  # landmarks.frames: sampled
-        landmarks, found_mask = _sampled_sequence(
-            video_id, landmarks, found_mask, record, meshed_frames, settings
+        landmarks, found_mask, times = _sampled_sequence(
+            video_id, landmarks, found_mask, times, record, meshed_frames, settings
         )
     if len(landmarks) < MIN_SAMPLE_FRAMES:  # predict refuses such a window too
         return (
@@ -59,7 +60,16 @@ def _video_sample(
         width=int(record.get("width") or 1),
         height=int(record.get("height") or 1),
         scheme=scheme,
+        timestamps=times,
     )
+
+
+def _frame_times(video_table: Any, n_frames: int) -> np.ndarray:
+    """``(n_frames,)`` seconds of each frame of a video's rows (``timestamp_s``), NaN for
+    frames without a row."""
+    times = np.full(n_frames, np.nan)
+    times[video_table["frame"].to_numpy()] = video_table["timestamp_s"].to_numpy()
+    return times
 
 
 def _several_faces(video_table: Any) -> str | None:
@@ -80,10 +90,11 @@ def _sampled_sequence(
     video_id: str,
     landmarks: np.ndarray,
     found_mask: np.ndarray,
+    times: np.ndarray,
     record: dict[str, Any],
     meshed_frames: list[int],
     settings: FeatureSettings,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A sampled video's landmarks over all its frames (the frames not meshed without a face,
     so interpolation fills them; the features never read them), after checking that the
     meshed frames are those ``settings`` reads.
@@ -95,7 +106,9 @@ def _sampled_sequence(
         the extraction).
     """
     n_in = int(record["n_frames"])
-    absent = np.setdiff1d(settings.frames_read(n_in), meshed_frames)
+    if len(times) < n_in:
+        times = np.concatenate([times, np.full(n_in - len(times), np.nan)])
+    absent = np.setdiff1d(settings.frames_read(n_in, times), meshed_frames)
     if absent.size:
         shown = ", ".join(map(str, absent[:8].tolist())) + (", …" if absent.size > 8 else "")
         raise DataError(
@@ -111,7 +124,7 @@ def _sampled_sequence(
             [landmarks, np.full((pad, *landmarks.shape[1:]), np.nan, dtype=landmarks.dtype)]
         )
         found_mask = np.concatenate([found_mask, np.zeros(pad, dtype=bool)])
-    return landmarks, found_mask
+    return landmarks, found_mask, times[:n_in]
 
 
 def features_from_landmarks(

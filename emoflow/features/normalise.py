@@ -18,7 +18,7 @@ from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
 from emoflow.facemesh import N_LANDMARKS, reference_face
 from emoflow.schemes import LandmarkScheme, get_scheme, scheme_for_points
-from emoflow.video import resampled_frames, resampling_weights
+from emoflow.video import even_times, filled_times, resampled_frames, resampling_weights
 
 MIN_SAMPLE_FRAMES = 2
 """Frames a video (or a time window) needs to make a sample: from one frame, resampling
@@ -79,16 +79,21 @@ class FeatureSettings(SectionSettings):
             object.__setattr__(self, "align", "first_frame" if self.align else "none")
         self.check()
 
-    def frames_read(self, n_in: int) -> np.ndarray:
+    def frames_read(self, n_in: int, times: np.ndarray | None = None) -> np.ndarray:
         """The frames of an ``n_in``-frame video that :func:`normalise_sequence` reads when
         every one of them has a face: those of the temporal resampling (the first frame, the
-        alignment and scale reference, is one). Landmark extraction meshes only these
-        (``landmarks.frames: sampled``)."""
-        return resampled_frames(n_in, self.n_frames)
+        alignment and scale reference, is one), given the frames' ``times`` (seconds; NaN
+        where unknown; ``None``: a constant frame rate). Landmark extraction meshes only
+        these (``landmarks.frames: sampled``)."""
+        return resampled_frames(n_in, self.n_frames, times)
 
 
-def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.ndarray:
-    """Fill frames without a face by linear interpolation in time (edges: nearest frame)."""
+def _interpolate_missing(
+    landmarks: np.ndarray, found_mask: np.ndarray, times: np.ndarray | None = None
+) -> np.ndarray:
+    """Fill frames without a face by linear interpolation in time (edges: nearest frame);
+    ``times`` (seconds of each frame, none unknown) where the frame rate is not constant,
+    frame numbers otherwise."""
     if found_mask.all():
         return landmarks
     # np.interp's arithmetic for every coordinate at once (the same numbers as calling it per
@@ -106,8 +111,14 @@ def _interpolate_missing(landmarks: np.ndarray, found_mask: np.ndarray) -> np.nd
     inside = np.flatnonzero((frames > x0) & (frames < x1))
     if inside.size:
         left, right = flat[x0[inside]], flat[x1[inside]]
-        slope = (right - left) / (x1[inside] - x0[inside]).astype(np.float64)[:, None]
-        filled[inside] = slope * (frames[inside] - x0[inside])[:, None] + left
+        if times is None:
+            slope = (right - left) / (x1[inside] - x0[inside]).astype(np.float64)[:, None]
+            filled[inside] = slope * (frames[inside] - x0[inside])[:, None] + left
+        else:
+            span = (times[x1[inside]] - times[x0[inside]])[:, None]
+            filled[inside] = (right - left) / span * (times[inside] - times[x0[inside]])[
+                :, None
+            ] + left
     return filled.astype(landmarks.dtype, copy=False).reshape(landmarks.shape)
 
 
@@ -149,10 +160,14 @@ def canonical_face(
     return reference[:n_landmarks]
 
 
-def resample_frames(landmarks: np.ndarray, n_frames: int) -> np.ndarray:
-    """Linearly resample a sequence ``(n_in, ...)`` to ``(n_frames, ...)`` over the same span,
-    reading only the frames of :func:`emoflow.video.resampled_frames`."""
-    lower, upper, weight = resampling_weights(len(landmarks), n_frames)
+def resample_frames(
+    landmarks: np.ndarray, n_frames: int, times: np.ndarray | None = None
+) -> np.ndarray:
+    """Linearly resample a sequence ``(n_in, ...)`` to ``(n_frames, ...)`` over the same span
+    of time, reading only the frames of :func:`emoflow.video.resampled_frames` (``times``: the
+    frames' seconds, NaN where unknown; a constant frame rate resamples by frame number, bit
+    for bit as without times)."""
+    lower, upper, weight = resampling_weights(len(landmarks), n_frames, times)
     weight = weight.reshape(-1, *([1] * (landmarks.ndim - 1)))
     return (1.0 - weight) * landmarks[lower] + weight * landmarks[upper]
 
@@ -165,6 +180,7 @@ def normalise_sequence(
     width: int = 1,
     height: int = 1,
     scheme: LandmarkScheme | str | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Turn one video's raw landmarks into its feature sample.
 
@@ -183,6 +199,11 @@ def normalise_sequence(
         The landmark scheme (:mod:`emoflow.schemes`): its rigid points anchor the alignment,
         its nose tip centres and its eye corners scale. Default: the scheme of
         ``n_points`` points (MediaPipe for 478 and 468).
+    timestamps
+        Seconds of each frame (``timestamp_s``; NaN for frames not meshed). Where they are
+        not evenly spaced (a variable frame rate, :func:`emoflow.video.even_times`), the
+        resampling and the filling of frames without a face follow the frames' times;
+        otherwise (and with ``None``) frame numbers, exactly as without times.
 
     Returns
     -------
@@ -199,8 +220,11 @@ def normalise_sequence(
             f"{len(landmarks)} frame(s); a sample needs at least {MIN_SAMPLE_FRAMES} "
             "(from one frame every feature would be zero)"
         )
+    times = None
+    if timestamps is not None and not even_times(timestamps, settings.n_frames):
+        times = filled_times(np.asarray(timestamps, dtype=np.float64))
     pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
-    pixels = _interpolate_missing(pixels, found_mask)
+    pixels = _interpolate_missing(pixels, found_mask, times)
     if scheme is None:
         scheme = scheme_for_points(pixels.shape[1])
     elif isinstance(scheme, str):
@@ -219,7 +243,7 @@ def normalise_sequence(
         right, left = scheme.eye_corners
         interocular = np.linalg.norm(pixels[0, right] - pixels[0, left])
         pixels = pixels / max(float(interocular), 1e-9)
-    sample = resample_frames(pixels, settings.n_frames)
+    sample = resample_frames(pixels, settings.n_frames, times)
     if settings.displacement:
         sample = sample - sample[:1]
     return sample.astype(np.float32)

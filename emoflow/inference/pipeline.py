@@ -87,6 +87,8 @@ class Pipeline:
         # the FaceCounter checks the same frames before extraction (several_faces="error"),
         # or Face Mesh looks for several faces itself: no second count in the tracker
         options.setdefault("count_faces", False)
+        # one video at a time, its decoding on as many threads as FFmpeg sees fit
+        options.setdefault("decode_threads", 0)
         self.extractor_options = options
         self.several_faces = several_faces
         self.fps = fps

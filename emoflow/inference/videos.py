@@ -21,40 +21,24 @@ import polars as pl
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.inference.sources import VideoSource
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
+from emoflow.video import MAX_SIDE, MIN_SIDE, check_frame_size
 
 log = logging.getLogger(__name__)
 
-MIN_SIDE = 64
-"""Smallest frame side (pixels) accepted: smaller frames cannot hold a face Face Mesh finds."""
-MAX_SIDE = 4096
-"""Largest frame side (pixels) accepted: larger frames cost memory and decoding time for
-nothing (Face Mesh looks at 128- and 192-pixel crops); downscale them first."""
 N_FACE_CHECKS = 3
 """Frames (first, middle, last) checked for several faces when ``several_faces="error"``."""
 
 
 def check_resolution(path: str | Path, width: int, height: int) -> None:
-    """Refuse frames outside :data:`MIN_SIDE` … :data:`MAX_SIDE` pixels per side.
+    """Refuse frames outside :data:`MIN_SIDE` … :data:`MAX_SIDE` pixels per side
+    (:func:`emoflow.video.check_frame_size`, the guard the workflow's extraction applies too).
 
     Raises
     ------
     InputError
         Naming the file, its size and what to do.
     """
-    if max(width, height) > MAX_SIDE:
-        raise InputError(
-            path,
-            f"frames are {width}x{height} pixels, larger than the {MAX_SIDE} pixels per side "
-            "emoflow accepts; downscale the video first, e.g. "
-            "ffmpeg -i IN -vf scale=1920:-2 OUT.mp4 (landmarks do not depend on the frame size)",
-        )
-    if min(width, height) < MIN_SIDE:
-        raise InputError(
-            path,
-            f"frames are {width}x{height} pixels, smaller than the {MIN_SIDE} pixels per side "
-            "emoflow accepts: no face can be found at this size; use the original recording "
-            "(the face should span at least about 100 pixels)",
-        )
+    check_frame_size(path, width, height, min_side=MIN_SIDE, max_side=MAX_SIDE)
 
 
 def frame_size(path: str | Path) -> tuple[int, int] | None:

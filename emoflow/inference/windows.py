@@ -85,6 +85,7 @@ def window_features(
         width=video.width,
         height=video.height,
         scheme=video.scheme,
+        timestamps=video.timestamps[mask],
     )
     return sample[:, union, :]
 

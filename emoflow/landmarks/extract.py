@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import zlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,22 @@ import pyarrow as pa
 
 from emoflow._progress import Progress
 from emoflow.config import allowed_values
-from emoflow.errors import ConfigError, NoFaceError
+from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh import FaceMeshTracker
 from emoflow.facemesh.tracker import FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
 from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
 from emoflow.manifest import read_manifest
-from emoflow.video import VideoItem, resampled_frames
+from emoflow.video import (
+    MAX_SIDE,
+    MIN_SIDE,
+    Selection,
+    VideoItem,
+    declared_frames,
+    probe_video,
+    resampled_frames,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +63,9 @@ class FaceMeshExtractor(FaceMeshTracker):
         fps: float | None = None,
         start_s: float | None = None,
         end_s: float | None = None,
-        select: Callable[[int], Collection[int]] | None = None,
+        select: Selection | None = None,
         progress: FrameProgress | None = None,
+        side_limits: tuple[int, int] | None = None,
     ) -> tuple[pa.Table, dict[str, Any]]:
         """Extract one video; return its table and its ``emoflow.videos`` record.
 
@@ -63,15 +73,25 @@ class FaceMeshExtractor(FaceMeshTracker):
         only ``face_found = False`` rows and the record counts zero faces. With ``select``
         (see :meth:`emoflow.facemesh.FaceMeshTracker.track`) only the meshed frames have rows,
         and the record's ``meshed_frames`` lists them (``None``: every frame). ``progress`` is
-        called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`).
+        called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`);
+        ``side_limits`` (``(min_side, max_side)``, the ``landmarks`` settings
+        ``min_frame_side`` and ``max_frame_side``) refuses other frame sizes before decoding.
 
         Raises
         ------
         InputError
-            The source is missing, unreadable or empty, or has no frame in the time window.
+            The source is missing, unreadable or empty, has no frame in the time window, or
+            frames of a refused size.
         """
         track = self.track(
-            source, fps=fps, start_s=start_s, end_s=end_s, select=select, progress=progress
+            source,
+            fps=fps,
+            start_s=start_s,
+            end_s=end_s,
+            select=select,
+            progress=progress,
+            side_limits=side_limits,
+            side_setting=SIDE_SETTINGS,
         )
         frame_numbers = track.frame_numbers()
         table = landmarks_table(
@@ -91,6 +111,8 @@ class FaceMeshExtractor(FaceMeshTracker):
             None,
             n_on_crop=track.n_on_crop,
             meshed_frames=track.meshed_frames,
+            n_frames_declared=declared_frames(track.info, fps),
+            warnings=track.warnings,
         )
         return table, record
 
@@ -154,6 +176,8 @@ def extract_videos(
     frames: str = "all",
     feature_frames: int | None = None,
     progress: bool | None = None,
+    min_frame_side: int = MIN_SIDE,
+    max_frame_side: int = MAX_SIDE,
     **extractor_options: Any,
 ) -> dict[str, dict[str, Any]]:
     """Extract several videos into one Parquet file (a shard), written atomically.
@@ -183,6 +207,10 @@ def extract_videos(
     progress
         Progress bars (videos, and each video's frames) on stderr; ``None``: only when
         stderr is a terminal (never in the workflow's jobs, whose stderr is their log).
+    min_frame_side, max_frame_side
+        A video whose frames are smaller or larger (pixels per side; ``emoflow predict``'s
+        limits by default) is not decoded: its record gives the reason, the rest of the shard
+        goes on (as for any bad video; ``strict`` raises instead).
     **extractor_options
         Passed to :class:`FaceMeshExtractor` (``refine_landmarks``, ``max_num_faces``,
         ``face_policy``, ``find_small_faces``, confidences, ``static_image_mode``).
@@ -202,6 +230,7 @@ def extract_videos(
     items = [as_item(video) for video in videos]
     check_unique_ids(items, f"given for {out_path}")
     select = frame_selection(frames, feature_frames)
+    side_limits = _side_limits(min_frame_side, max_frame_side)
     importer = LandmarkImporter()
     with (
         FaceMeshExtractor(**extractor_options) as extractor,
@@ -210,7 +239,7 @@ def extract_videos(
         return write_shard(
             items,
             out_path,
-            _reader(extractor, importer, fps, bar, select),
+            _reader(extractor, importer, fps, bar, select, side_limits),
             refine_landmarks=extractor.refine_landmarks,
             faces=extractor.face_settings,
             strict=strict,
@@ -225,10 +254,25 @@ FRAME_MODES: tuple[str, ...] = tuple(
 features read, or every frame."""
 
 
-def frame_selection(
-    frames: str, feature_frames: int | None
-) -> Callable[[int], Collection[int]] | None:
-    """The tracker's ``select`` for a ``landmarks.frames`` mode (``None``: every frame)."""
+SIDE_SETTINGS = "landmarks.min_frame_side, landmarks.max_frame_side"
+"""The settings that bound a video's frame size in the workflow (named in refusals)."""
+
+
+def _side_limits(min_side: int, max_side: int) -> tuple[int, int]:
+    for name, value in (("min_frame_side", min_side), ("max_frame_side", max_side)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive whole number of pixels, got {value!r}")
+    if min_side > max_side:
+        raise ConfigError(
+            f"min_frame_side ({min_side}) must not exceed max_frame_side ({max_side})"
+        )
+    return min_side, max_side
+
+
+def frame_selection(frames: str, feature_frames: int | None) -> Selection | None:
+    """The tracker's ``select`` for a ``landmarks.frames`` mode (``None``: every frame): given
+    the frames' times (or, for a plan at a constant rate, their number), the frames the
+    features read."""
     if frames not in FRAME_MODES:
         raise ConfigError(f"frames must be one of {', '.join(FRAME_MODES)}, got {frames!r}")
     if frames == "all":
@@ -241,8 +285,11 @@ def frame_selection(
     return partial(_frames_read, n_out=int(feature_frames))
 
 
-def _frames_read(n_in: int, n_out: int) -> list[int]:
-    return resampled_frames(n_in, n_out).tolist()
+def _frames_read(frames: int | np.ndarray, n_out: int) -> list[int]:
+    if isinstance(frames, int | np.integer):
+        return resampled_frames(int(frames), n_out).tolist()
+    times = np.asarray(frames, dtype=np.float64)
+    return resampled_frames(len(times), n_out, times).tolist()
 
 
 def frames_metadata(frames: str, feature_frames: int | None) -> dict[str, Any]:
@@ -256,10 +303,12 @@ def _reader(
     importer: LandmarkImporter,
     fps: float | None,
     bar: Progress,
-    select: Callable[[int], Collection[int]] | None = None,
+    select: Selection | None = None,
+    side_limits: tuple[int, int] | None = None,
 ) -> VideoReader:
     """Read an item with Face Mesh, or import it when it has a ``landmarks_format``; count
-    it and its frames on ``bar``."""
+    it and its frames on ``bar``. Running out of memory on one video is that video's error
+    (an InputError naming it and saying so), not the shard's."""
 
     def read(item: VideoItem) -> tuple[pa.Table, dict[str, Any]]:
         bar.start(item.video_id)
@@ -273,12 +322,36 @@ def _reader(
                     end_s=item.end_s,
                     select=select,
                     progress=bar.frames,
+                    side_limits=side_limits,
                 )
             return importer.read(item)
+        except MemoryError as err:
+            raise InputError(item.path, out_of_memory(item.path)) from err
         finally:
             bar.advance(1)
 
     return read
+
+
+def out_of_memory(path: str | Path) -> str:
+    """The error of a video whose decoding or meshing ran out of memory: its frame size (from
+    the header, when it tells) and what to do."""
+    size = ""
+    try:
+        import av
+
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width and height:
+                size = f" of {width}x{height} frames"
+    except Exception:  # the header tells nothing more: the message stands without it
+        pass
+    return (
+        f"out of memory while decoding or meshing this video{size}: give the job more memory "
+        "(the extract_landmarks rule's mem_mb, or --resources mem_mb) or lower "
+        "landmarks.max_frame_side to refuse such frame sizes (downscale the video instead)"
+    )
 
 
 MANIFEST_ITEM_COLUMNS: dict[str, str] = {
@@ -392,6 +465,59 @@ def extract_planned(
     return extract_videos(_manifest_items(rows), out_path, **merged)
 
 
+EXTRACTION_BASE_MB = 350
+"""Peak memory of an extraction job on small frames: interpreter, imports, Face Mesh graphs and
+the face detector (measured: 306–309 MB peak RSS on 256×256 videos)."""
+EXTRACTION_BYTES_PER_PIXEL = 64
+"""Peak memory per pixel of a shard's largest frame size: decoder buffers, the RGB frame and
+MediaPipe's copies of it (measured above the base: 3840×2160 +399 MB, 4096×4096 +1052 MB)."""
+EXTRACTION_MARGIN = 1.2
+"""Head room over the estimate (allocator growth, other codecs' buffers)."""
+
+
+def extraction_mem_mb(
+    videos: Sequence[Mapping[str, Any]],
+    settings: Mapping[str, Any] | None = None,
+    *,
+    default_size: tuple[int, int] | None = None,
+) -> int:
+    """Memory (MB) one extraction job needs for a planned shard (:func:`plan_shards`'s
+    ``videos``), for the rule's ``mem_mb``: :data:`EXTRACTION_BASE_MB`, the largest frame
+    size among its videos (:data:`EXTRACTION_BYTES_PER_PIXEL`; sizes above
+    ``landmarks.max_frame_side`` are refused before decoding and cost nothing), and the rows
+    the shard holds before a row group is written (bounded by its frame count), with
+    :data:`EXTRACTION_MARGIN`, rounded up to 100 MB.
+
+    Frame sizes and counts come from the videos' headers (:func:`emoflow.video.probe_video`,
+    well under a millisecond each); a video that does not exist yet (the demo's, made by the
+    workflow) counts as ``default_size`` (and 300 frames).
+    """
+    from emoflow.facemesh import N_LANDMARKS
+    from emoflow.landmarks.writer import ROW_GROUP_ROWS
+
+    section = settings or {}
+    max_side = int(section.get("max_frame_side") or MAX_SIDE)
+    largest = 0
+    frames = 0
+    for row in videos:
+        if row.get("landmarks_format"):
+            continue  # imported: no decoding
+        probed = probe_video(row["path"]) if os.path.exists(row["path"]) else None
+        if probed is None and default_size is not None:
+            probed = (default_size[0], default_size[1], 300)
+        if probed is None or max(probed[0], probed[1]) > max_side:
+            continue
+        largest = max(largest, probed[0] * probed[1])
+        frames += probed[2] or 300
+    rows = min(frames, 2 * ROW_GROUP_ROWS)  # pending rows, and their copy as one table
+    need = (
+        EXTRACTION_BASE_MB
+        + largest * EXTRACTION_BYTES_PER_PIXEL / 2**20
+        + rows * N_LANDMARKS * 3 * 4 * 2 / 2**20
+    )
+    return int(math.ceil(need * EXTRACTION_MARGIN / 100) * 100)
+
+
 def shard_of(video_id: str, n_shards: int) -> int:
     """The shard of a video: a hash of its id, so adding or removing other videos never
     moves it to another shard."""
@@ -451,3 +577,29 @@ def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:
             )
         )
     return items
+
+
+def decoding_summary(landmark_paths: str | Path | Sequence[str | Path]) -> str:
+    """A few lines for the console at the end of a run: the videos decoded only in part or
+    with a header their frames contradict (:func:`emoflow.landmarks.schema.decoding_problems`);
+    ``""`` when there are none or no shard exists yet."""
+    from emoflow.errors import EmoflowError
+    from emoflow.landmarks.reader import read_video_records
+    from emoflow.landmarks.schema import decoding_problems
+
+    paths = [landmark_paths] if isinstance(landmark_paths, str | Path) else list(landmark_paths)
+    existing = [path for path in paths if Path(path).exists()]
+    if not existing:
+        return ""
+    try:
+        problems = decoding_problems(read_video_records(existing))
+    except EmoflowError as err:
+        return f"emoflow: {err}"
+    if not problems:
+        return ""
+    shown = 5
+    lines = [f"emoflow: {len(problems)} video(s) decoded in part or with a contradicted header:"]
+    lines += [f"  {video_id}: {text}" for video_id, text in list(problems.items())[:shown]]
+    if len(problems) > shown:
+        lines.append(f"  … and {len(problems) - shown} more (see the report's data page)")
+    return "\n".join(lines)

@@ -8,7 +8,9 @@ Table schema (:data:`LANDMARK_SCHEMA`), columns in this order:
 ``frame`` (``int32``)
     Frame index, 0-based from the first frame of the video's time window.
 ``timestamp_s`` (``float64``)
-    Time of the frame in the source, seconds (``start + frame / fps``).
+    Time of the frame in the source, seconds: its presentation time in the container, from
+    the video stream's start (:mod:`emoflow.video`; a variable frame rate keeps its real
+    times), or ``start + frame / fps`` for frame folders, resampled videos and imports.
 ``face_found`` (``bool``)
     Whether a face was found in this frame.
 ``landmarks`` (``fixed_size_list<fixed_size_list<float32, 3>, N>``, nullable)
@@ -32,11 +34,12 @@ The schema metadata records the landmark scheme (``emoflow.scheme``, e.g. ``medi
 and face settings, which frames were meshed (``emoflow.frames``:
 ``{"mode": "all" | "sampled", "feature_frames": N}``), and, under ``emoflow.videos``, one JSON
 record per video of the shard (path, fps, size, time window, frame and face counts, the frames
-meshed, and the error that kept a video out of the table, if any). Videos that fail (missing,
-unreadable, empty, no face anywhere) add no rows.
+meshed, the frames its header declares and what decoding found wrong with the file, and the
+error that kept a video out of the table, if any). Videos that fail (missing, unreadable,
+empty, no face anywhere, frames of a refused size, out of memory) add no rows.
 
 Frames. With ``landmarks.frames: all`` every frame has a row. With ``sampled`` only the frames
-that features of ``feature_frames`` frames read were meshed
+that features of ``feature_frames`` frames read at the frames' times were meshed
 (:meth:`emoflow.features.FeatureSettings.frames_read`): they alone have rows (``frame`` keeps
 the video's frame numbering), and the video's record lists them as ``meshed_frames``; a record
 whose ``meshed_frames`` is null (every video of an ``all`` file; a sampled video in which a
@@ -129,7 +132,11 @@ def schema_metadata(
         ``video_id`` → record with keys ``path``, ``fps``, ``source_fps``, ``width``,
         ``height``, ``start_s``, ``end_s``, ``n_frames``, ``n_faces_found``,
         ``n_faces_found_on_crop``, ``landmarks_format`` (``None`` when extracted here),
-        ``meshed_frames`` (``None``: every frame), ``error`` (``None`` or a message) and, for
+        ``meshed_frames`` (``None``: every frame), ``n_frames_declared`` (the frames the
+        video's header declares, in its time window; ``None`` when it declares none or the
+        landmarks were imported), ``warnings`` (what decoding found wrong with the file: fewer
+        frames than declared, an implausible duration or frame rate, frames that failed to
+        decode; one line each), ``error`` (``None`` or a message) and, for
         videos with rows, ``n_frames_several_faces`` (frames whose ``n_faces`` is above 1: the
         video showed several faces and one was followed by the face policy; absent in files
         of earlier versions).
@@ -166,6 +173,8 @@ def video_record(
     n_on_crop: int = 0,
     landmarks_format: str | None = None,
     meshed_frames: list[int] | None = None,
+    n_frames_declared: int | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """One video's ``emoflow.videos`` record (see :func:`schema_metadata`)."""
     return {
@@ -181,8 +190,27 @@ def video_record(
         "n_faces_found_on_crop": n_on_crop,
         "landmarks_format": landmarks_format,
         "meshed_frames": None if meshed_frames is None else [int(f) for f in meshed_frames],
+        "n_frames_declared": n_frames_declared,
+        "warnings": list(warnings or []),
         "error": error,
     }
+
+
+def decoding_problems(records: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Videos decoded only in part, or whose header contradicts their frames: ``video_id`` →
+    frames decoded against frames declared, and what decoding found (the records'
+    ``warnings``), one line each. Records of earlier versions (no ``warnings``) give none."""
+    problems: dict[str, str] = {}
+    for video_id, record in records.items():
+        warnings = [str(warning) for warning in record.get("warnings") or []]
+        declared = record.get("n_frames_declared")
+        decoded = record.get("n_frames")
+        partial = declared is not None and decoded is not None and decoded < declared - 1
+        if not warnings and not partial:
+            continue
+        counts = f"{decoded} of {declared} declared frames" if declared is not None else ""
+        problems[str(video_id)] = "; ".join(part for part in [counts, *warnings] if part)
+    return problems
 
 
 def landmarks_table(

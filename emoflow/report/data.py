@@ -50,6 +50,10 @@ class DataQuality:
     several_faces
         Kept videos in which extraction saw several faces (video → what it saw): extraction
         followed one of them by ``landmarks.face_policy``, as ``predict --several-faces`` does.
+    decoding
+        Videos decoded only in part (a truncated file) or whose header its frames contradict
+        (video → frames decoded of those declared, and what decoding found;
+        :func:`emoflow.landmarks.decoding_problems`).
     """
 
     videos: pl.DataFrame
@@ -57,6 +61,7 @@ class DataQuality:
     n_development: int | None
     n_test: int | None
     several_faces: dict[str, str] = field(default_factory=dict)
+    decoding: dict[str, str] = field(default_factory=dict)
 
     @property
     def kept(self) -> pl.DataFrame:
@@ -104,6 +109,7 @@ class DataQuality:
                 for row in self.not_kept.iter_rows(named=True)
             },
             "several_faces": dict(self.several_faces),
+            "decoding": dict(self.decoding),
             "test_subjects": list(self.test_subjects),
             "n_development": self.n_development,
             "n_test": self.n_test,
@@ -154,7 +160,7 @@ def load_data_quality(
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
     from emoflow.features import read_sample_report, read_store_samples
-    from emoflow.landmarks import read_video_records
+    from emoflow.landmarks import decoding_problems, read_video_records
     from emoflow.manifest import read_manifest
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
@@ -172,6 +178,11 @@ def load_data_quality(
         n_development=split.get("n_development"),
         n_test=split.get("n_test"),
         several_faces=samples["several_faces"],
+        decoding={
+            video_id: text
+            for video_id, text in decoding_problems(records).items()
+            if video_id in set(manifest["video_id"].to_list())
+        },
     )
 
 

@@ -145,6 +145,21 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     [[video, seen] for video, seen in sorted(data.several_faces.items())],
                 ),
             ]
+        if data.decoding:
+            parts += [
+                heading(
+                    f"Videos decoded in part or with a contradicted header ({len(data.decoding)})"
+                ),
+                paragraph(
+                    "Frames decoded against those the header declares (a truncated file keeps "
+                    "only its first frames), and what decoding found; frame times are the "
+                    "frames' own presentation times."
+                ),
+                table(
+                    ["video", "what decoding found"],
+                    [[video, found] for video, found in sorted(data.decoding.items())],
+                ),
+            ]
         parts.append(heading("Held-out test subjects"))
         if data.test_subjects:
             parts.append(

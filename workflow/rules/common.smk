@@ -5,7 +5,7 @@ from emoflow.attribution import runtime_settings
 from emoflow.comparison import CompareSettings
 from emoflow.config import validate_config
 from emoflow.datasets import ADAPTERS
-from emoflow.landmarks import extraction_settings, plan_shards
+from emoflow.landmarks import extraction_mem_mb, extraction_settings, plan_shards
 from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
@@ -81,6 +81,13 @@ SHARD_PLAN = plan_shards(
     PLANNED, count_shards(), stat_files=not DATASET.made_by_workflow
 )
 SHARDS = [str(shard) for shard, planned in enumerate(SHARD_PLAN) if planned["videos"]]
+# Memory each extraction job needs, from its videos' frame sizes and counts (headers read,
+# no frame decoded; the demo's videos, made by the workflow, have the demo's size).
+_MADE_SIZE = (config["demo"]["size"],) * 2 if DATASET.made_by_workflow else None
+SHARD_MEM_MB = [
+    extraction_mem_mb(planned["videos"], config["landmarks"], default_size=_MADE_SIZE)
+    for planned in SHARD_PLAN
+]
 
 
 # Plain integer patterns: an alternation of every shard ("0|1|…|N") is matched against each
