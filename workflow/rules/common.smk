@@ -3,7 +3,7 @@ import re
 
 from emoflow.attribution import runtime_settings
 from emoflow.comparison import RANKINGS, CompareSettings
-from emoflow.config import validate_config
+from emoflow.config import check_job_memory, validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_settings, plan_shards
 from emoflow.layout import ResultsLayout
@@ -60,6 +60,7 @@ def get_ground_truth():
 # protocol cannot use is refused before anything runs, and each landmark shard depends on its
 # own videos only, so a label fix or another video re-extracts no unchanged video.
 PLANNED = plan_manifest(config)
+check_job_memory(config, n_videos=PLANNED.height)
 check_protocol(
     PLANNED,
     n_folds=config["train"]["n_folds"],
