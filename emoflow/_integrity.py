@@ -335,8 +335,7 @@ def _store_problem(root: Path, record_path: Path) -> tuple[str | None, str | Non
             return None, f"metadata document {name} is missing"
         if documents[name] != digest:
             return None, (
-                f"metadata document {name} does not match the SHA-256 recorded when it was "
-                "written"
+                f"metadata document {name} does not match the SHA-256 recorded when it was written"
             )
     for name, size in sorted(expected_chunks.items()):
         if name not in chunks:

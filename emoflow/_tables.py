@@ -65,6 +65,8 @@ def _load(path: str | Path, columns: list[str] | None, remedy: str, options: dic
         # pandas (0.23 s of every job that reads a table) for the same table and metadata
         with pq.ParquetFile(path, **PARQUET_VERIFY) as parquet:
             return parquet.read(columns=columns)
+    except MemoryError:  # out of memory is no damage of the file (pyarrow's is an ArrowException)
+        raise
     except (OSError, pa.ArrowException, ValueError) as err:
         raise damaged(path, err, remedy) from err
 

@@ -399,6 +399,8 @@ def _open(path: str | Path) -> Any:
     try:
         root: Any = zarr.open_group(str(path), mode="r")
         kind = root.attrs.get("emoflow_store")
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, f"not a readable Zarr store ({err}); {REWRITE}") from err
     if kind != "attributions":

@@ -246,6 +246,8 @@ def _open_store(path: str | Path) -> Any:
     try:
         root = zarr.open_group(str(path), mode="r")
         kind = root.attrs.get("emoflow_store")
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
     if kind != "features":
@@ -273,6 +275,8 @@ def read_store_samples(path: str | Path) -> dict[str, np.ndarray]:
     root = _open_store(path)
     try:
         return {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
 
@@ -333,6 +337,8 @@ def load_features(path: str | Path) -> FeatureSet:
         features_array = cast(Any, root["features"])
         features = np.asarray(features_array[...], dtype=np.float32)
         labels = {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
     if not np.isfinite(features).all():
