@@ -220,14 +220,18 @@ def _watch(
         log.write(f"{stamp},000 ERROR {FAULT_LOGGER}: {line}\n")
 
 
-def job_faults(snakemake_log: str | Path | None) -> list[str]:
+def job_faults(snakemake_log: str | Path | list[str] | None) -> list[str]:
     """The fault lines (:func:`watch_job`) in the logs of the jobs a Snakemake run reports
     as failed (its ``Error in rule …`` blocks name each job's log), one per line with the
-    log's path; empty when there are none or the run's log cannot be read."""
-    try:
-        text = Path(str(snakemake_log)).read_text(errors="replace")
-    except (OSError, TypeError):
-        return []
+    log's path; empty when there are none or the run's log cannot be read.
+
+    ``snakemake_log`` is what ``onerror`` gets as ``log``: the run's log file, or a list of
+    them."""
+    paths = snakemake_log if isinstance(snakemake_log, list | tuple) else [snakemake_log]
+    text = ""
+    for path in paths:
+        with contextlib.suppress(OSError, TypeError):
+            text += Path(str(path)).read_text(errors="replace")
     logs = dict.fromkeys(
         match.group(1).strip()
         for match in re.finditer(r"^\s*log: (.+?)(?: \(check log file\(s\).*)?$", text, re.M)

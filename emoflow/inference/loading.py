@@ -60,14 +60,25 @@ class LoadedModel:
         return score, None if probability is None else float(probability[0])
 
 
+class ModelFiles(list[Path]):
+    """The model files chosen (a list of paths), with the published record they were chosen
+    by (``published``; ``None`` without one), which :func:`load_models` checks them against:
+    a record published meanwhile by another run cannot pair this selection with its files."""
+
+    published: PublishedRun | None = None
+
+
 def model_paths(
     results: str | Path = "results",
     *,
     iteration: int | None = None,
     models: Sequence[str | Path] | None = None,
-) -> list[Path]:
-    """The model files to apply (see :func:`chosen_models`)."""
-    return chosen_models(results, iteration=iteration, models=models)[0]
+) -> ModelFiles:
+    """The model files to apply (see :func:`chosen_models`), as a :class:`ModelFiles`."""
+    paths, published = chosen_models(results, iteration=iteration, models=models)
+    files = ModelFiles(paths)
+    files.published = published
+    return files
 
 
 def chosen_models(
@@ -253,8 +264,9 @@ def load_models(
     """Load and check model files (see :func:`emoflow.models.load_model`), one per emotion.
 
     Each file inside a results folder that a finished run published is read once and checked
-    against the record (``published``, the one :func:`chosen_models` chose the files by; else
-    the record of the folder the file lies in, read once per folder) before it is loaded.
+    against the record (``published``, the one :func:`chosen_models` chose the files by, or
+    that :func:`model_paths` gives with them; else the record of the folder the file lies in,
+    read once per folder) before it is loaded.
 
     Raises
     ------
@@ -268,6 +280,7 @@ def load_models(
     from emoflow.models import load_model
 
     records: dict[Path, PublishedRun | None] = {}
+    published = published or getattr(paths, "published", None)
     if published is not None:
         records[published.root.resolve()] = published
     loaded: list[LoadedModel] = []
@@ -345,6 +358,7 @@ def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | N
 __all__ = [
     "SYNTHETIC_NOTE",
     "LoadedModel",
+    "ModelFiles",
     "chosen_models",
     "extraction_options",
     "landmark_union",
