@@ -6,7 +6,7 @@ and the model files while that happened could mix emotions' models of two runs, 
 model of another iteration than the summary selected, and exit 0. So the workflow's last
 step writes ``results/published.json`` (:func:`publish_run`), atomically replaced: each
 emotion's selected iteration and the SHA-256 of every file the readers load (the model files
-of every iteration, the summary, the provenance record) and the integrity record of every
+of every iteration, the summary) and the integrity record of every
 store explain reads (:mod:`emoflow._integrity`). Readers take the selection from it and check
 every file against it as they read it (:class:`PublishedRun`): a file that differs was
 rewritten by a run that has not published yet, and the reader stops with
@@ -63,7 +63,6 @@ def publish_run(
     summary: str | Path,
     models: Sequence[str | Path],
     stores: Sequence[str | Path] = (),
-    provenance: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write ``published.json``: the selected iterations and every file's digest.
 
@@ -82,12 +81,10 @@ def publish_run(
     stores
         Zarr stores explain reads (the feature store, the attribution stores): their
         integrity records' digests.
-    provenance
-        The run's ``provenance.json`` (what the models were trained on).
     """
     root = Path(out_path).parent
     files: dict[str, dict[str, str]] = {}
-    for path in [summary, *models, *([provenance] if provenance else [])]:
+    for path in [summary, *models]:
         files[_relative(path, root)] = {"sha256": sha256_bytes(Path(path).read_bytes())}
     for store in stores:
         digest = check_store(store, "delete it and rerun the workflow")

@@ -514,6 +514,7 @@ def landmark_scores_from_store(
     """
     import zarr
 
+    check_store(store_path, REWRITE)  # a finished store (one being written has no record yet)
     array = zarr.open_array(str(Path(store_path) / "attributions"), mode="r")
     n_emotions, n_samples = array.shape[:2]
     if sample_masks is None:

@@ -2,11 +2,11 @@
 # selected iteration, every model file, the stores explain takes its baselines from) with
 # their digests, in one record replaced atomically (emoflow.published). A reader checks every
 # file against it, so it gets this run or the one before whole, or a clear error while a run
-# rewrites the folder.
+# rewrites the folder. Not the provenance record (what predict says the models were trained
+# on): a change of any setting rewrites it, and would publish again for nothing.
 rule publish_results:
     input:
         summary=path(LAYOUT.summary),
-        provenance=path(LAYOUT.provenance),
         models=[path(LAYOUT.model(i, e)) for i in ITERATIONS for e in EMOTIONS],
         features=path(LAYOUT.features),
         attributions=[

@@ -12,5 +12,4 @@ publish_run(
     summary=snakemake.input.summary,
     models=list(snakemake.input.models),
     stores=[snakemake.input.features, *snakemake.input.attributions],
-    provenance=snakemake.input.provenance,
 )
