@@ -42,9 +42,10 @@ def write_parquet(
 ) -> None:
     """Write a Polars frame or Arrow table as Parquet with page checksums and a whole-file
     digest (:func:`emoflow._integrity.seal_parquet`), atomically."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow = table if not hasattr(table, "to_arrow") else table.to_arrow()
+    arrow = table if isinstance(table, pa.Table) else table.to_arrow()
     arrow = arrow.replace_schema_metadata(sealable_metadata(arrow.schema.metadata))
     with atomic_path(path) as staged:
         pq.write_table(arrow, staged, compression=compression, **PARQUET_CHECKSUMS)
