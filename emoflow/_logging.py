@@ -205,6 +205,8 @@ def _watch(
             if os.read(read_end, 16):
                 return  # the job ended normally (its exit handlers ran)
             break  # the pipe closed without a word: the job's process is gone
+        if os.getppid() != parent:  # gone, though a process it forked holds the pipe open
+            break
     now = _cgroup_oom_kills()
     if oom_kills is not None and now is not None and now > oom_kills:
         how = "the kernel's out-of-memory killer killed it"
