@@ -86,10 +86,15 @@ def check_table(path: str | Path, remedy: str = DEFAULT_REMEDY) -> None:
 
 
 def read_arrow(
-    path: str | Path, *, columns: list[str] | None = None, remedy: str = DEFAULT_REMEDY, **options
+    path: str | Path,
+    *,
+    columns: list[str] | None = None,
+    remedy: str = DEFAULT_REMEDY,
+    digests_checked: bool = False,
+    **options,
 ) -> pa.Table:
-    """A Parquet file as an Arrow table, its digests (:func:`check_table`) and page checksums
-    verified.
+    """A Parquet file as an Arrow table, its digests (:func:`check_table`, unless the caller
+    did: ``digests_checked``) and page checksums verified.
 
     Raises
     ------
@@ -97,7 +102,8 @@ def read_arrow(
         Naming the file and ``remedy``: not Parquet, truncated, its bytes do not match its
         digests, or a page's checksum fails.
     """
-    check_table(path, remedy)
+    if not digests_checked:
+        check_table(path, remedy)
     return _load(path, columns, remedy, options)
 
 
@@ -123,6 +129,6 @@ def read_parquet(
         pq.read_schema(path)
     except (OSError, pa.ArrowException, UnicodeDecodeError) as err:
         raise InputError(path, f"not a readable Parquet {what or 'file'} ({err})") from err
-    frame = pl.from_arrow(read_arrow(path, remedy=remedy))
+    frame = pl.from_arrow(read_arrow(path, remedy=remedy, digests_checked=True))
     assert isinstance(frame, pl.DataFrame)
     return frame

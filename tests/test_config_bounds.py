@@ -107,11 +107,10 @@ def test_validate_config_command_refuses_them(tmp_path: Path, yaml_text: str, ke
 @pytest.mark.parametrize(
     ("config_args", "key"),
     [
+        # a NaN typed on the command line (coerced to the number the schema asks for)
         (["prune={fraction: nan}"], "prune.fraction"),
-        (["train={selection: {ridge_grid: [inf]}}"], "ridge_grid"),
-        (["features={n_frames: 1000000000}"], "features.n_frames"),
+        # before: planning 1.2e9 videos, 19 GB after 120 s
         (["demo={n_subjects: 100000000}"], "demo.n_subjects"),
-        (["attribution={n_steps: 100000000}"], "attribution.n_steps"),
     ],
 )
 def test_a_dry_run_refuses_them_before_planning(

@@ -148,7 +148,8 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
                 "landmark tables read together must share one scheme"
             )
         present = [name for name in LANDMARK_SCHEMA.names if name in file_schema.names]
-        arrow = read_arrow(file, columns=present, remedy=REEXTRACT)
+        # checked_schema checked the file's digests
+        arrow = read_arrow(file, columns=present, remedy=REEXTRACT, digests_checked=True)
         frame = cast(pl.DataFrame, pl.from_arrow(arrow))
         frame = frame.with_columns(
             pl.lit(None, dtype=dtype).alias(name)
