@@ -27,6 +27,7 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/publish.smk"
 
 
 # Seconds of work each: on a cluster they run in the submitting Snakemake process rather
@@ -35,6 +36,7 @@ localrules:
     all,
     build_manifest,
     gather_iteration,
+    publish_results,
     summarise_iterations,
     evaluate_nested,
     write_provenance,
@@ -46,6 +48,13 @@ rule all:
         get_final_outputs(),
 
 
+# One run writes a results folder at a time, whatever its working folder: a run that executes
+# jobs takes the lock inside the results folder (dry runs, --report and the jobs' own Snakemake
+# processes run no onstart), and gives it back at its end (emoflow.runlock).
+onstart:
+    RESULTS_LOCK.acquire()
+
+
 # At the end of a successful run: how many videos became training samples, which were
 # dropped and why (read from the feature store, which the report shows too), and the videos
 # decoded only in part or with a header their frames contradict (from the shards' records).
@@ -53,6 +62,7 @@ onsuccess:
     import sys
     from emoflow.features import sample_summary
 
+    RESULTS_LOCK.release()
     summary = sample_summary(path(LAYOUT.features))
     if summary:
         print(summary, file=sys.stderr)
@@ -63,3 +73,14 @@ onsuccess:
     )
     if decoding:
         print(decoding, file=sys.stderr)
+
+
+# A failed run: the lock given back, and jobs that ran out of memory (or were killed) named as
+# such, with the rule's mem_mb and the peak memory seen (from the failed jobs' logs).
+onerror:
+    import sys
+    from emoflow._logging import job_faults
+
+    RESULTS_LOCK.release()
+    for fault in job_faults(log):
+        print(f"emoflow: {fault}", file=sys.stderr)

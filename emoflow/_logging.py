@@ -15,21 +15,26 @@ import contextlib
 import gc
 import logging
 import os
+import re
+import select
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 _IMPORTED = time.time()
 """When this module was imported: in a workflow job, as its script began (the first import of
 every script is :func:`start_job`), before the heavy imports the job's span must include."""
 
 
-def start_job(log_path: str | Path) -> None:
-    """The first call of every workflow script: its log (:func:`log_to_file`), and no cyclic
-    garbage collection over what the job imported.
+def start_job(log_path: str | Path, *, mem_mb: int | None = None, rule: str | None = None) -> None:
+    """The first call of every workflow script: its log (:func:`log_to_file`), faults named as
+    faults (:func:`watch_job`), and no cyclic garbage collection over what the job imported.
+
+    ``mem_mb`` and ``rule`` (what the job's rule asks and its name, for the messages of a job
+    that runs out of memory) are taken from the script's ``snakemake`` object when not given.
 
     A job is a short process that imports a lot (torch alone leaves ~170,000 objects for the
     collector to track, 0.08 s per full collection) and does little work on the demo. Python's
@@ -44,11 +49,204 @@ def start_job(log_path: str | Path) -> None:
     closed (atomically) before it ends, so nothing waits for a collection to be flushed.
 
     The log's ``started`` line bears the time the script began importing, so the job's span
-    in its log includes its imports (~1 s of a demo ``train_models`` job).
+    in its log includes its imports (~1 s of a demo ``prune_chain`` job).
     """
     log_to_file(log_path, started=_IMPORTED)
+    watch_job(log_path, **_rule_facts(mem_mb, rule))
     gc.freeze()
     atexit.register(gc.freeze)
+
+
+# -- faults named as faults ------------------------------------------------------------------
+FAULT_LOGGER = "emoflow.job"
+"""The logger of a job's span and faults; :func:`job_faults` reads its ERROR lines back."""
+_MEMORY_WORDS = ("out of memory", "can't allocate memory", "unable to allocate", "cannot allocate")
+
+
+def _rule_facts(mem_mb: int | None, rule: str | None) -> dict[str, Any]:
+    """The rule's name and ``mem_mb``, from the arguments or the script's ``snakemake``."""
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    if rule is None:
+        rule = getattr(job, "rule", None)
+    if mem_mb is None:
+        resources = getattr(job, "resources", None)
+        mem_mb = getattr(resources, "mem_mb", None)
+    return {"mem_mb": int(mem_mb) if isinstance(mem_mb, int | float) else None, "rule": rule}
+
+
+def peak_rss_mb() -> float:
+    """The most memory this process has held resident so far, in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def memory_error(error: BaseException | None) -> BaseException | None:
+    """The out-of-memory error in ``error`` or its causes (Python's ``MemoryError``, numpy's
+    "Unable to allocate", torch's "can't allocate memory" or CUDA "out of memory"), if any."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = str(error).lower()
+        if isinstance(error, MemoryError) or (
+            isinstance(error, RuntimeError) and any(word in text for word in _MEMORY_WORDS)
+        ):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _advice(rule: str | None, mem_mb: int | None) -> str:
+    asked = f"the rule asks mem_mb={mem_mb}" if mem_mb else "the rule declares no mem_mb"
+    name = rule or "RULE"
+    return (
+        f"{asked}; give the job more memory (snakemake --set-resources {name}:mem_mb=N, or a "
+        "profile's set-resources) or lower the settings that size it"
+    )
+
+
+def memory_message(error: BaseException, *, rule: str | None, mem_mb: int | None) -> str:
+    """The one line that names a job's memory failure: what failed, the peak resident memory
+    seen, and the rule's ``mem_mb``."""
+    what = f"{type(error).__name__}: {' '.join(str(error).split())}"[:300]
+    job = f"rule {rule}" if rule else "the job"
+    return (
+        f"out of memory: {job} failed with {what}, at a peak of {peak_rss_mb():.0f} MB "
+        f"resident; {_advice(rule, mem_mb)}"
+    )
+
+
+def _cgroup_oom_kills() -> int | None:
+    """The out-of-memory kills counted in this process's cgroup (v2), if it can be read."""
+    try:
+        for line in Path("/sys/fs/cgroup/memory.events").read_text().splitlines():
+            name, _, count = line.partition(" ")
+            if name == "oom_kill":
+                return int(count)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _resident_peak_kb(pid: int) -> int:
+    """Process ``pid``'s peak resident memory (``VmHWM``) in kB, 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def watch_job(log_path: str | Path, *, mem_mb: int | None, rule: str | None) -> None:
+    """Name a job's faults in its log: an out-of-memory error (the exception, the peak
+    resident memory, the rule's ``mem_mb``), and a process killed before it finished.
+
+    A killed process (SIGKILL, as the out-of-memory killer sends) can say nothing itself, so a
+    small watcher process forked here follows the job's peak resident memory (``VmHWM``, read
+    four times a second) and, when the job ends without its normal exit, appends the line to
+    the job's log (whether the kernel counted an out-of-memory kill in the job's cgroup, the
+    peak it last saw, the rule's ``mem_mb``). ``onerror`` of the workflow prints these lines
+    (:func:`job_faults`).
+    """
+    logger = logging.getLogger(FAULT_LOGGER)
+    previous_hook = sys.excepthook
+
+    def hook(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        previous_hook(kind, error, trace)
+        found = memory_error(error)
+        if found is not None:
+            logger.error(memory_message(found, rule=rule, mem_mb=mem_mb))
+
+    sys.excepthook = hook
+    if not hasattr(os, "fork") or not Path(f"/proc/{os.getpid()}/status").exists():
+        return
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    oom_kills = _cgroup_oom_kills()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:  # the watcher: never returns, never runs the parent's exit handlers
+        try:
+            _watch(parent, read_end, Path(log_path), rule, mem_mb, oom_kills)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+
+    def finished() -> None:
+        with contextlib.suppress(OSError):
+            os.write(write_end, b"done")
+            os.close(write_end)
+
+    atexit.register(finished)
+
+
+def _watch(
+    parent: int,
+    read_end: int,
+    log_path: Path,
+    rule: str | None,
+    mem_mb: int | None,
+    oom_kills: int | None,
+) -> None:
+    """The watcher process's loop (see :func:`watch_job`)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1, 2):  # hold none of the job's streams (Snakemake's pipes)
+        os.dup2(null, descriptor)
+    os.closerange(3, read_end)  # nor any other file of the job's
+    os.closerange(read_end + 1, 4096)
+    peak_kb = 0
+    while True:
+        peak_kb = max(peak_kb, _resident_peak_kb(parent))
+        ready, _, _ = select.select([read_end], [], [], 0.25)
+        if ready:
+            if os.read(read_end, 16):
+                return  # the job ended normally (its exit handlers ran)
+            break  # the pipe closed without a word: the job's process is gone
+        if os.getppid() != parent:  # gone, though a process it forked holds the pipe open
+            break
+    now = _cgroup_oom_kills()
+    if oom_kills is not None and now is not None and now > oom_kills:
+        how = "the kernel's out-of-memory killer killed it"
+    else:
+        how = "it was killed (SIGKILL, as the out-of-memory killer sends) or crashed"
+    job = f"rule {rule}'s process {parent}" if rule else f"the job's process {parent}"
+    line = (
+        f"out of memory? {job} ended before it finished: {how}, at a peak of at least "
+        f"{peak_kb / 1024:.0f} MB resident (the last seen); {_advice(rule, mem_mb)}"
+    )
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(log_path, "a") as log:
+        log.write(f"{stamp},000 ERROR {FAULT_LOGGER}: {line}\n")
+
+
+def job_faults(snakemake_log: str | Path | list[str] | None) -> list[str]:
+    """The fault lines (:func:`watch_job`) in the logs of the jobs a Snakemake run reports
+    as failed (its ``Error in rule …`` blocks name each job's log), one per line with the
+    log's path; empty when there are none or the run's log cannot be read.
+
+    ``snakemake_log`` is what ``onerror`` gets as ``log``: the run's log file, or a list of
+    them."""
+    paths = snakemake_log if isinstance(snakemake_log, list | tuple) else [snakemake_log]
+    text = ""
+    for path in paths:
+        with contextlib.suppress(OSError, TypeError):
+            text += Path(str(path)).read_text(errors="replace")
+    logs = dict.fromkeys(
+        match.group(1).strip()
+        for match in re.finditer(r"^\s*log: (.+?)(?: \(check log file\(s\).*)?$", text, re.M)
+    )
+    found = []
+    for job_log in logs:
+        try:
+            lines = Path(job_log).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        marker = f" ERROR {FAULT_LOGGER}: "
+        found += [f"{job_log}: {line.split(marker, 1)[1]}" for line in lines if marker in line]
+    return found
 
 
 def log_to_file(path: str | Path, *, started: float | None = None) -> None:

@@ -3,8 +3,10 @@
 Every Parquet file emoflow writes carries a CRC-32 checksum per data page
 (:data:`PARQUET_CHECKSUMS`, pyarrow's ``write_page_checksum``), and every read of one checks
 them (:data:`PARQUET_VERIFY`, ``page_checksum_verification``), so a flipped byte in a stored
-table is an error naming the file instead of silently different numbers. Files written before
-checksums existed have none to check and are read as before.
+table is an error naming the file instead of silently different numbers. Every file also
+carries a SHA-256 of all of its bytes, footer and key-value metadata included, checked before
+it is parsed (:mod:`emoflow._integrity`). Files written before checksums or digests existed
+have none to check and are read as before.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emoflow._atomic import atomic_path
+from emoflow._integrity import check_parquet, seal_parquet, sealable_metadata
 from emoflow.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,31 +31,29 @@ DEFAULT_REMEDY = "delete it and rerun the command or workflow job that wrote it"
 
 
 def damaged(path: str | Path, err: Exception, remedy: str = DEFAULT_REMEDY) -> InputError:
-    """The error for a table whose data cannot be read back intact (checksum, truncation)."""
-    return InputError(path, f"corrupt or truncated Parquet data ({err}); {remedy}")
+    """The error for a table whose data cannot be read back intact (checksum, truncation), on
+    one line (pyarrow's messages may span several)."""
+    reason = " ".join(str(err).split())
+    return InputError(path, f"corrupt or truncated Parquet data ({reason}); {remedy}")
 
 
 def write_parquet(
     table: pl.DataFrame | pa.Table, path: str | Path, *, compression: str = "zstd"
 ) -> None:
-    """Write a Polars frame or Arrow table as Parquet with page checksums, atomically."""
+    """Write a Polars frame or Arrow table as Parquet with page checksums and a whole-file
+    digest (:func:`emoflow._integrity.seal_parquet`), atomically."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow = table if not hasattr(table, "to_arrow") else table.to_arrow()
+    arrow = table if isinstance(table, pa.Table) else table.to_arrow()
+    arrow = arrow.replace_schema_metadata(sealable_metadata(arrow.schema.metadata))
     with atomic_path(path) as staged:
         pq.write_table(arrow, staged, compression=compression, **PARQUET_CHECKSUMS)
+        seal_parquet(staged)
 
 
-def read_arrow(
-    path: str | Path, *, columns: list[str] | None = None, remedy: str = DEFAULT_REMEDY, **options
-) -> pa.Table:
-    """A Parquet file as an Arrow table, its page checksums verified.
-
-    Raises
-    ------
-    InputError
-        Naming the file and ``remedy``: not Parquet, truncated, or a page's checksum fails.
-    """
+def _load(path: str | Path, columns: list[str] | None, remedy: str, options: dict) -> pa.Table:
+    """The table, page checksums verified; a damaged page is an InputError naming the file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -65,14 +66,52 @@ def read_arrow(
         # pandas (0.23 s of every job that reads a table) for the same table and metadata
         with pq.ParquetFile(path, **PARQUET_VERIFY) as parquet:
             return parquet.read(columns=columns)
+    except MemoryError:  # out of memory is no damage of the file (pyarrow's is an ArrowException)
+        raise
     except (OSError, pa.ArrowException, ValueError) as err:
         raise damaged(path, err, remedy) from err
+
+
+def check_table(path: str | Path, remedy: str = DEFAULT_REMEDY) -> None:
+    """Check a Parquet file's digests (:func:`emoflow._integrity.check_parquet`) before
+    anything parses it: a damaged footer is never parsed; damaged data pages are named by
+    their page checksum where it catches them.
+
+    Raises
+    ------
+    InputError
+        Naming the file and ``remedy``.
+    """
+    check_parquet(path, remedy, on_damaged_data=lambda: _load(path, None, remedy, {}))
+
+
+def read_arrow(
+    path: str | Path,
+    *,
+    columns: list[str] | None = None,
+    remedy: str = DEFAULT_REMEDY,
+    digests_checked: bool = False,
+    **options,
+) -> pa.Table:
+    """A Parquet file as an Arrow table, its digests (:func:`check_table`, unless the caller
+    did: ``digests_checked``) and page checksums verified.
+
+    Raises
+    ------
+    InputError
+        Naming the file and ``remedy``: not Parquet, truncated, its bytes do not match its
+        digests, or a page's checksum fails.
+    """
+    if not digests_checked:
+        check_table(path, remedy)
+    return _load(path, columns, remedy, options)
 
 
 def read_parquet(
     path: str | Path, *, what: str = "", missing_hint: str = "", remedy: str = DEFAULT_REMEDY
 ) -> pl.DataFrame:
-    """The table at ``path``; an :class:`InputError` when it is missing, not Parquet or damaged.
+    """The table at ``path``; an :class:`InputError` when it is missing, not Parquet or damaged
+    (its digest, then its page checksums: :func:`read_arrow`).
 
     ``what`` names the table in the messages (``"manifest does not exist"``, ``"not a readable
     Parquet manifest"``; by default ``"does not exist"``, ``"not a readable Parquet file"``);
@@ -85,10 +124,11 @@ def read_parquet(
 
     if not Path(path).is_file():
         raise InputError(path, f"{what + ' ' if what else ''}does not exist{missing_hint}")
+    check_table(path, remedy)
     try:
         pq.read_schema(path)
     except (OSError, pa.ArrowException, UnicodeDecodeError) as err:
         raise InputError(path, f"not a readable Parquet {what or 'file'} ({err})") from err
-    frame = pl.from_arrow(read_arrow(path, remedy=remedy))
+    frame = pl.from_arrow(read_arrow(path, remedy=remedy, digests_checked=True))
     assert isinstance(frame, pl.DataFrame)
     return frame

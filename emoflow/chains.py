@@ -9,15 +9,10 @@ chain in another (:func:`run_chain`): a process pays for starting Python and imp
 once per chain instead of once per step, and a changed pruning setting still re-runs the
 chains from iteration 1 only.
 
-The workflow runs one job per emotion and iteration (``train_models``, :func:`chain_step`):
-the step's landmark set (iteration 0: the start set; later ones: pruned by the previous
-iteration's relevance, :mod:`emoflow.pruning`), then training and attribution
-(:func:`train_and_attribute`). They share the job because each job pays for starting Python,
-Snakemake's script preamble and importing torch (~1 s of CPU here, more than the work of a
-small data set), while choosing a landmark set takes milliseconds: one job per step instead
-of three (measured on the demo, issues 12 and 14). Their outputs stay separate files, each
-written by its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`,
-:mod:`emoflow.attribution`).
+Each step (:func:`chain_step`) writes the step's landmark set (iteration 0: the start set;
+later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`), then trains
+and attributes (:func:`train_and_attribute`). Its outputs stay separate files, each written by
+its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`, :mod:`emoflow.attribution`).
 """
 
 from __future__ import annotations

@@ -138,6 +138,7 @@ def explain(
             results=results_path,
             n_steps=n_steps,
             progress=bar,
+            published=pipeline.published,
         )
     label = predicted_label(table)
     write_table(table, table_path)

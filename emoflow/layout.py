@@ -32,6 +32,8 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     compare/verdicts.html             does IG-guided pruning win? (emoflow.comparison)
     report/                           report figures and tables (emoflow.report)
     provenance.json                   configuration, seeds, versions (emoflow.provenance)
+    published.json                    what predict/explain read, with digests (emoflow.published)
+    .emoflow.lock                     held by the run writing the folder (emoflow.runlock)
     logs/{rule}/…, benchmarks/{rule}/…  each job's log and Snakemake benchmark
 
 Results of emoflow before the per-emotion chains (``iter_{i}/models/{e}.pt`` and one
@@ -223,6 +225,16 @@ class ResultsLayout:
     @property
     def provenance(self) -> Path:
         return self.root / "provenance.json"
+
+    @property
+    def published(self) -> Path:
+        """What ``predict``/``explain`` read of the last finished run (emoflow.published)."""
+        return self.root / "published.json"
+
+    @property
+    def lock(self) -> Path:
+        """The lock of the run writing this folder (emoflow.runlock)."""
+        return self.root / ".emoflow.lock"
 
     def log(self, rule: str, name: str) -> Path:
         """A job's log file."""

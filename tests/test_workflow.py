@@ -246,6 +246,7 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
         "draw_face_figures",  # the report's figures on the face, beside make_report
         "write_run_settings",  # the report's settings page shows prune.fraction
         "write_provenance",
+        "publish_results",  # the new models' digests, for predict (issue 22)
         "all",
     }, planned
     # iterations 1 … of each emotion's chains: deployed and both outer folds; never iteration 0

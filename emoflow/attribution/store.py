@@ -1,6 +1,8 @@
 """The attribution store (``attributions.zarr``): the one module that writes and reads it.
 
-The store (Zarr v3, each chunk checksummed with CRC-32C and verified on read; every array
+The store (Zarr v3, each chunk checksummed with CRC-32C and verified on read, its metadata
+documents and chunk sizes recorded with their SHA-256 in ``emoflow_integrity.json`` and checked
+before it is opened, :mod:`emoflow._integrity`; every array
 names its dimensions in ``dimension_names`` and in a ``dims`` attribute, and the root's
 ``dims`` attribute maps array → dimensions) holds
 
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
+from emoflow._integrity import check_store, seal_store
 from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import AttributionSettings
@@ -257,6 +260,7 @@ def attribute_iteration(
             }
         )
         consolidate_zarr(staged)
+        seal_store(staged)
     return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
 
 
@@ -370,7 +374,7 @@ def attribute_emotion(
 
 # -- reading ---------------------------------------------------------------------------------
 REWRITE = (
-    "delete it and rerun the train_models job that wrote it (snakemake --forcerun train_models)"
+    "delete it and rerun the chain job that wrote it (snakemake --forcerun start_chains prune_chain)"
 )
 """What to do about a damaged attribution store."""
 
@@ -391,8 +395,15 @@ def _open(path: str | Path) -> Any:
 
     if not Path(path).exists():
         raise InputError(path, "attribution store does not exist")
-    root: Any = zarr.open_group(str(path), mode="r")
-    if root.attrs.get("emoflow_store") != "attributions":
+    check_store(path, REWRITE)
+    try:
+        root: Any = zarr.open_group(str(path), mode="r")
+        kind = root.attrs.get("emoflow_store")
+    except MemoryError:  # out of memory is no damage of the store
+        raise
+    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
+        raise InputError(path, f"not a readable Zarr store ({err}); {REWRITE}") from err
+    if kind != "attributions":
         raise InputError(path, "not an emoflow attribution store")
     return root
 
@@ -503,6 +514,7 @@ def landmark_scores_from_store(
     """
     import zarr
 
+    check_store(store_path, REWRITE)  # a finished store (one being written has no record yet)
     array = zarr.open_array(str(Path(store_path) / "attributions"), mode="r")
     n_emotions, n_samples = array.shape[:2]
     if sample_masks is None:

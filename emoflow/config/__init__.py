@@ -1,22 +1,30 @@
 """Configuration: the schema (shipped in the package), validation and command-line coercion."""
 
+from emoflow.config._limits import JOB_MEMORY, machine_memory, memory_problems
 from emoflow.config._schema import (
     SCHEMA_PATH,
+    check_job_memory,
     coerce_to_schema,
     load_config,
     load_schema,
+    non_finite_numbers,
     prepare_config,
     validate_config,
 )
 from emoflow.config._settings import SectionSettings, allowed_values, section_schema
 
 __all__ = [
+    "JOB_MEMORY",
     "SCHEMA_PATH",
     "SectionSettings",
     "allowed_values",
+    "check_job_memory",
     "coerce_to_schema",
     "load_config",
     "load_schema",
+    "machine_memory",
+    "memory_problems",
+    "non_finite_numbers",
     "prepare_config",
     "section_schema",
     "validate_config",

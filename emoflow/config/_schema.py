@@ -8,12 +8,14 @@ like the same value in ``config.yaml``.
 
 from __future__ import annotations
 
+import math
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from emoflow.config._limits import memory_problems
 from emoflow.errors import ConfigError
 
 SCHEMA_PATH = Path(str(files("emoflow.config").joinpath("config.schema.yaml")))
@@ -138,6 +140,25 @@ def _describe(error: Any) -> tuple[str, str]:
     return key, f"{key}: {error.message}"
 
 
+def non_finite_numbers(config: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """One message per NaN or infinite number anywhere in ``config`` (every number of every
+    key: the schema's bounds let NaN through, since every comparison with it is false)."""
+    if isinstance(config, dict):
+        return [
+            line
+            for key, value in config.items()
+            for line in non_finite_numbers(value, (*path, key))
+        ]
+    if isinstance(config, list | tuple):
+        return [
+            line for i, value in enumerate(config) for line in non_finite_numbers(value, (*path, i))
+        ]
+    if isinstance(config, float) and not math.isfinite(config):
+        key = _key_path(path)
+        return [f"{key}: {config!r} is not a finite number; give a finite value"]
+    return []
+
+
 def _validator_with_defaults(schema: dict[str, Any]) -> Any:
     """A Draft 2020-12 validator that fills in the schema's defaults while it validates."""
     import copy
@@ -163,7 +184,9 @@ def validate_config(
     """Check a configuration against the workflow's schema; return it with defaults filled.
 
     Strings typed on the command line are first coerced (:func:`coerce_to_schema`); the input
-    is not changed.
+    is not changed. Every number must be finite (:func:`non_finite_numbers`), and no job may
+    need more memory than one can have (:func:`check_job_memory`; the demo's videos are
+    counted from its settings, other data sets' once planned).
 
     Parameters
     ----------
@@ -180,8 +203,9 @@ def validate_config(
     Raises
     ------
     ConfigError
-        The configuration breaks the schema. The message lists every problem, one per line,
-        each with its key path (``train.model.activation``) and the allowed values or range.
+        The configuration breaks the schema, holds a NaN or infinite number, or asks more
+        memory of a job than there is. The message lists every problem, one per line, each
+        with its key path (``train.model.activation``) and the allowed values or range.
     """
     import copy
 
@@ -197,13 +221,39 @@ def validate_config(
         errors = list(validator.iter_errors(filled))
     except Exception as err:  # jsonschema itself failing on exotic values (e.g. bytes keys)
         raise ConfigError(f"the configuration cannot be checked against the schema: {err}") from err
-    if errors:
+    non_finite = non_finite_numbers(filled)
+    if errors or non_finite:
         described = sorted({_describe(error) for error in errors})
-        lines = [message for _, message in described]
+        lines = sorted({*non_finite, *(message for _, message in described)})
         raise ConfigError(
             f"configuration breaks the schema ({Path(schema_path).name}):\n  " + "\n  ".join(lines)
         )
+    check_job_memory(filled)
     return filled
+
+
+def check_job_memory(config: dict[str, Any], n_videos: int | None = None) -> None:
+    """Refuse settings whose jobs would need more memory than one can have
+    (:func:`emoflow.config._limits.memory_problems`): one line per job, with its bound and
+    the keys that make it up.
+
+    Parameters
+    ----------
+    config
+        A configuration that passed :func:`validate_config`.
+    n_videos
+        The data set's videos, once planned (the workflow checks again with them).
+
+    Raises
+    ------
+    ConfigError
+        Naming each job, its bound and its keys.
+    """
+    problems = memory_problems(config, n_videos=n_videos)
+    if problems:
+        raise ConfigError(
+            "the settings ask more memory than a job can have:\n  " + "\n  ".join(problems)
+        )
 
 
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:

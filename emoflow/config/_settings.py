@@ -142,13 +142,19 @@ class SectionSettings:
     @classmethod
     def _errors(cls, values: Mapping[str, Any]) -> list[str]:
         """One line per way ``values`` break the section schema, each naming its key path."""
-        errors = _validator(cls.SECTION, cls._registry_enums()).iter_errors(_plain(values))
+        from emoflow.config._schema import non_finite_numbers
+
+        plain = _plain(values)
+        errors = _validator(cls.SECTION, cls._registry_enums()).iter_errors(plain)
         return sorted(
             {
-                f"{cls.SECTION}.{_message(error)}"
-                if error.absolute_path
-                else f"{cls.SECTION}: {_message(error)}"
-                for error in errors
+                *(f"{cls.SECTION}.{line}" for line in non_finite_numbers(plain)),
+                *(
+                    f"{cls.SECTION}.{_message(error)}"
+                    if error.absolute_path
+                    else f"{cls.SECTION}: {_message(error)}"
+                    for error in errors
+                ),
             }
         )
 

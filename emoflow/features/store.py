@@ -3,7 +3,9 @@
 nothing else opens it.
 
 Layout (Zarr v3, metadata consolidated, each chunk checksummed with CRC-32C and verified on
-read): ``features`` ``(sample, frame, landmark, coord)`` float32 with ``dimension_names``;
+read, every metadata document and chunk size recorded with its SHA-256 in
+``emoflow_integrity.json`` and checked before the store is opened, :mod:`emoflow._integrity`):
+``features`` ``(sample, frame, landmark, coord)`` float32 with ``dimension_names``;
 ``video_id``, ``subject``, ``emotion`` string arrays over ``sample``; a coordinate array per
 dimension (``sample`` = the video ids, ``frame`` = 0, 1, …, ``landmark`` = the Face Mesh ids,
 ``coord`` = ``x``, ``y``, ``z``), so ``xarray.open_zarr`` labels every axis; group attributes
@@ -25,6 +27,7 @@ from typing import Any, cast
 import numpy as np
 
 from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
+from emoflow._integrity import check_store, seal_store
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
@@ -225,6 +228,7 @@ def write_feature_store(
             }
         )
         consolidate_zarr(staged)
+        seal_store(staged)
 
 
 def read_strings(array: Any) -> np.ndarray:
@@ -238,9 +242,12 @@ def _open_store(path: str | Path) -> Any:
 
     if not Path(path).exists():
         raise InputError(path, "feature store does not exist")
+    check_store(path, REBUILD)
     try:
         root = zarr.open_group(str(path), mode="r")
         kind = root.attrs.get("emoflow_store")
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
     if kind != "features":
@@ -248,11 +255,12 @@ def _open_store(path: str | Path) -> Any:
     return root
 
 
+REBUILD = "delete it and rerun build_features (snakemake --forcerun build_features)"
+"""What to do about a damaged feature store."""
+
+
 def _unreadable(err: Exception) -> str:
-    return (
-        f"not a readable Zarr store ({err}); delete it and rerun build_features "
-        "(snakemake --forcerun build_features)"
-    )
+    return f"not a readable Zarr store ({err}); {REBUILD}"
 
 
 def read_store_attributes(path: str | Path) -> dict[str, Any]:
@@ -267,6 +275,8 @@ def read_store_samples(path: str | Path) -> dict[str, np.ndarray]:
     root = _open_store(path)
     try:
         return {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
 
@@ -327,6 +337,8 @@ def load_features(path: str | Path) -> FeatureSet:
         features_array = cast(Any, root["features"])
         features = np.asarray(features_array[...], dtype=np.float32)
         labels = {name: read_strings(root[name]) for name in ("video_id", "subject", "emotion")}
+    except MemoryError:  # out of memory is no damage of the store
+        raise
     except Exception as err:  # zarr and JSON raise many kinds on a damaged store
         raise InputError(path, _unreadable(err)) from err
     if not np.isfinite(features).all():

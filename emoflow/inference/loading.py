@@ -4,6 +4,12 @@ This is the one way inference loads models: each file through
 :func:`emoflow.models.load_model`, then its metadata (landmark ids, feature settings,
 calibration) checked against its weights, so that a broken or foreign file is refused with
 its name before a video is decoded.
+
+A results folder's models are those its last finished run published
+(:mod:`emoflow.published`): the selected iterations come from that record, and every model
+file is read once and checked against the digest the run published before it is loaded, so
+a run rewriting the folder meanwhile gives a clear "results are being rewritten" error,
+never models of two runs.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 from emoflow.errors import ConfigError, EmoflowError, InputError
 from emoflow.facemesh import N_MESH_LANDMARKS
 from emoflow.layout import ResultsLayout
+from emoflow.published import PublishedRun, check_not_busy, read_published, record_covering
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.summary import selected_iterations
 
@@ -53,28 +60,53 @@ class LoadedModel:
         return score, None if probability is None else float(probability[0])
 
 
+class ModelFiles(list[Path]):
+    """The model files chosen (a list of paths), with the published record they were chosen
+    by (``published``; ``None`` without one), which :func:`load_models` checks them against:
+    a record published meanwhile by another run cannot pair this selection with its files."""
+
+    published: PublishedRun | None = None
+
+
 def model_paths(
     results: str | Path = "results",
     *,
     iteration: int | None = None,
     models: Sequence[str | Path] | None = None,
-) -> list[Path]:
-    """The model files to apply.
+) -> ModelFiles:
+    """The model files to apply (see :func:`chosen_models`), as a :class:`ModelFiles`."""
+    paths, published = chosen_models(results, iteration=iteration, models=models)
+    files = ModelFiles(paths)
+    files.published = published
+    return files
+
+
+def chosen_models(
+    results: str | Path = "results",
+    *,
+    iteration: int | None = None,
+    models: Sequence[str | Path] | None = None,
+) -> tuple[list[Path], PublishedRun | None]:
+    """The model files to apply, and the published record they are checked against.
 
     Parameters
     ----------
     results
         A workflow results folder (:class:`~emoflow.layout.ResultsLayout`).
     iteration
-        Take every model of that iteration; ``None`` takes each emotion's selected iteration
-        from the run's summary (:func:`emoflow.summary.selected_iterations`).
+        Take every model of that iteration; ``None`` takes each emotion's selected iteration,
+        from the record the run published (:mod:`emoflow.published`), or, in results of an
+        earlier emoflow, from the run's summary (:func:`emoflow.summary.selected_iterations`).
     models
-        Model files or folders of them; overrides ``results`` and ``iteration``.
+        Model files or folders of them; overrides ``results`` and ``iteration`` (files inside
+        a published results folder are still checked against its record).
 
     Raises
     ------
     InputError
         A file or folder is missing, or the summary cannot be used; it is named.
+    ResultsChangedError
+        A run is rewriting the results folder.
     """
     if models:
         paths: list[Path] = []
@@ -89,26 +121,38 @@ def model_paths(
                 paths.append(entry_path)
             else:
                 raise InputError(entry_path, "model file does not exist")
-        return paths
+        return paths, None
     layout = ResultsLayout(Path(results))
     if not layout.root.is_dir():
         raise InputError(layout.root, "results folder does not exist; give the workflow's")
+    published = read_published(layout.root)
+    if published is None:
+        check_not_busy(layout.root)
     if iteration is not None:
         folder = layout.iteration(iteration)
-        found = layout.model_files(iteration)
+        if published is not None:
+            prefix = f"iter_{iteration}/"
+            found = [
+                layout.root / name
+                for name in published.files
+                if name.startswith(prefix) and name.endswith("/model.pt")
+            ]
+        else:
+            found = layout.model_files(iteration)
         if not found:
             present = ", ".join(map(str, layout.iterations())) or "none"
             raise InputError(
                 folder, f"holds no model file (*/model.pt); iterations in {layout.root}: {present}"
             )
-        return found
+        return sorted(found), published
+    selected = published.selected if published is not None else selected_iterations(layout.summary)
     paths = []
-    for emotion, chosen in selected_iterations(layout.summary).items():
+    for emotion, chosen in selected.items():
         path = layout.model(chosen, emotion)
-        if not path.is_file():
+        if published is None and not path.is_file():
             raise InputError(path, "model of the selected iteration is missing; rerun the workflow")
         paths.append(path)
-    return paths
+    return paths, published
 
 
 SYNTHETIC_NOTE = (
@@ -211,21 +255,39 @@ def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedMo
     )
 
 
-def load_models(paths: Sequence[str | Path], *, device: str = "cpu") -> list[LoadedModel]:
+def load_models(
+    paths: Sequence[str | Path],
+    *,
+    device: str = "cpu",
+    published: PublishedRun | None = None,
+) -> list[LoadedModel]:
     """Load and check model files (see :func:`emoflow.models.load_model`), one per emotion.
+
+    Each file inside a results folder that a finished run published is read once and checked
+    against the record (``published``, the one :func:`chosen_models` chose the files by, or
+    that :func:`model_paths` gives with them; else the record of the folder the file lies in,
+    read once per folder) before it is loaded.
 
     Raises
     ------
     InputError
         A file is unreadable, of another emoflow model format, or its landmark set, feature
         settings and weights disagree; or two files hold the same emotion.
+    ResultsChangedError
+        A file differs from what its run published: a run is rewriting the folder.
     """
     from emoflow import __version__
     from emoflow.models import load_model
 
+    records: dict[Path, PublishedRun | None] = {}
+    published = published or getattr(paths, "published", None)
+    if published is not None:
+        records[published.root.resolve()] = published
     loaded: list[LoadedModel] = []
     for path in paths:
-        model, metadata = load_model(path, device=device)
+        record = record_covering(path, records, depth=RUN_DEPTH)
+        data = record.read(path) if record is not None else None
+        model, metadata = load_model(path, device=device, data=data)
         checked = _checked_model(Path(path), model, metadata)
         version = metadata.get("emoflow_version")
         if version and version != __version__:
@@ -296,6 +358,8 @@ def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | N
 __all__ = [
     "SYNTHETIC_NOTE",
     "LoadedModel",
+    "ModelFiles",
+    "chosen_models",
     "extraction_options",
     "landmark_union",
     "load_models",

@@ -18,7 +18,12 @@ from typing import Any
 
 from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import ConfigError
-from emoflow.inference.loading import extraction_options, landmark_union, load_models, model_paths
+from emoflow.inference.loading import (
+    chosen_models,
+    extraction_options,
+    landmark_union,
+    load_models,
+)
 from emoflow.inference.sources import VideoSource
 from emoflow.inference.videos import FaceCounter, VideoLandmarks, extract_video, inspect_video
 from emoflow.layout import ResultsLayout
@@ -75,11 +80,13 @@ class Pipeline:
         extractor_options: dict[str, Any] | None = None,
     ) -> None:
         check_face_mode(several_faces)
-        self.model_files = model_paths(results, iteration=iteration, models=models)
+        self.model_files, self.published = chosen_models(
+            results, iteration=iteration, models=models
+        )
         self.summary = (
             ResultsLayout(Path(results)).summary if not models and iteration is None else None
         )
-        self.models = load_models(self.model_files, device=device)
+        self.models = load_models(self.model_files, device=device, published=self.published)
         options = {**extraction_options(self.models, refine_landmarks), **(extractor_options or {})}
         if several_faces != "error":
             options.setdefault("max_num_faces", MAX_FACES_FOLLOWED)

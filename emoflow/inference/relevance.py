@@ -40,6 +40,7 @@ from emoflow.errors import ConfigError, DataError, EmoflowError, InputError
 from emoflow.inference.loading import LoadedModel
 from emoflow.inference.windows import model_columns, model_inputs
 from emoflow.layout import ResultsLayout
+from emoflow.published import PublishedRun
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,16 @@ TABLE_COLUMNS = {
 }
 
 
-def attribution_settings(results: Path | None, iteration: int | None, n_steps: int | None) -> Any:
-    """The run's attribution settings (from its store's attributes), else the defaults."""
+def attribution_settings(
+    results: Path | None,
+    iteration: int | None,
+    n_steps: int | None,
+    published: PublishedRun | None = None,
+) -> Any:
+    """The run's attribution settings (from its store's attributes, checked against the
+    ``published`` run when given), else the defaults."""
     from emoflow.attribution import AttributionSettings
+    from emoflow.attribution.store import REWRITE
 
     settings = AttributionSettings()
     stores = (
@@ -72,6 +80,8 @@ def attribution_settings(results: Path | None, iteration: int | None, n_steps: i
     if store is not None and store.is_dir():
         from emoflow.attribution import read_settings
 
+        if published is not None:
+            published.check_store(store, REWRITE)
         try:
             stored = read_settings(store)
             known = {f.name for f in fields(AttributionSettings)}
@@ -86,10 +96,13 @@ def attribution_settings(results: Path | None, iteration: int | None, n_steps: i
 
 
 class _Baselines:
-    """Typical baselines of each model, from the run's feature and attribution stores."""
+    """Typical baselines of each model, from the run's feature and attribution stores (each
+    checked against the ``published`` run when given: a store another run rewrote is an
+    error, not another run's baselines)."""
 
-    def __init__(self, results: Path | None) -> None:
+    def __init__(self, results: Path | None, published: PublishedRun | None = None) -> None:
         self.results = results
+        self.published = published
         self.layout = None if results is None else ResultsLayout(results)
         self._features: Any = None
         self._loaded = False
@@ -101,7 +114,10 @@ class _Baselines:
             path = None if self.layout is None else self.layout.features
             if path is not None and path.is_dir():
                 from emoflow.features import load_features
+                from emoflow.features.store import REBUILD
 
+                if self.published is not None:
+                    self.published.check_store(path, REBUILD)
                 try:
                     self._features = load_features(path)
                 except EmoflowError as err:
@@ -118,6 +134,10 @@ class _Baselines:
         store = self.layout.attributions(model.iteration, model.emotion)
         if not store.is_dir():
             return None
+        if self.published is not None:
+            from emoflow.attribution.store import REWRITE
+
+            self.published.check_store(store, REWRITE)
         try:
             return read(store, model.emotion)
         except (EmoflowError, KeyError, ValueError, OSError, IndexError) as err:
@@ -213,21 +233,23 @@ def attribute_video(
     results: Path | None,
     n_steps: int | None,
     progress: Progress | None = None,
+    published: PublishedRun | None = None,
 ) -> pl.DataFrame:
     """The relevance table of one video's feature samples (one per feature-settings group,
     as :func:`emoflow.inference.feature_samples` gives them); each model counted on
-    ``progress`` when given."""
+    ``progress`` when given. The run's stores are checked against ``published`` (the record
+    the models were loaded by) when given."""
     import torch
 
     from emoflow.attribution import attribute_samples, reduce_to_landmarks
 
-    baselines = _Baselines(results)
+    baselines = _Baselines(results, published)
     columns = model_columns(models, union)
     frames = []
     for model in models:
         if progress is not None:
             progress.start(model.emotion)
-        settings = attribution_settings(results, model.iteration, n_steps)
+        settings = attribution_settings(results, model.iteration, n_steps, published)
         inputs = model_inputs(model, sample, columns).astype(np.float32)
         score, probability = model.score(inputs)
         reference, kind = baselines.of(model, settings)

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emoflow._tables import read_arrow
+from emoflow._tables import check_table, read_arrow
 from emoflow.errors import DataError, InputError
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
@@ -81,10 +81,13 @@ def _as_string(data_type: pa.DataType) -> pa.DataType:
 def checked_schema(file: Path) -> pa.Schema:
     """The Arrow schema of a landmarks file, or an InputError naming the file.
 
-    The :data:`REQUIRED_COLUMNS` must be present; every column of :data:`LANDMARK_SCHEMA`
+    The file's whole-file digest is checked first (:func:`emoflow._tables.check_table`:
+    its footer, where every video's record is kept, included). The
+    :data:`REQUIRED_COLUMNS` must be present; every column of :data:`LANDMARK_SCHEMA`
     that is present must have its type, with as many points per face as the file's landmark
     scheme (``emoflow.scheme``, :mod:`emoflow.schemes`) has.
     """
+    check_table(file, REEXTRACT)
     try:
         schema = pq.read_schema(file)
     except (OSError, pa.ArrowException, UnicodeDecodeError) as err:
@@ -145,7 +148,8 @@ def read_landmarks(paths: str | Path | Sequence[str | Path]) -> pl.DataFrame:
                 "landmark tables read together must share one scheme"
             )
         present = [name for name in LANDMARK_SCHEMA.names if name in file_schema.names]
-        arrow = read_arrow(file, columns=present, remedy=REEXTRACT)
+        # checked_schema checked the file's digests
+        arrow = read_arrow(file, columns=present, remedy=REEXTRACT, digests_checked=True)
         frame = cast(pl.DataFrame, pl.from_arrow(arrow))
         frame = frame.with_columns(
             pl.lit(None, dtype=dtype).alias(name)

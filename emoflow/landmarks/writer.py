@@ -1,7 +1,9 @@
 """Writing landmark shards: many videos' tables into one Parquet file, atomically.
 
 The shard's rows are streamed through a staging file once they outgrow a row group, so memory
-stays bounded; the schema metadata (every video's record) is written last.
+stays bounded; the schema metadata (every video's record) is written last, and the finished
+file is sealed with a SHA-256 of all its bytes (:mod:`emoflow._integrity`), which every read
+checks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from emoflow._atomic import atomic_path
+from emoflow._integrity import seal_parquet, sealable_metadata
 from emoflow._tables import PARQUET_CHECKSUMS, PARQUET_VERIFY
 from emoflow.errors import ConfigError, DataError, InputError, NoFaceError
 from emoflow.landmarks.schema import (
@@ -141,22 +144,28 @@ class _ShardRows:
         return table
 
     def finish(self, metadata: dict[str, str]) -> None:
-        """Write the shard file with ``metadata`` as its schema metadata."""
-        schema = self.schema.with_metadata(metadata)
+        """Write the shard file with ``metadata`` as its schema metadata, then seal it with a
+        digest of all its bytes (:func:`emoflow._integrity.seal_parquet`)."""
+        schema = self.schema.with_metadata(sealable_metadata(metadata))
         with pq.ParquetWriter(self.staged, schema, **PARQUET_OPTIONS) as writer:
-            if self.rows_writer is None:
-                writer.write_table(self._take_pending(), row_group_size=ROW_GROUP_ROWS)
-                return
-            if self.pending:
-                self.rows_writer.write_table(self._take_pending())
-            self.rows_writer.close()
-            self.rows_writer = None
-            rows_file = pq.ParquetFile(self.rows_path, **PARQUET_VERIFY)
-            try:
-                for batch in rows_file.iter_batches(batch_size=ROW_GROUP_ROWS):
-                    writer.write_batch(batch)
-            finally:
-                rows_file.close()
+            self._write_rows(writer)
+        seal_parquet(self.staged)
+
+    def _write_rows(self, writer: pq.ParquetWriter) -> None:
+        """Every row into the shard file's ``writer``: from memory, or from the staging file."""
+        if self.rows_writer is None:
+            writer.write_table(self._take_pending(), row_group_size=ROW_GROUP_ROWS)
+            return
+        if self.pending:
+            self.rows_writer.write_table(self._take_pending())
+        self.rows_writer.close()
+        self.rows_writer = None
+        rows_file = pq.ParquetFile(self.rows_path, **PARQUET_VERIFY)
+        try:
+            for batch in rows_file.iter_batches(batch_size=ROW_GROUP_ROWS):
+                writer.write_batch(batch)
+        finally:
+            rows_file.close()
 
 
 def _frames_with_several_faces(table: pa.Table) -> int:

@@ -19,6 +19,7 @@ from emoflow.errors import DataError, EmoflowError, InputError
 from emoflow.features import FeatureSet, FeatureSettings, features_from_landmarks, load_features
 from emoflow.models.calibration import PlattCalibrator
 from emoflow.models.files import load_model
+from emoflow.published import PublishedRun, record_covering
 from emoflow.schemes import DEFAULT_SCHEME
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def apply_models(
     Features are built from ``source`` with each model's stored feature settings (once per
     distinct setting), the model's stored landmark subset is selected, and the model scores
     them; with several models the emotion of highest calibrated probability is predicted.
+    Model files of a results folder are checked against what its last finished run
+    published (:mod:`emoflow.published`): a run rewriting the folder is an error, not a mix.
 
     Parameters
     ----------
@@ -112,8 +115,12 @@ def apply_models(
     video_ids: np.ndarray | None = None
     emotions: list[str] = []
     ranking: list[np.ndarray | None] = []
+    records: dict[Path, PublishedRun | None] = {}
     for path in paths:
-        model, metadata = load_model(path, device=device)
+        # a model of a published run is checked against it, read once (emoflow.published)
+        record = record_covering(path, records)
+        data = record.read(path) if record is not None else None
+        model, metadata = load_model(path, device=device, data=data)
         if not isinstance(metadata.get("feature_settings"), dict):
             raise InputError(path, "model metadata lacks its feature settings; retrain the model")
         feature_settings = dict(metadata["feature_settings"])

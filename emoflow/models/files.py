@@ -42,7 +42,7 @@ _READABLE_FORMATS = (2, 3, MODEL_FORMAT)
 others are refused (retrain)."""
 REWRITE = (
     "delete it and rerun the job that wrote it (in the workflow: snakemake --forcerun "
-    "train_models), or train the model again"
+    "start_chains prune_chain), or train the model again"
 )
 """What to do about a damaged model file."""
 
@@ -150,11 +150,15 @@ def _load_weights(model: BaseModel, record: dict[str, Any], path: str | Path) ->
         )
 
 
-def load_model(path: str | Path, *, device: str = "auto") -> tuple[Any, dict[str, Any]]:
+def load_model(
+    path: str | Path, *, device: str = "auto", data: bytes | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Reload a model written by :func:`save_model`; returns the model and its metadata.
 
     The model is in evaluation mode on ``device``. Its metadata holds at least
-    ``emoflow_version`` and ``kind``, plus what :func:`save_model` was given.
+    ``emoflow_version`` and ``kind``, plus what :func:`save_model` was given. ``data``, when
+    given, is the file's content already read (and checked) by the caller: the model is loaded
+    from those bytes, ``path`` only names it in messages.
 
     Raises
     ------
@@ -163,8 +167,11 @@ def load_model(path: str | Path, *, device: str = "auto") -> tuple[Any, dict[str
         another format version or inconsistent, or the random layers redrawn from its seed do
         not reproduce the model's.
     """
+    import io
+
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
+        source: Any = path if data is None else io.BytesIO(data)
+        record = torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError as err:
         raise InputError(path, "model file does not exist") from err
     except Exception as err:  # torch raises many kinds on a broken file

@@ -3,12 +3,13 @@ import re
 
 from emoflow.attribution import runtime_settings
 from emoflow.comparison import CompareSettings
-from emoflow.config import validate_config
+from emoflow.config import check_job_memory, validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_mem_mb, extraction_settings, plan_shards
 from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
+from emoflow.runlock import ResultsLock
 
 # Check the configuration against the schema shipped in the package (command-line strings
 # coerced, defaults filled); a ConfigError names each offending key with its allowed values.
@@ -18,6 +19,8 @@ config.update(_validated)
 
 # Every path of the run comes from the package's one description of the results folder.
 LAYOUT = ResultsLayout(config["results"])
+# Held by the run that writes the results folder (the Snakefile's onstart/onsuccess/onerror).
+RESULTS_LOCK = ResultsLock(config["results"])
 EMOTIONS = list(config["dataset"]["emotions"])
 N_ITERATIONS = config["prune"]["iterations"]
 ITERATIONS = [str(iteration) for iteration in range(N_ITERATIONS + 1)]
@@ -60,6 +63,7 @@ def get_ground_truth():
 # protocol cannot use is refused before anything runs, and each landmark shard depends on its
 # own videos only, so a label fix or another video re-extracts no unchanged video.
 PLANNED = plan_manifest(config)
+check_job_memory(config, n_videos=PLANNED.height)
 check_protocol(
     PLANNED,
     n_folds=config["train"]["n_folds"],
@@ -180,6 +184,7 @@ def get_final_outputs():
     return [
         path(LAYOUT.summary),
         path(LAYOUT.provenance),
+        path(LAYOUT.published),
         path(LAYOUT.report / "report.json"),
         *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
         path(LAYOUT.report / "evidence.html"),
