@@ -377,6 +377,50 @@ def test_tables_are_html_items(run: dict, report: tuple[Path, dict]) -> None:
     assert "<td>top_k</td><td>20</td>" in settings
 
 
+def test_relevance_by_region_splits_each_model_without_remainder(
+    run: dict, report: tuple[Path, dict]
+) -> None:
+    """relevance_by_region: every face region of every emotion's two models, the regions'
+    landmarks and relevance adding up to the model's own, in the report's page and numbers."""
+    from emoflow.report import REGION_CSV, REGION_SCHEMA, REGION_TABLE, read_region_table
+    from emoflow.schemes import get_scheme
+
+    out, numbers = report
+    table = read_region_table(out / REGION_TABLE)
+    assert table.schema == REGION_SCHEMA
+    assert pl.read_csv(out / REGION_CSV).columns == list(REGION_SCHEMA)
+    regions = get_scheme("mediapipe_478").face_regions()
+    emotions, scores = load_scores(run["attributions"][0])
+    for emotion in EMOTIONS:
+        chosen = numbers["emotions"][emotion]["selected_iteration"]
+        kept = json.loads(run["landmarks"][chosen].read_text())
+        kept_ids = set(kept["emotions"][emotion] if "emotions" in kept else kept[emotion])
+        for model, n_kept in (("all_landmarks", N_LANDMARKS), ("selected", len(kept_ids))):
+            rows = table.filter((pl.col("emotion") == emotion) & (pl.col("model") == model))
+            assert rows["region"].to_list() == list(regions)
+            assert rows["n_kept"].sum() == n_kept
+            assert rows["n_points"].sum() == N_LANDMARKS
+            assert rows["relevance_share"].sum() == pytest.approx(1.0)
+            assert rows["n_top_k"].sum() == TOP_K
+        full = table.filter((pl.col("emotion") == emotion) & (pl.col("model") == "all_landmarks"))
+        row = scores[emotions.index(emotion)]
+        assert full["relevance_sum"].sum() == pytest.approx(float(row.sum()))
+        mouth = full.filter(pl.col("region") == "mouth").row(0, named=True)
+        assert mouth["relevance_sum"] == pytest.approx(float(row[regions["mouth"]].sum()))
+        shares = numbers["emotions"][emotion]["relevance_by_region"]["selected"]
+        assert sum(shares.values()) == pytest.approx(1.0)
+        assert list(shares.values()) == sorted(shares.values(), reverse=True)
+    page = (out / PAGES["selection"]).read_text()
+    assert "in no named region" not in page
+    assert "share of relevance (selected)" in page
+    for emotion in EMOTIONS:  # each kept landmark is listed with its relevance
+        chosen = numbers["emotions"][emotion]["selected_iteration"]
+        names, relevance = load_scores(run["attributions"][chosen])
+        row = relevance[names.index(emotion)]
+        top = int(np.nanargmax(row))
+        assert f"{top} ({row[top]:.3g})" in page
+
+
 def test_confusion_matrices_of_each_selected_model(run: dict, report: tuple[Path, dict]) -> None:
     from emoflow.training import read_scores
 

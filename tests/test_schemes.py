@@ -43,6 +43,55 @@ def test_every_scheme_is_consistent(name: str) -> None:
     assert scheme_for_points(scheme.n_points) is scheme
 
 
+@pytest.mark.parametrize("name", sorted(SCHEMES))
+def test_face_regions_partition_every_scheme(name: str) -> None:
+    """Every landmark of every scheme lies in exactly one named face region, the regions are
+    named as FACE_AREAS (top of the face to bottom) and a right region's mirror image is the
+    left one."""
+    from emoflow.schemes import FACE_AREAS
+
+    scheme = SCHEMES[name]
+    regions = scheme.face_regions()
+    listed = [i for ids in regions.values() for i in ids]
+    assert sorted(listed) == list(range(scheme.n_points))  # each point once, none left out
+    assert list(regions) == [region for region in FACE_AREAS if region in regions]
+    features = {"right_eye", "left_eye", "right_eyebrow", "left_eyebrow", "nose", "mouth"}
+    assert features | {"jaw"} <= set(regions)
+    names = scheme.face_region_names()
+    partner = scheme.mirror_pairs()
+    for i in range(scheme.n_points):
+        mirrored = names[i].replace("right_", "LEFT_").replace("left_", "right_")
+        mirrored = mirrored.replace("LEFT_", "left_")
+        assert names[partner[i]] == mirrored, (i, names[i], names[partner[i]])
+    counts = scheme.face_region_counts([0, 1, 1, scheme.n_points - 1])
+    assert sum(counts.values()) == 3
+
+
+def test_mediapipe_face_regions_are_the_generated_module() -> None:
+    """tools/make_face_regions.py writes exactly the module the package reads, and the regions
+    sit where their names say on the reference face."""
+    import importlib.util
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_face_regions.py"
+    spec = importlib.util.spec_from_file_location("make_face_regions", tool)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import json
+
+    text = module.module_text(module.partition(json.loads(module.RESOURCE.read_text())))
+    assert text == module.OUT.read_text()
+    scheme = get_scheme("mediapipe_478")
+    xy = scheme.reference_face()[:, :2]
+    centre = {name: xy[ids].mean(axis=0) for name, ids in scheme.face_regions().items()}
+    assert centre["forehead"][1] < centre["right_eyebrow"][1] < centre["right_eye"][1]
+    assert centre["right_eye"][1] < centre["nose"][1] < centre["mouth"][1] < centre["jaw"][1]
+    assert centre["right_cheek"][0] < centre["nose"][0] < centre["left_cheek"][0]
+    assert centre["right_contour"][0] < centre["right_cheek"][0]
+    assert set(scheme.face_regions()["right_eye"]) >= {33, 133, 468, 469, 470, 471, 472}
+    assert {61, 291, 0, 17, 13, 14} <= set(scheme.face_regions()["mouth"])
+
+
 def test_ibug_68_layout_mirrors_like_the_mediapipe_face() -> None:
     """The reference 68 points come from MediaPipe's reference face through the documented
     correspondence: mirror partners lie mirrored about the face's midline, and the 68-point

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from emoflow.report.data import chosen_hyper_parameters
@@ -382,54 +383,103 @@ def write_summary_page(summary: pl.DataFrame, path: Path) -> None:
 def selection_by_region(
     kept: list[int], n_landmarks: int | None = None
 ) -> list[tuple[str, list[int]]]:
-    """The kept landmark ids per face region (regions may overlap), then those in none; the
-    regions of the scheme of ``n_landmarks`` points (default MediaPipe's)."""
+    """The kept landmark ids per face region (the regions partition the scheme's points, so
+    every id is listed once); the regions of the scheme of ``n_landmarks`` points (default
+    MediaPipe's), top of the face to bottom, those without a kept id left out."""
     from emoflow.report._drawing import face_scheme
     from emoflow.schemes import get_scheme
 
     scheme = get_scheme(None) if n_landmarks is None else face_scheme(n_landmarks)
     wanted = set(kept)
     out = []
-    seen: set[int] = set()
-    for name, ids in scheme.regions().items():
+    for name, ids in scheme.face_regions().items():
         inside = sorted(wanted.intersection(ids))
-        seen.update(inside)
         if inside:
             out.append((name.replace("_", " "), inside))
-    rest = sorted(wanted - seen)
-    if rest:
-        out.append(("in no named region", rest))
     return out
 
 
-def write_selection_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
-    """Per emotion, the landmarks its selected model kept, grouped by face region with ids."""
+def _ids_with_relevance(ids: list[int], relevance: np.ndarray) -> str:
+    """``id (relevance)`` of each id, most relevant first."""
+    values = [(float(relevance[i]) if i < len(relevance) else float("nan"), i) for i in ids]
+    values.sort(key=lambda pair: (-pair[0] if np.isfinite(pair[0]) else np.inf, pair[1]))
+    return "  ".join(f"{i} ({v:.3g})" if np.isfinite(v) else f"{i} (–)" for v, i in values)
+
+
+def write_selection_page(
+    inputs: ReportInputs, path: Path, regions: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """Per emotion, the landmarks its selected model kept by face region, with their relevance
+    and each region's share of relevance (the selected model's and the all-landmark model's,
+    from ``regions``: :data:`emoflow.report.regions.REGION_SCHEMA`)."""
     from emoflow.report._drawing import face_scheme
+    from emoflow.report.regions import MODELS, region_relevance
 
     n_landmarks = int(inputs.scores.shape[1])
+    scheme = face_scheme(n_landmarks)
+    if regions is None:
+        regions = region_relevance(inputs, 50)
     parts = [
         paragraph(
-            f"Regions come from the landmark scheme ({face_scheme(n_landmarks).description}) "
-            "and overlap (a lip corner is in 'lips' and 'mouth corners'), so counts per "
-            "region may add up to more than the total."
+            f"Face regions of the landmark scheme ({scheme.description}): every landmark lies "
+            "in exactly one region (right and left are the subject's own), so the kept "
+            "landmarks and the relevance split over the regions without remainder. "
+            "'share' is the region's share of the model's relevance (Integrated Gradients, "
+            "summed over the region's landmarks); each kept landmark is listed with its "
+            "relevance in the selected model, most relevant first. relevance_by_region.csv "
+            "(and .parquet) beside this page holds these numbers for every region."
         )
     ]
     numbers: dict[str, Any] = {}
-    for emotion in inputs.emotions:
+    relevance = inputs.selected_relevance if inputs.selected_relevance is not None else None
+    for e, emotion in enumerate(inputs.emotions):
         full, selected = full_and_selected(inputs.summary, emotion)
         position = inputs.position(selected["iteration"])
         kept = sorted(inputs.landmark_sets[position].get(emotion, []))
         groups = selection_by_region(kept, n_landmarks)
         numbers[emotion] = {name: ids for name, ids in groups}
+        mine = regions.filter(pl.col("emotion") == emotion)
+        share = {
+            model: dict(
+                zip(
+                    *mine.filter(pl.col("model") == model)
+                    .select("region", "relevance_share")
+                    .to_dict()
+                    .values(),
+                    strict=True,
+                )
+            )
+            for model in MODELS
+        }
+        row_relevance = relevance[e] if relevance is not None else inputs.scores[e]
+        rows = []
+        for name, ids in scheme.face_regions().items():
+            label = name.replace("_", " ")
+            inside = dict(groups).get(label, [])
+            rows.append(
+                [
+                    label,
+                    f"{len(inside)} of {len(ids)}",
+                    percent(share[MODELS[1]].get(name)),
+                    percent(share[MODELS[0]].get(name)),
+                    _ids_with_relevance(inside, row_relevance) if inside else "–",
+                ]
+            )
         parts += [
             heading(
                 f"{emotion}: {len(kept)} of {full['n_landmarks']} landmarks "
                 f"(iteration {selected['iteration']})"
             ),
             table(
-                ["region", "kept", "landmark ids"],
-                [[name, len(ids), " ".join(map(str, ids))] for name, ids in groups],
-                classes={2: "ids"},
+                [
+                    "region",
+                    "kept",
+                    "share of relevance (selected)",
+                    f"share with all landmarks (iteration {inputs.iterations[0]})",
+                    "kept landmark ids (relevance), most relevant first",
+                ],
+                rows,
+                classes={4: "ids"},
             ),
         ]
     write_page(path, "Landmarks kept by each emotion's selected model", parts)

@@ -12,7 +12,8 @@ and writes into one folder:
 ``validation_vs_test.html``
     Validation beside held-out test, per emotion and for the combined classifier.
 ``summary.html``, ``landmark_selection.html``, ``run_settings.html``
-    The summary; each selected model's landmarks by face region, with ids; the settings.
+    The summary; each selected model's landmarks by face region, with their relevance and the
+    regions' shares of relevance; the settings.
 ``accuracy_vs_landmarks.png``, ``cost_vs_landmarks.png``
     Per emotion, balanced accuracy (each fold, mean ± std, held-out test) against landmarks
     kept; parameters, training and inference time against landmarks kept.
@@ -22,6 +23,9 @@ and writes into one folder:
 ``confusion_matrix.png``, ``selected_confusion.png``
     The combined classifier's validation and test confusion matrices (all landmarks and the
     selected models); each emotion's selected binary model's.
+``relevance_by_region.parquet``, ``relevance_by_region.csv``
+    Per emotion, of iteration 0 and of the selected iteration, each face region's relevance
+    (sum, mean, share) and landmarks kept (:data:`emoflow.report.regions.REGION_SCHEMA`).
 ``report.json``
     The key numbers (see :func:`report_numbers`), plus the data counts and validation/test.
 
@@ -56,6 +60,14 @@ from emoflow.report.pages import (
     write_selection_page,
     write_settings_page,
     write_summary_page,
+)
+from emoflow.report.regions import (
+    MODELS,
+    REGION_CSV,
+    REGION_TABLE,
+    region_relevance,
+    shares,
+    write_region_table,
 )
 from emoflow.report.tables import report_numbers
 
@@ -157,7 +169,11 @@ def make_report(
     write_data_page(inputs, out / PAGES["data"])
     numbers["validation_vs_test"] = write_results_page(inputs, out / PAGES["results"])
     write_summary_page(inputs.summary, out / PAGES["summary"])
-    numbers["selection"] = write_selection_page(inputs, out / PAGES["selection"])
+    regions = region_relevance(inputs, top_k)
+    write_region_table(regions, out)
+    numbers["selection"] = write_selection_page(inputs, out / PAGES["selection"], regions)
+    for emotion, entry in numbers["emotions"].items():
+        entry["relevance_by_region"] = {model: shares(regions, emotion, model) for model in MODELS}
     if inputs.data is not None:
         numbers["data"] = inputs.data.numbers()
     with atomic_path(out / SUMMARY_TABLE) as staged:
@@ -280,7 +296,15 @@ def _checked_inputs(
 def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
     settings = [RUN_CONFIG] if writes_settings else []
     figures = [name for key, name in FIGURES.items() if faces or key not in FACE_FIGURES]
-    return [*figures, *PAGES.values(), SUMMARY_TABLE, *settings, REPORT_JSON]
+    return [
+        *figures,
+        *PAGES.values(),
+        SUMMARY_TABLE,
+        REGION_TABLE,
+        REGION_CSV,
+        *settings,
+        REPORT_JSON,
+    ]
 
 
 def _draw_faces(inputs: ReportInputs, out: Path, top_k: int) -> None:
