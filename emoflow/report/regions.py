@@ -130,7 +130,7 @@ def region_relevance(inputs: ReportInputs, top_k: int) -> pl.DataFrame:
 def write_region_table(table: pl.DataFrame, folder: Path) -> None:
     """Write ``table`` (:data:`REGION_SCHEMA`) as :data:`REGION_TABLE` and :data:`REGION_CSV`
     into ``folder``, atomically."""
-    table = table.select(list(REGION_SCHEMA)).cast(dict(REGION_SCHEMA))
+    table = table.select(list(REGION_SCHEMA)).cast(REGION_SCHEMA)
     write_parquet(table, folder / REGION_TABLE)
     with atomic_path(folder / REGION_CSV) as staged:
         table.write_csv(staged, float_precision=6)
@@ -143,7 +143,7 @@ def read_region_table(path: str | Path) -> pl.DataFrame:
     missing = [name for name in REGION_SCHEMA if name not in table.columns]
     if missing:
         raise InputError(path, f"not a relevance-by-region table: no column(s) {missing}")
-    return table.select(list(REGION_SCHEMA)).cast(dict(REGION_SCHEMA))
+    return table.select(list(REGION_SCHEMA)).cast(REGION_SCHEMA)
 
 
 def shares(table: pl.DataFrame, emotion: str, model: str) -> dict[str, float]:
