@@ -169,6 +169,9 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     assert "<td>videos in the manifest</td><td>12</td>" in data  # 4 subjects × 3 emotions
     assert "<td>kept (samples of the feature store)</td><td>12</td>" in data
     assert "Videos dropped or skipped (0)" in data
+    # every meshed frame of the demo shows a face (sampled frames: not every decoded one)
+    assert "<td>face found in</td><td>100.0 % of the" in data
+    assert "Videos with frames without a face" not in data
     assert "Held-out test subjects" in data and "Hyper-parameters chosen" in data
     numbers = json.loads((finished_run / "results" / "report" / "report.json").read_text())
     assert numbers["data"]["n_kept"] == 12 and numbers["data"]["n_dropped"] == 0

@@ -23,6 +23,7 @@ VIDEO_SCHEMA = pl.Schema(
         "subject": pl.String,
         "emotion": pl.String,
         "n_frames": pl.Int64,
+        "n_meshed": pl.Int64,
         "n_faces_found": pl.Int64,
         "detection_rate": pl.Float64,
         "status": pl.String,
@@ -30,6 +31,12 @@ VIDEO_SCHEMA = pl.Schema(
     }
 )
 """One row per video of the manifest: its extraction record and what became of it.
+
+``n_frames`` is the video's frame count (every frame decoded), ``n_meshed`` the frames Face
+Mesh ran on (or that an imported table holds): all of them, or with ``landmarks.frames:
+sampled`` only the frames the features read (the record's ``meshed_frames``).
+``n_faces_found`` counts the meshed frames with a face, and ``detection_rate`` is
+``n_faces_found / n_meshed``: a frame that was never meshed has no face to find.
 
 ``status`` is ``kept`` (a sample of the feature store), ``dropped`` (extracted, but no sample:
 see ``reason``) or ``skipped`` (extraction failed or never ran on it)."""
@@ -86,6 +93,7 @@ class DataQuality:
         """The section's counts for ``report.json``."""
         videos = self.videos
         frames = int(videos["n_frames"].fill_null(0).sum())
+        meshed = int(videos["n_meshed"].fill_null(0).sum())
         faces = int(videos["n_faces_found"].fill_null(0).sum())
         return {
             "n_videos": videos.height,
@@ -94,8 +102,9 @@ class DataQuality:
             "n_dropped": int((videos["status"] == "dropped").sum()),
             "n_skipped": int((videos["status"] == "skipped").sum()),
             "n_frames": frames,
+            "n_frames_meshed": meshed,
             "n_frames_with_face": faces,
-            "detection_rate": faces / frames if frames else None,
+            "detection_rate": faces / meshed if meshed else None,
             "videos_per_emotion": dict(
                 zip(*self.per_emotion().select("emotion", "videos").to_dict().values(), strict=True)
             ),
@@ -120,9 +129,11 @@ def _video_rows(
     for video in manifest.select("video_id", "subject", "emotion").iter_rows(named=True):
         video_id = str(video["video_id"])
         record = records.get(video_id)
-        frames = faces = None
+        frames = meshed = faces = None
         if record is not None:
             frames, faces = record.get("n_frames"), record.get("n_faces_found")
+            sampled = record.get("meshed_frames")
+            meshed = len(sampled) if sampled is not None else frames
         if video_id in kept:
             status, reason = "kept", None
         elif record is None:
@@ -136,8 +147,9 @@ def _video_rows(
             {
                 **video,
                 "n_frames": frames,
+                "n_meshed": meshed,
                 "n_faces_found": faces,
-                "detection_rate": faces / frames if frames else None,
+                "detection_rate": faces / meshed if meshed else None,
                 "status": status,
                 "reason": reason,
             }

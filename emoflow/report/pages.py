@@ -60,10 +60,11 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     ("kept (samples of the feature store)", numbers["n_kept"]),
                     ("dropped after extraction", numbers["n_dropped"]),
                     ("skipped at extraction", numbers["n_skipped"]),
+                    ("frames", _frames_fact(numbers)),
                     (
-                        "face detected in",
-                        f"{percent(numbers['detection_rate'])} of "
-                        f"{numbers['n_frames']} frames (lowest video: "
+                        "face found in",
+                        f"{percent(numbers['detection_rate'])} of the "
+                        f"{numbers['n_frames_meshed']} meshed frames (lowest video: "
                         f"{percent(min(rates) if rates else None)})",
                     ),
                 ]
@@ -89,7 +90,16 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
         if data.not_kept.height:
             parts.append(
                 table(
-                    ["video", "subject", "emotion", "status", "frames", "with a face", "reason"],
+                    [
+                        "video",
+                        "subject",
+                        "emotion",
+                        "status",
+                        "frames",
+                        "meshed",
+                        "with a face",
+                        "reason",
+                    ],
                     [
                         [
                             row["video_id"],
@@ -97,6 +107,7 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                             row["emotion"],
                             row["status"],
                             row["n_frames"],
+                            row["n_meshed"],
                             row["n_faces_found"],
                             row["reason"],
                         ]
@@ -119,13 +130,23 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     )
                 ),
                 table(
-                    ["video", "subject", "emotion", "frames", "with a face", "share", "status"],
+                    [
+                        "video",
+                        "subject",
+                        "emotion",
+                        "frames",
+                        "meshed",
+                        "with a face",
+                        "share",
+                        "status",
+                    ],
                     [
                         [
                             row["video_id"],
                             row["subject"],
                             row["emotion"],
                             row["n_frames"],
+                            row["n_meshed"],
                             row["n_faces_found"],
                             percent(row["detection_rate"]),
                             row["status"],
@@ -163,6 +184,17 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
         parts.append(paragraph("The run's manifest, shards and feature store were not given."))
     parts += [heading("Hyper-parameters chosen by inner cross-validation"), _chosen_table(inputs)]
     write_page(path, "Data and quality", parts)
+
+
+def _frames_fact(numbers: dict[str, Any]) -> str:
+    """How many frames were decoded and how many meshed (all, or those the features read)."""
+    decoded, meshed = numbers["n_frames"], numbers["n_frames_meshed"]
+    if meshed == decoded:
+        return f"{decoded} (every frame meshed)"
+    return (
+        f"{decoded}, of which {meshed} meshed (landmarks.frames: sampled: Face Mesh ran on "
+        "the frames the features read)"
+    )
 
 
 def _chosen_table(inputs: ReportInputs) -> str:
