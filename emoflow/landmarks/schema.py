@@ -183,6 +183,7 @@ def landmark_sources(videos: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     trackers: dict[str, str | None] = {}
     names: list[str] = []
     for record in records:
+        version: str | None
         if record.get("landmarks_format") is None:
             name, version = EXTRACTOR, mediapipe_version()
         else:

@@ -149,7 +149,7 @@ def _video_rows(
                 "n_frames": frames,
                 "n_meshed": meshed,
                 "n_faces_found": faces,
-                "detection_rate": faces / meshed if meshed else None,
+                "detection_rate": faces / meshed if meshed and faces is not None else None,
                 "status": status,
                 "reason": reason,
             }
