@@ -304,6 +304,7 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
     fps = original.get("fps") or _fps_from_timestamps(table["timestamp_s"].to_numpy())
     metadata = {key.decode(): value.decode() for key, value in (schema.metadata or {}).items()}
     source_tracker = metadata.get(META_EXTRACTOR)
+    tracker: str | None
     version: str | None
     if original.get("landmarks_format") is None and source_tracker == EXTRACTOR:
         tracker, version = EXTRACTOR, metadata.get(META_MEDIAPIPE_VERSION)  # meshed by emoflow
