@@ -5,8 +5,10 @@ from emoflow.config._schema import (
     coerce_to_schema,
     load_config,
     load_schema,
+    merge_config,
     prepare_config,
     validate_config,
+    workflow_defaults,
 )
 from emoflow.config._settings import SectionSettings, allowed_values, section_schema
 
@@ -17,7 +19,9 @@ __all__ = [
     "coerce_to_schema",
     "load_config",
     "load_schema",
+    "merge_config",
     "prepare_config",
     "section_schema",
     "validate_config",
+    "workflow_defaults",
 ]

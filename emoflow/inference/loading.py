@@ -92,7 +92,11 @@ def model_paths(
         return paths
     layout = ResultsLayout(Path(results))
     if not layout.root.is_dir():
-        raise InputError(layout.root, "results folder does not exist; give the workflow's")
+        raise InputError(
+            layout.root,
+            "results folder does not exist; give the workflow's results folder with --results "
+            "(or model files with --models)",
+        )
     if iteration is not None:
         folder = layout.iteration(iteration)
         found = layout.model_files(iteration)

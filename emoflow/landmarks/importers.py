@@ -57,6 +57,10 @@ TRACKER_COLUMNS: tuple[str, str] = ("tracker", "tracker_version")
 FRAME_SIZE_COLUMNS: tuple[str, str] = ("width", "height")
 """Optional columns of a wide landmark CSV giving the frame size in pixels (emoflow's export
 writes them); they take precedence over the ``width``/``height`` options."""
+FRAMES_COLUMN = "n_frames"
+"""Optional column of a wide landmark CSV giving the video's frame count when its rows are
+some frames only (emoflow's export of a ``landmarks.frames: sampled`` table): the record then
+lists the rows' frames as the meshed ones, as extraction does."""
 UNITS_COLUMN = "units"
 """Optional column of a wide landmark CSV saying its coordinates' units (``normalised`` or
 ``pixels``, as emoflow's export writes it); it takes precedence over the ``units`` option."""
@@ -301,7 +305,9 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
     if len(np.unique(frames)) != n_rows:
         raise InputError(path, f"video {video_id!r} has duplicate frame numbers")
     original = metadata_records(schema).get(selected if selected is not None else distinct[0], {})
-    fps = original.get("fps") or _fps_from_timestamps(table["timestamp_s"].to_numpy())
+    fps = original.get("fps") or _fps_from_timestamps(
+        table["timestamp_s"].to_numpy(), table["frame"].to_numpy()
+    )
     metadata = {key.decode(): value.decode() for key, value in (schema.metadata or {}).items()}
     source_tracker = metadata.get(META_EXTRACTOR)
     tracker: str | None
@@ -328,11 +334,17 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
     return table, record
 
 
-def _fps_from_timestamps(timestamps: np.ndarray) -> float | None:
-    """Frame rate from the median step of increasing timestamps, ``None`` if unknown."""
-    steps = np.diff(np.sort(timestamps))
-    steps = steps[steps > 0]
-    return float(1.0 / np.median(steps)) if steps.size else None
+def _fps_from_timestamps(timestamps: np.ndarray, frames: np.ndarray | None = None) -> float | None:
+    """Frame rate from the median time per frame of increasing timestamps, ``None`` if
+    unknown. With the rows' ``frames`` numbers, a step over a gap (rows of the sampled frames
+    only) counts as that many frames."""
+    order = np.argsort(timestamps, kind="stable")
+    steps = np.diff(np.asarray(timestamps, dtype=np.float64)[order])
+    counts = np.ones_like(steps) if frames is None else np.diff(np.asarray(frames)[order])
+    keep = (steps > 0) & (counts > 0)
+    if not keep.any():
+        return None
+    return float(1.0 / np.median(steps[keep] / counts[keep]))
 
 
 def _file_value(frame: pl.DataFrame, column: str, path: Path) -> Any:
@@ -429,7 +441,7 @@ def _import_csv(
         timestamps = timestamps * TIMESTAMP_COLUMNS[time_column]
         if not np.isfinite(timestamps).all():
             raise InputError(path, f"column {time_column!r} has empty or non-finite values")
-        measured = _fps_from_timestamps(timestamps)
+        measured = _fps_from_timestamps(timestamps, frame_numbers)
         if measured is not None and fps is not None and abs(measured - fps) > 0.01 * measured:
             log.debug(
                 "%s: %.4g fps from its %s column, not the %.4g given",
@@ -443,12 +455,18 @@ def _import_csv(
         fps = fps or DEFAULT_IMPORT_FPS
         timestamps = frame_numbers / fps
     triples = layout.triples
-    values = np.full((frame.height, len(triples), 3), np.nan, dtype=np.float32)
+    values = np.full((frame.height, len(triples), 3), np.nan, dtype=np.float64)
     for axis in range(3):
         names = [triple[axis] for triple in triples]
         if all(name is not None for name in names):
             values[..., axis] = frame.select(names).to_numpy()
-    three_d = all(triple[2] is not None for triple in triples)
+    planar = np.isfinite(values[..., :2]).all(axis=(1, 2))
+    # 2-D: no z columns, or z columns left empty wherever x and y are given (a wide file of
+    # 2-D and 3-D videos)
+    three_d = bool(np.isfinite(values[planar][..., 2]).any()) if planar.any() else True
+    three_d = three_d and all(triple[2] is not None for triple in triples)
+    if not three_d:
+        values[..., 2] = np.nan
     found = np.isfinite(values[..., : 3 if three_d else 2]).all(axis=(1, 2))
     if layout.found_column is not None:
         try:
@@ -457,7 +475,7 @@ def _import_csv(
             raise InputError(path, f"column {layout.found_column!r} must hold 0/1 flags") from err
         found &= flags
     if units == "pixels" and width is not None and height is not None:
-        values /= np.array([width, height, width], dtype=np.float32)
+        values /= np.array([width, height, width], dtype=np.float64)  # exact for float32 data
         units = "normalised"
     elif units == "normalised" and found.any():
         extent = float(np.abs(values[found][..., :2]).max())
@@ -481,13 +499,24 @@ def _import_csv(
         video_id,
         timestamps,
         np.flatnonzero(found),
-        values[found],
+        values[found].astype(np.float32),
         n_faces=n_faces,
         detection_scores=scores,
         frame_numbers=frame_numbers,
         n_points=N_LANDMARKS if layout.scheme.is_mediapipe else layout.scheme.n_points,
     )
-    record = video_record(path, None, frame.height, int(found.sum()), None, landmarks_format="csv")
+    n_frames, meshed = frame.height, None
+    stated_frames = _file_value(frame, FRAMES_COLUMN, path) if layout.name == "wide" else None
+    if stated_frames is not None and int(stated_frames) > frame.height:
+        # rows of some frames only (emoflow's landmarks.frames: sampled): say which
+        n_frames, meshed = int(stated_frames), frame_numbers.tolist()
+        if max(meshed) >= n_frames:
+            raise InputError(
+                path, f"frame numbers reach {max(meshed)}, beyond its {n_frames} frames"
+            )
+    record = video_record(
+        path, None, n_frames, int(found.sum()), None, landmarks_format="csv", meshed_frames=meshed
+    )
     tracker = TRACKERS[layout.name]
     version = None
     if layout.name == "wide":
