@@ -487,3 +487,42 @@ def test_combined_and_binary_matrices_of_selected_models_with_held_out_rows() ->
     assert binary["happiness"]["test"] == [[1, 0], [1, 0]]  # rows: other, happiness
     assert binary["happiness"]["test_balanced_accuracy"] == 0.5
     assert binary["sadness"]["validation"] == [[1, 0], [0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "landmarks", "says", "never"),
+    [
+        ({}, {}, "478 per frame (the 468-point mesh and 10 iris points)", "imported"),
+        ({}, {"refine_landmarks": False}, "468 per frame", "478"),
+        (
+            {"adapter": "landmarks_csv", "landmarks_csv": {"format": "openface"}},
+            {},
+            "OpenFace 2.0 CSVs, 68 points per frame",
+            "478",
+        ),
+        ({"adapter": "ravdess_landmarks"}, {}, "68 points per frame", "MediaPipe Face Mesh"),
+        ({"adapter": "landmarks_parquet"}, {}, "their point count names the landmark", "478 per"),
+    ],
+)
+def test_the_workflow_description_says_the_runs_landmarks(
+    dataset: dict, landmarks: dict, says: str, never: str
+) -> None:
+    """workflow.rst is rendered by Snakemake's report (Jinja2 with the run's configuration,
+    then reStructuredText): it describes the run's own landmarks, not MediaPipe's 478 points
+    in a 68-point OpenFace run (issue 24)."""
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    from emoflow.config import validate_config
+
+    base = {"adapter": "demo", "source": "data", "emotions": ["happiness", "sadness"]}
+    config = validate_config(
+        {"dataset": {**base, **dataset}, "landmarks": landmarks, "features": {"n_frames": 6}}
+    )
+    source = (Path(__file__).resolve().parents[1] / "workflow/report/workflow.rst").read_text()
+    snakemake = type("Snakemake", (), {"config": config})
+    text = Environment().from_string(source).render(snakemake=snakemake)
+    html = publish_parts(text, writer="html", settings_overrides={"report_level": 2})
+    body = " ".join(html["html_body"].split())
+    assert " ".join(says.split()) in body and never not in body
+    assert "resampled to 6 frames" in body and "Di Luzio" in body

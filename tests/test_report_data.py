@@ -109,6 +109,9 @@ def test_data_page_lists_the_dropped_videos(data_run: dict[str, Path], tmp_path:
     assert "None (train.test_subjects is 0)" in text
     assert "Videos with frames without a face (1)" in text  # c_sad has no frame at all
     assert "<td>25.0 %</td>" in text  # b_sad: 2 of its 8 frames
+    # imported CSVs without a tracker column: never called MediaPipe's (issue 24)
+    assert "<td>tracker</td><td>unknown tracker (imported) (version not recorded)</td>" in text
+    assert "mediapipe.face_mesh" not in text
 
 
 def test_selection_by_region_lists_every_kept_id_once_per_region() -> None:
@@ -279,5 +282,11 @@ def test_every_figure_of_the_data_page_on_hand_made_tables(mode: str, tmp_path: 
         '<tr><td>v2</td><td>s2</td><td>happiness</td><td class="num">12</td><td class="num">12'
         f'</td><td class="num">10</td><td>{100 * 10 / 12:.1f} %</td><td>kept</td></tr>'
     ) in text
+    from emoflow.facemesh._graph import mediapipe_version
+
+    assert numbers["landmarks"]["scheme"] == "mediapipe_478"
+    assert "<td>scheme</td><td>mediapipe_478: MediaPipe Face Mesh, 468 mesh points" in text
+    assert f"<td>tracker</td><td>mediapipe.face_mesh {mediapipe_version()}</td>" in text
+    assert "<td>coordinates</td><td>x, y and depth z</td>" in text
     assert "<td>v1</td><td>s1</td><td>happiness</td>" not in text
     assert "<td>v3</td><td>s1</td><td>sadness</td>" not in text

@@ -57,6 +57,8 @@ class DataQuality:
     several_faces
         Kept videos in which extraction saw several faces (video → what it saw): extraction
         followed one of them by ``landmarks.face_policy``, as ``predict --several-faces`` does.
+    landmarks
+        The landmarks' scheme and source (see the attribute).
     """
 
     videos: pl.DataFrame
@@ -64,6 +66,10 @@ class DataQuality:
     n_development: int | None
     n_test: int | None
     several_faces: dict[str, str] = field(default_factory=dict)
+    landmarks: dict[str, Any] = field(default_factory=dict)
+    """Where the landmarks come from: ``scheme`` and its ``description``, ``extractor``,
+    ``trackers``, ``units`` and ``coordinates``
+    (:func:`emoflow.landmarks.schema.landmark_sources` of the shards' records)."""
 
     @property
     def kept(self) -> pl.DataFrame:
@@ -113,6 +119,7 @@ class DataQuality:
                 for row in self.not_kept.iter_rows(named=True)
             },
             "several_faces": dict(self.several_faces),
+            "landmarks": dict(self.landmarks),
             "test_subjects": list(self.test_subjects),
             "n_development": self.n_development,
             "n_test": self.n_test,
@@ -166,8 +173,9 @@ def load_data_quality(
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
     from emoflow.features import read_sample_report, read_store_samples
-    from emoflow.landmarks import read_video_records
+    from emoflow.landmarks import landmark_scheme, read_video_records
     from emoflow.manifest import read_manifest
+    from emoflow.schemes import get_scheme
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
     records = read_video_records(landmark_paths)
@@ -184,7 +192,18 @@ def load_data_quality(
         n_development=split.get("n_development"),
         n_test=split.get("n_test"),
         several_faces=samples["several_faces"],
+        landmarks=_landmark_source(landmark_scheme(landmark_paths), records, get_scheme),
     )
+
+
+def _landmark_source(
+    scheme: str, records: Mapping[str, Mapping[str, Any]], get_scheme: Any
+) -> dict[str, Any]:
+    from emoflow.landmarks.schema import landmark_sources
+
+    source = landmark_sources(records)
+    source.pop("meshed_here")
+    return {"scheme": scheme, "description": get_scheme(scheme).description, **source}
 
 
 def chosen_hyper_parameters(metrics: Mapping[str, Any], emotion: str) -> dict[str, Any]:

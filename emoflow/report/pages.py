@@ -69,6 +69,8 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     ),
                 ]
             ),
+            heading("Landmarks"),
+            facts(_landmark_facts(data.landmarks)),
             heading("Per emotion"),
             table(
                 ["emotion", "videos", "subjects", "kept", "dropped", "skipped", "face detection"],
@@ -184,6 +186,29 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
         parts.append(paragraph("The run's manifest, shards and feature store were not given."))
     parts += [heading("Hyper-parameters chosen by inner cross-validation"), _chosen_table(inputs)]
     write_page(path, "Data and quality", parts)
+
+
+def _landmark_facts(source: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The landmarks' scheme, tracker, units and coordinates, as facts."""
+    if not source:
+        return [("scheme", "not recorded")]
+    trackers = source.get("trackers") or {}
+    tracked = ", ".join(
+        f"{name} {version}" if version else f"{name} (version not recorded)"
+        for name, version in trackers.items()
+    )
+    units = {
+        "normalised": "normalised to the frame (x, y in 0–1 of width and height)",
+        "pixels": "pixels (frame size unknown)",
+        "millimetres": "millimetres (OpenFace's 3-D points)",
+    }
+    coordinates = {"xyz": "x, y and depth z", "xy": "x and y only (2-D tracker: no z)"}
+    return [
+        ("scheme", f"{source['scheme']}: {source['description']}"),
+        ("tracker", tracked or source.get("extractor", "–")),
+        ("units", "; ".join(units.get(u, u) for u in source.get("units", []))),
+        ("coordinates", "; ".join(coordinates.get(c, c) for c in source.get("coordinates", []))),
+    ]
 
 
 def _frames_fact(numbers: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@ import re
 
 from emoflow.attribution import runtime_settings
 from emoflow.comparison import RANKINGS, CompareSettings
-from emoflow.config import validate_config
+from emoflow.config import kind_settings, validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_settings, plan_shards
 from emoflow.layout import ResultsLayout

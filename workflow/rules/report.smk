@@ -11,7 +11,8 @@ REPORT_SETTINGS = {
     **({"demo": config["demo"]} if config["dataset"]["adapter"] == "demo" else {}),
     "landmarks": config["landmarks"],
     "features": config["features"],
-    "train": config["train"],
+    # the chosen model kind's settings only (no backprop.* for an rvfl run)
+    "train": kind_settings(config["train"]),
     "attribution": ATTRIBUTION_SETTINGS,
     "prune": PRUNE_SETTINGS,
     "report": config["report"],
