@@ -137,6 +137,8 @@ def test_writes_every_figure_and_the_numbers(report: tuple[Path, dict]) -> None:
     out, numbers = report
     for name in FIGURES.values():
         _check_png(out / name)
+    for emotion in EMOTIONS:  # one legible relevance figure per emotion (issue 24)
+        _check_png(out / f"relevance_on_face_{emotion}.png")
     assert json.loads((out / REPORT_JSON).read_text()) == numbers
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging leftovers
 
@@ -167,7 +169,7 @@ def test_face_figures_drawn_apart_are_the_same_files(
     store = tmp_path / "attributions.zarr"  # never into (or over) one of its inputs
     store.mkdir()
     (store / "zarr.json").write_text("{}")
-    relevance = tmp_path / FIGURES["relevance"]
+    relevance = tmp_path / "relevance_on_face_happiness.png"  # one figure per emotion (issue 24)
     relevance.write_text("input")
     for out_dir in (store, store / "figures", tmp_path):
         with pytest.raises(InputError, match="input") as caught:

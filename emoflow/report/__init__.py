@@ -15,7 +15,7 @@
 here), which ``emoflow predict`` shares.
 """
 
-from emoflow.report._drawing import FIGURES
+from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
 from emoflow.report.data import DataQuality, load_data_quality
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
@@ -54,6 +54,7 @@ __all__ = [
     "REGION_CSV",
     "REGION_SCHEMA",
     "REGION_TABLE",
+    "RELEVANCE_FIGURE",
     "REPORT_JSON",
     "RUN_CONFIG",
     "SUMMARY_COLUMNS",

@@ -29,12 +29,14 @@ log = logging.getLogger(__name__)
 FIGURES = {
     "accuracy": "accuracy_vs_landmarks.png",
     "cost": "cost_vs_landmarks.png",
-    "relevance": "relevance_on_face.png",
     "selected": "selected_landmarks.png",
     "confusion": "confusion_matrix.png",
     "selected_confusion": "selected_confusion.png",
 }
-"""File names of the figures in the report folder."""
+"""File names of the figures in the report folder (each emotion's relevance figure:
+:data:`RELEVANCE_FIGURE`)."""
+RELEVANCE_FIGURE = "relevance_on_face_{emotion}.png"
+"""File name of an emotion's relevance figure in the report folder."""
 DPI = 110
 STYLE: dict[str, Any] = {
     "font.size": 11,

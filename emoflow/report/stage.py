@@ -37,13 +37,15 @@ so the stage runs headless.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 from emoflow._atomic import atomic_path, write_json
 from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import DataError, InputError
-from emoflow.report._drawing import FIGURES, plotting
+from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE, plotting
+from emoflow.report.faces import relevance_figure_paths
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
     plot_confusion_matrices,
@@ -71,8 +73,9 @@ from emoflow.report.regions import (
 )
 from emoflow.report.tables import report_numbers
 
-FACE_FIGURES = ("relevance", "selected")
-"""Keys of :data:`~emoflow.report._drawing.FIGURES` drawn on the reference face."""
+FACE_FIGURES = ("selected",)
+"""Keys of :data:`~emoflow.report._drawing.FIGURES` drawn on the reference face, besides each
+emotion's relevance figure (:data:`~emoflow.report._drawing.RELEVANCE_FIGURE`)."""
 REPORT_JSON = "report.json"
 SUMMARY_TABLE = "summary.csv"
 RUN_CONFIG = "run_config.yaml"
@@ -154,6 +157,7 @@ def make_report(
         features_path=features_path,
         landmark_paths=landmark_paths,
         settings_path=settings_path,
+        faces=faces,
     )
     numbers = report_numbers(inputs, top_k)
     with plotting():
@@ -250,10 +254,11 @@ def _checked_inputs(
     features_path: str | Path | None = None,
     landmark_paths: Sequence[str | Path] | None = None,
     settings_path: str | Path | None = None,
+    faces: bool = False,
 ) -> ReportInputs:
     """The report's inputs, read once (:func:`load_report_inputs`), after checking ``top_k``
-    and that neither ``out`` nor its ``outputs`` (file names) is, or lies in, an input; ``out``
-    is created."""
+    and that neither ``out`` nor its ``outputs`` (file names; with ``faces``, each emotion's
+    relevance figure too) is, or lies in, an input; ``out`` is created."""
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
     attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
@@ -263,21 +268,23 @@ def _checked_inputs(
     stores = _flat(attribution_paths)
     data_inputs = [p for p in (manifest_path, features_path) if p is not None]
     shards = list(landmark_paths or [])
-    refuse_overwriting_inputs(
-        [out, *(out / name for name in outputs)],
-        [
-            summary_path,
-            *metrics_paths,
-            *stores,
-            *landmark_set_paths,
-            *truth,
-            *_flat(scores_paths or []),
-            *data_inputs,
-            *shards,
-            *([settings_path] if settings_path is not None else []),
-        ],
-        folders=[*stores, *([features_path] if features_path is not None else [])],
-    )
+    every_input = [
+        summary_path,
+        *metrics_paths,
+        *stores,
+        *landmark_set_paths,
+        *truth,
+        *_flat(scores_paths or []),
+        *data_inputs,
+        *shards,
+        *([settings_path] if settings_path is not None else []),
+    ]
+    folders = [*stores, *([features_path] if features_path is not None else [])]
+    named = [out / name for name in outputs]
+    if faces:  # an input named like an emotion's relevance figure, in the output folder
+        pattern = RELEVANCE_FIGURE.format(emotion="*")
+        named += [out / Path(p).name for p in every_input if fnmatch(Path(p).name, pattern)]
+    refuse_overwriting_inputs([out, *named], every_input, folders=folders)
     inputs = load_report_inputs(
         summary_path,
         metrics_paths,
@@ -289,6 +296,9 @@ def _checked_inputs(
         features_path=features_path,
         landmark_paths=shards or None,
     )
+    if faces:  # each emotion's relevance figure, named once the emotions are known
+        named = relevance_figure_paths(inputs.emotions, out).values()
+        refuse_overwriting_inputs(named, every_input, folders=folders)
     out.mkdir(parents=True, exist_ok=True)
     return inputs
 
@@ -312,7 +322,7 @@ def _draw_faces(inputs: ReportInputs, out: Path, top_k: int) -> None:
     plot_relevance_on_face(
         inputs.emotions,
         inputs.scores,
-        out / FIGURES["relevance"],
+        out,
         top_k=top_k,
         ground_truth=inputs.ground_truth,
         iteration=inputs.iterations[0],
@@ -332,7 +342,8 @@ def draw_face_figures(
     ground_truth_path: str | Path | None = None,
     top_k: int = 50,
 ) -> None:
-    """Draw only the report's figures on the face (:data:`FACE_FIGURES`) into ``out_dir``,
+    """Draw only the report's figures on the face (:data:`FACE_FIGURES` and each emotion's
+    relevance figure) into ``out_dir``,
     from the inputs :func:`make_report` takes under the same names; the same files as
     :func:`make_report` draws with ``faces=True``.
 
@@ -350,6 +361,7 @@ def draw_face_figures(
         landmark_set_paths,
         ground_truth_path,
         top_k,
+        faces=True,
     )
     with plotting():
         _draw_faces(inputs, out, top_k)

@@ -9,6 +9,7 @@ from emoflow.landmarks import extraction_settings, plan_shards
 from emoflow.layout import ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
+from emoflow.report import RELEVANCE_FIGURE
 
 # Check the configuration against the schema shipped in the package (command-line strings
 # coerced, defaults filled); a ConfigError names each offending key with its allowed values.
@@ -142,7 +143,6 @@ REPORT_FIGURES = [
     "validation_vs_test.html",
     "accuracy_vs_landmarks.png",
     "cost_vs_landmarks.png",
-    "relevance_on_face.png",
     "selected_landmarks.png",
     "confusion_matrix.png",
     "selected_confusion.png",
@@ -166,5 +166,9 @@ def get_final_outputs():
         path(LAYOUT.provenance),
         path(LAYOUT.report / "report.json"),
         *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
+        *[
+            path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion))
+            for emotion in EMOTIONS
+        ],
         *get_comparison_outputs(),
     ]

@@ -114,9 +114,12 @@ rule make_report:
             category="4. Landmark relevance",
             labels={
                 "#": "3",
-                "item": "landmarks kept, by face region, with ids (table)",
+                "item": "landmarks kept by face region, with relevance and shares (table)",
+                "emotion": "every emotion",
             },
         ),
+        regions=path(LAYOUT.report / "relevance_by_region.parquet"),
+        regions_csv=path(LAYOUT.report / "relevance_by_region.csv"),
         settings=report(
             path(LAYOUT.report / "run_settings.html"),
             caption="../report/config.rst",
@@ -136,8 +139,26 @@ rule make_report:
         "../scripts/make_report.py"
 
 
-# The two figures on the face are a third of the report's drawing and need neither the scores
+# The figures on the face are a third of the report's drawing and need neither the scores
 # nor the data inputs: drawn in a job of their own, beside make_report (the run's last jobs).
+# One relevance figure per emotion, each its own report item labelled with the emotion (the
+# report's search finds "surprise").
+def relevance_figures():
+    return {
+        f"relevance_{emotion}": report(
+            path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion)),
+            caption="../report/relevance.rst",
+            category="4. Landmark relevance",
+            labels={
+                "#": f"1.{number}",
+                "item": f"relevance on the face and by region: {emotion}",
+                "emotion": emotion,
+            },
+        )
+        for number, emotion in enumerate(EMOTIONS, start=1)
+    }
+
+
 rule draw_face_figures:
     input:
         summary=path(LAYOUT.summary),
@@ -150,20 +171,16 @@ rule draw_face_figures:
         landmarks=per_iteration(LAYOUT.landmark_sets),
         truth=get_ground_truth(),
     output:
-        relevance=report(
-            path(LAYOUT.report / "relevance_on_face.png"),
-            caption="../report/relevance.rst",
-            category="4. Landmark relevance",
-            labels={
-                "#": "1",
-                "item": "relevance on the face: all landmarks and selected",
-            },
-        ),
+        **relevance_figures(),
         selected=report(
             path(LAYOUT.report / "selected_landmarks.png"),
             caption="../report/selected.rst",
             category="4. Landmark relevance",
-            labels={"#": "2", "item": "landmarks kept by each selected model"},
+            labels={
+                "#": "2",
+                "item": "landmarks kept by each selected model",
+                "emotion": "every emotion",
+            },
         ),
     log:
         log("draw_face_figures", "draw_face_figures"),
