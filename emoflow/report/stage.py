@@ -162,7 +162,9 @@ def make_report(
     numbers = report_numbers(inputs, top_k)
     with plotting():
         plot_accuracy_vs_landmarks(inputs, out / FIGURES["accuracy"])
-        plot_cost_vs_landmarks(inputs.summary, inputs.emotions, out / FIGURES["cost"])
+        plot_cost_vs_landmarks(
+            inputs.summary, inputs.emotions, out / FIGURES["cost"], metrics=inputs.metrics
+        )
         if faces:
             _draw_faces(inputs, out, top_k)
         plot_confusion_matrices(inputs, out / FIGURES["confusion"])
