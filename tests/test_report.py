@@ -528,3 +528,36 @@ def test_the_workflow_description_says_the_runs_landmarks(
     body = " ".join(html["html_body"].split())
     assert " ".join(says.split()) in body and never not in body
     assert "resampled to 6 frames" in body and "Di Luzio" in body
+
+
+def test_cost_figure_draws_parameters_once_and_timings_as_medians(run: dict, monkeypatch) -> None:
+    """Every emotion's network has the same parameter count at a landmark count: one line,
+    not one per emotion drawn on top of each other; training times are every fold's, drawn
+    with their median per count (issue 24)."""
+    import emoflow.report.figures as figures
+    from emoflow.report._drawing import plotting
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda figure, path: drawn.update(figure=figure))
+    summary = pl.read_parquet(run["summary"])
+    metrics = [json.loads(path.read_text()) for path in run["metrics"]]
+    with plotting():
+        figures.plot_cost_vs_landmarks(summary, list(EMOTIONS), Path("x.png"), metrics=metrics)
+    parameters, training, inference = drawn["figure"].axes[:3]
+    curves = [line for line in parameters.lines if len(line.get_xdata()) > 1]
+    assert len(curves) == 1  # one line for every emotion
+    counts = sorted(set(summary["n_landmarks"].to_list()), reverse=True)
+    assert list(curves[0].get_xdata()) == counts
+    medians = [line for line in training.lines if len(line.get_xdata()) > 1]
+    assert len(medians) == 1
+    for n, y in zip(medians[0].get_xdata(), medians[0].get_ydata(), strict=True):
+        folds = []
+        for record in metrics:
+            for emotion in EMOTIONS:
+                row = summary.filter(
+                    (pl.col("emotion") == emotion) & (pl.col("iteration") == record["iteration"])
+                )
+                if row["n_landmarks"][0] == n:
+                    folds += [f["train_time_s"] for f in record["emotions"][emotion]["folds"]]
+        assert len(folds) >= 3 and y == pytest.approx(np.median(folds))
+    assert [line for line in inference.lines if len(line.get_xdata()) > 1]
