@@ -216,3 +216,39 @@ def test_validate_config_reads_an_override_file_over_the_workflow_defaults(
     assert main(["validate-config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad} (read over" in err and "prune.policy: 'random' is not allowed" in err
+
+
+def test_explain_numbers_its_top_landmarks_without_overlapping_labels() -> None:
+    """Twelve neighbouring mouth landmarks, the most relevant in each panel: their numbers sit
+    in columns beside the face, none overlapping another, each joined to its landmark."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from emoflow.inference.drawing import picture_figure
+
+    xy = reference_face()[:, :2] * 600 - 60
+    frame = np.full((420, 420, 3), 90, np.uint8)
+    mouth = [61, 291, 0, 17, 13, 14, 78, 308, 82, 312, 87, 317]
+    rng = np.random.default_rng(0)
+    rows = []
+    for emotion in ("happiness", "surprise"):
+        relevance = rng.random(N_LANDMARKS) * 0.2
+        relevance[mouth] = 1 + rng.random(len(mouth))
+        rows += [
+            {"emotion": emotion, "landmark": i, "relevance": float(relevance[i]), "score": 0.3}
+            for i in range(N_LANDMARKS)
+        ]
+    table = pl.DataFrame(rows).with_columns(probability=pl.lit(0.6))
+    figure = picture_figure(frame, xy, table, "happiness", top_k=len(mouth))
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for axes in figure.axes[:2]:
+        labels = [text for text in axes.texts if text.get_text().isdigit()]
+        assert sorted(int(t.get_text()) for t in labels) == sorted(mouth)
+        boxes = [Text.get_window_extent(text, renderer) for text in labels]  # not the lines
+        for i, first in enumerate(boxes):
+            for second in boxes[i + 1 :]:
+                assert not first.overlaps(second), (first, second)
+        for text in labels:  # each label points at its own landmark
+            assert np.allclose(text.xy, xy[int(text.get_text())])
