@@ -286,8 +286,8 @@ def plot_cost_vs_landmarks(
             if level and n in level:
                 y_star = level[n]
             else:
-                row = shown.filter((pl.col("emotion") == emotion) & pl.col("selected"))
-                y_star = float(row[column][0]) * scale
+                chosen_row = shown.filter((pl.col("emotion") == emotion) & pl.col("selected"))
+                y_star = float(chosen_row[column][0]) * scale
             ax.plot(
                 [n * np.exp(0.03 * (e - (len(emotions) - 1) / 2))],
                 [y_star],

@@ -299,8 +299,8 @@ def _checked_inputs(
         landmark_paths=shards or None,
     )
     if faces:  # each emotion's relevance figure, named once the emotions are known
-        named = relevance_figure_paths(inputs.emotions, out).values()
-        refuse_overwriting_inputs(named, every_input, folders=folders)
+        figures = list(relevance_figure_paths(inputs.emotions, out).values())
+        refuse_overwriting_inputs(figures, every_input, folders=folders)
     out.mkdir(parents=True, exist_ok=True)
     return inputs
 
