@@ -483,8 +483,8 @@ def test_workflow_runs_from_68_point_openface_tracks_to_the_report(tmp_path: Pat
     for kept in pruned["emotions"].values():
         assert 8 <= len(kept) < 68
         assert {int(partner[i]) for i in kept} == set(kept)  # mirror pairs kept together
-    figure = results / "report" / "relevance_on_face.png"
-    assert figure.stat().st_size > 20_000
+    for emotion in pruned["emotions"]:  # one relevance figure per emotion (issue 24)
+        assert (results / "report" / f"relevance_on_face_{emotion}.png").stat().st_size > 20_000
     report = json.loads((results / "report" / "report.json").read_text())
     for entry in report["emotions"].values():
         assert entry["n_landmarks_full"] == 68
