@@ -3,7 +3,7 @@
 One row per frame of a table (every frame, or the meshed ones), one column per coordinate in
 py-feat's ``Fex`` naming: ``x_0 … x_{n-1}``, ``y_0 …``, then ``z_0 …`` (left out when no video
 has a z: 2-D trackers). Before them, per row: ``video_id``, ``frame``, ``timestamp_s``,
-``face_found``, ``detection_score``, and per video ``n_frames`` (the video's frame count: more
+``face_found``, ``detection_score``, ``n_faces``, and per video ``n_frames`` (the video's frame count: more
 than its rows when only the frames the features read were meshed), ``width`` and ``height``
 (the frame size in pixels, empty when unknown), ``units`` (``pixels`` or ``normalised``, what
 the coordinates are), ``tracker`` and ``tracker_version``. A frame without a face has empty
@@ -141,6 +141,7 @@ def wide_table(paths: str | Path | Sequence[str | Path], *, units: str = "pixels
         "timestamp_s": table["timestamp_s"],
         "face_found": table["face_found"],
         "detection_score": table["detection_score"],
+        "n_faces": table["n_faces"],
     }
     for name, dtype in (
         ("n_frames", pl.Int64),
