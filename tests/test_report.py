@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -523,11 +524,13 @@ def test_the_workflow_description_says_the_runs_landmarks(
     )
     source = (Path(__file__).resolve().parents[1] / "workflow/report/workflow.rst").read_text()
     snakemake = type("Snakemake", (), {"config": config})
-    text = Environment().from_string(source).render(snakemake=snakemake)
+    environment = Environment(trim_blocks=True, lstrip_blocks=True)  # as Snakemake's report
+    text = environment.from_string(source).render(snakemake=snakemake)
     html = publish_parts(text, writer="html", settings_overrides={"report_level": 2})
     body = " ".join(html["html_body"].split())
     assert " ".join(says.split()) in body and never not in body
     assert "resampled to 6 frames" in body and "Di Luzio" in body
+    assert re.search(r"[a-z)]\.[A-Z]", body) is None  # sentences joined without a space
 
 
 def test_cost_figure_draws_parameters_once_and_timings_as_medians(run: dict, monkeypatch) -> None:
