@@ -69,12 +69,13 @@ def plotting() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A figure on an Agg canvas (no pyplot state), with constrained layout."""
+def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
+    """A figure on an Agg canvas (no pyplot state), with constrained layout (``layout=None``:
+    axes placed by the caller)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(figure)
     return figure
 

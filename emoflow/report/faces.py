@@ -187,9 +187,20 @@ def plot_relevance_on_face(
             n_kept = int(np.isfinite(selected[e]).sum())
             maps.append((selected[e], f"selected (iteration {chosen}): {n_kept} kept"))
             labels.append(f"selected ({n_kept})")
-        figure = new_figure(FACE_INCHES * 1.15 * len(maps) + 4.4, FACE_INCHES * 1.15 + 1.3)
-        grid_spec = figure.add_gridspec(1, len(maps) + 1, width_ratios=[1.0] * len(maps) + [0.8])
-        axes = [figure.add_subplot(grid_spec[0, i]) for i in range(len(maps))]
+        # placed by hand (inches): constrained layout measured every label twice per figure
+        face, side, gap, bar_width, bottom = FACE_INCHES * 1.05, 1.25, 1.3, 2.6, 1.4
+        width = side + len(maps) * face + (len(maps) - 1) * gap + 1.45 + bar_width + 0.3
+        height = bottom + face + 1.05
+        figure = new_figure(width, height, layout=None)
+
+        def place(left: float, low: float, across: float, up: float) -> list[float]:
+            return [left / width, low / height, across / width, up / height]
+
+        axes = [
+            figure.add_axes(place(side + i * (face + gap), bottom, face, face))
+            for i in range(len(maps))
+        ]
+        bars_left = side + len(maps) * face + (len(maps) - 1) * gap + 1.45
         for index, (ax, (row, title)) in enumerate(zip(axes, maps, strict=True)):
             _draw_relevance(ax, xy, row, top_k, truth)
             if index == 0:
@@ -201,15 +212,13 @@ def plot_relevance_on_face(
                     f" (chance {score['chance_level']:.2f})"
                 )
             ax.set_title(title, fontsize=12)
-        bars = figure.add_subplot(grid_spec[0, len(maps)])
+        bars = figure.add_axes(place(bars_left, bottom, bar_width, face))
         _region_bars(bars, [row for row, _ in maps], labels, scores.shape[1])
+        faces_span = len(maps) * face + (len(maps) - 1) * gap
         colourbar = figure.colorbar(
             ScalarMappable(norm=Normalize(0.0, 1.0), cmap=RELEVANCE_CMAP),
-            ax=axes,
-            shrink=0.6,
-            pad=0.01,
-            location="bottom",
-            aspect=40,
+            cax=figure.add_axes(place(side + 0.2 * faces_span, 0.6, 0.6 * faces_span, 0.15)),
+            orientation="horizontal",
         )
         colourbar.set_label("relevance, scaled per face (least → 0, most → 1)")
         handles = [
@@ -230,12 +239,17 @@ def plot_relevance_on_face(
         bars.legend(
             handles=[*shown, *handles],
             labels=[*names, *(h.get_label() for h in handles)],
-            loc="best",
+            loc="upper center",
+            bbox_to_anchor=(0.45, -0.16),
+            ncols=2,
             fontsize=8.5,
-            frameon=True,
-            framealpha=0.9,
+            frameon=False,
+            columnspacing=1.0,
+            handletextpad=0.4,
         )
-        figure.suptitle(f"{emotion}: Integrated Gradients relevance per landmark", fontsize=14)
+        figure.suptitle(
+            f"{emotion}: Integrated Gradients relevance per landmark", fontsize=14, y=0.975
+        )
         save(figure, paths[emotion])
     return paths
 
