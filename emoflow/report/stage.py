@@ -29,7 +29,7 @@ and writes into one folder:
 ``report.json``
     The key numbers (see :func:`report_numbers`), plus the data counts and validation/test.
 
-The two figures on the face can be drawn by :func:`draw_face_figures` alone (the workflow
+The figures on the face can be drawn by :func:`draw_face_figures` alone (the workflow
 does, in a job beside the rest). Matplotlib is imported lazily and drawn with the Agg canvas,
 so the stage runs headless.
 """
