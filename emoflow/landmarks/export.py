@@ -3,12 +3,13 @@
 One row per frame of a table (every frame, or the meshed ones), one column per coordinate in
 py-feat's ``Fex`` naming: ``x_0 … x_{n-1}``, ``y_0 …``, then ``z_0 …`` (left out when no video
 has a z: 2-D trackers). Before them, per row: ``video_id``, ``frame``, ``timestamp_s``,
-``face_found``, ``detection_score``, ``n_faces``, and per video ``n_frames`` (the video's frame count: more
-than its rows when only the frames the features read were meshed), ``width`` and ``height``
-(the frame size in pixels, empty when unknown), ``units`` (``pixels`` or ``normalised``, what
-the coordinates are), ``tracker`` and ``tracker_version``. A frame without a face has empty
-coordinates. ``pandas.read_csv`` reads it as it is, and :func:`emoflow.landmarks.import_landmarks`
-reads it back into the same table (and so the same features).
+``face_found``, ``detection_score``, ``n_faces``, and per video ``n_frames`` (the video's frame
+count: more than its rows when only the frames the features read were meshed), ``width`` and
+``height`` (the frame size in pixels, empty when unknown), ``units`` (``pixels`` or
+``normalised``, what the coordinates are), ``tracker`` and ``tracker_version``. A frame without
+a face has empty coordinates. ``pandas.read_csv`` reads it as it is, and
+:func:`emoflow.landmarks.import_landmarks` reads it back into the same table (and so the same
+features).
 
 ``units="pixels"`` (py-feat's, the default) multiplies normalised coordinates by the frame
 size (``z``, on ``x``'s scale, by the width); ``normalised`` keeps MediaPipe's fractions of

@@ -101,6 +101,14 @@ def _draw_relevance(
     )
 
 
+def _place(
+    size: tuple[float, float], left: float, low: float, across: float, up: float
+) -> list[float]:
+    """An axes' rectangle in figure fractions from inches on a figure of ``size`` inches."""
+    width, height = size
+    return [left / width, low / height, across / width, up / height]
+
+
 def relevance_figure_paths(emotions: Sequence[str], path: str | Path) -> dict[str, Path]:
     """Each emotion's relevance figure: in a folder (a path without a suffix, or an existing
     folder) :data:`~emoflow.report._drawing.RELEVANCE_FIGURE`; a file name with ``{emotion}``
@@ -192,12 +200,9 @@ def plot_relevance_on_face(
         width = side + len(maps) * face + (len(maps) - 1) * gap + 1.45 + bar_width + 0.3
         height = bottom + face + 1.05
         figure = new_figure(width, height, layout=None)
-
-        def place(left: float, low: float, across: float, up: float) -> list[float]:
-            return [left / width, low / height, across / width, up / height]
-
+        size = (width, height)
         axes = [
-            figure.add_axes(place(side + i * (face + gap), bottom, face, face))
+            figure.add_axes(_place(size, side + i * (face + gap), bottom, face, face))
             for i in range(len(maps))
         ]
         bars_left = side + len(maps) * face + (len(maps) - 1) * gap + 1.45
@@ -212,12 +217,12 @@ def plot_relevance_on_face(
                     f" (chance {score['chance_level']:.2f})"
                 )
             ax.set_title(title, fontsize=12)
-        bars = figure.add_axes(place(bars_left, bottom, bar_width, face))
+        bars = figure.add_axes(_place(size, bars_left, bottom, bar_width, face))
         _region_bars(bars, [row for row, _ in maps], labels, scores.shape[1])
         faces_span = len(maps) * face + (len(maps) - 1) * gap
         colourbar = figure.colorbar(
             ScalarMappable(norm=Normalize(0.0, 1.0), cmap=RELEVANCE_CMAP),
-            cax=figure.add_axes(place(side + 0.2 * faces_span, 0.6, 0.6 * faces_span, 0.15)),
+            cax=figure.add_axes(_place(size, side + 0.2 * faces_span, 0.6, 0.6 * faces_span, 0.15)),
             orientation="horizontal",
         )
         colourbar.set_label("relevance, scaled per face (least → 0, most → 1)")
