@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -69,7 +69,9 @@ def plotting() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
+def new_figure(
+    width: float, height: float, *, layout: Literal["constrained"] | None = "constrained"
+) -> Figure:
     """A figure on an Agg canvas (no pyplot state), with constrained layout (``layout=None``:
     axes placed by the caller)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

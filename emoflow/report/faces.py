@@ -103,10 +103,10 @@ def _draw_relevance(
 
 def _place(
     size: tuple[float, float], left: float, low: float, across: float, up: float
-) -> list[float]:
+) -> tuple[float, float, float, float]:
     """An axes' rectangle in figure fractions from inches on a figure of ``size`` inches."""
     width, height = size
-    return [left / width, low / height, across / width, up / height]
+    return (left / width, low / height, across / width, up / height)
 
 
 def relevance_figure_paths(emotions: Sequence[str], path: str | Path) -> dict[str, Path]:

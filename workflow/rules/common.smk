@@ -172,3 +172,21 @@ def get_final_outputs():
         ],
         *get_comparison_outputs(),
     ]
+
+
+# One relevance figure per emotion, each its own report item labelled with the emotion (the
+# report's search finds "surprise").
+def relevance_figures():
+    return {
+        f"relevance_{emotion}": report(
+            path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion)),
+            caption="../report/relevance.rst",
+            category="4. Landmark relevance",
+            labels={
+                "#": f"1.{number}",
+                "item": f"relevance on the face and by region: {emotion}",
+                "emotion": emotion,
+            },
+        )
+        for number, emotion in enumerate(EMOTIONS, start=1)
+    }

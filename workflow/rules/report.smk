@@ -141,24 +141,6 @@ rule make_report:
 
 # The figures on the face are a third of the report's drawing and need neither the scores
 # nor the data inputs: drawn in a job of their own, beside make_report (the run's last jobs).
-# One relevance figure per emotion, each its own report item labelled with the emotion (the
-# report's search finds "surprise").
-def relevance_figures():
-    return {
-        f"relevance_{emotion}": report(
-            path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion)),
-            caption="../report/relevance.rst",
-            category="4. Landmark relevance",
-            labels={
-                "#": f"1.{number}",
-                "item": f"relevance on the face and by region: {emotion}",
-                "emotion": emotion,
-            },
-        )
-        for number, emotion in enumerate(EMOTIONS, start=1)
-    }
-
-
 rule draw_face_figures:
     input:
         summary=path(LAYOUT.summary),
