@@ -1,6 +1,7 @@
 """Configuration: the schema (shipped in the package), validation and command-line coercion."""
 
 from emoflow.config._limits import JOB_MEMORY, machine_memory, memory_problems
+from emoflow.config._kinds import KIND_SECTIONS, kind_settings
 from emoflow.config._schema import (
     SCHEMA_PATH,
     check_job_memory,
@@ -8,24 +9,30 @@ from emoflow.config._schema import (
     load_config,
     load_schema,
     non_finite_numbers,
+    merge_config,
     prepare_config,
     validate_config,
+    workflow_defaults,
 )
 from emoflow.config._settings import SectionSettings, allowed_values, section_schema
 
 __all__ = [
     "JOB_MEMORY",
+    "KIND_SECTIONS",
     "SCHEMA_PATH",
     "SectionSettings",
     "allowed_values",
     "check_job_memory",
     "coerce_to_schema",
+    "kind_settings",
     "load_config",
     "load_schema",
     "machine_memory",
     "memory_problems",
     "non_finite_numbers",
+    "merge_config",
     "prepare_config",
     "section_schema",
     "validate_config",
+    "workflow_defaults",
 ]
