@@ -1,15 +1,15 @@
 """Configuration: the schema (shipped in the package), validation and command-line coercion."""
 
-from emoflow.config._limits import JOB_MEMORY, machine_memory, memory_problems
 from emoflow.config._kinds import KIND_SECTIONS, kind_settings
+from emoflow.config._limits import JOB_MEMORY, machine_memory, memory_problems
 from emoflow.config._schema import (
     SCHEMA_PATH,
     check_job_memory,
     coerce_to_schema,
     load_config,
     load_schema,
-    non_finite_numbers,
     merge_config,
+    non_finite_numbers,
     prepare_config,
     validate_config,
     workflow_defaults,
@@ -29,8 +29,8 @@ __all__ = [
     "load_schema",
     "machine_memory",
     "memory_problems",
-    "non_finite_numbers",
     "merge_config",
+    "non_finite_numbers",
     "prepare_config",
     "section_schema",
     "validate_config",
