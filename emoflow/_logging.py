@@ -75,9 +75,15 @@ def _rule_facts(mem_mb: int | None, rule: str | None) -> dict[str, Any]:
 
 
 def peak_rss_mb() -> float:
-    """The most memory this process has held resident so far, in MB."""
+    """The most memory this process has held resident so far, in MB (MiB): ``VmHWM``, which
+    starts afresh when the process execs. ``ru_maxrss`` does not: a job started from a large
+    process (a test session, a Snakemake of many jobs) would report its parent's peak; it is
+    the fallback where ``/proc`` cannot be read."""
     import resource
 
+    found = _resident_peak_kb(os.getpid())
+    if found:
+        return found / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from emoflow.errors import InputError
 
-__all__ = ["check_writable", "refuse_overwriting_inputs", "same_file"]
+__all__ = ["STDOUT", "check_writable", "is_stdout", "refuse_overwriting_inputs", "same_file"]
+
+STDOUT = "-"
+"""The output name that means standard output (a table written as CSV to the console)."""
+
+
+def is_stdout(path: str | Path | None) -> bool:
+    """Whether ``path`` is :data:`STDOUT` (``-``), not a file."""
+    return path is not None and str(path) == STDOUT
 
 
 def check_writable(path: str | Path) -> None:
@@ -25,7 +33,10 @@ def check_writable(path: str | Path) -> None:
     when the file is written).
 
     Checked before any work, so that a long command does not fail at its last step.
+    :data:`STDOUT` can always be written.
     """
+    if is_stdout(path):
+        return
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(path, "is a folder; give a file name (e.g. inside that folder)")
@@ -83,7 +94,7 @@ def refuse_overwriting_inputs(
     sources = [Path(path) for path in inputs if path is not None]
     containers = [Path(folder) for folder in folders]
     for output in outputs:
-        if output is None:
+        if output is None or is_stdout(output):  # standard output overwrites nothing
             continue
         for source in sources:
             if same_file(output, source):

@@ -4,11 +4,19 @@ Examples
 --------
 ``emoflow demo data/demo`` writes the synthetic demo data set;
 ``emoflow landmarks clip.mp4 -o clip.parquet`` extracts one video's (or frame folder's)
-landmark table; ``emoflow landmarks results/manifest.parquet -o shard_0.parquet --shard 0
---n-shards 4`` one shard of a manifest, as the workflow's ``extract_landmarks`` rule does;
-``emoflow predict videos/ -o predictions.csv`` scores new videos with a run's selected models;
-``emoflow explain clip.mp4 --image clip.png --table clip.csv`` shows which landmarks drove
-each emotion's score; ``emoflow validate-config config/config.yaml`` checks a configuration.
+landmark table, ``-o clip.csv`` as a wide CSV in py-feat's columns; ``emoflow landmarks
+results/manifest.parquet -o shard_0.parquet --shard 0 --n-shards 4`` one shard of a manifest,
+as the workflow's ``extract_landmarks`` rule does; ``emoflow landmarks shard_0.parquet -o
+shard_0.csv`` converts a landmark table; ``emoflow predict videos/`` scores new videos with a
+run's selected models (the table to standard output, or ``-o predictions.csv``); ``emoflow
+explain clip.mp4 --image clip.png --table clip.csv`` shows which landmarks drove each
+emotion's score; ``emoflow validate-config my.yaml`` checks a configuration as the workflow
+reads it (over ``config/config.yaml``). ``emoflow COMMAND --help`` describes each command,
+with examples.
+
+Output ``-`` means standard output wherever a command writes a table (``landmarks -o -``,
+``predict``'s default, ``explain --table -``): the table goes there as CSV, and the summary
+that the command prints otherwise goes to stderr.
 
 Exit status: 0 on success; 1 when ``predict`` wrote its table but some videos could not be
 scored (their rows carry the error); 2 on an error, reported on one line naming the file or
@@ -78,34 +86,82 @@ def _progress(args: argparse.Namespace) -> bool | None:
     return False if args.no_progress or args.quiet else None
 
 
+def _landmark_source(source: Path) -> str:
+    """What ``emoflow landmarks`` was given: ``table`` (a landmark table in emoflow's Parquet
+    schema), ``csv`` (a landmark CSV of another tracker or emoflow's export), ``manifest`` (a
+    Parquet manifest to shard) or ``video`` (a video file or frame folder)."""
+    suffix = source.suffix.lower()
+    if suffix in (".csv", ".tsv", ".tab") and source.is_file():
+        return "csv"
+    if suffix == ".parquet" and source.is_file():
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            names = set(pq.read_schema(source).names)
+        except (OSError, pa.ArrowException):
+            return "manifest"  # the manifest reader names the problem
+        return "table" if {"landmarks", "face_found"} <= names else "manifest"
+    return "video"
+
+
+def _summary_out(args: argparse.Namespace, table_to_stdout: bool) -> Any:
+    """Where a command prints its JSON summary: stdout, or stderr when the table goes there
+    (``None``: nowhere, with ``--quiet``)."""
+    if not table_to_stdout:
+        return sys.stdout
+    return None if args.quiet else sys.stderr
+
+
 def _landmarks(args: argparse.Namespace) -> int:
-    from emoflow._outputs import check_writable
+    import tempfile
+
+    from emoflow._outputs import check_writable, is_stdout
     from emoflow.inference import check_suffix
-    from emoflow.landmarks import extract_shard, extract_videos
+    from emoflow.landmarks import extract_shard, extract_videos, import_landmarks
+    from emoflow.landmarks.export import export_wide_csv
 
     source = Path(args.source)
-    check_suffix(args.output, (".parquet",), "landmark table (Parquet)")
-    check_writable(args.output)
+    output = args.output
+    to_csv = is_stdout(output) or Path(output).suffix.lower() == ".csv"
+    if not to_csv:
+        check_suffix(output, (".parquet", ".csv"), "landmark table (Parquet, or a wide CSV)")
+    check_writable(output)
+    kind = _landmark_source(source)
     options = {
         "fps": args.fps,
         "refine_landmarks": not args.no_refine,
         "progress": _progress(args),
     }
-    is_manifest = source.suffix.lower() == ".parquet" and source.is_file()
-    _refuse_overwriting_landmark_inputs(source, args.output, is_manifest)
-    if is_manifest:
-        summary = extract_shard(
-            source,
-            args.output,
-            shard=args.shard,
-            n_shards=args.n_shards,
-            strict=args.strict,
-            **options,
-        )
-    else:
-        video_id = args.video_id or source.stem
-        summary = extract_videos([(video_id, str(source))], args.output, strict=True, **options)
-    print(json.dumps({"out": args.output, **summary}))
+    _refuse_overwriting_landmark_inputs(source, output, kind == "manifest")
+    with tempfile.TemporaryDirectory(prefix="emoflow-landmarks-") as scratch:
+        table = Path(scratch) / "landmarks.parquet" if to_csv else Path(output)
+        if kind == "table" and to_csv:
+            table = source  # converted as it is
+            summary: dict[str, Any] = {}
+        elif kind in ("table", "csv"):
+            summary = import_landmarks(
+                source, table, format="parquet" if kind == "table" else "csv", strict=True
+            )
+        elif kind == "manifest":
+            summary = extract_shard(
+                source,
+                table,
+                shard=args.shard,
+                n_shards=args.n_shards,
+                strict=args.strict,
+                **options,
+            )
+        else:
+            video_id = args.video_id or source.stem
+            summary = extract_videos([(video_id, str(source))], table, strict=True, **options)
+        exported = export_wide_csv(table, output, units=args.units) if to_csv else {}
+    printed = {"out": output, **summary}
+    if exported:
+        printed["csv"] = {key: value for key, value in exported.items() if key != "out"}
+    where = _summary_out(args, is_stdout(output))
+    if where is not None:
+        print(json.dumps(printed), file=where)
     return 0
 
 
@@ -125,6 +181,7 @@ def _model_arguments(args: argparse.Namespace) -> dict[str, Any]:
 def _predict(args: argparse.Namespace) -> int:
     import polars as pl
 
+    from emoflow._outputs import is_stdout
     from emoflow.predict import failed_videos, predict
 
     table = predict(
@@ -149,11 +206,14 @@ def _predict(args: argparse.Namespace) -> int:
         # windows without a face in the videos that were scored: kept, marked in `error`
         kept = table.filter(~pl.col("video_id").is_in(failed))
         summary["windows_not_scored"] = kept.filter(pl.col("score").is_null()).height
-    print(json.dumps(summary))
+    where = _summary_out(args, is_stdout(args.output))
+    if where is not None:
+        print(json.dumps(summary), file=where)
     return 1 if n_failed else 0
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from emoflow._outputs import is_stdout
     from emoflow.explain import explain
 
     stem = Path(args.video).stem
@@ -167,20 +227,28 @@ def _explain(args: argparse.Namespace) -> int:
         progress=_progress(args),
         **_model_arguments(args),
     )
-    print(json.dumps(summary))
+    where = _summary_out(args, is_stdout(args.table))
+    if where is not None:
+        print(json.dumps(summary), file=where)
     return 0
 
 
 def _validate_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from emoflow.config import load_config
+    from emoflow._outputs import same_file
+    from emoflow.config import load_config, workflow_defaults
 
-    config = load_config(args.config)
+    defaults = None if args.alone else (args.defaults or workflow_defaults())
+    if defaults is not None and Path(defaults).exists() and same_file(defaults, args.config):
+        defaults = None  # the defaults themselves
+    config = load_config(args.config, defaults=defaults)
     if args.print:
         print(yaml.safe_dump(config, sort_keys=False), end="")
-    else:
+    elif defaults is None:
         print(f"{args.config}: valid")
+    else:
+        print(f"{args.config}: valid (read over {defaults}, as the workflow reads it)")
     return 0
 
 
@@ -239,29 +307,95 @@ def _console_options(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
+def _command(commands: Any, name: str, summary: str, description: str, examples: str) -> Any:
+    """A subcommand with a one-line ``summary`` (in ``emoflow --help``), a ``description``
+    and ``examples`` (in ``emoflow NAME --help``)."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog="examples:\n" + examples,
+        formatter_class=_HelpFormatter,
+    )
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' lines as written; wraps the description's paragraphs."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return super()._fill_text(text, width, indent)
+        import textwrap
+
+        paragraphs = [" ".join(part.split()) for part in text.split("\n\n")]
+        return "\n\n".join(
+            textwrap.fill(part, width, initial_indent=indent, subsequent_indent=indent)
+            for part in paragraphs
+        )
+
+
 def _add_demo(commands: Any) -> None:
     """Add the ``demo`` command."""
-
-    demo = commands.add_parser("demo", help="write the synthetic demo data set")
+    demo = _command(
+        commands,
+        "demo",
+        "write the synthetic demo data set",
+        "Write the synthetic demo data set: short videos made from the face photo bundled "
+        "with scikit-image, in which each emotion moves a known group of facial regions, for "
+        "several synthetic subjects; labels.csv lists them and ground_truth.json says which "
+        "landmarks each emotion moves. The workflow's default configuration makes it itself.",
+        "  emoflow demo data/demo\n  emoflow demo small/ --subjects 4 --repetitions 1 --frames 16",
+    )
     demo.add_argument("out_dir", help="folder for videos/, labels.csv and ground_truth.json")
     demo.add_argument("--subjects", type=int, default=8, help="synthetic subjects (default 8)")
-    demo.add_argument("--repetitions", type=int, default=2, help="videos per subject and emotion")
+    demo.add_argument(
+        "--repetitions", type=int, default=2, help="videos per subject and emotion (default 2)"
+    )
     demo.add_argument("--frames", type=int, default=30, help="frames per video (default 30)")
     demo.add_argument("--size", type=int, default=256, help="frame size in pixels (default 256)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_progress_option(demo)
     demo.set_defaults(run=_demo)
 
 
 def _add_landmarks(commands: Any) -> None:
     """Add the ``landmarks`` command."""
-    landmarks = commands.add_parser(
-        "landmarks", help="extract MediaPipe Face Mesh landmarks of one video or frame folder"
+    landmarks = _command(
+        commands,
+        "landmarks",
+        "extract MediaPipe Face Mesh landmarks, or convert a landmark table",
+        "Extract the MediaPipe Face Mesh landmarks (478 x, y, z per frame) of one video or "
+        "frame folder, or of one shard of a manifest as the workflow's extract_landmarks rule "
+        "does; or convert a landmark table (emoflow's Parquet, or a CSV of OpenFace, py-feat "
+        "or emoflow's export). The output's ending chooses its format: .parquet writes "
+        "emoflow's landmark table; .csv (or - for standard output) a wide table in py-feat's "
+        "columns (x_0 …, y_0 …, z_0 …; frame, time, face flag, frame size, units, tracker), "
+        "which pandas.read_csv opens and emoflow imports back into the same landmarks.",
+        "  emoflow landmarks clip.mp4 -o clip.parquet\n"
+        "  emoflow landmarks clip.mp4 -o clip.csv        # py-feat's wide columns, pixels\n"
+        "  emoflow landmarks clip.mp4 -o - --units normalised > clip.csv\n"
+        "  emoflow landmarks results/landmarks/shard_0.parquet -o shard_0.csv\n"
+        "  emoflow landmarks results/manifest.parquet -o shard_0.parquet --shard 0 --n-shards 4",
     )
     landmarks.add_argument(
-        "source", help="a video file, a folder of frames, or a manifest (.parquet) to shard"
+        "source",
+        help="a video file or frame folder; a manifest (.parquet) to shard; or a landmark "
+        "table to convert (.parquet in emoflow's schema, or a landmark .csv)",
     )
-    landmarks.add_argument("-o", "--output", required=True, help="the Parquet table to write")
+    landmarks.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the table to write: .parquet (emoflow's), .csv (wide, py-feat's columns) or - "
+        "(that CSV to standard output)",
+    )
+    landmarks.add_argument(
+        "--units",
+        choices=("pixels", "normalised"),
+        default="pixels",
+        help="CSV output: coordinates in pixels (py-feat's; default) or normalised to the "
+        "frame (MediaPipe's 0-1); the units column says which",
+    )
     landmarks.add_argument("--video-id", help="id stored in the table (default: file name)")
     landmarks.add_argument("--fps", type=float, help="resample to this frame rate")
     landmarks.add_argument(
@@ -282,12 +416,19 @@ def _add_landmarks(commands: Any) -> None:
 
 def _add_predict(commands: Any) -> None:
     """Add the ``predict`` command."""
-    predict = commands.add_parser(
+    predict = _command(
+        commands,
         "predict",
-        help="score videos with a run's models (per video or time window)",
-        description="Apply the selected models of a workflow run to one video, a folder of "
-        "videos, or a manifest/CSV list; write per video (or window) and emotion the score, "
-        "the calibrated probability and the combined label.",
+        "score videos with a run's models (per video or time window)",
+        "Apply the selected models of a workflow run to one video, a folder of videos, or a "
+        "manifest/CSV list; write per video (or window) and emotion the score, the "
+        "calibrated probability and the combined label. The table goes to standard output "
+        "as CSV unless -o names a file; a JSON summary follows it on stderr (on stdout "
+        "when the table goes to a file).",
+        "  emoflow predict clip.mp4\n"
+        "  emoflow predict videos/ -o predictions.csv --results results\n"
+        "  emoflow predict long.mp4 --window-s 2 --hop-s 1 -o windows.parquet\n"
+        "  emoflow predict clip.mp4 --models results/iter_0/happiness/model.pt",
     )
     predict.add_argument(
         "source",
@@ -295,7 +436,10 @@ def _add_predict(commands: Any) -> None:
         "CSV/TSV list with a path column",
     )
     predict.add_argument(
-        "-o", "--output", required=True, help="the table to write (.csv or .parquet)"
+        "-o",
+        "--output",
+        default="-",
+        help="the table to write (.csv or .parquet); default - (CSV to standard output)",
     )
     predict.add_argument("--window-s", type=float, help="score windows of this many seconds")
     predict.add_argument(
@@ -311,17 +455,27 @@ def _add_predict(commands: Any) -> None:
 
 def _add_explain(commands: Any) -> None:
     """Add the ``explain`` command."""
-    explain = commands.add_parser(
+    explain = _command(
+        commands,
         "explain",
-        help="show which landmarks drove each emotion's score on one video",
-        description="Integrated Gradients of each emotion's model on one video, with the "
-        "model's typical baselines: a picture (a face frame with the relevance at the "
-        "landmarks), a CSV table (emotion, landmark, relevance) and, optionally, a short "
-        "annotated video.",
+        "show which landmarks drove each emotion's score on one video",
+        "Integrated Gradients of each emotion's model on one video, with the model's typical "
+        "baselines: a picture (a face frame with the relevance at the landmarks, the most "
+        "relevant numbered), a table (emotion, landmark, relevance, rank, score, probability) "
+        "and, optionally, a short annotated video.",
+        "  emoflow explain clip.mp4\n"
+        "  emoflow explain clip.mp4 --image clip.png --table clip.csv --video clip_explained.mp4\n"
+        "  emoflow explain clip.mp4 --table - --top-k 5 > relevance.csv",
     )
     explain.add_argument("video", help="a video file or a frame folder")
-    explain.add_argument("--image", help="picture to write (default: VIDEO_explain.png)")
-    explain.add_argument("--table", help="CSV table to write (default: VIDEO_explain.csv)")
+    explain.add_argument(
+        "--image", help="picture to write, .png/.jpg/.pdf/.svg (default: VIDEO_explain.png)"
+    )
+    explain.add_argument(
+        "--table",
+        help="table to write, .csv or .parquet, or - for CSV to standard output (default: "
+        "VIDEO_explain.csv)",
+    )
     explain.add_argument(
         "--video", dest="video_out", help="annotated video to write (.mp4 or .avi)"
     )
@@ -336,12 +490,28 @@ def _add_explain(commands: Any) -> None:
 
 def _add_validate_config(commands: Any) -> None:
     """Add the ``validate-config`` command."""
-    validate = commands.add_parser(
-        "validate-config", help="check a workflow configuration against the schema"
+    validate = _command(
+        commands,
+        "validate-config",
+        "check a workflow configuration against the schema",
+        "Check a configuration file as the workflow reads it: the workflow starts from its "
+        "own config/config.yaml and overrides it key by key with the file given by "
+        "--configfile, so a file that changes a few settings is read over those defaults "
+        "(--alone checks the file by itself). Errors name each key and its allowed values.",
+        "  emoflow validate-config config/config.yaml\n"
+        "  emoflow validate-config my_run.yaml --print      # with every default filled in\n"
+        "  emoflow validate-config complete.yaml --alone",
     )
     validate.add_argument("config", help="the YAML file, e.g. config/config.yaml")
     validate.add_argument(
         "--print", action="store_true", help="print the configuration with defaults filled in"
+    )
+    validate.add_argument(
+        "--defaults",
+        help="the configuration read first (default: the workflow's config/config.yaml)",
+    )
+    validate.add_argument(
+        "--alone", action="store_true", help="check the file by itself, over no defaults"
     )
     validate.set_defaults(run=_validate_config)
 

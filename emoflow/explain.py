@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow._outputs import check_writable
+from emoflow._outputs import check_writable, is_stdout
 from emoflow._progress import Progress
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.inference import (
@@ -74,7 +74,8 @@ def explain(
     image_path
         Picture (``.png``, ``.jpg``, ``.pdf``, ``.svg``).
     table_path
-        Relevance table (``.csv`` or ``.parquet``): one row per emotion and model landmark.
+        Relevance table (``.csv`` or ``.parquet``; ``-``: CSV to standard output): one row per
+        emotion and model landmark.
     video_path
         Optional annotated clip (``.mp4`` or ``.avi``) of the label's relevance, at most
         ``max_video_s`` seconds.
@@ -96,6 +97,11 @@ def explain(
     dict
         Paths written, the label, and the scores per emotion.
     """
+    if is_stdout(image_path) or is_stdout(video_path):
+        raise ConfigError(
+            "a picture or video cannot be written to standard output (-); give a file name "
+            "(only the table may go to standard output: --table -)"
+        )
     check_suffix(image_path, IMAGE_SUFFIXES, "picture")
     output_format(table_path)
     if video_path is not None:

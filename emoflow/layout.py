@@ -210,15 +210,6 @@ class ResultsLayout:
         return self.evaluation / "curves.parquet"
 
     @property
-    def comparison_figure(self) -> Path:
-        return self.root / "compare" / "accuracy_vs_landmarks.png"
-
-    @property
-    def comparison_page(self) -> Path:
-        """The verdicts per emotion and baseline, an HTML page of the report."""
-        return self.root / "compare" / "verdicts.html"
-
-    @property
     def report(self) -> Path:
         return self.root / "report"
 

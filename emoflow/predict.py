@@ -131,7 +131,7 @@ def predict(
     source
         What :func:`find_videos` accepts, or a list of :class:`VideoSource`.
     out_path
-        ``.csv`` or ``.parquet`` file, written atomically.
+        ``.csv`` or ``.parquet`` file, written atomically; ``-``: CSV to standard output.
     results, iteration, models
         Which models (:func:`model_paths`).
     window_s, hop_s

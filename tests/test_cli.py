@@ -181,7 +181,8 @@ def test_output_paths_are_checked_first(tmp_path: Path, capsys) -> None:
             str(blocker / "p.csv"),
             *no_models,
         ],
-        "must end in .parquet": ["landmarks", str(video), "-o", str(tmp_path / "l.csv")],
+        # .csv is a landmark output since issue 24 (py-feat's wide table)
+        "must end in .parquet": ["landmarks", str(video), "-o", str(tmp_path / "l.txt")],
         "landmarks.parquet: is a folder": [
             "landmarks",
             str(video),

@@ -9,6 +9,7 @@ video files, reproduces the out-of-fold scores, probabilities and labels of ``sc
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -478,3 +479,25 @@ def test_predict_refuses_to_write_over_its_inputs(run: dict[str, Path], capsys) 
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "is also an input" in lines[0]
     assert summary.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_predict_and_explain_write_tables_to_standard_output(run: dict[str, Path], capsys) -> None:
+    """``predict`` without ``-o`` and ``explain --table -`` print their table as CSV on standard
+    output (the same bytes as the file) and their summary on stderr (issue 24)."""
+    video = sorted(run["held_out"].iterdir())[0]
+    out = run["base"] / "stdout"
+    argv = ["predict", str(video), "--results", str(run["fold"]), "--no-progress"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    streamed = capsys.readouterr()
+    assert main([*argv, "-o", str(out / "p.csv")]) == 0
+    assert streamed.out == (out / "p.csv").read_text()
+    assert json.loads(streamed.err.strip().splitlines()[-1])["out"] == "-"
+    capsys.readouterr()
+    explain = ["explain", str(video), "--results", str(run["fold"]), "--steps", "4"]
+    assert main([*explain, "--image", str(out / "e.png"), "--table", "-"]) == 0
+    streamed = capsys.readouterr()
+    table = pl.read_csv(io.StringIO(streamed.out))
+    assert table.columns[:3] == ["emotion", "landmark", "relevance"]
+    assert json.loads(streamed.err.strip().splitlines()[-1])["table"] == "-"

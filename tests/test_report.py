@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -137,6 +138,8 @@ def test_writes_every_figure_and_the_numbers(report: tuple[Path, dict]) -> None:
     out, numbers = report
     for name in FIGURES.values():
         _check_png(out / name)
+    for emotion in EMOTIONS:  # one legible relevance figure per emotion (issue 24)
+        _check_png(out / f"relevance_on_face_{emotion}.png")
     assert json.loads((out / REPORT_JSON).read_text()) == numbers
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging leftovers
 
@@ -167,7 +170,7 @@ def test_face_figures_drawn_apart_are_the_same_files(
     store = tmp_path / "attributions.zarr"  # never into (or over) one of its inputs
     store.mkdir()
     (store / "zarr.json").write_text("{}")
-    relevance = tmp_path / FIGURES["relevance"]
+    relevance = tmp_path / "relevance_on_face_happiness.png"  # one figure per emotion (issue 24)
     relevance.write_text("input")
     for out_dir in (store, store / "figures", tmp_path):
         with pytest.raises(InputError, match="input") as caught:
@@ -377,6 +380,50 @@ def test_tables_are_html_items(run: dict, report: tuple[Path, dict]) -> None:
     assert "<td>top_k</td><td>20</td>" in settings
 
 
+def test_relevance_by_region_splits_each_model_without_remainder(
+    run: dict, report: tuple[Path, dict]
+) -> None:
+    """relevance_by_region: every face region of every emotion's two models, the regions'
+    landmarks and relevance adding up to the model's own, in the report's page and numbers."""
+    from emoflow.report import REGION_CSV, REGION_SCHEMA, REGION_TABLE, read_region_table
+    from emoflow.schemes import get_scheme
+
+    out, numbers = report
+    table = read_region_table(out / REGION_TABLE)
+    assert table.schema == REGION_SCHEMA
+    assert pl.read_csv(out / REGION_CSV).columns == list(REGION_SCHEMA)
+    regions = get_scheme("mediapipe_478").face_regions()
+    emotions, scores = load_scores(run["attributions"][0])
+    for emotion in EMOTIONS:
+        chosen = numbers["emotions"][emotion]["selected_iteration"]
+        kept = json.loads(run["landmarks"][chosen].read_text())
+        kept_ids = set(kept["emotions"][emotion] if "emotions" in kept else kept[emotion])
+        for model, n_kept in (("all_landmarks", N_LANDMARKS), ("selected", len(kept_ids))):
+            rows = table.filter((pl.col("emotion") == emotion) & (pl.col("model") == model))
+            assert rows["region"].to_list() == list(regions)
+            assert rows["n_kept"].sum() == n_kept
+            assert rows["n_points"].sum() == N_LANDMARKS
+            assert rows["relevance_share"].sum() == pytest.approx(1.0)
+            assert rows["n_top_k"].sum() == TOP_K
+        full = table.filter((pl.col("emotion") == emotion) & (pl.col("model") == "all_landmarks"))
+        row = scores[emotions.index(emotion)]
+        assert full["relevance_sum"].sum() == pytest.approx(float(row.sum()))
+        mouth = full.filter(pl.col("region") == "mouth").row(0, named=True)
+        assert mouth["relevance_sum"] == pytest.approx(float(row[regions["mouth"]].sum()))
+        shares = numbers["emotions"][emotion]["relevance_by_region"]["selected"]
+        assert sum(shares.values()) == pytest.approx(1.0)
+        assert list(shares.values()) == sorted(shares.values(), reverse=True)
+    page = (out / PAGES["selection"]).read_text()
+    assert "in no named region" not in page
+    assert "share of relevance (selected)" in page
+    for emotion in EMOTIONS:  # each kept landmark is listed with its relevance
+        chosen = numbers["emotions"][emotion]["selected_iteration"]
+        names, relevance = load_scores(run["attributions"][chosen])
+        row = relevance[names.index(emotion)]
+        top = int(np.nanargmax(row))
+        assert f"{top} ({row[top]:.3g})" in page
+
+
 def test_confusion_matrices_of_each_selected_model(run: dict, report: tuple[Path, dict]) -> None:
     from emoflow.training import read_scores
 
@@ -443,3 +490,77 @@ def test_combined_and_binary_matrices_of_selected_models_with_held_out_rows() ->
     assert binary["happiness"]["test"] == [[1, 0], [1, 0]]  # rows: other, happiness
     assert binary["happiness"]["test_balanced_accuracy"] == 0.5
     assert binary["sadness"]["validation"] == [[1, 0], [0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "landmarks", "says", "never"),
+    [
+        ({}, {}, "478 per frame (the 468-point mesh and 10 iris points)", "imported"),
+        ({}, {"refine_landmarks": False}, "468 per frame", "478"),
+        (
+            {"adapter": "landmarks_csv", "landmarks_csv": {"format": "openface"}},
+            {},
+            "OpenFace 2.0 CSVs, 68 points per frame",
+            "478",
+        ),
+        ({"adapter": "ravdess_landmarks"}, {}, "68 points per frame", "MediaPipe Face Mesh"),
+        ({"adapter": "landmarks_parquet"}, {}, "their point count names the landmark", "478 per"),
+    ],
+)
+def test_the_workflow_description_says_the_runs_landmarks(
+    dataset: dict, landmarks: dict, says: str, never: str
+) -> None:
+    """workflow.rst is rendered by Snakemake's report (Jinja2 with the run's configuration,
+    then reStructuredText): it describes the run's own landmarks, not MediaPipe's 478 points
+    in a 68-point OpenFace run (issue 24)."""
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    from emoflow.config import validate_config
+
+    base = {"adapter": "demo", "source": "data", "emotions": ["happiness", "sadness"]}
+    config = validate_config(
+        {"dataset": {**base, **dataset}, "landmarks": landmarks, "features": {"n_frames": 6}}
+    )
+    source = (Path(__file__).resolve().parents[1] / "workflow/report/workflow.rst").read_text()
+    snakemake = type("Snakemake", (), {"config": config})
+    environment = Environment(trim_blocks=True, lstrip_blocks=True)  # as Snakemake's report
+    text = environment.from_string(source).render(snakemake=snakemake)
+    html = publish_parts(text, writer="html", settings_overrides={"report_level": 2})
+    body = " ".join(html["html_body"].split())
+    assert " ".join(says.split()) in body and never not in body
+    assert "resampled to 6 frames" in body and "Di Luzio" in body
+    assert re.search(r"[a-z)]\.[A-Z]", body) is None  # sentences joined without a space
+
+
+def test_cost_figure_draws_parameters_once_and_timings_as_medians(run: dict, monkeypatch) -> None:
+    """Every emotion's network has the same parameter count at a landmark count: one line,
+    not one per emotion drawn on top of each other; training times are every fold's, drawn
+    with their median per count (issue 24)."""
+    import emoflow.report.figures as figures
+    from emoflow.report._drawing import plotting
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda figure, path: drawn.update(figure=figure))
+    summary = pl.read_parquet(run["summary"])
+    metrics = [json.loads(path.read_text()) for path in run["metrics"]]
+    with plotting():
+        figures.plot_cost_vs_landmarks(summary, list(EMOTIONS), Path("x.png"), metrics=metrics)
+    parameters, training, inference = drawn["figure"].axes[:3]
+    curves = [line for line in parameters.lines if len(line.get_xdata()) > 1]
+    assert len(curves) == 1  # one line for every emotion
+    counts = sorted(set(summary["n_landmarks"].to_list()), reverse=True)
+    assert list(curves[0].get_xdata()) == counts
+    medians = [line for line in training.lines if len(line.get_xdata()) > 1]
+    assert len(medians) == 1
+    for n, y in zip(medians[0].get_xdata(), medians[0].get_ydata(), strict=True):
+        folds = []
+        for record in metrics:
+            for emotion in EMOTIONS:
+                row = summary.filter(
+                    (pl.col("emotion") == emotion) & (pl.col("iteration") == record["iteration"])
+                )
+                if row["n_landmarks"][0] == n:
+                    folds += [f["train_time_s"] for f in record["emotions"][emotion]["folds"]]
+        assert len(folds) >= 3 and y == pytest.approx(np.median(folds))
+    assert [line for line in inference.lines if len(line.get_xdata()) > 1]

@@ -10,7 +10,13 @@ import polars as pl
 import pytest
 
 from emoflow.errors import DataError, InputError
-from emoflow.features import FeatureSettings, build_features, features_from_landmarks, load_features
+from emoflow.features import (
+    FeatureSettings,
+    build_features,
+    features_from_landmarks,
+    load_features,
+    normalise_sequence,
+)
 from emoflow.landmarks import (
     import_landmarks,
     landmark_scheme,
@@ -41,6 +47,55 @@ def test_every_scheme_is_consistent(name: str) -> None:
     right, left = scheme.eye_corners
     assert partner[right] == left and partner[scheme.nose_tip] == scheme.nose_tip
     assert scheme_for_points(scheme.n_points) is scheme
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMES))
+def test_face_regions_partition_every_scheme(name: str) -> None:
+    """Every landmark of every scheme lies in exactly one named face region, the regions are
+    named as FACE_AREAS (top of the face to bottom) and a right region's mirror image is the
+    left one."""
+    from emoflow.schemes import FACE_AREAS
+
+    scheme = SCHEMES[name]
+    regions = scheme.face_regions()
+    listed = [i for ids in regions.values() for i in ids]
+    assert sorted(listed) == list(range(scheme.n_points))  # each point once, none left out
+    assert list(regions) == [region for region in FACE_AREAS if region in regions]
+    features = {"right_eye", "left_eye", "right_eyebrow", "left_eyebrow", "nose", "mouth"}
+    assert features | {"jaw"} <= set(regions)
+    names = scheme.face_region_names()
+    partner = scheme.mirror_pairs()
+    for i in range(scheme.n_points):
+        mirrored = names[i].replace("right_", "LEFT_").replace("left_", "right_")
+        mirrored = mirrored.replace("LEFT_", "left_")
+        assert names[partner[i]] == mirrored, (i, names[i], names[partner[i]])
+    counts = scheme.face_region_counts([0, 1, 1, scheme.n_points - 1])
+    assert sum(counts.values()) == 3
+
+
+def test_mediapipe_face_regions_are_the_generated_module() -> None:
+    """tools/make_face_regions.py writes exactly the module the package reads, and the regions
+    sit where their names say on the reference face."""
+    import importlib.util
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "make_face_regions.py"
+    spec = importlib.util.spec_from_file_location("make_face_regions", tool)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import json
+
+    text = module.module_text(module.partition(json.loads(module.RESOURCE.read_text())))
+    assert text == module.OUT.read_text()
+    scheme = get_scheme("mediapipe_478")
+    xy = scheme.reference_face()[:, :2]
+    centre = {name: xy[ids].mean(axis=0) for name, ids in scheme.face_regions().items()}
+    assert centre["forehead"][1] < centre["right_eyebrow"][1] < centre["right_eye"][1]
+    assert centre["right_eye"][1] < centre["nose"][1] < centre["mouth"][1] < centre["jaw"][1]
+    assert centre["right_cheek"][0] < centre["nose"][0] < centre["left_cheek"][0]
+    assert centre["right_contour"][0] < centre["right_cheek"][0]
+    assert set(scheme.face_regions()["right_eye"]) >= {33, 133, 468, 469, 470, 471, 472}
+    assert {61, 291, 0, 17, 13, 14} <= set(scheme.face_regions()["mouth"])
 
 
 def test_ibug_68_layout_mirrors_like_the_mediapipe_face() -> None:
@@ -108,9 +163,15 @@ def test_openface_csv_imports_as_a_68_point_table(tmp_path: Path) -> None:
     assert landmarks.shape == (6, 68, 3) and np.isnan(landmarks[2]).all()
     expected = _face_pixels(6)[0] / [640, 480]  # the 2-D pixels, normalised, not the 3-D mm
     assert np.allclose(landmarks[0, :, :2], expected, atol=1e-5)
-    assert np.all(landmarks[found, :, 2] == 0)
+    assert np.isnan(landmarks[found, :, 2]).all()  # 2-D: z missing, not 0 (issue 24)
     record = read_video_records(tmp_path / "lm.parquet")["clip"]
     assert (record["width"], record["height"], record["layout"]) == (640, 480, "openface")
+    assert (record["tracker"], record["units"], record["coordinates"]) == (
+        "OpenFace",
+        "normalised",
+        "xy",
+    )
+    assert record["fps"] == pytest.approx(25.0)  # from its timestamps
 
 
 def test_openface_without_frame_size_keeps_pixels(tmp_path: Path) -> None:
@@ -258,6 +319,104 @@ def test_attribution_ranks_the_planted_68_points_on_top(store: Path, tracks) -> 
         assert precision_at_k(ranking, truth) >= 0.8, (emotion, ranking[:10], truth)
 
 
+def test_two_d_tracks_give_no_z_features_and_no_z_relevance(store: Path, tracks) -> None:
+    """OpenFace's 2-D points have no z (NaN in the table): every z feature is exactly 0, and
+    so is every attribution of a z coordinate (sample and baselines agree there), while x and
+    y carry the relevance; the x/y features are those the 3-D path gives with z = 0."""
+    import torch
+
+    from emoflow.attribution import AttributionSettings
+    from emoflow.attribution.dataset import iter_attributions, settings_baselines
+    from emoflow.models import NetworkSettings, RandomizedDeepNetwork
+
+    table = read_landmarks(store.parent / "lm.parquet")
+    faces = np.stack(table.filter(pl.col("face_found"))["landmarks"].to_numpy())
+    assert np.isnan(faces[..., 2]).all() and np.isfinite(faces[..., :2]).all()
+    features = load_features(store)
+    assert np.all(features.features[..., 2] == 0.0)
+    assert np.abs(features.features[..., :2]).max() > 0.01
+    torch.manual_seed(0)
+    emotion = next(iter(tracks.planted))
+    labels = features.labels_for(emotion)
+    model = RandomizedDeepNetwork(NetworkSettings(), device="cpu").fit(features.features, labels)
+    settings = AttributionSettings()
+    baselines, _ = settings_baselines(features.features, labels, settings, None, None)
+    assert np.all(baselines[..., 2] == 0.0)
+    moved = 0.0
+    for _, _, attributions, _ in iter_attributions(model, features.features, baselines, settings):
+        assert np.all(attributions[..., 2] == 0.0)
+        moved += float(np.abs(attributions[..., :2]).sum())
+    assert moved > 0
+    video = table["video_id"][0]
+    landmarks, found = landmarks_array(table, video)
+    settings_6 = FeatureSettings(n_frames=6)
+    planar = normalise_sequence(landmarks, found, settings_6, scheme="ibug_68")
+    flat = landmarks.copy()
+    flat[found, :, 2] = 0.0
+    three_d = normalise_sequence(flat, found, settings_6, scheme="ibug_68")
+    assert np.allclose(planar[..., :2], three_d[..., :2], atol=1e-6)
+    canonical = FeatureSettings(n_frames=6, align="canonical")
+    aligned = normalise_sequence(landmarks, found, canonical, scheme="ibug_68")
+    assert np.all(aligned[..., 2] == 0.0) and np.isfinite(aligned).all()
+
+
+def test_imported_tables_say_their_tracker_units_and_frame_rate(tmp_path: Path) -> None:
+    """Imported tables name the tracker they came from (never MediaPipe's Face Mesh), their
+    units and coordinates; pixels without a frame size are recorded as pixels; the frame rate
+    comes from the timestamps, not the fps option (the adapter's default is 30)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    openface = _openface_csv(tmp_path / "clip.csv", _face_pixels(5))  # timestamps at 25 fps
+    import_landmarks(openface, tmp_path / "of.parquet", fps=30, strict=True)
+    metadata = {
+        k.decode(): v.decode() for k, v in pq.read_schema(tmp_path / "of.parquet").metadata.items()
+    }
+    assert metadata["emoflow.extractor"] == "OpenFace (imported)"
+    assert "emoflow.mediapipe_version" not in metadata and "emoflow.model" not in metadata
+    assert "emoflow.faces" not in metadata  # no Face Mesh settings: Face Mesh never ran
+    source = json.loads(metadata["emoflow.source"])
+    assert source == {
+        "meshed_here": False,
+        "trackers": {"OpenFace (imported)": None},
+        "units": ["pixels"],
+        "coordinates": ["xy"],
+    }
+    record = read_video_records(tmp_path / "of.parquet")["clip"]
+    assert record["fps"] == pytest.approx(25.0) and record["units"] == "pixels"
+    assert (record["width"], record["height"], record["tracker_version"]) == (None, None, None)
+
+    three_d = pl.read_csv(openface)
+    three_d = three_d.rename({name: name.strip() for name in three_d.columns})
+    three_d.drop([f"{a}_{i}" for a in "xy" for i in range(68)]).write_csv(tmp_path / "mm.csv")
+    import_landmarks(tmp_path / "mm.csv", tmp_path / "mm.parquet", width=640, height=480)
+    record = read_video_records(tmp_path / "mm.parquet")["mm"]
+    assert (record["units"], record["coordinates"]) == ("millimetres", "xyz")
+    landmarks, _ = landmarks_array(read_landmarks(tmp_path / "mm.parquet"), "mm")
+    assert np.allclose(landmarks[0, :, 0], _face_pixels(5)[0, :, 0] / 10, atol=1e-3)  # as given
+
+    xy = _face_pixels(4) / [640, 480]
+    wide = {f"x_{i}": xy[:, i, 0] for i in range(68)} | {f"y_{i}": xy[:, i, 1] for i in range(68)}
+    pl.DataFrame(
+        {"timestamp_ms": [0.0, 20.0, 40.0, 60.0], "tracker": ["dlib"] * 4, **wide}
+    ).write_csv(tmp_path / "dlib.csv")
+    import_landmarks(tmp_path / "dlib.csv", tmp_path / "dlib.parquet", fps=30)
+    record = read_video_records(tmp_path / "dlib.parquet")["dlib"]
+    assert (record["tracker"], record["units"], record["coordinates"]) == (
+        "dlib",
+        "normalised",
+        "xy",
+    )
+    assert record["fps"] == pytest.approx(50.0)
+    pl.DataFrame(wide).write_csv(tmp_path / "plain.csv")  # no time column: the fps option
+    import_landmarks(tmp_path / "plain.csv", tmp_path / "plain.parquet", fps=12)
+    record = read_video_records(tmp_path / "plain.parquet")["plain"]
+    assert record["fps"] == 12 and record["tracker"] is None
+    metadata = pq.read_schema(tmp_path / "plain.parquet").metadata
+    assert metadata[b"emoflow.extractor"] == b"unknown tracker (imported)"
+
+
 def test_features_from_tables_of_68_points_match_the_store(store: Path) -> None:
     folder = store.parent
     features, kept, _ = features_from_landmarks(folder / "lm.parquet", FeatureSettings(n_frames=6))
@@ -325,8 +484,8 @@ def test_workflow_runs_from_68_point_openface_tracks_to_the_report(tmp_path: Pat
     for kept in pruned["emotions"].values():
         assert 8 <= len(kept) < 68
         assert {int(partner[i]) for i in kept} == set(kept)  # mirror pairs kept together
-    figure = results / "report" / "relevance_on_face.png"
-    assert figure.stat().st_size > 20_000
+    for emotion in pruned["emotions"]:  # one relevance figure per emotion (issue 24)
+        assert (results / "report" / f"relevance_on_face_{emotion}.png").stat().st_size > 20_000
     report = json.loads((results / "report" / "report.json").read_text())
     for entry in report["emotions"].values():
         assert entry["n_landmarks_full"] == 68

@@ -220,3 +220,26 @@ def test_enums_derived_from_the_schema() -> None:
 def test_kernel_size_must_still_be_odd() -> None:
     with pytest.raises(ConfigError, match=r"kernel_size.*odd"):
         BackpropSettings(kernel_size=4)
+
+
+def test_the_report_shows_only_the_chosen_model_kinds_settings() -> None:
+    """run_settings.html lists the settings of the kind that ran: no backprop.* for rvfl, no
+    network settings for the backprop kinds (issue 24); KIND_SECTIONS, read while the workflow
+    plans, agrees with the model registry."""
+    from emoflow.config import KIND_SECTIONS, kind_settings, validate_config
+    from emoflow.models import MODEL_KINDS
+
+    assert {k: cls.settings_section for k, cls in MODEL_KINDS.items()} == KIND_SECTIONS
+    base = {"dataset": {"adapter": "demo", "source": "d", "emotions": ["a", "b"]}}
+    train = validate_config(base)["train"]
+    shown = kind_settings(train)
+    assert "backprop" not in shown and "n_estimators" not in shown["model"]
+    assert shown["model"]["ridge"] == train["model"]["ridge"] and "selection" in shown
+    assert "backprop" in train  # the input is not changed
+    seeds = kind_settings({**train, "model": {**train["model"], "ensemble": "seeds"}})
+    assert seeds["model"]["n_estimators"] == train["model"]["n_estimators"]
+    for kind in ("mlp", "temporal"):
+        shown = kind_settings({**train, "model": {**train["model"], "kind": kind}})
+        assert shown["model"] == {"kind": kind}
+        assert shown["backprop"]["learning_rate"] == train["backprop"]["learning_rate"]
+        assert ("kernel_size" in shown["backprop"]) == (kind == "temporal")

@@ -128,8 +128,10 @@ def test_workflow_produces_every_stage(finished_run: Path) -> None:
     assert all(after < before for before, after in zip(first, last, strict=True))
     numbers = json.loads((results / "report" / "report.json").read_text())
     assert numbers
-    for name in ("accuracy_vs_landmarks", "relevance_on_face", "selected_landmarks"):
+    for name in ("accuracy_vs_landmarks", "selected_landmarks"):
         assert (results / "report" / f"{name}.png").stat().st_size > 10_000
+    for emotion in summary["emotion"].unique():  # one relevance figure per emotion (issue 24)
+        assert (results / "report" / f"relevance_on_face_{emotion}.png").stat().st_size > 10_000
     for rule in ("extract_landmarks", "start_chains", "prune_chain", "evaluate_nested"):
         assert any((results / "logs" / rule).iterdir())
         assert any((results / "benchmarks" / rule).iterdir())
@@ -183,6 +185,9 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     assert "<td>videos in the manifest</td><td>18</td>" in data  # 6 subjects × 3 emotions
     assert "<td>kept (samples of the feature store)</td><td>18</td>" in data
     assert "Videos dropped or skipped (0)" in data
+    # every meshed frame of the demo shows a face (sampled frames: not every decoded one)
+    assert "<td>face found in</td><td>100.0 % of the" in data
+    assert "Videos with frames without a face" not in data
     assert "Held-out test subjects" in data and "Hyper-parameters chosen" in data
     numbers = json.loads((finished_run / "results" / "report" / "report.json").read_text())
     assert numbers["data"]["n_kept"] == 18 and numbers["data"]["n_dropped"] == 0
@@ -200,6 +205,10 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
         assert sum(map(sum, entry["validation"])) == 12
     for name in ("summary.html", "landmark_selection.html", "run_settings.html"):
         assert "<table>" in by_name[name]["text"]
+    assert "backprop." not in by_name["run_settings.html"]["text"]  # an rvfl run (issue 24)
+    for emotion in ("happiness", "surprise", "anger"):  # an item per emotion, labelled with it
+        item = by_name[f"relevance_on_face_{emotion}.png"]
+        assert item["labels"]["emotion"] == emotion and emotion in item["labels"]["item"]
     for name in ("selected_confusion.png", "confusion_matrix.png", "cost_vs_landmarks.png"):
         assert by_name[name]["mime_type"] == "image/png"
 

@@ -15,8 +15,8 @@ The numbers (where measured, on the development machine):
   (64 MB more for 108,000 more demo videos); a plan entry per shard ~200 B;
 - ``extract_landmarks``: the frame numbers the features read, 8 bytes per feature frame
   (``features.n_frames: 1e9`` took 7.45 GiB), and the meshed frames' landmarks;
-- ``build_features``, the chain jobs (``prune_chain``, ``start_chains``, ``compare_pruning``): the feature array, float32 of
-  ``videos × n_frames × 478 × 3``;
+- ``build_features`` and the chain jobs (``start_chains``, ``prune_chain``,
+  ``compare_pruning``): the feature array, float32 of ``videos × n_frames × 478 × 3``;
 - the chain jobs: the randomized network's first layer (float32, inputs × width, one per
   drawn network), its Gram matrix (float64, the smaller of samples and design columns,
   squared); Gauss–Legendre nodes (:func:`numpy.polynomial.legendre.leggauss` builds an

@@ -256,26 +256,66 @@ def check_job_memory(config: dict[str, Any], n_videos: int | None = None) -> Non
         )
 
 
-def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    """Read a YAML configuration file and validate it (:func:`validate_config`).
+def workflow_defaults() -> Path | None:
+    """The workflow's own ``config/config.yaml`` (what its Snakefile reads first, before a
+    user's ``--configfile``) beside the package's source, ``None`` where it is not (an
+    installed wheel without the workflow)."""
+    path = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+    return path if path.is_file() else None
 
-    Raises
-    ------
-    InputError
-        The file is missing or not valid YAML.
-    ConfigError
-        The configuration breaks the schema; the message starts with the file name.
-    """
+
+def merge_config(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` read over ``base`` key by key, as Snakemake merges a ``--configfile`` over
+    the workflow's ``configfile:`` (``snakemake.utils.update_config``): mappings merge
+    recursively, any other value replaces. Neither input is changed."""
+    import copy
+
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_yaml(file: Path) -> Any:
     from emoflow.errors import InputError
 
-    file = Path(path)
     if not file.is_file():
         raise InputError(file, "configuration file does not exist")
     try:
         config = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise InputError(file, f"not valid YAML ({err})") from err
+    return {} if config is None else config
+
+
+def load_config(
+    path: str | Path,
+    schema_path: str | Path = SCHEMA_PATH,
+    *,
+    defaults: str | Path | None = None,
+) -> dict[str, Any]:
+    """Read a YAML configuration file and validate it (:func:`validate_config`).
+
+    With ``defaults`` (a YAML configuration, e.g. :func:`workflow_defaults`), the file is read
+    over it key by key (:func:`merge_config`), as the workflow reads a ``--configfile``.
+
+    Raises
+    ------
+    InputError
+        The file (or the defaults) is missing or not valid YAML.
+    ConfigError
+        The configuration breaks the schema; the message starts with the file name.
+    """
+    file = Path(path)
+    config = _read_yaml(file)
+    if defaults is not None and isinstance(config, dict):
+        base = _read_yaml(Path(defaults))
+        config = merge_config(base, config) if isinstance(base, dict) else base
     try:
-        return validate_config(config if config is not None else {}, schema_path)
+        return validate_config(config, schema_path)
     except ConfigError as err:
-        raise ConfigError(f"{file}: {err}") from err
+        over = f" (read over {defaults})" if defaults is not None else ""
+        raise ConfigError(f"{file}{over}: {err}") from err

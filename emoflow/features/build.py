@@ -48,17 +48,23 @@ def _video_sample(
         missing_share = 1.0 - float(found_mask[meshed_frames].mean())
     if not found_mask.any() or missing_share > settings.max_missing:
         return f"{missing_share:.0%} of frames without a face"
-    if not np.isfinite(landmarks[found_mask]).all():
+    faces = landmarks[found_mask]
+    if not np.isfinite(faces[..., :2]).all() or not (
+        np.isfinite(faces[..., 2]).all() or np.isnan(faces[..., 2]).all()
+    ):
         raise DataError(
             f"video {video_id!r}: landmarks of frames with a face hold NaN or infinite "
             "values; the landmark table is damaged, re-extract it"
         )
+    # normalised coordinates are scaled back to the frame's pixels; pixels of a frame of
+    # unknown size and OpenFace's millimetres already have the face's shape
+    normalised = (record.get("units") or "normalised") == "normalised"
     return normalise_sequence(
         landmarks,
         found_mask,
         settings,
-        width=int(record.get("width") or 1),
-        height=int(record.get("height") or 1),
+        width=int(record.get("width") or 1) if normalised else 1,
+        height=int(record.get("height") or 1) if normalised else 1,
         scheme=scheme,
         timestamps=times,
     )

@@ -184,11 +184,17 @@ def normalise_sequence(
 ) -> np.ndarray:
     """Turn one video's raw landmarks into its feature sample.
 
+    Landmarks of 2-D trackers (``z`` NaN in every frame with a face: OpenFace's and py-feat's
+    2-D points, dlib) are normalised in the image plane: ``z`` is taken as 0, the canonical
+    face's too, and the sample's ``z`` features are exactly 0. Every sample and every baseline
+    of such data then has ``z = 0``, so no Integrated Gradients attribution (``x - x'`` is 0)
+    and no relevance ever comes from ``z``.
+
     Parameters
     ----------
     landmarks
         Normalised coordinates (MediaPipe's), shape ``(n_frames_in, n_points, 3)``; NaN
-        where no face.
+        where no face, and ``z`` NaN throughout for 2-D landmarks.
     found_mask
         Shape ``(n_frames_in,)``, whether the frame has a face.
     settings
@@ -223,6 +229,10 @@ def normalise_sequence(
     times = None
     if timestamps is not None and not even_times(timestamps, settings.n_frames):
         times = filled_times(np.asarray(timestamps, dtype=np.float64))
+    planar = bool(found_mask.any()) and bool(np.isnan(landmarks[found_mask][..., 2]).all())
+    if planar:  # a 2-D tracker: z is missing, not a depth
+        landmarks = landmarks.copy()
+        landmarks[found_mask, :, 2] = 0.0
     pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
     pixels = _interpolate_missing(pixels, found_mask, times)
     if scheme is None:
@@ -234,6 +244,8 @@ def normalise_sequence(
         pixels = np.stack([_align_to(frame, pixels[0], anchors) for frame in pixels])
     elif settings.align == "canonical":
         target = canonical_face(pixels.shape[1], None if scheme.is_mediapipe else scheme)
+        if planar:  # fitted in the image plane: a tilt towards the 3-D face would invent z
+            target = target * np.array([1.0, 1.0, 0.0])
         pixels = np.stack([_align_to(frame, target, anchors) for frame in pixels])
     if settings.center == "mean":
         pixels = pixels - pixels.mean(axis=1, keepdims=True)
@@ -246,4 +258,6 @@ def normalise_sequence(
     sample = resample_frames(pixels, settings.n_frames, times)
     if settings.displacement:
         sample = sample - sample[:1]
+    if planar:
+        sample[..., 2] = 0.0  # exactly: rounding in the 3-D fits leaves ~1e-17
     return sample.astype(np.float32)

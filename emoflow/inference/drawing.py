@@ -7,6 +7,7 @@ Matplotlib and OpenCV are imported when drawing, so the rest of inference stays 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -45,6 +46,40 @@ def read_frame(video: VideoLandmarks, index: int, fps: float | None) -> np.ndarr
     raise InputError(source.path, f"frame {index} could not be decoded again")
 
 
+def label_positions(
+    anchors: np.ndarray, face: tuple[float, float, float, float], gap: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the labels of ``anchors`` (``(n, 2)`` points, image coordinates: y down) go so
+    that none overlaps another or covers the face: in two columns beside the face box
+    ``face`` (x_min, x_max, y_min, y_max), each point's label on its own side, at its height
+    where there is room, at least ``gap`` below the label above (pushed up from the bottom
+    when a column runs out of height).
+
+    Returns the labels' positions ``(n, 2)`` and whether each is on the left.
+    """
+    x_min, x_max, _, y_max = face
+    centre = (x_min + x_max) / 2
+    span = x_max - x_min
+    left = anchors[:, 0] < centre
+    placed = np.zeros_like(anchors, dtype=np.float64)
+    for side in (True, False):
+        members = np.flatnonzero(left == side)
+        if not members.size:
+            continue
+        members = members[np.argsort(anchors[members, 1], kind="stable")]
+        heights = anchors[members, 1].astype(np.float64).copy()
+        for i in range(1, len(heights)):  # downward: keep a gap below the label above
+            heights[i] = max(heights[i], heights[i - 1] + gap)
+        overflow = heights[-1] - (y_max + gap)
+        if overflow > 0:  # the column ran past the face's bottom: push it up, evenly
+            heights -= overflow
+            for i in range(len(heights) - 2, -1, -1):
+                heights[i] = min(heights[i], heights[i + 1] - gap)
+        placed[members, 0] = x_min - 0.06 * span if side else x_max + 0.06 * span
+        placed[members, 1] = heights
+    return placed, left
+
+
 def draw_picture(
     path: str | Path,
     frame: np.ndarray,
@@ -57,12 +92,30 @@ def draw_picture(
     edges: np.ndarray | None = None,
 ) -> None:
     """One panel per emotion: the frame, all landmarks in grey, the model's landmarks
-    coloured and sized by relevance (scaled to the emotion's largest), the top ones numbered.
+    coloured and sized by relevance (scaled to the emotion's largest), the top ones numbered
+    beside the face (:func:`label_positions`: no label overlaps another or covers a point),
+    each with a thin line to its landmark.
 
     ``points`` are the frame's landmarks in pixels, ``(n_points, 2)``; ``edges`` (pairs of
     point ids), when given, are drawn as thin lines under them: the outline and feature
     contours of a sparse scheme (iBUG 68).
     """
+    figure = picture_figure(frame, points, table, label, top_k=top_k, title=title, edges=edges)
+    with atomic_path(path) as staged:
+        figure.savefig(staged, dpi=120, facecolor="white")
+
+
+def picture_figure(
+    frame: np.ndarray,
+    points: np.ndarray,
+    table: pl.DataFrame,
+    label: str,
+    *,
+    top_k: int = 8,
+    title: str = "",
+    edges: np.ndarray | None = None,
+) -> Any:
+    """The Matplotlib figure :func:`draw_picture` saves."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -79,17 +132,18 @@ def draw_picture(
     )
     n_columns = min(3, len(emotions))
     n_rows = -(-len(emotions) // n_columns)
-    height, width = frame.shape[:2]
+    height = frame.shape[0]
     valid = np.isfinite(points).all(axis=1)
     x_min, y_min = points[valid].min(axis=0)
     x_max, y_max = points[valid].max(axis=0)
     margin = 0.25 * max(x_max - x_min, y_max - y_min)
-    box = (
-        max(0.0, x_min - margin),
-        min(float(width), x_max + margin),
+    box = (  # the labels' columns stand in the side margins, beyond the frame if need be
+        x_min - margin,
+        x_max + margin,
         max(0.0, y_min - margin),
         min(float(height), y_max + margin),
     )
+    face = (float(x_min), float(x_max), float(y_min), float(y_max))
     figure = Figure(figsize=(4.0 * n_columns, 4.3 * n_rows + 0.4), layout="constrained")
     colormap = colormaps[RELEVANCE_CMAP]
     axes_list = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
@@ -118,14 +172,22 @@ def draw_picture(
             linewidths=0.3,
             edgecolors="black",
         )
-        for landmark in ids[np.argsort(-share)][:top_k]:
+        top = ids[np.argsort(-share, kind="stable")][:top_k]
+        top = top[valid[top]]
+        spots, on_left = label_positions(points[top], face, gap=(box[3] - box[2]) / 22)
+        for landmark, spot, left in zip(top, spots, on_left, strict=True):
             axes.annotate(
                 str(landmark),
                 points[landmark],
-                xytext=(3, 3),
-                textcoords="offset points",
-                fontsize=6,
-                color="white",
+                xytext=spot,
+                textcoords="data",
+                ha="right" if left else "left",
+                va="center",
+                fontsize=7,
+                color="black",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+                arrowprops={"arrowstyle": "-", "color": "white", "linewidth": 0.6, "alpha": 0.9},
+                annotation_clip=False,
             )
         score = rows["score"][0]
         probability = rows["probability"][0]
@@ -146,8 +208,7 @@ def draw_picture(
     )
     if title:
         figure.suptitle(title, fontsize=11)
-    with atomic_path(path) as staged:
-        figure.savefig(staged, dpi=120, facecolor="white")
+    return figure
 
 
 def write_annotated_video(
@@ -238,7 +299,9 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "VIDEO_WRITERS",
     "draw_picture",
+    "label_positions",
     "peak_frame",
+    "picture_figure",
     "read_frame",
     "write_annotated_video",
 ]

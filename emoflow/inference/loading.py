@@ -124,7 +124,11 @@ def chosen_models(
         return paths, None
     layout = ResultsLayout(Path(results))
     if not layout.root.is_dir():
-        raise InputError(layout.root, "results folder does not exist; give the workflow's")
+        raise InputError(
+            layout.root,
+            "results folder does not exist; give the workflow's results folder with --results "
+            "(or model files with --models)",
+        )
     published = read_published(layout.root)
     if published is None:
         check_not_busy(layout.root)

@@ -1,4 +1,5 @@
-"""Output files of the inference commands: formats by file name ending, written atomically."""
+"""Output files of the inference commands: formats by file name ending, written atomically;
+``-`` (:data:`emoflow._outputs.STDOUT`) writes a CSV table to standard output."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from emoflow._atomic import atomic_path
+from emoflow._outputs import is_stdout
 from emoflow._tables import write_parquet
 from emoflow.errors import ConfigError
 
@@ -22,7 +24,10 @@ def check_suffix(path: str | Path, allowed: Collection[str], what: str) -> None:
 
 
 def output_format(out_path: str | Path) -> str:
-    """``csv`` or ``parquet`` by the file name ending; ConfigError naming the file otherwise."""
+    """``csv`` or ``parquet`` by the file name ending (``-``, standard output: ``csv``);
+    ConfigError naming the file otherwise."""
+    if is_stdout(out_path):
+        return "csv"
     suffix = Path(out_path).suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ConfigError(
@@ -33,7 +38,14 @@ def output_format(out_path: str | Path) -> str:
 
 
 def write_table(table: pl.DataFrame, out_path: str | Path) -> None:
-    """Write a table as CSV or Parquet (by the file name ending), atomically."""
+    """Write a table as CSV or Parquet (by the file name ending), atomically; ``-``: as CSV
+    to standard output."""
+    if is_stdout(out_path):
+        import sys
+
+        sys.stdout.write(table.write_csv())
+        sys.stdout.flush()
+        return
     if output_format(out_path) == "parquet":
         write_parquet(table, out_path)  # with page checksums, as every emoflow table
         return

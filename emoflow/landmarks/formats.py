@@ -51,12 +51,15 @@ class CsvLayout:
         ``wide``, ``openface`` or ``pyfeat``.
     triples
         The ``(x, y, z)`` column names of each point, in point order; ``z`` is ``None`` for
-        2-D landmarks (then 0).
+        2-D landmarks (then missing: NaN in the landmark table).
     scheme
         The landmark scheme of the point count.
     pixels
         Whether x and y are pixels by the format's definition (OpenFace 2-D, py-feat) or
         millimetres (OpenFace 3-D), not the ``units`` option's choice.
+    units
+        The format's own units when it defines them (``pixels``, ``millimetres``), else
+        ``None`` (the ``units`` option, or the file's ``units`` column, says).
     video_column
         The column naming each row's video (``video_id``; py-feat's ``input``), or ``None``.
     found_column
@@ -72,6 +75,7 @@ class CsvLayout:
     triples: list[tuple[str, str, str | None]]
     scheme: LandmarkScheme
     pixels: bool = False
+    units: str | None = None
     video_column: str | None = None
     found_column: str | None = None
     score_column: str | None = None
@@ -184,14 +188,17 @@ def detect_layout(columns: Sequence[str], source: str | Path, layout: str = "aut
         two_d = _numbered(columns, source, case_sensitive=True, axes="xy")
         if two_d["x"]:
             triples, scheme = _triples(two_d, source)
+            units = "pixels"
         else:
             three_d = _numbered(columns, source, case_sensitive=True, axes="XYZ")
             triples, scheme = _triples(three_d, source)
+            units = "millimetres"
         return CsvLayout(
             "openface",
             triples,
             scheme,
             pixels=True,
+            units=units,
             video_column="video_id" if "video_id" in names else None,
             found_column="success",
             score_column="confidence",
@@ -208,6 +215,7 @@ def detect_layout(columns: Sequence[str], source: str | Path, layout: str = "aut
             triples,
             scheme,
             pixels=True,
+            units="pixels",
             video_column="input",
             score_column="FaceScore" if "FaceScore" in names else None,
         )

@@ -10,6 +10,7 @@ is set.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,10 @@ from emoflow.facemesh import N_LANDMARKS, FaceMeshTracker
 from emoflow.landmarks.formats import CSV_LAYOUTS, CsvLayout, detect_layout
 from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (
+    EXTRACTOR,
     LANDMARK_SCHEMA,
+    META_EXTRACTOR,
+    META_MEDIAPIPE_VERSION,
     landmark_schema,
     landmarks_table,
     metadata_records,
@@ -38,10 +42,28 @@ from emoflow.landmarks.writer import check_unique_ids, write_shard
 from emoflow.schemes import get_scheme
 from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
 
+log = logging.getLogger(__name__)
+
 EXPORT_AGAIN = "the file is damaged: export the landmarks again"
 """What to do about a damaged landmark file to import."""
 DEFAULT_IMPORT_FPS = 30.0
 """Frame rate assumed for imported landmarks without timestamps when none is given."""
+TRACKERS: dict[str, str | None] = {"openface": "OpenFace", "pyfeat": "py-feat", "wide": None}
+"""The tracker a CSV layout comes from (``None``: unknown, unless the file says in a
+``tracker`` column)."""
+TRACKER_COLUMNS: tuple[str, str] = ("tracker", "tracker_version")
+"""Optional columns of a wide landmark CSV naming the tracker that made it and its version
+(emoflow's own export writes them)."""
+FRAME_SIZE_COLUMNS: tuple[str, str] = ("width", "height")
+"""Optional columns of a wide landmark CSV giving the frame size in pixels (emoflow's export
+writes them); they take precedence over the ``width``/``height`` options."""
+FRAMES_COLUMN = "n_frames"
+"""Optional column of a wide landmark CSV giving the video's frame count when its rows are
+some frames only (emoflow's export of a ``landmarks.frames: sampled`` table): the record then
+lists the rows' frames as the meshed ones, as extraction does."""
+UNITS_COLUMN = "units"
+"""Optional column of a wide landmark CSV saying its coordinates' units (``normalised`` or
+``pixels``, as emoflow's export writes it); it takes precedence over the ``units`` option."""
 
 FRAME_COLUMNS: tuple[str, ...] = ("frame", "frame_index", "frame_idx", "frame_number")
 """Names accepted for the frame-number column of a landmark CSV (first match wins)."""
@@ -283,7 +305,17 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
     if len(np.unique(frames)) != n_rows:
         raise InputError(path, f"video {video_id!r} has duplicate frame numbers")
     original = metadata_records(schema).get(selected if selected is not None else distinct[0], {})
-    fps = original.get("fps") or _fps_from_timestamps(table["timestamp_s"].to_numpy())
+    fps = original.get("fps") or _fps_from_timestamps(
+        table["timestamp_s"].to_numpy(), table["frame"].to_numpy()
+    )
+    metadata = {key.decode(): value.decode() for key, value in (schema.metadata or {}).items()}
+    source_tracker = metadata.get(META_EXTRACTOR)
+    tracker: str | None
+    version: str | None
+    if original.get("landmarks_format") is None and source_tracker == EXTRACTOR:
+        tracker, version = EXTRACTOR, metadata.get(META_MEDIAPIPE_VERSION)  # meshed by emoflow
+    else:
+        tracker, version = original.get("tracker"), original.get("tracker_version")
     record = video_record(path, None, n_rows, 0, None, landmarks_format="parquet")
     record.update(
         fps=fps,
@@ -294,15 +326,36 @@ def _import_parquet(path: Path, video_id: str) -> tuple[pa.Table, dict[str, Any]
         n_faces_found_on_crop=original.get("n_faces_found_on_crop", 0),
         video_path=original.get("path"),
         scheme=scheme,
+        tracker=tracker,
+        tracker_version=version,
+        units=original.get("units") or "normalised",
+        coordinates=original.get("coordinates") or "xyz",
     )
     return table, record
 
 
-def _fps_from_timestamps(timestamps: np.ndarray) -> float | None:
-    """Frame rate from the median step of increasing timestamps, ``None`` if unknown."""
-    steps = np.diff(np.sort(timestamps))
-    steps = steps[steps > 0]
-    return float(1.0 / np.median(steps)) if steps.size else None
+def _fps_from_timestamps(timestamps: np.ndarray, frames: np.ndarray | None = None) -> float | None:
+    """Frame rate from the median time per frame of increasing timestamps, ``None`` if
+    unknown. With the rows' ``frames`` numbers, a step over a gap (rows of the sampled frames
+    only) counts as that many frames."""
+    order = np.argsort(timestamps, kind="stable")
+    steps = np.diff(np.asarray(timestamps, dtype=np.float64)[order])
+    counts = np.ones_like(steps) if frames is None else np.diff(np.asarray(frames)[order])
+    keep = (steps > 0) & (counts > 0)
+    if not keep.any():
+        return None
+    return float(1.0 / np.median(steps[keep] / counts[keep]))
+
+
+def _file_value(frame: pl.DataFrame, column: str, path: Path) -> Any:
+    """The one value a per-file column (``units``, ``width``, ``tracker``, …) holds for a
+    video's rows, ``None`` without the column or a value; an InputError when rows disagree."""
+    if column not in frame.columns:
+        return None
+    values = frame[column].drop_nulls().unique().to_list()
+    if len(values) > 1:
+        raise InputError(path, f"column {column!r} holds several values for one video: {values}")
+    return values[0] if values else None
 
 
 def _import_csv(
@@ -310,25 +363,26 @@ def _import_csv(
 ) -> tuple[pa.Table, dict[str, Any]]:
     """One video's table from a parsed one-row-per-frame landmark CSV of ``layout``.
 
-    ``options``: ``fps`` (frame rate when the file has no time column; default 30),
-    ``width``/``height`` (frame size in pixels), ``units`` (``normalised`` or ``pixels``;
-    OpenFace and py-feat coordinates are pixels whatever it says: with the frame size they are
-    normalised, without it they are kept, and the record's size stays empty).
+    ``options``: ``fps`` (frame rate of a file without a time column; default 30; a time
+    column's frame rate wins), ``width``/``height`` (frame size in pixels), ``units``
+    (``normalised`` or ``pixels``). A wide file's own ``units``, ``width``, ``height``,
+    ``tracker`` and ``tracker_version`` columns (emoflow's export writes them) take
+    precedence. Coordinates end up in the record's ``units``:
+
+    * ``normalised`` fractions of the frame: as given, or pixels divided by the frame size;
+    * ``pixels`` when the file's pixels come without the frame size (OpenFace and py-feat
+      tables are pixels by definition; a wide file needs ``units: pixels`` and the size): the
+      face keeps its shape, so the features, which are centred and scaled, are those of the
+      normalised coordinates;
+    * ``millimetres`` for OpenFace's 3-D points (a camera-space face, used as it is).
+
+    ``z`` is NaN for a file without z columns (2-D trackers: OpenFace's and py-feat's 2-D
+    points, dlib): the record says ``coordinates: xy`` and the features use x and y only
+    (:func:`emoflow.features.normalise_sequence`).
     """
     unknown = sorted(set(options) - {"fps", "width", "height", "units"})
     if unknown:
         raise ConfigError(f"{path}: unknown landmark import option(s) {', '.join(unknown)}")
-    units = options.get("units") or "normalised"
-    if units not in COORDINATE_UNITS:
-        raise ConfigError(
-            f"{path}: units must be one of {', '.join(COORDINATE_UNITS)}, got {units!r}"
-        )
-    width = int(options["width"]) if options.get("width") is not None else None
-    height = int(options["height"]) if options.get("height") is not None else None
-    if layout.pixels:
-        units = "pixels" if width is not None and height is not None else "as_given"
-    if units == "pixels" and (width is None or height is None):
-        raise ConfigError(f"{path}: units 'pixels' needs the frame width and height")
     if "video_id" in frame.columns:
         selected, _ = _rows_of_video(
             frame["video_id"].drop_nulls().unique().to_list(), video_id, path
@@ -337,6 +391,26 @@ def _import_csv(
             frame = frame.filter(pl.col("video_id") == selected)
     if frame.height == 0:
         raise InputError(path, f"holds no rows for video {video_id!r}")
+    stated = _file_value(frame, UNITS_COLUMN, path) if layout.name == "wide" else None
+    units = stated or options.get("units") or "normalised"
+    if units not in COORDINATE_UNITS:
+        where = f"its {UNITS_COLUMN!r} column says" if stated else "got"
+        raise ConfigError(
+            f"{path}: units must be one of {', '.join(COORDINATE_UNITS)}; {where} {units!r}"
+        )
+    size = [options.get(name) for name in FRAME_SIZE_COLUMNS]
+    if layout.name == "wide":
+        size = [
+            _file_value(frame, name, path) or given
+            for name, given in zip(FRAME_SIZE_COLUMNS, size, strict=True)
+        ]
+    width, height = (int(value) if value is not None else None for value in size)
+    units = layout.units or units  # OpenFace and py-feat define their own
+    described = layout.units is not None or stated is not None  # the file says its units
+    if units == "pixels" and (width is None or height is None) and not described:
+        raise ConfigError(
+            f"{path}: units 'pixels' needs the frame width and height (give width and height)"
+        )
     frame_column = next((name for name in FRAME_COLUMNS if name in frame.columns), None)
     if frame_column is not None:
         frame = frame.sort(frame_column)
@@ -367,26 +441,42 @@ def _import_csv(
         timestamps = timestamps * TIMESTAMP_COLUMNS[time_column]
         if not np.isfinite(timestamps).all():
             raise InputError(path, f"column {time_column!r} has empty or non-finite values")
-        fps = fps or _fps_from_timestamps(timestamps) or DEFAULT_IMPORT_FPS
+        measured = _fps_from_timestamps(timestamps, frame_numbers)
+        if measured is not None and fps is not None and abs(measured - fps) > 0.01 * measured:
+            log.debug(
+                "%s: %.4g fps from its %s column, not the %.4g given",
+                path,
+                measured,
+                time_column,
+                fps,
+            )
+        fps = measured or fps or DEFAULT_IMPORT_FPS
     else:
         fps = fps or DEFAULT_IMPORT_FPS
         timestamps = frame_numbers / fps
     triples = layout.triples
-    values = np.zeros((frame.height, len(triples), 3), dtype=np.float32)
+    values = np.full((frame.height, len(triples), 3), np.nan, dtype=np.float64)
     for axis in range(3):
         names = [triple[axis] for triple in triples]
         if all(name is not None for name in names):
             values[..., axis] = frame.select(names).to_numpy()
-    found = np.isfinite(values).all(axis=(1, 2))
+    planar = np.isfinite(values[..., :2]).all(axis=(1, 2))
+    # 2-D: no z columns, or z columns left empty wherever x and y are given (a wide file of
+    # 2-D and 3-D videos)
+    three_d = bool(np.isfinite(values[planar][..., 2]).any()) if planar.any() else True
+    three_d = three_d and all(triple[2] is not None for triple in triples)
+    if not three_d:
+        values[..., 2] = np.nan
+    found = np.isfinite(values[..., : 3 if three_d else 2]).all(axis=(1, 2))
     if layout.found_column is not None:
         try:
             flags = frame[layout.found_column].cast(pl.Boolean).fill_null(False).to_numpy()
         except pl.exceptions.PolarsError as err:
             raise InputError(path, f"column {layout.found_column!r} must hold 0/1 flags") from err
         found &= flags
-    if units == "pixels":
-        assert width is not None and height is not None
-        values /= np.array([width, height, width], dtype=np.float32)
+    if units == "pixels" and width is not None and height is not None:
+        values /= np.array([width, height, width], dtype=np.float64)  # exact for float32 data
+        units = "normalised"
     elif units == "normalised" and found.any():
         extent = float(np.abs(values[found][..., :2]).max())
         if extent > _PIXEL_LIKE:
@@ -409,21 +499,40 @@ def _import_csv(
         video_id,
         timestamps,
         np.flatnonzero(found),
-        values[found],
+        values[found].astype(np.float32),
         n_faces=n_faces,
         detection_scores=scores,
         frame_numbers=frame_numbers,
         n_points=N_LANDMARKS if layout.scheme.is_mediapipe else layout.scheme.n_points,
     )
-    record = video_record(path, None, frame.height, int(found.sum()), None, landmarks_format="csv")
-    keep_size = units == "pixels"
+    n_frames, meshed = frame.height, None
+    stated_frames = _file_value(frame, FRAMES_COLUMN, path) if layout.name == "wide" else None
+    if stated_frames is not None and int(stated_frames) > frame.height:
+        # rows of some frames only (emoflow's landmarks.frames: sampled): say which
+        n_frames, meshed = int(stated_frames), frame_numbers.tolist()
+        if max(meshed) >= n_frames:
+            raise InputError(
+                path, f"frame numbers reach {max(meshed)}, beyond its {n_frames} frames"
+            )
+    record = video_record(
+        path, None, n_frames, int(found.sum()), None, landmarks_format="csv", meshed_frames=meshed
+    )
+    tracker = TRACKERS[layout.name]
+    version = None
+    if layout.name == "wide":
+        tracker = _file_value(frame, TRACKER_COLUMNS[0], path)
+        version = _file_value(frame, TRACKER_COLUMNS[1], path)
     record.update(
         fps=fps,
         source_fps=fps,
-        width=width if keep_size or not layout.pixels else None,
-        height=height if keep_size or not layout.pixels else None,
+        width=width,
+        height=height,
         scheme="mediapipe_478" if layout.scheme.is_mediapipe else layout.scheme.name,
         layout=layout.name,
+        tracker=None if tracker is None else str(tracker),
+        tracker_version=None if version is None else str(version),
+        units=units,
+        coordinates="xyz" if three_d else "xy",
     )
     return table, record
 

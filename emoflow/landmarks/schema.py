@@ -24,14 +24,20 @@ Table schema (:data:`LANDMARK_SCHEMA`), columns in this order:
     on the first frame of a track, the tracker after it); null without a face.
 
 Landmarks are MediaPipe's normalised coordinates of the whole frame: ``x`` and ``y`` in [0, 1]
-of the frame width and height, ``z`` the relative depth on roughly the scale of ``x``. A frame
-without a face is kept, with ``face_found = False`` and null ``landmarks``. Polars reads the
+of the frame width and height, ``z`` the relative depth on roughly the scale of ``x``. Imported
+landmarks (:mod:`emoflow.landmarks.importers`) say otherwise in their video's record:
+``units`` ``pixels`` (pixel coordinates of a frame of unknown size) or ``millimetres``
+(OpenFace's 3-D points), and ``coordinates`` ``xy`` for 2-D trackers, whose ``z`` is NaN
+(missing, never 0). A frame without a face is kept, with ``face_found = False`` and null
+``landmarks``. Polars reads the
 column as ``Array(Float32, shape=(478, 3))``. Files written before ``n_faces`` and
 ``detection_score`` existed are still read; those columns are then null.
 
 The schema metadata records the landmark scheme (``emoflow.scheme``, e.g. ``mediapipe_478`` or
-``ibug_68``; files without it are ``mediapipe_478``), the extractor, MediaPipe version, model
-and face settings, which frames were meshed (``emoflow.frames``:
+``ibug_68``; files without it are ``mediapipe_478``), the extractor (``emoflow.extractor``:
+``mediapipe.face_mesh``, or the tracker an imported table came from, e.g. ``OpenFace
+(imported)``), where MediaPipe ran here its version, model and face settings, the sources'
+trackers, units and coordinates (``emoflow.source``), which frames were meshed (``emoflow.frames``:
 ``{"mode": "all" | "sampled", "feature_frames": N}``), and, under ``emoflow.videos``, one JSON
 record per video of the shard (path, fps, size, time window, frame and face counts, the frames
 meshed, the frames its header declares and what decoding found wrong with the file, and the
@@ -107,6 +113,7 @@ META_FACES = "emoflow.faces"
 META_VIDEOS = "emoflow.videos"
 META_FRAMES = "emoflow.frames"
 META_SCHEME = "emoflow.scheme"
+META_SOURCE = "emoflow.source"
 
 
 def table_scheme(schema: pa.Schema) -> str:
@@ -150,14 +157,56 @@ def schema_metadata(
         The landmark scheme of the rows (:mod:`emoflow.schemes`), stored under
         ``emoflow.scheme``.
     """
+    source = landmark_sources(videos)
+    metadata = {META_SCHEME: get_scheme(scheme).name}
+    if source["meshed_here"]:
+        metadata |= {
+            META_MEDIAPIPE_VERSION: mediapipe_version(),
+            META_MODEL: model_description(refine_landmarks),
+            META_FACES: json.dumps(dict(faces or {})),
+        }
     return {
-        META_SCHEME: get_scheme(scheme).name,
-        META_EXTRACTOR: EXTRACTOR,
-        META_MEDIAPIPE_VERSION: mediapipe_version(),
-        META_MODEL: model_description(refine_landmarks),
-        META_FACES: json.dumps(dict(faces or {})),
+        **metadata,
+        META_EXTRACTOR: source.pop("extractor"),
+        META_SOURCE: json.dumps(source),
         META_FRAMES: json.dumps(dict(frames or {"mode": "all", "feature_frames": None})),
         META_VIDEOS: json.dumps(videos),
+    }
+
+
+def landmark_sources(videos: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Where a table's landmarks come from, from its video records: ``extractor`` (the
+    ``emoflow.extractor`` value), ``meshed_here`` (whether MediaPipe ran in this run),
+    ``trackers`` (tracker → version, ``None`` when unknown), ``units`` and ``coordinates``
+    (the distinct values of the records'; Face Mesh's are ``normalised`` and ``xyz``).
+
+    A record without ``landmarks_format`` was meshed here by MediaPipe; an imported one names
+    its tracker (``tracker``, ``tracker_version``; ``None`` when the file does not say).
+    Records of videos that failed count only when no video succeeded.
+    """
+    records = [record for record in videos.values() if not record.get("error")]
+    records = records or list(videos.values())
+    meshed_here = not records or any(r.get("landmarks_format") is None for r in records)
+    trackers: dict[str, str | None] = {}
+    names: list[str] = []
+    for record in records:
+        version: str | None
+        if record.get("landmarks_format") is None:
+            name, version = EXTRACTOR, mediapipe_version()
+        else:
+            name = record.get("tracker") or "unknown tracker"
+            version = record.get("tracker_version")
+            name = name if name == EXTRACTOR else f"{name} (imported)"
+        if name not in trackers or trackers[name] is None:
+            trackers[name] = version
+        if name not in names:
+            names.append(name)
+    return {
+        "extractor": ", ".join(names) if names else EXTRACTOR,
+        "meshed_here": meshed_here,
+        "trackers": trackers,
+        "units": sorted({record.get("units") or "normalised" for record in records}),
+        "coordinates": sorted({record.get("coordinates") or "xyz" for record in records}),
     }
 
 

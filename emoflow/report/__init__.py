@@ -3,6 +3,7 @@
 - :mod:`~emoflow.report.inputs`: the report's inputs, read once (:class:`ReportInputs`);
 - :mod:`~emoflow.report.tables`: the numbers of ``report.json``;
 - :mod:`~emoflow.report.data`: the data and quality section (videos kept, dropped, why);
+- :mod:`~emoflow.report.regions`: relevance per face region (``relevance_by_region``);
 - :mod:`~emoflow.report.outcomes`: validation against held-out test;
 - :mod:`~emoflow.report.evidence`: the nested evaluation's estimates, differences and verdicts
   (``evidence.html``, ``accuracy_curves.png``);
@@ -16,7 +17,7 @@
 here), which ``emoflow predict`` shares.
 """
 
-from emoflow.report._drawing import FIGURES
+from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
 from emoflow.report.data import DataQuality, load_data_quality
 from emoflow.report.evidence import report_evidence, write_evidence_page
 from emoflow.report.figures import (
@@ -29,6 +30,13 @@ from emoflow.report.figures import (
 )
 from emoflow.report.inputs import ReportInputs, load_report_inputs, read_ground_truth
 from emoflow.report.pages import PAGES
+from emoflow.report.regions import (
+    REGION_CSV,
+    REGION_SCHEMA,
+    REGION_TABLE,
+    read_region_table,
+    region_relevance,
+)
 from emoflow.report.stage import (
     FACE_FIGURES,
     REPORT_JSON,
@@ -46,6 +54,10 @@ __all__ = [
     "FACE_FIGURES",
     "FIGURES",
     "PAGES",
+    "REGION_CSV",
+    "REGION_SCHEMA",
+    "REGION_TABLE",
+    "RELEVANCE_FIGURE",
     "REPORT_JSON",
     "RUN_CONFIG",
     "SUMMARY_COLUMNS",
@@ -64,8 +76,10 @@ __all__ = [
     "plot_selected_landmarks",
     "precision_at_k",
     "read_ground_truth",
+    "read_region_table",
     "read_run_settings",
     "read_summary",
+    "region_relevance",
     "report_evidence",
     "report_numbers",
     "selected_iterations",

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -29,12 +29,14 @@ log = logging.getLogger(__name__)
 FIGURES = {
     "accuracy": "accuracy_vs_landmarks.png",
     "cost": "cost_vs_landmarks.png",
-    "relevance": "relevance_on_face.png",
     "selected": "selected_landmarks.png",
     "confusion": "confusion_matrix.png",
     "selected_confusion": "selected_confusion.png",
 }
-"""File names of the figures in the report folder."""
+"""File names of the figures in the report folder (each emotion's relevance figure:
+:data:`RELEVANCE_FIGURE`)."""
+RELEVANCE_FIGURE = "relevance_on_face_{emotion}.png"
+"""File name of an emotion's relevance figure in the report folder."""
 DPI = 110
 STYLE: dict[str, Any] = {
     "font.size": 11,
@@ -67,12 +69,15 @@ def plotting() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A figure on an Agg canvas (no pyplot state), with constrained layout."""
+def new_figure(
+    width: float, height: float, *, layout: Literal["constrained"] | None = "constrained"
+) -> Figure:
+    """A figure on an Agg canvas (no pyplot state), with constrained layout (``layout=None``:
+    axes placed by the caller)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(figure)
     return figure
 

@@ -23,6 +23,7 @@ VIDEO_SCHEMA = pl.Schema(
         "subject": pl.String,
         "emotion": pl.String,
         "n_frames": pl.Int64,
+        "n_meshed": pl.Int64,
         "n_faces_found": pl.Int64,
         "detection_rate": pl.Float64,
         "status": pl.String,
@@ -30,6 +31,12 @@ VIDEO_SCHEMA = pl.Schema(
     }
 )
 """One row per video of the manifest: its extraction record and what became of it.
+
+``n_frames`` is the video's frame count (every frame decoded), ``n_meshed`` the frames Face
+Mesh ran on (or that an imported table holds): all of them, or with ``landmarks.frames:
+sampled`` only the frames the features read (the record's ``meshed_frames``).
+``n_faces_found`` counts the meshed frames with a face, and ``detection_rate`` is
+``n_faces_found / n_meshed``: a frame that was never meshed has no face to find.
 
 ``status`` is ``kept`` (a sample of the feature store), ``dropped`` (extracted, but no sample:
 see ``reason``) or ``skipped`` (extraction failed or never ran on it)."""
@@ -54,6 +61,8 @@ class DataQuality:
         Videos decoded only in part (a truncated file) or whose header its frames contradict
         (video → frames decoded of those declared, and what decoding found;
         :func:`emoflow.landmarks.decoding_problems`).
+    landmarks
+        The landmarks' scheme and source (see the attribute).
     """
 
     videos: pl.DataFrame
@@ -62,6 +71,10 @@ class DataQuality:
     n_test: int | None
     several_faces: dict[str, str] = field(default_factory=dict)
     decoding: dict[str, str] = field(default_factory=dict)
+    landmarks: dict[str, Any] = field(default_factory=dict)
+    """Where the landmarks come from: ``scheme`` and its ``description``, ``extractor``,
+    ``trackers``, ``units`` and ``coordinates``
+    (:func:`emoflow.landmarks.schema.landmark_sources` of the shards' records)."""
 
     @property
     def kept(self) -> pl.DataFrame:
@@ -91,6 +104,7 @@ class DataQuality:
         """The section's counts for ``report.json``."""
         videos = self.videos
         frames = int(videos["n_frames"].fill_null(0).sum())
+        meshed = int(videos["n_meshed"].fill_null(0).sum())
         faces = int(videos["n_faces_found"].fill_null(0).sum())
         return {
             "n_videos": videos.height,
@@ -99,8 +113,9 @@ class DataQuality:
             "n_dropped": int((videos["status"] == "dropped").sum()),
             "n_skipped": int((videos["status"] == "skipped").sum()),
             "n_frames": frames,
+            "n_frames_meshed": meshed,
             "n_frames_with_face": faces,
-            "detection_rate": faces / frames if frames else None,
+            "detection_rate": faces / meshed if meshed else None,
             "videos_per_emotion": dict(
                 zip(*self.per_emotion().select("emotion", "videos").to_dict().values(), strict=True)
             ),
@@ -110,6 +125,7 @@ class DataQuality:
             },
             "several_faces": dict(self.several_faces),
             "decoding": dict(self.decoding),
+            "landmarks": dict(self.landmarks),
             "test_subjects": list(self.test_subjects),
             "n_development": self.n_development,
             "n_test": self.n_test,
@@ -126,9 +142,11 @@ def _video_rows(
     for video in manifest.select("video_id", "subject", "emotion").iter_rows(named=True):
         video_id = str(video["video_id"])
         record = records.get(video_id)
-        frames = faces = None
+        frames = meshed = faces = None
         if record is not None:
             frames, faces = record.get("n_frames"), record.get("n_faces_found")
+            sampled = record.get("meshed_frames")
+            meshed = len(sampled) if sampled is not None else frames
         if video_id in kept:
             status, reason = "kept", None
         elif record is None:
@@ -142,8 +160,9 @@ def _video_rows(
             {
                 **video,
                 "n_frames": frames,
+                "n_meshed": meshed,
                 "n_faces_found": faces,
-                "detection_rate": faces / frames if frames else None,
+                "detection_rate": faces / meshed if meshed and faces is not None else None,
                 "status": status,
                 "reason": reason,
             }
@@ -160,8 +179,9 @@ def load_data_quality(
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
     from emoflow.features import read_sample_report, read_store_samples
-    from emoflow.landmarks import decoding_problems, read_video_records
+    from emoflow.landmarks import decoding_problems, landmark_scheme, read_video_records
     from emoflow.manifest import read_manifest
+    from emoflow.schemes import get_scheme
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
     records = read_video_records(landmark_paths)
@@ -183,7 +203,18 @@ def load_data_quality(
             for video_id, text in decoding_problems(records).items()
             if video_id in set(manifest["video_id"].to_list())
         },
+        landmarks=_landmark_source(landmark_scheme(landmark_paths), records, get_scheme),
     )
+
+
+def _landmark_source(
+    scheme: str, records: Mapping[str, Mapping[str, Any]], get_scheme: Any
+) -> dict[str, Any]:
+    from emoflow.landmarks.schema import landmark_sources
+
+    source = landmark_sources(records)
+    source.pop("meshed_here")
+    return {"scheme": scheme, "description": get_scheme(scheme).description, **source}
 
 
 def chosen_hyper_parameters(metrics: Mapping[str, Any], emotion: str) -> dict[str, Any]:

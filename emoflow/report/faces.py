@@ -1,5 +1,6 @@
-"""The report's figures on the face: relevance (iteration 0 beside each emotion's selected
-iteration, face regions labelled) and the landmarks each selected model kept."""
+"""The report's figures on the face: relevance (one figure per emotion: iteration 0 beside the
+emotion's selected iteration, face regions labelled, each region's share of relevance) and the
+landmarks each selected model kept."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from emoflow.facemesh import RELEVANCE_CMAP
 from emoflow.report._drawing import (
     FACE_INCHES,
     KEPT_COLOUR,
+    RELEVANCE_FIGURE,
     draw_mesh,
     face_xy,
     grid,
@@ -28,39 +30,29 @@ from emoflow.report.tables import full_and_selected, precision_at_k, top_landmar
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-LABELLED_REGIONS = (
-    "forehead",
-    "right_eyebrow",
-    "left_eyebrow",
-    "right_eye",
-    "left_eye",
-    "nose",
-    "right_cheek",
-    "left_cheek",
-    "lips",
-    "chin",
-)
-"""Face regions named beside the face, those the scheme has (left/right: the subject's own)."""
-
 
 def label_regions(ax: Axes, xy: np.ndarray) -> None:
-    """Name the face regions in the margins, each with a thin leader to its centre, so no
-    label covers a landmark."""
+    """Name the face regions (:meth:`~emoflow.schemes.LandmarkScheme.face_regions`, which
+    partition the landmarks) in the margins, each with a thin leader to its centre, so no
+    label covers a landmark; right and left are the subject's own."""
     from emoflow.report._drawing import face_scheme
 
-    named = face_scheme(len(xy)).regions()
+    named = face_scheme(len(xy)).face_regions()
     low, high = xy[:, 0].min(), xy[:, 0].max()
     span, height = high - low, np.ptp(xy[:, 1])
     centre_x = float(np.median(xy[:, 0]))
     sides: dict[bool, list[tuple[float, float, str]]] = {True: [], False: []}
-    for name in LABELLED_REGIONS:
-        ids = [i for i in named.get(name, []) if i < len(xy)]
+    alternate = False
+    for name, ids in named.items():
+        ids = [i for i in ids if i < len(xy)]
         if ids:
             x, y = xy[ids].mean(axis=0)
-            # the image's left half on the left; midline regions alternate to spread them
-            left = x < centre_x - 0.02 * span or name in ("chin", "lips")
+            if abs(x - centre_x) < 0.02 * span:  # midline regions alternate to spread them
+                left, alternate = alternate, not alternate
+            else:  # the image's left half on the left
+                left = bool(x < centre_x)
             sides[left].append((float(x), float(y), name))
-    gap = 0.055 * height
+    gap = 0.06 * height
     for left, entries in sides.items():
         placed = -np.inf
         for x, y, name in sorted(entries, key=lambda entry: entry[1]):
@@ -72,7 +64,7 @@ def label_regions(ax: Axes, xy: np.ndarray) -> None:
                 xytext=(low - 0.05 * span if left else high + 0.05 * span, text_y),
                 ha="right" if left else "left",
                 va="center",
-                fontsize=8.5,
+                fontsize=9,
                 color="#333333",
                 arrowprops={"arrowstyle": "-", "color": "#6d8fbf", "linewidth": 0.6},
                 zorder=6,
@@ -109,50 +101,114 @@ def _draw_relevance(
     )
 
 
+def _place(
+    size: tuple[float, float], left: float, low: float, across: float, up: float
+) -> tuple[float, float, float, float]:
+    """An axes' rectangle in figure fractions from inches on a figure of ``size`` inches."""
+    width, height = size
+    return (left / width, low / height, across / width, up / height)
+
+
+def relevance_figure_paths(emotions: Sequence[str], path: str | Path) -> dict[str, Path]:
+    """Each emotion's relevance figure: in a folder (a path without a suffix, or an existing
+    folder) :data:`~emoflow.report._drawing.RELEVANCE_FIGURE`; a file name with ``{emotion}``
+    filled in; a plain file name for one emotion as it is, for several with ``_EMOTION``
+    before its suffix."""
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        return {e: path / RELEVANCE_FIGURE.format(emotion=e) for e in emotions}
+    if "{emotion}" in path.name:
+        return {e: path.with_name(path.name.format(emotion=e)) for e in emotions}
+    if len(emotions) == 1:
+        return {emotions[0]: path}
+    return {e: path.with_name(f"{path.stem}_{e}{path.suffix}") for e in emotions}
+
+
+def _region_bars(
+    ax: Axes, rows: Sequence[np.ndarray], labels: Sequence[str], n_landmarks: int
+) -> None:
+    """Each face region's share of relevance (sum of |relevance| over the region's landmarks,
+    over the face's total) for each relevance row, as horizontal bars, regions top to bottom
+    as on the face."""
+    from emoflow.report._drawing import face_scheme
+
+    regions = face_scheme(n_landmarks).face_regions()
+    names = list(regions)
+    height = 0.8 / len(rows)
+    colours = ["#b9c7d9", "#2f5d8c"]
+    largest = 0.0
+    for r, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        magnitude = np.abs(np.where(np.isfinite(row), row, 0.0))
+        total = float(magnitude.sum())
+        shares = [
+            float(magnitude[[i for i in ids if i < len(row)]].sum()) / total if total else 0.0
+            for ids in regions.values()
+        ]
+        y = np.arange(len(names)) + (r - (len(rows) - 1) / 2) * height
+        largest = max(largest, *shares)
+        ax.barh(y, shares, height=height, color=colours[r % 2], label=label)
+        if r == len(rows) - 1:
+            for position, share in zip(y, shares, strict=True):
+                ax.text(share + 0.01, position, f"{100 * share:.0f} %", va="center", fontsize=8.5)
+    ax.set_yticks(range(len(names)), [name.replace("_", " ") for name in names])
+    ax.invert_yaxis()  # top of the face first
+    ax.set_xlim(0, min(1.0, max(0.25, float(np.ceil(largest * 1.3 * 10) / 10))))
+    ax.xaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f} %")
+    ax.set_xlabel("share of relevance")
+    ax.grid(axis="x", alpha=0.3)
+    ax.spines["right"].set_visible(False)
+    ax.set_title("relevance by face region", fontsize=11)
+
+
 def plot_relevance_on_face(
     emotions: Sequence[str],
     scores: np.ndarray,
-    path: Path,
+    path: str | Path,
     *,
     top_k: int = 50,
     ground_truth: Mapping[str, Sequence[int]] | None = None,
     iteration: int = 0,
     selected: np.ndarray | None = None,
     selected_iterations: Sequence[int] | None = None,
-) -> None:
-    """Each landmark's relevance on the reference face, per emotion: iteration ``iteration``
-    (all landmarks) and, given ``selected`` (same shape, NaN outside the set), beside it the
-    emotion's selected iteration.
+) -> dict[str, Path]:
+    """One figure per emotion (see :func:`relevance_figure_paths` for the files): each
+    landmark's relevance on the reference face in iteration ``iteration`` (all landmarks)
+    and, given ``selected`` (same shape, NaN outside the set), in the emotion's selected
+    iteration beside it; then each face region's share of the relevance.
 
     Points are sized and coloured by relevance scaled to [0, 1] per face (min–max); the
     ``top_k`` most relevant have a black edge, ground-truth landmarks a blue ring drawn
-    *under* the points; the face regions are named on the first face.
+    *under* the points; the face regions are named on the first face. Returns the files.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from matplotlib.lines import Line2D
 
     xy = face_xy(scores.shape[1])
-    pair = selected is not None
-    rows, columns = grid(len(emotions), max_columns=2 if pair else 3)
-    faces_per_emotion = 2 if pair else 1
-    width = FACE_INCHES * columns * faces_per_emotion + 1.4
-    figure = new_figure(width, (FACE_INCHES + 0.4) * rows + 1.0)
-    grid_axes = figure.subplots(rows, columns * faces_per_emotion, squeeze=False)
-    axes_all = list(grid_axes.ravel())
-    for unused in axes_all[len(emotions) * faces_per_emotion :]:
-        unused.set_visible(False)
+    paths = relevance_figure_paths(list(emotions), path)
     for e, emotion in enumerate(emotions):
-        axes = axes_all[e * faces_per_emotion : (e + 1) * faces_per_emotion]
         truth = ground_truth.get(emotion) if ground_truth else None
-        maps = [(scores[e], f"{emotion}\niteration {iteration}: all landmarks")]
+        maps = [(scores[e], f"iteration {iteration}: all landmarks")]
+        labels = ["all landmarks"]
         if selected is not None:
             chosen = selected_iterations[e] if selected_iterations else "?"
             n_kept = int(np.isfinite(selected[e]).sum())
-            maps.append((selected[e], f"{emotion}\nselected (iteration {chosen}): {n_kept} kept"))
+            maps.append((selected[e], f"selected (iteration {chosen}): {n_kept} kept"))
+            labels.append(f"selected ({n_kept})")
+        # placed by hand (inches): constrained layout measured every label twice per figure
+        face, side, gap, bar_width, bottom = FACE_INCHES * 1.05, 1.25, 1.3, 2.6, 1.4
+        width = side + len(maps) * face + (len(maps) - 1) * gap + 1.45 + bar_width + 0.3
+        height = bottom + face + 1.05
+        figure = new_figure(width, height, layout=None)
+        size = (width, height)
+        axes = [
+            figure.add_axes(_place(size, side + i * (face + gap), bottom, face, face))
+            for i in range(len(maps))
+        ]
+        bars_left = side + len(maps) * face + (len(maps) - 1) * gap + 1.45
         for index, (ax, (row, title)) in enumerate(zip(axes, maps, strict=True)):
             _draw_relevance(ax, xy, row, top_k, truth)
-            if index == 0 and e == 0:
+            if index == 0:
                 label_regions(ax, xy)
             if truth and index == 0:
                 score = precision_at_k(row, truth, top_k)
@@ -160,31 +216,47 @@ def plot_relevance_on_face(
                     f"\nprecision@{score['k']} = {score['precision_at_k']:.2f}"
                     f" (chance {score['chance_level']:.2f})"
                 )
-            ax.set_title(title, fontsize=10.5)
-    colourbar = figure.colorbar(
-        ScalarMappable(norm=Normalize(0.0, 1.0), cmap=RELEVANCE_CMAP),
-        ax=axes_all[: len(emotions) * faces_per_emotion],
-        shrink=0.5,
-        pad=0.01,
-    )
-    colourbar.set_label("relevance, scaled per face (least → 0, most → 1)")
-    handles = [
-        Line2D(
-            [],
-            [],
-            marker="o",
-            linestyle="none",
-            markerfacecolor="#e34a33",
-            markeredgecolor="black",
-            markersize=8,
-            label=f"top {top_k} by relevance",
-        ),
-    ]
-    if ground_truth:
-        handles.append(ground_truth_handle())
-    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    figure.suptitle("Integrated Gradients relevance per landmark")
-    save(figure, path)
+            ax.set_title(title, fontsize=12)
+        bars = figure.add_axes(_place(size, bars_left, bottom, bar_width, face))
+        _region_bars(bars, [row for row, _ in maps], labels, scores.shape[1])
+        faces_span = len(maps) * face + (len(maps) - 1) * gap
+        colourbar = figure.colorbar(
+            ScalarMappable(norm=Normalize(0.0, 1.0), cmap=RELEVANCE_CMAP),
+            cax=figure.add_axes(_place(size, side + 0.2 * faces_span, 0.6, 0.6 * faces_span, 0.15)),
+            orientation="horizontal",
+        )
+        colourbar.set_label("relevance, scaled per face (least → 0, most → 1)")
+        handles = [
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markerfacecolor="#e34a33",
+                markeredgecolor="black",
+                markersize=8,
+                label=f"top {top_k} by relevance",
+            ),
+        ]
+        if truth:
+            handles.append(ground_truth_handle())
+        shown, names = bars.get_legend_handles_labels()
+        bars.legend(
+            handles=[*shown, *handles],
+            labels=[*names, *(h.get_label() for h in handles)],
+            loc="upper center",
+            bbox_to_anchor=(0.45, -0.16),
+            ncols=2,
+            fontsize=8.5,
+            frameon=False,
+            columnspacing=1.0,
+            handletextpad=0.4,
+        )
+        figure.suptitle(
+            f"{emotion}: Integrated Gradients relevance per landmark", fontsize=14, y=0.975
+        )
+        save(figure, paths[emotion])
+    return paths
 
 
 def plot_selected_landmarks(inputs: ReportInputs, path: Path) -> None:
@@ -250,4 +322,9 @@ def plot_selected_landmarks(inputs: ReportInputs, path: Path) -> None:
     save(figure, path)
 
 
-__all__ = ["label_regions", "plot_relevance_on_face", "plot_selected_landmarks"]
+__all__ = [
+    "label_regions",
+    "plot_relevance_on_face",
+    "plot_selected_landmarks",
+    "relevance_figure_paths",
+]

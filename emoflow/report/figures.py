@@ -5,7 +5,7 @@ are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import polars as pl
 
 from emoflow.report._drawing import (
     ACCURACY_COLOUR,
+    COST_COLOUR,
     PANEL_INCHES,
     accuracy_floor,
     grid,
@@ -164,34 +165,139 @@ COST_PANELS = (
 """The cost figure's panels: summary column, axis label, scale."""
 
 
-def plot_cost_vs_landmarks(summary: pl.DataFrame, emotions: Sequence[str], path: Path) -> None:
-    """Cost against landmarks kept: parameters, training time and inference time, one line per
-    emotion (stars: the selected iterations). Timings of very small models are noisy."""
+def _fold_times(
+    summary: pl.DataFrame, emotions: Sequence[str], metrics: Sequence[Mapping[str, Any]] | None
+) -> dict[int, list[float]]:
+    """Landmark count → every training time (s) measured at it: each fold of each emotion's
+    model with that many landmarks (from the iterations' ``metrics.json``), or the summary's
+    per-model mean where the folds are not given."""
+    times: dict[int, list[float]] = {}
+    by_iteration = {int(m.get("iteration", i)): m for i, m in enumerate(metrics or [])}
+    for row in summary.filter(pl.col("emotion").is_in(list(emotions))).iter_rows(named=True):
+        record = by_iteration.get(int(row["iteration"]), {}).get("emotions", {})
+        folds = [
+            float(fold["train_time_s"])
+            for fold in (record.get(row["emotion"]) or {}).get("folds", [])
+            if fold.get("train_time_s") is not None
+        ]
+        if not folds and row.get("train_time_s") is not None:
+            folds = [float(row["train_time_s"])]
+        times.setdefault(int(row["n_landmarks"]), []).extend(folds)
+    return times
+
+
+def _spread(ax: Any, values: Mapping[int, Sequence[float]], scale: float) -> None:
+    """Each value (grey points), the median per landmark count (line) and the 25–75 %
+    range (band)."""
+    counts = sorted(values, reverse=True)
+    samples = [np.asarray(values[n], dtype=np.float64) * scale for n in counts]
+    samples = [v[np.isfinite(v)] for v in samples]
+    keep = [i for i, v in enumerate(samples) if v.size]
+    x = np.asarray([counts[i] for i in keep], dtype=np.float64)
+    for n, v in zip(x, [samples[i] for i in keep], strict=True):
+        offsets = np.linspace(-0.04, 0.04, v.size) if v.size > 1 else np.zeros(1)
+        ax.scatter(n * np.exp(offsets), v, s=9, color=FOLD_COLOUR, alpha=0.45, linewidths=0)
+    median = np.asarray([np.median(samples[i]) for i in keep])
+    low = np.asarray([np.percentile(samples[i], 25) for i in keep])
+    high = np.asarray([np.percentile(samples[i], 75) for i in keep])
+    ax.fill_between(x, low, high, color=ACCURACY_COLOUR, alpha=0.18, linewidth=0)
+    ax.plot(x, median, "o-", color=ACCURACY_COLOUR, markersize=4, linewidth=1.8, zorder=3)
+
+
+def plot_cost_vs_landmarks(
+    summary: pl.DataFrame,
+    emotions: Sequence[str],
+    path: Path,
+    *,
+    metrics: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
+    """Cost against landmarks kept: parameters, training time and inference time.
+
+    The parameter count is drawn once when every emotion's model has the same at each count
+    (one network shape per count), else one line per emotion. Timings are noisy single
+    measurements on a shared machine, so each count shows every measurement (grey: each fold
+    of each emotion's model with that many landmarks, from ``metrics`` — the iterations'
+    ``metrics.json``; each emotion's model for inference), their median (line) and their
+    25–75 % range (band). Stars mark each emotion's selected count, on the median.
+    """
     from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     present = [panel for panel in COST_PANELS if panel[0] in summary.columns]
-    figure = new_figure(4.4 * len(present) + 1.6, 3.9)
+    figure = new_figure(4.4 * len(present) + 1.8, 4.1)
     axes = figure.subplots(1, len(present), squeeze=False).ravel()
     colours = colormaps["tab10"]
-    counts: list[int] = summary["n_landmarks"].to_list()
+    shown = summary.filter(pl.col("emotion").is_in(list(emotions)))
+    counts: list[int] = shown["n_landmarks"].to_list()
+    selected = {
+        emotion: int(chosen["n_landmarks"][0])
+        for emotion in emotions
+        if (chosen := shown.filter((pl.col("emotion") == emotion) & pl.col("selected"))).height
+    }
+    spread_drawn = False
     for ax, (column, label, scale) in zip(axes, present, strict=True):
-        for e, emotion in enumerate(emotions):
-            data = summary.filter(pl.col("emotion") == emotion).sort("n_landmarks", descending=True)
-            x = data["n_landmarks"].to_numpy().astype(np.float64)
-            y = data[column].to_numpy().astype(np.float64) * scale
-            ax.plot(x, y, "o-", color=colours(e % 10), markersize=3.5, linewidth=1.4, label=emotion)
-            chosen = data.filter(pl.col("selected"))
-            if chosen.height:
-                ax.plot(
-                    chosen["n_landmarks"].to_numpy(),
-                    chosen[column].to_numpy() * scale,
-                    linestyle="none",
-                    marker="*",
-                    markersize=13,
-                    color=colours(e % 10),
-                    markeredgecolor="black",
-                    zorder=4,
+        per_count: dict[int, list[float]] = {}
+        for row in shown.iter_rows(named=True):
+            if row[column] is not None:
+                per_count.setdefault(int(row["n_landmarks"]), []).append(float(row[column]))
+        if column == "n_parameters":
+            same = all(len(set(values)) == 1 for values in per_count.values())
+            if same:
+                x = sorted(per_count, reverse=True)
+                y = [per_count[n][0] * scale for n in x]
+                ax.plot(x, y, "o-", color=COST_COLOUR, markersize=4, linewidth=1.8, zorder=3)
+                ax.text(
+                    0.97,
+                    0.95,
+                    "the same for every emotion",
+                    transform=ax.transAxes,
+                    fontsize=9,
+                    color=COST_COLOUR,
+                    va="top",
+                    ha="right",
                 )
+                level = {n: per_count[n][0] * scale for n in per_count}
+            else:
+                for e, emotion in enumerate(emotions):
+                    data = shown.filter(pl.col("emotion") == emotion).sort(
+                        "n_landmarks", descending=True
+                    )
+                    ax.plot(
+                        data["n_landmarks"].to_numpy(),
+                        data[column].to_numpy().astype(np.float64) * scale,
+                        "o-",
+                        color=colours(e % 10),
+                        markersize=3.5,
+                        linewidth=1.4,
+                    )
+                level = {}
+        else:
+            values = (
+                _fold_times(shown, emotions, metrics) if column == "train_time_s" else per_count
+            )
+            _spread(ax, values, scale)
+            spread_drawn = True
+            level = {n: float(np.median(v)) * scale for n, v in values.items() if len(v)}
+        for e, emotion in enumerate(emotions):
+            n = selected.get(emotion)
+            if n is None:
+                continue
+            if level and n in level:
+                y_star = level[n]
+            else:
+                chosen_row = shown.filter((pl.col("emotion") == emotion) & pl.col("selected"))
+                y_star = float(chosen_row[column][0]) * scale
+            ax.plot(
+                [n * np.exp(0.03 * (e - (len(emotions) - 1) / 2))],
+                [y_star],
+                linestyle="none",
+                marker="*",
+                markersize=13,
+                color=colours(e % 10),
+                markeredgecolor="black",
+                zorder=5,
+            )
         ax.set_xscale("log")
         ax.set_xlim(max(counts) * 1.25, min(counts) / 1.3)
         log_ticks(ax, counts)
@@ -199,13 +305,45 @@ def plot_cost_vs_landmarks(summary: pl.DataFrame, emotions: Sequence[str], path:
         ax.set_xlabel("landmarks kept (log scale)")
         ax.set_title(label, fontsize=11)
         ax.grid(alpha=0.3)
+    handles: list[Any] = [
+        Line2D(
+            [],
+            [],
+            marker="*",
+            linestyle="none",
+            markersize=12,
+            color=colours(e % 10),
+            markeredgecolor="black",
+            label=emotion,
+        )
+        for e, emotion in enumerate(emotions)
+        if emotion in selected
+    ]
+    if spread_drawn:
+        handles += [
+            Line2D(
+                [],
+                [],
+                color=FOLD_COLOUR,
+                marker="o",
+                linestyle="none",
+                markersize=4,
+                alpha=0.6,
+                label="each measurement",
+            ),
+            Line2D([], [], color=ACCURACY_COLOUR, marker="o", markersize=4, label="median"),
+            Patch(color=ACCURACY_COLOUR, alpha=0.25, label="25–75 %"),
+        ]
     figure.legend(
-        *axes[0].get_legend_handles_labels(),
+        handles=handles,
         loc="outside right center",
         frameon=False,
-        title="emotion (★ selected)",
+        title="selected (★) per emotion",
     )
-    figure.suptitle("Cost of each emotion's model as landmarks are pruned")
+    figure.suptitle(
+        "Cost of each emotion's model as landmarks are pruned (timings: every fold's and "
+        "model's, median and 25–75 %)"
+    )
     save(figure, path)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from emoflow.report.data import chosen_hyper_parameters
@@ -59,14 +60,17 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     ("kept (samples of the feature store)", numbers["n_kept"]),
                     ("dropped after extraction", numbers["n_dropped"]),
                     ("skipped at extraction", numbers["n_skipped"]),
+                    ("frames", _frames_fact(numbers)),
                     (
-                        "face detected in",
-                        f"{percent(numbers['detection_rate'])} of "
-                        f"{numbers['n_frames']} frames (lowest video: "
+                        "face found in",
+                        f"{percent(numbers['detection_rate'])} of the "
+                        f"{numbers['n_frames_meshed']} meshed frames (lowest video: "
                         f"{percent(min(rates) if rates else None)})",
                     ),
                 ]
             ),
+            heading("Landmarks"),
+            facts(_landmark_facts(data.landmarks)),
             heading("Per emotion"),
             table(
                 ["emotion", "videos", "subjects", "kept", "dropped", "skipped", "face detection"],
@@ -88,7 +92,16 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
         if data.not_kept.height:
             parts.append(
                 table(
-                    ["video", "subject", "emotion", "status", "frames", "with a face", "reason"],
+                    [
+                        "video",
+                        "subject",
+                        "emotion",
+                        "status",
+                        "frames",
+                        "meshed",
+                        "with a face",
+                        "reason",
+                    ],
                     [
                         [
                             row["video_id"],
@@ -96,6 +109,7 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                             row["emotion"],
                             row["status"],
                             row["n_frames"],
+                            row["n_meshed"],
                             row["n_faces_found"],
                             row["reason"],
                         ]
@@ -118,13 +132,23 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
                     )
                 ),
                 table(
-                    ["video", "subject", "emotion", "frames", "with a face", "share", "status"],
+                    [
+                        "video",
+                        "subject",
+                        "emotion",
+                        "frames",
+                        "meshed",
+                        "with a face",
+                        "share",
+                        "status",
+                    ],
                     [
                         [
                             row["video_id"],
                             row["subject"],
                             row["emotion"],
                             row["n_frames"],
+                            row["n_meshed"],
                             row["n_faces_found"],
                             percent(row["detection_rate"]),
                             row["status"],
@@ -177,6 +201,40 @@ def write_data_page(inputs: ReportInputs, path: Path) -> None:
         parts.append(paragraph("The run's manifest, shards and feature store were not given."))
     parts += [heading("Hyper-parameters chosen by inner cross-validation"), _chosen_table(inputs)]
     write_page(path, "Data and quality", parts)
+
+
+def _landmark_facts(source: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The landmarks' scheme, tracker, units and coordinates, as facts."""
+    if not source:
+        return [("scheme", "not recorded")]
+    trackers = source.get("trackers") or {}
+    tracked = ", ".join(
+        f"{name} {version}" if version else f"{name} (version not recorded)"
+        for name, version in trackers.items()
+    )
+    units = {
+        "normalised": "normalised to the frame (x, y in 0–1 of width and height)",
+        "pixels": "pixels (frame size unknown)",
+        "millimetres": "millimetres (OpenFace's 3-D points)",
+    }
+    coordinates = {"xyz": "x, y and depth z", "xy": "x and y only (2-D tracker: no z)"}
+    return [
+        ("scheme", f"{source['scheme']}: {source['description']}"),
+        ("tracker", tracked or source.get("extractor", "–")),
+        ("units", "; ".join(units.get(u, u) for u in source.get("units", []))),
+        ("coordinates", "; ".join(coordinates.get(c, c) for c in source.get("coordinates", []))),
+    ]
+
+
+def _frames_fact(numbers: dict[str, Any]) -> str:
+    """How many frames were decoded and how many meshed (all, or those the features read)."""
+    decoded, meshed = numbers["n_frames"], numbers["n_frames_meshed"]
+    if meshed == decoded:
+        return f"{decoded} (every frame meshed)"
+    return (
+        f"{decoded}, of which {meshed} meshed (landmarks.frames: sampled: Face Mesh ran on "
+        "the frames the features read)"
+    )
 
 
 def _chosen_table(inputs: ReportInputs) -> str:
@@ -397,54 +455,103 @@ def write_summary_page(summary: pl.DataFrame, path: Path) -> None:
 def selection_by_region(
     kept: list[int], n_landmarks: int | None = None
 ) -> list[tuple[str, list[int]]]:
-    """The kept landmark ids per face region (regions may overlap), then those in none; the
-    regions of the scheme of ``n_landmarks`` points (default MediaPipe's)."""
+    """The kept landmark ids per face region (the regions partition the scheme's points, so
+    every id is listed once); the regions of the scheme of ``n_landmarks`` points (default
+    MediaPipe's), top of the face to bottom, those without a kept id left out."""
     from emoflow.report._drawing import face_scheme
     from emoflow.schemes import get_scheme
 
     scheme = get_scheme(None) if n_landmarks is None else face_scheme(n_landmarks)
     wanted = set(kept)
     out = []
-    seen: set[int] = set()
-    for name, ids in scheme.regions().items():
+    for name, ids in scheme.face_regions().items():
         inside = sorted(wanted.intersection(ids))
-        seen.update(inside)
         if inside:
             out.append((name.replace("_", " "), inside))
-    rest = sorted(wanted - seen)
-    if rest:
-        out.append(("in no named region", rest))
     return out
 
 
-def write_selection_page(inputs: ReportInputs, path: Path) -> dict[str, Any]:
-    """Per emotion, the landmarks its selected model kept, grouped by face region with ids."""
+def _ids_with_relevance(ids: list[int], relevance: np.ndarray) -> str:
+    """``id (relevance)`` of each id, most relevant first."""
+    values = [(float(relevance[i]) if i < len(relevance) else float("nan"), i) for i in ids]
+    values.sort(key=lambda pair: (-pair[0] if np.isfinite(pair[0]) else np.inf, pair[1]))
+    return "  ".join(f"{i} ({v:.3g})" if np.isfinite(v) else f"{i} (–)" for v, i in values)
+
+
+def write_selection_page(
+    inputs: ReportInputs, path: Path, regions: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """Per emotion, the landmarks its selected model kept by face region, with their relevance
+    and each region's share of relevance (the selected model's and the all-landmark model's,
+    from ``regions``: :data:`emoflow.report.regions.REGION_SCHEMA`)."""
     from emoflow.report._drawing import face_scheme
+    from emoflow.report.regions import MODELS, region_relevance
 
     n_landmarks = int(inputs.scores.shape[1])
+    scheme = face_scheme(n_landmarks)
+    if regions is None:
+        regions = region_relevance(inputs, 50)
     parts = [
         paragraph(
-            f"Regions come from the landmark scheme ({face_scheme(n_landmarks).description}) "
-            "and overlap (a lip corner is in 'lips' and 'mouth corners'), so counts per "
-            "region may add up to more than the total."
+            f"Face regions of the landmark scheme ({scheme.description}): every landmark lies "
+            "in exactly one region (right and left are the subject's own), so the kept "
+            "landmarks and the relevance split over the regions without remainder. "
+            "'share' is the region's share of the model's relevance (Integrated Gradients, "
+            "summed over the region's landmarks); each kept landmark is listed with its "
+            "relevance in the selected model, most relevant first. relevance_by_region.csv "
+            "(and .parquet) beside this page holds these numbers for every region."
         )
     ]
     numbers: dict[str, Any] = {}
-    for emotion in inputs.emotions:
+    relevance = inputs.selected_relevance if inputs.selected_relevance is not None else None
+    for e, emotion in enumerate(inputs.emotions):
         full, selected = full_and_selected(inputs.summary, emotion)
         position = inputs.position(selected["iteration"])
         kept = sorted(inputs.landmark_sets[position].get(emotion, []))
         groups = selection_by_region(kept, n_landmarks)
         numbers[emotion] = {name: ids for name, ids in groups}
+        mine = regions.filter(pl.col("emotion") == emotion)
+        share = {
+            model: dict(
+                zip(
+                    *mine.filter(pl.col("model") == model)
+                    .select("region", "relevance_share")
+                    .to_dict()
+                    .values(),
+                    strict=True,
+                )
+            )
+            for model in MODELS
+        }
+        row_relevance = relevance[e] if relevance is not None else inputs.scores[e]
+        rows = []
+        for name, ids in scheme.face_regions().items():
+            label = name.replace("_", " ")
+            inside = dict(groups).get(label, [])
+            rows.append(
+                [
+                    label,
+                    f"{len(inside)} of {len(ids)}",
+                    percent(share[MODELS[1]].get(name)),
+                    percent(share[MODELS[0]].get(name)),
+                    _ids_with_relevance(inside, row_relevance) if inside else "–",
+                ]
+            )
         parts += [
             heading(
                 f"{emotion}: {len(kept)} of {full['n_landmarks']} landmarks "
                 f"(iteration {selected['iteration']})"
             ),
             table(
-                ["region", "kept", "landmark ids"],
-                [[name, len(ids), " ".join(map(str, ids))] for name, ids in groups],
-                classes={2: "ids"},
+                [
+                    "region",
+                    "kept",
+                    "share of relevance (selected)",
+                    f"share with all landmarks (iteration {inputs.iterations[0]})",
+                    "kept landmark ids (relevance), most relevant first",
+                ],
+                rows,
+                classes={4: "ids"},
             ),
         ]
     write_page(path, "Landmarks kept by each emotion's selected model", parts)

@@ -12,7 +12,8 @@ and writes into one folder:
 ``validation_vs_test.html``
     Validation beside held-out test, per emotion and for the combined classifier.
 ``summary.html``, ``landmark_selection.html``, ``run_settings.html``
-    The summary; each selected model's landmarks by face region, with ids; the settings.
+    The summary; each selected model's landmarks by face region, with their relevance and the
+    regions' shares of relevance; the settings.
 ``accuracy_vs_landmarks.png``, ``cost_vs_landmarks.png``
     Per emotion, balanced accuracy (each fold, mean ± std, held-out test) against landmarks
     kept; parameters, training and inference time against landmarks kept.
@@ -22,10 +23,13 @@ and writes into one folder:
 ``confusion_matrix.png``, ``selected_confusion.png``
     The combined classifier's validation and test confusion matrices (all landmarks and the
     selected models); each emotion's selected binary model's.
+``relevance_by_region.parquet``, ``relevance_by_region.csv``
+    Per emotion, of iteration 0 and of the selected iteration, each face region's relevance
+    (sum, mean, share) and landmarks kept (:data:`emoflow.report.regions.REGION_SCHEMA`).
 ``report.json``
     The key numbers (see :func:`report_numbers`), plus the data counts and validation/test.
 
-The two figures on the face can be drawn by :func:`draw_face_figures` alone (the workflow
+The figures on the face can be drawn by :func:`draw_face_figures` alone (the workflow
 does, in a job beside the rest). Matplotlib is imported lazily and drawn with the Agg canvas,
 so the stage runs headless.
 """
@@ -33,13 +37,15 @@ so the stage runs headless.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 from emoflow._atomic import atomic_path, write_json
 from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import DataError, InputError
-from emoflow.report._drawing import FIGURES, plotting
+from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE, plotting
+from emoflow.report.faces import relevance_figure_paths
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
     plot_confusion_matrices,
@@ -57,10 +63,19 @@ from emoflow.report.pages import (
     write_settings_page,
     write_summary_page,
 )
+from emoflow.report.regions import (
+    MODELS,
+    REGION_CSV,
+    REGION_TABLE,
+    region_relevance,
+    shares,
+    write_region_table,
+)
 from emoflow.report.tables import report_numbers
 
-FACE_FIGURES = ("relevance", "selected")
-"""Keys of :data:`~emoflow.report._drawing.FIGURES` drawn on the reference face."""
+FACE_FIGURES = ("selected",)
+"""Keys of :data:`~emoflow.report._drawing.FIGURES` drawn on the reference face, besides each
+emotion's relevance figure (:data:`~emoflow.report._drawing.RELEVANCE_FIGURE`)."""
 REPORT_JSON = "report.json"
 SUMMARY_TABLE = "summary.csv"
 RUN_CONFIG = "run_config.yaml"
@@ -142,11 +157,14 @@ def make_report(
         features_path=features_path,
         landmark_paths=landmark_paths,
         settings_path=settings_path,
+        faces=faces,
     )
     numbers = report_numbers(inputs, top_k)
     with plotting():
         plot_accuracy_vs_landmarks(inputs, out / FIGURES["accuracy"])
-        plot_cost_vs_landmarks(inputs.summary, inputs.emotions, out / FIGURES["cost"])
+        plot_cost_vs_landmarks(
+            inputs.summary, inputs.emotions, out / FIGURES["cost"], metrics=inputs.metrics
+        )
         if faces:
             _draw_faces(inputs, out, top_k)
         plot_confusion_matrices(inputs, out / FIGURES["confusion"])
@@ -157,7 +175,11 @@ def make_report(
     write_data_page(inputs, out / PAGES["data"])
     numbers["validation_vs_test"] = write_results_page(inputs, out / PAGES["results"])
     write_summary_page(inputs.summary, out / PAGES["summary"])
-    numbers["selection"] = write_selection_page(inputs, out / PAGES["selection"])
+    regions = region_relevance(inputs, top_k)
+    write_region_table(regions, out)
+    numbers["selection"] = write_selection_page(inputs, out / PAGES["selection"], regions)
+    for emotion, entry in numbers["emotions"].items():
+        entry["relevance_by_region"] = {model: shares(regions, emotion, model) for model in MODELS}
     if inputs.data is not None:
         numbers["data"] = inputs.data.numbers()
     with atomic_path(out / SUMMARY_TABLE) as staged:
@@ -234,10 +256,11 @@ def _checked_inputs(
     features_path: str | Path | None = None,
     landmark_paths: Sequence[str | Path] | None = None,
     settings_path: str | Path | None = None,
+    faces: bool = False,
 ) -> ReportInputs:
     """The report's inputs, read once (:func:`load_report_inputs`), after checking ``top_k``
-    and that neither ``out`` nor its ``outputs`` (file names) is, or lies in, an input; ``out``
-    is created."""
+    and that neither ``out`` nor its ``outputs`` (file names; with ``faces``, each emotion's
+    relevance figure too) is, or lies in, an input; ``out`` is created."""
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
     attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
@@ -247,21 +270,23 @@ def _checked_inputs(
     stores = _flat(attribution_paths)
     data_inputs = [p for p in (manifest_path, features_path) if p is not None]
     shards = list(landmark_paths or [])
-    refuse_overwriting_inputs(
-        [out, *(out / name for name in outputs)],
-        [
-            summary_path,
-            *metrics_paths,
-            *stores,
-            *landmark_set_paths,
-            *truth,
-            *_flat(scores_paths or []),
-            *data_inputs,
-            *shards,
-            *([settings_path] if settings_path is not None else []),
-        ],
-        folders=[*stores, *([features_path] if features_path is not None else [])],
-    )
+    every_input = [
+        summary_path,
+        *metrics_paths,
+        *stores,
+        *landmark_set_paths,
+        *truth,
+        *_flat(scores_paths or []),
+        *data_inputs,
+        *shards,
+        *([settings_path] if settings_path is not None else []),
+    ]
+    folders = [*stores, *([features_path] if features_path is not None else [])]
+    named = [out / name for name in outputs]
+    if faces:  # an input named like an emotion's relevance figure, in the output folder
+        pattern = RELEVANCE_FIGURE.format(emotion="*")
+        named += [out / Path(p).name for p in every_input if fnmatch(Path(p).name, pattern)]
+    refuse_overwriting_inputs([out, *named], every_input, folders=folders)
     inputs = load_report_inputs(
         summary_path,
         metrics_paths,
@@ -273,6 +298,9 @@ def _checked_inputs(
         features_path=features_path,
         landmark_paths=shards or None,
     )
+    if faces:  # each emotion's relevance figure, named once the emotions are known
+        figures = list(relevance_figure_paths(inputs.emotions, out).values())
+        refuse_overwriting_inputs(figures, every_input, folders=folders)
     out.mkdir(parents=True, exist_ok=True)
     return inputs
 
@@ -280,7 +308,15 @@ def _checked_inputs(
 def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
     settings = [RUN_CONFIG] if writes_settings else []
     figures = [name for key, name in FIGURES.items() if faces or key not in FACE_FIGURES]
-    return [*figures, *PAGES.values(), SUMMARY_TABLE, *settings, REPORT_JSON]
+    return [
+        *figures,
+        *PAGES.values(),
+        SUMMARY_TABLE,
+        REGION_TABLE,
+        REGION_CSV,
+        *settings,
+        REPORT_JSON,
+    ]
 
 
 def _draw_faces(inputs: ReportInputs, out: Path, top_k: int) -> None:
@@ -288,7 +324,7 @@ def _draw_faces(inputs: ReportInputs, out: Path, top_k: int) -> None:
     plot_relevance_on_face(
         inputs.emotions,
         inputs.scores,
-        out / FIGURES["relevance"],
+        out,
         top_k=top_k,
         ground_truth=inputs.ground_truth,
         iteration=inputs.iterations[0],
@@ -308,7 +344,8 @@ def draw_face_figures(
     ground_truth_path: str | Path | None = None,
     top_k: int = 50,
 ) -> None:
-    """Draw only the report's figures on the face (:data:`FACE_FIGURES`) into ``out_dir``,
+    """Draw only the report's figures on the face (:data:`FACE_FIGURES` and each emotion's
+    relevance figure) into ``out_dir``,
     from the inputs :func:`make_report` takes under the same names; the same files as
     :func:`make_report` draws with ``faces=True``.
 
@@ -326,6 +363,7 @@ def draw_face_figures(
         landmark_set_paths,
         ground_truth_path,
         top_k,
+        faces=True,
     )
     with plotting():
         _draw_faces(inputs, out, top_k)

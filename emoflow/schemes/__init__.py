@@ -2,10 +2,12 @@
 
 A :class:`LandmarkScheme` names a layout of face landmarks (MediaPipe Face Mesh with or without
 the iris points, iBUG-300W's 68 points of dlib, OpenFace and py-feat) and gives everything the
-method needs of it: the point count, named region groups, left/right mirror partners, the
-points expressions barely move (the anchors of rigid alignment), a reference face and the
-edges to draw. Landmark tables record their scheme in their metadata (``emoflow.scheme``),
-feature stores in their attributes (``scheme``); files without one are MediaPipe's 478 points.
+method needs of it: the point count, named region groups (which may overlap), face regions that
+partition the points (every point in exactly one: :meth:`LandmarkScheme.face_regions`),
+left/right mirror partners, the points expressions barely move (the anchors of rigid
+alignment), a reference face and the edges to draw. Landmark tables record their scheme in
+their metadata (``emoflow.scheme``), feature stores in their attributes (``scheme``); files
+without one are MediaPipe's 478 points.
 
 Importing this package is light (NumPy and the MediaPipe topology file).
 """
@@ -19,8 +21,25 @@ import numpy as np
 from emoflow.errors import DataError
 from emoflow.facemesh import mesh
 from emoflow.schemes import _ibug68
+from emoflow.schemes._mediapipe_regions import FACE_REGIONS as _MEDIAPIPE_FACE_REGIONS
 
 DEFAULT_SCHEME = "mediapipe_478"
+FACE_AREAS: dict[str, str] = {
+    "forehead": "forehead",
+    "right_eyebrow": "eyebrows",
+    "left_eyebrow": "eyebrows",
+    "right_eye": "eyes",
+    "left_eye": "eyes",
+    "nose": "nose",
+    "right_cheek": "cheeks",
+    "left_cheek": "cheeks",
+    "mouth": "mouth",
+    "jaw": "jaw",
+    "right_contour": "contour",
+    "left_contour": "contour",
+}
+"""Every face region (:meth:`LandmarkScheme.face_regions`, top of the face to bottom) → its
+area, the region with left and right taken together."""
 """The scheme of landmark tables and feature stores that record none (written before schemes
 existed, or extracted with MediaPipe)."""
 
@@ -56,6 +75,7 @@ class LandmarkScheme:
     eye_corners: tuple[int, int]
     mediapipe_ids: tuple[int, ...] | None = field(default=None, repr=False)
     _regions: tuple[tuple[str, tuple[int, ...]], ...] | None = field(default=None, repr=False)
+    _face_regions: tuple[tuple[str, tuple[int, ...]], ...] = field(default=(), repr=False)
     _mirror: tuple[int, ...] | None = field(default=None, repr=False)
     _outline: tuple[tuple[int, int], ...] | None = field(default=None, repr=False)
 
@@ -78,6 +98,38 @@ class LandmarkScheme:
         """How many of ``landmark_ids`` fall in each region (regions may overlap)."""
         wanted = {int(i) for i in landmark_ids}
         return {name: len(wanted.intersection(ids)) for name, ids in self.regions().items()}
+
+    def face_regions(self) -> dict[str, list[int]]:
+        """Face regions that partition the points: region → point ids, every point of the
+        scheme in exactly one region.
+
+        The regions are those of :data:`FACE_AREAS` that the scheme has points in (iBUG's 68
+        points have no forehead or cheeks), top of the face to bottom; ``right``/``left`` are
+        the subject's own. MediaPipe's are defined in :mod:`emoflow.schemes._mediapipe_regions`
+        (made by ``tools/make_face_regions.py``), iBUG's in :mod:`emoflow.schemes._ibug68`.
+        """
+        return {
+            name: kept
+            for name, ids in self._face_regions
+            if (kept := [i for i in ids if i < self.n_points])
+        }
+
+    def face_region_names(self) -> np.ndarray:
+        """The face region of every point, shape ``(n_points,)`` (strings)."""
+        names = np.empty(self.n_points, dtype=object)
+        for name, ids in self.face_regions().items():
+            names[ids] = name
+        return names.astype(str)
+
+    def face_region_counts(self, landmark_ids: list[int] | np.ndarray) -> dict[str, int]:
+        """How many of ``landmark_ids`` fall in each face region (they partition the points,
+        so the counts add up to the number of ids); regions without any are left out."""
+        counts: dict[str, int] = {}
+        names = self.face_region_names()
+        for i in sorted({int(i) for i in landmark_ids}):
+            counts[str(names[i])] = counts.get(str(names[i]), 0) + 1
+        order = list(self.face_regions())
+        return dict(sorted(counts.items(), key=lambda item: order.index(item[0])))
 
     def mirror_pairs(self) -> np.ndarray:
         """Mirror partner of each point, shape ``(n_points,)``; midline points map to
@@ -119,6 +171,7 @@ SCHEMES: dict[str, LandmarkScheme] = {
         mesh.RIGID_LANDMARKS,
         1,
         (_RIGHT_EYE_OUTER, _LEFT_EYE_OUTER),
+        _face_regions=tuple(_MEDIAPIPE_FACE_REGIONS.items()),
     ),
     "mediapipe_468": LandmarkScheme(
         "mediapipe_468",
@@ -127,6 +180,7 @@ SCHEMES: dict[str, LandmarkScheme] = {
         mesh.RIGID_LANDMARKS,
         1,
         (_RIGHT_EYE_OUTER, _LEFT_EYE_OUTER),
+        _face_regions=tuple(_MEDIAPIPE_FACE_REGIONS.items()),
     ),
     "ibug_68": LandmarkScheme(
         "ibug_68",
@@ -137,6 +191,7 @@ SCHEMES: dict[str, LandmarkScheme] = {
         (36, 45),
         mediapipe_ids=_ibug68.MEDIAPIPE_TO_IBUG68,
         _regions=tuple(_ibug68.REGIONS.items()),
+        _face_regions=tuple(_ibug68.FACE_REGIONS.items()),
         _mirror=_ibug68.mirror(),
         _outline=_ibug68.OUTLINE,
     ),
@@ -181,6 +236,7 @@ def scheme_for_points(n_points: int) -> LandmarkScheme:
 
 __all__ = [
     "DEFAULT_SCHEME",
+    "FACE_AREAS",
     "SCHEMES",
     "LandmarkScheme",
     "get_scheme",

@@ -40,7 +40,24 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "lips": tuple(range(48, 68)),
     "mouth_corners": (48, 54, 60, 64),
 }
-"""Named groups of the 68 points."""
+"""Named groups of the 68 points (they overlap: the chin is part of the jaw, the mouth corners of
+the lips)."""
+
+FACE_REGIONS: dict[str, tuple[int, ...]] = {
+    "right_eyebrow": tuple(range(17, 22)),
+    "left_eyebrow": tuple(range(22, 27)),
+    "right_eye": tuple(range(36, 42)),
+    "left_eye": tuple(range(42, 48)),
+    "nose": tuple(range(27, 36)),
+    "mouth": tuple(range(48, 68)),
+    "jaw": tuple(range(4, 13)),
+    "right_contour": tuple(range(0, 4)),
+    "left_contour": tuple(range(13, 17)),
+}
+"""Face regions that partition the 68 points, named as MediaPipe's
+(:data:`emoflow.schemes.FACE_AREAS`; no points lie on the forehead or cheeks): the jaw line's
+middle nine points (from below the ears' level round the chin) are the jaw, its top four on
+each side the contour."""
 
 _PAIRS: tuple[tuple[int, int], ...] = (
     *((i, 16 - i) for i in range(8)),

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 RERUN_TRAINING = (
-    "delete it and rerun the job that wrote it (snakemake --forcerun start_chains prune_chain gather_iteration)"
+    "delete it and rerun the job that wrote it "
+    "(snakemake --forcerun start_chains prune_chain gather_iteration)"
 )
 """What to do about a damaged scores table."""
 

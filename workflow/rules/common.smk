@@ -3,13 +3,14 @@ import re
 
 from emoflow.attribution import runtime_settings
 from emoflow.comparison import CompareSettings
-from emoflow.config import check_job_memory, validate_config
+from emoflow.config import check_job_memory, kind_settings, validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_mem_mb, extraction_settings, plan_shards
 from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
 from emoflow.runlock import ResultsLock
+from emoflow.report import RELEVANCE_FIGURE
 
 # Check the configuration against the schema shipped in the package (command-line strings
 # coerced, defaults filled); a ConfigError names each offending key with its allowed values.
@@ -173,7 +174,6 @@ REPORT_FIGURES = [
     "validation_vs_test.html",
     "accuracy_vs_landmarks.png",
     "cost_vs_landmarks.png",
-    "relevance_on_face.png",
     "selected_landmarks.png",
     "confusion_matrix.png",
     "selected_confusion.png",
@@ -190,4 +190,26 @@ def get_final_outputs():
         path(LAYOUT.report / "evidence.html"),
         path(LAYOUT.report / "evidence.json"),
         path(LAYOUT.report / "accuracy_curves.png"),
+        *[
+            path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion))
+            for emotion in EMOTIONS
+        ],
     ]
+
+
+# One relevance figure per emotion, each its own report item labelled with the emotion (the
+# report's search finds "surprise").
+def relevance_figures():
+    return {
+        f"relevance_{emotion}": report(
+            path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion)),
+            caption="../report/relevance.rst",
+            category="4. Landmark relevance",
+            labels={
+                "#": f"1.{number}",
+                "item": f"relevance on the face and by region: {emotion}",
+                "emotion": emotion,
+            },
+        )
+        for number, emotion in enumerate(EMOTIONS, start=1)
+    }

@@ -11,7 +11,8 @@ REPORT_SETTINGS = {
     **({"demo": config["demo"]} if config["dataset"]["adapter"] == "demo" else {}),
     "landmarks": config["landmarks"],
     "features": config["features"],
-    "train": config["train"],
+    # the chosen model kind's settings only (no backprop.* for an rvfl run)
+    "train": kind_settings(config["train"]),
     "attribution": ATTRIBUTION_SETTINGS,
     "prune": PRUNE_SETTINGS,
     "evaluation": config["evaluation"],
@@ -114,9 +115,12 @@ rule make_report:
             category="4. Landmark relevance",
             labels={
                 "#": "3",
-                "item": "landmarks kept, by face region, with ids (table)",
+                "item": "landmarks kept by face region, with relevance and shares (table)",
+                "emotion": "every emotion",
             },
         ),
+        regions=path(LAYOUT.report / "relevance_by_region.parquet"),
+        regions_csv=path(LAYOUT.report / "relevance_by_region.csv"),
         settings=report(
             path(LAYOUT.report / "run_settings.html"),
             caption="../report/config.rst",
@@ -136,7 +140,7 @@ rule make_report:
         "../scripts/make_report.py"
 
 
-# The two figures on the face are a third of the report's drawing and need neither the scores
+# The figures on the face are a third of the report's drawing and need neither the scores
 # nor the data inputs: drawn in a job of their own, beside make_report (the run's last jobs).
 rule draw_face_figures:
     input:
@@ -150,20 +154,16 @@ rule draw_face_figures:
         landmarks=per_iteration(LAYOUT.landmark_sets),
         truth=get_ground_truth(),
     output:
-        relevance=report(
-            path(LAYOUT.report / "relevance_on_face.png"),
-            caption="../report/relevance.rst",
-            category="4. Landmark relevance",
-            labels={
-                "#": "1",
-                "item": "relevance on the face: all landmarks and selected",
-            },
-        ),
+        **relevance_figures(),
         selected=report(
             path(LAYOUT.report / "selected_landmarks.png"),
             caption="../report/selected.rst",
             category="4. Landmark relevance",
-            labels={"#": "2", "item": "landmarks kept by each selected model"},
+            labels={
+                "#": "2",
+                "item": "landmarks kept by each selected model",
+                "emotion": "every emotion",
+            },
         ),
     log:
         log("draw_face_figures", "draw_face_figures"),

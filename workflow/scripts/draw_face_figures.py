@@ -1,4 +1,5 @@
-"""Rule draw_face_figures: relevance on the face, and the landmarks each selected model kept."""
+"""Rule draw_face_figures: each emotion's relevance on the face, and the landmarks each selected
+model kept."""
 
 from pathlib import Path
 
@@ -11,7 +12,7 @@ draw_face_figures(
     snakemake.input.metrics,
     snakemake.input.attributions,
     snakemake.input.landmarks,
-    Path(snakemake.output.relevance).parent,
+    Path(snakemake.output.selected).parent,
     ground_truth_path=snakemake.input.truth or None,
     top_k=snakemake.params.top_k,
 )
