@@ -373,6 +373,37 @@ def test_verdicts_compare_at_the_selected_count() -> None:
     assert random["beats"] and random["val"] == pytest.approx(0.64)
     assert random["val_std"] == pytest.approx(np.std([0.60, 0.62, 0.64, 0.66, 0.68]))
     assert random["n_runs"] == 5
+    assert random["n_undefined"] == 0 and random["n_test_undefined"] == 0
+
+
+def test_verdicts_skip_and_count_undefined_scores() -> None:
+    """A random seed whose test set scored NaN (no positive video) is left out of the mean
+    over seeds, not averaged in as NaN (nor 0.5), and counted."""
+    rows = [
+        {
+            "emotion": "fear",
+            "ranking": ranking,
+            "seed": seed,
+            "iteration": 1,
+            "n_landmarks": 40,
+            "val_balanced_accuracy_mean": value,
+            "val_balanced_accuracy_std": 0.01,
+            "test_balanced_accuracy": test,
+            "selected": True,
+            "landmarks": list(range(40)),
+        }
+        for ranking, seed, value, test in [
+            (CHAIN, None, 0.8, 0.7),
+            ("random", 0, 0.6, 0.5),
+            ("random", 1, 0.7, float("nan")),
+            ("random", 2, 0.8, 0.7),
+        ]
+    ]
+    random = verdicts(comparison_frame(rows)).row(0, named=True)
+    assert random["val"] == pytest.approx(0.7) and random["test"] == pytest.approx(0.6)
+    assert random["n_runs"] == 3 and random["n_test_undefined"] == 1
+    assert random["n_undefined"] == 0
+    assert random["test_delta"] == pytest.approx(0.1)
 
 
 def test_the_table_reader_names_bad_files(tmp_path: Path) -> None:

@@ -195,3 +195,26 @@ def test_subject_folds_without_labels_balance_sizes_and_refuse_too_few_subjects(
         subject_folds(subjects, 8)
     with pytest.raises(DataError, match="labels"):
         subject_folds(subjects, 3, labels=np.zeros(3))
+
+
+def test_the_reports_confusions_leave_a_one_class_test_undefined() -> None:
+    """The report's selected-model confusions: a held-out test without the emotion's samples
+    has no balanced accuracy (it was the specificity, under that name)."""
+    import polars as pl
+
+    from emoflow.report.outcomes import multiclass_record, selected_confusions
+
+    table = pl.DataFrame(
+        {
+            "video_id": ["a", "b", "c", "d", "e", "f"],
+            "emotion": ["joy", "fear", "joy", "fear", "fear", "fear"],
+            "fold": [0, 0, 1, 1, -1, -1],
+            "score": [1.0, -1.0, -1.0, -1.0, -1.0, -1.0],
+        }
+    )
+    entry = selected_confusions({"joy": table}, {"joy": 2})["joy"]
+    assert entry["validation_balanced_accuracy"] == pytest.approx(0.75)
+    assert entry["test"] == [[2, 0], [0, 0]] and entry["test_balanced_accuracy"] is None
+    record = multiclass_record(np.array(["joy", "joy"]), np.array(["joy", "fear"]), ["fear", "joy"])
+    assert record["balanced_accuracy"] is None and record["accuracy"] == 0.5
+    assert record["confusion_matrix"] == [[0, 0], [1, 1]] and record["n_samples"] == 2
