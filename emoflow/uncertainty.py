@@ -19,6 +19,11 @@ of the resampled scores.
 - :func:`verdict` — ``"win"`` when a difference's interval lies above 0, ``"loss"`` below,
   ``"no difference shown"`` when it contains 0.
 
+With few subjects the percentile interval is too narrow: in simulated studies whose true
+balanced accuracy is known (``tests/test_uncertainty.py``), a 95 % interval contained it in
+94 % of studies with 30 subjects, 93 % with 10 and 87 % with 6. Report ``n_subjects`` beside
+every interval.
+
 Light (numpy only) and vectorised: a resample is a vector of subject counts, the resampled
 confusion counts are one matrix product, so 2,000 resamples of a few hundred samples take a
 few milliseconds. Seeded: the same ``seed`` gives the same resamples, and the intervals of
