@@ -20,6 +20,7 @@ from emoflow.comparison import (
     comparison_frame,
     deltas_by_iteration,
     gather_comparison,
+    mean_difference_scores,
     motion_scores,
     nested_top_sets,
     plot_comparison,
@@ -30,7 +31,7 @@ from emoflow.comparison import (
     zero_baseline_relevance,
 )
 from emoflow.config import allowed_values, section_schema
-from emoflow.errors import ConfigError, InputError
+from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.landmark_sets import write_landmark_sets
 from emoflow.pruning import summarise_iterations
 from emoflow.synthetic import PlantedData, planted_features
@@ -83,6 +84,42 @@ def test_motion_ranking_finds_a_planted_moving_landmark(rng) -> None:
     assert scores[3] < scores[7] / 5
     ids = np.arange(100, 120)
     assert nested_top_sets(ids, scores, [20, 1])[1].tolist() == [107]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mean_difference_ranks_the_planted_landmarks_first(seed: int) -> None:
+    """Every emotion's planted landmarks are its top ones: the distractors, which move 2.4×
+    as far as a planted landmark but alike in every class, cancel in the class means (with
+    enough samples: 360 here; with 36 the difference of their noisy means still outranks
+    some planted landmarks)."""
+    data = planted_features(
+        n_subjects=12, repetitions=10, n_frames=6, equal_strength=True, seed=seed
+    )
+    for emotion, planted in data.planted.items():
+        labels = (data.emotions == emotion).astype(int)
+        scores = mean_difference_scores(data.features, labels)
+        assert scores.shape == (data.features.shape[2],) and (scores >= 0).all()
+        order = np.argsort(-scores, kind="stable")
+        assert sorted(order[: len(planted)].tolist()) == planted
+        others = np.setdiff1d(np.arange(len(scores)), planted)
+        assert scores[others].max() < 0.8 * scores[planted].min()
+    ids = np.arange(478)[::-1]  # scores follow the order of the landmarks given
+    some = mean_difference_scores(data.features, labels, ids)
+    assert some == pytest.approx(scores[ids], rel=1e-12)
+
+
+def test_mean_difference_is_the_norm_of_the_class_mean_difference(rng) -> None:
+    features = rng.standard_normal((10, 3, 4, 3))
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+    expected = [
+        np.sqrt(np.sum((features[:3, :, k].mean(0) - features[3:, :, k].mean(0)) ** 2))
+        for k in range(4)
+    ]
+    assert mean_difference_scores(features, labels) == pytest.approx(expected)
+    with pytest.raises(DataError, match="mean_difference ranking needs samples of the emotion"):
+        mean_difference_scores(features, np.zeros(10))
+    with pytest.raises(DataError, match="labels"):
+        mean_difference_scores(features, labels[:5])
 
 
 def test_vanilla_ig_uses_the_zero_baseline(monkeypatch, planted: PlantedData) -> None:
@@ -227,7 +264,7 @@ def test_rankings_never_see_the_held_out_test_subjects(
     noise = np.random.default_rng(5).standard_normal(wild[held_out].shape)
     wild[held_out] = 50.0 * noise + 10.0
     store = dataclasses.replace(small, features=wild).write_store(tmp_path / "wild.zarr")
-    for ranking in ("motion", "vanilla_ig"):
+    for ranking in ("motion", "mean_difference", "vanilla_ig"):
         out = tmp_path / f"{ranking}.parquet"
         compare_pruning(
             store, chain["sets"], EMOTION, ranking, out, train=TRAIN, attribution=ATTRIBUTION
@@ -241,6 +278,27 @@ def test_rankings_never_see_the_held_out_test_subjects(
             changed["test_balanced_accuracy"].to_list()
             != original["test_balanced_accuracy"].to_list()
         )
+
+
+@pytest.mark.parametrize("ranking", ["motion", "mean_difference"])
+def test_model_free_rankings_rank_the_start_set_once(
+    ranking: str, small: PlantedData, chain: dict, compared: dict[str, Path]
+) -> None:
+    """Each count keeps the top of one ranking of the start set, computed on the development
+    subjects: the sets are nested, the same as ranking each iteration's set again."""
+    from emoflow.comparison import MODEL_FREE_RANKINGS
+
+    development = ~held_out_mask(small.subjects, TRAIN["test_subjects"], seed=0)
+    labels = (small.emotions[development] == EMOTION).astype(int)
+    start = np.arange(small.features.shape[2])
+    scores = MODEL_FREE_RANKINGS[ranking](small.features[development], labels, start)
+    table = read_comparison(compared[ranking]).sort("iteration")
+    kept = [np.asarray(keep) for keep in table["landmarks"].to_list()]
+    expected = nested_top_sets(start, scores, table["n_landmarks"].to_list())
+    assert [k.tolist() for k in kept] == [e.tolist() for e in expected]
+    assert set(kept[1]) <= set(kept[0])
+    again = MODEL_FREE_RANKINGS[ranking](small.features[development], labels, kept[0])
+    assert nested_top_sets(kept[0], again, [len(kept[1])])[0].tolist() == kept[1].tolist()
 
 
 def test_an_unknown_ranking_is_refused(small_store: Path, chain: dict, tmp_path: Path) -> None:
@@ -315,6 +373,37 @@ def test_verdicts_compare_at_the_selected_count() -> None:
     assert random["beats"] and random["val"] == pytest.approx(0.64)
     assert random["val_std"] == pytest.approx(np.std([0.60, 0.62, 0.64, 0.66, 0.68]))
     assert random["n_runs"] == 5
+    assert random["n_undefined"] == 0 and random["n_test_undefined"] == 0
+
+
+def test_verdicts_skip_and_count_undefined_scores() -> None:
+    """A random seed whose test set scored NaN (no positive video) is left out of the mean
+    over seeds, not averaged in as NaN (nor 0.5), and counted."""
+    rows = [
+        {
+            "emotion": "fear",
+            "ranking": ranking,
+            "seed": seed,
+            "iteration": 1,
+            "n_landmarks": 40,
+            "val_balanced_accuracy_mean": value,
+            "val_balanced_accuracy_std": 0.01,
+            "test_balanced_accuracy": test,
+            "selected": True,
+            "landmarks": list(range(40)),
+        }
+        for ranking, seed, value, test in [
+            (CHAIN, None, 0.8, 0.7),
+            ("random", 0, 0.6, 0.5),
+            ("random", 1, 0.7, float("nan")),
+            ("random", 2, 0.8, 0.7),
+        ]
+    ]
+    random = verdicts(comparison_frame(rows)).row(0, named=True)
+    assert random["val"] == pytest.approx(0.7) and random["test"] == pytest.approx(0.6)
+    assert random["n_runs"] == 3 and random["n_test_undefined"] == 1
+    assert random["n_undefined"] == 0
+    assert random["test_delta"] == pytest.approx(0.1)
 
 
 def test_the_table_reader_names_bad_files(tmp_path: Path) -> None:

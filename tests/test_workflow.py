@@ -528,10 +528,11 @@ def test_comparison_jobs_are_planned_only_when_enabled(tmp_path: Path) -> None:
     assert hard.returncode == 0, hard.stderr[-2000:]
     output = hard.stdout + hard.stderr
     planned = _planned_jobs(output)
-    assert planned["compare_pruning"] == 6 * 3  # every emotion × random, motion, vanilla_ig
+    # every emotion × random, motion, mean_difference, vanilla_ig
+    assert planned["compare_pruning"] == 6 * 4
     assert planned["gather_comparison"] == 1
     resources = _job_resources(output, "compare_pruning")
-    assert len(resources) == 18 and all("gpu=1" in line for line in resources)
+    assert len(resources) == 24 and all("gpu=1" in line for line in resources)
 
 
 @pytest.mark.slow

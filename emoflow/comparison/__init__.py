@@ -3,8 +3,8 @@
 At the landmark counts the IG chain kept at each iteration, each baseline keeps its own
 landmarks and is trained and scored by the same protocol (:mod:`emoflow.training`):
 
-- :mod:`~emoflow.comparison.rankings` — random nested sets, an explanation-free motion
-  statistic, vanilla IG (zero baseline);
+- :mod:`~emoflow.comparison.rankings` — random nested sets, two model-free statistics
+  (motion energy, class-mean difference), vanilla IG (zero baseline);
 - :mod:`~emoflow.comparison.run` — one baseline of one emotion (rule ``compare_pruning``);
 - :mod:`~emoflow.comparison.table` — the comparison tables (the one module that writes and
   reads them), the gather and :func:`verdicts`;
@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 from emoflow._lazy import lazy_names
 from emoflow.comparison.rankings import (
+    MODEL_FREE_RANKINGS,
     RANKINGS,
+    mean_difference_scores,
     motion_energy,
     motion_scores,
     nested_top_sets,
@@ -49,6 +51,7 @@ _LAZY = {"plot_comparison": "figure", "compare_pruning": "run", "chain_counts": 
 __all__ = [
     "CHAIN",
     "COMPARISON_SCHEMA",
+    "MODEL_FREE_RANKINGS",
     "RANKINGS",
     "CompareSettings",
     "chain_counts",
@@ -56,6 +59,7 @@ __all__ = [
     "comparison_frame",
     "deltas_by_iteration",
     "gather_comparison",
+    "mean_difference_scores",
     "motion_energy",
     "motion_scores",
     "nested_top_sets",

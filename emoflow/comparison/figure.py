@@ -17,6 +17,7 @@ _STYLE = {
     "ig_guided": ("tab:blue", "o", "IG-guided (improved IG)"),
     "vanilla_ig": ("tab:orange", "s", "vanilla IG (zero baseline)"),
     "motion": ("tab:green", "^", "motion statistic"),
+    "mean_difference": ("tab:purple", "D", "class-mean difference"),
     "random": ("tab:grey", "x", "random (mean ± std)"),
 }
 
@@ -78,7 +79,7 @@ def plot_comparison(table: pl.DataFrame, out_path: str | Path) -> None:
     for panel in list(axes.flat)[len(emotions) :]:
         panel.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
+    figure.legend(handles, labels, loc="lower center", ncol=min(5, len(handles)), frameon=False)
     figure.tight_layout(rect=(0, 0.06, 1, 1))
     with atomic_path(out_path) as staged:
         figure.savefig(staged, dpi=120, format="png")

@@ -9,8 +9,11 @@ its ``_train_emotion``, so the numbers are comparable with the chain's ``metrics
 
 - ``random``: ``prune.compare_seeds`` nested sets per emotion, each the first ``count`` of one
   seeded permutation of the start set;
-- ``motion``: one ranking of the start set by :func:`~emoflow.comparison.rankings.motion_scores`
-  (nested by construction);
+- ``motion``, ``mean_difference`` (model-free): one ranking of the start set, from the
+  development samples, by :func:`~emoflow.comparison.rankings.motion_scores` or
+  :func:`~emoflow.comparison.rankings.mean_difference_scores`; each count keeps the top of
+  that one ranking (nested by construction; a model-free score does not change when other
+  landmarks are dropped, so ranking again each iteration would give the same sets);
 - ``vanilla_ig``: iterative like the chain: train on the current set, attribute it with the
   zero baseline, keep the top ``count`` of the next iteration.
 
@@ -30,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from emoflow.comparison.rankings import (
+    MODEL_FREE_RANKINGS,
     RANKINGS,
-    motion_scores,
     nested_top_sets,
     random_sets,
     zero_baseline_relevance,
@@ -75,7 +78,7 @@ def compare_pruning(
         The emotion's ``landmarks.json`` of every iteration of the IG chain, in order (their
         sizes are the counts; iteration 0's set is the start).
     ranking
-        ``random``, ``motion`` or ``vanilla_ig`` (:data:`RANKINGS`).
+        ``random``, ``motion``, ``mean_difference`` or ``vanilla_ig`` (:data:`RANKINGS`).
     train, attribution
         The ``train`` section (as for :func:`emoflow.training.train_emotion`) and the
         ``attribution`` section (vanilla IG keeps its method, steps and aggregation and
@@ -121,8 +124,8 @@ def compare_pruning(
                                 emotion, ranking, seed, iteration, keep, fit(iteration, keep)
                             )
                         )
-        elif ranking == "motion":
-            scores = motion_scores(development.features, labels, start)
+        elif ranking in MODEL_FREE_RANKINGS:  # ranked once, from the start set
+            scores = MODEL_FREE_RANKINGS[ranking](development.features, labels, start)
             for iteration, keep in enumerate(nested_top_sets(start, scores, counts)):
                 if iteration:
                     rows.append(

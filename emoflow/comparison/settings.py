@@ -22,7 +22,7 @@ class CompareSettings(SectionSettings):
     ----------
     compare
         Baseline rankings (keys of :data:`~emoflow.comparison.RANKINGS`): ``random``,
-        ``motion``, ``vanilla_ig``; empty: no comparison (the default).
+        ``motion``, ``mean_difference``, ``vanilla_ig``; empty: no comparison (the default).
     compare_seeds
         Random landmark sets per iteration (the spread of the ``random`` baseline).
     """

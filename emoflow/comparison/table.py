@@ -227,15 +227,20 @@ def _against_chain(at: pl.DataFrame) -> pl.DataFrame:
         pl.col("val_balanced_accuracy_mean").alias("ig_val"),
         pl.col("test_balanced_accuracy").alias("ig_test"),
     )
+    # an undefined score (NaN, or null) is skipped by the means over seeds and counted
+    val = pl.col("val_balanced_accuracy_mean").fill_nan(None)
+    test = pl.col("test_balanced_accuracy").fill_nan(None)
     others = (
         at.filter(pl.col("ranking") != CHAIN)
         .group_by("emotion", "ranking", "iteration")
         .agg(
-            pl.col("val_balanced_accuracy_mean").mean().alias("val"),
-            pl.col("val_balanced_accuracy_mean").std(ddof=0).alias("val_std"),
-            pl.col("test_balanced_accuracy").mean().alias("test"),
-            pl.col("test_balanced_accuracy").std(ddof=0).alias("test_std"),
+            val.mean().alias("val"),
+            val.std(ddof=0).alias("val_std"),
+            test.mean().alias("test"),
+            test.std(ddof=0).alias("test_std"),
             pl.len().alias("n_runs"),
+            val.null_count().alias("n_undefined"),
+            test.null_count().alias("n_test_undefined"),
         )
     )
     return (
@@ -266,6 +271,8 @@ def deltas_by_iteration(table: pl.DataFrame) -> pl.DataFrame:
             "test",
             "test_delta",
             "n_runs",
+            "n_undefined",
+            "n_test_undefined",
             "beats",
         )
         .sort("emotion", "ranking", "iteration")
@@ -280,7 +287,9 @@ def verdicts(table: pl.DataFrame) -> pl.DataFrame:
     ``beats`` = delta > 0, the test balanced accuracies likewise (``test_delta``), and a plain
     ``statement`` ("happiness: IG-guided beats random at 40 landmarks: yes (Δ +0.031 …)").
     An emotion whose selected iteration is 0 keeps every landmark, the same set (and model)
-    for every ranking: Δ 0, "no".
+    for every ranking: Δ 0, "no". An undefined score of a run (NaN: a test set without the
+    emotion's videos) is left out of the means over seeds and counted (``n_undefined``
+    validation, ``n_test_undefined`` test, of ``n_runs``).
     """
     full = _with_shared_start(table)
     selected = full.filter(pl.col("ranking") == CHAIN, pl.col("selected")).select(
@@ -318,6 +327,8 @@ def _statements(joined: pl.DataFrame) -> pl.DataFrame:
             "test_std",
             "test_delta",
             "n_runs",
+            "n_undefined",
+            "n_test_undefined",
             "beats",
             "statement",
         )

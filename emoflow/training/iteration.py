@@ -32,6 +32,7 @@ from emoflow.models import (
     resolve_device,
     save_model,
     subject_folds,
+    summarise_folds,
     time_inference,
 )
 from emoflow.schemes import DEFAULT_SCHEME
@@ -55,14 +56,10 @@ from emoflow.training.outputs import (
 log = logging.getLogger(__name__)
 
 
-def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    summary: dict[str, dict[str, float]] = {"mean": {}, "std": {}}
-    for name in (*METRIC_NAMES, "train_time_s", "selection_time_s"):
-        values = np.array([m.get(name, np.nan) for m in fold_metrics], dtype=np.float64)
-        finite = np.isfinite(values)
-        summary["mean"][name] = float(np.mean(values[finite])) if finite.any() else float("nan")
-        summary["std"][name] = float(np.std(values[finite])) if finite.any() else float("nan")
-    return summary
+def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean and std over folds of the defined values; ``n_undefined`` counts the folds whose
+    score is undefined (:func:`emoflow.models.summarise_folds`)."""
+    return summarise_folds(fold_metrics, (*METRIC_NAMES, "train_time_s", "selection_time_s"))
 
 
 def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
@@ -165,7 +162,7 @@ def _protocol(
     test_set = feature_set.samples(test_mask)
     development = feature_set.samples(~test_mask)
     _check_feature_set(development, features_path, n_folds)
-    folds = subject_folds(development.subjects, n_folds, seed=seed)
+    folds = subject_folds(development.subjects, n_folds, labels=development.emotions, seed=seed)
     fold_of_sample = np.empty(len(development.video_ids), dtype=np.int64)
     for fold, test_index in enumerate(folds):
         fold_of_sample[test_index] = fold
