@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for kind, cls in MODEL_KINDS.items()
     }
     selection = SelectionSettings(**(train_config.get("selection") or {}))
-    folds = subject_folds(feature_set.subjects, args.folds, seed=args.seed)
+    folds = subject_folds(
+        feature_set.subjects, args.folds, labels=feature_set.emotions, seed=args.seed
+    )
     emotions = args.emotions or feature_set.emotion_names
     kinds = list(args.kinds)
     # one untimed fit per model kind first: the first call of a kernel pays its set-up

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -40,10 +41,25 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
+def json_ready(payload: Any) -> Any:
+    """A copy of ``payload`` in which every non-finite float (an undefined score: NaN, ±inf)
+    is ``None``, so that it is written as JSON's ``null`` (``NaN`` is not JSON: browsers,
+    ``jq`` and strict parsers refuse it)."""
+    if isinstance(payload, float):
+        return payload if math.isfinite(payload) else None
+    if isinstance(payload, dict):
+        return {key: json_ready(value) for key, value in payload.items()}
+    if isinstance(payload, list | tuple):
+        return [json_ready(value) for value in payload]
+    return payload
+
+
 def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON, atomically."""
+    """Write ``payload`` as indented JSON, atomically; undefined numbers (NaN) as ``null``
+    (:func:`json_ready`)."""
+    text = json.dumps(json_ready(payload), indent=2, sort_keys=False, allow_nan=False)
     with atomic_path(path) as staged:
-        staged.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        staged.write_text(text + "\n")
 
 
 def read_json(path: str | Path) -> Any:

@@ -1,4 +1,4 @@
-"""What produced a run: its configuration, seeds, package versions and platform.
+"""What produced a run: its configuration, seeds, package versions, environment and platform.
 
 :func:`write_provenance` records them next to the results (``results/provenance.json``), so a
 result can be traced to the exact settings and software that made it. The record holds no
@@ -29,6 +29,8 @@ PACKAGES = (
     "snakemake",
     "opencv-python-headless",
     "scikit-image",
+    "scikit-learn",
+    "scipy",
     "jsonschema",
 )
 """Distributions whose installed versions are recorded."""
@@ -50,6 +52,26 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | No
 
         versions["emoflow"] = __version__
     return versions
+
+
+def installed_distributions() -> list[str]:
+    """Every installed distribution as ``name==version``, sorted by name: what
+    ``pip freeze --all`` lists, read from the installed metadata (no subprocess, nothing
+    imported).
+
+    A name installed twice on the path (a user site beside the environment) is listed once,
+    as the first one Python would import. An editable install (emoflow in a development
+    checkout) is listed by its version where ``pip freeze`` writes ``-e PATH``, so the record
+    holds no path of the machine.
+    """
+    seen: dict[str, str] = {}
+    for distribution in importlib.metadata.distributions():
+        name = distribution.metadata["Name"]
+        if not name:
+            continue
+        key = name.lower().replace("_", "-").replace(".", "-")
+        seen.setdefault(key, f"{name}=={distribution.version}")
+    return [seen[key] for key in sorted(seen)]
 
 
 def platform_record() -> dict[str, str]:
@@ -98,6 +120,7 @@ def provenance_record(config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "emoflow_provenance": 1,
         "packages": package_versions(),
+        "environment": installed_distributions(),
         "platform": platform_record(),
         "seeds": find_seeds(plain),
         "config": plain,
@@ -120,7 +143,8 @@ def read_dataset(path: str | Path) -> dict[str, Any] | None:
 
 
 def write_provenance(path: str | Path, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Write the run's configuration, seeds, package versions and platform as JSON, atomically.
+    """Write the run's configuration, seeds, package versions, environment and platform as
+    JSON, atomically.
 
     Parameters
     ----------
@@ -132,8 +156,10 @@ def write_provenance(path: str | Path, config: Mapping[str, Any]) -> dict[str, A
     Returns
     -------
     dict
-        The record written: ``packages`` (python packages → version), ``platform``,
-        ``seeds`` (key path → value) and ``config``.
+        The record written: ``packages`` (the packages that compute results → version),
+        ``environment`` (every installed distribution, ``name==version``: the exact
+        environment, :func:`installed_distributions`), ``platform``, ``seeds`` (key path →
+        value) and ``config``.
     """
     record = provenance_record(config)
     write_json(path, record)
@@ -142,6 +168,7 @@ def write_provenance(path: str | Path, config: Mapping[str, Any]) -> dict[str, A
 
 __all__ = [
     "find_seeds",
+    "installed_distributions",
     "package_versions",
     "platform_record",
     "read_dataset",

@@ -103,7 +103,7 @@ def test_mean_difference_ranking_finds_the_planted_landmarks(rng, small: Planted
     assert mean_difference_scores(small.features, planted_labels, keep) == pytest.approx(
         planted_scores[keep]
     )
-    with pytest.raises(Exception, match="needs samples of the emotion and of others"):
+    with pytest.raises(Exception, match="needs samples of the emotion and of the others"):
         mean_difference_scores(features, np.ones(n))
 
 
@@ -187,7 +187,9 @@ def _outer_subjects(small: PlantedData) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the held-out test subjects and of outer fold FOLD's subjects."""
     held_out = held_out_mask(small.subjects, TRAIN["test_subjects"], seed=0)
     development = np.flatnonzero(~held_out)
-    folds = outer_folds(small.subjects[development], TRAIN["n_folds"], seed=0)
+    folds = outer_folds(
+        small.subjects[development], small.emotions[development], TRAIN["n_folds"], seed=0
+    )
     outer = np.zeros(len(small.subjects), dtype=bool)
     outer[development[folds[FOLD]]] = True
     return held_out, outer

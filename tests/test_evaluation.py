@@ -19,19 +19,12 @@ from emoflow.evaluation import (
     CHAIN,
     COMBINED,
     FULL,
-    MIN_SUBJECTS,
-    NO_DIFFERENCE,
     TABLES,
     TOO_FEW,
     EvidenceSettings,
-    balanced_accuracy,
     estimate_all,
-    interval,
-    multiclass_balanced_accuracy,
     read_evaluation,
     run_procedure,
-    subject_weights,
-    verdict,
     write_evaluation,
 )
 from emoflow.layout import ResultsLayout
@@ -50,87 +43,6 @@ TRAIN = {
 }
 ATTRIBUTION = {"n_steps": 8, "n_baselines": 2, "batch_size": 32}
 PRUNE = {"fraction": 0.5, "min_landmarks": 8}
-SEED_WITHOUT_SIGNAL = 13
-
-
-# -- the bootstrap ------------------------------------------------------------------------------
-def test_balanced_accuracy_is_undefined_without_both_classes() -> None:
-    weights = np.ones((1, 4))
-    labels = np.array([0, 0, 0, 0])
-    assert np.isnan(balanced_accuracy(weights, labels, np.array([0, 0, 1, 0])))[0]
-    both = balanced_accuracy(weights, np.array([1, 0, 0, 0]), np.array([1, 0, 1, 0]))
-    assert both[0] == pytest.approx(0.5 * (1 + 2 / 3))
-    truth = np.array(["a", "a", "b", "b"])
-    assert multiclass_balanced_accuracy(weights, truth, truth, ["a", "b", "c"])[0] == 1.0
-    only_a = multiclass_balanced_accuracy(weights, np.array(["a"] * 4), truth, ["a", "b"])
-    assert np.isnan(only_a[0])
-
-
-def test_resamples_draw_whole_subjects_within_each_run() -> None:
-    subjects = np.repeat([f"s{i}" for i in range(6)], 3)
-    runs = np.repeat(["0", "1"], 9)  # s0-s2 in run 0, s3-s5 in run 1
-    weights = subject_weights(subjects, 200, seed=1, strata=runs)
-    assert weights.shape == (201, 18) and (weights[0] == 1).all()
-    for row in weights[1:]:
-        per_subject = row.reshape(6, 3)
-        assert (per_subject == per_subject[:, :1]).all()  # a subject's samples together
-        assert per_subject[:3, 0].sum() == 3 and per_subject[3:, 0].sum() == 3  # run sizes kept
-    assert np.array_equal(weights, subject_weights(subjects, 200, seed=1, strata=runs))
-
-
-def _subjects_data(rng, n_subjects: int, per_subject: int = 8):
-    subjects = np.repeat(np.arange(n_subjects).astype(str), per_subject)
-    labels = np.tile(np.arange(per_subject) % 2, n_subjects).astype(bool)
-    return subjects, labels
-
-
-def test_a_difference_planted_on_every_subject_is_a_win_and_noise_is_not(rng) -> None:
-    subjects, labels = _subjects_data(rng, 12)
-    weights = subject_weights(subjects, 2000, seed=0)
-    good = labels.copy()
-    worse = labels.copy()
-    flip = rng.random(len(labels)) < 0.3  # 30 % of every subject's samples wrong
-    worse[flip] = ~worse[flip]
-    difference = balanced_accuracy(weights, labels, good) - balanced_accuracy(
-        weights, labels, worse
-    )
-    found = interval(difference, n_subjects=12)
-    assert found.low > 0 and verdict(found, n_subjects=12) == "win"
-    # two procedures equally noisy, independently: no difference shown
-    other = labels.copy()
-    flip_other = rng.random(len(labels)) < 0.3
-    other[flip_other] = ~other[flip_other]
-    same = balanced_accuracy(weights, labels, other) - balanced_accuracy(weights, labels, worse)
-    found = interval(same, n_subjects=12)
-    assert found.low < 0 < found.high and verdict(found) == NO_DIFFERENCE
-    reversed_found = interval(-difference, n_subjects=12)
-    assert verdict(reversed_found) == "loss"
-
-
-def test_too_few_subjects_give_no_interval() -> None:
-    subjects = np.repeat(["a", "b"], 6)
-    labels = np.tile([True, False], 6)
-    weights = subject_weights(subjects, 500, seed=0)
-    found = interval(balanced_accuracy(weights, labels, labels), n_subjects=2)
-    assert found.estimate == 1.0 and np.isnan(found.low) and np.isnan(found.high)
-    assert verdict(found, n_subjects=2) == TOO_FEW
-    assert MIN_SUBJECTS > 2
-
-
-def test_intervals_cover_the_true_balanced_accuracy(rng) -> None:
-    """On simulated studies of 20 subjects whose own accuracies vary around 0.75, the 95 %
-    interval of the pooled balanced accuracy holds the population's value about 95 % of
-    the time (cluster bootstrap: a little below with few clusters)."""
-    covered, n_studies = 0, 200
-    for study in range(n_studies):
-        subjects, labels = _subjects_data(rng, 20, per_subject=10)
-        skill = np.clip(rng.normal(0.75, 0.08, 20), 0, 1)[subjects.astype(int)]
-        correct = rng.random(len(labels)) < skill
-        predicted = np.where(correct, labels, ~labels)
-        weights = subject_weights(subjects, 500, seed=study)
-        found = interval(balanced_accuracy(weights, labels, predicted), n_subjects=20)
-        covered += found.low <= 0.75 <= found.high
-    assert 0.86 <= covered / n_studies <= 0.99
 
 
 # -- the count choice ---------------------------------------------------------------------------
@@ -177,7 +89,11 @@ def test_no_outer_subject_reaches_its_fold_chain(
     held_out = held_out_mask(data.subjects, TRAIN["test_subjects"], seed=0)
     development = np.flatnonzero(~held_out)
     outer = np.zeros(len(data.subjects), dtype=bool)
-    outer[development[outer_folds(data.subjects[development], 2, seed=0)[0]]] = True
+    outer[
+        development[
+            outer_folds(data.subjects[development], data.emotions[development], 2, seed=0)[0]
+        ]
+    ] = True
     hidden_subjects = set(data.subjects[held_out | outer].tolist())
     seen: list[set[str]] = []
     original_fit = _base.BaseModel.fit
@@ -229,10 +145,13 @@ def test_no_outer_subject_reaches_its_fold_chain(
 # -- no signal, no claim ------------------------------------------------------------------------
 def test_labels_without_signal_give_intervals_that_hold_chance(tmp_path: Path) -> None:
     """Landmark tracks whose labels carry no signal (no emotion moves any landmark; every
-    video's label drawn at random; blinks, jitter and noise as usual): the nested estimate of
-    the selected (pruned) model holds chance (0.5) in its interval for every emotion, and the
-    combined classifier holds 1/4, although pruning chose its counts freely in every fold
-    (the single-level chain read up to 0.71 on such data, issue 21).
+    video's label drawn at random; blinks, jitter and noise as usual), three data sets: the
+    nested estimates of the selected (pruned) models hold chance (0.5) in their intervals
+    (all but two at most of the nine; nominal coverage 95 %, about 91 % measured by
+    ``benchmarks/null_coverage.py``) and average chance, although pruning chose its counts
+    freely in every fold (the single-level chain read up to 0.71 on such data, issue 21;
+    ``benchmarks/null_coverage.py`` measures how much higher the deployed chain's own
+    cross-validation of its selection reads).
 
     The labels are drawn independently (not a permutation of the true ones): a permutation
     fixes how many videos carry each label, so the labels of an outer fold and of its
@@ -240,37 +159,37 @@ def test_labels_without_signal_give_intervals_that_hold_chance(tmp_path: Path) -
     a small permuted data set reads below chance (seen: ~0.45 on average); keeping each
     subject's counts instead makes the labels anti-correlated with the emotion the features
     carry, a signal that transfers across subjects."""
-    emotions = ("happiness", "sadness", "surprise", "anger")
-    data = planted_features(
-        emotions=emotions,
-        n_subjects=10,
-        repetitions=2,
-        n_frames=4,
-        n_landmarks=48,
-        signal=0.0,
-        seed=SEED_WITHOUT_SIGNAL,
-    )
-    rng = np.random.default_rng(SEED_WITHOUT_SIGNAL)
-    random_labels = rng.choice(np.asarray(emotions), size=len(data.emotions))
-    data = dataclasses.replace(data, emotions=random_labels)
-    store = data.write_store(tmp_path / "features.zarr")
-    tables = run_procedure(
-        store,
-        tmp_path / "results",
-        train={**TRAIN, "n_folds": 3, "test_subjects": 2},
-        attribution=ATTRIBUTION,
-        prune={"iterations": 2, "fraction": 0.5, "min_landmarks": 6},
-        deployed=False,
-        evidence={"n_resamples": 1000},
-    )
-    nested = tables["estimates"].filter(pl.col("scope") == "nested")
-    for emotion in emotions:
-        row = nested.filter((pl.col("emotion") == emotion) & (pl.col("procedure") == CHAIN))
-        low, high = row["ci_low"].item(), row["ci_high"].item()
-        assert low <= 0.5 <= high, (emotion, row.to_dicts())
-        assert row["n_subjects"].item() == 8
-    combined = nested.filter((pl.col("emotion") == COMBINED) & (pl.col("procedure") == CHAIN))
-    assert combined["ci_low"].item() <= 1 / 4 <= combined["ci_high"].item()
+    emotions = ("happiness", "sadness", "surprise")
+    nested = []
+    for seed in range(3):
+        data = planted_features(
+            emotions=emotions,
+            n_subjects=10,
+            repetitions=2,
+            n_frames=4,
+            n_landmarks=48,
+            signal=0.0,
+            seed=seed,
+        )
+        labels = np.random.default_rng(seed).choice(np.asarray(emotions), size=len(data.emotions))
+        store = dataclasses.replace(data, emotions=labels).write_store(tmp_path / f"{seed}.zarr")
+        tables = run_procedure(
+            store,
+            tmp_path / f"results_{seed}",
+            train={**TRAIN, "n_folds": 3, "test_subjects": 2},
+            attribution={**ATTRIBUTION, "n_steps": 4},
+            prune={"iterations": 1, "fraction": 0.25, "min_landmarks": 6},
+            evidence={"n_resamples": 1000},
+        )
+        rows = tables["estimates"].filter(
+            (pl.col("procedure") == CHAIN) & (pl.col("emotion") != COMBINED)
+        )
+        nested.append(rows.filter(pl.col("scope") == "nested"))
+    found = pl.concat(nested)
+    assert found["n_subjects"].unique().to_list() == [8]
+    holds = ((found["ci_low"] <= 0.5) & (found["ci_high"] >= 0.5)).to_list()
+    assert sum(holds) >= len(holds) - 2, found.to_dicts()
+    assert abs(found["estimate"].mean() - 0.5) < 0.06
 
 
 def test_planted_signal_is_found_and_tables_round_trip(tmp_path: Path) -> None:

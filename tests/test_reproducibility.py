@@ -96,6 +96,21 @@ def test_provenance_records_config_seeds_and_versions(tmp_path: Path) -> None:
     assert path.read_bytes() == first  # no time stamp: an unchanged run rewrites the same bytes
 
 
+def test_provenance_records_the_exact_environment(tmp_path: Path) -> None:
+    """Every installed distribution with its version, as pip freeze lists them."""
+    record = write_provenance(tmp_path / "provenance.json", {"dataset": {"adapter": "demo"}})
+    environment = record["environment"]
+    names = [line.split("==")[0].lower().replace("_", "-") for line in environment]
+    assert names == sorted(names)
+    pinned = dict(line.split("==", 1) for line in environment)
+    assert len(pinned) == len(environment)  # each distribution once
+    for name in ("torch", "numpy", "scikit-learn", "snakemake", "pytest", "emoflow"):
+        assert pinned[name] == importlib.metadata.version(name)
+    installed = {d.metadata["Name"].lower() for d in importlib.metadata.distributions()}
+    assert {name.lower() for name in pinned} == installed
+    assert record["packages"]["scikit-learn"] == pinned["scikit-learn"]
+
+
 def test_find_seeds() -> None:
     config = {"a": {"seed": 1, "b": [{"seed": 2}]}, "split_seed": 3, "c": {"d": 4}}
     assert find_seeds(config) == {"a.seed": 1, "a.b[0].seed": 2, "split_seed": 3}

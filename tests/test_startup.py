@@ -1,4 +1,5 @@
-"""Jobs that only move JSON or tables pay no start-up for torch, Captum, MediaPipe or matplotlib."""
+"""Jobs that only move JSON or tables pay no start-up for torch, Captum, MediaPipe, matplotlib
+or scikit-learn."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "captum", "mediapipe", "matplotlib", "cv2", "dask")
+HEAVY = ("torch", "captum", "mediapipe", "matplotlib", "cv2", "dask", "sklearn")
 LIGHT_SCRIPTS = (
     "build_manifest",
     "gather_iteration",

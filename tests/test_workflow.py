@@ -553,7 +553,7 @@ def test_comparison_jobs_are_planned_only_when_enabled(tmp_path: Path) -> None:
     assert planned["compare_pruning"] == 6 * 3  # every emotion × outer fold, every baseline
     assert planned["evaluate_nested"] == 1
     resources = _job_resources(output, "compare_pruning")
-    assert len(resources) == 18 and all("gpu=1" in line for line in resources)
+    assert len(resources) == 24 and all("gpu=1" in line for line in resources)
 
 
 @pytest.mark.slow

@@ -220,7 +220,7 @@ def remove_and_retrain(
 
     fractions_array, inputs, labels, ranking = _checked(fractions, inputs, labels, ranking)
     factory = make_model or (lambda: RandomizedDeepNetwork(NetworkSettings(), device="cpu"))
-    folds = subject_folds(np.asarray(subjects), n_folds, seed=seed)
+    folds = subject_folds(np.asarray(subjects), n_folds, labels=labels, seed=seed)
     values, n_kept = [], []
     for fraction in fractions_array:
         removed = _removed(ranking, fraction, order)[: len(ranking) - 1]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from emoflow._lazy import lazy_names
 from emoflow.comparison.rankings import (
+    MODEL_FREE_RANKINGS,
     RANKINGS,
     mean_difference_scores,
     motion_energy,
@@ -47,6 +48,7 @@ _LAZY = {"compare_pruning": "run", "chain_counts": "run"}
 
 __all__ = [
     "COMPARISON_SCHEMA",
+    "MODEL_FREE_RANKINGS",
     "RANKINGS",
     "CompareSettings",
     "chain_counts",

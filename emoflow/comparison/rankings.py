@@ -1,15 +1,26 @@
-"""The pruning baselines' rankings: random sets, an explanation-free motion statistic, and
-vanilla Integrated Gradients (the all-zero baseline).
+"""The pruning baselines' rankings: random sets, two model-free statistics (motion energy,
+class-mean difference), and vanilla Integrated Gradients (the all-zero baseline).
 
-Each ranking sees only the samples it is given; :func:`emoflow.comparison.compare_pruning`
-gives it the development samples (the held-out test subjects never reach it), as the IG chain's
-attribution does (:func:`emoflow.attribution.attribute_iteration`).
+How each ranking prunes:
+
+- ``random``: nested random sets (the first *n* of one seeded permutation of the start set);
+- ``motion`` and ``mean_difference`` (model-free, :data:`MODEL_FREE_RANKINGS`): the start set
+  is ranked **once**, and the set kept at each count is its top *n* (nested by construction).
+  Neither depends on a model, so re-ranking a pruned set would rank its landmarks in the same
+  order: ranking once and ranking iteratively give the same sets;
+- ``vanilla_ig``: iterative, like the IG-guided chain: train on the current set, attribute,
+  keep the top *n* of the next count.
+
+Each ranking sees only the samples it is given: the caller gives it the training subjects
+(:func:`emoflow.comparison.compare_pruning` gives the development samples: the held-out test
+subjects never reach it), as the IG chain's attribution does
+(:func:`emoflow.attribution.attribute_iteration`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +32,7 @@ Landmarks = Sequence[int] | npt.NDArray[np.integer]
 """Landmark ids: a list or an integer array."""
 
 __all__ = [
+    "MODEL_FREE_RANKINGS",
     "RANKINGS",
     "mean_difference_scores",
     "motion_energy",
@@ -76,31 +88,60 @@ def motion_scores(
     energy (:func:`motion_energy`) separates the emotion's samples from the others, as the
     absolute standardised mean difference (Cohen's d) of the two groups."""
     energy = motion_energy(features, landmarks)
-    positive = np.asarray(labels).astype(bool)
-    if positive.all() or not positive.any():
-        raise DataError("the motion ranking needs samples of the emotion and of the others")
+    positive = _labelled(labels, len(energy), "motion")
     inside, outside = energy[positive], energy[~positive]
     pooled = np.sqrt(0.5 * (inside.var(axis=0) + outside.var(axis=0)))
     return np.abs(inside.mean(axis=0) - outside.mean(axis=0)) / (pooled + 1e-12)
 
 
+def _labelled(labels: np.ndarray, n_samples: int, ranking: str) -> np.ndarray:
+    positive = np.asarray(labels).astype(bool)
+    if positive.shape != (n_samples,):
+        raise DataError(f"{positive.shape[0]} labels for {n_samples} samples")
+    if positive.all() or not positive.any():
+        raise DataError(f"the {ranking} ranking needs samples of the emotion and of the others")
+    return positive
+
+
 def mean_difference_scores(
     features: np.ndarray, labels: np.ndarray, landmarks: Landmarks | None = None
 ) -> np.ndarray:
-    """Model-free relevance of each landmark for one emotion: the magnitude of the difference
-    between the class means of its features (the emotion's samples against the others),
-    ``‖mean₊ − mean₋‖`` over frames and coordinates. On displacement features this is the
-    difference of the class-mean displacements. Computed from the samples given (the
-    comparison gives a fold's training subjects only); no model, no explanation."""
+    """Model-free relevance of each landmark for one emotion: how far apart the emotion's mean
+    movement and the other samples' mean movement are.
+
+    For landmark ``l``, the Euclidean norm over frames and coordinates of the difference of
+    the two class means of the features (displacements from the first frame, by default)::
+
+        R_l = ‖ mean_{x ∈ emotion} x[:, l, :] − mean_{x ∉ emotion} x[:, l, :] ‖₂
+
+    Label-independent motion (blinks, talking, head turns) has the same mean in both groups
+    and cancels; only consistent, emotion-specific movement stays. It is the model-free
+    counterpart of the IG relevance, which attributes the mean score gap between the emotion's
+    samples and the references.
+
+    Parameters
+    ----------
+    features
+        ``(n_samples, n_frames, n_landmarks, 3)``: the samples to rank from (give the training
+        subjects only).
+    labels
+        ``(n_samples,)``: 1 for the emotion, 0 for the others.
+    landmarks
+        The landmarks to score (all when ``None``), in the order of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_landmarks,)`` non-negative scores.
+    """
     values = np.asarray(features, dtype=np.float64)
+    if values.ndim != 4:
+        raise DataError(f"features must be (sample, frame, landmark, coord), got {values.shape}")
     if landmarks is not None:
         values = values[:, :, np.asarray(landmarks, dtype=np.int64), :]
-    positive = np.asarray(labels).astype(bool)
-    if positive.all() or not positive.any():
-        raise DataError("the mean_difference ranking needs samples of the emotion and of others")
+    positive = _labelled(labels, len(values), "mean_difference")
     difference = values[positive].mean(axis=0) - values[~positive].mean(axis=0)
-    # (frame, landmark, coord) -> one magnitude per landmark
-    return np.sqrt(np.square(difference).sum(axis=(0, 2)))
+    return np.sqrt(np.square(difference).sum(axis=(0, 2)))  # (frame, landmark, coord) → landmark
 
 
 def zero_baseline_relevance(
@@ -125,3 +166,11 @@ def zero_baseline_relevance(
         landmarks=np.asarray(landmarks, dtype=np.int64),
     )
     return np.asarray(result["scores"], dtype=np.float64), settings
+
+
+MODEL_FREE_RANKINGS: dict[str, Callable[..., np.ndarray]] = {
+    "motion": motion_scores,
+    "mean_difference": mean_difference_scores,
+}
+"""The rankings that need no model: ``name → scores(features, labels, landmarks)``; each ranks
+the start set once (see the module's notes)."""

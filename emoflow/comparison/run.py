@@ -12,9 +12,10 @@ as it does for the chain.
 
 - ``random``: ``prune.compare_seeds`` nested sets, each the first ``count`` of one seeded
   permutation of the start set;
-- ``motion`` and ``mean_difference``: one ranking of the start set each, computed once from
-  the training subjects (:func:`~emoflow.comparison.rankings.motion_scores`,
-  :func:`~emoflow.comparison.rankings.mean_difference_scores`; nested by construction);
+- ``motion`` and ``mean_difference`` (model-free, :data:`MODEL_FREE_RANKINGS`): one ranking
+  of the start set each, computed once from the training subjects, each count keeping the top
+  of that ranking (nested by construction: a model-free score does not change when other
+  landmarks are dropped, so ranking again each iteration would give the same sets);
 - ``vanilla_ig``: iterative like the chain: train on the current set, attribute it with the
   zero baseline over the training subjects, keep the top ``count`` of the next iteration.
 
@@ -34,9 +35,8 @@ from typing import Any
 import numpy as np
 
 from emoflow.comparison.rankings import (
+    MODEL_FREE_RANKINGS,
     RANKINGS,
-    mean_difference_scores,
-    motion_scores,
     nested_top_sets,
     random_sets,
     zero_baseline_relevance,
@@ -48,9 +48,6 @@ from emoflow.landmark_sets import read_landmark_sets
 __all__ = ["chain_counts", "compare_pruning"]
 
 log = logging.getLogger(__name__)
-
-_ONCE = {"motion": motion_scores, "mean_difference": mean_difference_scores}
-"""Rankings computed once, from the start set and the training subjects."""
 
 
 def chain_counts(landmark_set_paths: Sequence[str | Path], emotion: str) -> list[np.ndarray]:
@@ -140,8 +137,8 @@ def compare_pruning(
                     for iteration, keep in enumerate(random_sets(start, counts, seed)):
                         if iteration:
                             fit(ranking, seed, iteration, keep)
-            elif ranking in _ONCE:
-                scores = _ONCE[ranking](development.features, labels, start)
+            elif ranking in MODEL_FREE_RANKINGS:  # ranked once, from the start set
+                scores = MODEL_FREE_RANKINGS[ranking](development.features, labels, start)
                 for iteration, keep in enumerate(nested_top_sets(start, scores, counts)):
                     if iteration:
                         fit(ranking, None, iteration, keep)

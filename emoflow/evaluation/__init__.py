@@ -8,26 +8,14 @@ same nesting (:mod:`emoflow.comparison`). This package turns those scores into e
 
 - :mod:`~emoflow.evaluation.outer` — every procedure's outer-fold predictions, counts chosen
   from inner-fold scores alone;
-- :mod:`~emoflow.evaluation.bootstrap` — subject-level bootstrap intervals, paired
-  differences, verdicts;
-- :mod:`~emoflow.evaluation.estimates` — estimates, differences and matched-count curves;
+- :mod:`~emoflow.evaluation.estimates` — estimates, differences and matched-count curves,
+  with the subject-level bootstrap of :mod:`emoflow.uncertainty`;
 - :mod:`~emoflow.evaluation.tables` — the tables' owner (``results/evaluation/``);
 - :mod:`~emoflow.evaluation.run` — the workflow's ``evaluate_nested`` job.
 """
 
 from __future__ import annotations
 
-from emoflow.evaluation.bootstrap import (
-    MIN_SUBJECTS,
-    NO_DIFFERENCE,
-    TOO_FEW,
-    Interval,
-    balanced_accuracy,
-    interval,
-    multiclass_balanced_accuracy,
-    subject_weights,
-    verdict,
-)
 from emoflow.evaluation.estimates import (
     COMBINED,
     FULL,
@@ -38,6 +26,7 @@ from emoflow.evaluation.estimates import (
 from emoflow.evaluation.outer import CHAIN, outer_predictions, select_counts
 from emoflow.evaluation.run import evaluate_nested, run_procedure
 from emoflow.evaluation.tables import TABLES, read_evaluation, read_runs, write_evaluation
+from emoflow.uncertainty import MIN_SUBJECTS, NO_DIFFERENCE, TOO_FEW, Interval, verdict
 
 __all__ = [
     "CHAIN",
@@ -49,18 +38,14 @@ __all__ = [
     "TOO_FEW",
     "EvidenceSettings",
     "Interval",
-    "balanced_accuracy",
     "deployed_rows",
     "estimate_all",
     "evaluate_nested",
-    "interval",
-    "multiclass_balanced_accuracy",
     "outer_predictions",
     "read_evaluation",
     "read_runs",
     "run_procedure",
     "select_counts",
-    "subject_weights",
     "verdict",
     "write_evaluation",
 ]

@@ -2,7 +2,7 @@
 
 The estimate a reader is told is the outer-fold balanced accuracy of *the procedure* (train →
 attribute → prune → choose the count on inner folds), pooled over the outer folds' samples,
-with a subject-level bootstrap 95 % interval (:mod:`emoflow.evaluation.bootstrap`) and the
+with a subject-level bootstrap 95 % interval (:mod:`emoflow.uncertainty`) and the
 subjects and samples behind it. Differences (pruned − full; IG-guided − each baseline) are
 resampled paired: the same subjects drawn for both. A difference is a ``win`` or a ``loss``
 only when its interval excludes 0; otherwise "no difference shown". Several runs (repeated
@@ -23,15 +23,8 @@ import numpy as np
 import polars as pl
 
 from emoflow.errors import DataError
-from emoflow.evaluation.bootstrap import (
-    Interval,
-    balanced_accuracy,
-    interval,
-    multiclass_balanced_accuracy,
-    subject_weights,
-    verdict,
-)
 from emoflow.evaluation.outer import CHAIN, chosen_counts, procedure_rows
+from emoflow.uncertainty import Interval, balanced_accuracy, interval_of, resample_weights, verdict
 
 __all__ = [
     "CURVE_SCHEMA",
@@ -108,13 +101,15 @@ class EvidenceSettings:
 
 @dataclass
 class _Samples:
-    """The samples of one scope in a fixed order, with their bootstrap weights."""
+    """The samples of one scope in a fixed order (by run, then video), with each run's
+    bootstrap weights: row 0 the data itself, rows 1 … the resamples of the run's subjects
+    (:func:`emoflow.uncertainty.resample_weights`, the draws :func:`pooled_interval` makes)."""
 
     keys: pl.DataFrame  # run, video_id (the order)
     subjects: np.ndarray
     truth: np.ndarray
     runs: np.ndarray
-    weights: np.ndarray
+    weights: dict[str, np.ndarray]  # run → (1 + n_resamples, the run's samples)
 
     @classmethod
     def of(cls, rows: pl.DataFrame, settings: EvidenceSettings) -> _Samples:
@@ -125,33 +120,52 @@ class _Samples:
         )
         if ordered.select("run", "video_id").is_duplicated().any():
             raise DataError("a sample has two subjects or true emotions in the predictions")
-        runs = ordered["run"].to_numpy()
+        runs = ordered["run"].to_numpy().astype(str)
         subjects = ordered["subject"].to_numpy().astype(str)
+        weights = {}
+        for index, run in enumerate(dict.fromkeys(runs)):
+            resampled = resample_weights(
+                subjects[runs == run], settings.n_resamples, seed=settings.seed, dataset=index
+            )
+            weights[run] = np.vstack([np.ones((1, resampled.shape[1])), resampled])
         return cls(
             ordered.select("run", "video_id"),
             subjects,
             ordered["true_emotion"].to_numpy().astype(str),
             runs,
-            subject_weights(
-                subjects, settings.n_resamples, seed=settings.seed, strata=runs.astype(str)
-            ),
+            weights,
         )
 
     @property
     def n_subjects(self) -> int:
-        return len(np.unique(np.char.add(self.runs.astype(str), self.subjects)))
+        return len(np.unique(np.char.add(self.runs, self.subjects)))
 
     @property
     def fewest_subjects(self) -> int:
         """The subjects of the smallest run (each run is resampled on its own)."""
-        return min(len(np.unique(self.subjects[self.runs == run])) for run in np.unique(self.runs))
+        return min(len(np.unique(self.subjects[self.runs == run])) for run in self.weights)
 
-    def interval(self, values: np.ndarray, settings: EvidenceSettings) -> Interval:
-        return interval(
-            values,
-            confidence=settings.confidence,
+    def statistic(self, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """Balanced accuracy of ``predicted`` (in this order) under every resample, the mean
+        over the runs (each run's own subjects resampled; NaN where a run's is undefined)."""
+        values = [
+            balanced_accuracy(truth[self.runs == run], predicted[self.runs == run], weights)
+            for run, weights in self.weights.items()
+        ]
+        return np.mean(values, axis=0)
+
+    def interval(
+        self, values: np.ndarray, settings: EvidenceSettings, *, difference: bool = False
+    ) -> Interval:
+        return interval_of(
+            values[0],
+            values[1:],
+            level=settings.confidence,
             n_subjects=self.n_subjects,
-            fewest=self.fewest_subjects,
+            n_samples=len(self.subjects),
+            fewest_subjects=self.fewest_subjects,
+            n_datasets=len(self.weights),
+            difference=difference,
         )
 
     def aligned(self, rows: pl.DataFrame, column: str) -> np.ndarray:
@@ -175,7 +189,7 @@ def _seed_values(
     values = []
     for _, own in rows.group_by("seed", maintain_order=True):
         scores = samples.aligned(own, "score")
-        values.append(balanced_accuracy(samples.weights, samples.truth == emotion, scores > 0))
+        values.append(samples.statistic(samples.truth == emotion, scores > 0))
     if not values:
         raise DataError(f"no predictions of {emotion!r}")
     with np.errstate(invalid="ignore"):
@@ -188,7 +202,7 @@ def _combined_values(samples: _Samples, rows: pl.DataFrame, emotions: Sequence[s
         [samples.aligned(rows.filter(pl.col("emotion") == e), "probability") for e in emotions]
     )
     predicted = np.asarray(emotions)[np.argmax(probabilities, axis=1)]
-    return multiclass_balanced_accuracy(samples.weights, samples.truth, predicted, emotions)
+    return samples.statistic(samples.truth, predicted)
 
 
 def _estimate_row(
@@ -208,7 +222,7 @@ def _estimate_row(
         "ci_high": found.high,
         "n_subjects": samples.n_subjects,
         "n_samples": len(samples.subjects),
-        "n_runs": len(np.unique(samples.runs)),
+        "n_runs": found.n_datasets,
         "n_undefined": found.n_undefined,
         "n_landmarks": [int(c) for c in counts],
     }
@@ -232,9 +246,9 @@ def _difference_row(
         "ci_high": found.high,
         "n_subjects": samples.n_subjects,
         "n_samples": len(samples.subjects),
-        "n_runs": len(np.unique(samples.runs)),
+        "n_runs": found.n_datasets,
         "n_undefined": found.n_undefined,
-        "verdict": verdict(found, n_subjects=samples.fewest_subjects),
+        "verdict": verdict(found),
     }
 
 
@@ -279,7 +293,7 @@ def _scope_rows(
         for baseline in procedures:
             if baseline == own:
                 continue
-            found = samples.interval(values[own] - values[baseline], settings)
+            found = samples.interval(values[own] - values[baseline], settings, difference=True)
             differences.append(_difference_row(emotion, scope, own, baseline, found, samples))
     # the combined (argmax) classifier of the full and of the pruned models
     single_seed = [
@@ -295,7 +309,7 @@ def _scope_rows(
             )
         )
     if FULL in combined and CHAIN in combined:
-        found = samples.interval(combined[CHAIN] - combined[FULL], settings)
+        found = samples.interval(combined[CHAIN] - combined[FULL], settings, difference=True)
         differences.append(_difference_row(COMBINED, scope, CHAIN, FULL, found, samples))
     return estimates, differences
 

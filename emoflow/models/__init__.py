@@ -12,7 +12,8 @@ parameter counts, the search space it offers the inner-fold search) registered i
 Beside them: Platt calibration (:mod:`~emoflow.models.calibration`), the model-file format
 (:mod:`~emoflow.models.files`: :func:`save_model`, :func:`load_model`), scoring landmark tables
 with saved models (:mod:`~emoflow.models.apply`: :func:`apply_model`, :func:`apply_models`) and
-evaluation helpers (:mod:`~emoflow.models.evaluation`: subject folds, binary metrics, timing).
+evaluation helpers (:mod:`~emoflow.models.evaluation`: timing, and the subject folds and metrics
+of :mod:`emoflow.metrics`).
 """
 
 from emoflow.models._base import BaseModel
@@ -32,7 +33,15 @@ from emoflow.models.backprop import (
     validation_split,
 )
 from emoflow.models.calibration import PlattCalibrator
-from emoflow.models.evaluation import binary_metrics, roc_auc, subject_folds, time_inference
+from emoflow.models.evaluation import (
+    binary_metrics,
+    multiclass_metrics,
+    roc_auc,
+    subject_folds,
+    summarise_folds,
+    summarise_values,
+    time_inference,
+)
 from emoflow.models.files import MODEL_FORMAT, load_model, save_model
 from emoflow.models.kinds import (
     MODEL_KINDS,
@@ -72,6 +81,7 @@ __all__ = [
     "make_model",
     "make_settings",
     "model_class",
+    "multiclass_metrics",
     "resolve_device",
     "ridge_path_scores",
     "roc_auc",
@@ -79,6 +89,8 @@ __all__ = [
     "save_model",
     "settings_class",
     "subject_folds",
+    "summarise_folds",
+    "summarise_values",
     "time_inference",
     "validation_split",
 ]

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from emoflow._atomic import read_json
 from emoflow._tables import write_parquet
 from emoflow.errors import DataError
 from emoflow.pruning.pruner import choose_iteration
+from emoflow.training.outputs import read_metrics
 
 SUMMARY_SCHEMA = {
     "emotion": pl.String,
@@ -49,7 +49,7 @@ def summarise_iterations(
     """
     rows = []
     for path in metrics_paths:
-        metrics = read_json(path)
+        metrics = read_metrics(path)  # undefined scores (null in the file) as NaN
         for emotion, record in metrics["emotions"].items():
             parameters = record["n_parameters"]
             rows.append(

@@ -56,26 +56,31 @@ def selected_confusions(
 
 
 def _balanced_accuracy(matrix: np.ndarray) -> float | None:
+    """Mean recall over the classes with a true sample (rows of ``matrix``); undefined
+    (``None``) with fewer than two: a test set of one emotion's negatives only has a
+    specificity, not a balanced accuracy (:mod:`emoflow.metrics`)."""
     totals = matrix.sum(axis=1)
-    if not (totals > 0).any():
+    if (totals > 0).sum() < 2:
         return None
     return float(np.mean(np.diag(matrix)[totals > 0] / totals[totals > 0]))
 
 
 def multiclass_record(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
-    """Accuracy, balanced accuracy and confusion matrix (rows true, columns predicted)."""
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for true_label, predicted_label in zip(truth, predicted, strict=True):
-        matrix[index[str(true_label)], index[str(predicted_label)]] += 1
+    """Accuracy, balanced accuracy and confusion matrix (rows true, columns predicted), by
+    :func:`emoflow.metrics.multiclass_metrics`; undefined scores are ``None``."""
+    from emoflow.metrics import is_defined, multiclass_metrics
+
+    record = multiclass_metrics(
+        np.asarray(truth).astype(str), np.asarray(predicted).astype(str), list(labels)
+    )
     return {
         "labels": list(labels),
-        "n_samples": int(matrix.sum()),
-        "accuracy": float(np.mean(np.asarray(truth) == np.asarray(predicted)))
-        if len(truth)
-        else None,
-        "balanced_accuracy": _balanced_accuracy(matrix),
-        "confusion_matrix": matrix.tolist(),
+        "n_samples": int(np.sum(record["confusion_matrix"])),
+        "accuracy": record["accuracy"] if is_defined(record["accuracy"]) else None,
+        "balanced_accuracy": (
+            record["balanced_accuracy"] if is_defined(record["balanced_accuracy"]) else None
+        ),
+        "confusion_matrix": record["confusion_matrix"],
     }
 
 

@@ -34,6 +34,7 @@ from emoflow.models import (
     model_class,
     ridge_path_scores,
     subject_folds,
+    summarise_values,
 )
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def select_hyperparameters(
         return skipped("one candidate: no search")
     if n_inner < 2:
         return skipped(f"{n_subjects} training subject(s): no inner folds, settings as given")
-    inner_folds = subject_folds(subjects, n_inner, seed=seed)
+    inner_folds = subject_folds(subjects, n_inner, labels=labels, seed=seed)
     oof = np.full((len(candidates), n_samples), np.nan)
     fold_scores: list[list[float]] = [[] for _ in candidates]
     fold_aucs: list[list[float]] = [[] for _ in candidates]
@@ -208,8 +209,8 @@ def select_hyperparameters(
         return skipped("no inner fold had both classes in training: settings as given")
     grid = []
     for candidate, scores, aucs in zip(candidates, fold_scores, fold_aucs, strict=True):
-        score = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
-        auc = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+        score = summarise_values(scores)["mean"]  # undefined folds skipped
+        auc = summarise_values(aucs)["mean"]
         grid.append({**candidate, "score": score, "roc_auc": auc})
 
     def rank(i: int) -> tuple[float, float, float, float]:

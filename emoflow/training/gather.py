@@ -16,29 +16,10 @@ import polars as pl
 
 from emoflow.errors import DataError
 from emoflow.landmark_sets import gather_landmark_sets
+from emoflow.metrics import confusion_matrix, multiclass_metrics
 from emoflow.training.outputs import read_metrics, read_scores, write_metrics, write_scores
 
 __all__ = ["confusion_matrix", "gather_iteration"]
-
-
-def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, names: list[str]) -> list[list[int]]:
-    """Rows: true emotion, columns: predicted emotion, in the order of ``names``."""
-    index = {name: i for i, name in enumerate(names)}
-    matrix = np.zeros((len(names), len(names)), dtype=np.int64)
-    for true_name, predicted_name in zip(truth, predicted, strict=True):
-        matrix[index[true_name], index[predicted_name]] += 1
-    return matrix.tolist()
-
-
-def _multiclass_record(truth: np.ndarray, predicted: np.ndarray, names: list[str]) -> dict:
-    matrix = np.asarray(confusion_matrix(truth, predicted, names))
-    totals = matrix.sum(axis=1)
-    recalls = np.diag(matrix)[totals > 0] / totals[totals > 0]
-    return {
-        "accuracy": float(np.mean(predicted == truth)),
-        "balanced_accuracy": float(np.mean(recalls)) if len(recalls) else float("nan"),
-        "confusion_matrix": matrix.tolist(),
-    }
 
 
 @dataclass
@@ -83,14 +64,14 @@ def _combine(
         test_matrix = np.column_stack(
             [cast(np.ndarray, results[e].test_probabilities) for e in emotions]
         )
-        combined_test = _multiclass_record(
+        combined_test = multiclass_metrics(
             test_emotions, names[np.argmax(test_matrix, axis=1)], emotions
         )
     metrics["combined"] = {
         "rule": rule,
         "labels": emotions,
-        **_multiclass_record(development_emotions, predicted, emotions),
-        "uncalibrated": _multiclass_record(development_emotions, raw_predicted, emotions),
+        **multiclass_metrics(development_emotions, predicted, emotions),
+        "uncalibrated": multiclass_metrics(development_emotions, raw_predicted, emotions),
     }
     if split is not None:
         metrics["combined"]["test"] = combined_test

@@ -32,6 +32,7 @@ from emoflow.models import (
     resolve_device,
     save_model,
     subject_folds,
+    summarise_folds,
     time_inference,
 )
 from emoflow.schemes import DEFAULT_SCHEME
@@ -55,14 +56,10 @@ from emoflow.training.outputs import (
 log = logging.getLogger(__name__)
 
 
-def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    summary: dict[str, dict[str, float]] = {"mean": {}, "std": {}}
-    for name in (*METRIC_NAMES, "train_time_s", "selection_time_s"):
-        values = np.array([m.get(name, np.nan) for m in fold_metrics], dtype=np.float64)
-        finite = np.isfinite(values)
-        summary["mean"][name] = float(np.mean(values[finite])) if finite.any() else float("nan")
-        summary["std"][name] = float(np.std(values[finite])) if finite.any() else float("nan")
-    return summary
+def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean and std over folds of the defined values; ``n_undefined`` counts the folds whose
+    score is undefined (:func:`emoflow.models.summarise_folds`)."""
+    return summarise_folds(fold_metrics, (*METRIC_NAMES, "train_time_s", "selection_time_s"))
 
 
 def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
@@ -190,7 +187,7 @@ def _protocol(
         # allow (the count is chosen on these inner folds)
         n_folds = min(n_folds, _n_subjects(development))
     _check_feature_set(development, features_path, n_folds)
-    folds = subject_folds(development.subjects, n_folds, seed=seed)
+    folds = subject_folds(development.subjects, n_folds, labels=development.emotions, seed=seed)
     fold_of_sample = np.empty(len(development.video_ids), dtype=np.int64)
     for fold, test_index in enumerate(folds):
         fold_of_sample[test_index] = fold
@@ -216,10 +213,13 @@ def _n_subjects(feature_set: FeatureSet) -> int:
     return len(np.unique(feature_set.subjects))
 
 
-def outer_folds(subjects: np.ndarray, n_folds: int, *, seed: int = 0) -> list[np.ndarray]:
-    """The nested evaluation's outer folds of the development ``subjects``: their test indices,
-    subject-independent (:func:`emoflow.models.subject_folds` with the protocol's seed)."""
-    return subject_folds(subjects, n_folds, seed=seed)
+def outer_folds(
+    subjects: np.ndarray, emotions: np.ndarray, n_folds: int, *, seed: int = 0
+) -> list[np.ndarray]:
+    """The nested evaluation's outer folds of the development samples: their test indices,
+    subject-independent and stratified by emotion (:func:`emoflow.metrics.subject_folds` with
+    the protocol's seed), the same folds as the deployed chain's cross-validation."""
+    return subject_folds(subjects, n_folds, labels=emotions, seed=seed)
 
 
 def outer_split(
@@ -243,7 +243,7 @@ def outer_split(
             "whose training subjects make inner folds again (each outer fold must leave at "
             "least 2 subjects to train on); lower train.n_folds or train.test_subjects"
         )
-    folds = outer_folds(development.subjects, n_folds, seed=seed)
+    folds = outer_folds(development.subjects, development.emotions, n_folds, seed=seed)
     outer = np.zeros(len(development.video_ids), dtype=bool)
     outer[folds[outer_fold]] = True
     excluded = tuple(sorted(np.unique(test_set.subjects).tolist()))

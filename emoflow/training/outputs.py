@@ -6,7 +6,8 @@ report and attribution read these files through here without paying for the mode
 ``metrics.json``
     ``iteration``, sample and subject counts, ``n_folds``, ``seed``, ``device``,
     ``model_kind``, the model (``network``), ``selection`` and ``calibration`` settings;
-    ``emotions``: per emotion its folds, ``mean``/``std`` of :data:`METRIC_NAMES` and times,
+    ``emotions``: per emotion its folds, ``mean``/``std`` of :data:`METRIC_NAMES` and times
+    (over the folds where they are defined; ``n_undefined`` counts the others),
     the final model's choice, times and parameter counts, and ``test`` when subjects were held
     out; ``combined``: the multi-class prediction (rule, labels, accuracy, balanced accuracy,
     confusion matrix, ``uncalibrated``, ``test``); ``split`` names the held-out subjects.
@@ -46,8 +47,9 @@ __all__ = [
     "write_scores",
 ]
 
-METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
-"""Binary metrics recorded per fold, averaged per emotion."""
+METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "recall", "specificity")
+"""Binary metrics recorded per fold, averaged per emotion over the folds that define them
+(:func:`emoflow.metrics.binary_metrics`; ``n_undefined`` counts the others)."""
 SCORE_COLUMNS = ("video_id", "subject", "emotion", "fold", "model", "score", "probability")
 """Columns of ``scores.parquet``."""
 
@@ -62,16 +64,36 @@ def scores_schema() -> dict[str, Any]:
 
 
 def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
-    """Write an iteration's metrics record (atomically)."""
+    """Write an iteration's metrics record (atomically); an undefined score (NaN) is written
+    as ``null``."""
     write_json(path, metrics)
 
 
+_SCORES = frozenset(
+    (*METRIC_NAMES, "score", "train_time_s", "selection_time_s", "final_train_time_s")
+)
+"""Keys whose ``null`` in ``metrics.json`` is an undefined number (NaN once read)."""
+
+
+def _undefined_as_nan(node: Any) -> Any:
+    """``node`` with each ``null`` under a score's key (:data:`_SCORES`) read back as NaN."""
+    if isinstance(node, dict):
+        return {
+            key: float("nan") if value is None and key in _SCORES else _undefined_as_nan(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_undefined_as_nan(value) for value in node]
+    return node
+
+
 def read_metrics(path: str | Path) -> dict[str, Any]:
-    """An iteration's metrics record, as :func:`write_metrics` wrote it."""
+    """An iteration's metrics record, as :func:`write_metrics` wrote it; an undefined score
+    (``null`` in the file) is NaN."""
     record = read_json(path)
     if not isinstance(record, dict) or not isinstance(record.get("emotions"), dict):
         raise InputError(path, "not an emoflow metrics file (no per-emotion record)")
-    return record
+    return _undefined_as_nan(record)
 
 
 def held_out_subjects(path: str | Path) -> list[str]:

@@ -1,0 +1,272 @@
+"""Subject folds and the scores of predictions: what training, comparison and report share.
+
+Light (numpy; scikit-learn imported on first use, never torch), so the modules that only
+gather or report results use the same definitions as training. Folds come from
+scikit-learn's ``StratifiedGroupKFold`` (:func:`subject_folds`) and metrics from
+``sklearn.metrics`` (:func:`binary_metrics`, :func:`multiclass_metrics`,
+:func:`confusion_matrix`). A score that its data cannot define is *undefined* — ``NaN``
+here, ``null`` in JSON files, "n/a" when printed (:func:`format_score`) — never a stand-in
+such as 0.5:
+
+* balanced accuracy, recall and F1 need a positive sample; balanced accuracy and specificity
+  need a negative one; ROC-AUC needs both. A test set of negatives only reports its
+  ``specificity`` (the share of negatives called negative) under that name, and balanced
+  accuracy as undefined: the two are different quantities, and a model that always says "no"
+  would score a perfect specificity.
+* Aggregations (:func:`summarise_values`) skip undefined values and count them.
+
+scikit-learn is imported when a fold or metric is first computed (it costs a process about
+0.9 s of CPU to import, so modules that only read results never pay it).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from emoflow.errors import ConfigError, DataError
+
+UNDEFINED = "n/a"
+"""How an undefined score is printed."""
+
+BINARY_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "recall", "specificity")
+"""The scores :func:`binary_metrics` returns (beside the class counts)."""
+
+
+def subject_folds(
+    subjects: np.ndarray,
+    n_folds: int,
+    *,
+    labels: np.ndarray | None = None,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """Split samples into ``n_folds`` test folds by subject (no subject in two folds).
+
+    scikit-learn's ``StratifiedGroupKFold`` (shuffled, ``random_state=seed``): whole subjects
+    go to folds so that each fold's share of every label is as close as the subjects allow to
+    the whole data's. Without ``labels`` every sample counts as one class, and the folds are
+    balanced by size only.
+
+    Parameters
+    ----------
+    subjects
+        Subject id of each sample, ``(n_samples,)``.
+    n_folds
+        Folds (at least 2, at most the number of subjects).
+    labels
+        What to stratify by, ``(n_samples,)``: the emotion names for the outer folds (which
+        stratifies every one-vs-rest label at once), an emotion's 0/1 labels for its inner
+        folds.
+    seed
+        The fold assignment's seed.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The (sorted) test indices of each fold; the training indices are the rest. Every
+        fold holds at least one subject.
+    """
+    subjects = np.asarray(subjects)
+    unique = np.unique(subjects)
+    if n_folds < 2:
+        raise ConfigError(f"cross-validation needs at least 2 folds, got {n_folds}")
+    if len(unique) < n_folds:
+        raise DataError(
+            f"{len(unique)} subjects cannot make {n_folds} subject-independent folds; "
+            "lower train.n_folds"
+        )
+    strata = np.zeros(len(subjects), dtype=np.int64) if labels is None else np.asarray(labels)
+    if strata.shape != subjects.shape:
+        raise DataError(f"{len(strata)} labels for {len(subjects)} samples")
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # "The least populated class in y has only k members": expected for a rare label
+        warnings.simplefilter("ignore", UserWarning)
+        folds = [
+            np.sort(test) for _, test in splitter.split(np.zeros(len(subjects)), strata, subjects)
+        ]
+    if any(len(fold) == 0 for fold in folds):  # not seen; StratifiedGroupKFold does not promise
+        raise DataError(
+            f"{len(unique)} subjects could not fill {n_folds} subject-independent folds; "
+            "lower train.n_folds"
+        )
+    return folds
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``; undefined (NaN) when the denominator is 0."""
+    return float(numerator) / float(denominator) if denominator else math.nan
+
+
+def binary_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Scores of one binary model, its decision ``scores > 0`` against the 0/1 ``labels``.
+
+    From ``sklearn.metrics``: the confusion matrix (``confusion_matrix``), balanced accuracy
+    (``balanced_accuracy_score``) and ROC-AUC (``roc_auc_score``, ties count half).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``balanced_accuracy`` (mean of recall and specificity), ``f1`` (of the
+        positive class), ``roc_auc``, ``recall`` (sensitivity), ``specificity`` (recall of the
+        negatives), and the counts ``n_positive``, ``n_negative``. A score its data cannot
+        define is NaN (never 0.5): without positives, balanced accuracy, recall, F1 and
+        ROC-AUC; without negatives, balanced accuracy, specificity and ROC-AUC; with no sample,
+        every score.
+    """
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+    truth = np.asarray(labels).astype(bool)
+    values = np.asarray(scores, dtype=np.float64)
+    if truth.shape != values.shape or truth.ndim != 1:
+        raise DataError(f"{truth.shape} labels for {values.shape} scores")
+    predicted = values > 0
+    n_positive, n_negative = int(truth.sum()), int((~truth).sum())
+    if len(truth) == 0:
+        return {**dict.fromkeys(BINARY_METRICS, math.nan), "n_positive": 0, "n_negative": 0}
+    (tn, fp), (fn, tp) = confusion_matrix(truth, predicted, labels=[False, True]).tolist()
+    balanced = (
+        float(balanced_accuracy_score(truth, predicted)) if n_positive and n_negative else math.nan
+    )
+    return {
+        "accuracy": (tp + tn) / len(truth),
+        "balanced_accuracy": balanced,
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn) if n_positive else math.nan,
+        "roc_auc": roc_auc(truth, values),
+        "recall": _ratio(tp, n_positive),
+        "specificity": _ratio(tn, n_negative),
+        "n_positive": n_positive,
+        "n_negative": n_negative,
+    }
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC (``sklearn.metrics.roc_auc_score``; ties count half); NaN with one class only."""
+    truth = np.asarray(labels).astype(bool)
+    if truth.all() or not truth.any():
+        return math.nan
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, np.asarray(scores, dtype=np.float64)))
+
+
+def multiclass_metrics(
+    truth: Sequence[Any] | np.ndarray, predicted: Sequence[Any] | np.ndarray, names: Sequence[Any]
+) -> dict[str, Any]:
+    """Scores of a multi-class prediction (the combined argmax of the binary models).
+
+    Returns
+    -------
+    dict
+        ``accuracy``; ``balanced_accuracy``: the mean recall over the classes present in
+        ``truth`` (``sklearn.metrics.balanced_accuracy_score``; a class without a true
+        sample, a row of zeros in the matrix, has no recall and is left out of the mean),
+        undefined (NaN) with fewer than two classes present; ``confusion_matrix``
+        (``sklearn.metrics.confusion_matrix``: rows true, columns predicted, in the order of
+        ``names``).
+    """
+    from sklearn.metrics import balanced_accuracy_score
+
+    truth = np.asarray(truth)
+    predicted = np.asarray(predicted)
+    matrix = np.asarray(confusion_matrix(truth, predicted, names))
+    present = matrix.sum(axis=1) > 0
+    if present.sum() >= 2:
+        with warnings.catch_warnings():  # "y_pred contains classes not in y_true": left out
+            warnings.simplefilter("ignore", UserWarning)
+            balanced = float(balanced_accuracy_score(truth, predicted))
+    else:
+        balanced = math.nan
+    return {
+        "accuracy": float(np.mean(predicted == truth)) if len(truth) else math.nan,
+        "balanced_accuracy": balanced,
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def confusion_matrix(
+    truth: Sequence[Any] | np.ndarray, predicted: Sequence[Any] | np.ndarray, names: Sequence[Any]
+) -> list[list[int]]:
+    """Counts of (true, predicted) classes: rows true, columns predicted, in the order of
+    ``names`` (``sklearn.metrics.confusion_matrix``); a class outside ``names`` is an error."""
+    from sklearn.metrics import confusion_matrix as sklearn_confusion
+
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    if truth.shape != predicted.shape:
+        raise DataError(f"{len(truth)} true classes for {len(predicted)} predictions")
+    if unknown := sorted((set(truth.tolist()) | set(predicted.tolist())) - set(names)):
+        raise DataError(f"class(es) {unknown} are not among {list(names)}")
+    if not len(truth):
+        return [[0] * len(names) for _ in names]
+    return sklearn_confusion(truth, predicted, labels=list(names)).astype(np.int64).tolist()
+
+
+def is_defined(value: Any) -> bool:
+    """Whether a score is defined: a finite number (not NaN, ``None`` or infinite)."""
+    return isinstance(value, int | float | np.integer | np.floating) and math.isfinite(value)
+
+
+def format_score(value: Any, digits: int = 3) -> str:
+    """A score as printed: ``digits`` decimals, or ``"n/a"`` when it is undefined."""
+    return f"{value:.{digits}f}" if is_defined(value) else UNDEFINED
+
+
+def summarise_values(values: Iterable[Any]) -> dict[str, float | int]:
+    """Mean and standard deviation (``ddof=0``) of the defined values; undefined ones (NaN,
+    ``None``) are skipped and counted.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``std`` (NaN when no value is defined), ``n`` (defined values) and
+        ``n_undefined``.
+    """
+    numbers = np.array([v if is_defined(v) else np.nan for v in values], dtype=np.float64)
+    finite = numbers[np.isfinite(numbers)]
+    return {
+        "mean": float(finite.mean()) if len(finite) else math.nan,
+        "std": float(finite.std()) if len(finite) else math.nan,
+        "n": len(finite),
+        "n_undefined": len(numbers) - len(finite),
+    }
+
+
+def summarise_folds(
+    fold_metrics: Sequence[Mapping[str, Any]], names: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Per name, the mean and std over folds of the defined values (:func:`summarise_values`).
+
+    Returns
+    -------
+    dict
+        ``{"mean": {name: …}, "std": {name: …}, "n_undefined": {name: folds without a defined
+        value}}``; a fold lacking the name counts as undefined.
+    """
+    summary: dict[str, dict[str, Any]] = {"mean": {}, "std": {}, "n_undefined": {}}
+    for name in names:
+        values = summarise_values(m.get(name) for m in fold_metrics)
+        summary["mean"][name] = values["mean"]
+        summary["std"][name] = values["std"]
+        summary["n_undefined"][name] = values["n_undefined"]
+    return summary
+
+
+__all__ = [
+    "BINARY_METRICS",
+    "UNDEFINED",
+    "binary_metrics",
+    "confusion_matrix",
+    "format_score",
+    "is_defined",
+    "multiclass_metrics",
+    "roc_auc",
+    "subject_folds",
+    "summarise_folds",
+    "summarise_values",
+]

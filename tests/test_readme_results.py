@@ -1,0 +1,196 @@
+"""The README's results come from runs: tools/demo_results_table.py writes them between marker
+comments, --check finds a stale README, and the README's default-demo block is what the default
+demo (config/config.yaml, 2 cores, as `make demo` runs it) produces."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TOOL = REPO / "tools" / "demo_results_table.py"
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("demo_results_table", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(**changes) -> dict:
+    """A report.json as make_report writes it, two emotions (one undefined test score)."""
+    emotion = {
+        "n_landmarks_full": 478,
+        "n_landmarks_selected": 116,
+        "balanced_accuracy_full": 0.9917,
+        "balanced_accuracy_selected": 1.0,
+        "test_balanced_accuracy_full": 1.0,
+        "test_balanced_accuracy_selected": None,  # undefined: no positive test video
+        "n_parameters_full": 100_000,
+        "n_parameters_selected": 26_000,
+        "inference_time_ms_full": 0.7,
+        "inference_time_ms_selected": 0.1,
+        "precision_at_k": 0.8,
+        "chance_level": 0.4,
+    }
+    full = {
+        **emotion,
+        "n_landmarks_selected": 478,
+        "n_parameters_selected": 100_000,
+        "inference_time_ms_selected": 0.7,
+        "test_balanced_accuracy_selected": 0.9,
+        "precision_at_k": 0.9,
+        "chance_level": 0.2,
+    }
+    report = {
+        "top_k": 50,
+        "ground_truth": True,
+        "emotions": {"happiness": emotion, "sadness": full},
+        "combined_accuracy": {
+            "first_iteration": 0,
+            "first": 0.95,
+            "first_test": 0.9,
+            "last_iteration": 4,
+            "last": 0.97,
+            "last_test": None,
+        },
+        "validation_vs_test": {
+            "combined_selected": {
+                "validation": {"accuracy": 0.986, "n_samples": 72},
+                "test": {"accuracy": 0.958, "n_samples": 24},
+            }
+        },
+        "data": {
+            "n_videos": 96,
+            "n_subjects": 8,
+            "n_kept": 96,
+            "n_dropped": 0,
+            "n_skipped": 0,
+            "test_subjects": ["s03", "s07"],
+            "n_test": 24,
+        },
+    }
+    report.update(changes)
+    return report
+
+
+README = """# title
+
+intro
+
+<!-- results:default-demo (written by the tool) -->
+old table
+<!-- /results:default-demo -->
+
+between
+
+<!-- results:hard-demo -->
+hard
+<!-- /results:hard-demo -->
+end
+"""
+
+
+def test_the_block_shows_undefined_scores_as_na_and_the_ranges() -> None:
+    block = _tool().table(_report())
+    rows = [line for line in block.splitlines() if line.startswith("| ")]
+    assert rows[1] == (
+        "| happiness | 478 → 116 | 0.992 → 1.000 | 1.000 → n/a | 0.26 | 0.80 (0.40) |"
+    )
+    assert rows[2] == "| sadness | 478 → 478 | 0.992 → 1.000 | 1.000 → 0.900 | 1.00 | 0.90 (0.20) |"
+    assert "held-out test 0.900 → n/a" in block
+    assert "accuracy 0.986 in validation (72 videos, out-of-fold) and 0.958 on the 24" in block
+    assert "1 of 2 emotions select fewer landmarks" in block
+    assert "(share of the parameters kept: 0.26)." in block
+    assert "faster" not in block  # no timings: they differ between runs
+    assert "ground truth is 2.0–4.5× its chance level" in block
+    assert "held out: s03, s07 (24 test samples)" in block
+    assert "nan" not in block.lower()
+
+
+def test_write_and_check_touch_only_their_block(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(_report()))
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(TOOL), str(report), "--readme", str(readme), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    stale = run("--check")
+    assert stale.returncode == 1
+    assert "-old table" in stale.stdout and "--write" in stale.stderr
+    assert readme.read_text() == README  # --check writes nothing
+    assert run("--write").returncode == 0
+    written = readme.read_text()
+    block = _tool().table(_report())
+    assert written == README.replace("old table", block)
+    assert run("--check").returncode == 0
+    assert run("--write").returncode == 0 and readme.read_text() == written  # idempotent
+    readme.write_text(README.replace("<!-- /results:default-demo -->\n", ""))
+    missing = run("--check")
+    assert missing.returncode == 2 and "results:default-demo" in missing.stderr
+    assert run("--write").returncode == 2
+
+
+def test_printing_needs_a_report(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(TOOL), str(tmp_path / "none.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "no such report" in done.stderr
+
+
+def test_the_readme_has_both_blocks() -> None:
+    readme = (REPO / "README.md").read_text()
+    tool = _tool()
+    assert "| emotion | landmarks (full → selected)" in tool.readme_block(readme, "default-demo")
+    assert "| emotion | kept | IG-guided |" in tool.readme_block(readme, "hard-demo")
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory) -> Path:
+    """The default demo, as `make demo` runs it: config/config.yaml untouched, 2 cores."""
+    workdir = tmp_path_factory.mktemp("default_demo")
+    shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(REPO / "workflow", workdir / "workflow")
+    shutil.copytree(REPO / "config", workdir / "config")
+    done = subprocess.run(
+        [SNAKEMAKE, "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_the_readme_shows_what_the_default_demo_produces(default_demo: Path) -> None:
+    report = default_demo / "results" / "report" / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(TOOL), str(report), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
