@@ -14,7 +14,7 @@ import pytest
 
 from emoflow.attribution import load_scores, read_baseline_values
 from emoflow.chains import run_chain, start_chains
-from emoflow.errors import InputError
+from emoflow.errors import DataError, InputError
 from emoflow.evaluation import (
     CHAIN,
     COMBINED,
@@ -22,6 +22,7 @@ from emoflow.evaluation import (
     TABLES,
     TOO_FEW,
     EvidenceSettings,
+    check_with_scikit_learn,
     estimate_all,
     read_evaluation,
     run_procedure,
@@ -294,3 +295,12 @@ def test_estimates_equal_an_independent_computation(tmp_path: Path) -> None:
                 (pl.col("emotion") == emotion) & (pl.col("procedure") == procedure)
             )["estimate"].item()
             assert found == pytest.approx(expected)
+    # the evaluation job checks the same against scikit-learn, and refuses a wrong number
+    assert check_with_scikit_learn(estimates, predictions) == estimates.height
+    wrong = estimates.with_columns(
+        estimate=pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.col("estimate") + 0.01)
+        .otherwise(pl.col("estimate"))
+    )
+    with pytest.raises(DataError, match="differs from scikit-learn"):
+        check_with_scikit_learn(wrong, predictions)

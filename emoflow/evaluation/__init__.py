@@ -20,6 +20,7 @@ from emoflow.evaluation.estimates import (
     COMBINED,
     FULL,
     EvidenceSettings,
+    check_with_scikit_learn,
     deployed_rows,
     estimate_all,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "TABLES",
     "TOO_FEW",
     "EvidenceSettings",
+    "check_with_scikit_learn",
     "Interval",
     "deployed_rows",
     "estimate_all",

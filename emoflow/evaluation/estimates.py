@@ -31,6 +31,7 @@ __all__ = [
     "DIFFERENCE_SCHEMA",
     "ESTIMATE_SCHEMA",
     "EvidenceSettings",
+    "check_with_scikit_learn",
     "deployed_rows",
     "estimate_all",
 ]
@@ -443,3 +444,67 @@ def deployed_rows(
                 )
             )
     return pl.concat(parts, how="vertical")
+
+
+def check_with_scikit_learn(
+    estimates: pl.DataFrame, predictions: pl.DataFrame, deployed: pl.DataFrame | None = None
+) -> int:
+    """Recompute every estimate with ``sklearn.metrics.balanced_accuracy_score`` from the rows
+    it came from (one run only), and raise if any differs: the numbers a reader is told are
+    scikit-learn's. Returns how many were checked."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    predictions = _with_run(predictions)
+    if predictions["run"].n_unique() > 1:
+        return 0  # pooled runs average per run; each run was checked when it was made
+    sources = {
+        "nested": {name: procedure_rows(predictions, name) for name in _procedures(predictions)}
+    }
+    if deployed is not None and not deployed.is_empty():
+        for scope in ("test", "validation"):
+            own = deployed.filter(pl.col("scope") == scope)
+            if not own.is_empty():
+                sources[scope] = {
+                    name: own.filter(pl.col("procedure") == name) for name in (FULL, CHAIN)
+                }
+    checked = 0
+    for row in estimates.iter_rows(named=True):
+        rows = sources.get(row["scope"], {}).get(row["procedure"])
+        if rows is None or rows.is_empty():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            if row["emotion"] == COMBINED:
+                wide = rows.pivot(
+                    on="emotion", index=["video_id", "true_emotion"], values="probability"
+                )
+                names = sorted(set(rows["emotion"].to_list()))
+                predicted = np.asarray(names)[wide.select(names).to_numpy().argmax(axis=1)]
+                truth = wide["true_emotion"].to_numpy()
+                if len(set(truth.tolist())) < 2:
+                    continue
+                expected = float(balanced_accuracy_score(truth, predicted))
+            else:
+                own = rows.filter(pl.col("emotion") == row["emotion"])
+                values = []
+                for _, seed_rows in own.group_by("seed", maintain_order=True):
+                    truth = seed_rows["true_emotion"].to_numpy() == row["emotion"]
+                    if truth.all() or not truth.any():
+                        values.append(np.nan)
+                        continue
+                    values.append(balanced_accuracy_score(truth, seed_rows["score"].to_numpy() > 0))
+                expected = float(np.mean(values))
+        found = row["estimate"]
+        if not (np.isnan(expected) and np.isnan(found)) and abs(found - expected) > 1e-9:
+            raise DataError(
+                f"{row['scope']} {row['emotion']} {row['procedure']}: balanced accuracy "
+                f"{found} differs from scikit-learn's {expected}"
+            )
+        checked += 1
+    return checked
+
+
+def _procedures(predictions: pl.DataFrame) -> list[str]:
+    return [FULL, *sorted(set(predictions["ranking"].unique().to_list()))]

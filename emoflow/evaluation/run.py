@@ -10,7 +10,11 @@ from typing import Any
 
 import polars as pl
 
-from emoflow.evaluation.estimates import EvidenceSettings, deployed_rows, estimate_all
+from emoflow.evaluation.estimates import (
+    EvidenceSettings,
+    deployed_rows,
+    estimate_all,
+)
 from emoflow.evaluation.outer import outer_predictions
 from emoflow.evaluation.tables import write_evaluation
 
