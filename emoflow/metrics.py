@@ -91,6 +91,50 @@ def subject_folds(
     return folds
 
 
+def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
+    """Samples of ``n_subjects`` subjects drawn (by ``seed``) for a final test, as a mask."""
+    unique = np.unique(subjects)
+    if n_subjects < 0 or n_subjects >= len(unique):
+        raise ConfigError(
+            f"train.test_subjects must be between 0 and {len(unique) - 1} "
+            f"(the data set has {len(unique)} subjects), got {n_subjects}"
+        )
+    held_out = np.random.default_rng([seed, 7]).choice(unique, size=n_subjects, replace=False)
+    return np.isin(subjects, held_out)
+
+
+def protocol_training_parts(
+    subjects: np.ndarray, emotions: np.ndarray, *, n_folds: int, test_subjects: int, seed: int = 0
+) -> list[tuple[str, np.ndarray]]:
+    """Every training part the nested protocol fits models on, as (name, sample mask): the
+    development subjects (the deployed models), each outer fold's training subjects (the
+    deployed chain's cross-validation and the nested evaluation's chains, the same folds), and
+    the inner folds those are cross-validated on in turn (as :mod:`emoflow.training` makes
+    them). A binary model needs both classes in each."""
+    subjects, emotions = np.asarray(subjects), np.asarray(emotions)
+    development = np.flatnonzero(~held_out_mask(subjects, test_subjects, seed=seed))
+    parts = [("the development subjects", np.isin(np.arange(len(subjects)), development))]
+    outer = subject_folds(subjects[development], n_folds, labels=emotions[development], seed=seed)
+    for k, test in enumerate(outer):
+        train = np.setdiff1d(np.arange(len(development)), test)
+        parts.append((f"outer fold {k}", np.isin(np.arange(len(subjects)), development[train])))
+        inner_subjects = subjects[development[train]]
+        n_inner = min(n_folds, len(np.unique(inner_subjects)))
+        if n_inner < 2:
+            continue
+        for j, inner_test in enumerate(
+            subject_folds(inner_subjects, n_inner, labels=emotions[development[train]], seed=seed)
+        ):
+            inner_train = np.setdiff1d(np.arange(len(train)), inner_test)
+            parts.append(
+                (
+                    f"inner fold {j} of outer fold {k}",
+                    np.isin(np.arange(len(subjects)), development[train[inner_train]]),
+                )
+            )
+    return parts
+
+
 def stratified_group_folds(
     strata: np.ndarray, groups: np.ndarray, n_folds: int, *, seed: int
 ) -> list[np.ndarray]:

@@ -23,6 +23,7 @@ from emoflow._atomic import atomic_path
 from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
 from emoflow.landmark_sets import read_landmark_sets
+from emoflow.metrics import held_out_mask
 from emoflow.models import (
     MODEL_KINDS,
     binary_metrics,
@@ -60,18 +61,6 @@ def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, 
     """Mean and std over folds of the defined values; ``n_undefined`` counts the folds whose
     score is undefined (:func:`emoflow.models.summarise_folds`)."""
     return summarise_folds(fold_metrics, (*METRIC_NAMES, "train_time_s", "selection_time_s"))
-
-
-def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
-    """Samples of ``n_subjects`` subjects drawn (by ``seed``) for a final test, as a mask."""
-    unique = np.unique(subjects)
-    if n_subjects < 0 or n_subjects >= len(unique):
-        raise ConfigError(
-            f"train.test_subjects must be between 0 and {len(unique) - 1} "
-            f"(the data set has {len(unique)} subjects), got {n_subjects}"
-        )
-    held_out = np.random.default_rng([seed, 7]).choice(unique, size=n_subjects, replace=False)
-    return np.isin(subjects, held_out)
 
 
 def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_folds: int) -> None:

@@ -70,6 +70,7 @@ check_protocol(
     n_folds=config["train"]["n_folds"],
     test_subjects=config["train"]["test_subjects"],
     source=get_dataset_labels(),
+    seed=config["train"]["seed"],
 )
 
 
