@@ -180,7 +180,8 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     assert "results/report/data_quality.html" in str(categories["1. Data and quality"])
     for item in items.values():
         assert "item" in item["labels"]  # labelled, not shown by its path
-        assert item["job_properties"]["params"] == "top_k=20"  # no configuration, no paths
+        # no configuration, no paths (the evidence job has no parameters at all)
+        assert item["job_properties"]["params"] in ("top_k=20", "")
     data = by_name["data_quality.html"]["text"]
     assert "<td>videos in the manifest</td><td>18</td>" in data  # 6 subjects × 3 emotions
     assert "<td>kept (samples of the feature store)</td><td>18</td>" in data
@@ -215,7 +216,8 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
 
 @pytest.mark.slow
 def test_the_readme_table_is_printed_from_the_report(finished_run: Path) -> None:
-    """tools/demo_results_table.py: the README's demo table, a row per emotion, from report.json."""
+    """tools/demo_results_table.py: the README's demo table, a row per emotion, from the
+    run's report.json and evidence.json: the nested estimates with their intervals."""
     report = finished_run / "results" / "report" / "report.json"
     done = subprocess.run(
         [sys.executable, str(REPO / "tools" / "demo_results_table.py"), str(report)],
@@ -225,12 +227,16 @@ def test_the_readme_table_is_printed_from_the_report(finished_run: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     numbers = json.loads(report.read_text())
+    evidence = json.loads((report.parent / "evidence.json").read_text())
+    nested = evidence["estimates"]["nested"]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]  # no header
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(numbers["emotions"])
-    for row, record in zip(rows, numbers["emotions"].values(), strict=True):
-        assert f"{record['balanced_accuracy_selected']:.3f}" in row
-        assert f"{record['test_balanced_accuracy_selected']:.3f}" in row
-    assert f"{numbers['combined_accuracy']['last_test']:.3f}" in done.stdout
+    for row, emotion in zip(rows, numbers["emotions"], strict=True):
+        for procedure in ("full", "ig_guided"):
+            assert f"{nested[emotion][procedure]['estimate']:.3f}" in row
+        counts = nested[emotion]["ig_guided"]["n_landmarks"]
+        assert "/".join(str(c) for c in counts) in row  # the count chosen in each outer fold
+    assert "Nested estimates: 4 development subjects, 12 videos" in done.stdout
 
 
 @pytest.mark.slow
@@ -250,6 +256,7 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
         "prune_chain",
         "gather_iteration",
         "evaluate_nested",
+        "report_evidence",
         "summarise_iterations",
         "make_report",
         "draw_face_figures",  # the report's figures on the face, beside make_report
@@ -553,7 +560,7 @@ def test_comparison_jobs_are_planned_only_when_enabled(tmp_path: Path) -> None:
     assert planned["compare_pruning"] == 6 * 3  # every emotion × outer fold, every baseline
     assert planned["evaluate_nested"] == 1
     resources = _job_resources(output, "compare_pruning")
-    assert len(resources) == 24 and all("gpu=1" in line for line in resources)
+    assert len(resources) == 18 and all("gpu=1" in line for line in resources)
 
 
 @pytest.mark.slow
@@ -566,6 +573,7 @@ def test_changing_prune_compare_reruns_only_the_comparison(finished_run: Path) -
     assert set(planned) <= {
         "compare_pruning",
         "evaluate_nested",
+        "report_evidence",
         "make_report",
         "write_provenance",
         "all",
