@@ -44,6 +44,15 @@ rule all:
         get_final_outputs(),
 
 
+# Before a SLURM run submits anything: every job's request against what the nodes of its
+# partition can give (sinfo), and a status command that works; one line per problem instead of
+# a job that pends for ever.
+onstart:
+    from emoflow.cluster import check_submission
+
+    check_submission(workflow)
+
+
 # At the end of a successful run: how many videos became training samples, which were
 # dropped and why (read from the feature store, which the report shows too).
 onsuccess:
