@@ -48,10 +48,15 @@ rule all:
         get_final_outputs(),
 
 
-# One run writes a results folder at a time, whatever its working folder: a run that executes
-# jobs takes the lock inside the results folder (dry runs, --report and the jobs' own Snakemake
-# processes run no onstart), and gives it back at its end (emoflow.runlock).
+# Before a run submits or runs anything: on SLURM, every job's request against what the nodes
+# of its partition can give (sinfo), and a status command that works (one line per problem
+# instead of a job that pends for ever); then the one-writer lock inside the results folder,
+# whatever the working folder (dry runs, --report and the jobs' own Snakemake processes run no
+# onstart; emoflow.cluster, emoflow.runlock).
 onstart:
+    from emoflow.cluster import check_submission
+
+    check_submission(workflow)
     RESULTS_LOCK.acquire()
 
 

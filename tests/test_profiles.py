@@ -41,6 +41,17 @@ echo "stand-in $(basename "$0"): job not submitted" >&2
 exit 1
 """
 FAKE_SACCTMGR = "#!/bin/sh\necho your_account\n"  # the account the profile names is valid
+# What the workflow asks SLURM before submitting (emoflow.cluster): nodes that can run every job
+# in the profile's placeholder partitions, and status commands that work.
+FAKE_SLURM = {
+    "sinfo": (
+        "#!/bin/sh\nprintf 'n1|your_cpu_partition*|64|512000|(null)|infinite\\n"
+        "g1|your_gpu_partition|64|512000|gpu:8|infinite\\n'\n"
+    ),
+    "sacct": "#!/bin/sh\nexit 0\n",
+    "squeue": "#!/bin/sh\nexit 0\n",
+    "scontrol": "#!/bin/sh\necho 'MinJobAge = 300 sec'\n",
+}
 
 
 def _workdir(root: Path) -> Path:
@@ -80,19 +91,20 @@ def _with_upstream_outputs(workdir: Path) -> Path:
     (workdir / "data" / "demo" / "videos").mkdir(parents=True)  # the demo's videos
     fake_bin = workdir / "fake_bin"
     fake_bin.mkdir()
-    for name, text in (("sbatch", FAKE_SUBMIT), ("qsub", FAKE_SUBMIT), ("sacctmgr", FAKE_SACCTMGR)):
+    commands = {"sbatch": FAKE_SUBMIT, "qsub": FAKE_SUBMIT, "sacctmgr": FAKE_SACCTMGR, **FAKE_SLURM}
+    for name, text in commands.items():
         (fake_bin / name).write_text(text)
         (fake_bin / name).chmod(0o755)
     return fake_bin
 
 
 def _submissions(fake_bin: Path, command: str) -> dict[str, str]:
-    """Rule name → the recorded argument line of its submission."""
+    """Rule name → the recorded argument line of its submission (of its group's: the rule
+    of the group's first job)."""
     calls = (fake_bin / f"{command}.calls").read_text().splitlines()
     by_rule = {}
     for line in calls:
-        # the comment names the rule, then its wildcards (none printed for an empty one)
-        match = re.search(r"rule_(\w+?)(?:_wildcards|\s|$)|emoflow\.(\w+)", line)
+        match = re.search(r"--target-jobs '?(\w+):|emoflow\.(\w+)", line)
         assert match, line
         by_rule[match.group(1) or match.group(2)] = line
     return by_rule
@@ -120,7 +132,7 @@ def test_cluster_profile_plans_the_demo_workflow(planned: Path, profile: str) ->
     assert result.returncode == 0, result.stderr[-3000:]
     # The workflow profile (profiles/default) is read next to the site profile.
     assert "workflow specific profile profiles/default" in result.stderr
-    stanzas = result.stdout.split("\nrule ")
+    stanzas = re.split(r"\n\s*rule ", result.stdout)  # a group's jobs are indented
     train = next(stanza for stanza in stanzas if stanza.startswith("start_chains:"))
     resources = re.search(r"resources: (.*)", train)
     assert resources, train
@@ -197,17 +209,61 @@ def test_generic_profile_fills_the_submit_command(tmp_path: Path) -> None:
     assert "walltime=7200" in landmarks
 
 
+def _workflow_text() -> str:
+    paths = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    return "\n".join(path.read_text() for path in paths)
+
+
 def _rule_names() -> set[str]:
-    text = "\n".join(path.read_text() for path in (REPO / "workflow" / "rules").glob("*.smk"))
-    return set(re.findall(r"^\s*rule (\w+):", text, re.MULTILINE)) | {"all"}
+    return set(re.findall(r"^\s*rule (\w+):", _workflow_text(), re.MULTILINE)) | {"all"}
+
+
+def _local_rules() -> set[str]:
+    """The rules that run inside the submitting Snakemake (`localrules:` blocks)."""
+    blocks = re.findall(r"^localrules:\n((?:[ \t]+\w+,?\n)+)", _workflow_text(), re.MULTILINE)
+    return {name for block in blocks for name in re.findall(r"\w+", block)}
+
+
+def _gpu_rules() -> set[str]:
+    """The rules whose resources declare a GPU count (gpu=...)."""
+    rules = re.split(r"^\s*rule (\w+):", _workflow_text(), flags=re.MULTILINE)
+    return {
+        name
+        for name, body in zip(rules[1::2], rules[2::2], strict=True)
+        if re.search(r"^\s*gpu=", body, re.MULTILINE)  # a resource line, not a comment
+    }
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profiles_name_only_existing_rules(profile: str) -> None:
-    # Snakemake silently ignores set-resources/set-threads of a rule that does not exist.
+    # Snakemake silently ignores set-resources/set-threads/groups of a rule that does not exist.
     settings = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
-    named = set(settings.get("set-resources", {})) | set(settings.get("set-threads", {}))
+    named = (
+        set(settings.get("set-resources", {}))
+        | set(settings.get("set-threads", {}))
+        | set(settings.get("groups", {}))
+    )
     assert named <= _rule_names(), named - _rule_names()
+
+
+@pytest.mark.parametrize("profile", ["slurm", "generic"])
+def test_cluster_profiles_size_every_rule_that_runs_as_a_cluster_job(profile: str) -> None:
+    # A rule left to its own threads (make_demo's 4) could ask more than a site's nodes have;
+    # sizes live in the profile, where a site changes them (issue 25).
+    settings = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
+    submitted = _rule_names() - _local_rules() - {"all"}
+    assert "make_demo" in submitted and "gather_iteration" not in submitted
+    assert submitted <= set(settings["set-threads"]), submitted - set(settings["set-threads"])
+    for rule in submitted:
+        assert {"mem_mb", "runtime"} <= set(settings["set-resources"].get(rule, {})), rule
+
+
+def test_slurm_profile_sends_every_gpu_rule_to_a_gpu_partition() -> None:
+    settings = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    gpu_rules = _gpu_rules()
+    assert {"start_chains", "prune_chain", "compare_pruning"} <= gpu_rules
+    for rule in gpu_rules:
+        assert settings["set-resources"][rule]["slurm_partition"] == "your_gpu_partition", rule
 
 
 def test_rules_hold_no_site_values() -> None:

@@ -10,7 +10,8 @@ if DATASET.made_by_workflow:
         benchmark:
             bench("make_demo", "make_demo")
         # every later job waits for the demo's videos: render them on several cores
-        # (Snakemake lowers this to --cores when fewer are given)
+        # (Snakemake lowers this to --cores when fewer are given; on a cluster the
+        # profile's set-threads decides, as no node is known here)
         threads: 4
         resources:
             mem_mb=2000,
