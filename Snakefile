@@ -23,8 +23,9 @@ include: "workflow/rules/landmarks.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/prune.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/publish.smk"
 
@@ -37,6 +38,7 @@ localrules:
     gather_iteration,
     publish_results,
     summarise_iterations,
+    evaluate_nested,
     write_provenance,
 
 

@@ -49,7 +49,7 @@ def start_job(log_path: str | Path, *, mem_mb: int | None = None, rule: str | No
     closed (atomically) before it ends, so nothing waits for a collection to be flushed.
 
     The log's ``started`` line bears the time the script began importing, so the job's span
-    in its log includes its imports (~1 s of a demo ``train_models`` job).
+    in its log includes its imports (~1 s of a demo ``prune_chain`` job).
     """
     log_to_file(log_path, started=_IMPORTED)
     watch_job(log_path, **_rule_facts(mem_mb, rule))

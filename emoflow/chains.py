@@ -1,15 +1,18 @@
-"""One step of an emotion's pruning chain: its landmark set, its model trained on that set, and
+"""An emotion's pruning chain: each step's landmark set, its model trained on that set, and
 the model's attribution.
 
-The workflow runs one job per emotion and iteration (``train_models``, :func:`chain_step`):
-the step's landmark set (iteration 0: the start set; later ones: pruned by the previous
-iteration's relevance, :mod:`emoflow.pruning`), then training and attribution
-(:func:`train_and_attribute`). They share the job because each job pays for starting Python,
-Snakemake's script preamble and importing torch (~1 s of CPU here, more than the work of a
-small data set), while choosing a landmark set takes milliseconds: one job per step instead
-of three (measured on the demo, issues 12 and 14). Their outputs stay separate files, each
-written by its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`,
-:mod:`emoflow.attribution`).
+A chain runs on the deployed split (every development subject; scored on the held-out test
+subjects) or on one outer fold of the nested evaluation (``outer_fold``: the fold's training
+subjects only; scored on the fold's own subjects). The workflow runs iteration 0 of every
+emotion of a split in one job (:func:`start_chains`) and the later iterations of one emotion's
+chain in another (:func:`run_chain`): a process pays for starting Python and importing torch
+once per chain instead of once per step, and a changed pruning setting still re-runs the
+chains from iteration 1 only.
+
+Each step (:func:`chain_step`) writes the step's landmark set (iteration 0: the start set;
+later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`), then trains
+and attributes (:func:`train_and_attribute`). Its outputs stay separate files, each written by
+its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`, :mod:`emoflow.attribution`).
 """
 
 from __future__ import annotations
@@ -27,12 +30,21 @@ from emoflow.landmark_sets import read_landmark_record
 from emoflow.pruning import PruneSettings, initial_landmark_set, prune_iteration
 from emoflow.training import read_metrics, train_emotion, write_metrics
 
-__all__ = ["PREVIOUS_OUTPUTS", "chain_step", "train_and_attribute"]
+__all__ = [
+    "PREVIOUS_OUTPUTS",
+    "STEP_OUTPUTS",
+    "chain_step",
+    "run_chain",
+    "start_chains",
+    "train_and_attribute",
+]
 
 log = logging.getLogger(__name__)
 
 PREVIOUS_OUTPUTS = ("model", "metrics", "scores", "attributions")
 """The outputs of an emotion's previous iteration that a stopped chain carries forward."""
+STEP_OUTPUTS = ("landmarks", *PREVIOUS_OUTPUTS)
+"""The files of one step of a chain, by name (:meth:`emoflow.layout.ResultsLayout.step`)."""
 
 
 def _carry_forward(
@@ -65,6 +77,7 @@ def train_and_attribute(
     iteration: int = 0,
     threads: int | None = None,
     previous: Mapping[str, str | Path] | None = None,
+    outer_fold: int | None = None,
 ) -> dict[str, Any]:
     """Train one emotion's model of one iteration and write its attribution store.
 
@@ -81,6 +94,10 @@ def train_and_attribute(
     attribution, runtime
         The ``attribution`` section without its run-time knobs, and where those are
         (:func:`emoflow.attribution.attribute_emotion`).
+    outer_fold
+        ``None`` for the deployed chain; else the outer fold of the nested evaluation whose
+        training subjects alone are trained on and attributed (the attribution leaves out the
+        subjects the metrics' split names).
 
     Returns
     -------
@@ -109,6 +126,7 @@ def train_and_attribute(
         train=train,
         iteration=iteration,
         threads=threads,
+        outer_fold=outer_fold,
     )
     attribute_emotion(
         features_path,
@@ -143,6 +161,7 @@ def chain_step(
     attribution: Mapping[str, Any] | None = None,
     runtime: Any = None,
     threads: int | None = None,
+    outer_fold: int | None = None,
 ) -> dict[str, Any]:
     """One step of an emotion's chain: write its landmark set, then train and attribute.
 
@@ -199,4 +218,113 @@ def chain_step(
         iteration=iteration,
         threads=threads,
         previous={name: given[name] for name in PREVIOUS_OUTPUTS if name in given},
+        outer_fold=outer_fold,
     )
+
+
+def _step_paths(step: Mapping[str, str | Path], where: str) -> dict[str, str | Path]:
+    missing = [name for name in STEP_OUTPUTS if not step.get(name)]
+    if missing:
+        raise ConfigError(f"{where}: no path for {', '.join(missing)}")
+    return {name: step[name] for name in STEP_OUTPUTS}
+
+
+def start_chains(
+    features_path: str | Path,
+    steps: Mapping[str, Mapping[str, str | Path]],
+    *,
+    start: str | None = None,
+    train: Mapping[str, Any] | None = None,
+    attribution: Mapping[str, Any] | None = None,
+    runtime: Any = None,
+    threads: int | None = None,
+    outer_fold: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Iteration 0 of every emotion's chain of one split: each emotion's start set, model and
+    attribution (:func:`chain_step`), in one process.
+
+    Parameters
+    ----------
+    steps
+        Emotion → the step's output paths by name (:data:`STEP_OUTPUTS`).
+    outer_fold
+        ``None``: the deployed chains; else the nested evaluation's outer fold.
+
+    Returns
+    -------
+    dict
+        Emotion → its metrics record.
+    """
+    records = {}
+    for emotion, step in steps.items():
+        paths = _step_paths(step, f"iteration 0 of {emotion}")
+        records[emotion] = chain_step(
+            features_path,
+            emotion,
+            iteration=0,
+            landmark_set_path=paths["landmarks"],
+            model_path=paths["model"],
+            metrics_path=paths["metrics"],
+            scores_path=paths["scores"],
+            attributions_path=paths["attributions"],
+            start=start,
+            train=train,
+            attribution=attribution,
+            runtime=runtime,
+            threads=threads,
+            outer_fold=outer_fold,
+        )
+    return records
+
+
+def run_chain(
+    features_path: str | Path,
+    emotion: str,
+    steps: Sequence[Mapping[str, str | Path]],
+    *,
+    prune: Mapping[str, Any] | None = None,
+    train: Mapping[str, Any] | None = None,
+    attribution: Mapping[str, Any] | None = None,
+    runtime: Any = None,
+    threads: int | None = None,
+    outer_fold: int | None = None,
+) -> list[dict[str, Any]]:
+    """Iterations 1 … N of one emotion's chain, in one process: each prunes the previous
+    iteration's set by its relevance, then trains and attributes (:func:`chain_step`).
+
+    Parameters
+    ----------
+    steps
+        The output paths of iterations 0 … N by name (:data:`STEP_OUTPUTS`); iteration 0's
+        files are read (written by :func:`start_chains`), the others written.
+
+    Returns
+    -------
+    list of dict
+        The metrics records of iterations 1 … N.
+    """
+    paths = [_step_paths(step, f"iteration {i} of {emotion}") for i, step in enumerate(steps)]
+    records = []
+    for iteration in range(1, len(paths)):
+        previous, own = paths[iteration - 1], paths[iteration]
+        records.append(
+            chain_step(
+                features_path,
+                emotion,
+                iteration=iteration,
+                landmark_set_path=own["landmarks"],
+                model_path=own["model"],
+                metrics_path=own["metrics"],
+                scores_path=own["scores"],
+                attributions_path=own["attributions"],
+                prune=prune,
+                previous=previous,
+                earlier_metrics=[step["metrics"] for step in paths[:iteration]],
+                train=train,
+                attribution=attribution,
+                runtime=runtime,
+                threads=threads,
+                outer_fold=outer_fold,
+            )
+        )
+    return records

@@ -15,12 +15,19 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     iter_{i}/{e}/metrics.json         its fold metrics (emoflow.training)
     iter_{i}/{e}/scores.parquet       its out-of-fold and held-out scores (emoflow.training)
     iter_{i}/{e}/attributions.zarr    its attribution store (emoflow.attribution)
+    nested/fold_{k}/iter_{i}/{e}/…    the same chain run on outer fold k's training subjects
+                                      only and scored on fold k's subjects (nested evaluation)
     iter_{i}/landmarks.json           every emotion's set, gathered (emoflow.landmark_sets)
     iter_{i}/metrics.json             every emotion + the combined prediction (emoflow.training)
     iter_{i}/scores.parquet           every emotion's out-of-fold scores (emoflow.training)
     summary.parquet                   per emotion and iteration (emoflow.summary)
-    compare/{e}/{ranking}.parquet     a pruning baseline of emotion e (emoflow.comparison)
-    compare/summary.parquet           every baseline beside the IG chain (emoflow.comparison)
+    compare/fold_{k}/{e}.parquet      the pruning baselines of emotion e in outer fold k
+                                      (emoflow.comparison)
+    evaluation/predictions.parquet    every procedure's outer-fold scores per sample
+    evaluation/estimates.parquet      estimates with subject-bootstrap intervals
+    evaluation/differences.parquet    paired differences with intervals and verdicts
+    evaluation/curves.parquet         outer-fold accuracy at every iteration (matched counts)
+                                      (emoflow.evaluation)
     compare/accuracy_vs_landmarks.png its figure (emoflow.comparison)
     compare/verdicts.html             does IG-guided pruning win? (emoflow.comparison)
     report/                           report figures and tables (emoflow.report)
@@ -39,7 +46,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ResultsLayout"]
+__all__ = ["SPLIT_WILDCARD", "ResultsLayout"]
+
+SPLIT_WILDCARD = "{split}"
+"""The workflow's wildcard for a chain's split prefix (:meth:`ResultsLayout.split`)."""
 
 
 @dataclass(frozen=True)
@@ -67,17 +77,47 @@ class ResultsLayout:
     def iteration(self, iteration: int | str) -> Path:
         return self.root / f"iter_{iteration}"
 
-    def chain(self, iteration: int | str, emotion: str) -> Path:
-        """The folder of one emotion's iteration."""
-        return self.iteration(iteration) / emotion
+    @staticmethod
+    def split(fold: int | str | None) -> str:
+        """The folder of a split below the root, as a prefix: ``""`` for the deployed chain
+        (``fold=None``), ``"nested/fold_{k}/"`` for outer fold ``k``. The Snakemake wildcard
+        ``"{split}"`` stands for the whole prefix, so that one rule makes both (another
+        wildcard, such as ``"{fold}"``, stands for the fold number)."""
+        if fold is None:
+            return ""
+        if fold == SPLIT_WILDCARD:
+            return fold
+        return f"nested/fold_{fold}/"
 
-    def landmark_sets(self, iteration: int | str, emotion: str | None = None) -> Path:
+    @staticmethod
+    def fold_of(split: str) -> int | None:
+        """The outer fold of a :meth:`split` prefix (``None``: the deployed chain)."""
+        if not split:
+            return None
+        return int(split.rstrip("/").rsplit("_", 1)[-1])
+
+    def outer_fold(self, fold: int | str) -> Path:
+        """The folder of outer fold ``fold``'s chains (nested evaluation)."""
+        return self.root / "nested" / f"fold_{fold}"
+
+    def chain(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> Path:
+        """The folder of one emotion's iteration: of the deployed chain (``fold=None``, all
+        development subjects) or of outer fold ``fold``'s chain."""
+        return self.root / f"{self.split(fold)}iter_{iteration}" / emotion
+
+    def landmark_sets(
+        self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
+    ) -> Path:
         """An emotion's landmark set, or (``emotion=None``) the iteration's gathered sets."""
-        folder = self.iteration(iteration) if emotion is None else self.chain(iteration, emotion)
+        folder = (
+            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
+        )
         return folder / "landmarks.json"
 
-    def model(self, iteration: int | str, emotion: str) -> Path:
-        path = self.chain(iteration, emotion) / "model.pt"
+    def model(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> Path:
+        path = self.chain(iteration, emotion, fold) / "model.pt"
+        if fold is not None:
+            return path
         legacy = self.iteration(iteration) / "models" / f"{emotion}.pt"
         return legacy if not path.exists() and legacy.exists() else path
 
@@ -86,20 +126,43 @@ class ResultsLayout:
         found = sorted(self.iteration(iteration).glob("*/model.pt"))
         return found or sorted((self.iteration(iteration) / "models").glob("*.pt"))
 
-    def metrics(self, iteration: int | str, emotion: str | None = None) -> Path:
+    def metrics(
+        self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
+    ) -> Path:
         """An emotion's metrics, or (``emotion=None``) the iteration's gathered metrics."""
-        folder = self.iteration(iteration) if emotion is None else self.chain(iteration, emotion)
+        folder = (
+            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
+        )
         return folder / "metrics.json"
 
-    def scores(self, iteration: int | str, emotion: str | None = None) -> Path:
+    def scores(
+        self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
+    ) -> Path:
         """An emotion's scores, or (``emotion=None``) the iteration's gathered scores."""
-        folder = self.iteration(iteration) if emotion is None else self.chain(iteration, emotion)
+        folder = (
+            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
+        )
         return folder / "scores.parquet"
 
-    def attributions(self, iteration: int | str, emotion: str) -> Path:
-        path = self.chain(iteration, emotion) / "attributions.zarr"
+    def attributions(
+        self, iteration: int | str, emotion: str, fold: int | str | None = None
+    ) -> Path:
+        path = self.chain(iteration, emotion, fold) / "attributions.zarr"
+        if fold is not None:
+            return path
         legacy = self.iteration(iteration) / "attributions.zarr"
         return legacy if not path.exists() and legacy.exists() else path
+
+    def step(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> dict:
+        """Every output of one step of a chain, by name (the files :mod:`emoflow.chains`
+        writes): ``landmarks``, ``model``, ``metrics``, ``scores``, ``attributions``."""
+        return {
+            "landmarks": self.landmark_sets(iteration, emotion, fold),
+            "model": self.model(iteration, emotion, fold),
+            "metrics": self.metrics(iteration, emotion, fold),
+            "scores": self.scores(iteration, emotion, fold),
+            "attributions": self.attributions(iteration, emotion, fold),
+        }
 
     def attribution_stores(self, iteration: int | str) -> list[Path]:
         """The attribution stores of an iteration on disk, by emotion name."""
@@ -121,23 +184,30 @@ class ResultsLayout:
     def summary(self) -> Path:
         return self.root / "summary.parquet"
 
-    def comparison(self, emotion: str, ranking: str) -> Path:
-        """One pruning baseline's table of one emotion (``prune.compare``)."""
-        return self.root / "compare" / emotion / f"{ranking}.parquet"
+    def comparison(self, emotion: str, fold: int | str) -> Path:
+        """The pruning baselines of one emotion in one outer fold (``prune.compare``)."""
+        return self.root / "compare" / f"fold_{fold}" / f"{emotion}.parquet"
 
     @property
-    def comparison_summary(self) -> Path:
-        """Every baseline beside the IG chain, with the chain's selection."""
-        return self.root / "compare" / "summary.parquet"
+    def evaluation(self) -> Path:
+        """The folder of the nested evaluation's tables (:mod:`emoflow.evaluation`)."""
+        return self.root / "evaluation"
 
     @property
-    def comparison_figure(self) -> Path:
-        return self.root / "compare" / "accuracy_vs_landmarks.png"
+    def evaluation_predictions(self) -> Path:
+        return self.evaluation / "predictions.parquet"
 
     @property
-    def comparison_page(self) -> Path:
-        """The verdicts per emotion and baseline, an HTML page of the report."""
-        return self.root / "compare" / "verdicts.html"
+    def evaluation_estimates(self) -> Path:
+        return self.evaluation / "estimates.parquet"
+
+    @property
+    def evaluation_differences(self) -> Path:
+        return self.evaluation / "differences.parquet"
+
+    @property
+    def evaluation_curves(self) -> Path:
+        return self.evaluation / "curves.parquet"
 
     @property
     def report(self) -> Path:

@@ -245,12 +245,20 @@ def plan_manifest(config: Mapping[str, Any]) -> pl.DataFrame | None:
 
 
 def check_protocol(
-    manifest: pl.DataFrame, *, n_folds: int, test_subjects: int, source: str | Path
+    manifest: pl.DataFrame,
+    *,
+    n_folds: int,
+    test_subjects: int,
+    source: str | Path,
+    seed: int = 0,
 ) -> None:
     """Refuse, before anything is extracted, a data set too small for the training protocol.
 
-    ``test_subjects`` subjects are held out for the final test; the others must make at least
-    ``n_folds`` subject-independent folds.
+    ``test_subjects`` subjects are held out for the final test; the others must make
+    ``n_folds`` subject-independent outer folds, each of which leaves at least two subjects to
+    train on (the nested evaluation cross-validates inside every outer fold again), and every
+    training part the protocol fits models on (:func:`emoflow.metrics.protocol_training_parts`,
+    the folds of ``seed``) must show every emotion.
 
     Raises
     ------
@@ -272,3 +280,30 @@ def check_protocol(
             f"train.n_folds={n_folds} subject-independent folds; lower train.n_folds or "
             "train.test_subjects",
         )
+    n_development = n_subjects - test_subjects
+    if n_development - -(-n_development // n_folds) < 2:
+        raise InputError(
+            source,
+            f"{n_subjects} subjects, {test_subjects} of them held out for the final test, "
+            f"leave {n_development} for the nested evaluation's train.n_folds={n_folds} outer "
+            "folds, and an outer fold must leave at least 2 subjects to cross-validate its "
+            "training part; lower train.n_folds or train.test_subjects, or add subjects",
+        )
+    from emoflow.metrics import protocol_training_parts
+
+    emotions = manifest["emotion"].to_numpy().astype(str)
+    for name, train in protocol_training_parts(
+        manifest["subject"].to_numpy().astype(str),
+        emotions,
+        n_folds=n_folds,
+        test_subjects=test_subjects,
+        seed=seed,
+    ):
+        missing = sorted(set(emotions.tolist()) - set(emotions[train].tolist()))
+        if missing:
+            raise InputError(
+                source,
+                f"the training subjects of {name} show no video of {', '.join(missing)}, so "
+                "its one-vs-rest model cannot be trained; lower train.n_folds or "
+                "train.test_subjects, change train.seed, or add subjects who show it",
+            )

@@ -1,10 +1,14 @@
 """Subject folds and the scores of predictions: what training, comparison and report share.
 
-Light (numpy; scikit-learn imported on first use, never torch), so the modules that only
-gather or report results use the same definitions as training. Folds come from
-scikit-learn's ``StratifiedGroupKFold`` (:func:`subject_folds`) and metrics from
-``sklearn.metrics`` (:func:`binary_metrics`, :func:`multiclass_metrics`,
-:func:`confusion_matrix`). A score that its data cannot define is *undefined* — ``NaN``
+Light (numpy only, never torch), so the modules that only gather or report results use the
+same definitions as training. Folds are scikit-learn's ``StratifiedGroupKFold`` and the
+metrics are ``sklearn.metrics``' ``balanced_accuracy_score``, ``roc_auc_score`` and
+``confusion_matrix``, reproduced here in numpy and checked equal to scikit-learn's own, fold
+for fold and digit for digit, on random and edge cases (``tests/test_metrics.py``; the
+evaluation job checks its estimates against scikit-learn again at run time). Importing
+scikit-learn costs a process about 1 s of CPU (it pulls scipy.stats and pandas in): every
+chain job would pay it for a few dozen metric calls. A score that its data cannot define is
+*undefined* — ``NaN``
 here, ``null`` in JSON files, "n/a" when printed (:func:`format_score`) — never a stand-in
 such as 0.5:
 
@@ -14,15 +18,11 @@ such as 0.5:
   accuracy as undefined: the two are different quantities, and a model that always says "no"
   would score a perfect specificity.
 * Aggregations (:func:`summarise_values`) skip undefined values and count them.
-
-scikit-learn is imported when a fold or metric is first computed (it costs a process about
-0.9 s of CPU to import, so modules that only read results never pay it).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -82,21 +82,93 @@ def subject_folds(
     strata = np.zeros(len(subjects), dtype=np.int64) if labels is None else np.asarray(labels)
     if strata.shape != subjects.shape:
         raise DataError(f"{len(strata)} labels for {len(subjects)} samples")
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # "The least populated class in y has only k members": expected for a rare label
-        warnings.simplefilter("ignore", UserWarning)
-        folds = [
-            np.sort(test) for _, test in splitter.split(np.zeros(len(subjects)), strata, subjects)
-        ]
+    folds = stratified_group_folds(strata, subjects, n_folds, seed=seed)
     if any(len(fold) == 0 for fold in folds):  # not seen; StratifiedGroupKFold does not promise
         raise DataError(
             f"{len(unique)} subjects could not fill {n_folds} subject-independent folds; "
             "lower train.n_folds"
         )
     return folds
+
+
+def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
+    """Samples of ``n_subjects`` subjects drawn (by ``seed``) for a final test, as a mask."""
+    unique = np.unique(subjects)
+    if n_subjects < 0 or n_subjects >= len(unique):
+        raise ConfigError(
+            f"train.test_subjects must be between 0 and {len(unique) - 1} "
+            f"(the data set has {len(unique)} subjects), got {n_subjects}"
+        )
+    held_out = np.random.default_rng([seed, 7]).choice(unique, size=n_subjects, replace=False)
+    return np.isin(subjects, held_out)
+
+
+def protocol_training_parts(
+    subjects: np.ndarray, emotions: np.ndarray, *, n_folds: int, test_subjects: int, seed: int = 0
+) -> list[tuple[str, np.ndarray]]:
+    """Every training part the nested protocol fits models on, as (name, sample mask): the
+    development subjects (the deployed models), each outer fold's training subjects (the
+    deployed chain's cross-validation and the nested evaluation's chains, the same folds), and
+    the inner folds those are cross-validated on in turn (as :mod:`emoflow.training` makes
+    them). A binary model needs both classes in each."""
+    subjects, emotions = np.asarray(subjects), np.asarray(emotions)
+    development = np.flatnonzero(~held_out_mask(subjects, test_subjects, seed=seed))
+    parts = [("the development subjects", np.isin(np.arange(len(subjects)), development))]
+    outer = subject_folds(subjects[development], n_folds, labels=emotions[development], seed=seed)
+    for k, test in enumerate(outer):
+        train = np.setdiff1d(np.arange(len(development)), test)
+        parts.append((f"outer fold {k}", np.isin(np.arange(len(subjects)), development[train])))
+        inner_subjects = subjects[development[train]]
+        n_inner = min(n_folds, len(np.unique(inner_subjects)))
+        if n_inner < 2:
+            continue
+        for j, inner_test in enumerate(
+            subject_folds(inner_subjects, n_inner, labels=emotions[development[train]], seed=seed)
+        ):
+            inner_train = np.setdiff1d(np.arange(len(train)), inner_test)
+            parts.append(
+                (
+                    f"inner fold {j} of outer fold {k}",
+                    np.isin(np.arange(len(subjects)), development[train[inner_train]]),
+                )
+            )
+    return parts
+
+
+def stratified_group_folds(
+    strata: np.ndarray, groups: np.ndarray, n_folds: int, *, seed: int
+) -> list[np.ndarray]:
+    """scikit-learn's ``StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)``, its
+    test indices fold by fold: the groups, shuffled by ``numpy.random.RandomState(seed)`` and
+    sorted (stably) by the spread of their class counts, go one by one to the fold whose class
+    shares stay closest to the whole data's (the least populated fold on a tie). The same
+    algorithm, step for step, so the same folds (``tests/test_metrics.py``)."""
+    _, class_of_sample, class_counts = np.unique(strata, return_inverse=True, return_counts=True)
+    _, group_of_sample, group_sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    class_of_sample, group_of_sample = class_of_sample.reshape(-1), group_of_sample.reshape(-1)
+    counts = np.zeros((len(group_sizes), len(class_counts)))
+    np.add.at(counts, (group_of_sample, class_of_sample), 1)
+    order = np.arange(len(group_sizes))
+    np.random.RandomState(seed).shuffle(order)
+    counts = counts[order]
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    group_of_sample = position[group_of_sample]
+    per_fold = np.zeros((n_folds, len(class_counts)))
+    fold_of_group = np.empty(len(group_sizes), dtype=np.int64)
+    for group in np.argsort(-np.std(counts, axis=1), kind="stable"):
+        best, best_spread, best_size = 0, math.inf, math.inf
+        for fold in range(n_folds):
+            per_fold[fold] += counts[group]
+            spread = float(np.mean(np.std(per_fold / class_counts.reshape(1, -1), axis=0)))
+            per_fold[fold] -= counts[group]
+            size = float(per_fold[fold].sum())
+            if spread < best_spread or (np.isclose(spread, best_spread) and size < best_size):
+                best, best_spread, best_size = fold, spread, size
+        per_fold[best] += counts[group]
+        fold_of_group[group] = best
+    fold_of_sample = fold_of_group[group_of_sample]
+    return [np.flatnonzero(fold_of_sample == fold) for fold in range(n_folds)]
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -107,8 +179,9 @@ def _ratio(numerator: float, denominator: float) -> float:
 def binary_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Scores of one binary model, its decision ``scores > 0`` against the 0/1 ``labels``.
 
-    From ``sklearn.metrics``: the confusion matrix (``confusion_matrix``), balanced accuracy
-    (``balanced_accuracy_score``) and ROC-AUC (``roc_auc_score``, ties count half).
+    As ``sklearn.metrics`` computes them: the confusion matrix (``confusion_matrix``),
+    balanced accuracy (``balanced_accuracy_score``) and ROC-AUC (``roc_auc_score``, ties
+    count half).
 
     Returns
     -------
@@ -120,8 +193,6 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
         ROC-AUC; without negatives, balanced accuracy, specificity and ROC-AUC; with no sample,
         every score.
     """
-    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
-
     truth = np.asarray(labels).astype(bool)
     values = np.asarray(scores, dtype=np.float64)
     if truth.shape != values.shape or truth.ndim != 1:
@@ -130,10 +201,10 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     n_positive, n_negative = int(truth.sum()), int((~truth).sum())
     if len(truth) == 0:
         return {**dict.fromkeys(BINARY_METRICS, math.nan), "n_positive": 0, "n_negative": 0}
-    (tn, fp), (fn, tp) = confusion_matrix(truth, predicted, labels=[False, True]).tolist()
-    balanced = (
-        float(balanced_accuracy_score(truth, predicted)) if n_positive and n_negative else math.nan
-    )
+    tp = int(np.sum(predicted & truth))
+    tn = int(np.sum(~predicted & ~truth))
+    fp, fn = n_negative - tn, n_positive - tp
+    balanced = 0.5 * (tp / n_positive + tn / n_negative) if n_positive and n_negative else math.nan
     return {
         "accuracy": (tp + tn) / len(truth),
         "balanced_accuracy": balanced,
@@ -147,13 +218,20 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC-AUC (``sklearn.metrics.roc_auc_score``; ties count half); NaN with one class only."""
+    """ROC-AUC as ``sklearn.metrics.roc_auc_score`` (the rank statistic, ties count half); NaN
+    with one class only."""
     truth = np.asarray(labels).astype(bool)
     if truth.all() or not truth.any():
         return math.nan
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(truth, np.asarray(scores, dtype=np.float64)))
+    values = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks[order] = np.repeat(first + (counts - 1) / 2.0 + 1.0, counts)  # average ranks
+    n_positive, n_negative = int(truth.sum()), int((~truth).sum())
+    return float(
+        (ranks[truth].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
+    )
 
 
 def multiclass_metrics(
@@ -165,22 +243,19 @@ def multiclass_metrics(
     -------
     dict
         ``accuracy``; ``balanced_accuracy``: the mean recall over the classes present in
-        ``truth`` (``sklearn.metrics.balanced_accuracy_score``; a class without a true
+        ``truth`` (as ``sklearn.metrics.balanced_accuracy_score``: a class without a true
         sample, a row of zeros in the matrix, has no recall and is left out of the mean),
-        undefined (NaN) with fewer than two classes present; ``confusion_matrix``
-        (``sklearn.metrics.confusion_matrix``: rows true, columns predicted, in the order of
+        undefined (NaN) with fewer than two classes present; ``confusion_matrix`` (as
+        ``sklearn.metrics.confusion_matrix``: rows true, columns predicted, in the order of
         ``names``).
     """
-    from sklearn.metrics import balanced_accuracy_score
-
     truth = np.asarray(truth)
     predicted = np.asarray(predicted)
     matrix = np.asarray(confusion_matrix(truth, predicted, names))
-    present = matrix.sum(axis=1) > 0
+    totals = matrix.sum(axis=1)
+    present = totals > 0
     if present.sum() >= 2:
-        with warnings.catch_warnings():  # "y_pred contains classes not in y_true": left out
-            warnings.simplefilter("ignore", UserWarning)
-            balanced = float(balanced_accuracy_score(truth, predicted))
+        balanced = float(np.mean(np.diag(matrix)[present] / totals[present]))
     else:
         balanced = math.nan
     return {
@@ -194,17 +269,20 @@ def confusion_matrix(
     truth: Sequence[Any] | np.ndarray, predicted: Sequence[Any] | np.ndarray, names: Sequence[Any]
 ) -> list[list[int]]:
     """Counts of (true, predicted) classes: rows true, columns predicted, in the order of
-    ``names`` (``sklearn.metrics.confusion_matrix``); a class outside ``names`` is an error."""
-    from sklearn.metrics import confusion_matrix as sklearn_confusion
-
+    ``names`` (as ``sklearn.metrics.confusion_matrix``); a class outside ``names`` is an
+    error."""
     truth, predicted = np.asarray(truth), np.asarray(predicted)
     if truth.shape != predicted.shape:
         raise DataError(f"{len(truth)} true classes for {len(predicted)} predictions")
     if unknown := sorted((set(truth.tolist()) | set(predicted.tolist())) - set(names)):
         raise DataError(f"class(es) {unknown} are not among {list(names)}")
-    if not len(truth):
-        return [[0] * len(names) for _ in names]
-    return sklearn_confusion(truth, predicted, labels=list(names)).astype(np.int64).tolist()
+    index = {name: i for i, name in enumerate(names)}
+    matrix = np.zeros((len(names), len(names)), dtype=np.int64)
+    if len(truth):
+        rows = np.array([index[name] for name in truth.tolist()])
+        columns = np.array([index[name] for name in predicted.tolist()])
+        np.add.at(matrix, (rows, columns), 1)
+    return matrix.tolist()
 
 
 def is_defined(value: Any) -> bool:

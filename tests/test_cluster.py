@@ -122,14 +122,14 @@ def test_requests_that_fit_pass_and_repeats_are_reported_once() -> None:
 
 
 def test_a_partition_that_does_not_exist_is_named_with_those_that_do() -> None:
-    request = Request("rule train_models", "your_gpu_partition", 4, 16000, 60, gpus=1)
+    request = Request("rule prune_chain", "your_gpu_partition", 4, 16000, 60, gpus=1)
     [line] = unfit([request], parse_sinfo(SINFO))
     assert "partition 'your_gpu_partition', which does not exist" in line
     assert "sinfo lists cpu, debug, gpu" in line
 
 
 def test_a_job_given_several_partitions_fits_if_one_of_them_can_run_it() -> None:
-    gpu_job = Request("rule train_models", "cpu,gpu", cpus=4, mem_mb=1000, minutes=60, gpus=1)
+    gpu_job = Request("rule prune_chain", "cpu,gpu", cpus=4, mem_mb=1000, minutes=60, gpus=1)
     assert unfit([gpu_job], parse_sinfo(SINFO)) == []
     assert unfit([gpu_job], []) == [
         "emoflow: sinfo lists no node: no SLURM job of this run could start"
@@ -137,7 +137,7 @@ def test_a_job_given_several_partitions_fits_if_one_of_them_can_run_it() -> None
 
 
 def test_with_a_partition_config_any_partition_may_run_a_job() -> None:
-    gpu_job = Request("rule train_models", None, cpus=4, mem_mb=1000, minutes=60, gpus=1)
+    gpu_job = Request("rule prune_chain", None, cpus=4, mem_mb=1000, minutes=60, gpus=1)
     assert unfit([gpu_job], parse_sinfo(SINFO))  # the default partition has no GPU
     assert unfit([gpu_job], parse_sinfo(SINFO), any_partition=True) == []
 
@@ -176,7 +176,7 @@ def test_requests_follow_the_slurm_plugin() -> None:
 
 
 def test_a_group_job_is_named_with_its_rules() -> None:
-    members = [_job("train_models"), _job("train_models")]
+    members = [_job("prune_chain"), _job("prune_chain")]
     group = SimpleNamespace(
         groupid="chain",
         jobs=members,
@@ -186,7 +186,7 @@ def test_a_group_job_is_named_with_its_rules() -> None:
         is_local=False,
     )
     request = request_of(group)
-    assert request.job == "group chain (rule train_models)"
+    assert request.job == "group chain (rule prune_chain)"
     assert (request.cpus, request.gpus, request.minutes) == (4, 1, 300)
 
 
@@ -268,8 +268,8 @@ def _site(workdir: Path, **changes) -> Path:
         "slurm-init-seconds-before-status-checks": 1,
         "retries": 0,
         "default-resources": {"slurm_partition": "cpu"},
-        "set-threads": {"make_demo": 2, "build_features": 2, "train_models": 1},
-        "set-resources": {"train_models": {"slurm_partition": "gpu", "mem_mb": 4000}},
+        "set-threads": {"make_demo": 2, "build_features": 2, "prune_chain": 1},
+        "set-resources": {"prune_chain": {"slurm_partition": "gpu", "mem_mb": 4000}},
     }
     site.update(changes)
     path = workdir / "site.yaml"
@@ -298,7 +298,7 @@ def _slurm_run(workdir: Path, fake_bin: Path, site: Path):
 
 def test_a_request_no_node_can_satisfy_stops_the_run_before_submitting(stand_ins) -> None:
     workdir, fake_bin = stand_ins
-    site = _site(workdir, **{"set-threads": {"make_demo": 4, "train_models": 1}})
+    site = _site(workdir, **{"set-threads": {"make_demo": 4, "prune_chain": 1}})
     result, _ = _slurm_run(workdir, fake_bin, site)
     assert result.returncode != 0
     assert "emoflow: rule make_demo asks for 4 CPUs, 2000 MB, 30 min" in result.stderr

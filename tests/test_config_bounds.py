@@ -50,7 +50,7 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     (
         "n_steps 1e8",
         {"attribution": {"n_steps": 100_000_000}},
-        r"train_models: at least .* PB per job .*attribution\.n_steps = 100000000",
+        r"prune_chain: at least .* PB per job .*attribution\.n_steps = 100000000",
     ),
 ]
 
@@ -129,12 +129,12 @@ def test_a_dry_run_refuses_them_before_planning(
 
 def test_max_job_memory_gb_moves_the_bound() -> None:
     big = _merged(DEFAULTS, {"features": {"n_frames": 20_000}})
-    with pytest.raises(ConfigError, match=r"train_models: at least"):
+    with pytest.raises(ConfigError, match=r"prune_chain: at least"):
         validate_config({**big, "max_job_memory_gb": 10})
     validate_config({**big, "max_job_memory_gb": 100_000})
     # the default data set itself is too big for a job of 1 MB
     problems = memory_problems(validate_config(DEFAULTS), budget=1_000_000)
-    assert any(line.startswith("train_models") for line in problems)
+    assert any(line.startswith("prune_chain") for line in problems)
 
 
 def test_every_key_of_the_memory_table_is_a_schema_key() -> None:

@@ -257,7 +257,7 @@ every byte takes ~4 ms to check, ~100 s per store."""
     ("kind", "read", "rerun"),
     [
         ("features", load_features, "--forcerun build_features"),
-        ("attributions", load_scores, "--forcerun train_models"),
+        ("attributions", load_scores, "--forcerun start_chains prune_chain"),
     ],
 )
 def test_a_flipped_bit_anywhere_in_a_store_metadata_document_is_named(

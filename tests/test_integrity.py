@@ -152,7 +152,7 @@ def test_every_emoflow_table_carries_verified_page_checksums(tmp_path: Path) -> 
     )
     assert read_scores(tmp_path / "scores.parquet").height == n
     damaged = _flip_in_column(tmp_path / "scores.parquet", "score", tmp_path / "scores_bad.parquet")
-    with pytest.raises(InputError, match=r"scores_bad\.parquet: corrupt .*CRC.*train_models"):
+    with pytest.raises(InputError, match=r"scores_bad\.parquet: corrupt .*CRC.*prune_chain"):
         read_scores(damaged)
     # a table written without checksums (an earlier emoflow) still reads
     manifest.write_parquet(tmp_path / "old_manifest.parquet")

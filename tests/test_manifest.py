@@ -182,3 +182,29 @@ def test_read_manifest_errors(tmp_path: Path) -> None:
     text.write_text("nope")
     with pytest.raises(InputError, match=r"text\.parquet: not a readable Parquet manifest"):
         read_manifest(text)
+
+
+def test_the_protocol_is_refused_when_a_training_part_lacks_an_emotion() -> None:
+    """Every model of the nested protocol (deployed, each outer fold's chain, each inner fold
+    of those) trains on subjects who show every emotion, or the run is refused before
+    anything is extracted, naming the fold and the emotion (issue 21)."""
+    import polars as pl
+
+    from emoflow.errors import InputError
+    from emoflow.manifest import check_protocol
+    from emoflow.metrics import protocol_training_parts
+
+    subjects = [f"s{i}" for i in range(8)]
+    rows = [(s, e) for s in subjects for e in ("happiness", "sadness")]
+    rows.append(("s3", "fear"))  # one subject alone shows fear
+    manifest = pl.DataFrame({"subject": [s for s, _ in rows], "emotion": [e for _, e in rows]})
+    with pytest.raises(InputError, match=r"fold .* show no video of fear"):
+        check_protocol(manifest, n_folds=3, test_subjects=2, source="labels.csv")
+    balanced = manifest.filter(pl.col("emotion") != "fear")
+    check_protocol(balanced, n_folds=3, test_subjects=2, source="labels.csv")
+    parts = protocol_training_parts(
+        balanced["subject"].to_numpy(), balanced["emotion"].to_numpy(), n_folds=3, test_subjects=2
+    )
+    names = [name for name, _ in parts]
+    assert names[0] == "the development subjects" and "outer fold 2" in names
+    assert "inner fold 0 of outer fold 1" in names

@@ -154,7 +154,8 @@ def test_a_flipped_byte_in_the_tensor_data_is_refused_naming_the_file(rng, tmp_p
     stored = torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"]
     assert sum(not torch.equal(damaged[name], stored[name]) for name in stored) == 1
     with pytest.raises(
-        InputError, match=r"flipped_m\.pt: model file is damaged.*SHA-256.*--forcerun train_models"
+        InputError,
+        match=r"flipped_m\.pt: model file is damaged.*SHA-256.*--forcerun start_chains prune_chain",
     ):
         load_model(flipped, device="cpu")
     truncated = tmp_path / "truncated.pt"

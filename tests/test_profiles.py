@@ -83,7 +83,7 @@ def _snakemake(workdir: Path, *args: str, fake_bin: Path | None = None):
 
 
 def _with_upstream_outputs(workdir: Path) -> Path:
-    """Stand-in inputs of train_models (iteration 0) and extract_landmarks; fake commands."""
+    """Stand-in inputs of start_chains (iteration 0) and extract_landmarks; fake commands."""
     (workdir / "results" / "features.zarr").mkdir(parents=True)
     (workdir / "results" / "iter_0" / "happiness").mkdir(parents=True)
     (workdir / "results" / "iter_0" / "happiness" / "landmarks.json").write_text("{}")
@@ -114,7 +114,7 @@ SUBMIT_TARGETS = (
     "results/iter_0/happiness/metrics.json",
     "results/landmarks/shard_0.parquet",
     "--allowed-rules",
-    "train_models",
+    "start_chains",
     "extract_landmarks",
     "--retries",
     "0",
@@ -133,7 +133,7 @@ def test_cluster_profile_plans_the_demo_workflow(planned: Path, profile: str) ->
     # The workflow profile (profiles/default) is read next to the site profile.
     assert "workflow specific profile profiles/default" in result.stderr
     stanzas = re.split(r"\n\s*rule ", result.stdout)  # a group's jobs are indented
-    train = next(stanza for stanza in stanzas if stanza.startswith("train_models:"))
+    train = next(stanza for stanza in stanzas if stanza.startswith("start_chains:"))
     resources = re.search(r"resources: (.*)", train)
     assert resources, train
     assert "gpu=1" in resources.group(1).split(", ")
@@ -164,9 +164,9 @@ def test_slurm_submits_gpu_rule_with_gpu_request(tmp_path: Path) -> None:
     assert result.returncode != 0  # the stand-in sbatch refused the jobs
     assert "SLURM sbatch failed" in result.stderr
     calls = _submissions(fake_bin, "sbatch")
-    assert set(calls) == {"train_models", "extract_landmarks"}
+    assert set(calls) == {"start_chains", "extract_landmarks"}
 
-    train = calls["train_models"]
+    train = calls["start_chains"]
     options = train.split(" --wrap=")[0].split()
     assert "--gpus=1" in options
     for flag, value in (("-A", "your_account"), ("-p", "your_gpu_partition"), ("-t", "60")):
@@ -175,7 +175,7 @@ def test_slurm_submits_gpu_rule_with_gpu_request(tmp_path: Path) -> None:
     assert "--cpus-per-task=4" in options
     # The job runs the rule's own job on the node, with the same resource settings.
     job = shlex.split(train.split(" --wrap=", 1)[1])
-    assert job[job.index("--target-jobs") + 1] == "train_models:iteration=0,emotion=happiness"
+    assert job[job.index("--target-jobs") + 1] == "start_chains:split="
 
     landmarks = calls["extract_landmarks"].split(" --wrap=")[0].split()
     assert not any(option.startswith(("--gpus", "--gres")) for option in landmarks)
@@ -199,7 +199,7 @@ def test_generic_profile_fills_the_submit_command(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     calls = _submissions(fake_bin, "qsub")
-    train = calls["train_models"].split()
+    train = calls["start_chains"].split()
     assert "select=1:ncpus=4:mem=16000mb:ngpus=1" in train
     assert "walltime=3600" in train
     assert train[train.index("-q") + 1] == "your_gpu_queue"
@@ -261,7 +261,7 @@ def test_cluster_profiles_size_every_rule_that_runs_as_a_cluster_job(profile: st
 def test_slurm_profile_sends_every_gpu_rule_to_a_gpu_partition() -> None:
     settings = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     gpu_rules = _gpu_rules()
-    assert "train_models" in gpu_rules
+    assert {"start_chains", "prune_chain", "compare_pruning"} <= gpu_rules
     for rule in gpu_rules:
         assert settings["set-resources"][rule]["slurm_partition"] == "your_gpu_partition", rule
 

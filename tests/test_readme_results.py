@@ -84,6 +84,71 @@ def _report(**changes) -> dict:
     return report
 
 
+def _evidence() -> dict:
+    """An evidence.json as report_evidence writes it: happiness with intervals, sadness's
+    held-out test undefined, the combined classifier."""
+
+    def entry(estimate, low, high, counts, subjects=6, samples=72):
+        return {
+            "estimate": estimate,
+            "ci": [low, high],
+            "n_subjects": subjects,
+            "n_samples": samples,
+            "n_landmarks": counts,
+        }
+
+    test = {"n_subjects": 2, "n_samples": 24}
+    return {
+        "estimates": {
+            "nested": {
+                "happiness": {
+                    "full": entry(0.95, 0.9, 0.99, [478, 478, 478]),
+                    "ig_guided": entry(0.97, 0.93, 1.0, [335, 235, 116]),
+                },
+                "sadness": {
+                    "full": entry(0.9, 0.8, 0.97, [478, 478, 478]),
+                    "ig_guided": entry(0.88, 0.79, 0.96, [478, 335, 478]),
+                },
+                "combined": {
+                    "full": entry(0.9, 0.85, 0.95, []),
+                    "ig_guided": entry(0.91, 0.86, 0.96, []),
+                },
+            },
+            "test": {
+                "happiness": {
+                    "full": {**entry(1.0, None, None, [478]), **test},
+                    "ig_guided": {**entry(0.975, None, None, [116]), **test},
+                },
+                "sadness": {
+                    "full": {**entry(None, None, None, [478]), **test},
+                    "ig_guided": {**entry(0.9, None, None, [478]), **test},
+                },
+            },
+        },
+        "differences": {
+            "nested": {
+                "happiness": {
+                    "full": {
+                        "difference": 0.02,
+                        "ci": [-0.01, 0.05],
+                        "n_subjects": 6,
+                        "verdict": "no difference shown",
+                    }
+                },
+                "sadness": {
+                    "full": {
+                        "difference": -0.02,
+                        "ci": [-0.04, -0.001],
+                        "n_subjects": 6,
+                        "verdict": "loss",
+                    }
+                },
+            }
+        },
+        "conclusions": ["Pruning against all landmarks: better for 0 of 2 emotions, worse for 1."],
+    }
+
+
 README = """# title
 
 intro
@@ -101,17 +166,21 @@ end
 """
 
 
-def test_the_block_shows_undefined_scores_as_na_and_the_ranges() -> None:
-    block = _tool().table(_report())
+def test_the_block_shows_nested_estimates_with_intervals_and_undefined_scores_as_na() -> None:
+    block = _tool().table(_report(), _evidence())
     rows = [line for line in block.splitlines() if line.startswith("| ")]
     assert rows[1] == (
-        "| happiness | 478 → 116 | 0.992 → 1.000 | 1.000 → n/a | 0.26 | 0.80 (0.40) |"
+        "| happiness | 335/235/116; 116 | 0.950 [0.900, 0.990] | 0.970 [0.930, 1.000] "
+        "| +0.020 [-0.010, +0.050] no difference shown | 1.000 → 0.975 | 0.80 (0.40) |"
     )
-    assert rows[2] == "| sadness | 478 → 478 | 0.992 → 1.000 | 1.000 → 0.900 | 1.00 | 0.90 (0.20) |"
-    assert "held-out test 0.900 → n/a" in block
-    assert "accuracy 0.986 in validation (72 videos, out-of-fold) and 0.958 on the 24" in block
-    assert "1 of 2 emotions select fewer landmarks" in block
-    assert "(share of the parameters kept: 0.26)." in block
+    assert rows[2] == (
+        "| sadness | 478/335/478; 478 | 0.900 [0.800, 0.970] | 0.880 [0.790, 0.960] "
+        "| -0.020 [-0.040, -0.001] loss | n/a → 0.900 | 0.90 (0.20) |"
+    )
+    assert "Nested estimates: 6 development subjects, 72 videos" in block
+    assert "0.900 [0.850, 0.950] with all landmarks, 0.910 [0.860, 0.960]" in block
+    assert "Held-out test: 2 subjects, 24 videos, too few for an interval." in block
+    assert "Pruning against all landmarks: better for 0 of 2 emotions, worse for 1." in block
     assert "faster" not in block  # no timings: they differ between runs
     assert "ground truth is 2.0–4.5× its chance level" in block
     assert "held out: s03, s07 (24 test samples)" in block
@@ -121,6 +190,7 @@ def test_the_block_shows_undefined_scores_as_na_and_the_ranges() -> None:
 def test_write_and_check_touch_only_their_block(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     report.write_text(json.dumps(_report()))
+    (tmp_path / "evidence.json").write_text(json.dumps(_evidence()))
     readme = tmp_path / "README.md"
     readme.write_text(README)
 
@@ -138,7 +208,7 @@ def test_write_and_check_touch_only_their_block(tmp_path: Path) -> None:
     assert readme.read_text() == README  # --check writes nothing
     assert run("--write").returncode == 0
     written = readme.read_text()
-    block = _tool().table(_report())
+    block = _tool().table(_report(), _evidence())
     assert written == README.replace("old table", block)
     assert run("--check").returncode == 0
     assert run("--write").returncode == 0 and readme.read_text() == written  # idempotent
@@ -161,8 +231,10 @@ def test_printing_needs_a_report(tmp_path: Path) -> None:
 def test_the_readme_has_both_blocks() -> None:
     readme = (REPO / "README.md").read_text()
     tool = _tool()
-    assert "| emotion | landmarks (full → selected)" in tool.readme_block(readme, "default-demo")
-    assert "| emotion | kept | IG-guided |" in tool.readme_block(readme, "hard-demo")
+    assert "| emotion | landmarks chosen (per outer fold; deployed)" in tool.readme_block(
+        readme, "default-demo"
+    )
+    assert "| emotion | all landmarks | IG-guided |" in tool.readme_block(readme, "hard-demo")
 
 
 @pytest.fixture(scope="module")

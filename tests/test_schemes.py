@@ -439,7 +439,8 @@ def test_workflow_runs_from_68_point_openface_tracks_to_the_report(tmp_path: Pat
     import yaml
 
     repo = Path(__file__).resolve().parents[1]
-    tracks = planted_openface_tracks(tmp_path / "data", n_subjects=4, repetitions=1, n_planted=5)
+    # 6 subjects: 2 held out, 4 for the nested evaluation's 2 outer folds
+    tracks = planted_openface_tracks(tmp_path / "data", n_subjects=6, repetitions=1, n_planted=5)
     workdir = tmp_path / "run"
     workdir.mkdir()
     shutil.copy(repo / "Snakefile", workdir / "Snakefile")

@@ -14,11 +14,15 @@ import emoflow.uncertainty as uncertainty
 from emoflow.errors import ConfigError, DataError
 from emoflow.uncertainty import (
     LOSS,
+    MIN_SUBJECTS,
     NO_DIFFERENCE,
+    TOO_FEW,
     UNDEFINED,
     WIN,
     Interval,
     bootstrap_interval,
+    expanded_tail,
+    interval_of,
     paired_interval,
     pooled_interval,
     resample_counts,
@@ -188,8 +192,10 @@ def test_pooled_seeds_resample_within_each_data_set() -> None:
         ],
         axis=0,
     )
-    assert pooled.low == pytest.approx(np.percentile(draws, 2.5))
-    assert pooled.high == pytest.approx(np.percentile(draws, 97.5))
+    tail = expanded_tail(0.95, 24)  # the expanded percentile interval of 24 subjects
+    assert 1.5 < tail < 2.5
+    assert pooled.low == pytest.approx(np.percentile(draws, tail))
+    assert pooled.high == pytest.approx(np.percentile(draws, 100 - tail))
     # more seeds, narrower: the pooled interval is narrower than one data set's
     assert pooled.high - pooled.low < np.mean([i.high - i.low for i in each])
     assert "over 3 data sets" in pooled.describe()
@@ -219,14 +225,30 @@ def test_bad_input_is_refused(rng) -> None:
 
 
 def test_verdicts() -> None:
-    def interval(low: float, high: float) -> Interval:
-        return Interval("balanced_accuracy", 0.0, low, high, 0.95, 4, 8, 10, 0, 1, True)
+    def interval(low: float, high: float, subjects: int = 8) -> Interval:
+        return Interval("balanced_accuracy", 0.0, low, high, 0.95, subjects, 16, 10, 0, 1, True)
 
     assert verdict(interval(0.01, 0.2)) == WIN
     assert verdict(interval(-0.2, -0.01)) == LOSS
     assert verdict(interval(-0.1, 0.1)) == NO_DIFFERENCE
     assert verdict(interval(0.0, 0.1)) == NO_DIFFERENCE  # touching 0 is no difference shown
     assert verdict(interval(float("nan"), float("nan"))) == UNDEFINED
+    assert verdict(interval(0.01, 0.2, subjects=4)) == TOO_FEW  # 4 subjects: no interval
+    assert MIN_SUBJECTS == 5
+
+
+def test_the_expanded_interval_widens_with_few_subjects() -> None:
+    """Hesterberg's expanded percentile interval: tails of 0.6 % with 8 subjects, nearly the
+    nominal 2.5 % with many; no interval under MIN_SUBJECTS subjects."""
+    assert expanded_tail(0.95, 8) == pytest.approx(0.57, abs=0.05)
+    assert expanded_tail(0.95, 20) == pytest.approx(1.6, abs=0.1)
+    assert 2.3 < expanded_tail(0.95, 1000) < 2.5
+    values = np.linspace(0, 1, 1001)
+    wide = interval_of(0.5, values, n_subjects=8, n_samples=80)
+    narrow = interval_of(0.5, values, n_subjects=1000, n_samples=8000)
+    assert wide.low < narrow.low and wide.high > narrow.high
+    none = interval_of(0.5, values, n_subjects=4, n_samples=40)
+    assert not none.defined and none.too_few and none.n_resamples == 1001
 
 
 def test_the_examples_in_the_docstrings_hold() -> None:

@@ -24,7 +24,9 @@ TINY_CONFIG = {
         "source": "data/demo",
         "emotions": ["happiness", "surprise", "anger"],
     },
-    "demo": {"n_subjects": 4, "repetitions": 1, "n_frames": 12, "size": 192, "seed": 3},
+    # 6 subjects: 2 held out, 4 for the nested evaluation's 2 outer folds (each leaves 2 to
+    # cross-validate its chain on)
+    "demo": {"n_subjects": 6, "repetitions": 1, "n_frames": 12, "size": 192, "seed": 3},
     "landmarks": {"n_shards": 2},
     "features": {"n_frames": 6},
     # device auto on a CPU machine: train and attribute jobs declare a GPU and run on the CPU
@@ -91,8 +93,8 @@ def test_stores_of_a_run_open_in_xarray_without_a_warning(finished_run: Path) ->
     import xarray as xr
 
     results = finished_run / "results"
-    stores = [results / "features.zarr", *sorted(results.glob("iter_*/*/attributions.zarr"))]
-    assert len(stores) == 7
+    stores = [results / "features.zarr", *sorted(results.glob("**/iter_*/*/attributions.zarr"))]
+    assert len(stores) == 1 + 3 * 2 * 3  # features; 3 emotions × 2 iterations × 3 splits
     for store in stores:
         # Snakemake marks directory() outputs with this file; xarray must not trip on it
         assert (store / ".snakemake_timestamp").exists(), store
@@ -108,7 +110,7 @@ def test_stores_of_a_run_open_in_xarray_without_a_warning(finished_run: Path) ->
 @pytest.mark.slow
 def test_the_run_ends_with_the_counts_of_kept_and_dropped_videos(finished_run: Path) -> None:
     console = (finished_run / "run.stderr").read_text()
-    assert "emoflow: 12 of 12 videos became training samples, 0 dropped" in console
+    assert "emoflow: 18 of 18 videos became training samples, 0 dropped" in console
 
 
 @pytest.mark.slow
@@ -130,9 +132,21 @@ def test_workflow_produces_every_stage(finished_run: Path) -> None:
         assert (results / "report" / f"{name}.png").stat().st_size > 10_000
     for emotion in summary["emotion"].unique():  # one relevance figure per emotion (issue 24)
         assert (results / "report" / f"relevance_on_face_{emotion}.png").stat().st_size > 10_000
-    for rule in ("extract_landmarks", "train_models"):
+    for rule in ("extract_landmarks", "start_chains", "prune_chain", "evaluate_nested"):
         assert any((results / "logs" / rule).iterdir())
         assert any((results / "benchmarks" / rule).iterdir())
+    for fold in (0, 1):  # the nested evaluation's outer folds: their own chains
+        for iteration in (0, 1):
+            assert (
+                len(
+                    list(
+                        (results / "nested" / f"fold_{fold}" / f"iter_{iteration}").glob(
+                            "*/model.pt"
+                        )
+                    )
+                )
+                == 3
+            )
 
 
 def _report_items(html: str) -> dict[str, dict]:
@@ -166,17 +180,18 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     assert "results/report/data_quality.html" in str(categories["1. Data and quality"])
     for item in items.values():
         assert "item" in item["labels"]  # labelled, not shown by its path
-        assert item["job_properties"]["params"] == "top_k=20"  # no configuration, no paths
+        # no configuration, no paths (the evidence job has no parameters at all)
+        assert item["job_properties"]["params"] in ("top_k=20", "")
     data = by_name["data_quality.html"]["text"]
-    assert "<td>videos in the manifest</td><td>12</td>" in data  # 4 subjects × 3 emotions
-    assert "<td>kept (samples of the feature store)</td><td>12</td>" in data
+    assert "<td>videos in the manifest</td><td>18</td>" in data  # 6 subjects × 3 emotions
+    assert "<td>kept (samples of the feature store)</td><td>18</td>" in data
     assert "Videos dropped or skipped (0)" in data
     # every meshed frame of the demo shows a face (sampled frames: not every decoded one)
     assert "<td>face found in</td><td>100.0 % of the" in data
     assert "Videos with frames without a face" not in data
     assert "Held-out test subjects" in data and "Hyper-parameters chosen" in data
     numbers = json.loads((finished_run / "results" / "report" / "report.json").read_text())
-    assert numbers["data"]["n_kept"] == 12 and numbers["data"]["n_dropped"] == 0
+    assert numbers["data"]["n_kept"] == 18 and numbers["data"]["n_dropped"] == 0
     assert len(numbers["data"]["test_subjects"]) == 2
     for subject in numbers["data"]["test_subjects"]:
         assert subject in data
@@ -188,7 +203,7 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     assert set(numbers["selected_confusion"]) == {"happiness", "surprise", "anger"}
     for entry in numbers["selected_confusion"].values():  # 2 test subjects × 3 videos
         assert sum(map(sum, entry["test"])) == 6
-        assert sum(map(sum, entry["validation"])) == 6
+        assert sum(map(sum, entry["validation"])) == 12
     for name in ("summary.html", "landmark_selection.html", "run_settings.html"):
         assert "<table>" in by_name[name]["text"]
     assert "backprop." not in by_name["run_settings.html"]["text"]  # an rvfl run (issue 24)
@@ -201,7 +216,8 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
 
 @pytest.mark.slow
 def test_the_readme_table_is_printed_from_the_report(finished_run: Path) -> None:
-    """tools/demo_results_table.py: the README's demo table, a row per emotion, from report.json."""
+    """tools/demo_results_table.py: the README's demo table, a row per emotion, from the
+    run's report.json and evidence.json: the nested estimates with their intervals."""
     report = finished_run / "results" / "report" / "report.json"
     done = subprocess.run(
         [sys.executable, str(REPO / "tools" / "demo_results_table.py"), str(report)],
@@ -211,12 +227,16 @@ def test_the_readme_table_is_printed_from_the_report(finished_run: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     numbers = json.loads(report.read_text())
+    evidence = json.loads((report.parent / "evidence.json").read_text())
+    nested = evidence["estimates"]["nested"]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]  # no header
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(numbers["emotions"])
-    for row, record in zip(rows, numbers["emotions"].values(), strict=True):
-        assert f"{record['balanced_accuracy_selected']:.3f}" in row
-        assert f"{record['test_balanced_accuracy_selected']:.3f}" in row
-    assert f"{numbers['combined_accuracy']['last_test']:.3f}" in done.stdout
+    for row, emotion in zip(rows, numbers["emotions"], strict=True):
+        for procedure in ("full", "ig_guided"):
+            assert f"{nested[emotion][procedure]['estimate']:.3f}" in row
+        counts = nested[emotion]["ig_guided"]["n_landmarks"]
+        assert "/".join(str(c) for c in counts) in row  # the count chosen in each outer fold
+    assert "Nested estimates: 4 development subjects, 12 videos" in done.stdout
 
 
 @pytest.mark.slow
@@ -231,10 +251,12 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
     result = _snakemake(finished_run, "-n", "--config", "prune={fraction: 0.4}")
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
-    # pruning is the first step of each chain's train_models job from iteration 1 (issue 14)
+    # pruning is the first step of each chain's prune_chain job (iterations 1 …; issue 21)
     assert set(planned) <= {
-        "train_models",
+        "prune_chain",
         "gather_iteration",
+        "evaluate_nested",
+        "report_evidence",
         "summarise_iterations",
         "make_report",
         "draw_face_figures",  # the report's figures on the face, beside make_report
@@ -243,7 +265,9 @@ def test_changing_a_prune_setting_reruns_only_pruning_onward(finished_run: Path)
         "publish_results",  # the new models' digests, for predict (issue 22)
         "all",
     }, planned
-    assert planned.get("train_models") == 3  # iteration 1 only, each emotion
+    # iterations 1 … of each emotion's chains: deployed and both outer folds; never iteration 0
+    assert planned.get("prune_chain") == 3 * 3
+    assert "start_chains" not in planned
     assert planned.get("gather_iteration") == 1
 
 
@@ -252,7 +276,8 @@ def test_changing_the_start_set_reruns_the_chains_from_iteration_0(finished_run:
     result = _snakemake(finished_run, "-n", "--config", "prune={start: mesh}")
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
-    assert planned.get("train_models") == 3 * 2  # iterations 0 and 1, each emotion
+    assert planned.get("start_chains") == 3  # iteration 0: deployed and both outer folds
+    assert planned.get("prune_chain") == 3 * 3  # each emotion of each split
     assert not {"make_demo", "build_manifest", "extract_landmarks", "build_features"} & set(
         planned
     ), planned
@@ -324,7 +349,9 @@ def test_paper_preset_plans_on_a_ckplus_folder(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
     assert planned["build_manifest"] == 1
-    assert planned["train_models"] == 9 * 7  # iterations 0 … 8, one chain per emotion
+    # iteration 0 of each split (deployed + 10 outer folds), then one chain per emotion and split
+    assert planned["start_chains"] == 11
+    assert planned["prune_chain"] == 11 * 7
     assert "make_demo" not in planned
 
 
@@ -372,22 +399,24 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     nodes, edges = _dag_edges(result.stdout)
     reach = _reachable(edges)
-    gpu_jobs = [node for node, rule in nodes.items() if rule == "train_models"]
-    assert len(gpu_jobs) == 30  # 6 emotions × 5 iterations (train and attribute)
-    # a largest set of GPU jobs with no path between any two, built greedily
+    gpu_jobs = [node for node, rule in nodes.items() if rule in ("start_chains", "prune_chain")]
+    # iteration 0 of each split (deployed + 3 outer folds), then 6 emotions' chains of each
+    assert len(gpu_jobs) == 4 + 6 * 4
+    # a largest set of GPU jobs with no path between any two, built greedily (the chains
+    # first: every one of a split follows that split's iteration-0 job)
     independent: list[str] = []
-    for node in gpu_jobs:
+    for node in sorted(gpu_jobs, key=lambda node: nodes[node] != "prune_chain"):
         if all(node not in reach.get(o, ()) and o not in reach.get(node, ()) for o in independent):
             independent.append(node)
-    assert len(independent) >= 6
+    assert len(independent) >= 24  # 6 emotions × 4 splits
 
 
 @pytest.mark.slow
 def test_two_gpu_jobs_run_at_once(finished_run: Path) -> None:
     """The fixture ran with --cores 4 --resources gpu=2 and GPU-declared jobs (device auto)."""
     spans = []
-    for rule in ("train_models",):
-        for log_file in (finished_run / "results" / "logs" / rule).glob("*.log"):
+    for rule in ("start_chains", "prune_chain"):
+        for log_file in (finished_run / "results" / "logs" / rule).glob("**/*.log"):
             stamps = re.findall(
                 r"^(\S+ \S+) INFO emoflow\.job: (started|finished)",
                 log_file.read_text(),
@@ -528,11 +557,10 @@ def test_comparison_jobs_are_planned_only_when_enabled(tmp_path: Path) -> None:
     assert hard.returncode == 0, hard.stderr[-2000:]
     output = hard.stdout + hard.stderr
     planned = _planned_jobs(output)
-    # every emotion × random, motion, mean_difference, vanilla_ig
-    assert planned["compare_pruning"] == 6 * 4
-    assert planned["gather_comparison"] == 1
+    assert planned["compare_pruning"] == 6 * 3  # every emotion × outer fold, every baseline
+    assert planned["evaluate_nested"] == 1
     resources = _job_resources(output, "compare_pruning")
-    assert len(resources) == 24 and all("gpu=1" in line for line in resources)
+    assert len(resources) == 18 and all("gpu=1" in line for line in resources)
 
 
 @pytest.mark.slow
@@ -540,11 +568,12 @@ def test_changing_prune_compare_reruns_only_the_comparison(finished_run: Path) -
     result = _snakemake(finished_run, "-n", "--config", "prune={compare: [motion, random]}")
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
-    assert planned.get("compare_pruning") == 3 * 2
-    assert planned.get("gather_comparison") == 1
+    assert planned.get("compare_pruning") == 3 * 2  # every emotion × outer fold
+    assert planned.get("evaluate_nested") == 1
     assert set(planned) <= {
         "compare_pruning",
-        "gather_comparison",
+        "evaluate_nested",
+        "report_evidence",
         "make_report",
         "write_provenance",
         "all",
@@ -553,4 +582,4 @@ def test_changing_prune_compare_reruns_only_the_comparison(finished_run: Path) -
         finished_run, "-n", "--config", "prune={compare: [motion], compare_seeds: 7}"
     )
     assert seeds.returncode == 0, seeds.stderr[-2000:]
-    assert "train_models" not in _planned_jobs(seeds.stdout + seeds.stderr)
+    assert not {"start_chains", "prune_chain"} & set(_planned_jobs(seeds.stdout + seeds.stderr))

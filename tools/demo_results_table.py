@@ -5,8 +5,7 @@ Usage::
     .venv/bin/python tools/demo_results_table.py [results/report/report.json]     # print
     .venv/bin/python tools/demo_results_table.py results/report/report.json --write
     .venv/bin/python tools/demo_results_table.py results/report/report.json --check
-    .venv/bin/python tools/demo_results_table.py results_hard/report/report.json \\
-        --marker hard-demo --write
+    .venv/bin/python tools/demo_results_table.py results_seeds --marker hard-demo --write
 
 The README holds each generated block between two marker comments::
 
@@ -21,16 +20,18 @@ is not what the run gives (0 when it is); without either, the block is printed.
 Blocks (``--marker``):
 
 ``default-demo``
-    From the run's ``report.json`` (written by ``make_report``): per emotion the landmark
-    counts, validation and held-out test balanced accuracy of the all-landmark and the
-    selected iteration, the parameter ratio, precision@k against the demo's ground truth and
-    its chance level; then the combined classifiers, the range of the ratios and the data
-    counts. An undefined number is printed ``n/a``. Only what a rerun reproduces goes in (no
+    From the run's ``report.json`` (written by ``make_report``) and ``evidence.json`` (written
+    by ``report_evidence``) beside it: per emotion the landmark counts the procedure chose in
+    each outer fold and the deployed one, the nested balanced accuracy (with its 95 %
+    interval) of all landmarks and of IG-guided pruning, their paired difference and verdict,
+    the deployed models' held-out test, precision@k against the demo's ground truth and its
+    chance level; then the combined classifier, the report's conclusions and the data counts.
+    An undefined number is printed ``n/a``. Only what a rerun reproduces goes in (no
     timings), so ``--check`` can compare a README with any run of the same configuration.
 ``hard-demo``
-    From the run's comparison table (``compare/summary.parquet`` beside ``report/``): at each
-    emotion's selected count, validation / held-out test balanced accuracy of the IG-guided
-    chain and of every baseline of ``prune.compare`` (random: mean ± std over its seeds).
+    From a seed study's folder (``tools/seed_study.py``: ``pooled_estimates.parquet`` and
+    ``pooled_differences.parquet``): every procedure's nested balanced accuracy pooled over the
+    data seeds, and the paired verdicts of IG-guided pruning against each.
 """
 
 from __future__ import annotations
@@ -73,13 +74,48 @@ def _span(values: list[float | None], digits: int = 1, unit: str = "") -> str:
     return f"{low}{unit}" if low == high else f"{low}–{high}{unit}"
 
 
-def table(report: dict) -> str:
-    """The ``default-demo`` block: the per-emotion table and the sentences under it."""
+def _interval(entry: dict | None) -> str:
+    """``0.912 [0.850, 0.967]`` from an ``evidence.json`` entry; the estimate alone without
+    an interval (too few subjects), ``n/a`` when undefined."""
+    if not entry or entry.get("estimate") is None:
+        return UNDEFINED
+    low, high = entry.get("ci") or (None, None)
+    if low is None or high is None:
+        return _number(entry["estimate"])
+    return f"{_number(entry['estimate'])} [{_number(low)}, {_number(high)}]"
+
+
+def _difference(entry: dict | None) -> str:
+    if not entry or entry.get("difference") is None:
+        return UNDEFINED
+    low, high = entry.get("ci") or (None, None)
+
+    def signed(value: float) -> str:
+        return f"{round(value, 3) + 0.0:+.3f}"
+
+    bounds = f" [{signed(low)}, {signed(high)}]" if low is not None and high is not None else ""
+    return f"{signed(entry['difference'])}{bounds} {entry['verdict']}"
+
+
+def _counts(entry: dict | None) -> str:
+    counts = (entry or {}).get("n_landmarks") or []
+    return "/".join(str(c) for c in counts) if counts else UNDEFINED
+
+
+def table(report: dict, evidence: dict) -> str:
+    """The ``default-demo`` block: per emotion the nested estimates (the procedure on
+    subjects it never saw, with intervals), the verdict of pruning, the deployed models'
+    held-out test and the relevance against the ground truth; then the combined classifier,
+    the conclusions and the data counts."""
+    nested = evidence["estimates"]["nested"]
+    test = evidence["estimates"].get("test", {})
+    differences = evidence["differences"]["nested"]
     lines = [
-        "| emotion | landmarks (full → selected) | validation bal. acc. (full → selected) "
-        "| test bal. acc. (full → selected) | parameters of selected / full "
+        "| emotion | landmarks chosen (per outer fold; deployed) | nested bal. acc., all "
+        "landmarks | nested bal. acc., IG-guided pruning | pruned − all (95 % interval), "
+        "verdict | held-out test, all → deployed selected "
         f"| precision@{report['top_k']} vs ground truth (chance) |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     emotions = report["emotions"]
     for emotion, record in emotions.items():
@@ -89,45 +125,39 @@ def table(report: dict) -> str:
             if precision is not None
             else "—"
         )
-        parameters = _ratio(record["n_parameters_selected"], record["n_parameters_full"])
+        own, tested = nested.get(emotion, {}), test.get(emotion, {})
         lines.append(
-            f"| {emotion} | {record['n_landmarks_full']} → {record['n_landmarks_selected']} "
-            f"| {_pair(record, 'balanced_accuracy')} | {_pair(record, 'test_balanced_accuracy')} "
-            f"| {_number(parameters, 2)} | {truth} |"
+            f"| {emotion} | {_counts(own.get('ig_guided'))}; {record['n_landmarks_selected']} "
+            f"| {_interval(own.get('full'))} | {_interval(own.get('ig_guided'))} "
+            f"| {_difference(differences.get(emotion, {}).get('full'))} "
+            f"| {_number((tested.get('full') or {}).get('estimate'))} → "
+            f"{_number((tested.get('ig_guided') or {}).get('estimate'))} | {truth} |"
         )
-    combined = report["combined_accuracy"]
+    combined = nested.get("combined", {})
+    sample = next(iter(nested.values()))["full"]
+    test_sample = next(iter(test.values()), {}).get("full") or {}
     data = report["data"]
-    selected = (report.get("validation_vs_test") or {}).get("combined_selected") or {}
-    validation, test = selected.get("validation") or {}, selected.get("test") or {}
-    pruned = [r for r in emotions.values() if r["n_landmarks_selected"] < r["n_landmarks_full"]]
-    parameters = _span(
-        [_ratio(r["n_parameters_selected"], r["n_parameters_full"]) for r in pruned], 2
-    )
     above_chance = _span(
         [_ratio(r.get("precision_at_k"), r.get("chance_level")) for r in emotions.values()],
         1,
         "×",
     )
-    pruning = f"{len(pruned)} of {len(emotions)} emotions select fewer landmarks than the full set"
-    if pruned:
-        pruning += f" (share of the parameters kept: {parameters})"
     truth = (
-        f" Precision@{report['top_k']} of the relevance against the demo's ground truth is "
-        f"{above_chance} its chance level."
+        f" Precision@{report['top_k']} of the deployed models' relevance against the demo's "
+        f"ground truth is {above_chance} its chance level."
         if report.get("ground_truth")
         else ""
     )
     lines += [
         "",
-        f"Combined (argmax) classifier of each emotion's selected model: accuracy "
-        f"{_number(validation.get('accuracy'))} in validation ({validation.get('n_samples', 0)} "
-        f"videos, out-of-fold) and {_number(test.get('accuracy'))} on the "
-        f"{test.get('n_samples', 0)} held-out test videos. "
-        f"Combined classifier of one iteration: validation accuracy {_number(combined['first'])} "
-        f"(iteration {combined['first_iteration']}) → {_number(combined['last'])} (iteration "
-        f"{combined['last_iteration']}); held-out test {_number(combined['first_test'])} → "
-        f"{_number(combined['last_test'])}.",
-        f"{pruning}.{truth}",
+        f"Nested estimates: {sample['n_subjects']} development subjects, {sample['n_samples']} "
+        "videos, each scored once by the procedure run on the other outer folds' subjects; "
+        "95 % subject-level bootstrap intervals. Combined (argmax) classifier: "
+        f"{_interval(combined.get('full'))} with all landmarks, "
+        f"{_interval(combined.get('ig_guided'))} with each emotion's pruned models. "
+        f"Held-out test: {test_sample.get('n_subjects', 0)} subjects, "
+        f"{test_sample.get('n_samples', 0)} videos, too few for an interval.{truth}",
+        *(f"{line}" for line in evidence.get("conclusions", [])),
         f"Data: {data['n_videos']} videos, {data['n_subjects']} subjects, {data['n_kept']} kept, "
         f"{data['n_dropped']} dropped, {data['n_skipped']} skipped; held out: "
         f"{', '.join(data['test_subjects'])} ({data['n_test']} test samples).",
@@ -135,64 +165,29 @@ def table(report: dict) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-_LABELS = {  # the baselines' columns, in this order
-    "vanilla_ig": "vanilla IG",
-    "motion": "motion",
-    "mean_difference": "mean difference",
-    "random": "random",
-}
-
-
-def _cell(best: float, val: Any, test: Any, val_std: Any = None, test_std: Any = None) -> str:
-    """``validation / test`` of one ranking; the row's best validation in bold."""
-    shown = f"**{_number(val)}**" if val is not None and val == best else _number(val)
-    if val_std is not None:
-        shown += f" ± {_number(val_std)}"
-    tested = _number(test) + (f" ± {_number(test_std)}" if test_std is not None else "")
-    return f"{shown} / {tested}"
-
-
-def comparison_table(report_path: Path) -> str:
-    """The ``hard-demo`` block, from the comparison table of the run of ``report_path``."""
+def pooled_table(folder: Path) -> str:
+    """The ``hard-demo`` block, from ``tools/seed_study.py``'s pooled tables in ``folder``
+    (``pooled_estimates.parquet``, ``pooled_differences.parquet``): every procedure's nested
+    balanced accuracy over the data seeds, and IG-guided pruning's paired verdicts."""
     import polars as pl
 
-    from emoflow.comparison import RANKINGS, read_comparison, verdicts
+    sys.path.insert(0, str(REPO / "tools"))
+    from seed_study import markdown
 
-    summary = report_path.parent.parent / "compare" / "summary.parquet"
-    found = verdicts(read_comparison(summary))
-    present = set(found["ranking"].to_list())
-    rankings = [r for r in _LABELS if r in present and r in RANKINGS]
-    lines = [
-        "| emotion | kept | IG-guided | " + " | ".join(_LABELS[r] for r in rankings) + " |",
-        "|---|---|---|" + "---|" * len(rankings),
-    ]
-    for emotion in sorted(set(found["emotion"].to_list())):
-        rows = {
-            row["ranking"]: row
-            for row in found.filter(pl.col("emotion") == emotion).iter_rows(named=True)
-        }
-        first = next(iter(rows.values()))
-        values = {"ig_guided": first["ig_val"], **{r: rows[r]["val"] for r in rows}}
-        best = max(v for v in values.values() if v is not None)
-
-        cells = [_cell(best, first["ig_val"], first["ig_test"])]
-        for ranking in rankings:
-            row = rows.get(ranking)
-            if row is None:
-                cells.append("—")
-            elif ranking == "random":
-                cells.append(_cell(best, row["val"], row["test"], row["val_std"], row["test_std"]))
-            else:
-                cells.append(_cell(best, row["val"], row["test"]))
-        lines.append(f"| {emotion} | {first['n_landmarks']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown(
+        pl.read_parquet(folder / "pooled_estimates.parquet"),
+        pl.read_parquet(folder / "pooled_differences.parquet"),
+    )
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
-    "default-demo": lambda path: table(json.loads(path.read_text())),
-    "hard-demo": comparison_table,
+    "default-demo": lambda path: table(
+        json.loads(path.read_text()), json.loads((path.parent / "evidence.json").read_text())
+    ),
+    "hard-demo": lambda path: pooled_table(path if path.is_dir() else path.parent),
 }
-"""Marker name → the block written from a run's ``report.json``."""
+"""Marker name → the block written from a run's ``report.json`` (``default-demo``, with the
+``evidence.json`` beside it) or a seed study's folder (``hard-demo``)."""
 
 
 def _markers(name: str) -> re.Pattern[str]:
@@ -234,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--write", action="store_true", help="write the block into the README")
     mode.add_argument("--check", action="store_true", help="exit 1 when the README differs")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if not args.report.is_file():
+    if not args.report.exists():
         print(f"{args.report}: no such report (run the workflow first)", file=sys.stderr)
         return 2
     block = BLOCKS[args.marker](args.report)

@@ -374,7 +374,8 @@ def attribute_emotion(
 
 # -- reading ---------------------------------------------------------------------------------
 REWRITE = (
-    "delete it and rerun the train_models job that wrote it (snakemake --forcerun train_models)"
+    "delete it and rerun the chain job that wrote it "
+    "(snakemake --forcerun start_chains prune_chain)"
 )
 """What to do about a damaged attribution store."""
 

@@ -1,14 +1,17 @@
-"""Does the explanation help? Pruning baselines run beside the IG-guided chain (issue 16).
+"""Does the explanation help? Pruning baselines run through the same nesting as the
+IG-guided chain.
 
-At the landmark counts the IG chain kept at each iteration, each baseline keeps its own
-landmarks and is trained and scored by the same protocol (:mod:`emoflow.training`):
+In each outer fold of the nested evaluation, at the landmark counts the fold's IG chain kept
+at each iteration, each baseline keeps its own landmarks (ranked from the fold's training
+subjects only) and is trained and scored by the same protocol (:mod:`emoflow.training`); the
+evaluation (:mod:`emoflow.evaluation`) chooses each baseline's own count on its inner folds.
 
-- :mod:`~emoflow.comparison.rankings` — random nested sets, two model-free statistics
-  (motion energy, class-mean difference), vanilla IG (zero baseline);
-- :mod:`~emoflow.comparison.run` — one baseline of one emotion (rule ``compare_pruning``);
+- :mod:`~emoflow.comparison.rankings` — random nested sets, the explanation-free motion and
+  class-mean-difference statistics, vanilla IG (zero baseline);
+- :mod:`~emoflow.comparison.run` — the baselines of one emotion in one outer fold (rule
+  ``compare_pruning``);
 - :mod:`~emoflow.comparison.table` — the comparison tables (the one module that writes and
-  reads them), the gather and :func:`verdicts`;
-- :mod:`~emoflow.comparison.figure` — accuracy against landmarks kept, every ranking;
+  reads them);
 - :mod:`~emoflow.comparison.settings` — :class:`CompareSettings` (``prune.compare``,
   ``prune.compare_seeds``).
 
@@ -32,24 +35,18 @@ from emoflow.comparison.rankings import (
 )
 from emoflow.comparison.settings import CompareSettings
 from emoflow.comparison.table import (
-    CHAIN,
     COMPARISON_SCHEMA,
     comparison_frame,
-    deltas_by_iteration,
-    gather_comparison,
     read_comparison,
-    verdicts,
     write_comparison,
 )
 
 if TYPE_CHECKING:
-    from emoflow.comparison.figure import plot_comparison
     from emoflow.comparison.run import chain_counts, compare_pruning
 
-_LAZY = {"plot_comparison": "figure", "compare_pruning": "run", "chain_counts": "run"}
+_LAZY = {"compare_pruning": "run", "chain_counts": "run"}
 
 __all__ = [
-    "CHAIN",
     "COMPARISON_SCHEMA",
     "MODEL_FREE_RANKINGS",
     "RANKINGS",
@@ -57,16 +54,12 @@ __all__ = [
     "chain_counts",
     "compare_pruning",
     "comparison_frame",
-    "deltas_by_iteration",
-    "gather_comparison",
     "mean_difference_scores",
     "motion_energy",
     "motion_scores",
     "nested_top_sets",
-    "plot_comparison",
     "random_sets",
     "read_comparison",
-    "verdicts",
     "write_comparison",
     "zero_baseline_relevance",
 ]

@@ -1,24 +1,26 @@
-"""One pruning baseline of one emotion, run beside the IG-guided chain (rule
+"""The pruning baselines of one emotion in one outer fold of the nested evaluation (rule
 ``compare_pruning``).
 
-The baseline keeps, at every iteration, as many landmarks as the IG chain's ``landmarks.json``
-of that iteration, chosen by its own ranking (:mod:`emoflow.comparison.rankings`), and trains
-and scores them exactly as the chain does: the same protocol object of
-:mod:`emoflow.training` (folds, inner search, calibration, held-out test subjects, seeds) and
-its ``_train_emotion``, so the numbers are comparable with the chain's ``metrics.json``.
+Every baseline goes through the same nesting as the IG-guided chain: in outer fold ``k`` it
+sees the fold's training subjects only. At each iteration it keeps as many landmarks as the
+fold's IG chain kept (matched counts), chosen by its own ranking, and is trained and scored
+exactly as the chain's step: the same protocol object of :mod:`emoflow.training` (inner folds
+of the training subjects for validation, inner search, calibration) and its
+``_train_emotion``, which also scores the outer fold's subjects once. The evaluation
+(:mod:`emoflow.evaluation`) then chooses each baseline's own count on its inner-fold scores,
+as it does for the chain.
 
-- ``random``: ``prune.compare_seeds`` nested sets per emotion, each the first ``count`` of one
-  seeded permutation of the start set;
-- ``motion``, ``mean_difference`` (model-free): one ranking of the start set, from the
-  development samples, by :func:`~emoflow.comparison.rankings.motion_scores` or
-  :func:`~emoflow.comparison.rankings.mean_difference_scores`; each count keeps the top of
-  that one ranking (nested by construction; a model-free score does not change when other
+- ``random``: ``prune.compare_seeds`` nested sets, each the first ``count`` of one seeded
+  permutation of the start set;
+- ``motion`` and ``mean_difference`` (model-free, :data:`MODEL_FREE_RANKINGS`): one ranking
+  of the start set each, computed once from the training subjects, each count keeping the top
+  of that ranking (nested by construction: a model-free score does not change when other
   landmarks are dropped, so ranking again each iteration would give the same sets);
 - ``vanilla_ig``: iterative like the chain: train on the current set, attribute it with the
-  zero baseline, keep the top ``count`` of the next iteration.
+  zero baseline over the training subjects, keep the top ``count`` of the next iteration.
 
-Iteration 0 (every landmark) is the chain's own, so rows start at iteration 1 (the gather adds
-the chain's iteration 0 to the comparison table).
+Iteration 0 (every landmark) is the chain's own, so rows start at iteration 1 (the
+evaluation gives every baseline the chain's iteration 0).
 """
 
 from __future__ import annotations
@@ -62,23 +64,29 @@ def compare_pruning(
     features_path: str | Path,
     landmark_set_paths: Sequence[str | Path],
     emotion: str,
-    ranking: str,
     out_path: str | Path,
     *,
+    rankings: Sequence[str],
+    outer_fold: int,
     train: Mapping[str, Any] | None = None,
     attribution: Mapping[str, Any] | None = None,
     seeds: int = 5,
     threads: int | None = None,
 ) -> Any:
-    """Run one baseline ranking of one emotion at the IG chain's counts; write its table.
+    """Run the baseline ``rankings`` of one emotion in one outer fold at the fold's IG chain's
+    counts; write their table (:data:`~emoflow.comparison.COMPARISON_SCHEMA`).
 
     Parameters
     ----------
     landmark_set_paths
-        The emotion's ``landmarks.json`` of every iteration of the IG chain, in order (their
-        sizes are the counts; iteration 0's set is the start).
-    ranking
-        ``random``, ``motion``, ``mean_difference`` or ``vanilla_ig`` (:data:`RANKINGS`).
+        The emotion's ``landmarks.json`` of every iteration of outer fold ``outer_fold``'s IG
+        chain, in order (their sizes are the counts; iteration 0's set is the start).
+    rankings
+        Some of :data:`RANKINGS`: ``random``, ``motion``, ``mean_difference``,
+        ``vanilla_ig``.
+    outer_fold
+        The outer fold: its training subjects alone are ranked, trained on and attributed;
+        its own subjects are scored once per iteration.
     train, attribution
         The ``train`` section (as for :func:`emoflow.training.train_emotion`) and the
         ``attribution`` section (vanilla IG keeps its method, steps and aggregation and
@@ -89,66 +97,65 @@ def compare_pruning(
     Returns
     -------
     polars.DataFrame
-        The rows written (:data:`~emoflow.comparison.COMPARISON_SCHEMA`).
+        The rows written.
     """
     from emoflow.devices import limit_threads
     from emoflow.training.iteration import _protocol, _train_emotion
     from emoflow.training.per_emotion import protocol_settings
 
-    if ranking not in RANKINGS:
-        raise ConfigError(f"prune.compare must list some of {', '.join(RANKINGS)}, got {ranking!r}")
+    if unknown := [name for name in rankings if name not in RANKINGS]:
+        raise ConfigError(f"prune.compare must list some of {', '.join(RANKINGS)}, got {unknown}")
     limit_threads(threads)
     sets = chain_counts(landmark_set_paths, emotion)
     start, counts = sets[0], [len(keep) for keep in sets]
-    settings = protocol_settings(train)
-    protocol = _protocol(features_path, iteration=0, **settings)
+    protocol = _protocol(
+        features_path, iteration=0, **protocol_settings(train, outer_fold=outer_fold)
+    )
     if emotion not in protocol.development.emotion_names:
         raise DataError(f"{features_path}: no emotion {emotion!r}")
-    # every ranking sees the development samples only (the held-out test subjects never)
+    # every ranking sees the fold's training subjects only (its own and the held-out test
+    # subjects never)
     development = protocol.development
     labels = development.labels_for(emotion)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="emoflow-compare-") as scratch:
         model_path = Path(scratch) / "model.pt"
 
-        def fit(iteration: int, keep: np.ndarray) -> dict[str, Any]:
+        def fit(ranking: str, seed: int | None, iteration: int, keep: np.ndarray) -> None:
             step = dataclasses.replace(protocol, iteration=iteration)
-            return _train_emotion(step, emotion, keep, model_path).record
+            result = _train_emotion(step, emotion, keep, model_path)
+            if iteration:
+                rows.append(
+                    comparison_row(
+                        emotion, ranking, seed, outer_fold, iteration, keep, result, protocol
+                    )
+                )
 
-        if ranking == "random":
-            for seed in range(seeds):
-                for iteration, keep in enumerate(random_sets(start, counts, seed)):
+        for ranking in rankings:
+            if ranking == "random":
+                for seed in range(seeds):
+                    for iteration, keep in enumerate(random_sets(start, counts, seed)):
+                        if iteration:
+                            fit(ranking, seed, iteration, keep)
+            elif ranking in MODEL_FREE_RANKINGS:  # ranked once, from the start set
+                scores = MODEL_FREE_RANKINGS[ranking](development.features, labels, start)
+                for iteration, keep in enumerate(nested_top_sets(start, scores, counts)):
                     if iteration:
-                        rows.append(
-                            comparison_row(
-                                emotion, ranking, seed, iteration, keep, fit(iteration, keep)
-                            )
-                        )
-        elif ranking in MODEL_FREE_RANKINGS:  # ranked once, from the start set
-            scores = MODEL_FREE_RANKINGS[ranking](development.features, labels, start)
-            for iteration, keep in enumerate(nested_top_sets(start, scores, counts)):
-                if iteration:
-                    rows.append(
-                        comparison_row(
-                            emotion, ranking, None, iteration, keep, fit(iteration, keep)
-                        )
-                    )
-        else:
-            from emoflow.models import load_model
+                        fit(ranking, None, iteration, keep)
+            else:
+                from emoflow.models import load_model
 
-            keep = start
-            for iteration in range(len(counts)):
-                record = fit(iteration, keep)
-                if iteration:
-                    rows.append(comparison_row(emotion, ranking, None, iteration, keep, record))
-                if iteration + 1 < len(counts):
-                    model, _ = load_model(model_path, device=protocol.device)
-                    model.eval()
-                    relevance, _ = zero_baseline_relevance(
-                        model, development.features, labels, keep, attribution
-                    )
-                    keep = nested_top_sets(keep, relevance, [counts[iteration + 1]])[0]
+                keep = start
+                for iteration in range(len(counts)):
+                    fit(ranking, None, iteration, keep)
+                    if iteration + 1 < len(counts):
+                        model, _ = load_model(model_path, device=protocol.device)
+                        model.eval()
+                        relevance, _ = zero_baseline_relevance(
+                            model, development.features, labels, keep, attribution
+                        )
+                        keep = nested_top_sets(keep, relevance, [counts[iteration + 1]])[0]
     table = comparison_frame(rows)
     write_comparison(out_path, table)
-    log.info("%s, %s: %d rows", emotion, ranking, table.height)
+    log.info("%s, outer fold %d: %d rows", emotion, outer_fold, table.height)
     return table

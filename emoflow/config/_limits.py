@@ -15,9 +15,9 @@ The numbers (where measured, on the development machine):
   (64 MB more for 108,000 more demo videos); a plan entry per shard ~200 B;
 - ``extract_landmarks``: the frame numbers the features read, 8 bytes per feature frame
   (``features.n_frames: 1e9`` took 7.45 GiB), and the meshed frames' landmarks;
-- ``build_features``, ``train_models``: the feature array, float32 of
-  ``videos × n_frames × 478 × 3``;
-- ``train_models``: the randomized network's first layer (float32, inputs × width, one per
+- ``build_features`` and the chain jobs (``start_chains``, ``prune_chain``,
+  ``compare_pruning``): the feature array, float32 of ``videos × n_frames × 478 × 3``;
+- the chain jobs: the randomized network's first layer (float32, inputs × width, one per
   drawn network), its Gram matrix (float64, the smaller of samples and design columns,
   squared); Gauss–Legendre nodes (:func:`numpy.polynomial.legendre.leggauss` builds an
   ``n_steps × n_steps`` float64 matrix: ``n_steps: 1e8`` asked for 71.1 PiB); the exact path
@@ -151,13 +151,13 @@ JOB_MEMORY: tuple[Cost, ...] = (
         lambda s: 4.0 * s.n_videos * s.inputs,
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("videos", "features.n_frames"),
         "the feature array, float32 of videos × frames × 478 × 3",
         lambda s: 4.0 * s.n_videos * s.inputs,
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         (
             "features.n_frames",
             "train.model.width",
@@ -168,19 +168,19 @@ JOB_MEMORY: tuple[Cost, ...] = (
         lambda s: 4.0 * s.inputs * max(s.widths) * s.drawn_networks,
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("train.model.width", "train.model.n_layers"),
         "the hidden layers after the first, float32 of width × width each",
         lambda s: 4.0 * max(s.widths) ** 2 * (s.get("train.model.n_layers") - 1),
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("videos", "features.n_frames", "train.model.width", "train.model.n_layers"),
         "the ridge read-out's Gram matrix, float64",
         _gram,
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("features.n_frames", "train.backprop.width", "train.backprop.batch_size"),
         "the backprop baseline's first layer and one batch",
         lambda s: (
@@ -190,7 +190,7 @@ JOB_MEMORY: tuple[Cost, ...] = (
         ),
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("attribution.n_steps", "attribution.quadrature"),
         "the Gauss–Legendre nodes (numpy builds an n_steps × n_steps float64 matrix)",
         lambda s: (
@@ -200,7 +200,7 @@ JOB_MEMORY: tuple[Cost, ...] = (
         ),
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         (
             "attribution.batch_size",
             "attribution.n_baselines",
@@ -211,13 +211,13 @@ JOB_MEMORY: tuple[Cost, ...] = (
         _path_integral,
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("attribution.internal_batch_size", "features.n_frames"),
         "one of Captum's passes: inputs and gradients of internal_batch_size rows",
         lambda s: 3 * 4.0 * s.get("attribution.internal_batch_size") * s.inputs if s.captum else 0,
     ),
     Cost(
-        "train_models",
+        "prune_chain",
         ("attribution.n_baselines", "features.n_frames"),
         "the baselines, float32 of baselines × frames × 478 × 3",
         lambda s: 4.0 * s.get("attribution.n_baselines") * s.inputs,

@@ -42,7 +42,7 @@ _READABLE_FORMATS = (2, 3, MODEL_FORMAT)
 others are refused (retrain)."""
 REWRITE = (
     "delete it and rerun the job that wrote it (in the workflow: snakemake --forcerun "
-    "train_models), or train the model again"
+    "start_chains prune_chain), or train the model again"
 )
 """What to do about a damaged model file."""
 

@@ -25,6 +25,7 @@ from emoflow.pruning.policies import (
 from emoflow.pruning.pruner import (
     START_SETS,
     LandmarkPruner,
+    choose_iteration,
     initial_landmark_set,
     prune_iteration,
     rule_settings,
@@ -49,6 +50,7 @@ __all__ = [
     "PruningPolicy",
     "SharePolicy",
     "ThresholdPolicy",
+    "choose_iteration",
     "initial_landmark_set",
     "prune_iteration",
     "rule_settings",

@@ -141,6 +141,30 @@ def initial_landmark_set(
     return {"iteration": 0, "emotions": sets, **extra}
 
 
+def choose_iteration(
+    validation: Sequence[float] | np.ndarray,
+    n_landmarks: Sequence[int] | np.ndarray,
+    *,
+    tolerance: float = 0.0,
+) -> int:
+    """The iteration a chain selects: the best validation score, where scores within
+    ``tolerance`` of the best tie and ties go to fewer landmarks, then to the earlier
+    iteration. Undefined (NaN) scores are never chosen; with none defined, iteration 0 (the
+    start set) is. The one rule for the deployed chain's summary and for every outer fold's
+    chain of the nested evaluation, which applies it to inner-fold scores only.
+    """
+    scores = np.asarray(validation, dtype=np.float64)
+    counts = np.asarray(n_landmarks, dtype=np.int64)
+    if scores.shape != counts.shape or not len(scores):
+        raise DataError(f"{len(scores)} validation scores for {len(counts)} landmark counts")
+    defined = np.isfinite(scores)
+    if not defined.any():
+        return 0
+    tied = defined & (scores >= scores[defined].max() - tolerance - 1e-12)
+    candidates = np.flatnonzero(tied)
+    return int(candidates[np.lexsort((candidates, counts[candidates]))[0]])
+
+
 def should_stop(validation_scores: Sequence[float], tolerance: float | None) -> bool:
     """Whether the latest score fell more than ``tolerance`` below the best earlier one."""
     if tolerance is None or len(validation_scores) < 2:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from emoflow._tables import write_parquet
 from emoflow.errors import DataError
+from emoflow.pruning.pruner import choose_iteration
 from emoflow.training.outputs import read_metrics
 
 SUMMARY_SCHEMA = {
@@ -40,7 +42,8 @@ def summarise_iterations(
     """Collect every iteration's metrics into ``summary.parquet`` and mark the selected model.
 
     The selected iteration of an emotion has the best mean (validation) balanced accuracy;
-    iterations within ``tolerance`` of the best count as ties, and ties go to fewer landmarks.
+    iterations within ``tolerance`` of the best count as ties, and ties go to fewer landmarks
+    (:func:`emoflow.pruning.choose_iteration`).
     ``test_*`` columns hold the held-out subjects' scores (NaN without ``train.test_subjects``);
     they never influence the selection.
     """
@@ -72,21 +75,16 @@ def summarise_iterations(
     if not rows:
         raise DataError("no iteration metrics to summarise")
     summary = pl.DataFrame(rows, schema=SUMMARY_SCHEMA).sort("emotion", "iteration")
-    best = pl.col("balanced_accuracy_mean").max().over("emotion")
-    candidates = summary.with_columns(
-        (pl.col("balanced_accuracy_mean") >= best - tolerance - 1e-12).alias("_tie")
-    )
-    fewest = (
-        candidates.filter(pl.col("_tie"))
-        .sort("n_landmarks", "iteration")
-        .group_by("emotion", maintain_order=True)
-        .first()
-        .select("emotion", pl.col("iteration").alias("_selected_iteration"))
-    )
-    summary = (
-        summary.join(fewest, on="emotion", how="left")
-        .with_columns((pl.col("iteration") == pl.col("_selected_iteration")).alias("selected"))
-        .drop("_selected_iteration")
-    )
+    selected = np.zeros(summary.height, dtype=bool)
+    emotions = summary["emotion"].to_numpy()
+    for emotion in dict.fromkeys(emotions):
+        rows_of = np.flatnonzero(emotions == emotion)
+        chosen = choose_iteration(
+            summary["balanced_accuracy_mean"].to_numpy()[rows_of],
+            summary["n_landmarks"].to_numpy()[rows_of],
+            tolerance=tolerance,
+        )
+        selected[rows_of[chosen]] = True
+    summary = summary.with_columns(pl.Series("selected", selected))
     write_parquet(summary, out_path)
     return summary

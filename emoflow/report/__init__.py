@@ -5,6 +5,8 @@
 - :mod:`~emoflow.report.data`: the data and quality section (videos kept, dropped, why);
 - :mod:`~emoflow.report.regions`: relevance per face region (``relevance_by_region``);
 - :mod:`~emoflow.report.outcomes`: validation against held-out test;
+- :mod:`~emoflow.report.evidence`: the nested evaluation's estimates, differences and verdicts
+  (``evidence.html``, ``accuracy_curves.png``);
 - :mod:`~emoflow.report.figures` (with :mod:`~emoflow.report.faces` and
   :mod:`~emoflow.report.confusion`): the figures;
 - :mod:`~emoflow.report.pages` (with :mod:`~emoflow.report.html`): the HTML items;
@@ -17,6 +19,7 @@ here), which ``emoflow predict`` shares.
 
 from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
 from emoflow.report.data import DataQuality, load_data_quality
+from emoflow.report.evidence import report_evidence, write_evidence_page
 from emoflow.report.figures import (
     plot_accuracy_vs_landmarks,
     plot_confusion_matrices,
@@ -77,8 +80,10 @@ __all__ = [
     "read_run_settings",
     "read_summary",
     "region_relevance",
+    "report_evidence",
     "report_numbers",
     "selected_iterations",
     "top_landmarks",
+    "write_evidence_page",
     "write_run_settings",
 ]

@@ -23,6 +23,7 @@ from emoflow._atomic import atomic_path
 from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
 from emoflow.landmark_sets import read_landmark_sets
+from emoflow.metrics import held_out_mask
 from emoflow.models import (
     MODEL_KINDS,
     binary_metrics,
@@ -62,18 +63,6 @@ def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, 
     return summarise_folds(fold_metrics, (*METRIC_NAMES, "train_time_s", "selection_time_s"))
 
 
-def held_out_mask(subjects: np.ndarray, n_subjects: int, *, seed: int = 0) -> np.ndarray:
-    """Samples of ``n_subjects`` subjects drawn (by ``seed``) for a final test, as a mask."""
-    unique = np.unique(subjects)
-    if n_subjects < 0 or n_subjects >= len(unique):
-        raise ConfigError(
-            f"train.test_subjects must be between 0 and {len(unique) - 1} "
-            f"(the data set has {len(unique)} subjects), got {n_subjects}"
-        )
-    held_out = np.random.default_rng([seed, 7]).choice(unique, size=n_subjects, replace=False)
-    return np.isin(subjects, held_out)
-
-
 def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_folds: int) -> None:
     """Refuse data the protocol cannot use, naming the store."""
     if not np.isfinite(feature_set.features).all():
@@ -91,7 +80,14 @@ def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_fol
 
 @dataclass
 class _Protocol:
-    """What every emotion of one iteration shares: settings, samples, folds, held-out set."""
+    """What every emotion of one iteration shares: settings, samples, folds, held-out set.
+
+    For the deployed chain (``outer_fold`` ``None``) the development samples are every subject
+    but the held-out test subjects, and ``test_set`` holds those. For outer fold ``k`` of the
+    nested evaluation, the development samples are the training subjects of fold ``k`` only,
+    ``test_set`` holds fold ``k``'s subjects (the outer fold, scored once per iteration), and
+    the held-out test subjects are ``excluded``: seen by nothing.
+    """
 
     kind: str
     settings: Any
@@ -105,11 +101,14 @@ class _Protocol:
     test_set: FeatureSet
     folds: list[np.ndarray]
     fold_of_sample: np.ndarray
+    outer_fold: int | None = None
+    excluded: tuple[str, ...] = ()
 
     def header(self) -> dict[str, Any]:
         """The part of ``metrics.json`` that does not depend on the emotion."""
         return {
             "iteration": self.iteration,
+            **({} if self.outer_fold is None else {"outer_fold": self.outer_fold}),
             "n_samples": len(self.development.video_ids),
             "n_subjects": len(np.unique(self.development.subjects)),
             "n_folds": self.n_folds,
@@ -122,14 +121,20 @@ class _Protocol:
         }
 
     def split(self) -> dict[str, Any] | None:
-        """The held-out test split (``None`` without held-out subjects)."""
+        """The held-out test split (``None`` without held-out subjects): for an outer fold,
+        ``test_subjects`` are the fold's (outer) subjects and ``excluded_subjects`` the
+        held-out test subjects that it never sees."""
         if not len(self.test_set.video_ids):
             return None
-        return {
+        split: dict[str, Any] = {
             "test_subjects": sorted(np.unique(self.test_set.subjects).tolist()),
             "n_development": len(self.development.video_ids),
             "n_test": len(self.test_set.video_ids),
         }
+        if self.outer_fold is not None:
+            split["role"] = "outer_fold"
+            split["excluded_subjects"] = sorted(self.excluded)
+        return split
 
 
 def _protocol(
@@ -144,6 +149,7 @@ def _protocol(
     selection: dict[str, Any] | SelectionSettings | None,
     calibration: str,
     test_subjects: int,
+    outer_fold: int | None = None,
 ) -> _Protocol:
     network_values = dict(network or {})
     kind = str(network_values.pop("kind", "rvfl"))
@@ -161,6 +167,14 @@ def _protocol(
     test_mask = held_out_mask(feature_set.subjects, test_subjects, seed=seed)
     test_set = feature_set.samples(test_mask)
     development = feature_set.samples(~test_mask)
+    excluded: tuple[str, ...] = ()
+    if outer_fold is not None:
+        development, test_set, excluded = outer_split(
+            development, test_set, outer_fold, n_folds=n_folds, seed=seed, source=features_path
+        )
+        # the fold's training subjects are cross-validated again, in as many folds as they
+        # allow (the count is chosen on these inner folds)
+        n_folds = min(n_folds, _n_subjects(development))
     _check_feature_set(development, features_path, n_folds)
     folds = subject_folds(development.subjects, n_folds, labels=development.emotions, seed=seed)
     fold_of_sample = np.empty(len(development.video_ids), dtype=np.int64)
@@ -179,7 +193,50 @@ def _protocol(
         test_set=test_set,
         folds=folds,
         fold_of_sample=fold_of_sample,
+        outer_fold=outer_fold,
+        excluded=excluded,
     )
+
+
+def _n_subjects(feature_set: FeatureSet) -> int:
+    return len(np.unique(feature_set.subjects))
+
+
+def outer_folds(
+    subjects: np.ndarray, emotions: np.ndarray, n_folds: int, *, seed: int = 0
+) -> list[np.ndarray]:
+    """The nested evaluation's outer folds of the development samples: their test indices,
+    subject-independent and stratified by emotion (:func:`emoflow.metrics.subject_folds` with
+    the protocol's seed), the same folds as the deployed chain's cross-validation."""
+    return subject_folds(subjects, n_folds, labels=emotions, seed=seed)
+
+
+def outer_split(
+    development: FeatureSet,
+    test_set: FeatureSet,
+    outer_fold: int,
+    *,
+    n_folds: int,
+    seed: int,
+    source: str | Path = "features",
+) -> tuple[FeatureSet, FeatureSet, tuple[str, ...]]:
+    """Outer fold ``outer_fold`` of the development samples: its training samples (the new
+    development set), its own samples (the new test set) and the subjects it never sees (the
+    held-out test subjects ``test_set``)."""
+    if not 0 <= outer_fold < n_folds:
+        raise ConfigError(f"outer fold {outer_fold} does not exist: train.n_folds is {n_folds}")
+    n_subjects = _n_subjects(development)
+    if n_subjects - -(-n_subjects // n_folds) < 2:
+        raise DataError(
+            f"{source}: {n_subjects} development subjects cannot make {n_folds} outer folds "
+            "whose training subjects make inner folds again (each outer fold must leave at "
+            "least 2 subjects to train on); lower train.n_folds or train.test_subjects"
+        )
+    folds = outer_folds(development.subjects, development.emotions, n_folds, seed=seed)
+    outer = np.zeros(len(development.video_ids), dtype=bool)
+    outer[folds[outer_fold]] = True
+    excluded = tuple(sorted(np.unique(test_set.subjects).tolist()))
+    return development.samples(~outer), development.samples(outer), excluded
 
 
 def _train_emotion(

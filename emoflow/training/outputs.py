@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 RERUN_TRAINING = (
-    "delete it and rerun the job that wrote it (snakemake --forcerun train_models gather_iteration)"
+    "delete it and rerun the job that wrote it "
+    "(snakemake --forcerun start_chains prune_chain gather_iteration)"
 )
 """What to do about a damaged scores table."""
 
@@ -96,8 +97,11 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
 
 
 def held_out_subjects(path: str | Path) -> list[str]:
-    """The subjects an iteration held out for its final test (empty when none)."""
-    return list(read_json(path).get("split", {}).get("test_subjects", []))
+    """The subjects an iteration's training never saw (empty when none): its test subjects
+    (the held-out ones, or an outer fold's own) and, for an outer fold of the nested
+    evaluation, the held-out test subjects it excludes as well."""
+    split = read_json(path).get("split", {})
+    return sorted({*split.get("test_subjects", []), *split.get("excluded_subjects", [])})
 
 
 def write_scores(

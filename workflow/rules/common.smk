@@ -2,11 +2,11 @@ import os
 import re
 
 from emoflow.attribution import runtime_settings
-from emoflow.comparison import RANKINGS, CompareSettings
+from emoflow.comparison import CompareSettings
 from emoflow.config import check_job_memory, kind_settings, validate_config
 from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_mem_mb, extraction_settings, plan_shards
-from emoflow.layout import ResultsLayout
+from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
 from emoflow.runlock import ResultsLock
@@ -70,6 +70,7 @@ check_protocol(
     n_folds=config["train"]["n_folds"],
     test_subjects=config["train"]["test_subjects"],
     source=get_dataset_labels(),
+    seed=config["train"]["seed"],
 )
 
 
@@ -100,6 +101,9 @@ SHARD_MEM_MB = [
 wildcard_constraints:
     shard=r"\d+",
     iteration=r"\d+",
+    fold=r"\d+",
+    # a chain's split below the results folder: "" (deployed) or "nested/fold_{k}/"
+    split=r"(nested/fold_\d+/)?",
     emotion="|".join(re.escape(emotion) for emotion in EMOTIONS),
 
 
@@ -125,22 +129,39 @@ def per_iteration(method):
     return [path(method(iteration)) for iteration in ITERATIONS]
 
 
-def get_step_inputs(wildcards):
-    """An emotion's previous iteration (none for iteration 0): the relevance and landmark set
-    it prunes, the metrics so far (early stopping), and the outputs a chain whose pruning
-    stopped carries forward instead of training again."""
-    iteration, emotion = int(wildcards.iteration), wildcards.emotion
-    if iteration < 1:
-        return {}
-    previous = iteration - 1
-    return {
-        "previous_landmarks": path(LAYOUT.landmark_sets(previous, emotion)),
-        "previous_attributions": path(LAYOUT.attributions(previous, emotion)),
-        "previous_model": path(LAYOUT.model(previous, emotion)),
-        "previous_metrics": path(LAYOUT.metrics(previous, emotion)),
-        "previous_scores": path(LAYOUT.scores(previous, emotion)),
-        "earlier_metrics": [path(LAYOUT.metrics(i, emotion)) for i in range(iteration)],
-    }
+# Outer folds of the nested evaluation (train.n_folds of the development subjects) and the
+# iterations a prune_chain job runs (every one after 0).
+FOLDS = [str(fold) for fold in range(config["train"]["n_folds"])]
+LATER = [iteration for iteration in range(1, N_ITERATIONS + 1)]
+STEP_FILES = ("landmarks", "model", "metrics", "scores", "attributions")
+SPLIT = SPLIT_WILDCARD
+
+
+def chain_outputs(iterations, emotions, fold=None):
+    """The outputs of some steps of some chains, by kind (each a list over emotions, then
+    iterations); attribution stores are folders."""
+    files = {name: [] for name in STEP_FILES}
+    for emotion in emotions:
+        for iteration in iterations:
+            step = LAYOUT.step(iteration, emotion, fold)
+            for name in STEP_FILES:
+                files[name].append(path(step[name]))
+    files["attributions"] = [directory(store) for store in files["attributions"]]
+    return files
+
+
+def get_chain_start(wildcards):
+    """Iteration 0 of the chain a prune_chain job continues (deployed or outer fold)."""
+    step = LAYOUT.step(0, wildcards.emotion, LAYOUT.fold_of(wildcards.split))
+    return {f"start_{name}": path(step[name]) for name in STEP_FILES}
+
+
+def chain_steps(emotion, fold=None, names=("metrics", "scores")):
+    """One chain's files of every iteration, in order (the nested evaluation's inputs)."""
+    return [
+        {name: path(LAYOUT.step(i, emotion, fold)[name]) for name in names}
+        for i in range(N_ITERATIONS + 1)
+    ]
 
 
 # Settings that cannot change a rule's output are no parameter of it (a change would re-run
@@ -160,17 +181,6 @@ REPORT_FIGURES = [
 ]
 
 
-def get_comparison_outputs():
-    """The pruning comparison's table and figure, when prune.compare names a baseline."""
-    if not config["prune"]["compare"]:
-        return []
-    return [
-        path(LAYOUT.comparison_summary),
-        path(LAYOUT.comparison_figure),
-        path(LAYOUT.comparison_page),
-    ]
-
-
 def get_final_outputs():
     return [
         path(LAYOUT.summary),
@@ -178,11 +188,13 @@ def get_final_outputs():
         path(LAYOUT.published),
         path(LAYOUT.report / "report.json"),
         *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
+        path(LAYOUT.report / "evidence.html"),
+        path(LAYOUT.report / "evidence.json"),
+        path(LAYOUT.report / "accuracy_curves.png"),
         *[
             path(LAYOUT.report / RELEVANCE_FIGURE.format(emotion=emotion))
             for emotion in EMOTIONS
         ],
-        *get_comparison_outputs(),
     ]
 
 

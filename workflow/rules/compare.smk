@@ -1,22 +1,24 @@
-# Pruning baselines beside the IG-guided chain (prune.compare; none by default): each
-# (emotion, ranking) keeps the chain's landmark count of every iteration by its own ranking
-# and trains as the chain does. Only prune.compare and compare_seeds reach these jobs, so
-# changing them re-runs no job of the chain.
+# Pruning baselines (prune.compare; none by default), through the same nesting as the IG-guided
+# chain: in each outer fold, each emotion's baselines keep the fold's chain's landmark count of
+# every iteration by their own ranking (from the fold's training subjects only), train and are
+# scored as the chain is; the evaluation chooses each one's count on its inner folds. One job
+# per emotion and outer fold runs every baseline. Only prune.compare and compare_seeds reach
+# these jobs (and the attribution settings, for vanilla_ig), so changing them re-runs no chain.
 COMPARE = CompareSettings.from_section(config["prune"])
 
 
 rule compare_pruning:
     input:
         features=path(LAYOUT.features),
-        landmarks=[path(LAYOUT.landmark_sets(i, "{emotion}")) for i in ITERATIONS],
+        landmarks=[
+            path(LAYOUT.landmark_sets(i, "{emotion}", "{fold}")) for i in ITERATIONS
+        ],
     output:
-        table=path(LAYOUT.comparison("{emotion}", "{ranking}")),
+        table=path(LAYOUT.comparison("{emotion}", "{fold}")),
     log:
-        log("compare_pruning", "{emotion}_{ranking}"),
+        log("compare_pruning", "fold_{fold}_{emotion}"),
     benchmark:
-        bench("compare_pruning", "{emotion}_{ranking}")
-    wildcard_constraints:
-        ranking="|".join(RANKINGS),
+        bench("compare_pruning", "fold_{fold}_{emotion}")
     threads: 1
     resources:
         gpu=GPU_PER_JOB,
@@ -24,67 +26,17 @@ rule compare_pruning:
         runtime=240,
         torch_threads=torch_threads,
     params:
+        rankings=list(COMPARE.compare),
         train=config["train"],
-        attribution=lambda wildcards: (
-            ATTRIBUTION_SETTINGS if wildcards.ranking == "vanilla_ig" else {}
-        ),
-        seeds=lambda wildcards: (
-            COMPARE.compare_seeds if wildcards.ranking == "random" else 0
-        ),
+        attribution=ATTRIBUTION_SETTINGS if "vanilla_ig" in COMPARE.compare else {},
+        seeds=COMPARE.compare_seeds if "random" in COMPARE.compare else 0,
+        fold=lambda wildcards: int(wildcards.fold),
     script:
         "../scripts/compare_pruning.py"
 
 
-rule gather_comparison:
-    input:
-        tables=[
-            path(LAYOUT.comparison(emotion, ranking))
-            for emotion in EMOTIONS
-            for ranking in COMPARE.compare
-        ],
-        metrics=[
-            path(LAYOUT.metrics(i, emotion))
-            for emotion in EMOTIONS
-            for i in ITERATIONS
-        ],
-        landmarks=[
-            path(LAYOUT.landmark_sets(i, emotion))
-            for emotion in EMOTIONS
-            for i in ITERATIONS
-        ],
-        summary=path(LAYOUT.summary),
-    output:
-        table=path(LAYOUT.comparison_summary),
-        figure=report(
-            path(LAYOUT.comparison_figure),
-            caption="../report/comparison.rst",
-            category="3. Accuracy and cost",
-            labels={"#": "4", "item": "pruning baselines: accuracy vs landmarks kept"},
-        ),
-        page=report(
-            path(LAYOUT.comparison_page),
-            caption="../report/comparison_verdicts.rst",
-            category="3. Accuracy and cost",
-            labels={
-                "#": "5",
-                "item": "pruning baselines: does IG-guided pruning win? (table)",
-            },
-        ),
-    log:
-        log("gather_comparison", "gather_comparison"),
-    benchmark:
-        bench("gather_comparison", "gather_comparison")
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    params:
-        chain_metrics={
-            emotion: [path(LAYOUT.metrics(i, emotion)) for i in ITERATIONS]
-            for emotion in EMOTIONS
-        },
-        chain_sets={
-            emotion: [path(LAYOUT.landmark_sets(i, emotion)) for i in ITERATIONS]
-            for emotion in EMOTIONS
-        },
-    script:
-        "../scripts/gather_comparison.py"
+def get_comparison_tables():
+    """Every emotion's baselines of every outer fold, when prune.compare names some."""
+    if not COMPARE.compare:
+        return []
+    return [path(LAYOUT.comparison(e, fold)) for e in EMOTIONS for fold in FOLDS]

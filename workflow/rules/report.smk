@@ -15,6 +15,7 @@ REPORT_SETTINGS = {
     "train": kind_settings(config["train"]),
     "attribution": ATTRIBUTION_SETTINGS,
     "prune": PRUNE_SETTINGS,
+    "evaluation": config["evaluation"],
     "report": config["report"],
 }
 
@@ -180,3 +181,41 @@ rule draw_face_figures:
 # Writing a small YAML file: no job of its own on a cluster.
 localrules:
     write_run_settings,
+
+
+# The evidence: the nested evaluation's estimates, differences and verdicts as a page, and
+# every ranking's outer-fold accuracy at every count as a figure (no torch, seconds).
+rule report_evidence:
+    input:
+        estimates=path(LAYOUT.evaluation_estimates),
+        differences=path(LAYOUT.evaluation_differences),
+        curves=path(LAYOUT.evaluation_curves),
+    output:
+        page=report(
+            path(LAYOUT.report / "evidence.html"),
+            caption="../report/evidence.rst",
+            category="2. Validation and held-out test",
+            labels={
+                "#": "0",
+                "item": "the estimate: the procedure on subjects it never saw (table)",
+            },
+        ),
+        numbers=path(LAYOUT.report / "evidence.json"),
+        figure=report(
+            path(LAYOUT.report / "accuracy_curves.png"),
+            caption="../report/curves.rst",
+            category="3. Accuracy and cost",
+            labels={
+                "#": "0",
+                "item": "outer-fold accuracy vs landmarks kept, every ranking",
+            },
+        ),
+    log:
+        log("report_evidence", "report_evidence"),
+    benchmark:
+        bench("report_evidence", "report_evidence")
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    script:
+        "../scripts/report_evidence.py"

@@ -1,27 +1,25 @@
-# One chain per emotion: each emotion's model of each iteration is its own (GPU) job, so the
-# emotions' chains run side by side (`--resources gpu=N`: N at once, each on its own device).
-# One job per emotion and iteration: the step's landmark set (iteration 0: the start set; later
-# ones: pruned by the previous iteration's relevance), then training and attribution. Each job
-# pays ~1 s of CPU to start Python and import torch, more than the work on the demo, while
-# choosing a landmark set takes milliseconds: one job per step, not three. Only the step's own
-# setting is a parameter, so a change to prune.start re-runs the chains from iteration 0 and a
-# change to the policy from iteration 1. One thread each: most of a job is single-threaded, so
-# jobs side by side use the cores better (on a cluster, profiles/*/config.yaml gives each 4;
-# locally `--set-threads train_models=4`).
-rule train_models:
+# The chains (emotion.chains). Each split of the data has one chain per emotion: the deployed
+# split (every development subject; its models are the ones `emoflow predict` applies, scored
+# once on the held-out test subjects) and each outer fold of the nested evaluation (the fold's
+# training subjects only; scored once on the fold's own subjects). Iteration 0 of every emotion
+# of a split is one job (start_chains: the start set, the models, their attribution); the
+# later iterations of one emotion's chain are one more (prune_chain: prune by the previous
+# relevance, train, attribute, repeat). A job pays ~1 s of CPU to start Python and import
+# torch, more than a step's work on the demo, so a process runs a whole chain; every step's
+# files stay outputs of their own. Only the steps' own settings are parameters: a change to
+# prune.start re-runs the chains from iteration 0, a change to the policy from iteration 1.
+# The chains are GPU jobs and run side by side (`--resources gpu=N`: N at once). One thread
+# each: most of a job is single-threaded, so jobs side by side use the cores better (on a
+# cluster, profiles/*/config.yaml gives each 4).
+rule start_chains:
     input:
-        unpack(get_step_inputs),
         features=path(LAYOUT.features),
     output:
-        landmarks=path(LAYOUT.landmark_sets("{iteration}", "{emotion}")),
-        model=path(LAYOUT.model("{iteration}", "{emotion}")),
-        metrics=path(LAYOUT.metrics("{iteration}", "{emotion}")),
-        scores=path(LAYOUT.scores("{iteration}", "{emotion}")),
-        attributions=directory(path(LAYOUT.attributions("{iteration}", "{emotion}"))),
+        **chain_outputs([0], EMOTIONS, SPLIT),
     log:
-        log("train_models", "{iteration}_{emotion}"),
+        log("start_chains", f"{SPLIT}all"),
     benchmark:
-        bench("train_models", "{iteration}_{emotion}")
+        bench("start_chains", f"{SPLIT}all")
     threads: 1
     resources:
         **ATTRIBUTION_RUNTIME,
@@ -29,17 +27,42 @@ rule train_models:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=120,
         torch_threads=torch_threads,
-        # attribution's batch and memory knobs: how the job runs, not what it computes
     params:
-        start=lambda wildcards: (
-            config["prune"]["start"] if int(wildcards.iteration) == 0 else None
-        ),
-        prune=lambda wildcards: PRUNE_SETTINGS if int(wildcards.iteration) > 0 else None,
+        emotions=EMOTIONS,
+        start=config["prune"]["start"],
         train=config["train"],
         attribution=ATTRIBUTION_SETTINGS,
-        iteration=lambda wildcards: int(wildcards.iteration),
+        fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
     script:
-        "../scripts/train_models.py"
+        "../scripts/start_chains.py"
+
+
+if LATER:
+
+    rule prune_chain:
+        input:
+            unpack(get_chain_start),
+            features=path(LAYOUT.features),
+        output:
+            **chain_outputs(LATER, ["{emotion}"], SPLIT),
+        log:
+            log("prune_chain", f"{SPLIT}{{emotion}}"),
+        benchmark:
+            bench("prune_chain", f"{SPLIT}{{emotion}}")
+        threads: 1
+        resources:
+            **ATTRIBUTION_RUNTIME,
+            gpu=GPU_PER_JOB,
+            mem_mb=lambda wildcards, attempt: 8000 * attempt,
+            runtime=240,
+            torch_threads=torch_threads,
+        params:
+            prune=PRUNE_SETTINGS,
+            train=config["train"],
+            attribution=ATTRIBUTION_SETTINGS,
+            fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
+        script:
+            "../scripts/prune_chain.py"
 
 
 # The calibrated combined prediction, confusion matrices and scores of an iteration need

@@ -1,4 +1,5 @@
-"""Rule compare_pruning: one pruning baseline of one emotion at the IG chain's counts."""
+"""Rule compare_pruning: the pruning baselines of one emotion in one outer fold, at the fold's
+IG chain's counts."""
 
 from emoflow._logging import start_job
 from emoflow.comparison import compare_pruning
@@ -8,8 +9,9 @@ compare_pruning(
     snakemake.input.features,
     list(snakemake.input.landmarks),
     snakemake.wildcards.emotion,
-    snakemake.wildcards.ranking,
     snakemake.output.table,
+    rankings=snakemake.params.rankings,
+    outer_fold=snakemake.params.fold,
     train=snakemake.params.train,
     attribution=snakemake.params.attribution,
     seeds=snakemake.params.seeds,

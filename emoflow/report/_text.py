@@ -1,4 +1,4 @@
-"""Numbers in the comparison's statements and page."""
+"""Signed numbers in the report's statements and tables."""
 
 from __future__ import annotations
 
