@@ -181,6 +181,17 @@ REPORT_FIGURES = [
 ]
 
 
+# The pruning baselines of prune.compare (none by default): compare.smk's jobs.
+COMPARE = CompareSettings.from_section(config["prune"])
+
+
+def get_comparison_tables():
+    """Every emotion's baselines of every outer fold, when prune.compare names some."""
+    if not COMPARE.compare:
+        return []
+    return [path(LAYOUT.comparison(e, fold)) for e in EMOTIONS for fold in FOLDS]
+
+
 def get_final_outputs():
     return [
         path(LAYOUT.summary),

@@ -4,7 +4,6 @@
 # scored as the chain is; the evaluation chooses each one's count on its inner folds. One job
 # per emotion and outer fold runs every baseline. Only prune.compare and compare_seeds reach
 # these jobs (and the attribution settings, for vanilla_ig), so changing them re-runs no chain.
-COMPARE = CompareSettings.from_section(config["prune"])
 
 
 rule compare_pruning:
@@ -33,10 +32,3 @@ rule compare_pruning:
         fold=lambda wildcards: int(wildcards.fold),
     script:
         "../scripts/compare_pruning.py"
-
-
-def get_comparison_tables():
-    """Every emotion's baselines of every outer fold, when prune.compare names some."""
-    if not COMPARE.compare:
-        return []
-    return [path(LAYOUT.comparison(e, fold)) for e in EMOTIONS for fold in FOLDS]
