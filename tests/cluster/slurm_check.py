@@ -47,6 +47,10 @@ COMPARED = (
     "iter_*/*/model.pt",
     "iter_*/*/landmarks.json",
     "iter_*/*/scores.parquet",
+    "nested/fold_*/iter_*/*/model.pt",
+    "nested/fold_*/iter_*/*/landmarks.json",
+    "nested/fold_*/iter_*/*/scores.parquet",
+    "evaluation/*.parquet",
 )
 
 
@@ -448,7 +452,7 @@ def table(args: argparse.Namespace) -> None:
             work / f"{name}.jobs-cpu-before"
         )
         label = {
-            "slurm": "SLURM, profiles/slurm (chains grouped)",
+            "slurm": "SLURM, profiles/slurm (one job per chain)",
             "slurm-ungrouped": "SLURM, no groups",
             "slurm-before": "SLURM, no groups, status checks from 40 s (as before)",
         }.get(name, name)
