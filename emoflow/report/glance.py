@@ -129,7 +129,7 @@ def counts(row: dict[str, Any] | None) -> str:
     n = f"n = {row['n_subjects']} subjects, {row['n_samples']} videos"
     if _finite(row["estimate"]) and not (_finite(row["ci_low"]) and _finite(row["ci_high"])):
         if row["n_subjects"] < _min_subjects():
-            n += f"; too few subjects for an interval (≥ {_min_subjects()} needed)"
+            n += f": too few subjects for an interval (≥ {_min_subjects()})"
     return n
 
 
@@ -139,8 +139,9 @@ def _estimate_cell(row: dict[str, Any] | None) -> Cell:
 
 def _test_cell(test: dict[str, Any] | None, full: dict[str, Any] | None) -> Cell:
     """The deployed model's held-out test, the all-landmark model's and the n under it."""
-    notes = [f"all landmarks: {interval(full)}"] if full is not None else []
-    notes += [counts(test)] if test is not None else []
+    notes = [counts(test)] if test is not None else []
+    if full is not None and _finite(full["estimate"]):
+        notes.append(f"all landmarks: {full['estimate']:.3f}")
     return Cell(interval(test), "; ".join(notes), sort=test["estimate"] if test else None)
 
 
@@ -148,12 +149,21 @@ def difference_text(row: dict[str, Any] | None) -> str:
     """``no difference shown (−0.067 [−0.192, +0.000])``."""
     if row is None or not _finite(row["difference"]):
         return "n/a"
-    verdict = _VERDICTS.get(row["verdict"], row["verdict"])
+    return f"{_VERDICTS.get(row['verdict'], row['verdict'])} ({_spread(row)})"
+
+
+def _spread(row: dict[str, Any]) -> str:
+    """``−0.067 [−0.192, +0.000]``, or the difference without an interval."""
     if _finite(row["ci_low"]) and _finite(row["ci_high"]):
-        spread = f"{signed(row['difference'])} [{signed(row['ci_low'])}, {signed(row['ci_high'])}]"
-    else:
-        spread = f"{signed(row['difference'])}, no interval"
-    return f"{verdict} ({spread})"
+        return f"{signed(row['difference'])} [{signed(row['ci_low'])}, {signed(row['ci_high'])}]"
+    return f"{signed(row['difference'])}, no interval"
+
+
+def _verdict_cell(row: dict[str, Any] | None) -> Cell:
+    """The verdict, and the difference with its interval under it."""
+    if row is None or not _finite(row["difference"]):
+        return Cell("n/a")
+    return Cell(_VERDICTS.get(row["verdict"], row["verdict"]), _spread(row), sort=row["difference"])
 
 
 def _data_cell(inputs: ReportInputs, emotion: str | None) -> Cell:
@@ -175,6 +185,12 @@ def _regions_text(regions: pl.DataFrame, emotion: str, top: int = TOP_REGIONS) -
         shares(regions, emotion, MODELS[0]).items()
     )
     return ", ".join(f"{name.replace('_', ' ')} {percent(share)}" for name, share in found[:top])
+
+
+def _regions_cell(regions: pl.DataFrame, emotion: str) -> Cell:
+    """The top regions, the largest first (its share is what the column sorts by)."""
+    found = list(shares(regions, emotion, MODELS[1]).items())
+    return Cell(_regions_text(regions, emotion), sort=found[0][1] if found else None)
 
 
 def _outer_counts(evaluation: Evaluation | None, emotion: str) -> list[int]:
@@ -247,13 +263,13 @@ def glance_table(inputs: ReportInputs, regions: pl.DataFrame, evaluation: Evalua
     nested = "nested" if evaluation is not None else None
     header = [
         "emotion",
-        "landmarks kept (deployed model)",
-        f"top face regions (share of relevance, top {TOP_REGIONS})",
-        "balanced accuracy, nested estimate: IG-guided pruning [95 % interval]",
+        "landmarks kept",
+        "top face regions (share of relevance)",
+        "nested estimate, pruned [95 % interval]",
         "nested, all landmarks",
-        "held-out test, deployed model",
-        "pruning vs all landmarks (nested)",
-        "data (videos)",
+        "held-out test",
+        "pruned vs all",
+        "videos",
     ]
     rows = []
     for emotion in inputs.emotions:
@@ -285,11 +301,11 @@ def glance_table(inputs: ReportInputs, regions: pl.DataFrame, evaluation: Evalua
             [
                 emotion,
                 kept,
-                _regions_text(regions, emotion),
+                _regions_cell(regions, emotion),
                 _estimate_cell(chain),
                 _estimate_cell(all_landmarks),
                 test_cell,
-                Cell(difference_text(verdict), sort=verdict["difference"] if verdict else None),
+                _verdict_cell(verdict),
                 _data_cell(inputs, emotion),
             ]
         )
@@ -308,7 +324,7 @@ def glance_table(inputs: ReportInputs, regions: pl.DataFrame, evaluation: Evalua
                 _estimate_cell(chain),
                 _estimate_cell(all_landmarks),
                 _test_cell(test, test_full),
-                difference_text(verdict),
+                _verdict_cell(verdict),
                 _data_cell(inputs, None),
             ]
         )
@@ -537,15 +553,19 @@ def write_glance_pages(
         *_headline(inputs, evaluation),
         glance_table(inputs, regions, evaluation),
         paragraph(
-            "Landmarks kept: the deployed model's (trained on every development subject; what "
-            "emoflow predict applies) and the count each outer fold of the nested evaluation "
-            "chose on its inner folds. Top face regions: the deployed model's relevance "
-            "(Integrated Gradients) summed per region, as shares. Nested estimate: the whole "
-            "procedure — train, attribute, prune, choose the count — scored once on subjects "
-            "it never saw, with a 95 % subject-level bootstrap interval and the subjects and "
-            "videos behind it. Held-out test: the deployed models on the subjects held out "
-            "of everything. Click a column's heading to sort. Each emotion has an item of its "
-            "own in this category (at a glance: EMOTION) with every estimate and region.",
+            "Balanced accuracy throughout. Landmarks kept: the deployed model's (trained on "
+            "every development subject; what emoflow predict applies) of all, and the count "
+            "each outer fold of the nested evaluation chose on its inner folds. Top face "
+            "regions: the deployed model's relevance (Integrated Gradients) summed per region, "
+            "as shares. Nested estimate: the whole procedure — train, attribute (IG-guided "
+            "pruning), choose the count — scored once on subjects it never saw, with a 95 % "
+            "subject-level bootstrap interval and the subjects and videos behind it; beside it "
+            "the same with all landmarks. Held-out test: the deployed (pruned) model on the "
+            "subjects held out of everything, and the all-landmark model's. Pruned vs all: the "
+            "paired nested difference and its verdict (better or worse only when the interval "
+            "excludes 0). Videos: kept (samples) of the emotion's videos, and those dropped or "
+            "skipped. Click a column's heading to sort. Each emotion has an item of its own in "
+            "this category (at a glance: EMOTION) with every estimate and region.",
             "note",
         ),
     ]

@@ -68,7 +68,7 @@ rule make_report:
             category="0. Results at a glance",
             labels={
                 "#": "0",
-                "item": "results at a glance: every emotion and the combined classifier (table)",
+                "item": "results at a glance (table)",
                 "emotion": "every emotion",
             },
         ),
