@@ -247,9 +247,14 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     categories = json.loads(
         re.search(r"^\s*var categories = (\{.*\});\s*$", html, re.MULTILINE).group(1)
     )
-    # the report's menu sorts categories by name: data and quality first
-    assert sorted(categories)[0] == "1. Data and quality"
+    # the report's menu sorts categories by name: the results at a glance first (issue 24),
+    # then data and quality
+    assert sorted(categories)[:2] == ["0. Results at a glance", "1. Data and quality"]
+    assert "results/report/at_a_glance.html" in str(categories["0. Results at a glance"])
     assert "results/report/data_quality.html" in str(categories["1. Data and quality"])
+    for emotion in ("happiness", "surprise", "anger"):  # an item per emotion, named after it
+        item = by_name[f"at_a_glance_{emotion}.html"]
+        assert item["labels"]["emotion"] == emotion and emotion in item["labels"]["item"]
     for item in items.values():
         assert "item" in item["labels"]  # labelled, not shown by its path
         # no configuration, no paths (the evidence job has no parameters at all)
