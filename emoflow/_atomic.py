@@ -101,3 +101,38 @@ def checked_compressors() -> tuple[Any, ...]:
     from zarr.codecs import Crc32cCodec, ZstdCodec
 
     return (ZstdCodec(level=0), Crc32cCodec())
+
+
+JSON_ATTRIBUTES = "emoflow_json_attributes"
+"""The attribute that lists (space-separated) which of a Zarr group's or array's attributes
+:func:`portable_attributes` wrote as JSON strings."""
+
+
+def portable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Attributes that netCDF (and so ``xarray``'s ``to_netcdf``) can hold: strings and numbers
+    as they are, anything else (mappings, lists, booleans, ``None``) as a JSON string, each
+    such key listed in :data:`JSON_ATTRIBUTES` for :func:`decoded_attributes`."""
+    out: dict[str, Any] = {}
+    encoded: list[str] = []
+    for key, value in attributes.items():
+        if isinstance(value, str) or (
+            isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            out[key] = value
+        else:
+            out[key] = json.dumps(json_ready(value))
+            encoded.append(key)
+    if encoded:
+        out[JSON_ATTRIBUTES] = " ".join(encoded)
+    return out
+
+
+def decoded_attributes(attributes: Any) -> dict[str, Any]:
+    """The attributes :func:`portable_attributes` wrote, JSON strings decoded (attributes
+    written before, as plain JSON values, are returned as they are)."""
+    values = dict(attributes)
+    listed = values.pop(JSON_ATTRIBUTES, "")
+    for key in str(listed).split():
+        if isinstance(values.get(key), str):
+            values[key] = json.loads(values[key])
+    return values

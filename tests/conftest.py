@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +43,24 @@ def demo_video(demo_dir: Path) -> Path:
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def default_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default demo, as `make demo` runs it: config/config.yaml untouched, 2 cores (the
+    README's results and the report a reader opens in a browser)."""
+    repo = Path(__file__).resolve().parents[1]
+    workdir = tmp_path_factory.mktemp("default_demo")
+    shutil.copy(repo / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(repo / "workflow", workdir / "workflow")
+    shutil.copytree(repo / "config", workdir / "config")
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "--cores", "2"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return workdir

@@ -271,14 +271,16 @@ def test_store_round_trips_through_plain_zarr(store, planted) -> None:
     path, sets, settings = store
     root = zarr.open(str(path), mode="r")
     assert isinstance(root, zarr.Group)
-    emotions = list(root.attrs["emotions"])
+    # attributes that are not strings or numbers are JSON strings (netCDF holds them; issue 24)
+    assert set(root.attrs["emoflow_json_attributes"].split()) >= {"emotions", "dims", "settings"}
+    emotions = list(json.loads(root.attrs["emotions"]))
     n_samples, n_frames, n_landmarks, _ = planted.features.shape
-    dims = root.attrs["dims"]
+    dims = json.loads(root.attrs["dims"])
     assert dims["attributions"] == list(ATTRIBUTION_DIMS)
     sizes: dict[str, int] = {}
     for name, names in dims.items():
         array = root[name]
-        assert list(array.metadata.dimension_names) == names == list(array.attrs["dims"])
+        assert list(array.metadata.dimension_names) == names == json.loads(array.attrs["dims"])
         for dim, size in zip(names, array.shape, strict=True):
             assert sizes.setdefault(dim, size) == size, (name, dim)
     assert sizes == {
@@ -295,11 +297,11 @@ def test_store_round_trips_through_plain_zarr(store, planted) -> None:
     assert [str(v) for v in root["coord"][...]] == ["x", "y", "z"]
     np.testing.assert_array_equal(root["landmark"][...], np.arange(n_landmarks))
     assert root["attributions"].chunks == (1, 16, n_frames, 64, 3)
-    assert root.attrs["settings"] == asdict(settings)
+    assert json.loads(root.attrs["settings"]) == asdict(settings)
 
     values = np.asarray(root["attributions"][...])
     used = np.asarray(root["used"][...])
-    scores = np.asarray(root["scores"][...])
+    scores = np.asarray(root["relevance"][...])  # named scores before issue 24
     for e, emotion in enumerate(emotions):
         keep = np.asarray(sets[emotion])
         outside = np.setdiff1d(np.arange(n_landmarks), keep)
@@ -310,7 +312,8 @@ def test_store_round_trips_through_plain_zarr(store, planted) -> None:
         np.testing.assert_allclose(scores[e, keep], expected, rtol=1e-4, atol=1e-6)
         assert np.isnan(scores[e, outside]).all()
     assert np.all(np.asarray(root["deltas"][...]) >= 0)
-    assert np.all(np.asarray(root["baselines"][...]) == -1)  # centroids are not samples
+    # centroids are not samples (an index of -1 in the stores written before)
+    assert np.all(np.asarray(root["baseline_video_id"][...]) == "")
     references = np.asarray(root["baseline_values"][...])
     for e, emotion in enumerate(emotions):
         keep = np.asarray(sets[emotion])

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -235,25 +233,6 @@ def test_the_readme_has_both_blocks() -> None:
         readme, "default-demo"
     )
     assert "| emotion | all landmarks | IG-guided |" in tool.readme_block(readme, "hard-demo")
-
-
-@pytest.fixture(scope="module")
-def default_demo(tmp_path_factory) -> Path:
-    """The default demo, as `make demo` runs it: config/config.yaml untouched, 2 cores."""
-    workdir = tmp_path_factory.mktemp("default_demo")
-    shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
-    shutil.copytree(REPO / "workflow", workdir / "workflow")
-    shutil.copytree(REPO / "config", workdir / "config")
-    done = subprocess.run(
-        [SNAKEMAKE, "--cores", "2"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        timeout=1200,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return workdir
 
 
 @pytest.mark.slow

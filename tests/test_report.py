@@ -364,7 +364,10 @@ def test_a_test_far_below_validation_is_flagged(run: dict, tmp_path: Path) -> No
 def test_tables_are_html_items(run: dict, report: tuple[Path, dict]) -> None:
     out, numbers = report
     summary = pl.read_parquet(run["summary"])
-    text = (out / PAGES["summary"]).read_text()
+    page = (out / PAGES["summary"]).read_text()
+    # the results at a glance first (issue 24), then the summary table itself
+    glance, text = page.split("<h2>Every iteration</h2>")
+    assert "<h2>Results at a glance</h2>" in glance
     assert text.count("<tr") == summary.height + 1  # header and one row per emotion/iteration
     assert text.count('<tr class="hl">') == len(EMOTIONS)  # the selected iterations
     selection = (out / PAGES["selection"]).read_text()
@@ -564,3 +567,89 @@ def test_cost_figure_draws_parameters_once_and_timings_as_medians(run: dict, mon
                     folds += [f["train_time_s"] for f in record["emotions"][emotion]["folds"]]
         assert len(folds) >= 3 and y == pytest.approx(np.median(folds))
     assert [line for line in inference.lines if len(line.get_xdata()) > 1]
+
+
+def _evaluation_tables(folder: Path, emotions: tuple[str, ...]) -> tuple[Path, Path]:
+    """Estimates and differences as emoflow.evaluation writes them: nested with intervals (6
+    subjects), held-out test without (2 subjects)."""
+    from emoflow.evaluation import write_evaluation
+    from emoflow.evaluation.estimates import DIFFERENCE_SCHEMA, ESTIMATE_SCHEMA
+
+    nan = float("nan")
+    estimates, differences = [], []
+    for e, emotion in enumerate([*emotions, "combined"]):
+        for procedure, value, counts in (("full", 0.9, [478, 478]), ("ig_guided", 0.8, [60, 90])):
+            estimate = value + 0.01 * e
+            low, high = estimate - 0.1, estimate + 0.05
+            estimates += [
+                [emotion, "nested", procedure, estimate, low, high, 6, 36, 1, 0, counts],
+                [emotion, "test", procedure, estimate + 0.02, nan, nan, 2, 12, 1, 0, counts[:1]],
+            ]
+        verdict = "no difference shown"
+        differences.append(
+            [emotion, "nested", "ig_guided", "full", -0.1, -0.3, 0.05, 6, 36, 1, 0, verdict]
+        )
+    estimates_path, differences_path = folder / "estimates.parquet", folder / "diffs.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_evaluation(
+        "estimates", pl.DataFrame(estimates, schema=ESTIMATE_SCHEMA, orient="row"), estimates_path
+    )
+    write_evaluation(
+        "differences",
+        pl.DataFrame(differences, schema=DIFFERENCE_SCHEMA, orient="row"),
+        differences_path,
+    )
+    return estimates_path, differences_path
+
+
+def test_the_report_opens_on_the_results_at_a_glance(run: dict, tmp_path: Path) -> None:
+    """Issue 24: per emotion the landmarks kept (deployed; outer folds), the top regions with
+    their shares, the nested estimate with its interval and n beside the held-out test (no
+    interval for 2 subjects, said so), the verdict on pruning and the data; the combined
+    classifier; an item per emotion; the same table at the top of summary.html."""
+    from emoflow.report import GLANCE_EMOTION_PAGE, GLANCE_PAGE, read_region_table
+
+    estimates, differences = _evaluation_tables(tmp_path / "evaluation", EMOTIONS)
+    out = tmp_path / "report"
+    numbers = _make_report(run, out, estimates_path=estimates, differences_path=differences)
+    page = (out / GLANCE_PAGE).read_text()
+    regions = read_region_table(out / "relevance_by_region.parquet")
+    summary = pl.read_parquet(run["summary"])
+    rows = dict(re.findall(r"<tr><td>([a-z]+)</td>(.*?)</tr>", page))
+    assert list(rows)[: len(EMOTIONS)] == list(EMOTIONS)
+    for e, emotion in enumerate(EMOTIONS):
+        row = rows[emotion]
+        kept = summary.filter((pl.col("emotion") == emotion) & pl.col("selected"))["n_landmarks"]
+        assert f">{kept[0]} of {N_LANDMARKS}<" in row
+        assert "outer folds chose 60 / 90" in row
+        top = (
+            regions.filter((pl.col("emotion") == emotion) & (pl.col("model") == "selected"))
+            .sort("relevance_share", descending=True)
+            .row(0, named=True)
+        )
+        assert f"{top['region'].replace('_', ' ')} {100 * top['relevance_share']:.1f} %" in row
+        value = 0.8 + 0.01 * e
+        assert f"{value:.3f} [{value - 0.1:.3f}, {value + 0.05:.3f}]" in row  # nested, interval
+        assert "n = 6 subjects, 36 videos" in row
+        assert f"{value + 0.02:.3f} (no interval)" in row  # the held-out test, and why
+        assert "too few subjects for an interval" in row
+        assert "no difference shown" in row and "-0.100 [-0.300, +0.050]" in row
+        assert re.search(r"\d+ of \d+ kept", row) is None  # no data inputs given here
+        emotion_page = (out / GLANCE_EMOTION_PAGE.format(emotion=emotion)).read_text()
+        assert f"<title>{emotion} at a glance</title>" in emotion_page
+        assert numbers["at_a_glance"][emotion]["landmarks_chosen_per_outer_fold"] == [60, 90]
+    assert "combined (argmax over the emotions&#x27; models)" in page
+    assert "Small test set" in page and '<table class="glance sortable">' in page
+    assert "<script>" in page and "http" not in page.split("<script>")[1]  # nothing fetched
+    summary_page = (out / "summary.html").read_text()
+    assert summary_page.index("Results at a glance") < summary_page.index("Every iteration")
+    assert numbers["pages"]["glance"] == GLANCE_PAGE
+
+
+def test_without_the_evaluation_the_glance_says_what_it_shows(
+    run: dict, report: tuple[Path, dict]
+) -> None:
+    out, numbers = report
+    page = (out / "at_a_glance.html").read_text()
+    assert "No nested estimate" in page and "optimistic" in page
+    assert set(numbers["at_a_glance"]) == {*EMOTIONS, "combined"}

@@ -107,6 +107,78 @@ def test_stores_of_a_run_open_in_xarray_without_a_warning(finished_run: Path) ->
     assert sorted(features["sample"].values.tolist()) == sorted(manifest["video_id"].to_list())
 
 
+def _netcdf_engine() -> str:
+    """netCDF-4 where a writer for it is installed, else netCDF-3 through scipy (a runtime
+    dependency of emoflow)."""
+    import importlib.util
+
+    for module, engine in (("netCDF4", "netcdf4"), ("h5netcdf", "h5netcdf")):
+        if importlib.util.find_spec(module) is not None:
+            return engine
+    return "scipy"
+
+
+@pytest.mark.slow
+def test_every_store_of_a_run_has_labelled_samples_and_writes_netcdf(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    """Issue 24: the samples' labels are coordinates (so grouping keeps the data chunked),
+    attributes are JSON strings, variables have units and long names, the relevance is named
+    relevance; every store writes to netCDF and reads back. Issue 26: an attribution store
+    holds the samples attributed (samples: positive: the emotion's own), not every sample."""
+    import numpy as np
+    import xarray as xr
+
+    from emoflow.attribution import load_scores
+    from emoflow.features import load_features
+
+    results = finished_run / "results"
+    features = load_features(results / "features.zarr")
+    stores = [results / "features.zarr", *sorted(results.glob("**/iter_*/*/attributions.zarr"))]
+    engine = _netcdf_engine()
+    for number, store in enumerate(stores):
+        dataset = xr.open_zarr(store)
+        is_features = store.name == "features.zarr"
+        variable, label = (
+            ("features", "emotion") if is_features else ("attributions", "true_emotion")
+        )
+        labels = {"video_id", "subject", label}
+        assert labels <= set(dataset.coords), (store, list(dataset.coords))
+        assert all(dataset[name].dims == ("sample",) for name in labels)
+        for name, data in dataset.data_vars.items():
+            assert data.attrs.get("long_name"), (store, name)
+            assert "units" in data.attrs or data.dtype.kind in "UTSOb", (store, name)
+        assert json.loads(dataset.attrs["emotions"])  # JSON strings, not JSON values
+        if not is_features:
+            assert "relevance" in dataset and "scores" not in dataset
+            emotion = store.parent.name
+            assert json.loads(dataset.attrs["emotions"]) == [emotion]
+            # sized for the samples attributed: the emotion's development samples only
+            assert set(dataset[label].values.tolist()) == {emotion}, store
+            assert dataset.sizes["sample"] == int(dataset["used"].sum())
+        # grouping by a label keeps the data chunked (dask) and gives numpy's means
+        assert dataset[variable].chunks is not None
+        dataset[label].load()
+        means = dataset[variable].groupby(label).mean()
+        assert means.chunks is not None
+        if is_features:
+            for emotion in features.emotion_names:
+                np.testing.assert_allclose(
+                    means.sel(emotion=emotion).values,
+                    features.features[features.emotions == emotion].mean(axis=0),
+                    rtol=1e-5,
+                    atol=1e-6,
+                )
+        target = tmp_path / f"store_{number}.nc"
+        dataset.to_netcdf(target, engine=engine)
+        with xr.open_dataset(target, engine=engine) as back:
+            assert labels <= set(back.coords)
+            assert back[label].values.tolist() == dataset[label].values.tolist()
+            assert json.loads(back.attrs["emotions"]) == json.loads(dataset.attrs["emotions"])
+    # emoflow's own readers still check each store's integrity record and read it
+    assert load_scores(stores[1])[1].shape[1] == features.features.shape[2]
+
+
 @pytest.mark.slow
 def test_the_run_ends_with_the_counts_of_kept_and_dropped_videos(finished_run: Path) -> None:
     console = (finished_run / "run.stderr").read_text()
@@ -175,9 +247,14 @@ def test_snakemake_report_shows_data_test_results_and_tables(finished_run: Path)
     categories = json.loads(
         re.search(r"^\s*var categories = (\{.*\});\s*$", html, re.MULTILINE).group(1)
     )
-    # the report's menu sorts categories by name: data and quality first
-    assert sorted(categories)[0] == "1. Data and quality"
+    # the report's menu sorts categories by name: the results at a glance first (issue 24),
+    # then data and quality
+    assert sorted(categories)[:2] == ["0. Results at a glance", "1. Data and quality"]
+    assert "results/report/at_a_glance.html" in str(categories["0. Results at a glance"])
     assert "results/report/data_quality.html" in str(categories["1. Data and quality"])
+    for emotion in ("happiness", "surprise", "anger"):  # an item per emotion, named after it
+        item = by_name[f"at_a_glance_{emotion}.html"]
+        assert item["labels"]["emotion"] == emotion and emotion in item["labels"]["item"]
     for item in items.values():
         assert "item" in item["labels"]  # labelled, not shown by its path
         # no configuration, no paths (the evidence job has no parameters at all)

@@ -4,28 +4,39 @@ The store (Zarr v3, each chunk checksummed with CRC-32C and verified on read, it
 documents and chunk sizes recorded with their SHA-256 in ``emoflow_integrity.json`` and checked
 before it is opened, :mod:`emoflow._integrity`; every array
 names its dimensions in ``dimension_names`` and in a ``dims`` attribute, and the root's
-``dims`` attribute maps array → dimensions) holds
+``dims`` attribute maps array → dimensions) holds, over the samples *attributed* (the
+``sample`` axis: with ``attribution.samples: positive`` only the emotion's own samples, or for
+a store of several emotions those of any of them; every development sample with ``all``),
 
 - ``attributions`` ``(emotion, sample, frame, landmark, coord)`` float32, NaN for landmarks
   outside an emotion's set, chunked ``(1, batch_size, all frames,`` :data:`LANDMARK_CHUNK`
-  ``, all coords)``: one emotion or a few landmarks are read without the rest. Only the
-  samples of :math:`S` (``used``) are attributed; the other samples' rows hold 0, so that
+  ``, all coords)``: one emotion or a few landmarks are read without the rest. A sample that
+  counts for another emotion of the store but not for this one (``used``) holds 0, so that
   ``attributions.where(used)`` (xarray) or a mask by ``used`` gives what was computed;
-- ``scores`` ``(emotion, landmark)``: the relevance :math:`R_{e,l}`;
+- ``relevance`` ``(emotion, landmark)``: the relevance :math:`R_{e,l}` (stores written before
+  call it ``scores``; :func:`load_scores` reads both);
 - ``deltas`` ``(emotion, sample)``: convergence deltas (0 for samples not attributed);
 - ``used`` ``(emotion, sample)``: the samples :math:`S` that count for each emotion, the
-  ones attributed (with ``attribution.samples: positive``, the emotion's positive samples);
-- ``baselines`` ``(emotion, baseline)``: sample index of each baseline, −1 where a baseline
-  is not a sample (centroids, means, still faces, zero) or not used;
+  ones attributed;
+- ``baseline_video_id`` ``(emotion, baseline)``: the video of each baseline, ``""`` where a
+  baseline is not a sample (centroids, means, still faces, zero) or not used (stores written
+  before hold ``baselines``, the sample index of each, −1 for those);
 - ``baseline_values`` ``(emotion, baseline, frame, landmark, coord)``: the references
   themselves (NaN outside the emotion's landmarks and for unused baseline slots), so a later
   explanation can use exactly the same ones;
 - coordinate arrays ``emotion``, ``sample`` (= ``video_id``), ``frame``, ``landmark``,
-  ``coord``, ``baseline`` (the slot number), so ``xarray.open_zarr`` labels every axis (the
-  store's metadata is consolidated, so it opens without warnings);
+  ``coord``, ``baseline`` (the slot number), and the samples' labels ``video_id``,
+  ``subject`` and ``true_emotion`` over ``sample``, named in the ``coordinates`` attribute of
+  the arrays over ``sample``, so ``xarray.open_zarr`` labels every axis and opens the labels
+  as coordinates (the store's metadata is consolidated, so it opens without warnings);
 
 and, in the root attributes, the settings, the formula's aggregation, timings and the mean
-delta per emotion.
+delta per emotion. Every variable has ``long_name`` and ``units``; attributes that are not a
+string or a number are JSON strings (:func:`emoflow._atomic.portable_attributes`), so
+``xarray``'s ``to_netcdf`` writes an opened store.
+
+The store is sized for the samples attributed: at 5.6k development samples and
+``samples: positive`` one emotion's store holds its ~1/7 of them, not every sample's rows.
 """
 
 from __future__ import annotations
@@ -40,7 +51,13 @@ from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
+from emoflow._atomic import (
+    atomic_path,
+    checked_compressors,
+    consolidate_zarr,
+    decoded_attributes,
+    portable_attributes,
+)
 from emoflow._integrity import check_store, seal_store
 from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
@@ -61,14 +78,20 @@ IN_MEMORY_BYTES = 256 * 2**20
 LANDMARK_CHUNK = 64
 """Landmarks per chunk of the attribution array: a per-landmark read touches one chunk column."""
 _BASELINE_DIMS = ("emotion", "baseline", "frame", "landmark", "coord")
+RELEVANCE = "relevance"
+"""The relevance variable's name (``scores`` in stores written before)."""
+SAMPLE_LABELS = ("video_id", "subject", "true_emotion")
+"""The samples' labels: coordinates of the ``sample`` dimension."""
 _DIMS: dict[str, tuple[str, ...]] = {
     "attributions": ATTRIBUTION_DIMS,
-    "scores": SCORE_DIMS,
+    RELEVANCE: SCORE_DIMS,
     "deltas": ("emotion", "sample"),
     "used": ("emotion", "sample"),
-    "baselines": ("emotion", "baseline"),
+    "baseline_video_id": ("emotion", "baseline"),
     "baseline_values": _BASELINE_DIMS,
     "video_id": ("sample",),
+    "subject": ("sample",),
+    "true_emotion": ("sample",),
     "emotion": ("emotion",),
     "sample": ("sample",),
     "frame": ("frame",),
@@ -77,6 +100,39 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "baseline": ("baseline",),
 }
 """Every array of the store and its dimensions (the root's ``dims`` attribute)."""
+_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "attributions": (
+        "Integrated Gradients attribution of the emotion's model score, mean over the baselines",
+        "1",
+    ),
+    RELEVANCE: ("relevance of each landmark to the emotion's model (dataset-level IG)", "1"),
+    "deltas": ("convergence delta of Integrated Gradients (0: not attributed)", "1"),
+    "used": ("whether the sample counts for the emotion (attributed)", "1"),
+    "baseline_video_id": ("video of each baseline ('' where not a sample)", ""),
+    "baseline_values": ("the baselines (references) of Integrated Gradients", "1"),
+    "video_id": ("video of the sample", ""),
+    "subject": ("subject (person) of the sample", ""),
+    "true_emotion": ("emotion label of the sample", ""),
+    "emotion": ("emotion whose binary model is explained", ""),
+    "sample": ("sample (its video id)", ""),
+    "frame": ("frame after temporal resampling", ""),
+    "landmark": ("landmark id in the landmark scheme", ""),
+    "coord": ("landmark coordinate axis", ""),
+    "baseline": ("baseline slot", ""),
+}
+"""``long_name`` and ``units`` of each array (no ``units`` for labels and indices)."""
+
+
+def _variable_attributes(name: str) -> dict[str, Any]:
+    """An array's attributes: its dimensions, ``long_name``, ``units`` and, over ``sample``,
+    the samples' labels as its ``coordinates``."""
+    long_name, units = _DESCRIPTIONS[name]
+    attributes: dict[str, Any] = {"dims": list(_DIMS[name]), "long_name": long_name}
+    if units:
+        attributes["units"] = units
+    if "sample" in _DIMS[name] and name not in SAMPLE_LABELS and name != "sample":
+        attributes["coordinates"] = " ".join(SAMPLE_LABELS)
+    return portable_attributes(attributes)
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -91,7 +147,7 @@ def _chunked_array(root: Any, name: str, shape: tuple[int, ...], chunks: tuple[i
         fill_value=np.nan,
         dimension_names=_DIMS[name],
     )
-    array.attrs["dims"] = list(_DIMS[name])
+    array.attrs.update(_variable_attributes(name))
     return array
 
 
@@ -107,7 +163,7 @@ def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
         dimension_names=dims,
     )
     array[...] = values
-    array.attrs["dims"] = list(dims)
+    array.attrs.update(_variable_attributes(name))
     return array
 
 
@@ -162,6 +218,20 @@ def attribute_iteration(
     n_samples, n_frames, n_landmarks, n_coords = features.shape
     neutral_mask = feature_set.emotions == "neutral"
     landmark_chunk = min(n_landmarks, LANDMARK_CHUNK)
+    # the samples S of each emotion, over the development samples; the store holds those of
+    # any of its emotions (all of them with samples: all)
+    labels_of = {emotion: feature_set.labels_for(emotion) for emotion in emotions}
+    counted = np.stack(
+        [
+            labels_of[e].astype(bool)
+            if settings.samples == "positive"
+            else np.ones(n_samples, bool)
+            for e in emotions
+        ]
+    )
+    stored = np.flatnonzero(counted.any(axis=0))  # the development rows the store holds
+    used = counted[:, stored]  # (emotion, stored sample)
+    n_stored = len(stored)
     timings: dict[str, float] = {}
     per_sample: dict[str, float] = {}
     used_device = device
@@ -170,18 +240,17 @@ def attribute_iteration(
         attributions_array = _chunked_array(
             root,
             "attributions",
-            (len(emotions), n_samples, n_frames, n_landmarks, n_coords),
-            (1, max(1, min(n_samples, settings.batch_size)), n_frames, landmark_chunk, n_coords),
+            (len(emotions), n_stored, n_frames, n_landmarks, n_coords),
+            (1, max(1, min(n_stored, settings.batch_size)), n_frames, landmark_chunk, n_coords),
         )
-        deltas = np.zeros((len(emotions), n_samples), dtype=np.float32)
-        baseline_ids = np.full((len(emotions), settings.n_baselines), -1, dtype=np.int64)
+        deltas = np.zeros((len(emotions), n_stored), dtype=np.float32)
+        baseline_videos = np.full((len(emotions), settings.n_baselines), "", dtype=object)
         baseline_values = _chunked_array(
             root,
             "baseline_values",
             (len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
             (1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
         )
-        used = np.zeros((len(emotions), n_samples), dtype=bool)
         for e, emotion in enumerate(emotions):
             if model_paths:
                 model_path = Path(model_paths[emotion])
@@ -197,10 +266,11 @@ def attribute_iteration(
                 )
             model.eval()
             used_device = str(model.device)
-            labels = feature_set.labels_for(emotion)
-            used[e] = labels.astype(bool) if settings.samples == "positive" else True
+            labels = labels_of[emotion]
             baselines, chosen = settings_baselines(features, labels, settings, neutral_mask, keep)
-            baseline_ids[e, : len(chosen)] = chosen[: settings.n_baselines]
+            for slot, index in enumerate(chosen[: settings.n_baselines]):
+                if index >= 0:
+                    baseline_videos[e, slot] = str(feature_set.video_ids[index])
             values = np.full((len(baselines), n_frames, n_landmarks, n_coords), np.nan, np.float32)
             values[:, :, keep, :] = baselines
             baseline_values[e, : len(baselines)] = values
@@ -208,7 +278,8 @@ def attribute_iteration(
             _attribute_rows(
                 model,
                 features,
-                used[e],
+                counted[e],
+                stored,
                 baselines,
                 settings,
                 keep,
@@ -227,37 +298,42 @@ def attribute_iteration(
                 len(baselines),
                 timings[emotion],
             )
-        scores = landmark_scores_from_store(
+        relevance = landmark_scores_from_store(
             staged, settings.aggregate, used, scheduler=settings.dask_scheduler
         )
-        video_ids = np.asarray(feature_set.video_ids, dtype=str)
-        _named_array(root, "scores", scores.astype(np.float32))
+        video_ids = np.asarray(feature_set.video_ids, dtype=str)[stored]
+        _named_array(root, RELEVANCE, relevance.astype(np.float32))
         _named_array(root, "deltas", deltas)
         _named_array(root, "used", used)
-        _named_array(root, "baselines", baseline_ids)
+        _named_array(root, "baseline_video_id", baseline_videos.astype(str))
         _named_array(root, "emotion", np.asarray(emotions, dtype=str))
         _named_array(root, "video_id", video_ids)
+        _named_array(root, "subject", np.asarray(feature_set.subjects, dtype=str)[stored])
+        _named_array(root, "true_emotion", np.asarray(feature_set.emotions, dtype=str)[stored])
         _named_array(root, "sample", video_ids)
         _named_array(root, "frame", np.arange(n_frames, dtype=np.int64))
         _named_array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
         _named_array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
         _named_array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
         root.attrs.update(
-            {
-                "emoflow_store": "attributions",
-                "iteration": iteration,
-                "emotions": emotions,
-                "dims": {name: list(dims) for name, dims in _DIMS.items()},
-                "settings": asdict(settings),
-                "device": used_device,
-                "seconds_per_emotion": timings,
-                "seconds_per_sample": per_sample,
-                "n_attributed": {e: int(used[i].sum()) for i, e in enumerate(emotions)},
-                "mean_abs_delta": {
-                    e: float(deltas[i][used[i]].mean()) if used[i].any() else 0.0
-                    for i, e in enumerate(emotions)
-                },
-            }
+            portable_attributes(
+                {
+                    "emoflow_store": "attributions",
+                    "iteration": iteration,
+                    "emotions": emotions,
+                    "dims": {name: list(dims) for name, dims in _DIMS.items()},
+                    "settings": asdict(settings),
+                    "device": used_device,
+                    "n_development_samples": int(n_samples),
+                    "seconds_per_emotion": timings,
+                    "seconds_per_sample": per_sample,
+                    "n_attributed": {e: int(used[i].sum()) for i, e in enumerate(emotions)},
+                    "mean_abs_delta": {
+                        e: float(deltas[i][used[i]].mean()) if used[i].any() else 0.0
+                        for i, e in enumerate(emotions)
+                    },
+                }
+            )
         )
         consolidate_zarr(staged)
         seal_store(staged)
@@ -267,7 +343,8 @@ def attribute_iteration(
 def _attribute_rows(
     model: Any,
     features: np.ndarray,
-    used: np.ndarray,
+    counted: np.ndarray,
+    stored: np.ndarray,
     baselines: np.ndarray,
     settings: AttributionSettings,
     keep: np.ndarray,
@@ -276,24 +353,52 @@ def _attribute_rows(
     *,
     emotion_row: int,
 ) -> None:
-    """Attribute the ``used`` samples of one emotion into its row of the store, one chunk of
-    samples at a time (each chunk written once, whole): NaN outside the landmarks ``keep``,
-    0 (and delta 0) for samples not attributed."""
+    """Attribute one emotion's samples (``counted``, over the development samples ``features``)
+    into its row of the store, whose ``sample`` axis holds the development rows ``stored``.
+
+    The samples go to the method in the batches of a store over every development sample
+    (the ``counted`` rows of each ``batch_size`` development rows, as stores written before
+    did: the same numbers); each chunk of the store is written once, whole, as soon as its
+    rows are done: NaN outside the landmarks ``keep``, 0 (and delta 0) for a stored sample
+    that does not count for this emotion."""
     _, n_frames, n_landmarks, n_coords = features.shape
+    n_stored = len(stored)
+    if n_stored == 0:
+        return
     chunk = int(array.chunks[1])
-    for begin in range(0, len(features), chunk):
-        end = min(begin + chunk, len(features))
-        block = np.full((end - begin, n_frames, n_landmarks, n_coords), np.nan, np.float32)
-        block[:, :, keep, :] = 0.0
-        rows = np.flatnonzero(used[begin:end])
+    position = np.full(len(features), -1, dtype=np.int64)
+    position[stored] = np.arange(n_stored)
+    blocks: dict[int, np.ndarray] = {}
+
+    def block(k: int) -> np.ndarray:
+        if k not in blocks:
+            rows = min(chunk, n_stored - k * chunk)
+            blocks[k] = np.full((rows, n_frames, n_landmarks, n_coords), np.nan, np.float32)
+            blocks[k][:, :, keep, :] = 0.0
+        return blocks[k]
+
+    batch = max(1, min(len(features), settings.batch_size))
+    written = 0  # chunks of the store written
+    for begin in range(0, len(features), batch):
+        end = min(begin + batch, len(features))
+        rows = begin + np.flatnonzero(counted[begin:end])
         for lo, hi, values, batch_deltas in iter_attributions(
-            model, features, baselines, settings, landmarks=keep, rows=begin + rows
+            model, features, baselines, settings, landmarks=keep, rows=rows
         ):
-            attributed = block[rows[lo:hi]]
-            attributed[:, :, keep, :] = values
-            block[rows[lo:hi]] = attributed
-            deltas[begin + rows[lo:hi]] = batch_deltas
-        array[emotion_row, begin:end] = block
+            at = position[rows[lo:hi]]  # positions in the store
+            for k in np.unique(at // chunk):
+                mine = at // chunk == k
+                target = block(int(k))
+                attributed = target[at[mine] - k * chunk]
+                attributed[:, :, keep, :] = values[mine]
+                target[at[mine] - k * chunk] = attributed
+            deltas[at] = batch_deltas
+        done = int(np.searchsorted(stored, end))  # stored rows that are final
+        while written * chunk < n_stored and min((written + 1) * chunk, n_stored) <= done:
+            start = written * chunk
+            array[emotion_row, start : start + chunk] = block(written)
+            blocks.pop(written)
+            written += 1
 
 
 RUNTIME_KEYS = ("batch_size", "internal_batch_size", "dask_scheduler")
@@ -409,8 +514,13 @@ def _open(path: str | Path) -> Any:
     return root
 
 
+def _attributes(root: Any) -> dict[str, Any]:
+    """A store's root attributes, JSON strings decoded (stores written before hold JSON)."""
+    return decoded_attributes(root.attrs)
+
+
 def _emotion_row(root: Any, path: str | Path, emotion: str) -> int:
-    names = list(root.attrs["emotions"])
+    names = list(_attributes(root)["emotions"])
     if emotion not in names:
         raise DataError(f"{path}: no emotion {emotion!r} (has {names})")
     return names.index(emotion)
@@ -418,12 +528,12 @@ def _emotion_row(root: Any, path: str | Path, emotion: str) -> int:
 
 def read_emotions(path: str | Path) -> list[str]:
     """The emotions of a store, in the order of its ``emotion`` axis."""
-    return list(_open(path).attrs["emotions"])
+    return list(_attributes(_open(path))["emotions"])
 
 
 def read_settings(path: str | Path) -> dict[str, Any]:
     """The attribution settings a store was written with (as stored: a plain dict)."""
-    return dict(_open(path).attrs.get("settings") or {})
+    return dict(_attributes(_open(path)).get("settings") or {})
 
 
 def load_scores(path: str | Path | Sequence[str | Path]) -> tuple[list[str], np.ndarray]:
@@ -436,17 +546,25 @@ def load_scores(path: str | Path | Sequence[str | Path]) -> tuple[list[str], np.
         names = [name for part_names, _ in parts for name in part_names]
         return names, np.concatenate([scores for _, scores in parts], axis=0)
     root = _open(path)
+    name = RELEVANCE if RELEVANCE in root else "scores"  # stores written before: scores
     with _intact(path):
-        return list(root.attrs["emotions"]), np.asarray(root["scores"][...], dtype=np.float64)
+        return list(_attributes(root)["emotions"]), np.asarray(root[name][...], dtype=np.float64)
 
 
 def read_baseline_indices(path: str | Path, emotion: str) -> tuple[np.ndarray, np.ndarray]:
-    """One emotion's baseline sample indices ``(baseline,)`` (−1: not a sample) and the
-    store's ``video_id`` of every sample, so the indices can be matched to another store."""
+    """One emotion's baselines as indices ``(baseline,)`` (−1: not a sample) into the video ids
+    returned beside them, so the baselines can be matched to another store's samples by video.
+
+    A store holds the video of each baseline (``baseline_video_id``); one written before holds
+    the index of each in its ``video_id`` (``baselines``), which is returned as it is."""
     root = _open(path)
     row = _emotion_row(root, path, emotion)
     with _intact(path):
-        return np.asarray(root["baselines"][row]), read_strings(root["video_id"])
+        if "baseline_video_id" not in root:
+            return np.asarray(root["baselines"][row]), read_strings(root["video_id"])
+        videos = read_strings(root["baseline_video_id"])[row]
+        indices = np.where(videos != "", np.arange(len(videos)), -1).astype(np.int64)
+        return indices, videos
 
 
 def read_baseline_values(path: str | Path, emotion: str) -> np.ndarray:
@@ -457,6 +575,17 @@ def read_baseline_values(path: str | Path, emotion: str) -> np.ndarray:
         return np.asarray(root["baseline_values"][row])
 
 
+def read_attributed_samples(path: str | Path) -> dict[str, np.ndarray]:
+    """The store's ``sample`` axis: ``video_id`` of each sample and ``used``
+    ``(emotion, sample)``, which samples count for (were attributed for) each emotion."""
+    root = _open(path)
+    with _intact(path):
+        return {
+            "video_id": read_strings(root["video_id"]),
+            "used": np.asarray(root["used"][...], dtype=bool),
+        }
+
+
 def read_attributions(
     path: str | Path,
     *,
@@ -464,6 +593,9 @@ def read_attributions(
     landmarks: np.ndarray | list[int] | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Read (part of) a store's ``attributions`` and the names of the returned dimensions.
+
+    The ``sample`` axis holds the samples attributed (:func:`read_attributed_samples` names
+    them and says which count for each emotion).
 
     Parameters
     ----------
@@ -474,7 +606,7 @@ def read_attributions(
     """
     root = _open(path)
     array = root["attributions"]
-    dims = tuple(root.attrs["dims"]["attributions"])
+    dims = tuple(_attributes(root)["dims"]["attributions"])
     emotion_index: Any = slice(None)
     if emotion is not None:
         emotion_index = _emotion_row(root, path, emotion)

@@ -5,15 +5,29 @@ nothing else opens it.
 Layout (Zarr v3, metadata consolidated, each chunk checksummed with CRC-32C and verified on
 read, every metadata document and chunk size recorded with its SHA-256 in
 ``emoflow_integrity.json`` and checked before the store is opened, :mod:`emoflow._integrity`):
-``features`` ``(sample, frame, landmark, coord)`` float32 with ``dimension_names``;
-``video_id``, ``subject``, ``emotion`` string arrays over ``sample``; a coordinate array per
-dimension (``sample`` = the video ids, ``frame`` = 0, 1, …, ``landmark`` = the Face Mesh ids,
-``coord`` = ``x``, ``y``, ``z``), so ``xarray.open_zarr`` labels every axis; group attributes
+``features`` ``(sample, frame, landmark, coord)`` float32 with ``dimension_names``, ``units``
+and ``long_name``; ``video_id``, ``subject``, ``emotion`` string arrays over ``sample``, named
+as the coordinates of ``features`` (its ``coordinates`` attribute, as CF and xarray write it),
+so ``xarray.open_zarr`` opens them as coordinates of the ``sample`` dimension; a coordinate
+array per dimension (``sample`` = the video ids, ``frame`` = 0, 1, …, ``landmark`` = the
+Face Mesh ids, ``coord`` = ``x``, ``y``, ``z``), so every axis is labelled; group attributes
 ``emoflow_store = "features"``, ``emotions``, ``n_landmarks``, ``settings`` (the
 :class:`~emoflow.features.FeatureSettings` as a dict), ``dropped`` (video → why it gave no
 sample), ``several_faces`` (kept video → what extraction saw) and ``counts`` (``videos``,
 ``kept``, ``dropped``, ``several_faces``; read together with the maps by
-:func:`read_sample_report`).
+:func:`read_sample_report`). Attributes that are not a string or a number are stored as JSON
+strings (listed in ``emoflow_json_attributes``; :func:`emoflow._atomic.portable_attributes`),
+so ``xarray``'s ``to_netcdf`` writes the opened store; the readers here decode them, and read
+stores written before with JSON values as attributes.
+
+In xarray (labels are coordinates, so grouping by them keeps the features chunked)::
+
+    ds = xarray.open_zarr("results/features.zarr")
+    emotions = json.loads(ds.attrs["emotions"])
+    ds.features.groupby(emotion=xarray.groupers.UniqueGrouper(labels=emotions)).mean()
+
+(xarray needs the labels to group a chunked coordinate; ``ds.groupby("emotion")`` works once
+the coordinate is loaded, ``ds.emotion.load()``, or on ``open_zarr(..., chunks=None)``.)
 """
 
 from __future__ import annotations
@@ -26,7 +40,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from emoflow._atomic import atomic_path, checked_compressors, consolidate_zarr
+from emoflow._atomic import (
+    atomic_path,
+    checked_compressors,
+    consolidate_zarr,
+    decoded_attributes,
+    portable_attributes,
+)
 from emoflow._integrity import check_store, seal_store
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
@@ -35,6 +55,17 @@ log = logging.getLogger(__name__)
 
 FEATURE_DIMS = ("sample", "frame", "landmark", "coord")
 COORDS = ("x", "y", "z")
+LABELS = ("video_id", "subject", "emotion")
+"""The per-sample labels: coordinates of the ``sample`` dimension."""
+_LONG_NAMES = {
+    "video_id": "video of the sample",
+    "subject": "subject (person) of the sample",
+    "emotion": "emotion label of the sample",
+    "sample": "sample (its video id)",
+    "frame": "frame after temporal resampling",
+    "landmark": "landmark id in the landmark scheme",
+    "coord": "landmark coordinate axis",
+}
 
 
 @dataclass
@@ -180,9 +211,17 @@ def write_feature_store(
             dimension_names=FEATURE_DIMS,
         )
         array[...] = features
-        array.attrs["dims"] = list(FEATURE_DIMS)
-        array.attrs["coords"] = list(COORDS)
-        for name, values in (("video_id", video_ids), ("subject", subjects), ("emotion", emotions)):
+        array.attrs.update(
+            portable_attributes(
+                {
+                    "dims": list(FEATURE_DIMS),
+                    "coords": list(COORDS),
+                    "coordinates": " ".join(LABELS),
+                    **feature_units(settings),
+                }
+            )
+        )
+        for name, values in zip(LABELS, (video_ids, subjects, emotions), strict=True):
             labels = root.create_array(
                 name,
                 shape=(n_samples,),
@@ -191,7 +230,9 @@ def write_feature_store(
                 dimension_names=["sample"],
             )
             labels[...] = np.asarray(values, dtype=str)
-            labels.attrs["dims"] = ["sample"]
+            labels.attrs.update(
+                portable_attributes({"dims": ["sample"], "long_name": _LONG_NAMES[name]})
+            )
         for name, values in (
             ("sample", np.asarray(video_ids, dtype=str)),
             ("frame", np.arange(n_frames, dtype=np.int64)),
@@ -206,29 +247,56 @@ def write_feature_store(
                 dimension_names=[name],
             )
             coordinate[...] = values
-            coordinate.attrs["dims"] = [name]
+            coordinate.attrs.update(
+                portable_attributes({"dims": [name], "long_name": _LONG_NAMES[name]})
+            )
         dropped = dict(dropped or {})
         several_faces = dict(several_faces or {})
         root.attrs.update(
-            {
-                "emoflow_store": "features",
-                "dims": {"features": list(FEATURE_DIMS)},
-                "emotions": list(emotion_names),
-                "n_landmarks": int(n_landmarks),
-                "scheme": scheme,
-                "settings": settings,
-                "dropped": dropped,
-                "several_faces": several_faces,
-                "counts": {
-                    "videos": int(n_samples) + len(dropped),
-                    "kept": int(n_samples),
-                    "dropped": len(dropped),
-                    "several_faces": len(several_faces),
-                },
-            }
+            portable_attributes(
+                {
+                    "emoflow_store": "features",
+                    "dims": {"features": list(FEATURE_DIMS)},
+                    "emotions": list(emotion_names),
+                    "n_landmarks": int(n_landmarks),
+                    "scheme": scheme,
+                    "settings": settings,
+                    "dropped": dropped,
+                    "several_faces": several_faces,
+                    "counts": {
+                        "videos": int(n_samples) + len(dropped),
+                        "kept": int(n_samples),
+                        "dropped": len(dropped),
+                        "several_faces": len(several_faces),
+                    },
+                }
+            )
         )
         consolidate_zarr(staged)
         seal_store(staged)
+
+
+def feature_units(settings: dict[str, Any]) -> dict[str, str]:
+    """``units`` and ``long_name`` of the ``features`` array written with ``settings`` (a
+    :class:`~emoflow.features.FeatureSettings` as a dict)."""
+    what = (
+        "landmark displacement from the video's first frame"
+        if settings.get("displacement", True)
+        else "landmark position"
+    )
+    steps = []
+    if settings.get("center", "mean") != "none":
+        steps.append(f"centred ({settings.get('center', 'mean')})")
+    if settings.get("scale", "interocular") == "interocular":
+        steps.append("scaled by the interocular distance")
+    if settings.get("align", "first_frame") not in ("none", False):
+        steps.append(f"aligned ({settings.get('align', 'first_frame')})")
+    units = (
+        "interocular distance"
+        if settings.get("scale", "interocular") == "interocular"
+        else "units of the landmark table (normalised to the frame, pixels or millimetres)"
+    )
+    return {"long_name": ", ".join([what, *steps]), "units": units}
 
 
 def read_strings(array: Any) -> np.ndarray:
@@ -266,7 +334,7 @@ def _unreadable(err: Exception) -> str:
 def read_store_attributes(path: str | Path) -> dict[str, Any]:
     """The store's attributes without its features: ``emotions``, ``n_landmarks``, ``settings``,
     ``dropped``."""
-    return dict(_open_store(path).attrs)
+    return decoded_attributes(_open_store(path).attrs)
 
 
 def read_store_samples(path: str | Path) -> dict[str, np.ndarray]:
@@ -288,7 +356,7 @@ def read_sample_report(path: str | Path) -> dict[str, Any]:
     and the number of samples, and an empty ``several_faces``.
     """
     root = _open_store(path)
-    attrs = root.attrs
+    attrs = decoded_attributes(root.attrs)
     dropped = dict(cast(dict[str, str], attrs.get("dropped") or {}))
     several_faces = dict(cast(dict[str, str], attrs.get("several_faces") or {}))
     counts = attrs.get("counts")
@@ -343,7 +411,8 @@ def load_features(path: str | Path) -> FeatureSet:
         raise InputError(path, _unreadable(err)) from err
     if not np.isfinite(features).all():
         raise DataError(f"{path}: features contain NaN or infinite values")
-    scheme = str(root.attrs.get("scheme") or DEFAULT_SCHEME)
+    attrs = decoded_attributes(root.attrs)
+    scheme = str(attrs.get("scheme") or DEFAULT_SCHEME)
     if features.shape[2] != get_scheme(scheme).n_points:
         log.info("feature store %s holds %d landmarks", path, features.shape[2])
     return FeatureSet(
@@ -351,7 +420,7 @@ def load_features(path: str | Path) -> FeatureSet:
         video_ids=labels["video_id"],
         subjects=labels["subject"],
         emotions=labels["emotion"],
-        emotion_names=list(cast(list[str], root.attrs["emotions"])),
-        settings=dict(cast(dict[str, Any], root.attrs["settings"])),
+        emotion_names=list(cast(list[str], attrs["emotions"])),
+        settings=dict(cast(dict[str, Any], attrs["settings"])),
         scheme=scheme,
     )

@@ -4,6 +4,7 @@
 - :mod:`~emoflow.report.tables`: the numbers of ``report.json``;
 - :mod:`~emoflow.report.data`: the data and quality section (videos kept, dropped, why);
 - :mod:`~emoflow.report.regions`: relevance per face region (``relevance_by_region``);
+- :mod:`~emoflow.report.glance`: the results at a glance, the report's first item;
 - :mod:`~emoflow.report.outcomes`: validation against held-out test;
 - :mod:`~emoflow.report.evidence`: the nested evaluation's estimates, differences and verdicts
   (``evidence.html``, ``accuracy_curves.png``);
@@ -28,6 +29,7 @@ from emoflow.report.figures import (
     plot_selected_confusions,
     plot_selected_landmarks,
 )
+from emoflow.report.glance import GLANCE_EMOTION_PAGE, GLANCE_PAGE, write_glance_pages
 from emoflow.report.inputs import ReportInputs, load_report_inputs, read_ground_truth
 from emoflow.report.pages import PAGES
 from emoflow.report.regions import (
@@ -53,6 +55,8 @@ from emoflow.summary import SUMMARY_COLUMNS, read_summary, selected_iterations
 __all__ = [
     "FACE_FIGURES",
     "FIGURES",
+    "GLANCE_EMOTION_PAGE",
+    "GLANCE_PAGE",
     "PAGES",
     "REGION_CSV",
     "REGION_SCHEMA",
@@ -85,5 +89,6 @@ __all__ = [
     "selected_iterations",
     "top_landmarks",
     "write_evidence_page",
+    "write_glance_pages",
     "write_run_settings",
 ]

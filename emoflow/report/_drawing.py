@@ -39,13 +39,13 @@ RELEVANCE_FIGURE = "relevance_on_face_{emotion}.png"
 """File name of an emotion's relevance figure in the report folder."""
 DPI = 110
 STYLE: dict[str, Any] = {
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 9.5,
-    "ytick.labelsize": 9.5,
-    "legend.fontsize": 10,
-    "figure.titlesize": 14,
+    "font.size": 13,
+    "axes.titlesize": 14,
+    "axes.labelsize": 13,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "figure.titlesize": 16,
     "axes.spines.top": False,
 }
 PANEL_INCHES = (4.6, 3.5)

@@ -64,7 +64,7 @@ def label_regions(ax: Axes, xy: np.ndarray) -> None:
                 xytext=(low - 0.05 * span if left else high + 0.05 * span, text_y),
                 ha="right" if left else "left",
                 va="center",
-                fontsize=9,
+                fontsize=11.5,
                 color="#333333",
                 arrowprops={"arrowstyle": "-", "color": "#6d8fbf", "linewidth": 0.6},
                 zorder=6,
@@ -149,7 +149,7 @@ def _region_bars(
         ax.barh(y, shares, height=height, color=colours[r % 2], label=label)
         if r == len(rows) - 1:
             for position, share in zip(y, shares, strict=True):
-                ax.text(share + 0.01, position, f"{100 * share:.0f} %", va="center", fontsize=8.5)
+                ax.text(share + 0.01, position, f"{100 * share:.0f} %", va="center", fontsize=11)
     ax.set_yticks(range(len(names)), [name.replace("_", " ") for name in names])
     ax.invert_yaxis()  # top of the face first
     ax.set_xlim(0, min(1.0, max(0.25, float(np.ceil(largest * 1.3 * 10) / 10))))
@@ -157,7 +157,7 @@ def _region_bars(
     ax.set_xlabel("share of relevance")
     ax.grid(axis="x", alpha=0.3)
     ax.spines["right"].set_visible(False)
-    ax.set_title("relevance by face region", fontsize=11)
+    ax.set_title("relevance by face region", fontsize=13)
 
 
 def plot_relevance_on_face(
@@ -197,7 +197,7 @@ def plot_relevance_on_face(
             labels.append(f"selected ({n_kept})")
         # placed by hand (inches): constrained layout measured every label twice per figure
         face, side, gap, bar_width, bottom = FACE_INCHES * 1.05, 1.25, 1.3, 2.6, 1.4
-        width = side + len(maps) * face + (len(maps) - 1) * gap + 1.45 + bar_width + 0.3
+        width = side + len(maps) * face + (len(maps) - 1) * gap + 1.45 + bar_width + 0.9
         height = bottom + face + 1.05
         figure = new_figure(width, height, layout=None)
         size = (width, height)
@@ -216,7 +216,7 @@ def plot_relevance_on_face(
                     f"\nprecision@{score['k']} = {score['precision_at_k']:.2f}"
                     f" (chance {score['chance_level']:.2f})"
                 )
-            ax.set_title(title, fontsize=12)
+            ax.set_title(title, fontsize=14)
         bars = figure.add_axes(_place(size, bars_left, bottom, bar_width, face))
         _region_bars(bars, [row for row, _ in maps], labels, scores.shape[1])
         faces_span = len(maps) * face + (len(maps) - 1) * gap
@@ -247,13 +247,13 @@ def plot_relevance_on_face(
             loc="upper center",
             bbox_to_anchor=(0.45, -0.16),
             ncols=2,
-            fontsize=8.5,
+            fontsize=11,
             frameon=False,
             columnspacing=1.0,
             handletextpad=0.4,
         )
         figure.suptitle(
-            f"{emotion}: Integrated Gradients relevance per landmark", fontsize=14, y=0.975
+            f"{emotion}: Integrated Gradients relevance per landmark", fontsize=16, y=0.975
         )
         save(figure, paths[emotion])
     return paths

@@ -1,13 +1,17 @@
 """Small self-contained HTML pages for the report (Snakemake's report shows HTML inline).
 
-Every value is escaped; the pages carry their own style sheet and load nothing.
+Every value is escaped; the pages carry their own style sheet and load nothing. A page with
+a sortable table (``table(..., sortable=True)``) carries a small script of its own
+(:data:`SORT_SCRIPT`): a click on a column's heading sorts the rows by it, numbers as numbers.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,67 @@ td.ids { font-family: monospace; font-size: 12px; max-width: 60em; }
 .warn { border-left: 4px solid #b00020; background: #fdecee; padding: 6px 10px; margin: 8px 0; }
 .note { color: #555; font-size: 13px; } .facts td:first-child { font-weight: 600; }
 .cards { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
+.sub { display: block; color: #555; font-size: 12px; white-space: normal; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th::after { content: " \\2195"; color: #999; font-size: 11px; }
+table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; color: #222; }
+table.sortable th[aria-sort="descending"]::after { content: " \\25BC"; color: #222; }
+tfoot td { border-top: 2px solid #888; background: #f7f7f7; }
+table.glance td:first-child { font-weight: 600; }
+table.glance td:last-child { white-space: nowrap; }
 """
+
+SORT_SCRIPT = r"""
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  var heads = table.tHead.rows[0].cells;
+  function key(row, column) {
+    var cell = row.cells[column];
+    if (!cell) return [1, ""];
+    var text = cell.getAttribute("data-sort");
+    if (text === null) text = cell.textContent;
+    var number = parseFloat(text.replace(/\u2212/g, "-").replace(/[,\s%]/g, ""));
+    return isNaN(number) ? [1, text.trim()] : [0, number];
+  }
+  Array.prototype.forEach.call(heads, function (head, column) {
+    head.title = "sort by this column";
+    head.addEventListener("click", function () {
+      var ascending = head.getAttribute("aria-sort") !== "ascending";
+      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+      head.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = key(a, column), y = key(b, column);
+        var order = x[0] - y[0] ||
+          (x[0] ? x[1].localeCompare(y[1], undefined, {numeric: true}) : x[1] - y[1]);
+        return ascending ? order : -order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
+"""Sorts a ``table.sortable`` by the clicked column (a cell's ``data-sort`` when it has one,
+else its text; numbers as numbers, before text); rows of a ``tfoot`` stay where they are."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with more than one value: ``text`` (formatted by :func:`fmt`), a smaller
+    ``note`` under it, the value a sortable table sorts by (``sort``) and CSS classes."""
+
+    text: Any
+    note: str = ""
+    sort: Any = None
+    css: str = ""
+
+    def html(self, names: Sequence[str] = ()) -> str:
+        classes = " ".join([*names, *([self.css] if self.css else [])])
+        attributes = f' class="{classes}"' if classes else ""
+        if self.sort is not None:
+            attributes += f' data-sort="{esc(fmt(self.sort, 6))}"'
+        note = f'<span class="sub">{esc(self.note)}</span>' if self.note else ""
+        return f"<td{attributes}>{esc(fmt(self.text))}{note}</td>"
 
 
 def esc(value: Any) -> str:
@@ -72,24 +136,49 @@ def table(
     highlight: Sequence[bool] | None = None,
     classes: Mapping[int, str] | None = None,
     cell_classes: Sequence[Mapping[int, str]] | None = None,
+    sortable: bool = False,
+    footer: Sequence[Sequence[Any]] = (),
+    css: str = "",
 ) -> str:
-    """An HTML table; numbers right-aligned, ``highlight`` marks rows, ``classes`` columns."""
-    out = ["<table><thead><tr>", *(f"<th>{esc(h)}</th>" for h in header), "</tr></thead><tbody>"]
+    """An HTML table; numbers right-aligned, ``highlight`` marks rows, ``classes`` columns;
+    a cell may be a :class:`Cell`. ``sortable``: a click on a heading sorts the rows
+    (:data:`SORT_SCRIPT`); ``footer`` rows stay below them."""
+    names_of_table = " ".join(name for name in (css, "sortable" if sortable else "") if name)
+    opening = f'<table class="{names_of_table}">' if names_of_table else "<table>"
+    out = [opening, "<thead><tr>", *(f"<th>{esc(h)}</th>" for h in header), "</tr></thead>"]
+    out.append("<tbody>")
     for r, row in enumerate(rows):
         mark = ' class="hl"' if highlight is not None and highlight[r] else ""
-        out.append(f"<tr{mark}>")
-        for c, value in enumerate(row):
-            names = []
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                names.append("num")
-            if classes and c in classes:
-                names.append(classes[c])
-            if cell_classes is not None and c in cell_classes[r]:
-                names.append(cell_classes[r][c])
-            attribute = f' class="{" ".join(names)}"' if names else ""
-            out.append(f"<td{attribute}>{esc(fmt(value))}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
+        out.append(f"<tr{mark}>{_cells(row, r, classes, cell_classes)}</tr>")
+    out.append("</tbody>")
+    if footer:
+        out.append("<tfoot>")
+        out += [f"<tr>{_cells(row, -1, classes, None)}</tr>" for row in footer]
+        out.append("</tfoot>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _cells(
+    row: Sequence[Any],
+    r: int,
+    classes: Mapping[int, str] | None,
+    cell_classes: Sequence[Mapping[int, str]] | None,
+) -> str:
+    out = []
+    for c, value in enumerate(row):
+        names = []
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            names.append("num")
+        if classes and c in classes:
+            names.append(classes[c])
+        if cell_classes is not None and c in cell_classes[r]:
+            names.append(cell_classes[r][c])
+        if isinstance(value, Cell):
+            out.append(value.html(names))
+            continue
+        attribute = f' class="{" ".join(names)}"' if names else ""
+        out.append(f"<td{attribute}>{esc(fmt(value))}</td>")
     return "".join(out)
 
 
@@ -113,10 +202,12 @@ def warning(lines: Sequence[str], title: str) -> str:
 
 def page(title: str, parts: Iterable[str]) -> str:
     body = "\n".join(part for part in parts if part)
+    sortable = re.search(r'<table class="[^"]*\bsortable\b', body)
+    script = f"<script>{SORT_SCRIPT}</script>" if sortable else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{esc(title)}</h1>\n{body}\n</body></html>\n"
+        f"<body><h1>{esc(title)}</h1>\n{body}\n{script}</body></html>\n"
     )
 
 
@@ -130,6 +221,8 @@ def write_page(path: Path, title: str, parts: Iterable[str]) -> None:
 
 
 __all__ = [
+    "SORT_SCRIPT",
+    "Cell",
     "esc",
     "facts",
     "fmt",

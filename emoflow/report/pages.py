@@ -32,6 +32,7 @@ from emoflow.report.outcomes import (
 from emoflow.report.tables import full_and_selected
 
 PAGES = {
+    "glance": "at_a_glance.html",
     "data": "data_quality.html",
     "results": "validation_vs_test.html",
     "summary": "summary.html",
@@ -423,14 +424,17 @@ SUMMARY_HEADERS = {
 }
 
 
-def write_summary_page(summary: pl.DataFrame, path: Path) -> None:
-    """The summary, one row per emotion and iteration; selected rows highlighted."""
+def write_summary_page(summary: pl.DataFrame, path: Path, glance: str = "") -> None:
+    """The summary, one row per emotion and iteration; selected rows highlighted; the results
+    at a glance (:func:`emoflow.report.glance.glance_table`, HTML) above it when given."""
     columns = [name for name in SUMMARY_HEADERS if name in summary.columns]
     rows = summary.select(columns).rows()
     write_page(
         path,
         "Summary per emotion and iteration",
         [
+            *([heading("Results at a glance"), glance] if glance else []),
+            heading("Every iteration") if glance else "",
             paragraph(
                 "Validation is cross-validation on the development subjects; test is the "
                 "held-out subjects. The selected iteration (highlighted) has the best "
@@ -447,6 +451,7 @@ def write_summary_page(summary: pl.DataFrame, path: Path) -> None:
                     for row in rows
                 ],
                 highlight=summary["selected"].to_list(),
+                sortable=True,
             ),
         ],
     )

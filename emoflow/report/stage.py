@@ -9,11 +9,16 @@ and writes into one folder:
 ``data_quality.html``
     Videos, subjects and videos per emotion, face detection, every video dropped or skipped
     with its reason, the held-out subjects and the hyper-parameters inner CV chose.
+``at_a_glance.html`` and ``at_a_glance_{emotion}.html``
+    The answer first (:mod:`emoflow.report.glance`): per emotion the landmarks kept, the top
+    face regions with their shares of relevance, the nested estimate with its interval beside
+    the held-out test, the verdict on pruning and the data kept; the combined classifier.
+    With the nested evaluation's tables (``estimates_path``, ``differences_path``).
 ``validation_vs_test.html``
     Validation beside held-out test, per emotion and for the combined classifier.
 ``summary.html``, ``landmark_selection.html``, ``run_settings.html``
-    The summary; each selected model's landmarks by face region, with their relevance and the
-    regions' shares of relevance; the settings.
+    The results at a glance above the summary; each selected model's landmarks by face
+    region, with their relevance and the regions' shares of relevance; the settings.
 ``accuracy_vs_landmarks.png``, ``cost_vs_landmarks.png``
     Per emotion, balanced accuracy (each fold, mean ± std, held-out test) against landmarks
     kept; parameters, training and inference time against landmarks kept.
@@ -53,6 +58,13 @@ from emoflow.report.figures import (
     plot_relevance_on_face,
     plot_selected_confusions,
     plot_selected_landmarks,
+)
+from emoflow.report.glance import (
+    GLANCE_EMOTION_PAGE,
+    Evaluation,
+    glance_page_paths,
+    glance_table,
+    write_glance_pages,
 )
 from emoflow.report.inputs import ReportInputs, load_report_inputs
 from emoflow.report.pages import (
@@ -102,6 +114,8 @@ def make_report(
     features_path: str | Path | None = None,
     landmark_paths: Sequence[str | Path] | None = None,
     faces: bool = True,
+    estimates_path: str | Path | None = None,
+    differences_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write the report's figures, HTML pages, ``report.json`` and ``summary.csv`` (and the
     run's settings, when given) into ``out_dir``.
@@ -135,6 +149,11 @@ def make_report(
     faces
         Whether to draw the figures on the face (:data:`FACE_FIGURES`) too; the workflow
         draws them with :func:`draw_face_figures` in a job beside this one.
+    estimates_path, differences_path
+        The nested evaluation's ``estimates.parquet`` and ``differences.parquet``
+        (:mod:`emoflow.evaluation`): the estimates with their intervals and the verdicts of
+        the results at a glance; without them the glance says that it shows the deployed
+        chain's own cross-validation.
 
     Returns
     -------
@@ -158,6 +177,13 @@ def make_report(
         landmark_paths=landmark_paths,
         settings_path=settings_path,
         faces=faces,
+        evaluation_paths=[p for p in (estimates_path, differences_path) if p is not None],
+        glance=True,
+    )
+    evaluation = (
+        Evaluation.read(estimates_path, differences_path)
+        if estimates_path is not None and differences_path is not None
+        else None
     )
     numbers = report_numbers(inputs, top_k)
     with plotting():
@@ -172,10 +198,13 @@ def make_report(
             numbers["selected_confusion"] = plot_selected_confusions(
                 inputs, out / FIGURES["selected_confusion"]
             )
+    regions = region_relevance(inputs, top_k)
+    numbers["at_a_glance"] = write_glance_pages(inputs, regions, evaluation, out)
     write_data_page(inputs, out / PAGES["data"])
     numbers["validation_vs_test"] = write_results_page(inputs, out / PAGES["results"])
-    write_summary_page(inputs.summary, out / PAGES["summary"])
-    regions = region_relevance(inputs, top_k)
+    write_summary_page(
+        inputs.summary, out / PAGES["summary"], glance=glance_table(inputs, regions, evaluation)
+    )
     write_region_table(regions, out)
     numbers["selection"] = write_selection_page(inputs, out / PAGES["selection"], regions)
     for emotion, entry in numbers["emotions"].items():
@@ -257,10 +286,13 @@ def _checked_inputs(
     landmark_paths: Sequence[str | Path] | None = None,
     settings_path: str | Path | None = None,
     faces: bool = False,
+    evaluation_paths: Sequence[str | Path] = (),
+    glance: bool = False,
 ) -> ReportInputs:
     """The report's inputs, read once (:func:`load_report_inputs`), after checking ``top_k``
     and that neither ``out`` nor its ``outputs`` (file names; with ``faces``, each emotion's
-    relevance figure too) is, or lies in, an input; ``out`` is created."""
+    relevance figure too, with ``glance`` each emotion's glance page) is, or lies in, an input;
+    ``out`` is created."""
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
     attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
@@ -280,11 +312,15 @@ def _checked_inputs(
         *data_inputs,
         *shards,
         *([settings_path] if settings_path is not None else []),
+        *evaluation_paths,
     ]
     folders = [*stores, *([features_path] if features_path is not None else [])]
     named = [out / name for name in outputs]
-    if faces:  # an input named like an emotion's relevance figure, in the output folder
-        pattern = RELEVANCE_FIGURE.format(emotion="*")
+    patterns = [
+        *([RELEVANCE_FIGURE.format(emotion="*")] if faces else []),
+        *([GLANCE_EMOTION_PAGE.format(emotion="*")] if glance else []),
+    ]
+    for pattern in patterns:  # an input named like an emotion's figure or page, in ``out``
         named += [out / Path(p).name for p in every_input if fnmatch(Path(p).name, pattern)]
     refuse_overwriting_inputs([out, *named], every_input, folders=folders)
     inputs = load_report_inputs(
@@ -301,6 +337,9 @@ def _checked_inputs(
     if faces:  # each emotion's relevance figure, named once the emotions are known
         figures = list(relevance_figure_paths(inputs.emotions, out).values())
         refuse_overwriting_inputs(figures, every_input, folders=folders)
+    if glance:  # each emotion's glance page
+        pages = list(glance_page_paths(inputs.emotions, out).values())
+        refuse_overwriting_inputs(pages, every_input, folders=folders)
     out.mkdir(parents=True, exist_ok=True)
     return inputs
 

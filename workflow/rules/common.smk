@@ -10,7 +10,7 @@ from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
 from emoflow.pruning import rule_settings
 from emoflow.runlock import ResultsLock
-from emoflow.report import RELEVANCE_FIGURE
+from emoflow.report import GLANCE_EMOTION_PAGE, RELEVANCE_FIGURE
 
 # Check the configuration against the schema shipped in the package (command-line strings
 # coerced, defaults filled); a ConfigError names each offending key with its allowed values.
@@ -198,6 +198,7 @@ def get_final_outputs():
         path(LAYOUT.provenance),
         path(LAYOUT.published),
         path(LAYOUT.report / "report.json"),
+        path(LAYOUT.report / "at_a_glance.html"),
         *[path(LAYOUT.report / figure) for figure in REPORT_FIGURES],
         path(LAYOUT.report / "evidence.html"),
         path(LAYOUT.report / "evidence.json"),
@@ -220,6 +221,25 @@ def relevance_figures():
             labels={
                 "#": f"1.{number}",
                 "item": f"relevance on the face and by region: {emotion}",
+                "emotion": emotion,
+            },
+        )
+        for number, emotion in enumerate(EMOTIONS, start=1)
+    }
+
+
+# The results at a glance of each emotion: an item of the report's first category each,
+# named and labelled with the emotion (the report's search matches an item's file name, so
+# searching "surprise" finds it).
+def glance_pages():
+    return {
+        f"glance_{emotion}": report(
+            path(LAYOUT.report / GLANCE_EMOTION_PAGE.format(emotion=emotion)),
+            caption="../report/glance_emotion.rst",
+            category="0. Results at a glance",
+            labels={
+                "#": f"1.{number}",
+                "item": f"at a glance: {emotion}",
                 "emotion": emotion,
             },
         )

@@ -55,9 +55,23 @@ rule make_report:
         features=path(LAYOUT.features),
         shards=[path(LAYOUT.landmark_shard(shard)) for shard in SHARDS],
         settings=path(LAYOUT.report / "run_config.yaml"),
+        estimates=path(LAYOUT.evaluation_estimates),
+        differences=path(LAYOUT.evaluation_differences),
     output:
+        **glance_pages(),
         numbers=path(LAYOUT.report / "report.json"),
         summary_csv=path(LAYOUT.report / "summary.csv"),
+        # the answer first: category 0 sorts before every other
+        glance=report(
+            path(LAYOUT.report / "at_a_glance.html"),
+            caption="../report/glance.rst",
+            category="0. Results at a glance",
+            labels={
+                "#": "0",
+                "item": "results at a glance (table)",
+                "emotion": "every emotion",
+            },
+        ),
         data=report(
             path(LAYOUT.report / "data_quality.html"),
             caption="../report/data.rst",

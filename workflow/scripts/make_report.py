@@ -20,4 +20,6 @@ make_report(
     features_path=snakemake.input.features,
     landmark_paths=list(snakemake.input.shards),
     faces=False,  # drawn by the rule draw_face_figures
+    estimates_path=snakemake.input.estimates,
+    differences_path=snakemake.input.differences,
 )
