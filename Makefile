@@ -3,13 +3,14 @@ CORES ?= 2
 
 .PHONY: setup demo test lint
 
-.venv/.installed: requirements/base.txt requirements/dev.txt pyproject.toml scripts/setup.sh
+.venv/.installed: requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
 setup: .venv/.installed
 
-# Set up, then run the whole workflow on the built-in demo data (config/config.yaml).
+# Set up, then run the whole workflow on the built-in demo data (config/config.yaml; the
+# workflow writes the demo data set to resources/demo first).
 # The package is byte-compiled first: the workflow's ~80 job processes each import it, and
 # where PYTHONDONTWRITEBYTECODE is set (as on our CI machines) each would compile it again.
 demo: setup

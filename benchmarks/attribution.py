@@ -17,7 +17,7 @@ Five reports, each printed as a table:
    landmarks are set to zero, i.e. no motion) and the remove-and-retrain curve (ROAR: ROC-AUC of
    models refitted without them, subject-independent 3-fold cross-validation), on the planted
    sets; lower is better. ``--demo`` adds the demo data set (``results/features.zarr`` and
-   ``data/demo/ground_truth.json`` of ``make demo``), with precision@50 against its
+   ``resources/demo/ground_truth.json`` of ``make demo``), with precision@50 against its
    ground-truth regions and curves reaching 95 % of the landmarks removed.
 3. **Cost** — seconds per sample of the improved IG against one forward+backward pass per
    row (same rows per pass), for several ``n_steps`` × ``K``: the overhead ratio
@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="also run on the demo data set")
     parser.add_argument("--features", type=Path, default=REPO / "results" / "features.zarr")
     parser.add_argument(
-        "--ground-truth", type=Path, default=REPO / "data" / "demo" / "ground_truth.json"
+        "--ground-truth", type=Path, default=REPO / "resources" / "demo" / "ground_truth.json"
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)

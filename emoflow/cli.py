@@ -2,7 +2,7 @@
 
 Examples
 --------
-``emoflow demo data/demo`` writes the synthetic demo data set;
+``emoflow demo resources/demo`` writes the synthetic demo data set;
 ``emoflow landmarks clip.mp4 -o clip.parquet`` extracts one video's (or frame folder's)
 landmark table, ``-o clip.csv`` as a wide CSV in py-feat's columns; ``emoflow landmarks
 results/manifest.parquet -o shard_0.parquet --shard 0 --n-shards 4`` one shard of a manifest,
@@ -22,8 +22,10 @@ Exit status: 0 on success; 1 when ``predict`` wrote its table but some videos co
 scored (their rows carry the error); 2 on an error, reported on one line naming the file or
 key at fault (nothing is written then) — among them an output path that is one of the
 command's inputs (no command overwrites its inputs), a folder, a file in a folder that cannot
-be written, or a name whose ending is not a table format the command writes; 130 when
-interrupted (Ctrl-C).
+be written, or a name whose ending is not a table format the command writes; and, for the
+commands that run MediaPipe Face Mesh (``demo``, ``landmarks`` of a video or manifest,
+``predict``, ``explain``), MediaPipe not installed (it is not a dependency of the package: the
+line gives the command that installs it); 130 when interrupted (Ctrl-C).
 
 Console: progress bars (per video and per frame, with time estimates) and log lines go to
 stderr, the bars only when stderr is a terminal; MediaPipe's native log lines are kept off it
@@ -48,6 +50,9 @@ log = logging.getLogger("emoflow")
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from emoflow.facemesh import require_mediapipe
+
+    require_mediapipe()  # the demo's landmarks come from Face Mesh on its face photo
     from emoflow._progress import Progress
     from emoflow.demo import DemoSpec, make_demo
 
@@ -128,6 +133,10 @@ def _landmarks(args: argparse.Namespace) -> int:
         check_suffix(output, (".parquet", ".csv"), "landmark table (Parquet, or a wide CSV)")
     check_writable(output)
     kind = _landmark_source(source)
+    if kind in ("video", "manifest"):
+        from emoflow.facemesh import require_mediapipe
+
+        require_mediapipe()
     options = {
         "fps": args.fps,
         "refine_landmarks": not args.no_refine,
@@ -179,6 +188,9 @@ def _model_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from emoflow.facemesh import require_mediapipe
+
+    require_mediapipe()  # every source predict takes is video: Face Mesh first
     import polars as pl
 
     from emoflow._outputs import is_stdout
@@ -213,6 +225,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from emoflow.facemesh import require_mediapipe
+
+    require_mediapipe()
     from emoflow._outputs import is_stdout
     from emoflow.explain import explain
 
@@ -344,7 +359,8 @@ def _add_demo(commands: Any) -> None:
         "with scikit-image, in which each emotion moves a known group of facial regions, for "
         "several synthetic subjects; labels.csv lists them and ground_truth.json says which "
         "landmarks each emotion moves. The workflow's default configuration makes it itself.",
-        "  emoflow demo data/demo\n  emoflow demo small/ --subjects 4 --repetitions 1 --frames 16",
+        "  emoflow demo resources/demo\n"
+        "  emoflow demo small/ --subjects 4 --repetitions 1 --frames 16",
     )
     demo.add_argument("out_dir", help="folder for videos/, labels.csv and ground_truth.json")
     demo.add_argument("--subjects", type=int, default=8, help="synthetic subjects (default 8)")

@@ -36,3 +36,8 @@ class ConfigError(EmoflowError):
 
 class DataError(EmoflowError):
     """Data that cannot be used as asked (e.g. an emotion without positive samples)."""
+
+
+class MissingDependencyError(EmoflowError):
+    """An optional dependency a command needs is not installed; the message gives the
+    command that installs it."""

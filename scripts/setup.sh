@@ -9,14 +9,16 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-# torch==2.13.0 is pinned in requirements/base.txt: it resolves to a local CPU build; a looser
-# spec would download several GB of CUDA wheels.
-.venv/bin/python -m pip install -q -r requirements/base.txt -r requirements/dev.txt
+# requirements/constraints.txt holds the exact versions the project tests with: torch==2.13.0
+# resolves to a local CPU build, where the package's own range (torch>=2.4) would download
+# several GB of CUDA wheels. Every pip call below goes through it.
+CONSTRAINTS=(-c requirements/constraints.txt)
+.venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" -r requirements/base.txt -r requirements/dev.txt
 # MediaPipe 0.10.21 is the last release whose wheel ships the Face Mesh models. Its metadata
 # pins numpy<2 and pulls jax and opencv-contrib-python (which would overwrite the headless
 # OpenCV); its Face Mesh runs fine on numpy 2 with the dependencies in base.txt.
-.venv/bin/python -m pip install -q --no-deps mediapipe==0.10.21
-.venv/bin/python -m pip install -q --no-deps -e .
+.venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" --no-deps mediapipe==0.10.21
+.venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" --no-deps -e .
 # an editable install is not byte-compiled by pip; every workflow job imports the package
 .venv/bin/python -m compileall -q emoflow
 .venv/bin/python -c "import emoflow, mediapipe, torch; print('emoflow', emoflow.__version__, '| torch', torch.__version__, '| mediapipe', mediapipe.__version__)"

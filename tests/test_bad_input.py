@@ -286,7 +286,7 @@ def test_landmarks_refuses_to_write_over_its_manifest(
 
 # -- configuration ------------------------------------------------------------------------------
 def base_config() -> dict:
-    return {"dataset": {"adapter": "demo", "source": "data/demo", "emotions": ["a", "b"]}}
+    return {"dataset": {"adapter": "demo", "source": "resources/demo", "emotions": ["a", "b"]}}
 
 
 @pytest.mark.parametrize(

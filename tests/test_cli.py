@@ -229,3 +229,81 @@ def test_write_failures_are_one_line(tmp_path: Path, capsys, monkeypatch) -> Non
     monkeypatch.setattr(emoflow.landmarks, "extract_videos", full_disk)
     assert main(["landmarks", "v.mp4", "-o", str(tmp_path / "x.parquet")]) == 2
     assert _one_error_line(capsys).endswith("x.parquet: No space left on device")
+
+
+# -- without MediaPipe (not a dependency of the package: README, "Installation notes") ---------
+INSTALL = (
+    "pip install --no-deps mediapipe==0.10.21 absl-py 'protobuf>=4.25,<5' attrs "
+    "'flatbuffers>=2.0' opencv-python-headless"
+)
+
+
+@pytest.fixture()
+def without_mediapipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MediaPipe as if it were not installed: ``import mediapipe…`` fails and
+    ``importlib.util.find_spec("mediapipe")`` is ``None`` (a ``None`` in ``sys.modules``)."""
+    import sys
+
+    for name in [name for name in sys.modules if name.split(".")[0] == "mediapipe"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["demo", "{tmp}/demo"],
+        ["landmarks", "{tmp}/clip.mp4", "-o", "{tmp}/clip.parquet"],
+        ["landmarks", "{tmp}/manifest.parquet", "-o", "{tmp}/shard.parquet"],
+        ["predict", "{tmp}/clip.mp4", "-o", "{tmp}/predictions.csv"],
+        ["explain", "{tmp}/clip.mp4", "--image", "{tmp}/x.png", "--table", "{tmp}/x.csv"],
+    ],
+    ids=["demo", "landmarks-video", "landmarks-manifest", "predict", "explain"],
+)
+def test_face_mesh_commands_without_mediapipe_exit_2_with_the_install_command(
+    tmp_path, capsys, without_mediapipe, args
+) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 64)
+    pl.DataFrame({"video_id": ["a"], "path": ["clip.mp4"]}).write_parquet(
+        tmp_path / "manifest.parquet"
+    )
+    before = sorted(tmp_path.iterdir())
+    assert main([arg.format(tmp=tmp_path) for arg in args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("emoflow: error: ") and INSTALL in line, line
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+
+
+def test_landmark_tables_convert_without_mediapipe(tmp_path, capsys, without_mediapipe) -> None:
+    """Converting a landmark table runs no Face Mesh, so it needs no MediaPipe."""
+    from emoflow.facemesh import reference_face
+
+    face = reference_face()
+    frame = face * 0.3 + 0.5
+    header = ["video_id", "frame", "timestamp_s", "face_found", "units"]
+    header += [f"{axis}_{i}" for axis in "xyz" for i in range(len(face))]
+    values = ["clip", "0", "0.0", "true", "normalised", *map(str, frame.T.ravel())]
+    (tmp_path / "clip.csv").write_text(",".join(header) + "\n" + ",".join(values) + "\n")
+    assert main(["landmarks", str(tmp_path / "clip.csv"), "-o", str(tmp_path / "x.parquet")]) == 0
+    assert pl.read_parquet(tmp_path / "x.parquet").height == 1
+
+
+def test_face_mesh_without_mediapipe_is_the_install_command_not_a_traceback(
+    without_mediapipe,
+) -> None:
+    """What workflow jobs (extraction, the demo) and predict's face count reach."""
+    import numpy as np
+
+    from emoflow.errors import MissingDependencyError
+    from emoflow.facemesh import MEDIAPIPE_INSTALL, image_landmarks
+    from emoflow.inference.videos import FaceCounter
+
+    assert MEDIAPIPE_INSTALL == INSTALL
+    frame = np.zeros((64, 64, 3), dtype=np.uint8)
+    with pytest.raises(MissingDependencyError, match=r"mediapipe==0\.10\.21") as raised:
+        image_landmarks(frame)
+    assert INSTALL in str(raised.value) and "\n" not in str(raised.value)
+    with pytest.raises(MissingDependencyError, match=r"mediapipe==0\.10\.21"):
+        FaceCounter().count(frame)

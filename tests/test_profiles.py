@@ -25,7 +25,7 @@ PROFILES = ("default", "slurm", "generic")
 TINY_CONFIG = {
     "dataset": {
         "adapter": "demo",
-        "source": "data/demo",
+        "source": "resources/demo",
         "emotions": ["happiness", "surprise", "anger"],
     },
     "demo": {"n_subjects": 4, "repetitions": 1, "n_frames": 12, "size": 192, "seed": 3},
@@ -88,7 +88,7 @@ def _with_upstream_outputs(workdir: Path) -> Path:
     (workdir / "results" / "iter_0" / "happiness").mkdir(parents=True)
     (workdir / "results" / "iter_0" / "happiness" / "landmarks.json").write_text("{}")
     (workdir / "results" / "manifest.parquet").write_bytes(b"")
-    (workdir / "data" / "demo" / "videos").mkdir(parents=True)  # the demo's videos
+    (workdir / "resources" / "demo" / "videos").mkdir(parents=True)  # the demo's videos
     fake_bin = workdir / "fake_bin"
     fake_bin.mkdir()
     commands = {"sbatch": FAKE_SUBMIT, "qsub": FAKE_SUBMIT, "sacctmgr": FAKE_SACCTMGR, **FAKE_SLURM}

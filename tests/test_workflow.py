@@ -21,7 +21,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = {
     "dataset": {
         "adapter": "demo",
-        "source": "data/demo",
+        "source": "resources/demo",
         "emotions": ["happiness", "surprise", "anger"],
     },
     # 6 subjects: 2 held out, 4 for the nested evaluation's 2 outer folds (each leaves 2 to
@@ -525,9 +525,9 @@ def test_settings_that_cannot_change_a_result_rerun_nothing(
 
 def _csv_data_set(finished_run: Path, root: Path) -> Path:
     """A csv-adapter copy of the finished run's demo videos (labels in a CSV)."""
-    labels = pl.read_csv(finished_run / "data" / "demo" / "labels.csv")
+    labels = pl.read_csv(finished_run / "resources" / "demo" / "labels.csv")
     videos = root / "videos"
-    shutil.copytree(finished_run / "data" / "demo" / "videos", videos)
+    shutil.copytree(finished_run / "resources" / "demo" / "videos", videos)
     table = labels.select(
         pl.col("video_id"),
         (pl.lit(str(videos) + "/") + pl.col("video_id") + pl.lit(".mp4")).alias("path"),

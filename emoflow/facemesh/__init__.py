@@ -7,9 +7,14 @@
   graph of :mod:`emoflow.facemesh._graph`.
 
 Importing this package is light: MediaPipe and OpenCV load when the first frame is processed.
+MediaPipe is not a dependency of the package (README, "Installation notes"): without it,
+:func:`require_mediapipe` and every MediaPipe import raise a
+:class:`~emoflow.errors.MissingDependencyError` whose message is the install command
+(:data:`MEDIAPIPE_INSTALL`).
 Landmark *tables* (schema, shards, import) are :mod:`emoflow.landmarks`.
 """
 
+from emoflow.facemesh._graph import MEDIAPIPE_INSTALL, import_mediapipe, require_mediapipe
 from emoflow.facemesh.faces import FACE_POLICIES, choose_face
 from emoflow.facemesh.mesh import (
     N_LANDMARKS,
@@ -27,6 +32,7 @@ from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack, image_landmarks
 
 __all__ = [
     "FACE_POLICIES",
+    "MEDIAPIPE_INSTALL",
     "N_LANDMARKS",
     "N_MESH_LANDMARKS",
     "RELEVANCE_CMAP",
@@ -36,9 +42,11 @@ __all__ = [
     "choose_face",
     "contours",
     "image_landmarks",
+    "import_mediapipe",
     "mirror_pairs",
     "reference_face",
     "region_of",
     "regions",
+    "require_mediapipe",
     "tesselation",
 ]

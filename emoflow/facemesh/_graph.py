@@ -1,13 +1,29 @@
 """The MediaPipe Face Mesh graph, called frame by frame, and the decoding of its faces.
 
-MediaPipe is imported only when the first graph is built.
+MediaPipe is imported only when the first graph is built; without it, that import is a
+:class:`~emoflow.errors.MissingDependencyError` giving the install command
+(:func:`require_mediapipe` checks up front).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from emoflow.errors import MissingDependencyError
+
+MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.21"
+"""The MediaPipe release emoflow's Face Mesh runs on: the last whose wheel ships the models."""
+MEDIAPIPE_INSTALL = (
+    f"pip install --no-deps {MEDIAPIPE_REQUIREMENT} absl-py 'protobuf>=4.25,<5' attrs "
+    "'flatbuffers>=2.0' opencv-python-headless"
+)
+"""The command that installs it (README, "Installation notes"): ``--no-deps``, as its metadata
+pins numpy<2 and pulls jax and a second OpenCV, with the dependencies its Face Mesh needs."""
 
 _LANDMARK_RECORD = np.dtype(
     [
@@ -39,6 +55,43 @@ def mediapipe_version() -> str:
         return "not installed"
 
 
+def _missing(module: str) -> MissingDependencyError:
+    what = "is not installed" if module == "mediapipe" else f"cannot import {module!r}"
+    return MissingDependencyError(
+        f"MediaPipe Face Mesh (landmark extraction, the demo, predict, explain) needs "
+        f"{MEDIAPIPE_REQUIREMENT}, and MediaPipe {what}: install it with "
+        f"{MEDIAPIPE_INSTALL} (README, 'Installation notes')"
+    )
+
+
+def require_mediapipe() -> None:
+    """Raise :class:`~emoflow.errors.MissingDependencyError`, whose message is the install
+    command, when MediaPipe is not installed (checked without importing it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mediapipe") is None:
+        raise _missing("mediapipe")
+
+
+@contextmanager
+def _mediapipe_imports() -> Iterator[None]:
+    """Turn a module that MediaPipe (or MediaPipe itself) lacks into the install command."""
+    try:
+        yield
+    except ModuleNotFoundError as err:
+        raise _missing(err.name or "mediapipe") from err
+
+
+def import_mediapipe(name: str) -> ModuleType:
+    """Import the MediaPipe module ``name`` (e.g. ``mediapipe.python.solutions.face_detection``);
+    without MediaPipe, a :class:`~emoflow.errors.MissingDependencyError` with the install
+    command instead of a ``ModuleNotFoundError``."""
+    import importlib
+
+    with _mediapipe_imports():
+        return importlib.import_module(name)
+
+
 def model_description(refine_landmarks: bool) -> str:
     """The ``emoflow.model`` metadata value for the given Face Mesh setting."""
     return f"face_mesh refine_landmarks={refine_landmarks}"
@@ -64,8 +117,7 @@ def landmark_values(face: bytes) -> np.ndarray:
             points[:, 1] = records["y"]
             points[:, 2] = records["z"]
             return points
-    from mediapipe.framework.formats import landmark_pb2
-
+    landmark_pb2 = import_mediapipe("mediapipe.framework.formats.landmark_pb2")
     parsed = landmark_pb2.NormalizedLandmarkList.FromString(face)
     return np.array([(point.x, point.y, point.z) for point in parsed.landmark], dtype=np.float32)
 
@@ -90,10 +142,11 @@ class _FaceMeshGraph:
         min_detection_confidence: float,
         min_tracking_confidence: float,
     ) -> None:
-        from mediapipe.python import packet_creator, packet_getter
-        from mediapipe.python._framework_bindings import _packet_getter, image_frame
-        from mediapipe.python.solution_base import SolutionBase
-        from mediapipe.python.solutions import face_mesh
+        with _mediapipe_imports():
+            from mediapipe.python import packet_creator, packet_getter
+            from mediapipe.python._framework_bindings import _packet_getter, image_frame
+            from mediapipe.python.solution_base import SolutionBase
+            from mediapipe.python.solutions import face_mesh
 
         self._solution = SolutionBase(
             binary_graph_path=face_mesh._BINARYPB_FILE_PATH,

@@ -30,7 +30,13 @@ from typing import Any, NamedTuple, Self
 import numpy as np
 
 from emoflow.errors import ConfigError
-from emoflow.facemesh._graph import FLUSH_FRAME, _FaceMeshGraph, landmark_values, model_description
+from emoflow.facemesh._graph import (
+    FLUSH_FRAME,
+    _FaceMeshGraph,
+    import_mediapipe,
+    landmark_values,
+    model_description,
+)
 from emoflow.facemesh.faces import (
     CROP_SCALE_DETECTION,
     CROP_SCALE_LANDMARKS,
@@ -264,8 +270,7 @@ class FaceMeshTracker:
 
     def _ready_detector(self) -> Any:
         if self._detector is None:
-            from mediapipe.python.solutions import face_detection
-
+            face_detection = import_mediapipe("mediapipe.python.solutions.face_detection")
             self._detector = face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_detection_confidence
             )

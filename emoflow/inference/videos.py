@@ -85,8 +85,9 @@ class FaceCounter:
     def count(self, frame: np.ndarray) -> int:
         """Faces in one RGB frame."""
         if self._detector is None:
-            from mediapipe.python.solutions import face_detection
+            from emoflow.facemesh import import_mediapipe
 
+            face_detection = import_mediapipe("mediapipe.python.solutions.face_detection")
             self._detector = face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_confidence
             )
