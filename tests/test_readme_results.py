@@ -245,3 +245,35 @@ def test_the_readme_shows_what_the_default_demo_produces(default_demo: Path) -> 
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_seed_study_says_plainly_where_ig_guided_pruning_did_not_win() -> None:
+    """The hard-demo block ends with one line per compared procedure counting the emotions'
+    verdicts (the combined row left out): a baseline never beaten is said to be not beaten."""
+    import polars as pl
+
+    spec = importlib.util.spec_from_file_location("seed_study", REPO / "tools" / "seed_study.py")
+    assert spec is not None and spec.loader is not None
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    verdicts = pl.DataFrame(
+        {
+            "emotion": ["anger", "fear", "joy", "combined", "anger", "fear", "joy"],
+            "baseline": ["full"] * 4 + ["mean_difference"] * 3,
+            "verdict": [
+                "win",
+                "loss",
+                "no difference shown",
+                "win",
+                *["no difference shown"] * 2,
+                "loss",
+            ],
+        }
+    )
+    lines = study.tally(verdicts, ["full", "mean_difference"])
+    assert lines == [
+        "- Against all landmarks, IG-guided pruning beat it in 1 of 3 emotions: 1 wins, 1 "
+        "losses, 1 with no difference shown.",
+        "- Against mean difference, IG-guided pruning did not beat it: 0 wins, 1 losses, 2 with "
+        "no difference shown.",
+    ]

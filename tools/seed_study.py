@@ -112,7 +112,23 @@ def markdown(estimates: pl.DataFrame, differences: pl.DataFrame) -> str:
                 f"{row['verdict']}"
             )
         lines.append(f"| {emotion} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *tally(verdicts, baselines)])
+
+
+def tally(verdicts: pl.DataFrame, baselines: list[str]) -> list[str]:
+    """One plain line per compared procedure: in how many emotions IG-guided pruning won, lost,
+    or showed no difference (the per-emotion verdicts; the combined row left out)."""
+    lines = []
+    for baseline in baselines:
+        own = verdicts.filter((pl.col("baseline") == baseline) & (pl.col("emotion") != COMBINED))
+        wins = own.filter(pl.col("verdict") == "win").height
+        losses = own.filter(pl.col("verdict") == "loss").height
+        beat = f"beat it in {wins} of {own.height} emotions" if wins else "did not beat it"
+        lines.append(
+            f"- Against {NAMES[baseline]}, IG-guided pruning {beat}: {wins} wins, {losses} "
+            f"losses, {own.height - wins - losses} with no difference shown."
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
