@@ -639,7 +639,7 @@ def test_the_report_opens_on_the_results_at_a_glance(run: dict, tmp_path: Path) 
         assert f"<title>{emotion} at a glance</title>" in emotion_page
         assert numbers["at_a_glance"][emotion]["landmarks_chosen_per_outer_fold"] == [60, 90]
     assert "combined (argmax over the emotions&#x27; models)" in page
-    assert "Small test set" in page and '<table class="glance sortable">' in page
+    assert "Small test set" in page and '<div class="sortable"><table class="glance">' in page
     assert "<script>" in page and "http" not in page.split("<script>")[1]  # nothing fetched
     summary_page = (out / "summary.html").read_text()
     assert summary_page.index("Results at a glance") < summary_page.index("Every iteration")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,17 +30,17 @@ td.ids { font-family: monospace; font-size: 12px; max-width: 60em; }
 .note { color: #555; font-size: 13px; } .facts td:first-child { font-weight: 600; }
 .cards { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
 .sub { display: block; color: #555; font-size: 12px; white-space: normal; }
-table.sortable th { cursor: pointer; user-select: none; }
-table.sortable th::after { content: " \\2195"; color: #999; font-size: 11px; }
-table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; color: #222; }
-table.sortable th[aria-sort="descending"]::after { content: " \\25BC"; color: #222; }
+.sortable th { cursor: pointer; user-select: none; }
+.sortable th::after { content: " \\2195"; color: #999; font-size: 11px; }
+.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; color: #222; }
+.sortable th[aria-sort="descending"]::after { content: " \\25BC"; color: #222; }
 tfoot td { border-top: 2px solid #888; background: #f7f7f7; }
 table.glance td:first-child { font-weight: 600; }
 table.glance td:last-child { white-space: nowrap; }
 """
 
 SORT_SCRIPT = r"""
-document.querySelectorAll("table.sortable").forEach(function (table) {
+document.querySelectorAll("div.sortable > table").forEach(function (table) {
   var heads = table.tHead.rows[0].cells;
   function key(row, column) {
     var cell = row.cells[column];
@@ -70,8 +69,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
   });
 });
 """
-"""Sorts a ``table.sortable`` by the clicked column (a cell's ``data-sort`` when it has one,
-else its text; numbers as numbers, before text); rows of a ``tfoot`` stay where they are."""
+"""Sorts a table inside a ``div.sortable`` by the clicked column (a cell's ``data-sort`` when it
+has one, else its text; numbers as numbers, before text); rows of a ``tfoot`` stay where they
+are."""
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,9 @@ def table(
     """An HTML table; numbers right-aligned, ``highlight`` marks rows, ``classes`` columns;
     a cell may be a :class:`Cell`. ``sortable``: a click on a heading sorts the rows
     (:data:`SORT_SCRIPT`); ``footer`` rows stay below them."""
-    names_of_table = " ".join(name for name in (css, "sortable" if sortable else "") if name)
-    opening = f'<table class="{names_of_table}">' if names_of_table else "<table>"
+    opening = f'<table class="{css}">' if css else "<table>"
+    if sortable:  # the table itself stays a plain <table>: the marker is on its container
+        opening = '<div class="sortable">' + opening
     out = [opening, "<thead><tr>", *(f"<th>{esc(h)}</th>" for h in header), "</tr></thead>"]
     out.append("<tbody>")
     for r, row in enumerate(rows):
@@ -155,7 +156,7 @@ def table(
         out.append("<tfoot>")
         out += [f"<tr>{_cells(row, -1, classes, None)}</tr>" for row in footer]
         out.append("</tfoot>")
-    out.append("</table>")
+    out.append("</table></div>" if sortable else "</table>")
     return "".join(out)
 
 
@@ -202,7 +203,7 @@ def warning(lines: Sequence[str], title: str) -> str:
 
 def page(title: str, parts: Iterable[str]) -> str:
     body = "\n".join(part for part in parts if part)
-    sortable = re.search(r'<table class="[^"]*\bsortable\b', body)
+    sortable = '<div class="sortable">' in body
     script = f"<script>{SORT_SCRIPT}</script>" if sortable else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
