@@ -27,17 +27,12 @@ from emoflow.report._text import procedure_name, signed
 from emoflow.report.html import heading, paragraph, table, warning, write_page
 
 __all__ = [
-    "CURVES_FIGURE",
-    "EVIDENCE_PAGE",
     "evidence_numbers",
     "plot_evaluation_curves",
     "report_evidence",
     "statements",
     "write_evidence_page",
 ]
-
-EVIDENCE_PAGE = "evidence.html"
-CURVES_FIGURE = "accuracy_curves.png"
 
 _STYLE = {
     CHAIN: ("tab:blue", "o"),
