@@ -107,6 +107,16 @@ def read_arrow(
     return _load(path, columns, remedy, options)
 
 
+def differing_columns(table: pl.DataFrame, schema: dict[str, Any]) -> list[str]:
+    """The columns that ``table`` lacks, adds or holds in another type than ``schema``, sorted:
+    none when the table is of that schema."""
+    return sorted(
+        name
+        for name in set(schema) | set(table.schema)
+        if schema.get(name) != table.schema.get(name)
+    )
+
+
 def read_parquet(
     path: str | Path, *, what: str = "", missing_hint: str = "", remedy: str = DEFAULT_REMEDY
 ) -> pl.DataFrame:

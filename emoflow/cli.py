@@ -110,12 +110,15 @@ def _landmark_source(source: Path) -> str:
     return "video"
 
 
-def _summary_out(args: argparse.Namespace, table_to_stdout: bool) -> Any:
-    """Where a command prints its JSON summary: stdout, or stderr when the table goes there
-    (``None``: nowhere, with ``--quiet``)."""
-    if not table_to_stdout:
-        return sys.stdout
-    return None if args.quiet else sys.stderr
+def _print_summary(args: argparse.Namespace, summary: dict[str, Any], table: Any) -> None:
+    """Print a command's JSON summary: on stdout, or on stderr when its ``table`` goes there
+    (nowhere, then, with ``--quiet``)."""
+    from emoflow._outputs import is_stdout
+
+    if not is_stdout(table):
+        print(json.dumps(summary), file=sys.stdout)
+    elif not args.quiet:
+        print(json.dumps(summary), file=sys.stderr)
 
 
 def _landmarks(args: argparse.Namespace) -> int:
@@ -168,9 +171,7 @@ def _landmarks(args: argparse.Namespace) -> int:
     printed = {"out": output, **summary}
     if exported:
         printed["csv"] = {key: value for key, value in exported.items() if key != "out"}
-    where = _summary_out(args, is_stdout(output))
-    if where is not None:
-        print(json.dumps(printed), file=where)
+    _print_summary(args, printed, output)
     return 0
 
 
@@ -193,7 +194,6 @@ def _predict(args: argparse.Namespace) -> int:
     require_mediapipe()  # every source predict takes is video: Face Mesh first
     import polars as pl
 
-    from emoflow._outputs import is_stdout
     from emoflow.predict import failed_videos, predict
 
     table = predict(
@@ -218,9 +218,7 @@ def _predict(args: argparse.Namespace) -> int:
         # windows without a face in the videos that were scored: kept, marked in `error`
         kept = table.filter(~pl.col("video_id").is_in(failed))
         summary["windows_not_scored"] = kept.filter(pl.col("score").is_null()).height
-    where = _summary_out(args, is_stdout(args.output))
-    if where is not None:
-        print(json.dumps(summary), file=where)
+    _print_summary(args, summary, args.output)
     return 1 if n_failed else 0
 
 
@@ -228,7 +226,6 @@ def _explain(args: argparse.Namespace) -> int:
     from emoflow.facemesh import require_mediapipe
 
     require_mediapipe()
-    from emoflow._outputs import is_stdout
     from emoflow.explain import explain
 
     stem = Path(args.video).stem
@@ -242,9 +239,7 @@ def _explain(args: argparse.Namespace) -> int:
         progress=_progress(args),
         **_model_arguments(args),
     )
-    where = _summary_out(args, is_stdout(args.table))
-    if where is not None:
-        print(json.dumps(summary), file=where)
+    _print_summary(args, summary, args.table)
     return 0
 
 

@@ -10,7 +10,8 @@ video, the models). Models trained on the synthetic demo say so in the table's
 ``trained_on``, the picture's title, the annotated video, the printed summary and the log.
 
 The video goes through the same :class:`~emoflow.inference.Pipeline` as ``emoflow predict``;
-this module is the command, and keeps its former names importable from here.
+this module is the command (the attribution and the drawing live in
+:mod:`emoflow.inference.relevance` and :mod:`emoflow.inference.drawing`).
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ from emoflow.inference import (
     Pipeline,
     check_face_mode,
     check_suffix,
-    drawing,
     feature_samples,
     find_videos,
     output_format,
-    relevance,
     write_table,
 )
 from emoflow.inference.drawing import (
@@ -184,15 +183,6 @@ def explain(
             note="synthetic demo model" if "synthetic demo" in origins else None,
         )
     return summary
-
-
-def __getattr__(name: str) -> Any:
-    """Names that moved to :mod:`emoflow.inference.relevance` and
-    :mod:`emoflow.inference.drawing`, importable from here as before."""
-    for module in (relevance, drawing):
-        if name in module.__all__:
-            return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["explain"]

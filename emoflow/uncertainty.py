@@ -53,7 +53,6 @@ __all__ = [
     "N_RESAMPLES",
     "TOO_FEW",
     "UNDEFINED",
-    "VERDICTS",
     "WIN",
     "Interval",
     "balanced_accuracy",
@@ -82,8 +81,6 @@ LOSS = "loss"
 NO_DIFFERENCE = "no difference shown"
 UNDEFINED = "undefined"
 TOO_FEW = "too few subjects"
-VERDICTS: tuple[str, ...] = (WIN, LOSS, NO_DIFFERENCE, UNDEFINED, TOO_FEW)
-"""What :func:`verdict` says of a difference."""
 MIN_SUBJECTS = 5
 """Subjects (per data set) below which no interval is given: a bootstrap of 2 subjects has 3
 distinct resamples, and with few clusters the cluster bootstrap under-covers badly."""

@@ -196,10 +196,6 @@ class Frame:
         return self._rgb
 
 
-FrameSlot = Frame
-"""One frame position of a source (:class:`Frame`): calling it gives the RGB frame."""
-
-
 class FrameStream(Iterator[Frame]):
     """The frames of an open source, in order (:class:`Frame` values).
 

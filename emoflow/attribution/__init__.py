@@ -127,9 +127,6 @@ from emoflow.attribution.relevance import (
     weighted_landmark_scores,
 )
 from emoflow.attribution.settings import (
-    AGGREGATES,
-    BASELINES,
-    METHODS,
     QUADRATURES,
     SAMPLE_SETS,
     Aggregate,
@@ -157,16 +154,13 @@ from emoflow.attribution.store import (
 )
 
 __all__ = [
-    "AGGREGATES",
     "AGGREGATIONS",
     "ATTRIBUTION_DIMS",
     "ATTRIBUTION_METHODS",
-    "BASELINES",
     "BASELINE_KINDS",
     "COORD_NAMES",
     "LANDMARK_CHUNK",
     "MAX_BASELINE_CANDIDATES",
-    "METHODS",
     "QUADRATURES",
     "RUNTIME_KEYS",
     "SAMPLE_SETS",

@@ -23,9 +23,6 @@ Method = str
 Aggregate = str
 """A key of :data:`emoflow.attribution.relevance.AGGREGATIONS`."""
 
-BASELINES: tuple[str, ...] = tuple(BASELINE_KINDS)
-METHODS: tuple[str, ...] = tuple(ATTRIBUTION_METHODS)
-AGGREGATES: tuple[str, ...] = tuple(AGGREGATIONS)
 QUADRATURES: tuple[str, ...] = allowed_values("attribution.quadrature")
 SAMPLE_SETS: tuple[str, ...] = allowed_values("attribution.samples")
 

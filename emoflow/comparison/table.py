@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow._tables import read_parquet, write_parquet
+from emoflow._tables import differing_columns, read_parquet, write_parquet
 from emoflow.errors import InputError
 
 __all__ = [
@@ -75,12 +75,8 @@ def read_comparison(path: str | Path) -> pl.DataFrame:
     """A comparison table as :func:`write_comparison` wrote it; an :class:`InputError` names
     the file when it is missing, unreadable or has other columns or types."""
     table = read_parquet(path, what="comparison table", remedy=_REMEDY)
-    if dict(table.schema) != COMPARISON_SCHEMA:
-        wrong = sorted(
-            name
-            for name in set(COMPARISON_SCHEMA) | set(table.schema)
-            if COMPARISON_SCHEMA.get(name) != table.schema.get(name)
-        )
+    wrong = differing_columns(table, COMPARISON_SCHEMA)
+    if wrong:
         raise InputError(path, f"not a comparison table: column(s) {', '.join(wrong)} differ")
     return table
 

@@ -10,7 +10,6 @@ from emoflow.config._schema import (
     load_schema,
     merge_config,
     non_finite_numbers,
-    prepare_config,
     validate_config,
     workflow_defaults,
 )
@@ -31,7 +30,6 @@ __all__ = [
     "memory_problems",
     "merge_config",
     "non_finite_numbers",
-    "prepare_config",
     "section_schema",
     "validate_config",
     "workflow_defaults",

@@ -68,15 +68,6 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     return dict(yaml.load(Path(path).read_text(), Loader=loader))
 
 
-def prepare_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:
-    """Coerce command-line strings in ``config`` in place (Snakemake then validates it)."""
-    if not isinstance(config, dict):
-        raise ConfigError(f"the configuration must be a mapping, got {type(config).__name__}")
-    coerced = coerce_to_schema(config, load_schema(schema_path))
-    config.clear()
-    config.update(coerced)
-
-
 # -- validation ------------------------------------------------------------------------------
 MAX_LISTED_VALUES = 12
 """How many allowed values or keys a message lists before summarising."""

@@ -41,17 +41,21 @@ COMBINED = "combined"
 FULL = "full"
 """The procedure that keeps every landmark (iteration 0)."""
 
-ESTIMATE_SCHEMA: dict[str, Any] = {
-    "emotion": pl.String,
-    "scope": pl.String,
-    "procedure": pl.String,
-    "estimate": pl.Float64,
+_WHERE: dict[str, Any] = {"emotion": pl.String, "scope": pl.String, "procedure": pl.String}
+_INTERVAL: dict[str, Any] = {
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "n_subjects": pl.Int64,
     "n_samples": pl.Int64,
     "n_runs": pl.Int64,
     "n_undefined": pl.Int64,
+}
+"""The columns of both tables of intervals: which estimate, and its interval."""
+
+ESTIMATE_SCHEMA: dict[str, Any] = {
+    **_WHERE,
+    "estimate": pl.Float64,
+    **_INTERVAL,
     "n_landmarks": pl.List(pl.Int64),
 }
 """Balanced accuracy of one procedure: ``scope`` is ``nested`` (outer folds of the
@@ -61,17 +65,10 @@ optimistic); ``n_landmarks`` the count chosen in each outer fold (nested) or the
 model's."""
 
 DIFFERENCE_SCHEMA: dict[str, Any] = {
-    "emotion": pl.String,
-    "scope": pl.String,
-    "procedure": pl.String,
+    **_WHERE,
     "baseline": pl.String,
     "difference": pl.Float64,
-    "ci_low": pl.Float64,
-    "ci_high": pl.Float64,
-    "n_subjects": pl.Int64,
-    "n_samples": pl.Int64,
-    "n_runs": pl.Int64,
-    "n_undefined": pl.Int64,
+    **_INTERVAL,
     "verdict": pl.String,
 }
 """``procedure`` − ``baseline`` in balanced accuracy, resampled paired, and its verdict."""
@@ -206,6 +203,18 @@ def _combined_values(samples: _Samples, rows: pl.DataFrame, emotions: Sequence[s
     return samples.statistic(samples.truth, predicted)
 
 
+def _interval_values(found: Interval, samples: _Samples) -> dict[str, Any]:
+    """A row's :data:`_INTERVAL` columns."""
+    return {
+        "ci_low": found.low,
+        "ci_high": found.high,
+        "n_subjects": samples.n_subjects,
+        "n_samples": len(samples.subjects),
+        "n_runs": found.n_datasets,
+        "n_undefined": found.n_undefined,
+    }
+
+
 def _estimate_row(
     emotion: str,
     scope: str,
@@ -219,12 +228,7 @@ def _estimate_row(
         "scope": scope,
         "procedure": procedure,
         "estimate": found.estimate,
-        "ci_low": found.low,
-        "ci_high": found.high,
-        "n_subjects": samples.n_subjects,
-        "n_samples": len(samples.subjects),
-        "n_runs": found.n_datasets,
-        "n_undefined": found.n_undefined,
+        **_interval_values(found, samples),
         "n_landmarks": [int(c) for c in counts],
     }
 
@@ -243,12 +247,7 @@ def _difference_row(
         "procedure": procedure,
         "baseline": baseline,
         "difference": found.estimate,
-        "ci_low": found.low,
-        "ci_high": found.high,
-        "n_subjects": samples.n_subjects,
-        "n_samples": len(samples.subjects),
-        "n_runs": found.n_datasets,
-        "n_undefined": found.n_undefined,
+        **_interval_values(found, samples),
         "verdict": verdict(found),
     }
 

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from emoflow.comparison.table import read_comparison
@@ -204,8 +203,3 @@ def chosen_counts(predictions: pl.DataFrame, ranking: str, emotion: str) -> list
         .sort("seed", "outer_fold", nulls_last=False)
     )
     return [int(v) for v in rows["n_landmarks"].to_numpy()]
-
-
-def as_arrays(rows: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Columns of prediction rows as NumPy arrays."""
-    return {name: rows[name].to_numpy() for name in rows.columns}

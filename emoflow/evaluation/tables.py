@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from emoflow._tables import read_parquet, write_parquet
+from emoflow._tables import differing_columns, read_parquet, write_parquet
 from emoflow.errors import InputError
 from emoflow.evaluation.estimates import CURVE_SCHEMA, DIFFERENCE_SCHEMA, ESTIMATE_SCHEMA
 from emoflow.evaluation.outer import PREDICTION_SCHEMA
@@ -47,13 +47,8 @@ def read_evaluation(kind: str, path: str | Path) -> pl.DataFrame:
     """One evaluation table as :func:`write_evaluation` wrote it; an :class:`InputError` names
     the file when it is missing, damaged or of another schema."""
     table = read_parquet(path, what=f"{kind} table", remedy=_REMEDY)
-    schema = TABLES[kind]
-    if dict(table.schema) != schema:
-        wrong = sorted(
-            name
-            for name in set(schema) | set(table.schema)
-            if schema.get(name) != table.schema.get(name)
-        )
+    wrong = differing_columns(table, TABLES[kind])
+    if wrong:
         raise InputError(path, f"not an evaluation {kind} table: column(s) {wrong} differ")
     return table
 

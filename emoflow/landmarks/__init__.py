@@ -31,7 +31,6 @@ from emoflow.landmarks.importers import (
     DEFAULT_IMPORT_FPS,
     coordinate_columns,
     import_landmarks,
-    read_landmark_csv,
 )
 from emoflow.landmarks.reader import (
     landmark_files,
@@ -42,7 +41,6 @@ from emoflow.landmarks.reader import (
 )
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
-    LANDMARKS_TYPE,
     POINT_TYPE,
     REQUIRED_COLUMNS,
     decoding_problems,
@@ -57,7 +55,6 @@ __all__ = [
     "COORDINATE_UNITS",
     "DEFAULT_IMPORT_FPS",
     "FACE_POLICIES",
-    "LANDMARKS_TYPE",
     "LANDMARK_FORMATS",
     "LANDMARK_SCHEMA",
     "MANIFEST_IMPORT_COLUMNS",
@@ -83,7 +80,6 @@ __all__ = [
     "landmarks_array",
     "model_description",
     "plan_shards",
-    "read_landmark_csv",
     "read_landmarks",
     "read_video_records",
     "schema_metadata",

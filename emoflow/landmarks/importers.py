@@ -202,11 +202,6 @@ def _pyfeat_video_ids(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_landmark_csv(path: str | Path, layout: str = "auto") -> pl.DataFrame:
-    """Read a one-row-per-frame landmark CSV/TSV (see :func:`parse_landmark_csv`)."""
-    return parse_landmark_csv(path, layout)[0]
-
-
 def _rows_of_video(ids: Sequence[str], video_id: str, source: Path) -> tuple[str | None, list[str]]:
     """Which ``video_id`` value of a landmark file holds ``video_id``'s rows.
 

@@ -94,9 +94,6 @@ def landmark_schema(n_points: int = N_LANDMARKS) -> pa.Schema:
     )
 
 
-LANDMARKS_TYPE = landmarks_type(N_LANDMARKS)
-"""One MediaPipe face: fixed-size list of 478 points."""
-
 LANDMARK_SCHEMA = landmark_schema(N_LANDMARKS)
 """Columns of a MediaPipe landmarks table (without the per-file metadata, see
 :func:`schema_metadata`)."""

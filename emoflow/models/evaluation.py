@@ -12,12 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emoflow.metrics import (
-    BINARY_METRICS,
-    UNDEFINED,
     binary_metrics,
-    confusion_matrix,
-    format_score,
-    is_defined,
     multiclass_metrics,
     roc_auc,
     subject_folds,
@@ -29,12 +24,7 @@ if TYPE_CHECKING:
     from emoflow.models._base import BaseModel
 
 __all__ = [
-    "BINARY_METRICS",
-    "UNDEFINED",
     "binary_metrics",
-    "confusion_matrix",
-    "format_score",
-    "is_defined",
     "multiclass_metrics",
     "roc_auc",
     "subject_folds",

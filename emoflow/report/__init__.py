@@ -19,16 +19,11 @@ here), which ``emoflow predict`` shares.
 """
 
 from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
+from emoflow.report.confusion import plot_confusion_matrices, plot_selected_confusions
 from emoflow.report.data import DataQuality, load_data_quality
 from emoflow.report.evidence import report_evidence, write_evidence_page
-from emoflow.report.figures import (
-    plot_accuracy_vs_landmarks,
-    plot_confusion_matrices,
-    plot_cost_vs_landmarks,
-    plot_relevance_on_face,
-    plot_selected_confusions,
-    plot_selected_landmarks,
-)
+from emoflow.report.faces import plot_relevance_on_face, plot_selected_landmarks
+from emoflow.report.figures import plot_accuracy_vs_landmarks, plot_cost_vs_landmarks
 from emoflow.report.glance import GLANCE_EMOTION_PAGE, GLANCE_PAGE, write_glance_pages
 from emoflow.report.inputs import ReportInputs, load_report_inputs, read_ground_truth
 from emoflow.report.pages import PAGES

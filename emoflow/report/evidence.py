@@ -22,13 +22,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow.evaluation import MIN_SUBJECTS
-from emoflow.report._text import signed
+from emoflow.evaluation import CHAIN, COMBINED, FULL, MIN_SUBJECTS
+from emoflow.report._text import procedure_name, signed
 from emoflow.report.html import heading, paragraph, table, warning, write_page
 
 __all__ = [
-    "CURVES_FIGURE",
-    "EVIDENCE_PAGE",
     "evidence_numbers",
     "plot_evaluation_curves",
     "report_evidence",
@@ -36,21 +34,6 @@ __all__ = [
     "write_evidence_page",
 ]
 
-EVIDENCE_PAGE = "evidence.html"
-CURVES_FIGURE = "accuracy_curves.png"
-
-CHAIN, FULL, COMBINED = "ig_guided", "full", "combined"
-"""The evaluation's names (emoflow.evaluation): the IG-guided chain, the full landmark set,
-the combined (argmax) classifier."""
-
-_NAMES = {
-    FULL: "all landmarks",
-    CHAIN: "IG-guided pruning",
-    "vanilla_ig": "vanilla IG pruning",
-    "mean_difference": "class-mean difference (model-free)",
-    "motion": "motion statistic (model-free)",
-    "random": "random landmarks",
-}
 _STYLE = {
     CHAIN: ("tab:blue", "o"),
     "vanilla_ig": ("tab:orange", "s"),
@@ -59,6 +42,15 @@ _STYLE = {
     "random": ("tab:grey", "x"),
 }
 MODEL_FREE = ("mean_difference", "motion")
+_DEPLOYED_HEADER = (
+    "emotion",
+    "all landmarks",
+    "landmarks",
+    "selected",
+    "landmarks",
+    "subjects / samples",
+)
+"""The columns of the deployed models' tables (held-out test, the chain's cross-validation)."""
 
 
 def _finite(value: Any) -> bool:
@@ -82,17 +74,14 @@ def difference_text(row: dict[str, Any]) -> str:
     return f"{signed(row['difference'])} [{signed(row['ci_low'])}, {signed(row['ci_high'])}]"
 
 
-def name_of(procedure: str) -> str:
-    return _NAMES.get(procedure, procedure)
-
-
 def statements(differences: pl.DataFrame, scope: str = "nested") -> list[str]:
     """One plain sentence per difference of ``scope``: what the data support."""
     lines = []
     for row in differences.filter(pl.col("scope") == scope).iter_rows(named=True):
         verdict = row["verdict"]
         subject = (
-            f"{row['emotion']}: {name_of(row['procedure'])} against {name_of(row['baseline'])}"
+            f"{row['emotion']}: {procedure_name(row['procedure'])} "
+            f"against {procedure_name(row['baseline'])}"
         )
         if verdict == "win":
             said = "better"
@@ -133,7 +122,7 @@ def _conclusions(differences: pl.DataFrame) -> list[str]:
         n = sum(tally.values())
         wins, losses = tally.get("win", 0), tally.get("loss", 0)
         line = (
-            f"IG-guided against {name_of(baseline)}: better for {wins} of {n} emotions, "
+            f"IG-guided against {procedure_name(baseline)}: better for {wins} of {n} emotions, "
             f"worse for {losses}."
         )
         if baseline in MODEL_FREE and wins == 0:
@@ -177,7 +166,7 @@ def write_evidence_page(
     procedures = [FULL, CHAIN, *sorted(set(nested["procedure"].to_list()) - {FULL, CHAIN})]
     header = ["emotion"]
     for procedure in procedures:
-        header += [name_of(procedure), "landmarks per fold"]
+        header += [procedure_name(procedure), "landmarks per fold"]
     header.append("subjects / samples")
     conclusions = _conclusions(differences)
     parts = [
@@ -204,14 +193,7 @@ def write_evidence_page(
         parts += [
             heading("The deployed models on the held-out test subjects"),
             table(
-                [
-                    "emotion",
-                    "all landmarks",
-                    "landmarks",
-                    "selected",
-                    "landmarks",
-                    "subjects / samples",
-                ],
+                list(_DEPLOYED_HEADER),
                 _estimate_rows(estimates, "test", [FULL, CHAIN]),
             ),
             warning(
@@ -236,14 +218,7 @@ def write_evidence_page(
                 "note",
             ),
             table(
-                [
-                    "emotion",
-                    "all landmarks",
-                    "landmarks",
-                    "selected",
-                    "landmarks",
-                    "subjects / samples",
-                ],
+                list(_DEPLOYED_HEADER),
                 _estimate_rows(estimates, "validation", [FULL, CHAIN]),
             ),
         ]
@@ -305,7 +280,9 @@ def plot_evaluation_curves(curves: pl.DataFrame, path: str | Path) -> None:
                 x = line["n_landmarks"].to_numpy()
                 y = line["estimate"].to_numpy()
                 low, high = line["ci_low"].to_numpy(), line["ci_high"].to_numpy()
-                axis.plot(x, y, marker=marker, color=colour, label=name_of(ranking), lw=1.5, ms=4)
+                axis.plot(
+                    x, y, marker=marker, color=colour, label=procedure_name(ranking), lw=1.5, ms=4
+                )
                 if np.isfinite(low).any():
                     axis.fill_between(x, low, high, color=colour, alpha=0.12, lw=0)
                 counts |= {round(float(v)) for v in x}

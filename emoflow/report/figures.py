@@ -1,7 +1,6 @@
-"""The report's figures of accuracy and cost against landmarks kept; the figures on the face
-(:mod:`emoflow.report.faces`) and the confusion matrices (:mod:`emoflow.report.confusion`)
-are re-exported here.
-"""
+"""The report's figures of accuracy and cost against landmarks kept (the figures on the face
+are drawn by :mod:`emoflow.report.faces`, the confusion matrices by
+:mod:`emoflow.report.confusion`)."""
 
 from __future__ import annotations
 
@@ -23,8 +22,6 @@ from emoflow.report._drawing import (
     panels,
     save,
 )
-from emoflow.report.confusion import plot_confusion_matrices, plot_selected_confusions
-from emoflow.report.faces import plot_relevance_on_face, plot_selected_landmarks
 from emoflow.report.inputs import ReportInputs
 from emoflow.report.outcomes import fold_scores
 from emoflow.report.tables import full_and_selected
@@ -347,11 +344,4 @@ def plot_cost_vs_landmarks(
     save(figure, path)
 
 
-__all__ = [
-    "plot_accuracy_vs_landmarks",
-    "plot_confusion_matrices",
-    "plot_cost_vs_landmarks",
-    "plot_relevance_on_face",
-    "plot_selected_confusions",
-    "plot_selected_landmarks",
-]
+__all__ = ["plot_accuracy_vs_landmarks", "plot_cost_vs_landmarks"]

@@ -24,7 +24,8 @@ from typing import Any
 
 import polars as pl
 
-from emoflow.report._text import signed
+from emoflow.evaluation import CHAIN, COMBINED, FULL, MIN_SUBJECTS
+from emoflow.report._text import procedure_name, signed
 from emoflow.report.html import Cell, facts, heading, paragraph, percent, table, warning, write_page
 from emoflow.report.inputs import ReportInputs, full_and_selected
 from emoflow.report.regions import MODELS, shares
@@ -44,16 +45,6 @@ GLANCE_EMOTION_PAGE = "at_a_glance_{emotion}.html"
 TOP_REGIONS = 3
 """Face regions named per emotion (the largest shares of the selected model's relevance)."""
 
-FULL, CHAIN, COMBINED = "full", "ig_guided", "combined"
-"""The evaluation's names (:mod:`emoflow.evaluation`)."""
-_PROCEDURES = {
-    FULL: "all landmarks",
-    CHAIN: "IG-guided pruning",
-    "vanilla_ig": "vanilla IG pruning",
-    "mean_difference": "class-mean difference (model-free)",
-    "motion": "motion statistic (model-free)",
-    "random": "random landmarks",
-}
 _SCOPES = {
     "nested": "nested (outer folds: subjects the procedure never saw)",
     "validation": "deployed chain's cross-validation (the count was chosen on it: optimistic)",
@@ -107,12 +98,6 @@ def _clean(value: Any) -> Any:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
-def _min_subjects() -> int:
-    from emoflow.evaluation import MIN_SUBJECTS
-
-    return int(MIN_SUBJECTS)
-
-
 def interval(row: dict[str, Any] | None) -> str:
     """``0.912 [0.850, 0.967]``; ``0.912 (no interval)``; ``n/a``."""
     if row is None or not _finite(row["estimate"]):
@@ -128,8 +113,8 @@ def counts(row: dict[str, Any] | None) -> str:
         return ""
     n = f"n = {row['n_subjects']} subjects, {row['n_samples']} videos"
     if _finite(row["estimate"]) and not (_finite(row["ci_low"]) and _finite(row["ci_high"])):
-        if row["n_subjects"] < _min_subjects():
-            n += f": too few subjects for an interval (≥ {_min_subjects()})"
+        if row["n_subjects"] < MIN_SUBJECTS:
+            n += f": too few subjects for an interval (≥ {MIN_SUBJECTS})"
     return n
 
 
@@ -381,7 +366,7 @@ def _headline(inputs: ReportInputs, evaluation: Evaluation | None) -> list[str]:
             warning(
                 [
                     f"The held-out test has {fewest} subject(s): too few for an interval "
-                    f"(at least {_min_subjects()} are needed). Its numbers check that the "
+                    f"(at least {MIN_SUBJECTS} are needed). Its numbers check that the "
                     "deployed models run on new people; the nested estimates, with their "
                     "intervals, are the ones to report."
                 ],
@@ -435,7 +420,7 @@ def _emotion_page(
                 rows.append(
                     [
                         _SCOPES[scope] if scope in _SCOPES else scope,
-                        _PROCEDURES.get(procedure, procedure),
+                        procedure_name(procedure),
                         Cell(interval(row), sort=row["estimate"]),
                         landmarks,
                         row["n_subjects"],
@@ -471,8 +456,8 @@ def _emotion_page(
                     [
                         [
                             row["scope"],
-                            f"{_PROCEDURES.get(row['procedure'], row['procedure'])} − "
-                            f"{_PROCEDURES.get(row['baseline'], row['baseline'])}",
+                            f"{procedure_name(row['procedure'])} − "
+                            f"{procedure_name(row['baseline'])}",
                             Cell(difference_text(row), sort=row["difference"]),
                             row["n_subjects"],
                         ]

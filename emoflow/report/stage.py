@@ -50,15 +50,13 @@ from emoflow._atomic import atomic_path, write_json
 from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import DataError, InputError
 from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE, plotting
-from emoflow.report.faces import relevance_figure_paths
-from emoflow.report.figures import (
-    plot_accuracy_vs_landmarks,
-    plot_confusion_matrices,
-    plot_cost_vs_landmarks,
+from emoflow.report.confusion import plot_confusion_matrices, plot_selected_confusions
+from emoflow.report.faces import (
     plot_relevance_on_face,
-    plot_selected_confusions,
     plot_selected_landmarks,
+    relevance_figure_paths,
 )
+from emoflow.report.figures import plot_accuracy_vs_landmarks, plot_cost_vs_landmarks
 from emoflow.report.glance import (
     GLANCE_EMOTION_PAGE,
     Evaluation,
