@@ -272,8 +272,8 @@ def test_the_seed_study_says_plainly_where_ig_guided_pruning_did_not_win() -> No
     )
     lines = study.tally(verdicts, ["full", "mean_difference"])
     assert lines == [
-        "- Against all landmarks, IG-guided pruning beat it in 1 of 3 emotions: 1 wins, 1 "
-        "losses, 1 with no difference shown.",
-        "- Against mean difference, IG-guided pruning did not beat it: 0 wins, 1 losses, 2 with "
+        "- Against all landmarks, IG-guided pruning beat it in 1 of 3 emotions: 1 win, 1 "
+        "loss, 1 with no difference shown.",
+        "- Against mean difference, IG-guided pruning did not beat it: 0 wins, 1 loss, 2 with "
         "no difference shown.",
     ]

@@ -115,6 +115,10 @@ def markdown(estimates: pl.DataFrame, differences: pl.DataFrame) -> str:
     return "\n".join([*lines, "", *tally(verdicts, baselines)])
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
+
+
 def tally(verdicts: pl.DataFrame, baselines: list[str]) -> list[str]:
     """One plain line per compared procedure: in how many emotions IG-guided pruning won, lost,
     or showed no difference (the per-emotion verdicts; the combined row left out)."""
@@ -125,8 +129,8 @@ def tally(verdicts: pl.DataFrame, baselines: list[str]) -> list[str]:
         losses = own.filter(pl.col("verdict") == "loss").height
         beat = f"beat it in {wins} of {own.height} emotions" if wins else "did not beat it"
         lines.append(
-            f"- Against {NAMES[baseline]}, IG-guided pruning {beat}: {wins} wins, {losses} "
-            f"losses, {own.height - wins - losses} with no difference shown."
+            f"- Against {NAMES[baseline]}, IG-guided pruning {beat}: {_count(wins, 'win')}, "
+            f"{_count(losses, 'loss')}, {own.height - wins - losses} with no difference shown."
         )
     return lines
 
