@@ -4,8 +4,8 @@ shared development kernel (issue 26), side by side in one run.
 Usage::
 
     .venv/bin/python benchmarks/training_scale.py [--sizes 1408 2816 5632 11264]
-        [--baseline-rev REV] [--no-baseline] [--threads 2] [--emotion happiness]
-        [--json out.json]
+        [--baseline-rev REV] [--no-baseline] [--baseline-sizes 1408 2816 5632]
+        [--threads 2] [--emotion happiness] [--json out.json]
 
 Each size is a synthetic feature store of the demo's sample shape (8 frames × 478 landmarks
 × 3; :func:`emoflow.synthetic.planted_features`, 8 emotions, 4 repetitions per subject and
@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1408, 2816, 5632])
     parser.add_argument("--baseline-rev", default=None)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--baseline-sizes", type=int, nargs="+", default=None, help="default: every size"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--emotion", default="happiness")
     parser.add_argument("--json", type=Path, default=None)
@@ -196,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
             )
             for label, tree in trees:
+                if label == "before" and n not in (args.baseline_sizes or args.sizes):
+                    continue
                 out = folder / label
                 out.mkdir()
                 stdout, process_cpu = _python(
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                     f" {process_cpu:>13.1f} {row['peak_gb']:>8.2f}",
                     flush=True,
                 )
-            if len(trees) == 2:
+            if len(rows) > 1 and rows[-2]["samples"] == n:
                 before, after = rows[-2], rows[-1]
                 after["score_distance"] = _distance(
                     folder / "before" / "scores.parquet", folder / "after" / "scores.parquet"
