@@ -14,9 +14,9 @@ later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`
 and attributes (:func:`train_and_attribute`). Its outputs stay separate files, each written by
 its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`, :mod:`emoflow.attribution`).
 
-A job reads the feature store once (:class:`SplitData`: the split's training protocol, whose
-development samples the attribution reads too), and the emotions of a job that train on the
-same landmarks (iteration 0) share the development kernel
+A job's training reads the feature store once (:class:`SplitData`: the split's training
+protocol), and the emotions of a job that train on the same landmarks (iteration 0) share the
+development kernel
 (:class:`emoflow.models.SharedProducts`).
 """
 

@@ -37,7 +37,8 @@ Against fitting each subset from scratch (:meth:`RandomizedDeepNetwork.fit`,
 are float64 sums of the float32 inputs (where a fit from scratch rounds the standardised inputs
 to float32 first), the mean is the exact float64 mean (stored as float32, as a fit stores it),
 and the λ-path is solved by Cholesky instead of an eigendecomposition
-(``tests/test_training.py`` holds the decision functions within :data:`SCORE_TOLERANCE`).
+(``tests/test_training_kernel.py`` holds the decision functions within
+:data:`SCORE_TOLERANCE`).
 
 Where the products do not apply — another model kind, ``standardise: feature`` (a scale per
 input cannot be taken out of ``G``), or a subset at least as large as the design is wide (the
