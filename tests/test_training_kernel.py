@@ -211,3 +211,23 @@ def test_train_iteration_matches_the_path_without_shared_products(
             assert _relative(b, a) < SCORE_TOLERANCE * 10, column
         else:
             assert old_scores[column].to_list() == new_scores[column].to_list(), column
+
+
+def test_the_ridge_path_solves_what_cholesky_cannot_factor() -> None:
+    import torch
+
+    from emoflow.models._kernel import _dual_path
+
+    rng = np.random.default_rng(1)
+    a = torch.as_tensor(rng.standard_normal((6, 6)))
+    kernel = a @ a.T
+    kernel[0, 0] = -50.0  # indefinite: K + λI is not positive definite for small λ
+    targets = torch.as_tensor(rng.standard_normal(6))
+    ridges = [0.1, 1.0, 100.0]
+    given = kernel.clone()
+    solutions = _dual_path(given, targets, ridges)
+    assert solutions is not None and torch.equal(given, kernel)  # K itself is kept
+    for j, ridge in enumerate(ridges):
+        expected = torch.linalg.solve(kernel + ridge * torch.eye(6, dtype=kernel.dtype), targets)
+        torch.testing.assert_close(solutions[:, j], expected)
+    assert _dual_path(kernel.clone(), targets, [0.1], in_place=True) is None  # rebuild K

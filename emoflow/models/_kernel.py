@@ -438,10 +438,13 @@ def _dual_path(
 ) -> torch.Tensor | None:
     """``(K + λI)⁻¹ W½y`` for each λ, ``(m, len(ridges))``, for a weighted kernel ``K``.
 
-    One Cholesky factorisation per λ, of a copy of ``K`` (with ``in_place``, of ``K`` itself,
-    which is then lost); one eigendecomposition for :data:`EIGH_FROM` or more λ. A
-    factorisation that fails (``K + λI`` not positive definite to rounding) is solved by LU
-    on the intact ``K``; with ``in_place``, ``None`` is returned instead (rebuild ``K``).
+    One Cholesky factorisation per λ, of ``K + λI`` in one working copy of ``K`` (with
+    ``in_place``, in ``K`` itself, which is then lost: one λ only); one eigendecomposition for
+    :data:`EIGH_FROM` or more λ. The factorisation works on the column-major view of the
+    row-major (symmetric) matrix, so LAPACK factors it where it lies, and the solves are two
+    triangular ones (``cholesky_solve`` and a row-major factor each copy the matrix). A
+    factorisation that fails (``K + λI`` not positive definite to rounding) is solved by LU on
+    ``K + λI``; with ``in_place``, ``None`` is returned instead (rebuild ``K``).
     """
     m = len(kernel)
     rhs = weighted_targets[:, None]
@@ -450,18 +453,24 @@ def _dual_path(
         ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=kernel.device)
         projected = eigenvectors.T @ weighted_targets
         return eigenvectors @ (projected[:, None] / (eigenvalues[:, None] + ridge_t[None, :]))
+    if in_place and len(ridges) != 1:
+        raise ValueError("an in-place factorisation serves one λ")
     solutions = torch.empty(m, len(ridges), dtype=kernel.dtype, device=kernel.device)
     info = torch.empty((), dtype=torch.int32, device=kernel.device)
+    work = kernel if in_place else torch.empty_like(kernel)
     for j, ridge in enumerate(ridges):
-        factor = kernel if in_place else kernel.clone()
-        factor.diagonal().add_(ridge)
+        if not in_place:
+            work.copy_(kernel)
+        work.diagonal().add_(ridge)
+        factor = work.mT  # column-major: the same matrix, factored in its own storage
         torch.linalg.cholesky_ex(factor, out=(factor, info))
         if int(info) == 0:
-            solutions[:, j] = torch.cholesky_solve(rhs, factor)[:, 0]
+            half = torch.linalg.solve_triangular(factor, rhs, upper=False)
+            solutions[:, j] = torch.linalg.solve_triangular(factor.mT, half, upper=True)[:, 0]
         elif in_place:
             return None
         else:
-            shifted = kernel.clone()
-            shifted.diagonal().add_(ridge)
-            solutions[:, j] = torch.linalg.solve(shifted, rhs)[:, 0]
+            work.copy_(kernel)
+            work.diagonal().add_(ridge)
+            solutions[:, j] = torch.linalg.solve(work, rhs)[:, 0]
     return solutions
