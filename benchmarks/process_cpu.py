@@ -1,9 +1,8 @@
 """CPU time of every process of a run, each measured by itself at its exit (not sampled).
 
 Snakemake's ``benchmark:`` files sample a job's processes every few seconds and miss what a
-short job spends between samples and what its children spend (16–42 % of the demo's CPU was
-missing from them). Here every Python process started below the benchmark records its own CPU
-time when it exits, split into
+short job spends between samples and what its children spend. Here every Python process
+started below the benchmark records its own CPU time when it exits, split into
 
 - ``startup``: the interpreter's start until ``site`` imports ``sitecustomize`` (this hook);
 - ``imports``: every ``import`` (and :func:`importlib.import_module`) that loads a module,
