@@ -18,14 +18,16 @@ Both trees' packages are byte-compiled first (``compileall``), as ``make setup``
 neither pays for compiling its modules in every job. With ``--repeat N`` the trees take turns
 N times (before, this, before, this, …), so a slow spell of a shared machine hits both; the
 medians and their ratios close the table. It prints wall time and the CPU time of the whole
-process tree side by side. Compare figures of one run only.
+process tree side by side, and under each run the CPU of every process measured by the process
+itself at its exit, by role (the workflow's rules, the scheduler), split into start-up, imports
+and work (``benchmarks/process_cpu.py``; not Snakemake's ``benchmark:`` files, which sample a
+job every few seconds and miss short jobs and their children). Compare figures of one run only.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -34,13 +36,19 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process_cpu import (  # the benchmark module beside this one
+    accounting_env,
+    become_subreaper,
+    format_summary,
+    read_records,
+    reap_orphans,
+    summarise,
+    tree_cpu,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _snakemake(work: Path, env: dict[str, str], args: list[str]) -> None:
@@ -64,7 +72,9 @@ def run_demo(
         shutil.copy(tree / "Snakefile", work / "Snakefile")
         for name in ("workflow", "config"):
             shutil.copytree(tree / name, work / name)
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+        accounting = accounting_env(work / "cpu")  # every Python process records its CPU
+        site = accounting["PYTHONPATH"].split(os.pathsep)[0]
+        env = {**os.environ, **accounting, "PYTHONPATH": os.pathsep.join([site, str(tree)])}
         # each tree's package byte-compiled, as after a first run on a machine that writes
         # bytecode (``make setup``/``make demo`` do it; PYTHONDONTWRITEBYTECODE would
         # otherwise make every job compile the package again)
@@ -72,9 +82,14 @@ def run_demo(
         if start == "results":  # the data set a user already has: not timed
             _snakemake(work, env, ["--cores", str(cores), "--until", "make_demo"])
             shutil.rmtree(work / "results", ignore_errors=True)
-        cpu, begin = _children_cpu(), time.perf_counter()
+        shutil.rmtree(work / "cpu" / "records")
+        (work / "cpu" / "records").mkdir()
+        cpu, begin = tree_cpu(), time.perf_counter()
         _snakemake(work, env, ["--cores", str(cores)])
-        wall, cpu = time.perf_counter() - begin, _children_cpu() - cpu
+        wall = time.perf_counter() - begin
+        reap_orphans()  # the jobs' watchers, adopted by this process (become_subreaper)
+        cpu = tree_cpu() - cpu
+        print(format_summary(summarise(read_records(work / "cpu"), cpu), f"{tree}"), flush=True)
     finally:
         if keep:
             print(f"  results of {tree} kept in {work}/results", flush=True)
@@ -93,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="turns per tree (medians)")
     parser.add_argument("--keep", action="store_true", help="keep every run's folder")
     args = parser.parse_args(argv)
+    become_subreaper()
     trees = (("before", args.before.resolve()), ("this tree", REPO))
     print(f"{'start':>8} {'tree':>10} {'wall s':>8} {'CPU s':>8}", flush=True)
     summary = []

@@ -13,6 +13,11 @@ Each step (:func:`chain_step`) writes the step's landmark set (iteration 0: the 
 later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`), then trains
 and attributes (:func:`train_and_attribute`). Its outputs stay separate files, each written by
 its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`, :mod:`emoflow.attribution`).
+
+A job's training reads the feature store once (:class:`SplitData`: the split's training
+protocol), and the emotions of a job that train on the same landmarks (iteration 0) share the
+development kernel
+(:class:`emoflow.models.SharedProducts`).
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from emoflow.attribution import attribute_emotion
 from emoflow.errors import ConfigError
 from emoflow.landmark_sets import read_landmark_record
 from emoflow.pruning import PruneSettings, initial_landmark_set, prune_iteration
-from emoflow.training import read_metrics, train_emotion, write_metrics
+from emoflow.training import read_metrics, train_emotion, training_protocol, write_metrics
 
 __all__ = [
     "PREVIOUS_OUTPUTS",
     "STEP_OUTPUTS",
+    "SplitData",
     "chain_step",
     "run_chain",
     "start_chains",
@@ -45,6 +51,42 @@ PREVIOUS_OUTPUTS = ("model", "metrics", "scores", "attributions")
 """The outputs of an emotion's previous iteration that a stopped chain carries forward."""
 STEP_OUTPUTS = ("landmarks", *PREVIOUS_OUTPUTS)
 """The files of one step of a chain, by name (:meth:`emoflow.layout.ResultsLayout.step`)."""
+
+
+class SplitData:
+    """What a chain job reads once for all its steps: the feature store, as the split's
+    training protocol (:func:`emoflow.training.training_protocol`: development samples,
+    folds, the held-out or outer-fold samples, the shared products of the landmarks last
+    trained on), built on first use.
+
+    Parameters
+    ----------
+    features_path
+        The feature store.
+    train
+        The ``train`` config section.
+    outer_fold
+        ``None`` for the deployed chain; else the nested evaluation's outer fold.
+    """
+
+    def __init__(
+        self,
+        features_path: str | Path,
+        train: Mapping[str, Any] | None = None,
+        outer_fold: int | None = None,
+    ) -> None:
+        self.features_path = features_path
+        self.train = train
+        self.outer_fold = outer_fold
+        self._protocol: Any = None
+
+    def protocol(self) -> Any:
+        """The split's training protocol, read from the store on first use."""
+        if self._protocol is None:
+            self._protocol = training_protocol(
+                self.features_path, self.train, outer_fold=self.outer_fold
+            )
+        return self._protocol
 
 
 def _carry_forward(
@@ -78,6 +120,7 @@ def train_and_attribute(
     threads: int | None = None,
     previous: Mapping[str, str | Path] | None = None,
     outer_fold: int | None = None,
+    data: SplitData | None = None,
 ) -> dict[str, Any]:
     """Train one emotion's model of one iteration and write its attribution store.
 
@@ -98,6 +141,9 @@ def train_and_attribute(
         ``None`` for the deployed chain; else the outer fold of the nested evaluation whose
         training subjects alone are trained on and attributed (the attribution leaves out the
         subjects the metrics' split names).
+    data
+        The job's :class:`SplitData` of ``features_path``, ``train`` and ``outer_fold`` (read
+        once for all the job's steps); ``None`` reads the store for this step alone.
 
     Returns
     -------
@@ -116,6 +162,9 @@ def train_and_attribute(
             "attributions": attributions_path,
         }
         return _carry_forward(previous, outputs, iteration)
+    if data is None:
+        data = SplitData(features_path, train, outer_fold)
+    protocol = data.protocol()
     metrics = train_emotion(
         features_path,
         landmark_set_path,
@@ -126,7 +175,7 @@ def train_and_attribute(
         train=train,
         iteration=iteration,
         threads=threads,
-        outer_fold=outer_fold,
+        protocol=protocol,
     )
     attribute_emotion(
         features_path,
@@ -162,6 +211,7 @@ def chain_step(
     runtime: Any = None,
     threads: int | None = None,
     outer_fold: int | None = None,
+    data: SplitData | None = None,
 ) -> dict[str, Any]:
     """One step of an emotion's chain: write its landmark set, then train and attribute.
 
@@ -219,6 +269,7 @@ def chain_step(
         threads=threads,
         previous={name: given[name] for name in PREVIOUS_OUTPUTS if name in given},
         outer_fold=outer_fold,
+        data=data,
     )
 
 
@@ -256,6 +307,7 @@ def start_chains(
         Emotion → its metrics record.
     """
     records = {}
+    data = SplitData(features_path, train, outer_fold)
     for emotion, step in steps.items():
         paths = _step_paths(step, f"iteration 0 of {emotion}")
         records[emotion] = chain_step(
@@ -273,6 +325,7 @@ def start_chains(
             runtime=runtime,
             threads=threads,
             outer_fold=outer_fold,
+            data=data,
         )
     return records
 
@@ -305,6 +358,7 @@ def run_chain(
     """
     paths = [_step_paths(step, f"iteration {i} of {emotion}") for i, step in enumerate(steps)]
     records = []
+    data = SplitData(features_path, train, outer_fold)
     for iteration in range(1, len(paths)):
         previous, own = paths[iteration - 1], paths[iteration]
         records.append(
@@ -325,6 +379,7 @@ def run_chain(
                 runtime=runtime,
                 threads=threads,
                 outer_fold=outer_fold,
+                data=data,
             )
         )
     return records

@@ -9,14 +9,17 @@ parameter counts, the search space it offers the inner-fold search) registered i
 * ``mlp``, ``temporal``: :class:`MLPNetwork`, :class:`TemporalConvNetwork`
   (:mod:`emoflow.models.backprop`), trained by backprop with early stopping.
 
-Beside them: Platt calibration (:mod:`~emoflow.models.calibration`), the model-file format
+A training job's fits of the randomized network share the products of its development inputs
+(:class:`SharedProducts`, :mod:`~emoflow.models._kernel`: the kernel built once and sliced
+per fold). Beside them: Platt calibration (:mod:`~emoflow.models.calibration`), the model-file
+format
 (:mod:`~emoflow.models.files`: :func:`save_model`, :func:`load_model`), scoring landmark tables
 with saved models (:mod:`~emoflow.models.apply`: :func:`apply_model`, :func:`apply_models`) and
 evaluation helpers (:mod:`~emoflow.models.evaluation`: timing, and the subject folds and metrics
 of :mod:`emoflow.metrics`).
 """
 
-from emoflow.models._base import BaseModel
+from emoflow.models._base import BaseModel, InputRows
 from emoflow.models._inputs import (
     as_float_array,
     check_training_data,
@@ -24,6 +27,7 @@ from emoflow.models._inputs import (
     resolve_device,
     sample_weights,
 )
+from emoflow.models._kernel import SCORE_TOLERANCE, SharedProducts, SharedRows
 from emoflow.models.apply import apply_model, apply_models
 from emoflow.models.backprop import (
     BackpropNetwork,
@@ -61,14 +65,18 @@ from emoflow.models.rvfl import (
 __all__ = [
     "MODEL_FORMAT",
     "MODEL_KINDS",
+    "SCORE_TOLERANCE",
     "Activation",
     "BackpropNetwork",
     "BackpropSettings",
     "BaseModel",
+    "InputRows",
     "MLPNetwork",
     "NetworkSettings",
     "PlattCalibrator",
     "RandomizedDeepNetwork",
+    "SharedProducts",
+    "SharedRows",
     "TemporalConvNetwork",
     "apply_model",
     "apply_models",

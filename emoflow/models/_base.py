@@ -25,6 +25,7 @@ of inputs (``global``: one scale for all inputs; ``feature``: one per input) and
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar, Self
 
@@ -38,6 +39,15 @@ from emoflow.models._inputs import (
     checked_inputs,
     resolve_device,
 )
+
+
+class InputRows(ABC):
+    """Training inputs given as rows of products computed once for many fits
+    (:class:`emoflow.models.SharedRows`): :meth:`BaseModel.fit` hands the fit to them."""
+
+    @abstractmethod
+    def fit_model(self, model: BaseModel, labels: np.ndarray) -> None:
+        """Fit ``model`` on these rows with 0/1 ``labels``, in place."""
 
 
 class BaseModel(nn.Module):
@@ -146,7 +156,7 @@ class BaseModel(nn.Module):
 
     def fit(
         self,
-        inputs: np.ndarray | torch.Tensor,
+        inputs: np.ndarray | torch.Tensor | InputRows,
         labels: np.ndarray,
         groups: np.ndarray | None = None,
     ) -> Self:
@@ -161,7 +171,13 @@ class BaseModel(nn.Module):
         groups
             Subject of each sample, shape ``(n_samples,)``: a kind that holds out data for
             early stopping holds out whole subjects; the randomized network ignores them.
+
+        ``inputs`` may instead be rows of products shared by many fits (:class:`InputRows`,
+        e.g. :class:`emoflow.models.SharedRows`), which then fit the model themselves.
         """
+        if isinstance(inputs, InputRows):
+            inputs.fit_model(self, labels)
+            return self
         inputs_t, labels_np = self._prepare(inputs, labels)
         self._fit(inputs_t, labels_np, groups)
         return self

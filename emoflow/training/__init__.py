@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     )
     from emoflow.training.gather import confusion_matrix, gather_iteration
     from emoflow.training.iteration import held_out_mask, train_iteration
-    from emoflow.training.per_emotion import section_options, train_emotion
+    from emoflow.training.per_emotion import section_options, train_emotion, training_protocol
 
 _LAZY = {
     "CALIBRATIONS": "cross_validation",
@@ -54,6 +54,7 @@ _LAZY = {
     "held_out_mask": "iteration",
     "train_iteration": "iteration",
     "train_emotion": "per_emotion",
+    "training_protocol": "per_emotion",
     "gather_iteration": "gather",
     "section_options": "per_emotion",
 }
@@ -78,6 +79,7 @@ __all__ = [
     "select_hyperparameters",
     "train_emotion",
     "train_iteration",
+    "training_protocol",
     "write_metrics",
     "write_scores",
 ]

@@ -12,6 +12,12 @@ Inside each outer fold, everything learnt is learnt from the training subjects o
 3. A **Platt calibrator** is fitted on the inner folds' out-of-fold scores of the chosen
    hyper-parameters (again training subjects only) and maps the test fold's scores to
    probabilities (:func:`fit_calibrator`).
+
+Given the job's :class:`~emoflow.models.SharedProducts` of the development samples (the
+randomized network with one input scale), every fit and ridge path of steps 1 and 2 slices the
+development kernel built once instead of building its own (:mod:`emoflow.models._kernel`); the
+fits and their scores are the same to rounding, and each still learns its standardisation from
+its own training samples.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from emoflow.errors import DataError
 from emoflow.features import FeatureSet
 from emoflow.models import (
     PlattCalibrator,
+    SharedProducts,
     binary_metrics,
     clear_random_weight_cache,
     make_model,
@@ -112,10 +119,87 @@ def _without_ridge(candidate: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple((name, value) for name, value in candidate.items() if name != "ridge")
 
 
+class _Samples:
+    """Training samples of a search or a cross-validation: an array, or rows of the job's
+    :class:`~emoflow.models.SharedProducts` (then fits and ridge paths that the products cover
+    are taken from them, and the others from a copy of the rows they need)."""
+
+    def __init__(
+        self,
+        inputs: np.ndarray | None,
+        products: SharedProducts | None,
+        rows: np.ndarray | None,
+        kind: str,
+        base: Any,
+    ) -> None:
+        if inputs is None and (products is None or rows is None):
+            raise ValueError("the samples need inputs, or products and rows")
+        self.inputs, self.rows = inputs, rows
+        shared = (
+            products is not None
+            and rows is not None
+            and SharedProducts.applies(model_class(kind), base)
+        )
+        self.products = products if shared else None
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """The inputs of ``index`` (a mask or positions)."""
+        if self.inputs is not None:
+            return self.inputs[index]
+        assert self.products is not None and self.rows is not None
+        return self.products.array[self.rows[index]]
+
+    def _covered(self, settings: Any, train: np.ndarray) -> SharedProducts | None:
+        n_train = int(train.sum()) if train.dtype == bool else len(train)
+        if self.products is not None and self.products.covers(settings, n_train):
+            return self.products
+        return None
+
+    def shared(self, settings: Any, train: np.ndarray) -> bool:
+        """Whether a fit with ``settings`` on the samples ``train`` is taken from the shared
+        products."""
+        return self._covered(settings, train) is not None
+
+    def path_scores(
+        self,
+        settings: Any,
+        train: np.ndarray,
+        labels: np.ndarray,
+        test: np.ndarray,
+        ridges: list[float],
+        device: str,
+    ) -> np.ndarray:
+        """:func:`~emoflow.models.ridge_path_scores` of the samples ``train`` on ``test``."""
+        products = self._covered(settings, train)
+        if products is None:
+            return ridge_path_scores(
+                settings, self[train], labels, self[test], ridges, device=device
+            )
+        assert self.rows is not None
+        return products.path_scores(settings, self.rows[train], labels, self.rows[test], ridges)
+
+    def fit(
+        self,
+        kind: str,
+        settings: Any,
+        train: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        device: str,
+    ) -> Any:
+        """The model of ``kind`` fitted on the samples ``train``."""
+        products = self._covered(settings, train)
+        model = make_model(kind, settings, device=device)
+        if products is None:
+            return model.fit(self[train], labels, groups=groups)
+        assert self.rows is not None
+        return model.fit(products.rows(self.rows[train]), labels, groups=groups)
+
+
 def select_hyperparameters(
     kind: str,
     base: Any,
-    inputs: np.ndarray,
+    inputs: np.ndarray | None,
     labels: np.ndarray,
     subjects: np.ndarray,
     selection: SelectionSettings,
@@ -123,6 +207,8 @@ def select_hyperparameters(
     need_scores: bool = True,
     seed: int = 0,
     device: str = "auto",
+    products: SharedProducts | None = None,
+    rows: np.ndarray | None = None,
 ) -> Selection:
     """Choose hyper-parameters on subject-grouped inner folds of the given (training) data.
 
@@ -146,9 +232,14 @@ def select_hyperparameters(
         Seed of the inner fold assignment.
     device
         ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
+    products, rows
+        The job's shared products and the positions of the given samples among their rows
+        (``inputs`` are then ``products.array[rows]`` and may be ``None``): the ridge paths
+        are taken from the products where they cover them.
     """
     start = time.perf_counter()
     model_cls = model_class(kind)
+    samples = _Samples(inputs, products, rows, kind, base)
     candidates = model_cls.search_space(base, selection)
     n_samples = len(labels)
     n_subjects = len(np.unique(subjects))
@@ -184,23 +275,23 @@ def select_hyperparameters(
         if model_cls.closed_form_ridge:
             # one fit and one decomposition score every λ of the same other settings
             for others in dict.fromkeys(_without_ridge(c) for c in candidates):
-                rows = np.array(
+                members = np.array(
                     [i for i, c in enumerate(candidates) if _without_ridge(c) == others]
                 )
-                path = ridge_path_scores(
+                path = samples.path_scores(
                     replace(base, **dict(others)),
-                    inputs[train_mask],
+                    train_mask,
                     train_labels,
-                    inputs[test_index],
-                    [candidates[i]["ridge"] for i in rows],
-                    device=device,
+                    test_index,
+                    [candidates[i]["ridge"] for i in members],
+                    device,
                 )
-                oof[np.ix_(rows, test_index)] = path
+                oof[np.ix_(members, test_index)] = path
         else:
             for i, candidate in enumerate(candidates):
                 model = model_cls(replace(base, **candidate), device=device)
-                model.fit(inputs[train_mask], train_labels, groups=subjects[train_mask])
-                oof[i, test_index] = model.decision_function(inputs[test_index])
+                model.fit(samples[train_mask], train_labels, groups=subjects[train_mask])
+                oof[i, test_index] = model.decision_function(samples[test_index])
         for i in range(len(candidates)):
             metrics = binary_metrics(labels[test_index], oof[i, test_index])
             fold_scores[i].append(metrics[selection.metric])
@@ -289,6 +380,7 @@ def evaluate_emotion(
     calibration: str = "platt",
     seed: int = 0,
     device: str = "auto",
+    products: SharedProducts | None = None,
 ) -> EmotionEvaluation:
     """Nested, subject-independent cross-validation of one emotion's model.
 
@@ -314,9 +406,16 @@ def evaluate_emotion(
         Seed of the inner fold assignment.
     device
         ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
+    products
+        The job's :class:`~emoflow.models.SharedProducts` of ``feature_set.select(keep)``'s
+        samples, in order: the searches and fits they cover are taken from them, and a fold's
+        ``train_time_s`` is then its fit from the shared products (built once per job,
+        ``products.seconds``), not from scratch.
     """
     selection = selection or SelectionSettings()
-    inputs = feature_set.select(keep).features
+    inputs = None if products is not None else feature_set.select(keep).features
+    positions = np.arange(len(feature_set.video_ids))
+    samples = _Samples(inputs, products, positions, kind, settings)
     labels = feature_set.labels_for(emotion)
     subjects = feature_set.subjects
     oof_scores = np.full(len(labels), np.nan)
@@ -335,22 +434,25 @@ def evaluate_emotion(
         chosen = select_hyperparameters(
             kind,
             settings,
-            inputs[train_mask],
+            None if inputs is None else inputs[train_mask],
             train_labels,
             subjects[train_mask],
             selection,
             need_scores=calibration != "none",
             seed=seed,
             device=device,
+            products=products,
+            rows=positions[train_mask],
         )
         calibrator, calibration_record = fit_calibrator(chosen, train_labels, calibration)
-        clear_random_weight_cache()  # the timed fit draws its random layers itself
+        if not samples.shared(chosen.settings, train_mask):
+            clear_random_weight_cache()  # a fit from scratch draws its random layers itself
         start = time.perf_counter()
-        model = make_model(kind, chosen.settings, device=device).fit(
-            inputs[train_mask], train_labels, groups=subjects[train_mask]
+        model = samples.fit(
+            kind, chosen.settings, train_mask, train_labels, subjects[train_mask], device
         )
         train_time = time.perf_counter() - start
-        oof_scores[test_index] = model.decision_function(inputs[test_index])
+        oof_scores[test_index] = model.decision_function(samples[test_index])
         oof_probabilities[test_index] = _probabilities(calibrator, oof_scores[test_index])
         metrics: dict[str, Any] = binary_metrics(labels[test_index], oof_scores[test_index])
         metrics.update(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from emoflow.landmark_sets import read_landmark_sets
 from emoflow.metrics import held_out_mask
 from emoflow.models import (
     MODEL_KINDS,
+    SharedProducts,
     binary_metrics,
     clear_random_weight_cache,
     make_model,
@@ -103,6 +104,23 @@ class _Protocol:
     fold_of_sample: np.ndarray
     outer_fold: int | None = None
     excluded: tuple[str, ...] = ()
+    shared: dict[tuple[int, ...], SharedProducts] = field(default_factory=dict, repr=False)
+    """The products of the development samples on the last landmark set trained
+    (:meth:`products`); shared by copies made with :func:`dataclasses.replace`."""
+
+    def products(self, keep: np.ndarray) -> SharedProducts | None:
+        """The :class:`~emoflow.models.SharedProducts` of the development samples on the
+        landmarks ``keep``, built once per landmark set (every emotion trained on the same set
+        shares them); ``None`` where the model kind's fits cannot share products."""
+        if not SharedProducts.applies(MODEL_KINDS[self.kind], self.settings):
+            return None
+        key = tuple(int(landmark) for landmark in keep)
+        if key not in self.shared:
+            self.shared.clear()  # one landmark set at a time: its kernel is n × n
+            self.shared[key] = SharedProducts(
+                self.development.select(keep).features, device=self.device
+            )
+        return self.shared[key]
 
     def header(self) -> dict[str, Any]:
         """The part of ``metrics.json`` that does not depend on the emotion."""
@@ -247,6 +265,7 @@ def _train_emotion(
     kind, settings, selection = protocol.kind, protocol.settings, protocol.selection
     calibration, seed, device = protocol.calibration, protocol.seed, protocol.device
     labels = feature_set.labels_for(emotion)
+    products = protocol.products(keep)
     evaluation = evaluate_emotion(
         feature_set,
         emotion,
@@ -258,8 +277,10 @@ def _train_emotion(
         calibration=calibration,
         seed=seed,
         device=device,
+        products=products,
     )
-    inputs = feature_set.select(keep).features
+    inputs = products.array if products is not None else feature_set.select(keep).features
+    everyone = np.arange(len(labels))
     final_choice = select_hyperparameters(
         kind,
         settings,
@@ -270,12 +291,18 @@ def _train_emotion(
         need_scores=calibration != "none",
         seed=seed,
         device=device,
+        products=products,
+        rows=everyone,
     )
     calibrator, calibration_record = fit_calibrator(final_choice, labels, calibration)
-    clear_random_weight_cache()
+    shared = products is not None and products.covers(final_choice.settings, len(labels))
+    if not shared:
+        clear_random_weight_cache()
     start = time.perf_counter()
     final_model = make_model(kind, final_choice.settings, device=device).fit(
-        inputs, labels, groups=feature_set.subjects
+        products.rows(everyone) if products is not None and shared else inputs,
+        labels,
+        groups=feature_set.subjects,
     )
     final_train_time = time.perf_counter() - start
     save_model(
@@ -321,6 +348,15 @@ def _train_emotion(
             calibrator.predict_proba(test_scores) if calibrator is not None else test_scores
         )
         record["test"] = binary_metrics(test_set.labels_for(emotion), test_scores)
+    if products is not None:
+        log.info(
+            "%s: the development kernel of %d samples (shared by the fits on these %d "
+            "landmarks) took %.2f s",
+            emotion,
+            len(products),
+            len(keep),
+            products.seconds,
+        )
     log.info(
         "iteration %d, %s: %d landmarks, balanced accuracy %.3f ± %.3f, chosen %s",
         protocol.iteration,

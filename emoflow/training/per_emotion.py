@@ -8,6 +8,7 @@ each iteration's emotions with :func:`gather_iteration`; the files are identical
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ import numpy as np
 from emoflow.devices import limit_threads
 from emoflow.errors import ConfigError, DataError
 from emoflow.landmark_sets import read_landmark_sets
-from emoflow.training.iteration import _protocol, _train_emotion
+from emoflow.training.iteration import _Protocol, _protocol, _train_emotion
 from emoflow.training.outputs import write_metrics, write_scores
 
-__all__ = ["section_options", "train_emotion"]
+__all__ = ["section_options", "train_emotion", "training_protocol"]
 
 
 _SECTION_OPTIONS = {
@@ -64,6 +65,24 @@ def protocol_settings(train: Mapping[str, Any] | None, **options: Any) -> dict[s
     }
 
 
+def training_protocol(
+    features_path: str | Path,
+    train: Mapping[str, Any] | None = None,
+    *,
+    iteration: int = 0,
+    **options: Any,
+) -> _Protocol:
+    """The protocol of one split (:func:`train_emotion`'s ``protocol``): the feature store
+    read once, its development and test samples, folds and settings.
+
+    A job that trains several emotions or iterations of one split builds it once and passes
+    it to every :func:`train_emotion`: the store is read once, and emotions trained on the same
+    landmarks share the development kernel (:class:`emoflow.models.SharedProducts`).
+    ``options`` (e.g. ``outer_fold``) override the ``train`` section's values.
+    """
+    return _protocol(features_path, iteration=iteration, **protocol_settings(train, **options))
+
+
 def train_emotion(
     features_path: str | Path,
     landmark_set_path: str | Path,
@@ -75,6 +94,7 @@ def train_emotion(
     train: Mapping[str, Any] | None = None,
     iteration: int = 0,
     threads: int | None = None,
+    protocol: _Protocol | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """One emotion's share of :func:`train_iteration`: its model, metrics and scores.
@@ -95,10 +115,15 @@ def train_emotion(
         keywords of :func:`train_iteration`) override its values.
     threads
         Torch threads of the job (:func:`emoflow.devices.limit_threads`).
+    protocol
+        The split's protocol (:func:`training_protocol`, built from the same store and
+        settings), shared by the job's emotions and iterations; ``None`` builds it here.
     """
     limit_threads(threads)
-    settings = protocol_settings(train, **options)
-    protocol = _protocol(features_path, iteration=iteration, **settings)
+    if protocol is None:
+        protocol = training_protocol(features_path, train, iteration=iteration, **options)
+    else:
+        protocol = dataclasses.replace(protocol, iteration=iteration)
     if emotion not in protocol.development.emotion_names:
         raise DataError(
             f"{features_path}: no emotion {emotion!r} (the store has "
