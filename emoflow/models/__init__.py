@@ -19,6 +19,14 @@ evaluation helpers (:mod:`~emoflow.models.evaluation`: timing, and the subject f
 of :mod:`emoflow.metrics`).
 """
 
+from emoflow.metrics import (
+    binary_metrics,
+    multiclass_metrics,
+    roc_auc,
+    subject_folds,
+    summarise_folds,
+    summarise_values,
+)
 from emoflow.models._base import BaseModel, InputRows
 from emoflow.models._inputs import (
     as_float_array,
@@ -37,15 +45,7 @@ from emoflow.models.backprop import (
     validation_split,
 )
 from emoflow.models.calibration import PlattCalibrator
-from emoflow.models.evaluation import (
-    binary_metrics,
-    multiclass_metrics,
-    roc_auc,
-    subject_folds,
-    summarise_folds,
-    summarise_values,
-    time_inference,
-)
+from emoflow.models.evaluation import time_inference
 from emoflow.models.files import MODEL_FORMAT, load_model, save_model
 from emoflow.models.kinds import (
     MODEL_KINDS,

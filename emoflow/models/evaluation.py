@@ -1,8 +1,6 @@
-"""Evaluation helpers shared by training and the benchmark: folds, metrics, timing.
-
-Folds and metrics live in :mod:`emoflow.metrics` (light: no torch, so the gather and the report
-use them too) and are re-exported here; :func:`time_inference` times a model.
-"""
+"""Timing a model (:func:`time_inference`). Folds and metrics live in :mod:`emoflow.metrics`
+(light: no torch, so the gather and the report use them too); :mod:`emoflow.models` exports
+them beside this."""
 
 from __future__ import annotations
 
@@ -11,27 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from emoflow.metrics import (
-    binary_metrics,
-    multiclass_metrics,
-    roc_auc,
-    subject_folds,
-    summarise_folds,
-    summarise_values,
-)
-
 if TYPE_CHECKING:
     from emoflow.models._base import BaseModel
 
-__all__ = [
-    "binary_metrics",
-    "multiclass_metrics",
-    "roc_auc",
-    "subject_folds",
-    "summarise_folds",
-    "summarise_values",
-    "time_inference",
-]
+__all__ = ["time_inference"]
 
 
 def time_inference(model: BaseModel, inputs: np.ndarray, *, repeats: int = 5) -> float:
