@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,23 @@ def test_early_stopping_freezes_an_emotion(tmp_path, rng) -> None:
         settings=PruneSettings(fraction=0.5, stop_tolerance=0.05),
     )
     assert again["stopped"]["fear"] is True
+
+
+def test_another_policys_setting_is_said_to_be_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    """A value of a policy that is not chosen, different from its default, is logged as
+    ignored both where the settings are made and where the workflow passes the section to its
+    rules (which drop it: it cannot change a result); a default value says nothing."""
+    from emoflow.pruning import rule_settings
+    from emoflow.pruning.settings import ignored_settings
+
+    assert ignored_settings({"policy": "share", "threshold": 0.2, "fraction": 0.3}) == [
+        "prune.threshold = 0.2 is ignored: policy share uses prune.share"
+    ]
+    assert ignored_settings({"policy": "fraction", "threshold": 0.05}) == []
+    with caplog.at_level(logging.WARNING):
+        assert "threshold" not in rule_settings({"policy": "fraction", "threshold": 0.2})
+        PruneSettings(policy="share", fraction=0.5)
+    assert [r.getMessage() for r in caplog.records] == [
+        "prune.threshold = 0.2 is ignored: policy fraction uses prune.fraction",
+        "prune.fraction = 0.5 is ignored: policy share uses prune.share",
+    ]

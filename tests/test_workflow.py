@@ -523,6 +523,21 @@ def test_settings_that_cannot_change_a_result_rerun_nothing(
     assert set(planned) <= {"write_provenance", "make_report", "all"}, planned
 
 
+@pytest.mark.slow
+def test_a_setting_the_chosen_policy_ignores_is_said_when_the_run_is_planned(
+    finished_run: Path,
+) -> None:
+    """The rules never see another policy's setting (it cannot change a result), so the
+    warning that it is ignored comes from planning: the user reads it before anything runs."""
+    said = _snakemake(finished_run, "-n", "--config", "prune={threshold: 0.2}")
+    assert said.returncode == 0, said.stderr[-2000:]
+    assert "prune.threshold = 0.2 is ignored: policy fraction uses prune.fraction" in (
+        said.stdout + said.stderr
+    )
+    quiet = _snakemake(finished_run, "-n", "--config", "prune={threshold: 0.05}")  # the default
+    assert "is ignored" not in quiet.stdout + quiet.stderr
+
+
 def _csv_data_set(finished_run: Path, root: Path) -> Path:
     """A csv-adapter copy of the finished run's demo videos (labels in a CSV)."""
     labels = pl.read_csv(finished_run / "resources" / "demo" / "labels.csv")

@@ -22,7 +22,7 @@ from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
 from emoflow.features import read_store_attributes
 from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
 from emoflow.pruning.policies import PRUNING_POLICIES
-from emoflow.pruning.settings import PruneSettings
+from emoflow.pruning.settings import PruneSettings, ignored_settings
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.training.outputs import read_metrics
 
@@ -238,9 +238,11 @@ def rule_settings(section: dict[str, Any]) -> dict[str, Any]:
 
     :meth:`PruneSettings.keys_from` (unknown keys are an error) less the values of the
     policies that are not chosen: under ``policy: fraction`` a changed ``threshold`` re-runs
-    nothing.
+    nothing; each such value that differs from its default is logged as ignored.
     """
     own = PruneSettings.keys_from(section)
+    for line in ignored_settings(own):
+        log.warning("%s", line)
     chosen = PRUNING_POLICIES[own.get("policy", "fraction")].parameter
     others = {policy.parameter for policy in PRUNING_POLICIES.values()} - {chosen}
     return {key: value for key, value in own.items() if key not in others}

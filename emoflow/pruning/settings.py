@@ -68,17 +68,8 @@ class PruneSettings(SectionSettings):
 
     def __post_init__(self) -> None:
         self.check()
-        chosen = PRUNING_POLICIES[self.policy]
-        for policy in PRUNING_POLICIES.values():
-            value = getattr(self, policy.parameter)
-            if policy is not chosen and value != _FIELD_DEFAULTS[policy.parameter]:
-                log.warning(
-                    "prune.%s = %r is ignored: policy %s uses prune.%s",
-                    policy.parameter,
-                    value,
-                    self.policy,
-                    chosen.parameter,
-                )
+        for line in ignored_settings({f.name: getattr(self, f.name) for f in fields(self)}):
+            log.warning("%s", line)
 
     def policy_estimator(self) -> Any:
         """A fresh, unfitted instance of the chosen policy with its setting."""
@@ -92,6 +83,24 @@ class PruneSettings(SectionSettings):
 
 
 _FIELD_DEFAULTS: dict[str, Any] = {field.name: field.default for field in fields(PruneSettings)}
+
+
+def ignored_settings(section: Mapping[str, Any]) -> list[str]:
+    """One line per setting of a policy that is not chosen and differs from its default
+    (``prune.threshold = 0.1 is ignored: policy fraction uses prune.fraction``): what
+    :class:`PruneSettings` logs, and what the workflow says when it plans a run (its rules
+    never see those settings, :func:`~emoflow.pruning.rule_settings`)."""
+    chosen = section.get("policy", _FIELD_DEFAULTS["policy"])
+    parameter = PRUNING_POLICIES[chosen].parameter
+    return [
+        f"prune.{policy.parameter} = {section[policy.parameter]!r} is ignored: policy "
+        f"{chosen} uses prune.{parameter}"
+        for policy in PRUNING_POLICIES.values()
+        if policy.parameter != parameter
+        and policy.parameter in section
+        and section[policy.parameter] != _FIELD_DEFAULTS[policy.parameter]
+    ]
+
 
 _missing = [p.parameter for p in PRUNING_POLICIES.values() if p.parameter not in _FIELD_DEFAULTS]
 if _missing:  # a registered policy whose setting has no field would never receive it
