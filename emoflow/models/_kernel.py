@@ -241,7 +241,7 @@ class SharedProducts:
     def _hidden(self, subset: _Subset, rows: torch.Tensor) -> list[tuple[bool, list[torch.Tensor]]]:
         """Per read-out of the network: whether it sees the inputs, and its hidden blocks for
         ``rows`` (float64), as :meth:`RandomizedDeepNetwork._hidden_heads` gives them."""
-        network, settings = subset.network, subset.network.settings
+        network = subset.network
         heads: list[tuple[bool, list[torch.Tensor]]] = []
         first = self._first_layers(network)
         for stack, product, mean in zip(network.hidden_, first, subset.first_means, strict=True):
@@ -256,12 +256,7 @@ class SharedProducts:
                     torch.addmm(layer.bias.double(), hidden, layer.weight.double().T)
                 )
                 activations.append(hidden)
-            if settings.ensemble == "layers":
-                heads.extend((settings.direct_link, [output]) for output in activations)
-            elif settings.direct_link:
-                heads.append((True, activations))
-            else:
-                heads.append((False, [activations[-1]]))
+            heads.extend(network._read_outs(activations))
         return heads
 
     def _direct_kernel(

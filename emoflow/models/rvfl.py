@@ -207,7 +207,6 @@ class RandomizedDeepNetwork(BaseModel):
 
     def _hidden_heads(self, standardised: torch.Tensor) -> list[tuple[bool, list[torch.Tensor]]]:
         """Per read-out: whether it sees the standardised input, and its hidden-layer blocks."""
-        settings = self.settings
         heads: list[tuple[bool, list[torch.Tensor]]] = []
         for stack in self.hidden_:
             hidden = standardised
@@ -215,13 +214,18 @@ class RandomizedDeepNetwork(BaseModel):
             for layer in cast(nn.ModuleList, stack):
                 hidden = self._activation(layer(hidden))
                 activations.append(hidden)
-            if settings.ensemble == "layers":
-                heads.extend((settings.direct_link, [output]) for output in activations)
-            elif settings.direct_link:
-                heads.append((True, activations))
-            else:
-                heads.append((False, [activations[-1]]))
+            heads.extend(self._read_outs(activations))
         return heads
+
+    def _read_outs(self, activations: list[torch.Tensor]) -> list[tuple[bool, list[torch.Tensor]]]:
+        """The read-outs one hidden stack's layer outputs feed (``ensemble``, ``direct_link``):
+        whether each sees the standardised input, and its hidden blocks."""
+        settings = self.settings
+        if settings.ensemble == "layers":
+            return [(settings.direct_link, [output]) for output in activations]
+        if settings.direct_link:
+            return [(True, activations)]
+        return [(False, [activations[-1]])]
 
     def _head_blocks(self, inputs: torch.Tensor) -> list[list[torch.Tensor]]:
         """Per read-out, the blocks of its design ``D`` before the bias column."""
