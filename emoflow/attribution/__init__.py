@@ -128,17 +128,18 @@ from emoflow.attribution.relevance import (
 )
 from emoflow.attribution.settings import (
     QUADRATURES,
+    RUNTIME_KEYS,
     SAMPLE_SETS,
     Aggregate,
     AttributionSettings,
     Baseline,
     Method,
+    runtime_settings,
 )
 from emoflow.attribution.store import (
     ATTRIBUTION_DIMS,
     COORD_NAMES,
     LANDMARK_CHUNK,
-    RUNTIME_KEYS,
     SCORE_DIMS,
     attribute_emotion,
     attribute_iteration,
@@ -150,7 +151,6 @@ from emoflow.attribution.store import (
     read_baseline_values,
     read_emotions,
     read_settings,
-    runtime_settings,
 )
 
 __all__ = [

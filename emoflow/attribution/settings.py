@@ -80,3 +80,22 @@ class AttributionSettings(SectionSettings):
 
     def __post_init__(self) -> None:
         self.check()
+
+
+RUNTIME_KEYS = ("batch_size", "internal_batch_size", "dask_scheduler")
+"""Attribution settings that change how a job runs (memory, where dask computes), not what it
+computes: the workflow hands them to the job as resources (``attribution_<key>``), so that
+changing one re-runs nothing."""
+
+
+def runtime_settings(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split an ``attribution`` config section into the settings that decide the result and
+    the run-time knobs of :data:`RUNTIME_KEYS`, as ``attribution_<key>`` resources (a
+    missing scheduler as ``""``)."""
+    result = {key: value for key, value in section.items() if key not in RUNTIME_KEYS}
+    runtime = {
+        f"attribution_{key}": "" if section[key] is None else section[key]
+        for key in RUNTIME_KEYS
+        if key in section
+    }
+    return result, runtime

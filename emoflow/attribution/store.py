@@ -61,7 +61,7 @@ from emoflow._atomic import (
 from emoflow._integrity import check_store, seal_store
 from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
-from emoflow.attribution.settings import AttributionSettings
+from emoflow.attribution.settings import RUNTIME_KEYS, AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.features import load_features, read_strings
 from emoflow.landmark_sets import read_landmark_sets
@@ -399,25 +399,6 @@ def _attribute_rows(
             array[emotion_row, start : start + chunk] = block(written)
             blocks.pop(written)
             written += 1
-
-
-RUNTIME_KEYS = ("batch_size", "internal_batch_size", "dask_scheduler")
-"""Attribution settings that change how a job runs (memory, where dask computes), not what it
-computes: the workflow hands them to the job as resources (``attribution_<key>``), so that
-changing one re-runs nothing."""
-
-
-def runtime_settings(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split an ``attribution`` config section into the settings that decide the result and
-    the run-time knobs of :data:`RUNTIME_KEYS`, as ``attribution_<key>`` resources (a
-    missing scheduler as ``""``)."""
-    result = {key: value for key, value in section.items() if key not in RUNTIME_KEYS}
-    runtime = {
-        f"attribution_{key}": "" if section[key] is None else section[key]
-        for key in RUNTIME_KEYS
-        if key in section
-    }
-    return result, runtime
 
 
 def attribute_emotion(
