@@ -157,8 +157,7 @@ def explain(
     title = f"{source.video_id}: frame {index} ({landmarks.timestamps[index]:.2f} s), label {label}"
     if "synthetic demo" in origins:
         title += "\nmodels trained on the synthetic demo, not on recordings of people"
-    scheme = get_scheme(landmarks.scheme)
-    edges = None if scheme.is_mediapipe else scheme.contours()  # the mesh is dense enough
+    edges = get_scheme(landmarks.scheme).picture_edges()
     draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title, edges=edges)
     summary: dict[str, Any] = {
         "video": source.path,

@@ -16,8 +16,8 @@ import numpy as np
 
 from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
-from emoflow.facemesh import N_LANDMARKS, reference_face
-from emoflow.schemes import LandmarkScheme, get_scheme, scheme_for_points
+from emoflow.facemesh import N_LANDMARKS
+from emoflow.schemes import LandmarkScheme, get_scheme
 from emoflow.video import even_times, filled_times, resampled_frames, resampling_weights
 
 MIN_SAMPLE_FRAMES = 2
@@ -147,11 +147,11 @@ def canonical_face(
 ) -> np.ndarray:
     """The target of ``align="canonical"``: the reference neutral face, ``(n_landmarks, 3)``.
 
-    :func:`emoflow.facemesh.reference_face` holds MediaPipe's coordinates of a square image;
-    the first ``n_landmarks`` points are used (468 without the iris refinement). A scheme of
-    other points (``ibug_68``) gives its own reference face.
+    The ``scheme``'s reference face (default MediaPipe's, in its coordinates of a square
+    image; :meth:`emoflow.schemes.LandmarkScheme.reference_face`); its first ``n_landmarks``
+    points are used (468 without the iris refinement).
     """
-    reference = reference_face() if scheme is None else scheme.reference_face()
+    reference = (scheme or get_scheme(None)).reference_face()
     if not 0 < n_landmarks <= len(reference):
         raise DataError(
             f"a face of {n_landmarks} landmarks cannot be aligned to the canonical face of "
@@ -203,8 +203,8 @@ def normalise_sequence(
         Frame size in pixels, to undo MediaPipe's per-axis normalisation (z uses width).
     scheme
         The landmark scheme (:mod:`emoflow.schemes`): its rigid points anchor the alignment,
-        its nose tip centres and its eye corners scale. Default: the scheme of
-        ``n_points`` points (MediaPipe for 478 and 468).
+        its nose tip centres and its eye corners scale. Default: MediaPipe's
+        (:data:`emoflow.schemes.DEFAULT_SCHEME`).
     timestamps
         Seconds of each frame (``timestamp_s``; NaN for frames not meshed). Where they are
         not evenly spaced (a variable frame rate, :func:`emoflow.video.even_times`), the
@@ -235,15 +235,13 @@ def normalise_sequence(
         landmarks[found_mask, :, 2] = 0.0
     pixels = landmarks.astype(np.float64) * np.array([width, height, width], dtype=np.float64)
     pixels = _interpolate_missing(pixels, found_mask, times)
-    if scheme is None:
-        scheme = scheme_for_points(pixels.shape[1])
-    elif isinstance(scheme, str):
+    if not isinstance(scheme, LandmarkScheme):
         scheme = get_scheme(scheme)
     anchors = scheme.rigid if settings.align_on == "rigid" else None
     if settings.align == "first_frame":
         pixels = np.stack([_align_to(frame, pixels[0], anchors) for frame in pixels])
     elif settings.align == "canonical":
-        target = canonical_face(pixels.shape[1], None if scheme.is_mediapipe else scheme)
+        target = canonical_face(pixels.shape[1], scheme)
         if planar:  # fitted in the image plane: a tilt towards the 3-D face would invent z
             target = target * np.array([1.0, 1.0, 0.0])
         pixels = np.stack([_align_to(frame, target, anchors) for frame in pixels])

@@ -340,7 +340,7 @@ def extraction_options(models: Sequence[LoadedModel], refine_landmarks: bool | N
             "apply models of one scheme at a time"
         )
     scheme = get_scheme(schemes[0]) if schemes else get_scheme(None)
-    if not scheme.is_mediapipe:
+    if scheme.approximated_by_face_mesh:
         log.warning(
             "the models were trained on %s landmarks; videos are tracked with MediaPipe Face "
             "Mesh and its landmark nearest to each %s point stands in for it, which another "

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow.errors import ConfigError, InputError, NoFaceError
+from emoflow.errors import InputError, NoFaceError
 from emoflow.inference.sources import VideoSource
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.video import MAX_SIDE, MIN_SIDE, check_frame_size
@@ -173,23 +173,16 @@ class VideoLandmarks:
     scheme: str = DEFAULT_SCHEME
 
     def in_scheme(self, name: str) -> VideoLandmarks:
-        """The landmarks as the points of scheme ``name``: a MediaPipe scheme's own, or for
-        another scheme (iBUG 68) the MediaPipe landmark at each of its points
-        (:attr:`emoflow.schemes.LandmarkScheme.mediapipe_ids`). Those sit where a 68-point
-        tracker puts its points only approximately (the jaw line most of all).
-
-        Raises
-        ------
-        ConfigError
-            The scheme has no MediaPipe correspondence.
-        """
+        """The landmarks as the points of scheme ``name``
+        (:meth:`emoflow.schemes.LandmarkScheme.from_face_mesh`): a MediaPipe scheme's own (as
+        its tables store them), or for another scheme (iBUG 68) the MediaPipe landmark at each
+        of its points. Those sit where a 68-point tracker puts its points only approximately
+        (the jaw line most of all)."""
         scheme = get_scheme(name)
-        if scheme.name == self.scheme or scheme.is_mediapipe:
+        if scheme.name == self.scheme:
             return self
-        if scheme.mediapipe_ids is None:  # pragma: no cover - every non-MediaPipe scheme has one
-            raise ConfigError(f"landmark scheme {scheme.name} has no MediaPipe correspondence")
-        ids = np.asarray(scheme.mediapipe_ids, dtype=np.int64)
-        return dataclasses.replace(self, landmarks=self.landmarks[:, ids, :], scheme=scheme.name)
+        points = scheme.from_face_mesh(self.landmarks)
+        return dataclasses.replace(self, landmarks=points, scheme=scheme.stored_in or scheme.name)
 
     @property
     def end_s(self) -> float:

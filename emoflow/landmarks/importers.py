@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from emoflow._tables import read_arrow
 from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
-from emoflow.facemesh import N_LANDMARKS, FaceMeshTracker
+from emoflow.facemesh import FaceMeshTracker
 from emoflow.landmarks.formats import CSV_LAYOUTS, CsvLayout, detect_layout
 from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (
@@ -490,6 +490,7 @@ def _import_csv(
     n_faces = None
     if "n_faces" in frame.columns:
         n_faces = pa.array(frame["n_faces"].cast(pl.Int16).to_list(), type=pa.int16())
+    stored = get_scheme(layout.scheme.stored_in or layout.scheme.name)  # 468 points: as 478
     table = landmarks_table(
         video_id,
         timestamps,
@@ -498,7 +499,7 @@ def _import_csv(
         n_faces=n_faces,
         detection_scores=scores,
         frame_numbers=frame_numbers,
-        n_points=N_LANDMARKS if layout.scheme.is_mediapipe else layout.scheme.n_points,
+        n_points=stored.n_points,
     )
     n_frames, meshed = frame.height, None
     stated_frames = _file_value(frame, FRAMES_COLUMN, path) if layout.name == "wide" else None
@@ -522,7 +523,7 @@ def _import_csv(
         source_fps=fps,
         width=width,
         height=height,
-        scheme="mediapipe_478" if layout.scheme.is_mediapipe else layout.scheme.name,
+        scheme=stored.name,
         layout=layout.name,
         tracker=None if tracker is None else str(tracker),
         tracker_version=None if version is None else str(version),

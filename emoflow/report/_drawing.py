@@ -110,14 +110,15 @@ def panels(figure: Figure, n: int) -> list[Axes]:
 
 def face_scheme(n_landmarks: int) -> LandmarkScheme:
     """The landmark scheme of relevance over ``n_landmarks`` points: the known scheme of that
-    many points (:mod:`emoflow.schemes`: 478, 468, 68), else MediaPipe's (whose first points
-    small synthetic stores use)."""
-    from emoflow.schemes import DEFAULT_SCHEME, SCHEMES
+    many points (:func:`emoflow.schemes.scheme_for_points`), else MediaPipe's (whose first
+    points small synthetic stores use)."""
+    from emoflow.errors import DataError
+    from emoflow.schemes import get_scheme, scheme_for_points
 
-    for scheme in SCHEMES.values():
-        if scheme.n_points == n_landmarks:
-            return scheme
-    return SCHEMES[DEFAULT_SCHEME]
+    try:
+        return scheme_for_points(n_landmarks)
+    except DataError:
+        return get_scheme(None)
 
 
 def face_xy(n_landmarks: int) -> np.ndarray:

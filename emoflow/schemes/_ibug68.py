@@ -8,6 +8,8 @@ nostrils 31–35, right eye 36–41, left eye 42–47, outer lips 48–59, inner
 
 from __future__ import annotations
 
+from emoflow.schemes._scheme import LandmarkScheme, mirror_partners
+
 N_POINTS = 68
 
 MEDIAPIPE_TO_IBUG68: tuple[int, ...] = (
@@ -44,12 +46,9 @@ REGIONS: dict[str, tuple[int, ...]] = {
 the lips)."""
 
 FACE_REGIONS: dict[str, tuple[int, ...]] = {
-    "right_eyebrow": tuple(range(17, 22)),
-    "left_eyebrow": tuple(range(22, 27)),
-    "right_eye": tuple(range(36, 42)),
-    "left_eye": tuple(range(42, 48)),
-    "nose": tuple(range(27, 36)),
-    "mouth": tuple(range(48, 68)),
+    **{name: REGIONS[name] for name in ("right_eyebrow", "left_eyebrow", "right_eye", "left_eye")},
+    "nose": REGIONS["nose"],
+    "mouth": REGIONS["lips"],
     "jaw": tuple(range(4, 13)),
     "right_contour": tuple(range(0, 4)),
     "left_contour": tuple(range(13, 17)),
@@ -83,14 +82,6 @@ _PAIRS: tuple[tuple[int, int], ...] = (
 midline."""
 
 
-def mirror() -> tuple[int, ...]:
-    """Mirror partner of each point (midline points map to themselves)."""
-    partner = list(range(N_POINTS))
-    for a, b in _PAIRS:
-        partner[a], partner[b] = b, a
-    return tuple(partner)
-
-
 RIGID: tuple[int, ...] = (0, 1, 15, 16, 27, 28, 29, 30, 33, 36, 39, 42, 45)
 """Points that expressions barely move: the jaw's top (at the ears), the nose bridge and tip,
 the eye corners."""
@@ -114,3 +105,19 @@ OUTLINE: tuple[tuple[int, int], ...] = (
     *_chain(60, 67, closed=True),
 )
 """Edges of the face outline and feature contours (jaw, brows, nose, eyes, lips)."""
+
+
+IBUG_68 = LandmarkScheme(
+    "ibug_68",
+    N_POINTS,
+    "iBUG-300W 68 points (dlib, OpenFace 2.0, py-feat)",
+    RIGID,
+    30,
+    (36, 45),
+    tuple(FACE_REGIONS.items()),
+    mediapipe_ids=MEDIAPIPE_TO_IBUG68,
+    region_ids=tuple(REGIONS.items()),
+    mirror=mirror_partners(N_POINTS, _PAIRS),
+    outline=OUTLINE,
+)
+"""The 68 points as a scheme (registered in :data:`emoflow.schemes.SCHEMES`)."""
