@@ -37,7 +37,6 @@ from emoflow.models import (
     summarise_folds,
     time_inference,
 )
-from emoflow.schemes import DEFAULT_SCHEME
 from emoflow.training.cross_validation import (
     CALIBRATIONS,
     SelectionSettings,
@@ -317,8 +316,7 @@ def _train_emotion(
             "n_samples": len(labels),
             "chosen": final_choice.chosen,
             "calibration": calibrator.to_dict() if calibrator is not None else None,
-            # the landmark scheme of the ids, when not MediaPipe's (whose files stay as they were)
-            **({} if feature_set.scheme == DEFAULT_SCHEME else {"scheme": feature_set.scheme}),
+            "scheme": feature_set.scheme,  # the landmark scheme of the ids
         },
     )
     summary = _summarise_folds(evaluation.fold_metrics)
