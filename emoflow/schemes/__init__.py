@@ -22,7 +22,7 @@ from __future__ import annotations
 from emoflow.errors import DataError
 from emoflow.schemes._ibug68 import IBUG_68
 from emoflow.schemes._mediapipe import MEDIAPIPE_468, MEDIAPIPE_478
-from emoflow.schemes._scheme import FACE_AREAS, LandmarkScheme
+from emoflow.schemes._scheme import FACE_AREAS, LandmarkScheme, mirror_partners
 
 DEFAULT_SCHEME = MEDIAPIPE_478.name
 """The scheme of landmark tables, feature stores and model files that record none (written
@@ -99,6 +99,7 @@ __all__ = [
     "SCHEMES",
     "LandmarkScheme",
     "get_scheme",
+    "mirror_partners",
     "register",
     "scheme_for_points",
     "supported",
