@@ -298,6 +298,7 @@ def test_store_round_trips_through_plain_zarr(store, planted) -> None:
     np.testing.assert_array_equal(root["landmark"][...], np.arange(n_landmarks))
     assert root["attributions"].chunks == (1, 16, n_frames, 64, 3)
     assert json.loads(root.attrs["settings"]) == asdict(settings)
+    assert root.attrs["scheme"] == "mediapipe_478"  # the feature store's landmark scheme
 
     values = np.asarray(root["attributions"][...])
     used = np.asarray(root["used"][...])

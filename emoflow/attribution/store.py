@@ -30,10 +30,11 @@ a store of several emotions those of any of them; every development sample with 
   the arrays over ``sample``, so ``xarray.open_zarr`` labels every axis and opens the labels
   as coordinates (the store's metadata is consolidated, so it opens without warnings);
 
-and, in the root attributes, the settings, the formula's aggregation, timings and the mean
-delta per emotion. Every variable has ``long_name`` and ``units``; attributes that are not a
-string or a number are JSON strings (:func:`emoflow._atomic.portable_attributes`), so
-``xarray``'s ``to_netcdf`` writes an opened store.
+and, in the root attributes, the landmark scheme (``scheme``), the settings, the formula's
+aggregation, timings and the mean delta per emotion. Every variable has ``long_name`` and
+``units``; attributes that are not a string or a number are JSON strings
+(:func:`emoflow._atomic.portable_attributes`), so ``xarray``'s ``to_netcdf`` writes an opened
+store.
 
 The store is sized for the samples attributed: at 5.6k development samples and
 ``samples: positive`` one emotion's store holds its ~1/7 of them, not every sample's rows.
@@ -321,6 +322,7 @@ def attribute_iteration(
                     "emoflow_store": "attributions",
                     "iteration": iteration,
                     "emotions": emotions,
+                    "scheme": feature_set.scheme,  # the landmark scheme of the landmark ids
                     "dims": {name: list(dims) for name, dims in _DIMS.items()},
                     "settings": asdict(settings),
                     "device": used_device,
