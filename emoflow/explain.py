@@ -37,8 +37,8 @@ from emoflow.inference import (
 from emoflow.inference.drawing import (
     IMAGE_SUFFIXES,
     VIDEO_WRITERS,
-    draw_picture,
     peak_frame,
+    picture_figure,
     read_frame,
     write_annotated_video,
 )
@@ -159,7 +159,9 @@ def explain(
         title += "\nmodels trained on the synthetic demo, not on recordings of people"
     scheme = get_scheme(landmarks.scheme)
     edges = None if scheme.is_mediapipe else scheme.contours()  # the mesh is dense enough
-    draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title, edges=edges)
+    picture_figure(
+        frame, points, table, label, top_k=top_k, title=title, edges=edges, path=image_path
+    )
     summary: dict[str, Any] = {
         "video": source.path,
         "label": label,
