@@ -394,10 +394,35 @@ def open_frame_slots(
     path = Path(source)
     if not path.exists():
         raise InputError(path, "does not exist")
+    request = _Request(fps, start_s, end_s, select, side_limits, side_setting)
     if path.is_dir():
-        folder_fps = fps if fps is not None else DEFAULT_FOLDER_FPS
-        return _open_folder(path, folder_fps, start_s, end_s, select, side_limits, side_setting)
-    return _VideoSource(path, threads).open(fps, start_s, end_s, select, side_limits, side_setting)
+        return _open_folder(path, request)
+    return _VideoSource(path, threads).open(request)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`open_frame_slots` was asked for, as the frame folder and video readers
+    take it."""
+
+    fps: float | None
+    start_s: float | None
+    end_s: float | None
+    select: Selection | None
+    side_limits: tuple[int, int] | None
+    side_setting: str | None
+
+    def check_size(self, path: str | Path, width: int, height: int) -> None:
+        """:func:`check_frame_size` with the requested limits (none: nothing to check)."""
+        if self.side_limits is not None:
+            check_frame_size(
+                path,
+                width,
+                height,
+                min_side=self.side_limits[0],
+                max_side=self.side_limits[1],
+                setting=self.side_setting,
+            )
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:
@@ -438,15 +463,9 @@ def _image_size(file: Path) -> tuple[int, int] | None:
         return None
 
 
-def _open_folder(
-    folder: Path,
-    fps: float,
-    start_s: float | None,
-    end_s: float | None,
-    select: Selection | None,
-    side_limits: tuple[int, int] | None,
-    side_setting: str | None,
-) -> tuple[VideoInfo, FrameStream]:
+def _open_folder(folder: Path, request: _Request) -> tuple[VideoInfo, FrameStream]:
+    fps = request.fps if request.fps is not None else DEFAULT_FOLDER_FPS
+    start_s, end_s = request.start_s, request.end_s
     all_files = frame_files(folder)
     if not all_files:
         suffixes = ", ".join(sorted(FRAME_SUFFIXES))
@@ -459,24 +478,14 @@ def _open_folder(
             f"no frame in the time window {_window_text(start_s, end_s)}: the folder holds "
             f"{len(all_files)} frames ({len(all_files) / fps:g} s at {fps:g} fps)",
         )
-    if side_limits is not None and (size := _image_size(files[0])) is not None:
-        check_frame_size(
-            files[0], *size, min_side=side_limits[0], max_side=side_limits[1], setting=side_setting
-        )
+    if request.side_limits is not None and (size := _image_size(files[0])) is not None:
+        request.check_size(files[0], *size)
     start = first_index / fps
     times = start + np.arange(len(files)) / fps
-    wanted = None if select is None else sorted({int(i) for i in select(times)})
+    wanted = None if request.select is None else sorted({int(i) for i in request.select(times)})
     first = _read_image_rgb(files[wanted[0] if wanted else 0])
     height, width = first.shape[:2]
-    if side_limits is not None:
-        check_frame_size(
-            folder,
-            width,
-            height,
-            min_side=side_limits[0],
-            max_side=side_limits[1],
-            setting=side_setting,
-        )
+    request.check_size(folder, width, height)
     info = VideoInfo(
         path=str(folder),
         fps=float(fps),
@@ -648,49 +657,23 @@ class _VideoSource:
         self.container = self._container()
         self.stream = self.container.streams.video[0]
 
-    def open(
-        self,
-        fps: float | None,
-        start_s: float | None,
-        end_s: float | None,
-        select: Selection | None,
-        side_limits: tuple[int, int] | None,
-        side_setting: str | None,
-    ) -> tuple[VideoInfo, FrameStream]:
+    def open(self, request: _Request) -> tuple[VideoInfo, FrameStream]:
         self.container = self._container()
         try:
-            return self._open(
-                self.container, fps, start_s, end_s, select, side_limits, side_setting
-            )
+            return self._open(request)
         except BaseException:
             self.container.close()
             raise
 
-    def _open(
-        self,
-        container: av.container.InputContainer,
-        fps: float | None,
-        start_s: float | None,
-        end_s: float | None,
-        select: Selection | None,
-        side_limits: tuple[int, int] | None,
-        side_setting: str | None,
-    ) -> tuple[VideoInfo, FrameStream]:
-        path = self.path
+    def _open(self, request: _Request) -> tuple[VideoInfo, FrameStream]:
+        path, container = self.path, self.container
+        fps, start_s, end_s = request.fps, request.start_s, request.end_s
         stream = container.streams.video[0]
         self.stream = stream
-        self.container = container
         context = stream.codec_context
         width, height = int(context.width or 0), int(context.height or 0)
-        if side_limits is not None and width > 0 and height > 0:
-            check_frame_size(
-                path,
-                width,
-                height,
-                min_side=side_limits[0],
-                max_side=side_limits[1],
-                setting=side_setting,
-            )
+        if width > 0 and height > 0:
+            request.check_size(path, width, height)
         self.time_base = stream.time_base or Fraction(1, 1)
         self.origin = stream.start_time
         declared_fps = _rate(stream.average_rate) or _rate(stream.guessed_rate)
@@ -798,8 +781,8 @@ class _VideoSource:
         context.thread_type = "SLICE" if self.threads == 1 else "AUTO"
         self.seekable = bool(getattr(container.format, "seekable", True))
         wanted = None
-        if select is not None and frame_times is not None:
-            wanted = sorted({int(i) for i in select(frame_times)})
+        if request.select is not None and frame_times is not None:
+            wanted = sorted({int(i) for i in request.select(frame_times)})
         frames = FrameStream(
             lambda stream: self._frames(stream, info, sources, wanted, stop, expected)
         )
@@ -819,15 +802,7 @@ class _VideoSource:
         if width <= 0 or height <= 0:  # the header did not say: the first frame does
             rgb = first_frame()
             info = _with_size(info, rgb.shape[1], rgb.shape[0])
-            if side_limits is not None:
-                check_frame_size(
-                    path,
-                    info.width,
-                    info.height,
-                    min_side=side_limits[0],
-                    max_side=side_limits[1],
-                    setting=side_setting,
-                )
+            request.check_size(path, info.width, info.height)
         return info, frames
 
     # --- decoding ---------------------------------------------------------------------------
