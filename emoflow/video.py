@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -306,6 +306,19 @@ def _window_text(start_s: float | None, end_s: float | None) -> str:
 Selection = Callable[[np.ndarray], Collection[int]]
 """``select(frame_times)``: the positions (0-based, among the frames a source yields) of the
 frames wanted, given every frame's time (:attr:`VideoInfo.frame_times`)."""
+
+
+class FrameWindow(TypedDict, total=False):
+    """The keyword options of :func:`open_frame_slots` (all ``None`` by default) that the
+    readers above it take and pass on: :meth:`emoflow.facemesh.FaceMeshTracker.track` and
+    :meth:`emoflow.landmarks.FaceMeshExtractor.extract_with_record`."""
+
+    fps: float | None
+    start_s: float | None
+    end_s: float | None
+    select: Selection | None
+    side_limits: tuple[int, int] | None
+    side_setting: str | None
 
 
 def open_frames(
