@@ -1,0 +1,140 @@
+"""Opening a frame source, a video file or a frame folder, by its path."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from emoflow.errors import ConfigError, InputError
+from emoflow.video.decode import VideoDecoder
+from emoflow.video.folders import frame_files, image_size, open_folder
+from emoflow.video.frames import FrameRequest, FrameStream, Selection, VideoInfo
+
+
+def _check_window(start_s: float | None, end_s: float | None) -> None:
+    """Raise ConfigError unless the window bounds are finite, non-negative and ordered."""
+    for name, value in (("start_s", start_s), ("end_s", end_s)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be a non-negative number of seconds, got {value!r}")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise ConfigError(f"end_s ({end_s}) must be after start_s ({start_s})")
+
+
+def open_frames(
+    source: str | Path,
+    *,
+    fps: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    threads: int = 0,
+) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+    """Open a video file or frame folder and return its description and a frame iterator.
+
+    The first frame is decoded at once, so that unreadable sources fail here; the remaining
+    frames are decoded as the iterator is consumed.
+
+    Parameters
+    ----------
+    source
+        A video file or a folder of image frames.
+    fps
+        For a video: the frame rate to resample to (frames are dropped or repeated, each
+        output time taking the nearest source frame); ``None`` keeps every frame. For a
+        frame folder: the rate the frames were taken at (default 30); nothing is resampled.
+    start_s, end_s
+        Time window in seconds of the source: only frames at ``start_s <= t < end_s`` are
+        yielded (``None``: from the start, to the end). ``NaN`` counts as ``None``, so the
+        nullable time columns of a manifest can be passed as they are.
+    threads
+        Decoder threads (0: as many as FFmpeg sees fit; 1 spends the least CPU time).
+
+    Returns
+    -------
+    info
+        Frame rate, size, declared frame count and frame times.
+    frames
+        RGB ``uint8`` arrays of shape ``(height, width, 3)``, C-contiguous.
+
+    Raises
+    ------
+    InputError
+        The source does not exist, cannot be decoded, has no frames (or none in the time
+        window), or (frame folder) holds frames of different sizes; the last is raised while
+        iterating, naming the frame.
+    ConfigError
+        ``fps`` is not a positive finite number, or the window bounds are negative, not
+        finite or out of order.
+    """
+    info, slots = open_frame_slots(source, fps=fps, start_s=start_s, end_s=end_s, threads=threads)
+    return info, (slot() for slot in slots)
+
+
+def open_frame_slots(
+    source: str | Path,
+    *,
+    fps: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    select: Selection | None = None,
+    side_limits: tuple[int, int] | None = None,
+    side_setting: str | None = None,
+    threads: int = 0,
+) -> tuple[VideoInfo, FrameStream]:
+    """:func:`open_frames`, but each frame comes as a :class:`Frame` (its position, time and,
+    called, its pixels): frames that are never called cost a video only their decoding (no
+    colour conversion) and a frame folder nothing (the image is not read).
+
+    Further parameters
+    ------------------
+    select
+        Which frames to yield, given :attr:`VideoInfo.frame_times` (:data:`Selection`); the
+        others are not yielded, and a video decodes only what the selected frames need (see
+        the module notes). Ignored (every frame is yielded, and the stream is not
+        :attr:`~FrameStream.complete`) when the frame times cannot be known beforehand.
+    side_limits
+        ``(min_side, max_side)``: refuse frames outside these pixels per side
+        (:func:`check_frame_size`) before any frame is decoded; ``side_setting`` names the
+        option that sets them, for the message.
+
+    Same errors and frames as :func:`open_frames`; a refused frame size is an InputError.
+    """
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"fps must be a positive number, got {fps!r}")
+    start_s = None if start_s is None or math.isnan(start_s) else float(start_s)
+    end_s = None if end_s is None or math.isnan(end_s) else float(end_s)
+    _check_window(start_s, end_s)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(path, "does not exist")
+    request = FrameRequest(fps, start_s, end_s, select, side_limits, side_setting)
+    if path.is_dir():
+        return open_folder(path, request)
+    return VideoDecoder(path, threads).open(request)
+
+
+def probe_video(path: str | Path) -> tuple[int, int, int | None] | None:
+    """``(width, height, frames declared)`` from a video's header, in well under a millisecond
+    (no frame decoded, the stream probe cut short); ``None`` when it is no readable video
+    (a frame folder: its first image's size, the number of images)."""
+    source = Path(path)
+    if source.is_dir():
+        files = frame_files(source)
+        size = image_size(files[0]) if files else None
+        return None if size is None else (size[0], size[1], len(files))
+    import av
+
+    try:
+        with av.open(
+            str(source),
+            metadata_errors="ignore",
+            options={"skip_frame": "all", "probesize": "32", "analyzeduration": "0"},
+        ) as container:
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            frames = int(stream.frames) if stream.frames else None
+    except Exception:  # not a readable video here: extraction reports it in its own words
+        return None
+    return (int(width), int(height), frames) if width and height else None
