@@ -19,9 +19,10 @@ from emoflow.errors import InputError
 from emoflow.video.frames import (
     DEFAULT_FOLDER_FPS,
     Frame,
-    FrameRequest,
     FrameStream,
+    FrameWindow,
     VideoInfo,
+    check_window_size,
     window_indices,
     window_of_times,
     window_text,
@@ -182,23 +183,23 @@ class VideoDecoder:
         self.container = self._container()
         self.stream = self.container.streams.video[0]
 
-    def open(self, request: FrameRequest) -> tuple[VideoInfo, FrameStream]:
+    def open(self, window: FrameWindow) -> tuple[VideoInfo, FrameStream]:
         self.container = self._container()
         try:
-            return self._open(request)
+            return self._open(window)
         except BaseException:
             self.container.close()
             raise
 
-    def _open(self, request: FrameRequest) -> tuple[VideoInfo, FrameStream]:
+    def _open(self, window: FrameWindow) -> tuple[VideoInfo, FrameStream]:
         path, container = self.path, self.container
-        fps, start_s, end_s = request.fps, request.start_s, request.end_s
+        fps, start_s, end_s = window.get("fps"), window.get("start_s"), window.get("end_s")
         stream = container.streams.video[0]
         self.stream = stream
         context = stream.codec_context
         width, height = int(context.width or 0), int(context.height or 0)
         if width > 0 and height > 0:
-            request.check_size(path, width, height)
+            check_window_size(window, path, width, height)
         self.time_base = stream.time_base or Fraction(1, 1)
         self.origin = stream.start_time
         declared_fps = _rate(stream.average_rate) or _rate(stream.guessed_rate)
@@ -306,8 +307,9 @@ class VideoDecoder:
         context.thread_type = "SLICE" if self.threads == 1 else "AUTO"
         self.seekable = bool(getattr(container.format, "seekable", True))
         wanted = None
-        if request.select is not None and frame_times is not None:
-            wanted = sorted({int(i) for i in request.select(frame_times)})
+        select = window.get("select")
+        if select is not None and frame_times is not None:
+            wanted = sorted({int(i) for i in select(frame_times)})
         frames = FrameStream(
             lambda stream: self._frames(stream, info, sources, wanted, stop, expected)
         )
@@ -327,7 +329,7 @@ class VideoDecoder:
         if width <= 0 or height <= 0:  # the header did not say: the first frame does
             rgb = first_frame()
             info = _with_size(info, rgb.shape[1], rgb.shape[0])
-            request.check_size(path, info.width, info.height)
+            check_window_size(window, path, info.width, info.height)
         return info, frames
 
     # --- decoding ---------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from emoflow.video.frames import (
     DEFAULT_FOLDER_FPS,
     FRAME_SUFFIXES,
     Frame,
-    FrameRequest,
     FrameStream,
+    FrameWindow,
     VideoInfo,
+    check_window_size,
     window_indices,
     window_text,
 )
@@ -60,9 +61,10 @@ def image_size(file: Path) -> tuple[int, int] | None:
         return None
 
 
-def open_folder(folder: Path, request: FrameRequest) -> tuple[VideoInfo, FrameStream]:
-    fps = request.fps if request.fps is not None else DEFAULT_FOLDER_FPS
-    start_s, end_s = request.start_s, request.end_s
+def open_folder(folder: Path, window: FrameWindow) -> tuple[VideoInfo, FrameStream]:
+    fps = window.get("fps")
+    fps = fps if fps is not None else DEFAULT_FOLDER_FPS
+    start_s, end_s, select = window.get("start_s"), window.get("end_s"), window.get("select")
     all_files = frame_files(folder)
     if not all_files:
         suffixes = ", ".join(sorted(FRAME_SUFFIXES))
@@ -75,14 +77,14 @@ def open_folder(folder: Path, request: FrameRequest) -> tuple[VideoInfo, FrameSt
             f"no frame in the time window {window_text(start_s, end_s)}: the folder holds "
             f"{len(all_files)} frames ({len(all_files) / fps:g} s at {fps:g} fps)",
         )
-    if request.side_limits is not None and (size := image_size(files[0])) is not None:
-        request.check_size(files[0], *size)
+    if window.get("side_limits") is not None and (size := image_size(files[0])) is not None:
+        check_window_size(window, files[0], *size)
     start = first_index / fps
     times = start + np.arange(len(files)) / fps
-    wanted = None if request.select is None else sorted({int(i) for i in request.select(times)})
+    wanted = None if select is None else sorted({int(i) for i in select(times)})
     first = _read_image_rgb(files[wanted[0] if wanted else 0])
     height, width = first.shape[:2]
-    request.check_size(folder, width, height)
+    check_window_size(window, folder, width, height)
     info = VideoInfo(
         path=str(folder),
         fps=float(fps),

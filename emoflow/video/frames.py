@@ -1,6 +1,6 @@
 """What every frame source shares: the types (:class:`VideoItem`, :class:`VideoInfo`,
 :class:`Frame`, :class:`FrameStream`), the frame-size check and the time-window arithmetic,
-and what a reader is asked for (:class:`FrameWindow`, :class:`FrameRequest`)."""
+and what a reader is asked for (:class:`FrameWindow`)."""
 
 from __future__ import annotations
 
@@ -265,26 +265,15 @@ class FrameWindow(TypedDict, total=False):
     side_setting: str | None
 
 
-@dataclass(frozen=True)
-class FrameRequest:
-    """What :func:`open_frame_slots` was asked for, as the frame folder and video readers
-    take it."""
-
-    fps: float | None
-    start_s: float | None
-    end_s: float | None
-    select: Selection | None
-    side_limits: tuple[int, int] | None
-    side_setting: str | None
-
-    def check_size(self, path: str | Path, width: int, height: int) -> None:
-        """:func:`check_frame_size` with the requested limits (none: nothing to check)."""
-        if self.side_limits is not None:
-            check_frame_size(
-                path,
-                width,
-                height,
-                min_side=self.side_limits[0],
-                max_side=self.side_limits[1],
-                setting=self.side_setting,
-            )
+def check_window_size(window: FrameWindow, path: str | Path, width: int, height: int) -> None:
+    """:func:`check_frame_size` with the window's ``side_limits`` (none: nothing to check)."""
+    limits = window.get("side_limits")
+    if limits is not None:
+        check_frame_size(
+            path,
+            width,
+            height,
+            min_side=limits[0],
+            max_side=limits[1],
+            setting=window.get("side_setting"),
+        )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 
 from emoflow.errors import ConfigError, InputError
 from emoflow.video.decode import VideoDecoder
 from emoflow.video.folders import frame_files, image_size, open_folder
-from emoflow.video.frames import FrameRequest, FrameStream, Selection, VideoInfo
+from emoflow.video.frames import FrameStream, FrameWindow, VideoInfo
 
 
 def _check_window(start_s: float | None, end_s: float | None) -> None:
@@ -75,20 +76,15 @@ def open_frames(
 def open_frame_slots(
     source: str | Path,
     *,
-    fps: float | None = None,
-    start_s: float | None = None,
-    end_s: float | None = None,
-    select: Selection | None = None,
-    side_limits: tuple[int, int] | None = None,
-    side_setting: str | None = None,
     threads: int = 0,
+    **window: Unpack[FrameWindow],
 ) -> tuple[VideoInfo, FrameStream]:
     """:func:`open_frames`, but each frame comes as a :class:`Frame` (its position, time and,
     called, its pixels): frames that are never called cost a video only their decoding (no
     colour conversion) and a frame folder nothing (the image is not read).
 
-    Further parameters
-    ------------------
+    Further parameters (:class:`FrameWindow`, all ``None`` by default)
+    ------------------------------------------------------------------
     select
         Which frames to yield, given :attr:`VideoInfo.frame_times` (:data:`Selection`); the
         others are not yielded, and a video decodes only what the selected frames need (see
@@ -101,18 +97,22 @@ def open_frame_slots(
 
     Same errors and frames as :func:`open_frames`; a refused frame size is an InputError.
     """
+    unknown = sorted(set(window) - FrameWindow.__optional_keys__)
+    if unknown:
+        raise TypeError(f"open_frame_slots() got unexpected keyword argument(s) {unknown}")
+    fps = window.get("fps")
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"fps must be a positive number, got {fps!r}")
-    start_s = None if start_s is None or math.isnan(start_s) else float(start_s)
-    end_s = None if end_s is None or math.isnan(end_s) else float(end_s)
-    _check_window(start_s, end_s)
+    start_s, end_s = window.get("start_s"), window.get("end_s")
+    window["start_s"] = None if start_s is None or math.isnan(start_s) else float(start_s)
+    window["end_s"] = None if end_s is None or math.isnan(end_s) else float(end_s)
+    _check_window(window["start_s"], window["end_s"])
     path = Path(source)
     if not path.exists():
         raise InputError(path, "does not exist")
-    request = FrameRequest(fps, start_s, end_s, select, side_limits, side_setting)
     if path.is_dir():
-        return open_folder(path, request)
-    return VideoDecoder(path, threads).open(request)
+        return open_folder(path, window)
+    return VideoDecoder(path, threads).open(window)
 
 
 def probe_video(path: str | Path) -> tuple[int, int, int | None] | None:
