@@ -18,35 +18,28 @@ nearest source frame.
 Headers are checked against the frames (:attr:`FrameStream.warnings`, which the extraction
 logs and records): fewer frames than the header declares (a truncated file), a declared
 duration far longer than the frames span (e.g. 10 hours over 30 frames), a declared frame rate
-the frames do not keep, and frame times no video has (under :data:`MIN_PLAUSIBLE_FPS` or over
-:data:`MAX_PLAUSIBLE_FPS` on average; then frame ``i`` is placed at ``i / fps`` of the header's
-frame rate, or of :data:`DEFAULT_FOLDER_FPS`).
+the frames do not keep, and frame times no video has (on average under
+:data:`~emoflow.video.decode.MIN_PLAUSIBLE_FPS` or over
+:data:`~emoflow.video.decode.MAX_PLAUSIBLE_FPS`; then frame ``i`` is placed at ``i / fps`` of
+the header's frame rate, or of :data:`~emoflow.video.frames.DEFAULT_FOLDER_FPS`).
 
 Decoding only what is needed. With ``select`` (:func:`open_frame_slots`), only the selected
 frames are yielded, and the decoder skips the work the others would cost where the codec
 allows: a frame no other frame refers to is not decoded at all (FFmpeg's ``skip_frame``
 ``nonref`` for that packet; every unselected packet of an intra-only stream), and the decoder
 seeks to the key frame before a selected frame when decoding up to it would cost
-:data:`SEEK_MIN_FRAMES` frames or more. The selected frames are decoded exactly as a
-sequential decode gives them (a frame skipped this way is one no other frame depends on).
+:data:`~emoflow.video.decode.SEEK_MIN_FRAMES` frames or more. The selected frames are decoded
+exactly as a sequential decode gives them (a frame skipped this way is one no other frame
+depends on).
 
 Modules: :mod:`~emoflow.video.frames` (the types, the size check, time windows),
-:mod:`~emoflow.video.sources` (opening a source by its path), :mod:`~emoflow.video.decode`
-(video files, PyAV), :mod:`~emoflow.video.folders` (frame folders) and
-:mod:`~emoflow.video.timing` (frame counts and resampling).
+:mod:`~emoflow.video.sources` (opening a source by its path; frame folders),
+:mod:`~emoflow.video.decode` (video files, PyAV) and :mod:`~emoflow.video.timing` (frame counts
+and resampling).
 """
 
-from emoflow.video.decode import (
-    MAX_PLAUSIBLE_FPS,
-    MIN_PLAUSIBLE_FPS,
-    SEEK_MIN_FRAMES,
-    UNREADABLE,
-)
-from emoflow.video.folders import frame_files, natural_key
 from emoflow.video.frames import (
     COORDINATE_UNITS,
-    DEFAULT_FOLDER_FPS,
-    FRAME_SUFFIXES,
     LANDMARK_FORMATS,
     MAX_SIDE,
     MIN_SIDE,
@@ -58,11 +51,15 @@ from emoflow.video.frames import (
     VideoInfo,
     VideoItem,
     check_frame_size,
-    window_indices,
 )
-from emoflow.video.sources import open_frame_slots, open_frames, probe_video
+from emoflow.video.sources import (
+    frame_files,
+    natural_key,
+    open_frame_slots,
+    open_frames,
+    probe_video,
+)
 from emoflow.video.timing import (
-    EVEN_TIMES_TOLERANCE,
     declared_frames,
     even_times,
     expected_frames,
@@ -74,16 +71,9 @@ from emoflow.video.timing import (
 
 __all__ = [
     "COORDINATE_UNITS",
-    "DEFAULT_FOLDER_FPS",
-    "EVEN_TIMES_TOLERANCE",
-    "FRAME_SUFFIXES",
     "LANDMARK_FORMATS",
-    "MAX_PLAUSIBLE_FPS",
     "MAX_SIDE",
-    "MIN_PLAUSIBLE_FPS",
     "MIN_SIDE",
-    "SEEK_MIN_FRAMES",
-    "UNREADABLE",
     "VIDEO_SUFFIXES",
     "Frame",
     "FrameStream",
@@ -104,5 +94,4 @@ __all__ = [
     "probe_video",
     "resampled_frames",
     "resampling_weights",
-    "window_indices",
 ]
