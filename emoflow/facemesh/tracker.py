@@ -382,10 +382,9 @@ class FaceMeshTracker:
         ----------
         source
             Video file or frame folder (see :func:`emoflow.video.open_frames`).
-        fps
-            Resample a video to this frame rate (a frame folder's frame rate).
-        start_s, end_s
-            Time window in seconds (``None``: whole video).
+        fps, start_s, end_s, side_limits, side_setting
+            Frame rate, time window and frame-size limits, keyword only, as for
+            :func:`emoflow.video.open_frame_slots` (:class:`emoflow.video.FrameWindow`).
         select
             The frames to mesh given the times of the video's frames
             (:data:`emoflow.video.Selection`, e.g. from
@@ -398,9 +397,6 @@ class FaceMeshTracker:
             interpolation and the share of frames without a face see what they need.
         progress
             Called after each frame (:data:`FrameProgress`), e.g. a progress bar's.
-        side_limits, side_setting
-            Refuse frames outside ``(min_side, max_side)`` pixels per side before decoding
-            (:func:`emoflow.video.check_frame_size`; ``side_setting`` names the option).
 
         Raises
         ------
