@@ -23,18 +23,21 @@ def resampled_sources(times: np.ndarray, source_fps: float, target_fps: float) -
     frames use the rule by frame index, ``floor(k * source_fps / target_fps + 0.5)``, exactly
     as before frame times were read."""
     n = len(times)
-    chosen: list[int] = []
     if even_times(times):
-        step = source_fps / target_fps
-        k = 0
-        while math.floor(k * step + 0.5) <= n - 1:
-            chosen.append(math.floor(k * step + 0.5))
-            k += 1
-        return np.array(chosen, dtype=np.int64)
+        return _by_index(n, source_fps / target_fps)
     positions = _positions_at(
         times, times[0] + np.arange(_output_count(times, target_fps)) / target_fps
     )
     return np.floor(positions + 0.5).astype(np.int64).clip(0, n - 1)
+
+
+def _by_index(n: int, step: float) -> np.ndarray:
+    """The source frames (of ``n``) that resampling by frame index takes: output ``k`` takes
+    frame ``floor(k * step + 0.5)``, ``step`` being the source rate over the target rate."""
+    chosen: list[int] = []
+    while math.floor(len(chosen) * step + 0.5) <= n - 1:
+        chosen.append(math.floor(len(chosen) * step + 0.5))
+    return np.array(chosen, dtype=np.int64)
 
 
 def _output_count(times: np.ndarray, target_fps: float) -> int:
@@ -67,11 +70,7 @@ def declared_frames(info: VideoInfo, fps: float | None = None) -> int | None:
     n_window = max(0, min(info.n_frames, stop or info.n_frames) - info.first_frame)
     if fps is None or fps == info.source_fps or Path(info.path).is_dir():
         return n_window
-    step = info.source_fps / float(fps)
-    count = 0
-    while math.floor(count * step + 0.5) <= n_window - 1:
-        count += 1
-    return count
+    return len(_by_index(n_window, info.source_fps / float(fps)))
 
 
 def even_times(times: np.ndarray | None, n_out: int | None = None) -> bool:
