@@ -37,8 +37,8 @@ from emoflow.inference import (
 from emoflow.inference.drawing import (
     IMAGE_SUFFIXES,
     VIDEO_WRITERS,
-    draw_picture,
     peak_frame,
+    picture_figure,
     read_frame,
     write_annotated_video,
 )
@@ -158,7 +158,9 @@ def explain(
     if "synthetic demo" in origins:
         title += "\nmodels trained on the synthetic demo, not on recordings of people"
     edges = get_scheme(landmarks.scheme).picture_edges()
-    draw_picture(image_path, frame, points, table, label, top_k=top_k, title=title, edges=edges)
+    picture_figure(
+        frame, points, table, label, top_k=top_k, title=title, edges=edges, path=image_path
+    )
     summary: dict[str, Any] = {
         "video": source.path,
         "label": label,

@@ -45,11 +45,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["SPLIT_WILDCARD", "ResultsLayout"]
 
 SPLIT_WILDCARD = "{split}"
 """The workflow's wildcard for a chain's split prefix (:meth:`ResultsLayout.split`)."""
+
+
+class _Below:
+    """A fixed path below the layout's root, read as a property (``layout.summary``)."""
+
+    def __init__(self, *parts: str, doc: str | None = None) -> None:
+        self.parts = parts
+        self.__doc__ = doc
+
+    def __get__(self, layout: Any, owner: type | None = None) -> Path:
+        if layout is None:
+            return Path(*self.parts)  # on the class: the path relative to the root
+        return Path(layout.root, *self.parts)
 
 
 @dataclass(frozen=True)
@@ -62,16 +76,12 @@ class ResultsLayout:
         object.__setattr__(self, "root", Path(self.root))
 
     # -- data stages -----------------------------------------------------------------------
-    @property
-    def manifest(self) -> Path:
-        return self.root / "manifest.parquet"
+    manifest = _Below("manifest.parquet")
 
     def landmark_shard(self, shard: int | str) -> Path:
         return self.root / "landmarks" / f"shard_{shard}.parquet"
 
-    @property
-    def features(self) -> Path:
-        return self.root / "features.zarr"
+    features = _Below("features.zarr")
 
     # -- pruning iterations ----------------------------------------------------------------
     def iteration(self, iteration: int | str) -> Path:
@@ -105,14 +115,20 @@ class ResultsLayout:
         development subjects) or of outer fold ``fold``'s chain."""
         return self.root / f"{self.split(fold)}iter_{iteration}" / emotion
 
+    def _gathered_or_chain(
+        self, iteration: int | str, emotion: str | None, fold: int | str | None
+    ) -> Path:
+        """The iteration's folder (``emotion=None``: its gathered files) or an emotion's chain
+        folder in it."""
+        return (
+            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
+        )
+
     def landmark_sets(
         self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
     ) -> Path:
         """An emotion's landmark set, or (``emotion=None``) the iteration's gathered sets."""
-        folder = (
-            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
-        )
-        return folder / "landmarks.json"
+        return self._gathered_or_chain(iteration, emotion, fold) / "landmarks.json"
 
     def model(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> Path:
         path = self.chain(iteration, emotion, fold) / "model.pt"
@@ -130,19 +146,13 @@ class ResultsLayout:
         self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
     ) -> Path:
         """An emotion's metrics, or (``emotion=None``) the iteration's gathered metrics."""
-        folder = (
-            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
-        )
-        return folder / "metrics.json"
+        return self._gathered_or_chain(iteration, emotion, fold) / "metrics.json"
 
     def scores(
         self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
     ) -> Path:
         """An emotion's scores, or (``emotion=None``) the iteration's gathered scores."""
-        folder = (
-            self.iteration(iteration) if emotion is None else self.chain(iteration, emotion, fold)
-        )
-        return folder / "scores.parquet"
+        return self._gathered_or_chain(iteration, emotion, fold) / "scores.parquet"
 
     def attributions(
         self, iteration: int | str, emotion: str, fold: int | str | None = None
@@ -180,52 +190,26 @@ class ResultsLayout:
         return sorted(found)
 
     # -- gathered outputs ------------------------------------------------------------------
-    @property
-    def summary(self) -> Path:
-        return self.root / "summary.parquet"
+    summary = _Below("summary.parquet")
 
     def comparison(self, emotion: str, fold: int | str) -> Path:
         """The pruning baselines of one emotion in one outer fold (``prune.compare``)."""
         return self.root / "compare" / f"fold_{fold}" / f"{emotion}.parquet"
 
-    @property
-    def evaluation(self) -> Path:
-        """The folder of the nested evaluation's tables (:mod:`emoflow.evaluation`)."""
-        return self.root / "evaluation"
-
-    @property
-    def evaluation_predictions(self) -> Path:
-        return self.evaluation / "predictions.parquet"
-
-    @property
-    def evaluation_estimates(self) -> Path:
-        return self.evaluation / "estimates.parquet"
-
-    @property
-    def evaluation_differences(self) -> Path:
-        return self.evaluation / "differences.parquet"
-
-    @property
-    def evaluation_curves(self) -> Path:
-        return self.evaluation / "curves.parquet"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report"
-
-    @property
-    def provenance(self) -> Path:
-        return self.root / "provenance.json"
-
-    @property
-    def published(self) -> Path:
-        """What ``predict``/``explain`` read of the last finished run (emoflow.published)."""
-        return self.root / "published.json"
-
-    @property
-    def lock(self) -> Path:
-        """The lock of the run writing this folder (emoflow.runlock)."""
-        return self.root / ".emoflow.lock"
+    evaluation = _Below(
+        "evaluation", doc="The folder of the nested evaluation's tables (emoflow.evaluation)."
+    )
+    evaluation_predictions = _Below("evaluation", "predictions.parquet")
+    evaluation_estimates = _Below("evaluation", "estimates.parquet")
+    evaluation_differences = _Below("evaluation", "differences.parquet")
+    evaluation_curves = _Below("evaluation", "curves.parquet")
+    report = _Below("report")
+    provenance = _Below("provenance.json")
+    published = _Below(
+        "published.json",
+        doc="What ``predict``/``explain`` read of the last finished run (emoflow.published).",
+    )
+    lock = _Below(".emoflow.lock", doc="The lock of the run writing this folder (emoflow.runlock).")
 
     def log(self, rule: str, name: str) -> Path:
         """A job's log file."""

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -485,15 +485,21 @@ def pooled_interval(
     )
 
 
+class _Bootstrap(TypedDict, total=False):
+    """The keyword options of :func:`bootstrap_interval` and :func:`paired_interval`: those of
+    :func:`pooled_interval`, with its defaults."""
+
+    metric: str
+    n_resamples: int
+    level: float
+    seed: int
+
+
 def bootstrap_interval(
     truth: Array,
     predictions: Array,
     subjects: Array,
-    *,
-    metric: str = "balanced_accuracy",
-    n_resamples: int = N_RESAMPLES,
-    level: float = LEVEL,
-    seed: int = 0,
+    **bootstrap: Unpack[_Bootstrap],
 ) -> Interval:
     """A score with its subject-level bootstrap percentile interval.
 
@@ -508,7 +514,7 @@ def bootstrap_interval(
     subjects
         Each sample's subject, ``(n_samples,)``: the unit that is resampled.
     metric, n_resamples, level, seed
-        As for :func:`pooled_interval`.
+        Keyword only, as for :func:`pooled_interval` (with its defaults).
 
     Examples
     --------
@@ -519,15 +525,7 @@ def bootstrap_interval(
     >>> interval.estimate, interval.n_subjects, interval.n_samples
     (0.75, 4, 8)
     """
-    return pooled_interval(
-        [truth],
-        [predictions],
-        [subjects],
-        metric=metric,
-        n_resamples=n_resamples,
-        level=level,
-        seed=seed,
-    )
+    return pooled_interval([truth], [predictions], [subjects], **bootstrap)
 
 
 def paired_interval(
@@ -535,11 +533,7 @@ def paired_interval(
     first: Array,
     second: Array,
     subjects: Array,
-    *,
-    metric: str = "balanced_accuracy",
-    n_resamples: int = N_RESAMPLES,
-    level: float = LEVEL,
-    seed: int = 0,
+    **bootstrap: Unpack[_Bootstrap],
 ) -> Interval:
     """The difference ``score(first) − score(second)`` of two procedures scored on the same
     samples, with its paired subject-level bootstrap interval (each resample draws the
@@ -548,13 +542,4 @@ def paired_interval(
     Parameters are those of :func:`bootstrap_interval`, with the two procedures' predictions
     ``first`` and ``second``.
     """
-    return pooled_interval(
-        [truth],
-        [first],
-        [subjects],
-        [second],
-        metric=metric,
-        n_resamples=n_resamples,
-        level=level,
-        seed=seed,
-    )
+    return pooled_interval([truth], [first], [subjects], [second], **bootstrap)

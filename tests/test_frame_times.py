@@ -252,11 +252,11 @@ def h264(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_selected_frames_decode_exactly_and_skip_work(
     h264: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import emoflow.video as video
+    import emoflow.video.decode as video
 
     every = [frame() for frame in open_frame_slots(h264, threads=1)[1]]
     counted = {"decoded": 0, "seeks": 0}
-    decode, seek = video._VideoSource._decoded, video._VideoSource._seek
+    decode, seek = video.VideoDecoder._decoded, video.VideoDecoder._seek
 
     def counting_decode(self, packets, errors):  # type: ignore[no-untyped-def]
         for frame in decode(self, packets, errors):
@@ -267,8 +267,8 @@ def test_selected_frames_decode_exactly_and_skip_work(
         counted["seeks"] += 1
         return seek(self, index)
 
-    monkeypatch.setattr(video._VideoSource, "_decoded", counting_decode)
-    monkeypatch.setattr(video._VideoSource, "_seek", counting_seek)
+    monkeypatch.setattr(video.VideoDecoder, "_decoded", counting_decode)
+    monkeypatch.setattr(video.VideoDecoder, "_seek", counting_seek)
     for wanted, threads in (([0, 1, 2, 29, 30, 58, 59], 1), ([0, 25, 50, 59], 0)):
         counted.update(decoded=0, seeks=0)
         _, frames = open_frame_slots(h264, select=lambda times, w=wanted: w, threads=threads)
@@ -307,13 +307,13 @@ def test_frame_size_guard_drops_the_video_with_its_reason(tmp_path: Path) -> Non
 def test_running_out_of_memory_is_named_as_such(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, videos: dict[str, Path]
 ) -> None:
-    import emoflow.video as video
+    import emoflow.video.decode as video
 
     def exhausted(self, packets, errors):  # type: ignore[no-untyped-def]
         raise av.error.MemoryError(12, "Cannot allocate memory")
         yield  # a generator, as the decoder is
 
-    monkeypatch.setattr(video._VideoSource, "_decoded", exhausted)
+    monkeypatch.setattr(video.VideoDecoder, "_decoded", exhausted)
     out = tmp_path / "shard.parquet"
     summary = extract_videos(
         [("big", str(videos["cfr"])), ("missing", str(tmp_path / "missing.mp4"))], out

@@ -255,17 +255,17 @@ def test_other_feature_frames_need_re_extraction(tables: dict[str, Path]) -> Non
 def test_a_wrong_container_count_meshes_every_frame(
     clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import emoflow.video as video
+    import emoflow.video.decode as video
 
-    listed = video._VideoSource._plan
+    listed = video.VideoDecoder._plan
 
-    def four_short(self: video._VideoSource) -> video._Plan | None:
+    def four_short(self: video.VideoDecoder) -> video._Plan | None:
         """The container lists 4 frames fewer than decoding gives."""
         plan = listed(self)
         assert plan is not None
         return video._Plan(plan.pts[:-4], plan.keyframe[:-4], plan.times[:-4], plan.from_pts)
 
-    monkeypatch.setattr(video._VideoSource, "_plan", four_short)
+    monkeypatch.setattr(video.VideoDecoder, "_plan", four_short)
     out = tmp_path / "wrong.parquet"
     extract_videos(
         [("face", str(clips["face"]))], out, frames="sampled", feature_frames=FEATURE_FRAMES

@@ -398,7 +398,7 @@ def test_open_frames_window_seeks_to_the_same_frames(
     inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grabbed = list(open_frames(inputs["face"], start_s=0.6)[1])
-    monkeypatch.setattr("emoflow.video.SEEK_MIN_FRAMES", 1)
+    monkeypatch.setattr("emoflow.video.decode.SEEK_MIN_FRAMES", 1)
     sought = list(open_frames(inputs["face"], start_s=0.6)[1])
     assert len(sought) == len(grabbed) == N_FACE_FRAMES - 18
     assert all(np.array_equal(a, b) for a, b in zip(sought, grabbed, strict=True))

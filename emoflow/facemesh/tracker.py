@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, Unpack
 
 import numpy as np
 
@@ -48,7 +48,13 @@ from emoflow.facemesh.faces import (
     matching_score,
     pixel_box,
 )
-from emoflow.video import FrameStream, Selection, VideoInfo, expected_frames, open_frame_slots
+from emoflow.video import (
+    FrameStream,
+    FrameWindow,
+    VideoInfo,
+    expected_frames,
+    open_frame_slots,
+)
 
 logger = logging.getLogger("emoflow.landmarks")
 """The landmark stage's log channel (its shard log gathers the tracker's warnings too)."""
@@ -367,13 +373,8 @@ class FaceMeshTracker:
         self,
         source: str | Path,
         *,
-        fps: float | None = None,
-        start_s: float | None = None,
-        end_s: float | None = None,
-        select: Selection | None = None,
         progress: FrameProgress | None = None,
-        side_limits: tuple[int, int] | None = None,
-        side_setting: str | None = None,
+        **window: Unpack[FrameWindow],
     ) -> FaceTrack:
         """Follow the face through the frames of one video.
 
@@ -381,10 +382,9 @@ class FaceMeshTracker:
         ----------
         source
             Video file or frame folder (see :func:`emoflow.video.open_frames`).
-        fps
-            Resample a video to this frame rate (a frame folder's frame rate).
-        start_s, end_s
-            Time window in seconds (``None``: whole video).
+        fps, start_s, end_s, side_limits, side_setting
+            Frame rate, time window and frame-size limits, keyword only, as for
+            :func:`emoflow.video.open_frame_slots` (:class:`emoflow.video.FrameWindow`).
         select
             The frames to mesh given the times of the video's frames
             (:data:`emoflow.video.Selection`, e.g. from
@@ -397,9 +397,6 @@ class FaceMeshTracker:
             interpolation and the share of frames without a face see what they need.
         progress
             Called after each frame (:data:`FrameProgress`), e.g. a progress bar's.
-        side_limits, side_setting
-            Refuse frames outside ``(min_side, max_side)`` pixels per side before decoding
-            (:func:`emoflow.video.check_frame_size`; ``side_setting`` names the option).
 
         Raises
         ------
@@ -407,14 +404,8 @@ class FaceMeshTracker:
             The source is missing, unreadable or empty, has no frame in the time window, or
             frames of a refused size.
         """
-        options: dict[str, Any] = {
-            "fps": fps,
-            "start_s": start_s,
-            "end_s": end_s,
-            "side_limits": side_limits,
-            "side_setting": side_setting,
-            "threads": self.decode_threads,
-        }
+        select = window.pop("select", None)
+        options: dict[str, Any] = {**window, "threads": self.decode_threads}
         if select is None:
             info, frames = open_frame_slots(source, **options)
             return self._follow(source, info, frames, None, progress)

@@ -1,5 +1,5 @@
 """Pictures of a video's landmark relevance: the frame of strongest expression with one panel
-per emotion (:func:`draw_picture`), and a short annotated clip (:func:`write_annotated_video`).
+per emotion (:func:`picture_figure`), and a short annotated clip (:func:`write_annotated_video`).
 
 Matplotlib and OpenCV are imported when drawing, so the rest of inference stays light.
 """
@@ -80,31 +80,6 @@ def label_positions(
     return placed, left
 
 
-def draw_picture(
-    path: str | Path,
-    frame: np.ndarray,
-    points: np.ndarray,
-    table: pl.DataFrame,
-    label: str,
-    *,
-    top_k: int = 8,
-    title: str = "",
-    edges: np.ndarray | None = None,
-) -> None:
-    """One panel per emotion: the frame, all landmarks in grey, the model's landmarks
-    coloured and sized by relevance (scaled to the emotion's largest), the top ones numbered
-    beside the face (:func:`label_positions`: no label overlaps another or covers a point),
-    each with a thin line to its landmark.
-
-    ``points`` are the frame's landmarks in pixels, ``(n_points, 2)``; ``edges`` (pairs of
-    point ids), when given, are drawn as thin lines under them: the outline and feature
-    contours of a sparse scheme (iBUG 68).
-    """
-    figure = picture_figure(frame, points, table, label, top_k=top_k, title=title, edges=edges)
-    with atomic_path(path) as staged:
-        figure.savefig(staged, dpi=120, facecolor="white")
-
-
 def picture_figure(
     frame: np.ndarray,
     points: np.ndarray,
@@ -114,8 +89,18 @@ def picture_figure(
     top_k: int = 8,
     title: str = "",
     edges: np.ndarray | None = None,
+    path: str | Path | None = None,
 ) -> Any:
-    """The Matplotlib figure :func:`draw_picture` saves."""
+    """One panel per emotion: the frame, all landmarks in grey, the model's landmarks
+    coloured and sized by relevance (scaled to the emotion's largest), the top ones numbered
+    beside the face (:func:`label_positions`: no label overlaps another or covers a point),
+    each with a thin line to its landmark. Returns the Matplotlib figure, and saves it
+    (atomically) at ``path`` when one is given.
+
+    ``points`` are the frame's landmarks in pixels, ``(n_points, 2)``; ``edges`` (pairs of
+    point ids), when given, are drawn as thin lines under them: the outline and feature
+    contours of a sparse scheme (iBUG 68).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -208,6 +193,9 @@ def picture_figure(
     )
     if title:
         figure.suptitle(title, fontsize=11)
+    if path is not None:
+        with atomic_path(path) as staged:
+            figure.savefig(staged, dpi=120, facecolor="white")
     return figure
 
 
@@ -298,7 +286,6 @@ def write_annotated_video(
 __all__ = [
     "IMAGE_SUFFIXES",
     "VIDEO_WRITERS",
-    "draw_picture",
     "label_positions",
     "peak_frame",
     "picture_figure",

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import polars as pl
@@ -34,6 +34,7 @@ from emoflow.manifest import read_manifest
 from emoflow.video import (
     MAX_SIDE,
     MIN_SIDE,
+    FrameWindow,
     Selection,
     VideoItem,
     declared_frames,
@@ -60,12 +61,8 @@ class FaceMeshExtractor(FaceMeshTracker):
         source: str | Path,
         video_id: str,
         *,
-        fps: float | None = None,
-        start_s: float | None = None,
-        end_s: float | None = None,
-        select: Selection | None = None,
         progress: FrameProgress | None = None,
-        side_limits: tuple[int, int] | None = None,
+        **window: Unpack[FrameWindow],
     ) -> tuple[pa.Table, dict[str, Any]]:
         """Extract one video; return its table and its ``emoflow.videos`` record.
 
@@ -75,7 +72,9 @@ class FaceMeshExtractor(FaceMeshTracker):
         and the record's ``meshed_frames`` lists them (``None``: every frame). ``progress`` is
         called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`);
         ``side_limits`` (``(min_side, max_side)``, the ``landmarks`` settings
-        ``min_frame_side`` and ``max_frame_side``) refuses other frame sizes before decoding.
+        ``min_frame_side`` and ``max_frame_side``, which the message of a refused size names)
+        refuses other frame sizes before decoding. The other keywords (``fps``, ``start_s``,
+        ``end_s``) are those of the tracker (:class:`emoflow.video.FrameWindow`).
 
         Raises
         ------
@@ -83,16 +82,8 @@ class FaceMeshExtractor(FaceMeshTracker):
             The source is missing, unreadable or empty, has no frame in the time window, or
             frames of a refused size.
         """
-        track = self.track(
-            source,
-            fps=fps,
-            start_s=start_s,
-            end_s=end_s,
-            select=select,
-            progress=progress,
-            side_limits=side_limits,
-            side_setting=SIDE_SETTINGS,
-        )
+        window["side_setting"] = SIDE_SETTINGS
+        track = self.track(source, progress=progress, **window)
         frame_numbers = track.frame_numbers()
         table = landmarks_table(
             video_id,
@@ -111,7 +102,7 @@ class FaceMeshExtractor(FaceMeshTracker):
             None,
             n_on_crop=track.n_on_crop,
             meshed_frames=track.meshed_frames,
-            n_frames_declared=declared_frames(track.info, fps),
+            n_frames_declared=declared_frames(track.info, window.get("fps")),
             warnings=track.warnings,
         )
         return table, record

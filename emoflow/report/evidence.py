@@ -236,23 +236,20 @@ def evidence_numbers(estimates: pl.DataFrame, differences: pl.DataFrame) -> dict
         return value
 
     numbers: dict[str, Any] = {"estimates": {}, "differences": {}}
-    for row in estimates.iter_rows(named=True):
-        entry = numbers["estimates"].setdefault(row["scope"], {}).setdefault(row["emotion"], {})
-        entry[row["procedure"]] = {
-            "estimate": clean(row["estimate"]),
-            "ci": [clean(row["ci_low"]), clean(row["ci_high"])],
-            "n_subjects": row["n_subjects"],
-            "n_samples": row["n_samples"],
-            "n_landmarks": row["n_landmarks"],
-        }
-    for row in differences.iter_rows(named=True):
-        entry = numbers["differences"].setdefault(row["scope"], {}).setdefault(row["emotion"], {})
-        entry[row["baseline"]] = {
-            "difference": clean(row["difference"]),
-            "ci": [clean(row["ci_low"]), clean(row["ci_high"])],
-            "n_subjects": row["n_subjects"],
-            "verdict": row["verdict"],
-        }
+    # part of report.json, its table, the row's key under scope and emotion, the value, and
+    # the columns copied after the interval and the subject count
+    for part, frame, key, value, more in (
+        ("estimates", estimates, "procedure", "estimate", ("n_samples", "n_landmarks")),
+        ("differences", differences, "baseline", "difference", ("verdict",)),
+    ):
+        for row in frame.iter_rows(named=True):
+            entry = numbers[part].setdefault(row["scope"], {}).setdefault(row["emotion"], {})
+            entry[row[key]] = {
+                value: clean(row[value]),
+                "ci": [clean(row["ci_low"]), clean(row["ci_high"])],
+                "n_subjects": row["n_subjects"],
+                **{column: row[column] for column in more},
+            }
     numbers["conclusions"] = _conclusions(differences)
     return numbers
 
