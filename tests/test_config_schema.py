@@ -98,3 +98,30 @@ def test_a_declaration_gives_type_range_enum_and_default() -> None:
     assert Example.REGISTRIES == {"name": registry}
     assert Example.runtime_keys() == ("knob",)
     assert Example.split_runtime({"share": 0.2, "knob": 4}) == ({"share": 0.2}, {"example_knob": 4})
+
+
+PROJECT_CHOICES = {"train.n_folds": 3, "train.test_subjects": 2}
+"""The values of config/config.yaml that are not the defaults: the project's own choices."""
+
+
+def test_config_yaml_lists_every_setting_with_its_default() -> None:
+    """The user's documented file names every key, with the declared default (the classes'
+    for their sections) but the project's choices."""
+    from emoflow.config import load_schema
+
+    config = yaml.safe_load((TOOL.parents[1] / "config" / "config.yaml").read_text())
+    missing, differ = [], {}
+
+    def walk(schema: dict, values: dict, path: str) -> None:
+        for key, sub in schema.get("properties", {}).items():
+            name = f"{path}{key}"
+            if key not in values:
+                missing.append(name)
+            elif sub.get("type") == "object" and "properties" in sub:
+                walk(sub, values[key], f"{name}.")
+            elif "default" in sub and values[key] != sub["default"]:
+                differ[name] = values[key]
+
+    walk(load_schema(), config, "")
+    assert missing == []
+    assert differ == PROJECT_CHOICES

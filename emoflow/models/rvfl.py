@@ -46,7 +46,7 @@ from emoflow.models._ridge import (
 )
 
 Activation = str
-"""A value of ``train.model.activation`` (the schema lists them)."""
+"""A value of ``train.model.activation`` (:attr:`NetworkSettings.activation` declares them)."""
 _ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
 
 
