@@ -6,9 +6,9 @@ type, the default is the key's default, and :func:`setting` adds what else the k
 (ranges, allowed values, a registry whose names are its values, a description) and whether
 it is a run-time knob that changes how a job runs, not what it computes. The class is the one
 declaration: the JSON schema shipped for Snakemake's ``validate()``
-(``config.schema.yaml``) is generated from the classes (``tools/make_config_schema.py``; keys
-of sections without a class come from ``config.schema.base.yaml``), and a test checks that the
-shipped schema is current.
+(``config.schema.yaml``) is generated from the classes (``tools/make_config_schema.py``; the
+keys of sections without a class come from ``tools/config.schema.base.yaml``), and a test
+checks that the shipped schema is current.
 
 - :meth:`SectionSettings.from_section` builds it from the section exactly as a rule passes it
   (``params: settings=config["features"]``): the section is validated against its schema,
@@ -29,6 +29,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from functools import cache
 from typing import Any, ClassVar, Self
 
@@ -225,6 +226,11 @@ def _declared(field: dataclasses.Field[Any]) -> dict[str, Any]:
     return dict(field.metadata.get(_SETTING, {}))
 
 
+_VALIDATED: ContextVar[bool] = ContextVar("emoflow_settings_validated", default=False)
+"""Set while :meth:`SectionSettings.from_section` builds settings whose values it has just
+validated: :meth:`SectionSettings.check` then does not validate them again."""
+
+
 class SectionSettings:
     """Base of the settings dataclasses; ``SECTION`` names the schema section they mirror.
 
@@ -357,12 +363,31 @@ class SectionSettings:
         return {key: value for key, value in section.items() if key not in cls.OTHER_KEYS}
 
     @classmethod
+    def unused_keys(cls, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """Keys of the class that these values leave unused (none here; the pruning settings:
+        the settings of the policies not chosen). A subclass may log that they are ignored."""
+        return ()
+
+    @classmethod
+    def rule_params(cls, section: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The entries of a config section that can change the output of a job that builds
+        this class: what a rule passes as its params, so that changing any other key re-runs
+        nothing. Those are the class's own keys (:meth:`keys_from`: the section is validated,
+        :attr:`OTHER_KEYS` left out) less the run-time knobs (:meth:`runtime_keys`, which
+        reach the job as resources) and the keys its values leave unused
+        (:meth:`unused_keys`)."""
+        own = cls.keys_from(section)
+        unused = {*cls.runtime_keys(), *cls.unused_keys(own)}
+        return {key: value for key, value in own.items() if key not in unused}
+
+    @classmethod
     def from_section(cls, section: Mapping[str, Any] | None = None, **overrides: Any) -> Self:
         """Build the settings from a configuration section (plus ``overrides``).
 
         ``section`` is the section as the configuration holds it (see :meth:`keys_from`);
         ``overrides`` are fields set from Python, including :attr:`EXTRA_FIELDS`, and are
-        checked as the class's constructor checks them.
+        checked as the class's constructor checks them. Each value is validated once: the
+        section's and the overrides' here, so the constructor's :meth:`check` passes.
 
         Raises
         ------
@@ -378,7 +403,15 @@ class SectionSettings:
                 f"{cls.SECTION}: unknown setting(s) {', '.join(unknown)}; "
                 f"allowed here: {', '.join(known)}"
             )
-        return cls(**values, **overrides)
+        own = {key: value for key, value in overrides.items() if key not in cls.EXTRA_FIELDS}
+        errors = cls._errors(own) if own else []
+        if errors:
+            raise ConfigError("\n".join(errors))
+        validated = _VALIDATED.set(True)
+        try:
+            return cls(**values, **overrides)
+        finally:
+            _VALIDATED.reset(validated)
 
     def as_section(self) -> dict[str, Any]:
         """The settings as a configuration section (JSON types: lists, not tuples).
@@ -391,12 +424,16 @@ class SectionSettings:
     def check(self) -> None:
         """Validate the values against the schema section; call from ``__post_init__``.
 
+        Values :meth:`from_section` has just validated are not validated again.
+
         Raises
         ------
         ConfigError
             One line per problem, each with its key path (``train.model.activation``) and the
             allowed values or range.
         """
+        if _VALIDATED.get():
+            return
         values = {
             key: value for key, value in self.as_section().items() if key not in self.EXTRA_FIELDS
         }

@@ -77,6 +77,18 @@ class PruneSettings(SectionSettings):
         return policy(**{policy.parameter: getattr(self, policy.parameter)})
 
     @classmethod
+    def unused_keys(cls, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The settings of the policies that are not chosen: under ``policy: fraction`` a
+        changed ``threshold`` re-runs nothing (:meth:`rule_params` leaves them out); each
+        such value that differs from its default is logged as ignored."""
+        for line in ignored_settings(values):
+            log.warning("%s", line)
+        chosen = PRUNING_POLICIES[values.get("policy", _FIELD_DEFAULTS["policy"])].parameter
+        return tuple(
+            policy.parameter for policy in PRUNING_POLICIES.values() if policy.parameter != chosen
+        )
+
+    @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> PruneSettings:
         """Settings from the whole ``prune`` config section (:meth:`from_section`)."""
         return cls.from_section(section)
@@ -89,7 +101,7 @@ def ignored_settings(section: Mapping[str, Any]) -> list[str]:
     """One line per setting of a policy that is not chosen and differs from its default
     (``prune.threshold = 0.1 is ignored: policy fraction uses prune.fraction``): what
     :class:`PruneSettings` logs, and what the workflow says when it plans a run (its rules
-    never see those settings, :func:`~emoflow.pruning.rule_settings`)."""
+    never see those settings, :meth:`PruneSettings.rule_params`)."""
     chosen = section.get("policy", _FIELD_DEFAULTS["policy"])
     parameter = PRUNING_POLICIES[chosen].parameter
     return [
