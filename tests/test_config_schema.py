@@ -125,3 +125,23 @@ def test_config_yaml_lists_every_setting_with_its_default() -> None:
     walk(load_schema(), config, "")
     assert missing == []
     assert differ == PROJECT_CHOICES
+
+
+def test_a_job_validates_a_section_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """from_section validates the section; the constructor does not validate it again, while
+    settings made directly are still checked."""
+    from emoflow.errors import ConfigError
+    from emoflow.pruning import PruneSettings
+
+    calls: list[dict] = []
+    errors = PruneSettings._errors.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type, values: dict) -> list[str]:
+        calls.append(dict(values))
+        return errors(cls, values)
+
+    monkeypatch.setattr(PruneSettings, "_errors", classmethod(counted))
+    assert PruneSettings.from_section({"fraction": 0.5, "iterations": 2}).fraction == 0.5
+    assert calls == [{"fraction": 0.5, "iterations": 2}]
+    with pytest.raises(ConfigError, match=r"prune\.fraction"):
+        PruneSettings(fraction=2.0)

@@ -226,9 +226,9 @@ def _declared(field: dataclasses.Field[Any]) -> dict[str, Any]:
     return dict(field.metadata.get(_SETTING, {}))
 
 
-_VALIDATED: ContextVar[bool] = ContextVar("emoflow_settings_validated", default=False)
-"""Set while :meth:`SectionSettings.from_section` builds settings whose values it has just
-validated: :meth:`SectionSettings.check` then does not validate them again."""
+_VALIDATED: ContextVar[type | None] = ContextVar("emoflow_settings_validated", default=None)
+"""The class whose settings :meth:`SectionSettings.from_section` builds from values it has just
+validated: its :meth:`SectionSettings.check` then does not validate them again."""
 
 
 class SectionSettings:
@@ -407,7 +407,7 @@ class SectionSettings:
         errors = cls._errors(own) if own else []
         if errors:
             raise ConfigError("\n".join(errors))
-        validated = _VALIDATED.set(True)
+        validated = _VALIDATED.set(cls)
         try:
             return cls(**values, **overrides)
         finally:
@@ -432,7 +432,7 @@ class SectionSettings:
             One line per problem, each with its key path (``train.model.activation``) and the
             allowed values or range.
         """
-        if _VALIDATED.get():
+        if _VALIDATED.get() is type(self):
             return
         values = {
             key: value for key, value in self.as_section().items() if key not in self.EXTRA_FIELDS
