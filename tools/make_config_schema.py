@@ -28,6 +28,7 @@ from emoflow.attribution import AttributionSettings
 from emoflow.comparison import CompareSettings
 from emoflow.config import SCHEMA_PATH, SectionSettings
 from emoflow.demo import DemoSpec
+from emoflow.evaluation import EvidenceSettings
 from emoflow.features import FeatureSettings
 from emoflow.models import BackpropSettings, NetworkSettings
 from emoflow.pruning import PruneSettings
@@ -42,6 +43,7 @@ SETTINGS: tuple[type[SectionSettings], ...] = (
     AttributionSettings,
     PruneSettings,
     CompareSettings,
+    EvidenceSettings,
 )
 """The settings classes, one per section (``prune`` has two: the chain's and the
 comparison's keys)."""

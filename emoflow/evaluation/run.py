@@ -55,7 +55,7 @@ def evaluate_nested(
         :class:`EvidenceSettings` or the ``evaluation`` config section.
     """
     if not isinstance(settings, EvidenceSettings):
-        settings = EvidenceSettings(**dict(settings or {}))
+        settings = EvidenceSettings.from_section(settings)
     folds = {e: {int(k): steps for k, steps in chain.items()} for e, chain in chains.items()}
     predictions = outer_predictions(folds, comparisons, tolerance=tolerance)
     held_out = None
