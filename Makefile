@@ -1,7 +1,7 @@
 # Entry points a newcomer needs; see README.md.
 CORES ?= 2
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint config-schema
 
 .venv/.installed: requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -17,6 +17,11 @@ demo: setup
 	.venv/bin/python -m compileall -q emoflow
 	.venv/bin/snakemake --cores $(CORES)
 	.venv/bin/snakemake --report results/report.html
+
+# Write emoflow/config/config.schema.yaml from the settings classes (the tests fail when it is
+# not current: run this after changing a settings class or tools/config.schema.base.yaml).
+config-schema: setup
+	.venv/bin/python tools/make_config_schema.py
 
 test: setup
 	.venv/bin/python -m pytest -q

@@ -107,7 +107,6 @@ def test_another_policys_setting_is_said_to_be_ignored(caplog: pytest.LogCapture
     """A value of a policy that is not chosen, different from its default, is logged as
     ignored both where the settings are made and where the workflow passes the section to its
     rules (which drop it: it cannot change a result); a default value says nothing."""
-    from emoflow.pruning import rule_settings
     from emoflow.pruning.settings import ignored_settings
 
     assert ignored_settings({"policy": "share", "threshold": 0.2, "fraction": 0.3}) == [
@@ -115,7 +114,9 @@ def test_another_policys_setting_is_said_to_be_ignored(caplog: pytest.LogCapture
     ]
     assert ignored_settings({"policy": "fraction", "threshold": 0.05}) == []
     with caplog.at_level(logging.WARNING):
-        assert "threshold" not in rule_settings({"policy": "fraction", "threshold": 0.2})
+        assert "threshold" not in PruneSettings.rule_params(
+            {"policy": "fraction", "threshold": 0.2}
+        )
         PruneSettings(policy="share", fraction=0.5)
     assert [r.getMessage() for r in caplog.records] == [
         "prune.threshold = 0.2 is ignored: policy fraction uses prune.fraction",

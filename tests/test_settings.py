@@ -18,6 +18,7 @@ from emoflow.config import SectionSettings, allowed_values, section_schema
 from emoflow.datasets import ADAPTERS
 from emoflow.demo import DemoSpec
 from emoflow.errors import ConfigError
+from emoflow.evaluation import EvidenceSettings
 from emoflow.features import FeatureSettings
 from emoflow.models import MODEL_KINDS, BackpropSettings, NetworkSettings
 from emoflow.pruning import PRUNING_POLICIES, START_SETS, PruneSettings
@@ -32,6 +33,7 @@ SETTINGS: list[type[SectionSettings]] = [
     PruneSettings,
     CompareSettings,
     DemoSpec,
+    EvidenceSettings,
 ]
 CHECKED = [cls for cls in SETTINGS if cls is not DemoSpec]
 """Classes whose constructor checks the schema's ranges. DemoSpec's are wider on purpose (one

@@ -1,20 +1,20 @@
 """Settings of the attribution stage: the ``attribution`` config section.
 
-Allowed values and ranges come from the configuration schema, except the names of methods,
-baselines and aggregations: in Python those are the keys of their registries (the schema's
-enums are the configuration's copy; ``tests/test_settings.py`` checks that they agree).
+The class declares the section's keys (types, defaults, ranges, allowed values: the
+configuration schema is generated from it); the names of methods, baselines and aggregations
+are the keys of their registries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from emoflow.attribution.baselines import BASELINE_KINDS
 from emoflow.attribution.methods import ATTRIBUTION_METHODS
 from emoflow.attribution.relevance import AGGREGATIONS
-from emoflow.config import SectionSettings, allowed_values
+from emoflow.config import SectionSettings, setting
 
 Baseline = str
 """A key of :data:`emoflow.attribution.baselines.BASELINE_KINDS`."""
@@ -23,8 +23,10 @@ Method = str
 Aggregate = str
 """A key of :data:`emoflow.attribution.relevance.AGGREGATIONS`."""
 
-QUADRATURES: tuple[str, ...] = allowed_values("attribution.quadrature")
-SAMPLE_SETS: tuple[str, ...] = allowed_values("attribution.samples")
+QUADRATURES: tuple[str, ...] = ("gausslegendre", "riemann_trapezoid")
+"""Values of :attr:`AttributionSettings.quadrature`: the rules of the path integral."""
+SAMPLE_SETS: tuple[str, ...] = ("positive", "all")
+"""Values of :attr:`AttributionSettings.samples`: the samples averaged into relevance."""
 
 
 @dataclass(frozen=True)
@@ -60,42 +62,31 @@ class AttributionSettings(SectionSettings):
     """
 
     SECTION = "attribution"
-    REGISTRIES: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "method": ATTRIBUTION_METHODS,
-        "baseline": BASELINE_KINDS,
-        "aggregate": AGGREGATIONS,
-    }
 
-    method: Method = "integrated_gradients"
-    baseline: Baseline = "negative_centroids"
-    n_baselines: int = 5
-    n_steps: int = 32
-    quadrature: str = "gausslegendre"
-    aggregate: Aggregate = "abs_mean"
-    samples: str = "positive"
-    batch_size: int = 64
-    internal_batch_size: int = 1024
-    seed: int = 0
-    dask_scheduler: str | None = None
+    method: Method = setting("integrated_gradients", enum=ATTRIBUTION_METHODS)
+    baseline: Baseline = setting("negative_centroids", enum=BASELINE_KINDS)
+    n_baselines: int = setting(5, minimum=1)
+    n_steps: int = setting(32, minimum=1)
+    quadrature: str = setting("gausslegendre", enum=QUADRATURES)
+    aggregate: Aggregate = setting("abs_mean", enum=AGGREGATIONS)
+    samples: str = setting("positive", enum=SAMPLE_SETS)
+    batch_size: int = setting(64, minimum=1, runtime=True)
+    internal_batch_size: int = setting(1024, minimum=1, runtime=True)
+    seed: int = setting(0, minimum=0)
+    dask_scheduler: str | None = setting(None, runtime=True)
 
     def __post_init__(self) -> None:
         self.check()
 
 
-RUNTIME_KEYS = ("batch_size", "internal_batch_size", "dask_scheduler")
+RUNTIME_KEYS = AttributionSettings.runtime_keys()
 """Attribution settings that change how a job runs (memory, where dask computes), not what it
-computes: the workflow hands them to the job as resources (``attribution_<key>``), so that
-changing one re-runs nothing."""
+computes (declared ``runtime=True``): the workflow hands them to the job as resources
+(``attribution_<key>``), so that changing one re-runs nothing."""
 
 
 def runtime_settings(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split an ``attribution`` config section into the settings that decide the result and
     the run-time knobs of :data:`RUNTIME_KEYS`, as ``attribution_<key>`` resources (a
     missing scheduler as ``""``)."""
-    result = {key: value for key, value in section.items() if key not in RUNTIME_KEYS}
-    runtime = {
-        f"attribution_{key}": "" if section[key] is None else section[key]
-        for key in RUNTIME_KEYS
-        if key in section
-    }
-    return result, runtime
+    return AttributionSettings.split_runtime(section)

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from emoflow.config import SectionSettings, section_schema
+from emoflow.comparison.rankings import RANKINGS
+from emoflow.config import SectionSettings, section_schema, setting
 from emoflow.errors import ConfigError
 
 _OWN = ("compare", "compare_seeds")
@@ -34,13 +35,11 @@ class CompareSettings(SectionSettings):
         if key not in _OWN
     }
 
-    compare: tuple[str, ...] = ()
-    compare_seeds: int = 5
+    compare: tuple[str, ...] = setting((), items={"enum": list(RANKINGS)}, unique_items=True)
+    compare_seeds: int = setting(5, minimum=1, maximum=100)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compare", tuple(self.compare))
         self.check()
-        from emoflow.comparison.rankings import RANKINGS
-
         if unknown := [name for name in self.compare if name not in RANKINGS]:
             raise ConfigError(f"prune.compare: unknown ranking(s) {unknown}; allowed: {RANKINGS}")

@@ -1,4 +1,5 @@
-"""Configuration: the schema (shipped in the package), validation and command-line coercion."""
+"""Configuration: the settings classes' base, the schema generated from them (shipped in the
+package), validation and command-line coercion."""
 
 from emoflow.config._kinds import KIND_SECTIONS, kind_settings
 from emoflow.config._limits import JOB_MEMORY, machine_memory, memory_problems
@@ -13,7 +14,7 @@ from emoflow.config._schema import (
     validate_config,
     workflow_defaults,
 )
-from emoflow.config._settings import SectionSettings, allowed_values, section_schema
+from emoflow.config._settings import SectionSettings, allowed_values, section_schema, setting
 
 __all__ = [
     "JOB_MEMORY",
@@ -31,6 +32,7 @@ __all__ = [
     "merge_config",
     "non_finite_numbers",
     "section_schema",
+    "setting",
     "validate_config",
     "workflow_defaults",
 ]

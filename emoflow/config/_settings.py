@@ -1,8 +1,14 @@
-"""One settings class per configuration section, checked against the schema.
+"""One settings class per configuration section: the declaration of its keys.
 
-The schema (``config.schema.yaml``) is the one place that declares which keys a section has,
-their types, allowed values, ranges and defaults. A settings class is a frozen dataclass that
-mirrors one section and inherits :class:`SectionSettings`:
+A settings class is a frozen dataclass that inherits :class:`SectionSettings` and names its
+section (``SECTION = "prune"``). Its fields are the section's keys: the annotation gives the
+type, the default is the key's default, and :func:`setting` adds what else the key allows
+(ranges, allowed values, a registry whose names are its values, a description) and whether
+it is a run-time knob that changes how a job runs, not what it computes. The class is the one
+declaration: the JSON schema shipped for Snakemake's ``validate()``
+(``config.schema.yaml``) is generated from the classes (``tools/make_config_schema.py``; the
+keys of sections without a class come from ``tools/config.schema.base.yaml``), and a test
+checks that the shipped schema is current.
 
 - :meth:`SectionSettings.from_section` builds it from the section exactly as a rule passes it
   (``params: settings=config["features"]``): the section is validated against its schema,
@@ -11,19 +17,19 @@ mirrors one section and inherits :class:`SectionSettings`:
 - :meth:`SectionSettings.check` (called from ``__post_init__``) validates the instance's values
   against the schema section, so a class never repeats the allowed values or ranges in a
   ``Literal``, a tuple or an ``if`` of its own. Where a registry is the Python source of a
-  key's values (:attr:`~SectionSettings.REGISTRIES`), its keys replace the schema's enum, so a
-  method or policy registered at run time is accepted.
-
-``tests/test_settings.py`` checks that each class and its schema section agree (keys,
-defaults, enums, ranges, registries), so a key added to one and forgotten in the other fails
-the suite.
+  key's values (``setting(..., enum=REGISTRY)``, listed in
+  :attr:`~SectionSettings.REGISTRIES`), its keys replace the schema's enum, so a method or
+  policy registered at run time is accepted.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from functools import cache
 from typing import Any, ClassVar, Self
 
@@ -31,7 +37,7 @@ import numpy as np
 
 from emoflow.errors import ConfigError
 
-__all__ = ["SectionSettings", "allowed_values", "section_schema"]
+__all__ = ["SectionSettings", "allowed_values", "section_schema", "setting"]
 
 
 @cache
@@ -114,6 +120,117 @@ def _fields(obj: Any) -> list[dataclasses.Field[Any]]:
     return [field for field in dataclasses.fields(obj) if field.init]
 
 
+_SETTING = "emoflow.setting"
+"""The key of a field's ``metadata`` that holds what :func:`setting` declares."""
+
+
+def setting(
+    default: Any,
+    *,
+    enum: Sequence[Any] | Mapping[str, Any] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: float | None = None,
+    exclusive_maximum: float | None = None,
+    items: Mapping[str, Any] | None = None,
+    unique_items: bool = False,
+    pattern: str | None = None,
+    one_of: Sequence[Mapping[str, Any]] | None = None,
+    doc: str | None = None,
+    runtime: bool = False,
+) -> Any:
+    """A field of a settings class: its key's default and what else the key allows.
+
+    The field's annotation gives the key's type (``int``: integer, ``float``: number,
+    ``X | None``: also null, ``tuple[X, ...]``: a list); the rest is declared here, once.
+
+    Parameters
+    ----------
+    default
+        The key's default (immutable: a tuple, not a list).
+    enum
+        The allowed values; a registry (a mapping, e.g. ``PRUNING_POLICIES``) gives its keys,
+        and a name registered at run time is then allowed in Python too (:attr:`REGISTRIES`).
+    minimum, maximum, exclusive_minimum, exclusive_maximum
+        The key's range (JSON schema's ``minimum``, ``exclusiveMinimum``, ...).
+    items, unique_items
+        For a list: what each item allows (``{"minimum": 0}``, ``{"enum": [...]}``), and
+        whether items may repeat.
+    pattern
+        A regular expression a string must match.
+    one_of
+        The key's forms, as JSON schemas, where it has several (the type is then not
+        inferred from the annotation).
+    doc
+        The key's description in the schema.
+    runtime
+        A run-time knob: it changes how a job runs (memory, where it computes), not what it
+        computes; the workflow hands it to the job as a resource, so changing it re-runs
+        nothing (:meth:`SectionSettings.split_runtime`).
+    """
+    schema: dict[str, Any] = {}
+    if one_of is not None:
+        schema["oneOf"] = [dict(form) for form in one_of]
+    if items is not None:
+        schema["items"] = dict(items)
+    if enum is not None:
+        schema["enum"] = list(enum)
+    if pattern is not None:
+        schema["pattern"] = pattern
+    bounds = {
+        "minimum": minimum,
+        "exclusiveMinimum": exclusive_minimum,
+        "maximum": maximum,
+        "exclusiveMaximum": exclusive_maximum,
+    }
+    schema.update({name: bound for name, bound in bounds.items() if bound is not None})
+    if unique_items:
+        schema["uniqueItems"] = True
+    declared = {
+        "schema": schema,
+        "registry": enum if isinstance(enum, Mapping) else None,
+        "doc": doc,
+        "runtime": runtime,
+    }
+    return dataclasses.field(default=default, metadata={_SETTING: declared})
+
+
+_JSON_TYPES: dict[Any, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    type(None): "null",
+}
+
+
+def _json_type(annotation: Any) -> dict[str, Any]:
+    """The JSON schema type of a field's annotation (``float | None`` → number or null)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        forms = [_json_type(arg) for arg in typing.get_args(annotation)]
+        merged: dict[str, Any] = {"type": [form.pop("type") for form in forms]}
+        for form in forms:
+            merged.update(form)
+        return merged
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        schema: dict[str, Any] = {"type": "array", "items": _json_type(args[0])}
+        if not (len(args) == 2 and args[1] is Ellipsis):  # a fixed length: tuple[float, float]
+            schema.update(minItems=len(args), maxItems=len(args))
+        return schema
+    return {"type": _JSON_TYPES[annotation]}
+
+
+def _declared(field: dataclasses.Field[Any]) -> dict[str, Any]:
+    return dict(field.metadata.get(_SETTING, {}))
+
+
+_VALIDATED: ContextVar[type | None] = ContextVar("emoflow_settings_validated", default=None)
+"""The class whose settings :meth:`SectionSettings.from_section` builds from values it has just
+validated: its :meth:`SectionSettings.check` then does not validate them again."""
+
+
 class SectionSettings:
     """Base of the settings dataclasses; ``SECTION`` names the schema section they mirror.
 
@@ -132,8 +249,62 @@ class SectionSettings:
     the demo's ``emotions`` from ``dataset.emotions``): given as overrides to
     :meth:`from_section`, checked by the class itself, not by :meth:`check`."""
     REGISTRIES: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
-    """Key → the registry whose keys are its allowed values in Python; the schema's enum is
-    the configuration's copy of them (a test checks they agree)."""
+    """Key → the registry whose keys are its allowed values in Python (the fields declared
+    with ``setting(..., enum=REGISTRY)``); the schema's enum is generated from it."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        registries = {
+            name: declared["registry"]
+            for name, value in vars(cls).items()
+            if isinstance(value, dataclasses.Field)
+            and (declared := _declared(value)).get("registry") is not None
+        }
+        if registries:
+            cls.REGISTRIES = registries
+
+    @classmethod
+    def declared_schema(cls) -> dict[str, dict[str, Any]]:
+        """The JSON schema of each key the class declares (its fields but
+        :attr:`EXTRA_FIELDS`), in field order: the type from the annotation, the rest from
+        :func:`setting`, the default from the field. ``tools/make_config_schema.py`` writes
+        these into the shipped schema."""
+        hints = typing.get_type_hints(cls)
+        properties: dict[str, dict[str, Any]] = {}
+        for field in _fields(cls):
+            if field.name in cls.EXTRA_FIELDS:
+                continue
+            declared = _declared(field)
+            own = dict(declared.get("schema", {}))
+            schema = {} if "oneOf" in own else _json_type(hints[field.name])
+            if "items" in own:
+                own["items"] = {**schema.get("items", {}), **own["items"]}
+            schema.update(own)
+            schema["default"] = _plain(field.default)
+            if declared.get("doc"):
+                schema["description"] = declared["doc"]
+            properties[field.name] = schema
+        return properties
+
+    @classmethod
+    def runtime_keys(cls) -> tuple[str, ...]:
+        """The fields declared run-time knobs (``setting(..., runtime=True)``)."""
+        return tuple(field.name for field in _fields(cls) if _declared(field).get("runtime"))
+
+    @classmethod
+    def split_runtime(cls, section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split a config section into the settings that decide a job's result and its
+        run-time knobs (:meth:`runtime_keys`), the latter as ``<section>_<key>`` resources (a
+        ``None`` as ``""``, which Snakemake's resources cannot hold)."""
+        runtime = cls.runtime_keys()
+        prefix = cls.SECTION.replace(".", "_")
+        result = {key: value for key, value in section.items() if key not in runtime}
+        resources = {
+            f"{prefix}_{key}": "" if section[key] is None else section[key]
+            for key in runtime
+            if key in section
+        }
+        return result, resources
 
     @classmethod
     def _registry_enums(cls) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -192,12 +363,31 @@ class SectionSettings:
         return {key: value for key, value in section.items() if key not in cls.OTHER_KEYS}
 
     @classmethod
+    def unused_keys(cls, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """Keys of the class that these values leave unused (none here; the pruning settings:
+        the settings of the policies not chosen). A subclass may log that they are ignored."""
+        return ()
+
+    @classmethod
+    def rule_params(cls, section: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The entries of a config section that can change the output of a job that builds
+        this class: what a rule passes as its params, so that changing any other key re-runs
+        nothing. Those are the class's own keys (:meth:`keys_from`: the section is validated,
+        :attr:`OTHER_KEYS` left out) less the run-time knobs (:meth:`runtime_keys`, which
+        reach the job as resources) and the keys its values leave unused
+        (:meth:`unused_keys`)."""
+        own = cls.keys_from(section)
+        unused = {*cls.runtime_keys(), *cls.unused_keys(own)}
+        return {key: value for key, value in own.items() if key not in unused}
+
+    @classmethod
     def from_section(cls, section: Mapping[str, Any] | None = None, **overrides: Any) -> Self:
         """Build the settings from a configuration section (plus ``overrides``).
 
         ``section`` is the section as the configuration holds it (see :meth:`keys_from`);
         ``overrides`` are fields set from Python, including :attr:`EXTRA_FIELDS`, and are
-        checked as the class's constructor checks them.
+        checked as the class's constructor checks them. Each value is validated once: the
+        section's and the overrides' here, so the constructor's :meth:`check` passes.
 
         Raises
         ------
@@ -213,7 +403,15 @@ class SectionSettings:
                 f"{cls.SECTION}: unknown setting(s) {', '.join(unknown)}; "
                 f"allowed here: {', '.join(known)}"
             )
-        return cls(**values, **overrides)
+        own = {key: value for key, value in overrides.items() if key not in cls.EXTRA_FIELDS}
+        errors = cls._errors(own) if own else []
+        if errors:
+            raise ConfigError("\n".join(errors))
+        validated = _VALIDATED.set(cls)
+        try:
+            return cls(**values, **overrides)
+        finally:
+            _VALIDATED.reset(validated)
 
     def as_section(self) -> dict[str, Any]:
         """The settings as a configuration section (JSON types: lists, not tuples).
@@ -226,12 +424,16 @@ class SectionSettings:
     def check(self) -> None:
         """Validate the values against the schema section; call from ``__post_init__``.
 
+        Values :meth:`from_section` has just validated are not validated again.
+
         Raises
         ------
         ConfigError
             One line per problem, each with its key path (``train.model.activation``) and the
             allowed values or range.
         """
+        if _VALIDATED.get() is type(self):
+            return
         values = {
             key: value for key, value in self.as_section().items() if key not in self.EXTRA_FIELDS
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emoflow.config import SectionSettings
+from emoflow.config import SectionSettings, setting
 from emoflow.errors import ConfigError
 
 EMOTIONS: tuple[str, ...] = ("happiness", "sadness", "surprise", "anger", "disgust", "fear")
@@ -80,22 +80,22 @@ class DemoSpec(SectionSettings):
     SECTION = "demo"
     EXTRA_FIELDS = ("emotions", "fps", "ramp_fraction")
 
-    n_subjects: int = 8
+    n_subjects: int = setting(8, minimum=2)
     emotions: tuple[str, ...] = EMOTIONS
-    repetitions: int = 2
-    n_frames: int = 30
+    repetitions: int = setting(2, minimum=1)
+    n_frames: int = setting(30, minimum=4)
     fps: float = 15.0
-    size: int = 256
-    seed: int = 0
-    noise_std: float = 3.0
-    head_motion: float = 1.0
-    blink_rate: float = 0.3
-    twitch: float = 1.0
-    intensity_range: tuple[float, float] = (0.6, 1.2)
+    size: int = setting(256, minimum=128, maximum=1024)
+    seed: int = setting(0, minimum=0)
+    noise_std: float = setting(3.0, minimum=0)
+    head_motion: float = setting(1.0, minimum=0)
+    blink_rate: float = setting(0.3, minimum=0)
+    twitch: float = setting(1.0, minimum=0)
+    intensity_range: tuple[float, float] = setting((0.6, 1.2), items={"minimum": 0})
     ramp_fraction: float = 0.6
-    expression_scale: float = 1.0
-    talking: float = 0.0
-    idiosyncrasy: float = 0.0
+    expression_scale: float = setting(1.0, exclusive_minimum=0)
+    talking: float = setting(0.0, minimum=0)
+    idiosyncrasy: float = setting(0.0, minimum=0)
 
     def __post_init__(self) -> None:
         # Accept lists (from YAML/JSON) but keep the spec hashable and comparable.

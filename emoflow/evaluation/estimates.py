@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from emoflow.config import SectionSettings, setting
 from emoflow.errors import DataError
 from emoflow.evaluation.outer import CHAIN, chosen_counts, procedure_rows
 from emoflow.uncertainty import Interval, balanced_accuracy, interval_of, resample_weights, verdict
@@ -88,13 +89,19 @@ chosen: the curve the count is chosen along, scored honestly."""
 
 
 @dataclass(frozen=True)
-class EvidenceSettings:
-    """How intervals are computed: ``n_resamples`` subject-level bootstrap resamples,
-    ``confidence`` of the percentile interval, the resampling ``seed``."""
+class EvidenceSettings(SectionSettings):
+    """How intervals are computed: the ``evaluation`` config section. ``n_resamples``
+    subject-level bootstrap resamples, ``confidence`` of the percentile interval, the
+    resampling ``seed``."""
 
-    n_resamples: int = 2000
-    confidence: float = 0.95
-    seed: int = 0
+    SECTION = "evaluation"
+
+    n_resamples: int = setting(2000, minimum=100, maximum=100000)
+    confidence: float = setting(0.95, exclusive_minimum=0.5, exclusive_maximum=1)
+    seed: int = setting(0, minimum=0)
+
+    def __post_init__(self) -> None:
+        self.check()
 
 
 @dataclass

@@ -55,7 +55,7 @@ def evaluate_nested(
         :class:`EvidenceSettings` or the ``evaluation`` config section.
     """
     if not isinstance(settings, EvidenceSettings):
-        settings = EvidenceSettings(**dict(settings or {}))
+        settings = EvidenceSettings.from_section(settings)
     folds = {e: {int(k): steps for k, steps in chain.items()} for e, chain in chains.items()}
     predictions = outer_predictions(folds, comparisons, tolerance=tolerance)
     held_out = None
@@ -120,7 +120,7 @@ def run_procedure(
     from emoflow.comparison import compare_pruning
     from emoflow.features import read_store_attributes
     from emoflow.layout import ResultsLayout
-    from emoflow.pruning import rule_settings, summarise_iterations
+    from emoflow.pruning import PruneSettings, summarise_iterations
     from emoflow.training import gather_iteration
 
     layout = ResultsLayout(Path(results))
@@ -130,7 +130,7 @@ def run_procedure(
     rankings = list(prune.pop("compare", []) or [])
     seeds = int(prune.pop("compare_seeds", 5))
     tolerance = float(prune.get("tolerance", 0.0))
-    prune_section = rule_settings(prune)
+    prune_section = PruneSettings.rule_params(prune)
     n_folds = int((train or {}).get("n_folds", 4))
     emotions = [str(e) for e in read_store_attributes(features_path)["emotions"]]
     folds: list[int | None] = [*([None] if deployed else []), *range(n_folds)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoflow.config import SectionSettings, allowed_values
+from emoflow.config import SectionSettings, setting
 from emoflow.errors import DataError
 from emoflow.facemesh import N_LANDMARKS
 from emoflow.schemes import LandmarkScheme, get_scheme
@@ -27,18 +27,16 @@ features drop such videos, with the same rule."""
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 """Face Mesh ids of the outer eye corners, whose distance sets the scale (other schemes:
 :attr:`emoflow.schemes.LandmarkScheme.eye_corners`)."""
-ALIGNMENTS: tuple[str, ...] = tuple(
-    value for value in allowed_values("features.align") if isinstance(value, str)
-)
-"""Values of :attr:`FeatureSettings.align` (from the configuration schema)."""
+ALIGNMENTS: tuple[str, ...] = ("none", "first_frame", "canonical")
+"""Values of :attr:`FeatureSettings.align`."""
 
 
 @dataclass(frozen=True)
 class FeatureSettings(SectionSettings):
     """How landmark sequences become features: the ``features`` config section.
 
-    Allowed values and ranges are those of the configuration schema
-    (:meth:`~emoflow.config.SectionSettings.check`).
+    The fields declare the section's keys (the configuration schema is generated from them);
+    :meth:`~emoflow.config.SectionSettings.check` validates them.
 
     Parameters
     ----------
@@ -66,13 +64,16 @@ class FeatureSettings(SectionSettings):
 
     SECTION = "features"
 
-    n_frames: int = 8
-    center: str = "mean"
-    scale: str = "interocular"
-    align: str = "first_frame"
-    align_on: str = "rigid"
+    n_frames: int = setting(8, minimum=2)
+    center: str = setting("mean", enum=("mean", "nose", "none"))
+    scale: str = setting("interocular", enum=("interocular", "none"))
+    align: str = setting(
+        "first_frame",
+        one_of=({"type": "string", "enum": list(ALIGNMENTS)}, {"type": "boolean"}),
+    )
+    align_on: str = setting("rigid", enum=("rigid", "all"))
     displacement: bool = True
-    max_missing: float = 0.2
+    max_missing: float = setting(0.2, minimum=0, exclusive_maximum=1)
 
     def __post_init__(self) -> None:
         if isinstance(self.align, bool | np.bool_):  # the boolean form of earlier versions

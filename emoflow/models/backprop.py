@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoflow.config import SectionSettings
+from emoflow.config import SectionSettings, setting
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import sample_weights
@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 class BackpropSettings(SectionSettings):
     """Hyper-parameters of the backprop models: the ``train.backprop`` config section.
 
-    Allowed values and ranges are those of the configuration schema; ``kernel_size`` must
-    also be odd (checked here: the schema cannot say it plainly).
+    The fields declare the section's keys (the configuration schema is generated from them);
+    ``kernel_size`` must also be odd (checked here: the schema cannot say it plainly).
 
     Parameters
     ----------
@@ -79,20 +79,20 @@ class BackpropSettings(SectionSettings):
 
     SECTION = "train.backprop"
 
-    n_layers: int = 2
-    width: int = 128
-    activation: str = "relu"
-    kernel_size: int = 3
-    dropout: float = 0.1
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 32
-    max_epochs: int = 200
-    patience: int = 10
-    validation_share: float = 0.2
-    class_weight: str = "balanced"
-    standardise: str = "global"
-    seed: int = 0
+    n_layers: int = setting(2, minimum=1)
+    width: int = setting(128, minimum=1)
+    activation: str = setting("relu", enum=("relu", "gelu", "tanh"))
+    kernel_size: int = setting(3, minimum=1)
+    dropout: float = setting(0.1, minimum=0, exclusive_maximum=1)
+    learning_rate: float = setting(1e-3, exclusive_minimum=0)
+    weight_decay: float = setting(1e-4, minimum=0)
+    batch_size: int = setting(32, minimum=1)
+    max_epochs: int = setting(200, minimum=1)
+    patience: int = setting(10, minimum=1)
+    validation_share: float = setting(0.2, exclusive_minimum=0, exclusive_maximum=1)
+    class_weight: str = setting("balanced", enum=("balanced", "none"))
+    standardise: str = setting("global", enum=("global", "feature"))
+    seed: int = setting(0, minimum=0)
 
     def __post_init__(self) -> None:
         self.check()

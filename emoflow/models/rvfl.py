@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoflow.config import SectionSettings
+from emoflow.config import SectionSettings, setting
 from emoflow.errors import ConfigError, DataError
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import checked_inputs
@@ -46,7 +46,7 @@ from emoflow.models._ridge import (
 )
 
 Activation = str
-"""A value of ``train.model.activation`` (the schema lists them)."""
+"""A value of ``train.model.activation`` (:attr:`NetworkSettings.activation` declares them)."""
 _ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
 
 
@@ -55,8 +55,8 @@ class NetworkSettings(SectionSettings):
     """Hyper-parameters of :class:`RandomizedDeepNetwork`: the ``train.model`` config section.
 
     The section's ``kind`` is not a field: it chooses the class (:data:`emoflow.models.
-    MODEL_KINDS`), so :meth:`from_section` validates it and passes it over. Allowed values and
-    ranges are those of the configuration schema.
+    MODEL_KINDS`), so :meth:`from_section` validates it and passes it over. The fields
+    declare the section's other keys (the configuration schema is generated from them).
 
     Parameters
     ----------
@@ -91,17 +91,17 @@ class NetworkSettings(SectionSettings):
         "kind": "the model registry (emoflow.models.MODEL_KINDS), to pick the class"
     }
 
-    n_layers: int = 2
-    width: int = 256
-    activation: Activation = "tanh"
-    ridge: float = 1.0
+    n_layers: int = setting(2, minimum=1)
+    width: int = setting(256, minimum=1)
+    activation: Activation = setting("tanh", enum=("tanh", "sigmoid", "relu", "gelu"))
+    ridge: float = setting(1.0, exclusive_minimum=0)
     direct_link: bool = True
-    class_weight: str = "balanced"
-    weight_scale: float = 1.0
-    standardise: str = "global"
-    seed: int = 0
-    ensemble: str = "none"
-    n_estimators: int = 5
+    class_weight: str = setting("balanced", enum=("balanced", "none"))
+    weight_scale: float = setting(1.0, exclusive_minimum=0)
+    standardise: str = setting("global", enum=("global", "feature"))
+    seed: int = setting(0, minimum=0)
+    ensemble: str = setting("none", enum=("none", "layers", "seeds"))
+    n_estimators: int = setting(5, minimum=1)
 
     def __post_init__(self) -> None:
         self.check()

@@ -28,7 +28,6 @@ from emoflow.pruning.pruner import (
     choose_iteration,
     initial_landmark_set,
     prune_iteration,
-    rule_settings,
     should_stop,
 )
 from emoflow.pruning.settings import OTHER_STAGE_KEYS, Policy, PruneSettings
@@ -53,7 +52,6 @@ __all__ = [
     "choose_iteration",
     "initial_landmark_set",
     "prune_iteration",
-    "rule_settings",
     "should_stop",
     "summarise_iterations",
 ]

@@ -21,8 +21,7 @@ from emoflow.errors import ConfigError, DataError
 from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS
 from emoflow.features import read_store_attributes
 from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
-from emoflow.pruning.policies import PRUNING_POLICIES
-from emoflow.pruning.settings import PruneSettings, ignored_settings
+from emoflow.pruning.settings import PruneSettings
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.training.outputs import read_metrics
 
@@ -231,18 +230,3 @@ def prune_iteration(
         extra["scheme"] = previous_record["scheme"]
     write_landmark_sets(out_path, kept, iteration=iteration, **extra)
     return {"iteration": iteration, "emotions": kept, **extra}
-
-
-def rule_settings(section: dict[str, Any]) -> dict[str, Any]:
-    """The entries of a ``prune`` config section that can change a pruning step's output.
-
-    :meth:`PruneSettings.keys_from` (unknown keys are an error) less the values of the
-    policies that are not chosen: under ``policy: fraction`` a changed ``threshold`` re-runs
-    nothing; each such value that differs from its default is logged as ignored.
-    """
-    own = PruneSettings.keys_from(section)
-    for line in ignored_settings(own):
-        log.warning("%s", line)
-    chosen = PRUNING_POLICIES[own.get("policy", "fraction")].parameter
-    others = {policy.parameter for policy in PRUNING_POLICIES.values()} - {chosen}
-    return {key: value for key, value in own.items() if key not in others}

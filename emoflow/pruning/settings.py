@@ -1,7 +1,8 @@
 """Settings of the pruning stage, built from the ``prune`` config section.
 
-Allowed values and ranges (each policy's setting included) come from the configuration
-schema; the policy names, in Python, are the keys of :data:`~emoflow.pruning.PRUNING_POLICIES`.
+The class declares the section's keys it reads (types, defaults, ranges: the configuration
+schema is generated from it); the policy names are the keys of
+:data:`~emoflow.pruning.PRUNING_POLICIES`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from emoflow.config import SectionSettings
+from emoflow.config import SectionSettings, setting
 from emoflow.pruning.policies import PRUNING_POLICIES
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,14 @@ class PruneSettings(SectionSettings):
 
     SECTION = "prune"
     OTHER_KEYS: ClassVar[Mapping[str, str]] = OTHER_STAGE_KEYS
-    REGISTRIES: ClassVar[Mapping[str, Mapping[str, Any]]] = {"policy": PRUNING_POLICIES}
 
-    policy: Policy = "fraction"
-    fraction: float = 0.3
-    threshold: float = 0.05
-    share: float = 0.9
-    min_landmarks: int = 16
+    policy: Policy = setting("fraction", enum=PRUNING_POLICIES)
+    fraction: float = setting(0.3, exclusive_minimum=0, exclusive_maximum=1)
+    threshold: float = setting(0.05, minimum=0, exclusive_maximum=1)
+    share: float = setting(0.9, exclusive_minimum=0, maximum=1)
+    min_landmarks: int = setting(16, minimum=1)
     symmetric: bool = False
-    stop_tolerance: float | None = None
+    stop_tolerance: float | None = setting(None, minimum=0)
 
     def __post_init__(self) -> None:
         self.check()
@@ -75,6 +75,18 @@ class PruneSettings(SectionSettings):
         """A fresh, unfitted instance of the chosen policy with its setting."""
         policy = PRUNING_POLICIES[self.policy]
         return policy(**{policy.parameter: getattr(self, policy.parameter)})
+
+    @classmethod
+    def unused_keys(cls, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The settings of the policies that are not chosen: under ``policy: fraction`` a
+        changed ``threshold`` re-runs nothing (:meth:`rule_params` leaves them out); each
+        such value that differs from its default is logged as ignored."""
+        for line in ignored_settings(values):
+            log.warning("%s", line)
+        chosen = PRUNING_POLICIES[values.get("policy", _FIELD_DEFAULTS["policy"])].parameter
+        return tuple(
+            policy.parameter for policy in PRUNING_POLICIES.values() if policy.parameter != chosen
+        )
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> PruneSettings:
@@ -89,7 +101,7 @@ def ignored_settings(section: Mapping[str, Any]) -> list[str]:
     """One line per setting of a policy that is not chosen and differs from its default
     (``prune.threshold = 0.1 is ignored: policy fraction uses prune.fraction``): what
     :class:`PruneSettings` logs, and what the workflow says when it plans a run (its rules
-    never see those settings, :func:`~emoflow.pruning.rule_settings`)."""
+    never see those settings, :meth:`PruneSettings.rule_params`)."""
     chosen = section.get("policy", _FIELD_DEFAULTS["policy"])
     parameter = PRUNING_POLICIES[chosen].parameter
     return [

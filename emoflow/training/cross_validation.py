@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from emoflow.config import SectionSettings, allowed_values
+from emoflow.config import SectionSettings, allowed_values, setting
 from emoflow.errors import DataError
 from emoflow.features import FeatureSet
 from emoflow.models import (
@@ -55,7 +55,7 @@ scores."""
 class SelectionSettings(SectionSettings):
     """How hyper-parameters are chosen on inner folds: the ``train.selection`` config section.
 
-    Allowed values and ranges are those of the configuration schema.
+    The fields declare the section's keys (the configuration schema is generated from them).
 
     Parameters
     ----------
@@ -72,10 +72,10 @@ class SelectionSettings(SectionSettings):
 
     SECTION = "train.selection"
 
-    n_inner_folds: int = 3
-    ridge_grid: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
-    width_grid: tuple[int, ...] = ()
-    metric: str = "balanced_accuracy"
+    n_inner_folds: int = setting(3, minimum=2)
+    ridge_grid: tuple[float, ...] = setting((0.1, 1, 10, 100, 1000), items={"exclusiveMinimum": 0})
+    width_grid: tuple[int, ...] = setting((), items={"minimum": 1})
+    metric: str = setting("balanced_accuracy", enum=("balanced_accuracy", "roc_auc"))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ridge_grid", tuple(float(v) for v in self.ridge_grid))

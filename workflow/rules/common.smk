@@ -8,7 +8,6 @@ from emoflow.datasets import ADAPTERS
 from emoflow.landmarks import extraction_mem_mb, extraction_settings, plan_shards
 from emoflow.layout import SPLIT_WILDCARD, ResultsLayout
 from emoflow.manifest import check_protocol, plan_manifest
-from emoflow.pruning import rule_settings
 from emoflow.runlock import ResultsLock
 from emoflow.report import GLANCE_EMOTION_PAGE, RELEVANCE_FIGURE
 
@@ -165,9 +164,8 @@ def chain_steps(emotion, fold=None, names=("metrics", "scores")):
 
 
 # Settings that cannot change a rule's output are no parameter of it (a change would re-run
-# it for nothing): the other policies' values for pruning, batch and memory knobs for
-# attribution (those reach the job as resources).
-PRUNE_SETTINGS = rule_settings(config["prune"])
+# it for nothing): the attribution's batch and memory knobs (declared runtime=True in
+# AttributionSettings) reach the job as resources instead.
 ATTRIBUTION_SETTINGS, ATTRIBUTION_RUNTIME = runtime_settings(config["attribution"])
 
 REPORT_FIGURES = [

@@ -1,3 +1,10 @@
+from emoflow.pruning import PruneSettings
+
+# The prune section's keys that can change a pruning step (PruneSettings says which: its own
+# keys, less the settings of the policies not chosen, which are logged as ignored).
+PRUNE_SETTINGS = PruneSettings.rule_params(config["prune"])
+
+
 # The chains (emotion.chains). Each split of the data has one chain per emotion: the deployed
 # split (every development subject; its models are the ones `emoflow predict` applies, scored
 # once on the held-out test subjects) and each outer fold of the nested evaluation (the fold's
