@@ -354,7 +354,7 @@ def fast_ig_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     """The network's exact fast IG against Captum's IG on the same rows: time and difference."""
     import torch
 
-    from emoflow.attribution import AttributionSettings, attribute_samples, settings_baselines
+    from emoflow.attribution import AttributionSettings, attribute_samples, choose_baselines
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     rng = np.random.default_rng(0)
@@ -368,7 +368,9 @@ def fast_ig_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "Captum IG": AttributionSettings(method="integrated_gradients_captum"),
     }
     default = AttributionSettings()
-    baselines, _ = settings_baselines(inputs, labels, default, None, None)
+    baselines, _ = choose_baselines(
+        inputs, labels, kind=default.baseline, k=default.n_baselines, seed=default.seed
+    )
     batch = torch.as_tensor(inputs[:n_samples], device=device)
     references = torch.as_tensor(baselines, device=device)
 

@@ -28,7 +28,6 @@ from emoflow.attribution import (
     landmark_scores,
     load_scores,
     read_attributions,
-    select_baselines,
 )
 from emoflow.attribution import baselines as attribution
 from emoflow.attribution.faithfulness import (
@@ -201,9 +200,6 @@ def test_baselines(rng) -> None:
     chosen, indices = choose_baselines(inputs, labels, kind="negative_medoids", k=3)
     assert chosen.shape == (3, 2, 4, 3) and set(indices.tolist()) <= set(range(3, 10))
     np.testing.assert_array_equal(chosen, inputs[indices])
-    np.testing.assert_array_equal(
-        select_baselines(inputs, labels, kind="negative_medoids", k=3), chosen
-    )
     centres, indices = choose_baselines(inputs, labels, kind="negative_centroids", k=3)
     assert len(centres) == 3 and np.all(indices == -1)
     assert np.allclose(centres.mean(axis=0), inputs[3:].mean(axis=0), atol=1.5)

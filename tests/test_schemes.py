@@ -326,7 +326,8 @@ def test_two_d_tracks_give_no_z_features_and_no_z_relevance(store: Path, tracks)
     import torch
 
     from emoflow.attribution import AttributionSettings
-    from emoflow.attribution.dataset import iter_attributions, settings_baselines
+    from emoflow.attribution.baselines import choose_baselines
+    from emoflow.attribution.dataset import iter_attributions
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     table = read_landmarks(store.parent / "lm.parquet")
@@ -340,7 +341,13 @@ def test_two_d_tracks_give_no_z_features_and_no_z_relevance(store: Path, tracks)
     labels = features.labels_for(emotion)
     model = RandomizedDeepNetwork(NetworkSettings(), device="cpu").fit(features.features, labels)
     settings = AttributionSettings()
-    baselines, _ = settings_baselines(features.features, labels, settings, None, None)
+    baselines, _ = choose_baselines(
+        features.features,
+        labels,
+        kind=settings.baseline,
+        k=settings.n_baselines,
+        seed=settings.seed,
+    )
     assert np.all(baselines[..., 2] == 0.0)
     moved = 0.0
     for _, _, attributions, _ in iter_attributions(model, features.features, baselines, settings):

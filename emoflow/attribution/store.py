@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,8 @@ from emoflow._atomic import (
     portable_attributes,
 )
 from emoflow._integrity import check_store, seal_store
-from emoflow.attribution.dataset import iter_attributions, settings_baselines
+from emoflow.attribution.baselines import choose_baselines
+from emoflow.attribution.dataset import iter_attributions
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import RUNTIME_KEYS, AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
@@ -167,145 +168,118 @@ def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
     return array
 
 
-def attribute_iteration(
-    features_path: str | Path,
-    landmark_set_path: str | Path,
-    model_dir: str | Path | None,
-    out_path: str | Path,
-    *,
-    settings: AttributionSettings | None = None,
-    device: str = "auto",
-    iteration: int = 0,
-    metrics_path: str | Path | None = None,
-    emotions: Sequence[str] | None = None,
-    model_paths: Mapping[str, str | Path] | None = None,
-) -> dict[str, Any]:
-    """Attribute every emotion's model over its samples :math:`S` and write the Zarr store.
+class _StoreWriter:
+    """A store being written at ``path``: arrays over the development samples that count for
+    any of ``emotions`` (``counted``: emotion × development sample), each emotion's row filled
+    by :meth:`write_baselines` and :meth:`write_attributions`, the rest by :meth:`finish`."""
 
-    When the iteration's ``metrics_path`` records held-out test subjects
-    (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
-    computed from the development subjects only. The store's layout is in the module
-    docstring.
+    def __init__(
+        self,
+        path: Path,
+        feature_set: Any,
+        emotions: list[str],
+        counted: np.ndarray,
+        settings: AttributionSettings,
+    ) -> None:
+        import zarr
 
-    ``emotions`` restricts the store to some emotions (the workflow writes one store per
-    emotion and iteration: :func:`attribute_emotion`); ``model_paths`` gives each emotion's
-    model file instead of ``model_dir/{emotion}.pt``.
-
-    Returns
-    -------
-    dict
-        ``seconds_per_emotion`` and ``seconds_per_sample``.
-    """
-    import zarr
-
-    from emoflow.models import load_model
-
-    settings = settings or AttributionSettings()
-    feature_set = load_features(features_path)
-    if metrics_path is not None:
-        held_out = held_out_subjects(metrics_path)
-        feature_set = feature_set.samples(~np.isin(feature_set.subjects, held_out))
-    if emotions is None:
-        emotions = feature_set.emotion_names
-    elif unknown := [e for e in emotions if e not in feature_set.emotion_names]:
-        raise DataError(
-            f"{features_path}: no emotion(s) {unknown} (the store has "
-            f"{', '.join(feature_set.emotion_names)})"
-        )
-    emotions = list(emotions)
-    landmark_sets = read_landmark_sets(landmark_set_path, emotions)
-    features = feature_set.features
-    n_samples, n_frames, n_landmarks, n_coords = features.shape
-    neutral_mask = feature_set.emotions == "neutral"
-    landmark_chunk = min(n_landmarks, LANDMARK_CHUNK)
-    # the samples S of each emotion, over the development samples; the store holds those of
-    # any of its emotions (all of them with samples: all)
-    labels_of = {emotion: feature_set.labels_for(emotion) for emotion in emotions}
-    counted = np.stack(
-        [
-            labels_of[e].astype(bool)
-            if settings.samples == "positive"
-            else np.ones(n_samples, bool)
-            for e in emotions
-        ]
-    )
-    stored = np.flatnonzero(counted.any(axis=0))  # the development rows the store holds
-    used = counted[:, stored]  # (emotion, stored sample)
-    n_stored = len(stored)
-    timings: dict[str, float] = {}
-    per_sample: dict[str, float] = {}
-    used_device = device
-    with atomic_path(out_path, directory=True) as staged:
-        root = zarr.open_group(str(staged), mode="w")
-        attributions_array = _chunked_array(
-            root,
+        self.path, self.feature_set, self.emotions = path, feature_set, emotions
+        self.counted, self.settings = counted, settings
+        self.stored = np.flatnonzero(counted.any(axis=0))  # the development rows it holds
+        self.used = counted[:, self.stored]  # (emotion, stored sample)
+        _, n_frames, n_landmarks, n_coords = feature_set.features.shape
+        n_stored, landmark_chunk = len(self.stored), min(n_landmarks, LANDMARK_CHUNK)
+        self.root = zarr.open_group(str(path), mode="w")
+        self.attributions = _chunked_array(
+            self.root,
             "attributions",
             (len(emotions), n_stored, n_frames, n_landmarks, n_coords),
             (1, max(1, min(n_stored, settings.batch_size)), n_frames, landmark_chunk, n_coords),
         )
-        deltas = np.zeros((len(emotions), n_stored), dtype=np.float32)
-        baseline_videos = np.full((len(emotions), settings.n_baselines), "", dtype=object)
-        baseline_values = _chunked_array(
-            root,
+        self.deltas = np.zeros((len(emotions), n_stored), dtype=np.float32)
+        self.baseline_videos = np.full((len(emotions), settings.n_baselines), "", dtype=object)
+        self.baseline_values = _chunked_array(
+            self.root,
             "baseline_values",
             (len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
             (1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
         )
-        for e, emotion in enumerate(emotions):
-            if model_paths:
-                model_path = Path(model_paths[emotion])
-            elif model_dir is not None:
-                model_path = Path(model_dir) / f"{emotion}.pt"
-            else:
-                raise DataError("attribute_iteration needs model_dir or model_paths")
-            model, metadata = load_model(model_path, device=device)
-            keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
-            if list(metadata["landmarks"]) != keep.tolist():
-                raise InputError(
-                    model_path, "model landmarks do not match the iteration's landmark set"
-                )
-            model.eval()
-            used_device = str(model.device)
-            labels = labels_of[emotion]
-            baselines, chosen = settings_baselines(features, labels, settings, neutral_mask, keep)
-            for slot, index in enumerate(chosen[: settings.n_baselines]):
-                if index >= 0:
-                    baseline_videos[e, slot] = str(feature_set.video_ids[index])
-            values = np.full((len(baselines), n_frames, n_landmarks, n_coords), np.nan, np.float32)
-            values[:, :, keep, :] = baselines
-            baseline_values[e, : len(baselines)] = values
-            start = time.perf_counter()
-            _attribute_rows(
-                model,
-                features,
-                counted[e],
-                stored,
-                baselines,
-                settings,
-                keep,
-                attributions_array,
-                deltas[e],
-                emotion_row=e,
-            )
-            timings[emotion] = time.perf_counter() - start
-            n_used = int(used[e].sum())
-            per_sample[emotion] = timings[emotion] / max(n_used, 1)
-            log.info(
-                "attributed %s over %d of %d samples against %d baseline(s) in %.1f s",
-                emotion,
-                n_used,
-                n_samples,
-                len(baselines),
-                timings[emotion],
-            )
+
+    def write_baselines(
+        self, row: int, baselines: np.ndarray, chosen: np.ndarray, keep: np.ndarray
+    ) -> None:
+        """An emotion's references (over its landmarks ``keep``) and the video of each that is
+        a development sample (``chosen``: its index, −1 where none)."""
+        for slot, index in enumerate(chosen[: self.settings.n_baselines]):
+            if index >= 0:
+                self.baseline_videos[row, slot] = str(self.feature_set.video_ids[index])
+        values = np.full((len(baselines), *self.feature_set.features.shape[1:]), np.nan, np.float32)
+        values[:, :, keep, :] = baselines
+        self.baseline_values[row, : len(baselines)] = values
+
+    def write_attributions(
+        self,
+        row: int,
+        batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        keep: np.ndarray,
+    ) -> None:
+        """An emotion's attributions, from ``batches`` of (development rows in increasing
+        order, their attributions over ``keep``, their deltas).
+
+        Each chunk of the store is written once, whole, as soon as its rows are done: NaN
+        outside the landmarks ``keep``, 0 (and delta 0) for a stored sample that does not count
+        for this emotion."""
+        stored, array, n_stored = self.stored, self.attributions, len(self.stored)
+        _, n_frames, n_landmarks, n_coords = self.feature_set.features.shape
+        chunk = int(array.chunks[1])
+        position = np.full(len(self.feature_set.features), -1, dtype=np.int64)
+        position[stored] = np.arange(n_stored)
+        blocks: dict[int, np.ndarray] = {}
+
+        def block(k: int) -> np.ndarray:
+            if k not in blocks:
+                rows = min(chunk, n_stored - k * chunk)
+                blocks[k] = np.full((rows, n_frames, n_landmarks, n_coords), np.nan, np.float32)
+                blocks[k][:, :, keep, :] = 0.0
+            return blocks[k]
+
+        written = 0  # chunks of the store written
+
+        def flush(done: int) -> None:  # the chunks whose stored rows below ``done`` are final
+            nonlocal written
+            while written * chunk < n_stored and min((written + 1) * chunk, n_stored) <= done:
+                array[row, written * chunk : (written + 1) * chunk] = block(written)
+                blocks.pop(written)
+                written += 1
+
+        for rows, values, deltas in batches:
+            at = position[rows]  # positions in the store
+            for k in np.unique(at // chunk):
+                mine = at // chunk == k
+                target = block(int(k))
+                attributed = target[at[mine] - k * chunk]
+                attributed[:, :, keep, :] = values[mine]
+                target[at[mine] - k * chunk] = attributed
+            self.deltas[row, at] = deltas
+            if len(rows):
+                flush(int(np.searchsorted(stored, rows[-1], side="right")))
+        flush(n_stored)
+
+    def finish(self, *, iteration: int, device: str, seconds: dict[str, float]) -> dict[str, Any]:
+        """The relevance (of the attributions written), the labels and the root attributes;
+        ``seconds`` of each emotion's attribution. Returns the timings."""
+        root, emotions, used, stored = self.root, self.emotions, self.used, self.stored
+        deltas, feature_set, settings = self.deltas, self.feature_set, self.settings
+        n_samples, n_frames, n_landmarks, n_coords = feature_set.features.shape
+        per_sample = {e: seconds[e] / max(int(used[i].sum()), 1) for i, e in enumerate(emotions)}
         relevance = landmark_scores_from_store(
-            staged, settings.aggregate, used, scheduler=settings.dask_scheduler
+            self.path, settings.aggregate, used, scheduler=settings.dask_scheduler
         )
         video_ids = np.asarray(feature_set.video_ids, dtype=str)[stored]
         _named_array(root, RELEVANCE, relevance.astype(np.float32))
         _named_array(root, "deltas", deltas)
         _named_array(root, "used", used)
-        _named_array(root, "baseline_video_id", baseline_videos.astype(str))
+        _named_array(root, "baseline_video_id", self.baseline_videos.astype(str))
         _named_array(root, "emotion", np.asarray(emotions, dtype=str))
         _named_array(root, "video_id", video_ids)
         _named_array(root, "subject", np.asarray(feature_set.subjects, dtype=str)[stored])
@@ -323,9 +297,9 @@ def attribute_iteration(
                     "emotions": emotions,
                     "dims": {name: list(dims) for name, dims in _DIMS.items()},
                     "settings": asdict(settings),
-                    "device": used_device,
+                    "device": device,
                     "n_development_samples": int(n_samples),
-                    "seconds_per_emotion": timings,
+                    "seconds_per_emotion": seconds,
                     "seconds_per_sample": per_sample,
                     "n_attributed": {e: int(used[i].sum()) for i, e in enumerate(emotions)},
                     "mean_abs_delta": {
@@ -335,70 +309,127 @@ def attribute_iteration(
                 }
             )
         )
-        consolidate_zarr(staged)
-        seal_store(staged)
-    return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
+        consolidate_zarr(self.path)
+        seal_store(self.path)
+        return {"seconds_per_emotion": seconds, "seconds_per_sample": per_sample}
 
 
-def _attribute_rows(
-    model: Any,
-    features: np.ndarray,
-    counted: np.ndarray,
-    stored: np.ndarray,
-    baselines: np.ndarray,
-    settings: AttributionSettings,
-    keep: np.ndarray,
-    array: Any,
-    deltas: np.ndarray,
-    *,
-    emotion_row: int,
-) -> None:
-    """Attribute one emotion's samples (``counted``, over the development samples ``features``)
-    into its row of the store, whose ``sample`` axis holds the development rows ``stored``.
+def _attribute_model(
+    store: _StoreWriter, row: int, model_path: Path, keep: np.ndarray, device: str
+) -> tuple[str, float]:
+    """Attribute one emotion's model (trained on the landmarks ``keep``) over its samples
+    :math:`S` into its row of ``store``: the attribution of one emotion. Returns the device
+    it ran on and the seconds it took.
 
     The samples go to the method in the batches of a store over every development sample
-    (the ``counted`` rows of each ``batch_size`` development rows, as stores written before
-    did: the same numbers); each chunk of the store is written once, whole, as soon as its
-    rows are done: NaN outside the landmarks ``keep``, 0 (and delta 0) for a stored sample
-    that does not count for this emotion."""
-    _, n_frames, n_landmarks, n_coords = features.shape
-    n_stored = len(stored)
-    if n_stored == 0:
-        return
-    chunk = int(array.chunks[1])
-    position = np.full(len(features), -1, dtype=np.int64)
-    position[stored] = np.arange(n_stored)
-    blocks: dict[int, np.ndarray] = {}
+    (the counted rows of each ``batch_size`` development rows, as stores written before did:
+    the same numbers)."""
+    from emoflow.models import load_model
 
-    def block(k: int) -> np.ndarray:
-        if k not in blocks:
-            rows = min(chunk, n_stored - k * chunk)
-            blocks[k] = np.full((rows, n_frames, n_landmarks, n_coords), np.nan, np.float32)
-            blocks[k][:, :, keep, :] = 0.0
-        return blocks[k]
+    model, metadata = load_model(model_path, device=device)
+    if list(metadata["landmarks"]) != keep.tolist():
+        raise InputError(model_path, "model landmarks do not match the iteration's landmark set")
+    model.eval()
+    feature_set, settings, emotion = store.feature_set, store.settings, store.emotions[row]
+    features, labels = feature_set.features, feature_set.labels_for(emotion)
+    counted = store.counted[row]
+    baselines, chosen = choose_baselines(
+        features,
+        labels,
+        kind=settings.baseline,
+        k=settings.n_baselines,
+        seed=settings.seed,
+        neutral_mask=feature_set.emotions == "neutral",
+        landmarks=keep,
+    )
+    store.write_baselines(row, baselines, chosen, keep)
 
-    batch = max(1, min(len(features), settings.batch_size))
-    written = 0  # chunks of the store written
-    for begin in range(0, len(features), batch):
-        end = min(begin + batch, len(features))
-        rows = begin + np.flatnonzero(counted[begin:end])
-        for lo, hi, values, batch_deltas in iter_attributions(
-            model, features, baselines, settings, landmarks=keep, rows=rows
-        ):
-            at = position[rows[lo:hi]]  # positions in the store
-            for k in np.unique(at // chunk):
-                mine = at // chunk == k
-                target = block(int(k))
-                attributed = target[at[mine] - k * chunk]
-                attributed[:, :, keep, :] = values[mine]
-                target[at[mine] - k * chunk] = attributed
-            deltas[at] = batch_deltas
-        done = int(np.searchsorted(stored, end))  # stored rows that are final
-        while written * chunk < n_stored and min((written + 1) * chunk, n_stored) <= done:
-            start = written * chunk
-            array[emotion_row, start : start + chunk] = block(written)
-            blocks.pop(written)
-            written += 1
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        batch = max(1, min(len(features), settings.batch_size))
+        for begin in range(0, len(features), batch):
+            rows = begin + np.flatnonzero(counted[begin : begin + batch])
+            for lo, hi, values, deltas in iter_attributions(
+                model, features, baselines, settings, landmarks=keep, rows=rows
+            ):
+                yield rows[lo:hi], values, deltas
+
+    start = time.perf_counter()
+    store.write_attributions(row, batches(), keep)
+    seconds = time.perf_counter() - start
+    log.info(
+        "attributed %s over %d of %d samples against %d baseline(s) in %.1f s",
+        emotion,
+        int(counted.sum()),
+        len(features),
+        len(baselines),
+        seconds,
+    )
+    return str(model.device), seconds
+
+
+def attribute_iteration(
+    features_path: str | Path,
+    landmark_set_path: str | Path,
+    model_dir: str | Path | None,
+    out_path: str | Path,
+    *,
+    settings: AttributionSettings | None = None,
+    device: str = "auto",
+    iteration: int = 0,
+    metrics_path: str | Path | None = None,
+    emotions: Sequence[str] | None = None,
+    model_paths: Mapping[str, str | Path] | None = None,
+) -> dict[str, Any]:
+    """Attribute every emotion's model over its samples :math:`S`, one emotion after another,
+    into one Zarr store (its layout is in the module docstring).
+
+    When the iteration's ``metrics_path`` records held-out test subjects
+    (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
+    computed from the development subjects only.
+
+    ``emotions`` restricts the store to some emotions (the workflow writes one store per
+    emotion and iteration: :func:`attribute_emotion`); ``model_paths`` gives each emotion's
+    model file instead of ``model_dir/{emotion}.pt``.
+
+    Returns
+    -------
+    dict
+        ``seconds_per_emotion`` and ``seconds_per_sample``.
+    """
+    settings = settings or AttributionSettings()
+    feature_set = load_features(features_path)
+    if metrics_path is not None:
+        held_out = held_out_subjects(metrics_path)
+        feature_set = feature_set.samples(~np.isin(feature_set.subjects, held_out))
+    if emotions is None:
+        emotions = feature_set.emotion_names
+    elif unknown := [e for e in emotions if e not in feature_set.emotion_names]:
+        raise DataError(
+            f"{features_path}: no emotion(s) {unknown} (the store has "
+            f"{', '.join(feature_set.emotion_names)})"
+        )
+    emotions = list(emotions)
+    landmark_sets = read_landmark_sets(landmark_set_path, emotions)
+    if not model_paths and model_dir is None and emotions:
+        raise DataError("attribute_iteration needs model_dir or model_paths")
+    # the samples S of each emotion, over the development samples; the store holds those of
+    # any of its emotions (all of them with samples: all)
+    every = np.ones(len(feature_set.video_ids), bool)
+    counted = np.stack(
+        [
+            feature_set.labels_for(e).astype(bool) if settings.samples == "positive" else every
+            for e in emotions
+        ]
+    )
+    seconds: dict[str, float] = {}
+    used_device = device
+    with atomic_path(out_path, directory=True) as staged:
+        store = _StoreWriter(staged, feature_set, emotions, counted, settings)
+        for row, emotion in enumerate(emotions):
+            model_path = Path(model_paths[emotion] if model_paths else f"{model_dir}/{emotion}.pt")
+            keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
+            used_device, seconds[emotion] = _attribute_model(store, row, model_path, keep, device)
+        return store.finish(iteration=iteration, device=used_device, seconds=seconds)
 
 
 def attribute_emotion(
