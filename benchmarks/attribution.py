@@ -368,9 +368,7 @@ def fast_ig_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "Captum IG": AttributionSettings(method="integrated_gradients_captum"),
     }
     default = AttributionSettings()
-    baselines, _ = choose_baselines(
-        inputs, labels, kind=default.baseline, k=default.n_baselines, seed=default.seed
-    )
+    baselines, _ = choose_baselines(inputs, labels, **default.baseline_options())
     batch = torch.as_tensor(inputs[:n_samples], device=device)
     references = torch.as_tensor(baselines, device=device)
 

@@ -103,6 +103,32 @@ def checked_compressors() -> tuple[Any, ...]:
     return (ZstdCodec(level=0), Crc32cCodec())
 
 
+def zarr_array(
+    root: Any,
+    name: str,
+    values: Any = None,
+    *,
+    dims: Any,
+    attributes: dict[str, Any],
+    **options: Any,
+) -> Any:
+    """Create the array ``name`` of the Zarr group ``root``: chunks checksummed
+    (:func:`checked_compressors`), dimensions named ``dims`` (``dimension_names``), and
+    ``attributes`` (:func:`portable_attributes`). ``values`` (a NumPy array; strings stored as
+    strings) are written when given; ``options`` go to ``create_array`` (``shape``, ``dtype``,
+    ``chunks``, ``fill_value``; ``shape`` and ``dtype`` default to those of ``values``)."""
+    if values is not None:
+        dtype = str if values.dtype.kind in "US" else values.dtype
+        options = {"shape": values.shape, "dtype": dtype, **options}
+    array = root.create_array(
+        name, compressors=checked_compressors(), dimension_names=dims, **options
+    )
+    if values is not None:
+        array[...] = values
+    array.attrs.update(portable_attributes(attributes))
+    return array
+
+
 JSON_ATTRIBUTES = "emoflow_json_attributes"
 """The attribute that lists (space-separated) which of a Zarr group's or array's attributes
 :func:`portable_attributes` wrote as JSON strings."""

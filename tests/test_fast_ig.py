@@ -177,9 +177,7 @@ def test_store_attributes_only_the_positive_samples(tmp_path, planted, planted_s
     baselines, _ = choose_baselines(
         planted.features,
         labels,
-        kind=settings.baseline,
-        k=settings.n_baselines,
-        seed=settings.seed,
+        **settings.baseline_options(),
         neutral_mask=planted.emotions == "neutral",
         landmarks=keep,
     )

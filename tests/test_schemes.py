@@ -341,13 +341,7 @@ def test_two_d_tracks_give_no_z_features_and_no_z_relevance(store: Path, tracks)
     labels = features.labels_for(emotion)
     model = RandomizedDeepNetwork(NetworkSettings(), device="cpu").fit(features.features, labels)
     settings = AttributionSettings()
-    baselines, _ = choose_baselines(
-        features.features,
-        labels,
-        kind=settings.baseline,
-        k=settings.n_baselines,
-        seed=settings.seed,
-    )
+    baselines, _ = choose_baselines(features.features, labels, **settings.baseline_options())
     assert np.all(baselines[..., 2] == 0.0)
     moved = 0.0
     for _, _, attributions, _ in iter_attributions(model, features.features, baselines, settings):

@@ -112,9 +112,7 @@ def dataset_relevance(
     baselines, _ = choose_baselines(
         inputs,
         labels,
-        kind=settings.baseline,
-        k=settings.n_baselines,
-        seed=settings.seed,
+        **settings.baseline_options(),
         neutral_mask=neutral_mask,
         landmarks=landmarks,
     )

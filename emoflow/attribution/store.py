@@ -53,10 +53,10 @@ import numpy as np
 
 from emoflow._atomic import (
     atomic_path,
-    checked_compressors,
     consolidate_zarr,
     decoded_attributes,
     portable_attributes,
+    zarr_array,
 )
 from emoflow._integrity import check_store, seal_store
 from emoflow.attribution.baselines import choose_baselines
@@ -133,39 +133,18 @@ def _variable_attributes(name: str) -> dict[str, Any]:
         attributes["units"] = units
     if "sample" in _DIMS[name] and name not in SAMPLE_LABELS and name != "sample":
         attributes["coordinates"] = " ".join(SAMPLE_LABELS)
-    return portable_attributes(attributes)
+    return attributes
 
 
 # -- writing ---------------------------------------------------------------------------------
-def _chunked_array(root: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
-    """A NaN-filled float32 array with ``dimension_names`` and a ``dims`` attribute."""
-    array = root.create_array(
-        name,
-        shape=shape,
-        dtype="float32",
-        chunks=chunks,
-        compressors=checked_compressors(),
-        fill_value=np.nan,
-        dimension_names=_DIMS[name],
+def _array(root: Any, name: str, values: Any = None, **options: Any) -> Any:
+    """Write the array ``name`` (its dimensions and attributes are the store's); NaN-filled
+    float32 of ``shape`` and ``chunks`` when no ``values`` are given."""
+    if values is None:
+        options = {"dtype": "float32", "fill_value": np.nan, **options}
+    return zarr_array(
+        root, name, values, dims=_DIMS[name], attributes=_variable_attributes(name), **options
     )
-    array.attrs.update(_variable_attributes(name))
-    return array
-
-
-def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
-    """Write a small array with ``dimension_names`` and a ``dims`` attribute."""
-    dims = _DIMS[name]
-    dtype = str if values.dtype.kind in "US" else values.dtype
-    array = root.create_array(
-        name,
-        shape=values.shape,
-        dtype=dtype,
-        compressors=checked_compressors(),
-        dimension_names=dims,
-    )
-    array[...] = values
-    array.attrs.update(_variable_attributes(name))
-    return array
 
 
 class _StoreWriter:
@@ -189,20 +168,21 @@ class _StoreWriter:
         self.used = counted[:, self.stored]  # (emotion, stored sample)
         _, n_frames, n_landmarks, n_coords = feature_set.features.shape
         n_stored, landmark_chunk = len(self.stored), min(n_landmarks, LANDMARK_CHUNK)
+        rows = max(1, min(n_stored, settings.batch_size))  # the samples of a chunk
         self.root = zarr.open_group(str(path), mode="w")
-        self.attributions = _chunked_array(
+        self.attributions = _array(
             self.root,
             "attributions",
-            (len(emotions), n_stored, n_frames, n_landmarks, n_coords),
-            (1, max(1, min(n_stored, settings.batch_size)), n_frames, landmark_chunk, n_coords),
+            shape=(len(emotions), n_stored, n_frames, n_landmarks, n_coords),
+            chunks=(1, rows, n_frames, landmark_chunk, n_coords),
         )
         self.deltas = np.zeros((len(emotions), n_stored), dtype=np.float32)
         self.baseline_videos = np.full((len(emotions), settings.n_baselines), "", dtype=object)
-        self.baseline_values = _chunked_array(
+        self.baseline_values = _array(
             self.root,
             "baseline_values",
-            (len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
-            (1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
+            shape=(len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
+            chunks=(1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
         )
 
     def write_baselines(
@@ -276,19 +256,19 @@ class _StoreWriter:
             self.path, settings.aggregate, used, scheduler=settings.dask_scheduler
         )
         video_ids = np.asarray(feature_set.video_ids, dtype=str)[stored]
-        _named_array(root, RELEVANCE, relevance.astype(np.float32))
-        _named_array(root, "deltas", deltas)
-        _named_array(root, "used", used)
-        _named_array(root, "baseline_video_id", self.baseline_videos.astype(str))
-        _named_array(root, "emotion", np.asarray(emotions, dtype=str))
-        _named_array(root, "video_id", video_ids)
-        _named_array(root, "subject", np.asarray(feature_set.subjects, dtype=str)[stored])
-        _named_array(root, "true_emotion", np.asarray(feature_set.emotions, dtype=str)[stored])
-        _named_array(root, "sample", video_ids)
-        _named_array(root, "frame", np.arange(n_frames, dtype=np.int64))
-        _named_array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
-        _named_array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
-        _named_array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
+        _array(root, RELEVANCE, relevance.astype(np.float32))
+        _array(root, "deltas", deltas)
+        _array(root, "used", used)
+        _array(root, "baseline_video_id", self.baseline_videos.astype(str))
+        _array(root, "emotion", np.asarray(emotions, dtype=str))
+        _array(root, "video_id", video_ids)
+        _array(root, "subject", np.asarray(feature_set.subjects, dtype=str)[stored])
+        _array(root, "true_emotion", np.asarray(feature_set.emotions, dtype=str)[stored])
+        _array(root, "sample", video_ids)
+        _array(root, "frame", np.arange(n_frames, dtype=np.int64))
+        _array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
+        _array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
+        _array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
         root.attrs.update(
             portable_attributes(
                 {
@@ -333,15 +313,9 @@ def _attribute_model(
     feature_set, settings, emotion = store.feature_set, store.settings, store.emotions[row]
     features, labels = feature_set.features, feature_set.labels_for(emotion)
     counted = store.counted[row]
-    baselines, chosen = choose_baselines(
-        features,
-        labels,
-        kind=settings.baseline,
-        k=settings.n_baselines,
-        seed=settings.seed,
-        neutral_mask=feature_set.emotions == "neutral",
-        landmarks=keep,
-    )
+    neutral = feature_set.emotions == "neutral"
+    options = {**settings.baseline_options(), "neutral_mask": neutral, "landmarks": keep}
+    baselines, chosen = choose_baselines(features, labels, **options)
     store.write_baselines(row, baselines, chosen, keep)
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:

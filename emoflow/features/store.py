@@ -42,10 +42,10 @@ import numpy as np
 
 from emoflow._atomic import (
     atomic_path,
-    checked_compressors,
     consolidate_zarr,
     decoded_attributes,
     portable_attributes,
+    zarr_array,
 )
 from emoflow._integrity import check_store, seal_store
 from emoflow.errors import DataError, InputError
@@ -202,54 +202,30 @@ def write_feature_store(
     n_samples, n_frames, n_landmarks, n_coords = features.shape
     with atomic_path(out_path, directory=True) as staged:
         root = zarr.open_group(str(staged), mode="w")
-        array = root.create_array(
+        zarr_array(
+            root,
             "features",
-            shape=features.shape,
+            np.asarray(features),
+            dims=FEATURE_DIMS,
+            attributes={
+                "dims": list(FEATURE_DIMS),
+                "coords": list(COORDS),
+                "coordinates": " ".join(LABELS),
+                **feature_units(settings),
+            },
             dtype="float32",
             chunks=(min(n_samples, 256), n_frames, n_landmarks, n_coords),
-            compressors=checked_compressors(),
-            dimension_names=FEATURE_DIMS,
         )
-        array[...] = features
-        array.attrs.update(
-            portable_attributes(
-                {
-                    "dims": list(FEATURE_DIMS),
-                    "coords": list(COORDS),
-                    "coordinates": " ".join(LABELS),
-                    **feature_units(settings),
-                }
-            )
-        )
-        for name, values in zip(LABELS, (video_ids, subjects, emotions), strict=True):
-            labels = root.create_array(
-                name,
-                shape=(n_samples,),
-                dtype=str,
-                compressors=checked_compressors(),
-                dimension_names=["sample"],
-            )
-            labels[...] = np.asarray(values, dtype=str)
-            labels.attrs.update(
-                portable_attributes({"dims": ["sample"], "long_name": _LONG_NAMES[name]})
-            )
         for name, values in (
+            *zip(LABELS, np.asarray([video_ids, subjects, emotions], dtype=str), strict=True),
             ("sample", np.asarray(video_ids, dtype=str)),
             ("frame", np.arange(n_frames, dtype=np.int64)),
             ("landmark", np.arange(n_landmarks, dtype=np.int64)),
             ("coord", np.asarray(COORDS[:n_coords], dtype=str)),
         ):
-            coordinate = root.create_array(
-                name,
-                shape=values.shape,
-                dtype=str if values.dtype.kind == "U" else values.dtype,
-                compressors=checked_compressors(),
-                dimension_names=[name],
-            )
-            coordinate[...] = values
-            coordinate.attrs.update(
-                portable_attributes({"dims": [name], "long_name": _LONG_NAMES[name]})
-            )
+            dims = ["sample"] if name in LABELS else [name]
+            attributes = {"dims": dims, "long_name": _LONG_NAMES[name]}
+            zarr_array(root, name, values, dims=dims, attributes=attributes)
         dropped = dict(dropped or {})
         several_faces = dict(several_faces or {})
         root.attrs.update(

@@ -217,9 +217,7 @@ class _Baselines:
         chosen, _ = choose_baselines(
             inputs,
             labels,
-            kind=settings.baseline,
-            k=settings.n_baselines,
-            seed=settings.seed,
+            **settings.baseline_options(),
             neutral_mask=feature_set.emotions == "neutral",
         )
         return np.asarray(chosen, dtype=np.float32), f"{settings.baseline} ({len(chosen)})"
