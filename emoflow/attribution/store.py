@@ -90,15 +90,8 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "used": ("emotion", "sample"),
     "baseline_video_id": ("emotion", "baseline"),
     "baseline_values": _BASELINE_DIMS,
-    "video_id": ("sample",),
-    "subject": ("sample",),
-    "true_emotion": ("sample",),
-    "emotion": ("emotion",),
-    "sample": ("sample",),
-    "frame": ("frame",),
-    "landmark": ("landmark",),
-    "coord": ("coord",),
-    "baseline": ("baseline",),
+    **dict.fromkeys(SAMPLE_LABELS, ("sample",)),
+    **{name: (name,) for name in ("emotion", "sample", "frame", "landmark", "coord", "baseline")},
 }
 """Every array of the store and its dimensions (the root's ``dims`` attribute)."""
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
