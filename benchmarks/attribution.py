@@ -132,7 +132,8 @@ def _rankings(
 
 
 def planted_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from emoflow.attribution.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
+    from emoflow.attribution.faithfulness import deletion_curve, remove_and_retrain
+    from emoflow.metrics import precision_at_k
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
     from emoflow.synthetic import planted_features
 
@@ -217,8 +218,9 @@ def planted_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def demo_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from emoflow.attribution.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
+    from emoflow.attribution.faithfulness import deletion_curve, remove_and_retrain
     from emoflow.features import load_features
+    from emoflow.metrics import precision_at_k
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     if not args.features.exists() or not args.ground_truth.exists():

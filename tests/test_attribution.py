@@ -33,12 +33,12 @@ from emoflow.attribution import baselines as attribution
 from emoflow.attribution.faithfulness import (
     area_under_curve,
     deletion_curve,
-    precision_at_k,
     random_ranking,
     ranking_from_scores,
     remove_and_retrain,
 )
 from emoflow.errors import ConfigError, DataError, InputError
+from emoflow.metrics import precision_at_k
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training import train_iteration

@@ -304,7 +304,8 @@ def test_attribution_ranks_the_planted_68_points_on_top(store: Path, tracks) -> 
     import torch
 
     from emoflow.attribution import AttributionSettings, dataset_relevance
-    from emoflow.attribution.faithfulness import precision_at_k, ranking_from_scores
+    from emoflow.attribution.faithfulness import ranking_from_scores
+    from emoflow.metrics import precision_at_k
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     torch.manual_seed(0)
