@@ -51,7 +51,7 @@ def ground_truth_precision(scores: np.ndarray, truth: Sequence[int], top_k: int)
     hits = sorted(int(i) for i in top if int(i) in truth_set)
     return {
         "k": k,
-        "precision_at_k": precision_at_k(top, truth_set, k) if k else None,
+        "precision_at_k": precision_at_k(top, truth, k) if k else None,
         "chance_level": len(truth_set) / n_scored if n_scored else None,
         "n_ground_truth": len(truth_set),
         "n_scored": n_scored,
