@@ -51,14 +51,9 @@ from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import (
-    atomic_path,
-    consolidate_zarr,
-    decoded_attributes,
-    portable_attributes,
-    zarr_array,
-)
-from emoflow._integrity import check_store, seal_store
+from emoflow._atomic import decoded_attributes, portable_attributes
+from emoflow._integrity import check_store
+from emoflow._zarr import open_store, written_store, zarr_array
 from emoflow.attribution.baselines import choose_baselines
 from emoflow.attribution.dataset import iter_attributions
 from emoflow.attribution.relevance import weighted_landmark_scores
@@ -141,28 +136,27 @@ def _array(root: Any, name: str, values: Any = None, **options: Any) -> Any:
 
 
 class _StoreWriter:
-    """A store being written at ``path``: arrays over the development samples that count for
-    any of ``emotions`` (``counted``: emotion × development sample), each emotion's row filled
-    by :meth:`write_baselines` and :meth:`write_attributions`, the rest by :meth:`finish`."""
+    """A store being written (its ``root`` group, staged at ``path``): arrays over the
+    development samples that count for any of ``emotions`` (``counted``: emotion ×
+    development sample), each emotion's row filled by :meth:`write_baselines` and
+    :meth:`write_attributions`, the rest by :meth:`finish`."""
 
     def __init__(
         self,
+        root: Any,
         path: Path,
         feature_set: Any,
         emotions: list[str],
         counted: np.ndarray,
         settings: AttributionSettings,
     ) -> None:
-        import zarr
-
-        self.path, self.feature_set, self.emotions = path, feature_set, emotions
+        self.root, self.path, self.feature_set, self.emotions = root, path, feature_set, emotions
         self.counted, self.settings = counted, settings
         self.stored = np.flatnonzero(counted.any(axis=0))  # the development rows it holds
         self.used = counted[:, self.stored]  # (emotion, stored sample)
         _, n_frames, n_landmarks, n_coords = feature_set.features.shape
         n_stored, landmark_chunk = len(self.stored), min(n_landmarks, LANDMARK_CHUNK)
         rows = max(1, min(n_stored, settings.batch_size))  # the samples of a chunk
-        self.root = zarr.open_group(str(path), mode="w")
         self.attributions = _array(
             self.root,
             "attributions",
@@ -282,8 +276,6 @@ class _StoreWriter:
                 }
             )
         )
-        consolidate_zarr(self.path)
-        seal_store(self.path)
         return {"seconds_per_emotion": seconds, "seconds_per_sample": per_sample}
 
 
@@ -390,8 +382,8 @@ def attribute_iteration(
     )
     seconds: dict[str, float] = {}
     used_device = device
-    with atomic_path(out_path, directory=True) as staged:
-        store = _StoreWriter(staged, feature_set, emotions, counted, settings)
+    with written_store(out_path) as (root, staged):
+        store = _StoreWriter(root, staged, feature_set, emotions, counted, settings)
         for row, emotion in enumerate(emotions):
             model_path = Path(model_paths[emotion] if model_paths else f"{model_dir}/{emotion}.pt")
             keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
@@ -476,21 +468,7 @@ def _intact(path: str | Path) -> Iterator[None]:
 
 def _open(path: str | Path) -> Any:
     """The root group of an attribution store (an :class:`InputError` for anything else)."""
-    import zarr
-
-    if not Path(path).exists():
-        raise InputError(path, "attribution store does not exist")
-    check_store(path, REWRITE)
-    try:
-        root: Any = zarr.open_group(str(path), mode="r")
-        kind = root.attrs.get("emoflow_store")
-    except MemoryError:  # out of memory is no damage of the store
-        raise
-    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
-        raise InputError(path, f"not a readable Zarr store ({err}); {REWRITE}") from err
-    if kind != "attributions":
-        raise InputError(path, "not an emoflow attribution store")
-    return root
+    return open_store(path, "attributions", "attribution store", REWRITE)
 
 
 def _attributes(root: Any) -> dict[str, Any]:

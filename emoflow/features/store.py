@@ -40,14 +40,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from emoflow._atomic import (
-    atomic_path,
-    consolidate_zarr,
-    decoded_attributes,
-    portable_attributes,
-    zarr_array,
-)
-from emoflow._integrity import check_store, seal_store
+from emoflow._atomic import decoded_attributes, portable_attributes
+from emoflow._zarr import open_store, written_store, zarr_array
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
@@ -196,12 +190,9 @@ def write_feature_store(
     ``scheme`` is the landmark scheme (:mod:`emoflow.schemes`), stored as the ``scheme``
     attribute.
     """
-    import zarr
-
     get_scheme(scheme)  # a known scheme
     n_samples, n_frames, n_landmarks, n_coords = features.shape
-    with atomic_path(out_path, directory=True) as staged:
-        root = zarr.open_group(str(staged), mode="w")
+    with written_store(out_path) as (root, _):
         zarr_array(
             root,
             "features",
@@ -248,8 +239,6 @@ def write_feature_store(
                 }
             )
         )
-        consolidate_zarr(staged)
-        seal_store(staged)
 
 
 def feature_units(settings: dict[str, Any]) -> dict[str, str]:
@@ -282,21 +271,7 @@ def read_strings(array: Any) -> np.ndarray:
 
 def _open_store(path: str | Path) -> Any:
     """The root group of a feature store, checked to be one."""
-    import zarr
-
-    if not Path(path).exists():
-        raise InputError(path, "feature store does not exist")
-    check_store(path, REBUILD)
-    try:
-        root = zarr.open_group(str(path), mode="r")
-        kind = root.attrs.get("emoflow_store")
-    except MemoryError:  # out of memory is no damage of the store
-        raise
-    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
-        raise InputError(path, _unreadable(err)) from err
-    if kind != "features":
-        raise InputError(path, "not an emoflow feature store")
-    return root
+    return open_store(path, "features", "feature store", REBUILD)
 
 
 REBUILD = "delete it and rerun build_features (snakemake --forcerun build_features)"
