@@ -26,7 +26,7 @@ import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emoflow._atomic import atomic_path
 from emoflow.attribution import attribute_emotion
@@ -34,6 +34,9 @@ from emoflow.errors import ConfigError
 from emoflow.landmark_sets import read_landmark_record
 from emoflow.pruning import PruneSettings, initial_landmark_set, prune_iteration
 from emoflow.training import read_metrics, train_emotion, training_protocol, write_metrics
+
+if TYPE_CHECKING:
+    from emoflow.training.iteration import Protocol
 
 __all__ = [
     "PREVIOUS_OUTPUTS",
@@ -78,9 +81,9 @@ class SplitData:
         self.features_path = features_path
         self.train = train
         self.outer_fold = outer_fold
-        self._protocol: Any = None
+        self._protocol: Protocol | None = None
 
-    def protocol(self) -> Any:
+    def protocol(self) -> Protocol:
         """The split's training protocol, read from the store on first use."""
         if self._protocol is None:
             self._protocol = training_protocol(
