@@ -132,7 +132,8 @@ def _rankings(
 
 
 def planted_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from emoflow.attribution.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
+    from emoflow.attribution.faithfulness import deletion_curve, remove_and_retrain
+    from emoflow.metrics import precision_at_k
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
     from emoflow.synthetic import planted_features
 
@@ -217,8 +218,9 @@ def planted_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def demo_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from emoflow.attribution.faithfulness import deletion_curve, precision_at_k, remove_and_retrain
+    from emoflow.attribution.faithfulness import deletion_curve, remove_and_retrain
     from emoflow.features import load_features
+    from emoflow.metrics import precision_at_k
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     if not args.features.exists() or not args.ground_truth.exists():
@@ -354,7 +356,7 @@ def fast_ig_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     """The network's exact fast IG against Captum's IG on the same rows: time and difference."""
     import torch
 
-    from emoflow.attribution import AttributionSettings, attribute_samples, settings_baselines
+    from emoflow.attribution import AttributionSettings, attribute_samples, choose_baselines
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     rng = np.random.default_rng(0)
@@ -368,7 +370,7 @@ def fast_ig_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "Captum IG": AttributionSettings(method="integrated_gradients_captum"),
     }
     default = AttributionSettings()
-    baselines, _ = settings_baselines(inputs, labels, default, None, None)
+    baselines, _ = choose_baselines(inputs, labels, **default.baseline_options())
     batch = torch.as_tensor(inputs[:n_samples], device=device)
     references = torch.as_tensor(baselines, device=device)
 

@@ -170,13 +170,13 @@ def hd_clip(path: Path, n_frames: int, codec: str = "mp4v", keyint: int | None =
     frames). ``h264``: RAVDESS-like H.264 through PyAV's libx264 at :data:`H264_BIT_RATE`,
     x264's defaults (B-frames, B-pyramid, a key frame every 250 frames unless ``keyint``).
     """
-    from emoflow.demo.render import _render_video
+    from emoflow.demo.render import render_video
     from emoflow.demo.spec import DemoSpec
-    from emoflow.demo.subjects import _make_subject
+    from emoflow.demo.subjects import make_subject
 
     spec = DemoSpec(n_frames=n_frames, size=HD_HEIGHT, fps=FPS)
     square = path.with_name(path.stem + "_square.mp4")
-    _render_video(square, _make_subject(0, spec), "happiness", 1, spec)
+    render_video(square, make_subject(0, spec), "happiness", 1, spec)
     capture = cv2.VideoCapture(str(square))
     left = (HD_WIDTH - HD_HEIGHT) // 2
     frames = []

@@ -74,35 +74,6 @@ def read_json(path: str | Path) -> Any:
         raise InputError(path, f"not valid JSON ({err})") from err
 
 
-def consolidate_zarr(path: str | Path) -> None:
-    """Consolidate a finished Zarr store's metadata into its root ``zarr.json``.
-
-    ``xarray.open_zarr`` then opens the store from that one document: without a warning about
-    unconsolidated metadata, and without listing the folder, so files that are not part of
-    the store (Snakemake's ``.snakemake_timestamp`` in a ``directory()`` output) are never
-    looked at. zarr warns that consolidated metadata is not yet in the Zarr v3 specification;
-    zarr and xarray read it, so that warning is silenced here.
-    """
-    import warnings
-
-    import zarr
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
-        zarr.consolidate_metadata(str(path))
-
-
-def checked_compressors() -> tuple[Any, ...]:
-    """Zarr v3 codecs for emoflow's float arrays: zstd, then a CRC-32C of each stored chunk.
-
-    zarr verifies the checksum whenever it reads a chunk, so a flipped byte in a stored chunk
-    is an error instead of other numbers.
-    """
-    from zarr.codecs import Crc32cCodec, ZstdCodec
-
-    return (ZstdCodec(level=0), Crc32cCodec())
-
-
 JSON_ATTRIBUTES = "emoflow_json_attributes"
 """The attribute that lists (space-separated) which of a Zarr group's or array's attributes
 :func:`portable_attributes` wrote as JSON strings."""

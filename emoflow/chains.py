@@ -26,7 +26,7 @@ import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emoflow._atomic import atomic_path
 from emoflow.attribution import attribute_emotion
@@ -34,6 +34,9 @@ from emoflow.errors import ConfigError
 from emoflow.landmark_sets import read_landmark_record
 from emoflow.pruning import PruneSettings, initial_landmark_set, prune_iteration
 from emoflow.training import read_metrics, train_emotion, training_protocol, write_metrics
+
+if TYPE_CHECKING:
+    from emoflow.training.iteration import Protocol
 
 __all__ = [
     "PREVIOUS_OUTPUTS",
@@ -78,9 +81,9 @@ class SplitData:
         self.features_path = features_path
         self.train = train
         self.outer_fold = outer_fold
-        self._protocol: Any = None
+        self._protocol: Protocol | None = None
 
-    def protocol(self) -> Any:
+    def protocol(self) -> Protocol:
         """The split's training protocol, read from the store on first use."""
         if self._protocol is None:
             self._protocol = training_protocol(
@@ -280,6 +283,27 @@ def _step_paths(step: Mapping[str, str | Path], where: str) -> dict[str, str | P
     return {name: step[name] for name in STEP_OUTPUTS}
 
 
+def _run_step(
+    features_path: str | Path,
+    emotion: str,
+    iteration: int,
+    paths: Mapping[str, str | Path],
+    **options: Any,
+) -> dict[str, Any]:
+    """:func:`chain_step` writing the step's outputs ``paths`` (by name, :data:`STEP_OUTPUTS`)."""
+    return chain_step(
+        features_path,
+        emotion,
+        iteration=iteration,
+        landmark_set_path=paths["landmarks"],
+        model_path=paths["model"],
+        metrics_path=paths["metrics"],
+        scores_path=paths["scores"],
+        attributions_path=paths["attributions"],
+        **options,
+    )
+
+
 def start_chains(
     features_path: str | Path,
     steps: Mapping[str, Mapping[str, str | Path]],
@@ -306,28 +330,21 @@ def start_chains(
     dict
         Emotion → its metrics record.
     """
-    records = {}
     data = SplitData(features_path, train, outer_fold)
-    for emotion, step in steps.items():
-        paths = _step_paths(step, f"iteration 0 of {emotion}")
-        records[emotion] = chain_step(
+    options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
+    return {
+        emotion: _run_step(
             features_path,
             emotion,
-            iteration=0,
-            landmark_set_path=paths["landmarks"],
-            model_path=paths["model"],
-            metrics_path=paths["metrics"],
-            scores_path=paths["scores"],
-            attributions_path=paths["attributions"],
+            0,
+            _step_paths(step, f"iteration 0 of {emotion}"),
             start=start,
-            train=train,
-            attribution=attribution,
-            runtime=runtime,
-            threads=threads,
             outer_fold=outer_fold,
             data=data,
+            **options,
         )
-    return records
+        for emotion, step in steps.items()
+    }
 
 
 def run_chain(
@@ -357,29 +374,20 @@ def run_chain(
         The metrics records of iterations 1 … N.
     """
     paths = [_step_paths(step, f"iteration {i} of {emotion}") for i, step in enumerate(steps)]
-    records = []
     data = SplitData(features_path, train, outer_fold)
-    for iteration in range(1, len(paths)):
-        previous, own = paths[iteration - 1], paths[iteration]
-        records.append(
-            chain_step(
-                features_path,
-                emotion,
-                iteration=iteration,
-                landmark_set_path=own["landmarks"],
-                model_path=own["model"],
-                metrics_path=own["metrics"],
-                scores_path=own["scores"],
-                attributions_path=own["attributions"],
-                prune=prune,
-                previous=previous,
-                earlier_metrics=[step["metrics"] for step in paths[:iteration]],
-                train=train,
-                attribution=attribution,
-                runtime=runtime,
-                threads=threads,
-                outer_fold=outer_fold,
-                data=data,
-            )
+    options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
+    return [
+        _run_step(
+            features_path,
+            emotion,
+            iteration,
+            paths[iteration],
+            prune=prune,
+            previous=paths[iteration - 1],
+            earlier_metrics=[step["metrics"] for step in paths[:iteration]],
+            outer_fold=outer_fold,
+            data=data,
+            **options,
         )
-    return records
+        for iteration in range(1, len(paths))
+    ]

@@ -335,6 +335,16 @@ def summarise_folds(
     return summary
 
 
+def precision_at_k(ranking: np.ndarray, truth: Sequence[int], k: int | None = None) -> float:
+    """Share of the first ``k`` ranked landmarks (default ``len(truth)``) that are in ``truth``."""
+    truth_set = {int(i) for i in truth}
+    k = len(truth_set) if k is None else int(k)
+    if k < 1:
+        raise ConfigError(f"precision@k needs k ≥ 1, got {k}")
+    top = np.asarray(ranking)[:k]
+    return float(sum(int(i) in truth_set for i in top)) / k
+
+
 __all__ = [
     "BINARY_METRICS",
     "UNDEFINED",
@@ -343,6 +353,7 @@ __all__ = [
     "format_score",
     "is_defined",
     "multiclass_metrics",
+    "precision_at_k",
     "roc_auc",
     "subject_folds",
     "summarise_folds",

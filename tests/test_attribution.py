@@ -28,18 +28,17 @@ from emoflow.attribution import (
     landmark_scores,
     load_scores,
     read_attributions,
-    select_baselines,
 )
 from emoflow.attribution import baselines as attribution
 from emoflow.attribution.faithfulness import (
     area_under_curve,
     deletion_curve,
-    precision_at_k,
     random_ranking,
     ranking_from_scores,
     remove_and_retrain,
 )
 from emoflow.errors import ConfigError, DataError, InputError
+from emoflow.metrics import precision_at_k
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training import train_iteration
@@ -201,9 +200,6 @@ def test_baselines(rng) -> None:
     chosen, indices = choose_baselines(inputs, labels, kind="negative_medoids", k=3)
     assert chosen.shape == (3, 2, 4, 3) and set(indices.tolist()) <= set(range(3, 10))
     np.testing.assert_array_equal(chosen, inputs[indices])
-    np.testing.assert_array_equal(
-        select_baselines(inputs, labels, kind="negative_medoids", k=3), chosen
-    )
     centres, indices = choose_baselines(inputs, labels, kind="negative_centroids", k=3)
     assert len(centres) == 3 and np.all(indices == -1)
     assert np.allclose(centres.mean(axis=0), inputs[3:].mean(axis=0), atol=1.5)

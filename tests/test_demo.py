@@ -196,15 +196,15 @@ def test_mediapipe_sees_the_faces_and_the_expressions(tiny_demo: Path) -> None:
 def test_talking_and_tics_are_extra_streams_unrelated_to_the_label() -> None:
     """Talking moves lips and jaw in most videos of every emotion, each subject keeps one tic
     side, and everything else of the plan is the default spec's (its files do not change)."""
-    from emoflow.demo.subjects import _make_subject, _plan_video
+    from emoflow.demo.subjects import make_subject, plan_video
 
     hard = DemoSpec(**{**TINY.as_section(), "talking": 1.0, "idiosyncrasy": 1.0})
     speaking: dict[str, int] = {}
     for emotion in TINY.emotions:
         for index in range(TINY.n_subjects):
-            subject = _make_subject(index, TINY)
-            plain = _plan_video(subject, emotion, 1, TINY)
-            rich = _plan_video(_make_subject(index, hard), emotion, 1, hard)
+            subject = make_subject(index, TINY)
+            plain = plan_video(subject, emotion, 1, TINY)
+            rich = plan_video(make_subject(index, hard), emotion, 1, hard)
             assert set(plain.nuisance) == {
                 "blink",
                 "left_brow_twitch",
@@ -221,7 +221,7 @@ def test_talking_and_tics_are_extra_streams_unrelated_to_the_label() -> None:
             tic = (extra - {"talk_jaw", "talk_lips"}).pop()
             assert tic == next(
                 iter(
-                    set(_plan_video(subject, "fear", 2, hard).nuisance)
+                    set(plan_video(subject, "fear", 2, hard).nuisance)
                     - set(plain.nuisance)
                     - {"talk_jaw", "talk_lips"}
                 )

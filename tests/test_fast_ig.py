@@ -18,12 +18,12 @@ from emoflow.attribution import (
     PathIntegrable,
     attribute_iteration,
     attribute_samples,
+    choose_baselines,
     iter_attributions,
     landmark_scores,
     load_scores,
     read_attributed_samples,
     read_attributions,
-    settings_baselines,
 )
 from emoflow.landmark_sets import write_landmark_sets
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
@@ -174,8 +174,12 @@ def test_store_attributes_only_the_positive_samples(tmp_path, planted, planted_s
     assert samples["video_id"].tolist() == planted.video_ids[positive].tolist()
     assert samples["used"].all()
     # every sample attributed, as before: the positive ones must be the same
-    baselines, _ = settings_baselines(
-        planted.features, labels, settings, planted.emotions == "neutral", keep
+    baselines, _ = choose_baselines(
+        planted.features,
+        labels,
+        **settings.baseline_options(),
+        neutral_mask=planted.emotions == "neutral",
+        landmarks=keep,
     )
     everything = np.concatenate(
         [

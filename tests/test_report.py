@@ -13,7 +13,7 @@ import pytest
 
 from emoflow.attribution import AttributionSettings, attribute_iteration, load_scores
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS, reference_face, region_of
+from emoflow.facemesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings
 from emoflow.pruning import (
     PruneSettings,
@@ -25,13 +25,15 @@ from emoflow.report import (
     FIGURES,
     PAGES,
     REPORT_JSON,
+    ground_truth_precision,
     make_report,
-    precision_at_k,
     top_landmarks,
 )
+from emoflow.schemes import get_scheme
 from emoflow.synthetic import planted_features
 from emoflow.training import train_iteration
 
+region_of = get_scheme(None).region_of  # MediaPipe's regions (region_of moved to the scheme)
 EMOTIONS = ("happiness", "sadness", "surprise")
 TOP_K = 20
 
@@ -221,12 +223,12 @@ def test_precision_at_k_against_the_planted_landmarks(run: dict, report: tuple[P
 def test_precision_at_k_by_hand() -> None:
     scores = np.array([0.9, np.nan, 0.1, 0.8, 0.5, 0.7])
     assert top_landmarks(scores, 3).tolist() == [0, 3, 5]
-    result = precision_at_k(scores, [0, 1, 4], top_k=10)  # k = 3: top 0, 3, 5 → one hit
+    result = ground_truth_precision(scores, [0, 1, 4], top_k=10)  # k = 3: top 0, 3, 5 → one hit
     assert result["k"] == 3
     assert result["precision_at_k"] == pytest.approx(1 / 3)
     assert result["chance_level"] == pytest.approx(3 / 5)  # NaN landmarks are not scored
     assert result["hits"] == [0]
-    assert precision_at_k(scores, [0, 3], top_k=1)["precision_at_k"] == 1.0
+    assert ground_truth_precision(scores, [0, 3], top_k=1)["precision_at_k"] == 1.0
 
 
 def test_without_ground_truth_and_with_one_iteration(run: dict, tmp_path: Path) -> None:

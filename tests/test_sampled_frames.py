@@ -127,14 +127,14 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A demo-rendered face clip, the same with blank frames on a frame the features read
     ("hole") and on frames they do not read ("unread_gap"), and a frame folder of it whose
     unread images are damaged."""
-    from emoflow.demo.render import _render_video
+    from emoflow.demo.render import render_video
     from emoflow.demo.spec import DemoSpec
-    from emoflow.demo.subjects import _make_subject
+    from emoflow.demo.subjects import make_subject
 
     folder = tmp_path_factory.mktemp("clips")
     spec = DemoSpec(n_frames=N_FRAMES, size=SIZE, fps=30.0)
     face = folder / "face.mp4"
-    _render_video(face, _make_subject(0, spec), "surprise", 1, spec)
+    render_video(face, make_subject(0, spec), "surprise", 1, spec)
     frames = list(open_frames(face)[1])
     read = set(resampled_frames(N_FRAMES, FEATURE_FRAMES).tolist())
     blank = np.full_like(frames[0], 110)

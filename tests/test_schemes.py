@@ -304,7 +304,8 @@ def test_attribution_ranks_the_planted_68_points_on_top(store: Path, tracks) -> 
     import torch
 
     from emoflow.attribution import AttributionSettings, dataset_relevance
-    from emoflow.attribution.faithfulness import precision_at_k, ranking_from_scores
+    from emoflow.attribution.faithfulness import ranking_from_scores
+    from emoflow.metrics import precision_at_k
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     torch.manual_seed(0)
@@ -326,7 +327,8 @@ def test_two_d_tracks_give_no_z_features_and_no_z_relevance(store: Path, tracks)
     import torch
 
     from emoflow.attribution import AttributionSettings
-    from emoflow.attribution.dataset import iter_attributions, settings_baselines
+    from emoflow.attribution.baselines import choose_baselines
+    from emoflow.attribution.dataset import iter_attributions
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     table = read_landmarks(store.parent / "lm.parquet")
@@ -340,7 +342,7 @@ def test_two_d_tracks_give_no_z_features_and_no_z_relevance(store: Path, tracks)
     labels = features.labels_for(emotion)
     model = RandomizedDeepNetwork(NetworkSettings(), device="cpu").fit(features.features, labels)
     settings = AttributionSettings()
-    baselines, _ = settings_baselines(features.features, labels, settings, None, None)
+    baselines, _ = choose_baselines(features.features, labels, **settings.baseline_options())
     assert np.all(baselines[..., 2] == 0.0)
     moved = 0.0
     for _, _, attributions, _ in iter_attributions(model, features.features, baselines, settings):

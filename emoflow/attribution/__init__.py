@@ -100,13 +100,11 @@ from emoflow.attribution.baselines import (
     choose_baselines,
     k_means,
     k_medoids,
-    select_baselines,
 )
 from emoflow.attribution.dataset import (
     attribute_samples,
     dataset_relevance,
     iter_attributions,
-    settings_baselines,
 )
 from emoflow.attribution.methods import (
     ATTRIBUTION_METHODS,
@@ -198,7 +196,5 @@ __all__ = [
     "read_settings",
     "reduce_to_landmarks",
     "runtime_settings",
-    "select_baselines",
-    "settings_baselines",
     "weighted_landmark_scores",
 ]

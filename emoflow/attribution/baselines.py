@@ -247,13 +247,3 @@ def choose_baselines(
         neutral_mask=neutral_mask,
     )
     return choose(request)
-
-
-def select_baselines(inputs: np.ndarray, labels: np.ndarray, **options: Any) -> np.ndarray:
-    """Reference inputs for IG, shape ``(k', *sample_shape)`` with ``k' ≤ k``.
-
-    Takes the keyword options of :func:`choose_baselines` (``kind``, ``k``, ``seed``,
-    ``neutral_mask``, ``landmarks``), which also says which samples were chosen.
-    """
-    baselines, _ = choose_baselines(inputs, labels, **options)
-    return baselines

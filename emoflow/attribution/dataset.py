@@ -15,26 +15,6 @@ from emoflow.attribution.settings import AttributionSettings
 from emoflow.errors import DataError
 
 
-def settings_baselines(
-    inputs: Any,
-    labels: np.ndarray,
-    settings: AttributionSettings,
-    neutral_mask: np.ndarray | None,
-    landmarks: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~emoflow.attribution.choose_baselines` with the kind, number and seed of
-    ``settings``."""
-    return choose_baselines(
-        inputs,
-        labels,
-        kind=settings.baseline,
-        k=settings.n_baselines,
-        seed=settings.seed,
-        neutral_mask=neutral_mask,
-        landmarks=landmarks,
-    )
-
-
 def attribute_samples(
     model: Any,
     inputs: Any,
@@ -129,7 +109,13 @@ def dataset_relevance(
     formula = aggregation(settings.aggregate)
     labels = np.asarray(labels)
     chosen = labels.astype(bool) if settings.samples == "positive" else np.ones(len(labels), bool)
-    baselines, _ = settings_baselines(inputs, labels, settings, neutral_mask, landmarks)
+    baselines, _ = choose_baselines(
+        inputs,
+        labels,
+        **settings.baseline_options(),
+        neutral_mask=neutral_mask,
+        landmarks=landmarks,
+    )
     index = np.flatnonzero(chosen)
     total: np.ndarray | None = None
     deltas = np.zeros(len(index), dtype=np.float64)

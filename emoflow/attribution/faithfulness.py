@@ -3,8 +3,8 @@ r"""Checks that a landmark ranking finds what matters: planted truth, deletion, 
 A *ranking* orders landmark ids from most to least relevant (e.g. one row of the attribution
 store's ``scores``, through :func:`ranking_from_scores`). Three checks are offered:
 
-- :func:`precision_at_k` — the share of the top ``k`` that are known-relevant landmarks
-  (planted signal; chance level is ``|truth| / n_landmarks``).
+- :func:`emoflow.metrics.precision_at_k` — the share of the top ``k`` that are
+  known-relevant landmarks (planted signal; chance level is ``|truth| / n_landmarks``).
 - :func:`deletion_curve` — a *fixed* model re-evaluated while the landmarks are removed in
   rank order (set to a fill value: zero, i.e. no motion for displacement features, or the data
   set's mean); a ranking that puts the landmarks the model uses first makes the curve fall
@@ -45,16 +45,6 @@ def ranking_from_scores(scores: np.ndarray) -> np.ndarray:
 def random_ranking(n_landmarks: int, *, seed: int = 0) -> np.ndarray:
     """A uniformly random ranking of ``n_landmarks`` landmarks (the chance reference)."""
     return np.random.default_rng(seed).permutation(n_landmarks)
-
-
-def precision_at_k(ranking: np.ndarray, truth: Sequence[int], k: int | None = None) -> float:
-    """Share of the first ``k`` ranked landmarks (default ``len(truth)``) that are in ``truth``."""
-    truth_set = {int(i) for i in truth}
-    k = len(truth_set) if k is None else int(k)
-    if k < 1:
-        raise ConfigError(f"precision@k needs k ≥ 1, got {k}")
-    top = np.asarray(ranking)[:k]
-    return float(sum(int(i) in truth_set for i in top)) / k
 
 
 def area_under_curve(

@@ -78,6 +78,11 @@ class AttributionSettings(SectionSettings):
     def __post_init__(self) -> None:
         self.check()
 
+    def baseline_options(self) -> dict[str, Any]:
+        """The keywords of :func:`~emoflow.attribution.choose_baselines` these settings give:
+        the baseline ``kind``, their number ``k`` and ``seed``."""
+        return {"kind": self.baseline, "k": self.n_baselines, "seed": self.seed}
+
 
 RUNTIME_KEYS = AttributionSettings.runtime_keys()
 """Attribution settings that change how a job runs (memory, where dask computes), not what it

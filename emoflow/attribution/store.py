@@ -45,22 +45,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import (
-    atomic_path,
-    checked_compressors,
-    consolidate_zarr,
-    decoded_attributes,
-    portable_attributes,
-)
-from emoflow._integrity import check_store, seal_store
-from emoflow.attribution.dataset import iter_attributions, settings_baselines
+from emoflow._atomic import decoded_attributes, portable_attributes
+from emoflow._integrity import check_store
+from emoflow._zarr import open_store, written_store, zarr_array
+from emoflow.attribution.baselines import choose_baselines
+from emoflow.attribution.dataset import iter_attributions
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import RUNTIME_KEYS, AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
@@ -90,15 +86,8 @@ _DIMS: dict[str, tuple[str, ...]] = {
     "used": ("emotion", "sample"),
     "baseline_video_id": ("emotion", "baseline"),
     "baseline_values": _BASELINE_DIMS,
-    "video_id": ("sample",),
-    "subject": ("sample",),
-    "true_emotion": ("sample",),
-    "emotion": ("emotion",),
-    "sample": ("sample",),
-    "frame": ("frame",),
-    "landmark": ("landmark",),
-    "coord": ("coord",),
-    "baseline": ("baseline",),
+    **dict.fromkeys(SAMPLE_LABELS, ("sample",)),
+    **{name: (name,) for name in ("emotion", "sample", "frame", "landmark", "coord", "baseline")},
 }
 """Every array of the store and its dimensions (the root's ``dims`` attribute)."""
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -133,39 +122,210 @@ def _variable_attributes(name: str) -> dict[str, Any]:
         attributes["units"] = units
     if "sample" in _DIMS[name] and name not in SAMPLE_LABELS and name != "sample":
         attributes["coordinates"] = " ".join(SAMPLE_LABELS)
-    return portable_attributes(attributes)
+    return attributes
 
 
 # -- writing ---------------------------------------------------------------------------------
-def _chunked_array(root: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
-    """A NaN-filled float32 array with ``dimension_names`` and a ``dims`` attribute."""
-    array = root.create_array(
-        name,
-        shape=shape,
-        dtype="float32",
-        chunks=chunks,
-        compressors=checked_compressors(),
-        fill_value=np.nan,
-        dimension_names=_DIMS[name],
+def _array(root: Any, name: str, values: Any = None, **options: Any) -> Any:
+    """Write the array ``name`` (its dimensions and attributes are the store's); NaN-filled
+    float32 of ``shape`` and ``chunks`` when no ``values`` are given."""
+    if values is None:
+        options = {"dtype": "float32", "fill_value": np.nan, **options}
+    return zarr_array(
+        root, name, values, dims=_DIMS[name], attributes=_variable_attributes(name), **options
     )
-    array.attrs.update(_variable_attributes(name))
-    return array
 
 
-def _named_array(root: Any, name: str, values: np.ndarray) -> Any:
-    """Write a small array with ``dimension_names`` and a ``dims`` attribute."""
-    dims = _DIMS[name]
-    dtype = str if values.dtype.kind in "US" else values.dtype
-    array = root.create_array(
-        name,
-        shape=values.shape,
-        dtype=dtype,
-        compressors=checked_compressors(),
-        dimension_names=dims,
+class _StoreWriter:
+    """A store being written (its ``root`` group, staged at ``path``): arrays over the
+    development samples that count for any of ``emotions`` (``counted``: emotion ×
+    development sample), each emotion's row filled by :meth:`write_baselines` and
+    :meth:`write_attributions`, the rest by :meth:`finish`."""
+
+    def __init__(
+        self,
+        root: Any,
+        path: Path,
+        feature_set: Any,
+        emotions: list[str],
+        counted: np.ndarray,
+        settings: AttributionSettings,
+    ) -> None:
+        self.root, self.path, self.feature_set, self.emotions = root, path, feature_set, emotions
+        self.counted, self.settings = counted, settings
+        self.stored = np.flatnonzero(counted.any(axis=0))  # the development rows it holds
+        self.used = counted[:, self.stored]  # (emotion, stored sample)
+        _, n_frames, n_landmarks, n_coords = feature_set.features.shape
+        n_stored, landmark_chunk = len(self.stored), min(n_landmarks, LANDMARK_CHUNK)
+        rows = max(1, min(n_stored, settings.batch_size))  # the samples of a chunk
+        self.attributions = _array(
+            self.root,
+            "attributions",
+            shape=(len(emotions), n_stored, n_frames, n_landmarks, n_coords),
+            chunks=(1, rows, n_frames, landmark_chunk, n_coords),
+        )
+        self.deltas = np.zeros((len(emotions), n_stored), dtype=np.float32)
+        self.baseline_videos = np.full((len(emotions), settings.n_baselines), "", dtype=object)
+        self.baseline_values = _array(
+            self.root,
+            "baseline_values",
+            shape=(len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
+            chunks=(1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
+        )
+
+    def write_baselines(
+        self, row: int, baselines: np.ndarray, chosen: np.ndarray, keep: np.ndarray
+    ) -> None:
+        """An emotion's references (over its landmarks ``keep``) and the video of each that is
+        a development sample (``chosen``: its index, −1 where none)."""
+        for slot, index in enumerate(chosen[: self.settings.n_baselines]):
+            if index >= 0:
+                self.baseline_videos[row, slot] = str(self.feature_set.video_ids[index])
+        values = np.full((len(baselines), *self.feature_set.features.shape[1:]), np.nan, np.float32)
+        values[:, :, keep, :] = baselines
+        self.baseline_values[row, : len(baselines)] = values
+
+    def write_attributions(
+        self,
+        row: int,
+        batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        keep: np.ndarray,
+    ) -> None:
+        """An emotion's attributions, from ``batches`` of (development rows in increasing
+        order, their attributions over ``keep``, their deltas).
+
+        Each chunk of the store is written once, whole, as soon as its rows are done: NaN
+        outside the landmarks ``keep``, 0 (and delta 0) for a stored sample that does not count
+        for this emotion."""
+        stored, array, n_stored = self.stored, self.attributions, len(self.stored)
+        _, n_frames, n_landmarks, n_coords = self.feature_set.features.shape
+        chunk = int(array.chunks[1])
+        position = np.full(len(self.feature_set.features), -1, dtype=np.int64)
+        position[stored] = np.arange(n_stored)
+        blocks: dict[int, np.ndarray] = {}
+
+        def block(k: int) -> np.ndarray:
+            if k not in blocks:
+                rows = min(chunk, n_stored - k * chunk)
+                blocks[k] = np.full((rows, n_frames, n_landmarks, n_coords), np.nan, np.float32)
+                blocks[k][:, :, keep, :] = 0.0
+            return blocks[k]
+
+        written = 0  # chunks of the store written
+
+        def flush(done: int) -> None:  # the chunks whose stored rows below ``done`` are final
+            nonlocal written
+            while written * chunk < n_stored and min((written + 1) * chunk, n_stored) <= done:
+                array[row, written * chunk : (written + 1) * chunk] = block(written)
+                blocks.pop(written)
+                written += 1
+
+        for rows, values, deltas in batches:
+            at = position[rows]  # positions in the store
+            for k in np.unique(at // chunk):
+                mine = at // chunk == k
+                target = block(int(k))
+                attributed = target[at[mine] - k * chunk]
+                attributed[:, :, keep, :] = values[mine]
+                target[at[mine] - k * chunk] = attributed
+            self.deltas[row, at] = deltas
+            if len(rows):
+                flush(int(np.searchsorted(stored, rows[-1], side="right")))
+        flush(n_stored)
+
+    def finish(self, *, iteration: int, device: str, seconds: dict[str, float]) -> dict[str, Any]:
+        """The relevance (of the attributions written), the labels and the root attributes;
+        ``seconds`` of each emotion's attribution. Returns the timings."""
+        root, emotions, used, stored = self.root, self.emotions, self.used, self.stored
+        deltas, feature_set, settings = self.deltas, self.feature_set, self.settings
+        n_samples, n_frames, n_landmarks, n_coords = feature_set.features.shape
+        per_sample = {e: seconds[e] / max(int(used[i].sum()), 1) for i, e in enumerate(emotions)}
+        relevance = landmark_scores_from_store(
+            self.path, settings.aggregate, used, scheduler=settings.dask_scheduler
+        )
+        video_ids = np.asarray(feature_set.video_ids, dtype=str)[stored]
+        _array(root, RELEVANCE, relevance.astype(np.float32))
+        _array(root, "deltas", deltas)
+        _array(root, "used", used)
+        _array(root, "baseline_video_id", self.baseline_videos.astype(str))
+        _array(root, "emotion", np.asarray(emotions, dtype=str))
+        _array(root, "video_id", video_ids)
+        _array(root, "subject", np.asarray(feature_set.subjects, dtype=str)[stored])
+        _array(root, "true_emotion", np.asarray(feature_set.emotions, dtype=str)[stored])
+        _array(root, "sample", video_ids)
+        _array(root, "frame", np.arange(n_frames, dtype=np.int64))
+        _array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
+        _array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
+        _array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
+        root.attrs.update(
+            portable_attributes(
+                {
+                    "emoflow_store": "attributions",
+                    "iteration": iteration,
+                    "emotions": emotions,
+                    "scheme": feature_set.scheme,  # the landmark scheme of the landmark ids
+                    "dims": {name: list(dims) for name, dims in _DIMS.items()},
+                    "settings": asdict(settings),
+                    "device": device,
+                    "n_development_samples": int(n_samples),
+                    "seconds_per_emotion": seconds,
+                    "seconds_per_sample": per_sample,
+                    "n_attributed": {e: int(used[i].sum()) for i, e in enumerate(emotions)},
+                    "mean_abs_delta": {
+                        e: float(deltas[i][used[i]].mean()) if used[i].any() else 0.0
+                        for i, e in enumerate(emotions)
+                    },
+                }
+            )
+        )
+        return {"seconds_per_emotion": seconds, "seconds_per_sample": per_sample}
+
+
+def _attribute_model(
+    store: _StoreWriter, row: int, model_path: Path, keep: np.ndarray, device: str
+) -> tuple[str, float]:
+    """Attribute one emotion's model (trained on the landmarks ``keep``) over its samples
+    :math:`S` into its row of ``store``: the attribution of one emotion. Returns the device
+    it ran on and the seconds it took.
+
+    The samples go to the method in the batches of a store over every development sample
+    (the counted rows of each ``batch_size`` development rows, as stores written before did:
+    the same numbers)."""
+    from emoflow.models import load_model
+
+    model, metadata = load_model(model_path, device=device)
+    if list(metadata["landmarks"]) != keep.tolist():
+        raise InputError(model_path, "model landmarks do not match the iteration's landmark set")
+    model.eval()
+    feature_set, settings, emotion = store.feature_set, store.settings, store.emotions[row]
+    features, labels = feature_set.features, feature_set.labels_for(emotion)
+    counted = store.counted[row]
+    neutral = feature_set.emotions == "neutral"
+    options = {**settings.baseline_options(), "neutral_mask": neutral, "landmarks": keep}
+    baselines, chosen = choose_baselines(features, labels, **options)
+    store.write_baselines(row, baselines, chosen, keep)
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        batch = max(1, min(len(features), settings.batch_size))
+        for begin in range(0, len(features), batch):
+            rows = begin + np.flatnonzero(counted[begin : begin + batch])
+            for lo, hi, values, deltas in iter_attributions(
+                model, features, baselines, settings, landmarks=keep, rows=rows
+            ):
+                yield rows[lo:hi], values, deltas
+
+    start = time.perf_counter()
+    store.write_attributions(row, batches(), keep)
+    seconds = time.perf_counter() - start
+    log.info(
+        "attributed %s over %d of %d samples against %d baseline(s) in %.1f s",
+        emotion,
+        int(counted.sum()),
+        len(features),
+        len(baselines),
+        seconds,
     )
-    array[...] = values
-    array.attrs.update(_variable_attributes(name))
-    return array
+    return str(model.device), seconds
 
 
 def attribute_iteration(
@@ -181,12 +341,12 @@ def attribute_iteration(
     emotions: Sequence[str] | None = None,
     model_paths: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Attribute every emotion's model over its samples :math:`S` and write the Zarr store.
+    """Attribute every emotion's model over its samples :math:`S`, one emotion after another,
+    into one Zarr store (its layout is in the module docstring).
 
     When the iteration's ``metrics_path`` records held-out test subjects
     (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
-    computed from the development subjects only. The store's layout is in the module
-    docstring.
+    computed from the development subjects only.
 
     ``emotions`` restricts the store to some emotions (the workflow writes one store per
     emotion and iteration: :func:`attribute_emotion`); ``model_paths`` gives each emotion's
@@ -197,10 +357,6 @@ def attribute_iteration(
     dict
         ``seconds_per_emotion`` and ``seconds_per_sample``.
     """
-    import zarr
-
-    from emoflow.models import load_model
-
     settings = settings or AttributionSettings()
     feature_set = load_features(features_path)
     if metrics_path is not None:
@@ -215,192 +371,26 @@ def attribute_iteration(
         )
     emotions = list(emotions)
     landmark_sets = read_landmark_sets(landmark_set_path, emotions)
-    features = feature_set.features
-    n_samples, n_frames, n_landmarks, n_coords = features.shape
-    neutral_mask = feature_set.emotions == "neutral"
-    landmark_chunk = min(n_landmarks, LANDMARK_CHUNK)
+    if not model_paths and model_dir is None and emotions:
+        raise DataError("attribute_iteration needs model_dir or model_paths")
     # the samples S of each emotion, over the development samples; the store holds those of
     # any of its emotions (all of them with samples: all)
-    labels_of = {emotion: feature_set.labels_for(emotion) for emotion in emotions}
+    every = np.ones(len(feature_set.video_ids), bool)
     counted = np.stack(
         [
-            labels_of[e].astype(bool)
-            if settings.samples == "positive"
-            else np.ones(n_samples, bool)
+            feature_set.labels_for(e).astype(bool) if settings.samples == "positive" else every
             for e in emotions
         ]
     )
-    stored = np.flatnonzero(counted.any(axis=0))  # the development rows the store holds
-    used = counted[:, stored]  # (emotion, stored sample)
-    n_stored = len(stored)
-    timings: dict[str, float] = {}
-    per_sample: dict[str, float] = {}
+    seconds: dict[str, float] = {}
     used_device = device
-    with atomic_path(out_path, directory=True) as staged:
-        root = zarr.open_group(str(staged), mode="w")
-        attributions_array = _chunked_array(
-            root,
-            "attributions",
-            (len(emotions), n_stored, n_frames, n_landmarks, n_coords),
-            (1, max(1, min(n_stored, settings.batch_size)), n_frames, landmark_chunk, n_coords),
-        )
-        deltas = np.zeros((len(emotions), n_stored), dtype=np.float32)
-        baseline_videos = np.full((len(emotions), settings.n_baselines), "", dtype=object)
-        baseline_values = _chunked_array(
-            root,
-            "baseline_values",
-            (len(emotions), settings.n_baselines, n_frames, n_landmarks, n_coords),
-            (1, settings.n_baselines, n_frames, landmark_chunk, n_coords),
-        )
-        for e, emotion in enumerate(emotions):
-            if model_paths:
-                model_path = Path(model_paths[emotion])
-            elif model_dir is not None:
-                model_path = Path(model_dir) / f"{emotion}.pt"
-            else:
-                raise DataError("attribute_iteration needs model_dir or model_paths")
-            model, metadata = load_model(model_path, device=device)
+    with written_store(out_path) as (root, staged):
+        store = _StoreWriter(root, staged, feature_set, emotions, counted, settings)
+        for row, emotion in enumerate(emotions):
+            model_path = Path(model_paths[emotion] if model_paths else f"{model_dir}/{emotion}.pt")
             keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
-            if list(metadata["landmarks"]) != keep.tolist():
-                raise InputError(
-                    model_path, "model landmarks do not match the iteration's landmark set"
-                )
-            model.eval()
-            used_device = str(model.device)
-            labels = labels_of[emotion]
-            baselines, chosen = settings_baselines(features, labels, settings, neutral_mask, keep)
-            for slot, index in enumerate(chosen[: settings.n_baselines]):
-                if index >= 0:
-                    baseline_videos[e, slot] = str(feature_set.video_ids[index])
-            values = np.full((len(baselines), n_frames, n_landmarks, n_coords), np.nan, np.float32)
-            values[:, :, keep, :] = baselines
-            baseline_values[e, : len(baselines)] = values
-            start = time.perf_counter()
-            _attribute_rows(
-                model,
-                features,
-                counted[e],
-                stored,
-                baselines,
-                settings,
-                keep,
-                attributions_array,
-                deltas[e],
-                emotion_row=e,
-            )
-            timings[emotion] = time.perf_counter() - start
-            n_used = int(used[e].sum())
-            per_sample[emotion] = timings[emotion] / max(n_used, 1)
-            log.info(
-                "attributed %s over %d of %d samples against %d baseline(s) in %.1f s",
-                emotion,
-                n_used,
-                n_samples,
-                len(baselines),
-                timings[emotion],
-            )
-        relevance = landmark_scores_from_store(
-            staged, settings.aggregate, used, scheduler=settings.dask_scheduler
-        )
-        video_ids = np.asarray(feature_set.video_ids, dtype=str)[stored]
-        _named_array(root, RELEVANCE, relevance.astype(np.float32))
-        _named_array(root, "deltas", deltas)
-        _named_array(root, "used", used)
-        _named_array(root, "baseline_video_id", baseline_videos.astype(str))
-        _named_array(root, "emotion", np.asarray(emotions, dtype=str))
-        _named_array(root, "video_id", video_ids)
-        _named_array(root, "subject", np.asarray(feature_set.subjects, dtype=str)[stored])
-        _named_array(root, "true_emotion", np.asarray(feature_set.emotions, dtype=str)[stored])
-        _named_array(root, "sample", video_ids)
-        _named_array(root, "frame", np.arange(n_frames, dtype=np.int64))
-        _named_array(root, "landmark", np.arange(n_landmarks, dtype=np.int64))
-        _named_array(root, "coord", np.asarray(COORD_NAMES[:n_coords], dtype=str))
-        _named_array(root, "baseline", np.arange(settings.n_baselines, dtype=np.int64))
-        root.attrs.update(
-            portable_attributes(
-                {
-                    "emoflow_store": "attributions",
-                    "iteration": iteration,
-                    "emotions": emotions,
-                    "scheme": feature_set.scheme,  # the landmark scheme of the landmark ids
-                    "dims": {name: list(dims) for name, dims in _DIMS.items()},
-                    "settings": asdict(settings),
-                    "device": used_device,
-                    "n_development_samples": int(n_samples),
-                    "seconds_per_emotion": timings,
-                    "seconds_per_sample": per_sample,
-                    "n_attributed": {e: int(used[i].sum()) for i, e in enumerate(emotions)},
-                    "mean_abs_delta": {
-                        e: float(deltas[i][used[i]].mean()) if used[i].any() else 0.0
-                        for i, e in enumerate(emotions)
-                    },
-                }
-            )
-        )
-        consolidate_zarr(staged)
-        seal_store(staged)
-    return {"seconds_per_emotion": timings, "seconds_per_sample": per_sample}
-
-
-def _attribute_rows(
-    model: Any,
-    features: np.ndarray,
-    counted: np.ndarray,
-    stored: np.ndarray,
-    baselines: np.ndarray,
-    settings: AttributionSettings,
-    keep: np.ndarray,
-    array: Any,
-    deltas: np.ndarray,
-    *,
-    emotion_row: int,
-) -> None:
-    """Attribute one emotion's samples (``counted``, over the development samples ``features``)
-    into its row of the store, whose ``sample`` axis holds the development rows ``stored``.
-
-    The samples go to the method in the batches of a store over every development sample
-    (the ``counted`` rows of each ``batch_size`` development rows, as stores written before
-    did: the same numbers); each chunk of the store is written once, whole, as soon as its
-    rows are done: NaN outside the landmarks ``keep``, 0 (and delta 0) for a stored sample
-    that does not count for this emotion."""
-    _, n_frames, n_landmarks, n_coords = features.shape
-    n_stored = len(stored)
-    if n_stored == 0:
-        return
-    chunk = int(array.chunks[1])
-    position = np.full(len(features), -1, dtype=np.int64)
-    position[stored] = np.arange(n_stored)
-    blocks: dict[int, np.ndarray] = {}
-
-    def block(k: int) -> np.ndarray:
-        if k not in blocks:
-            rows = min(chunk, n_stored - k * chunk)
-            blocks[k] = np.full((rows, n_frames, n_landmarks, n_coords), np.nan, np.float32)
-            blocks[k][:, :, keep, :] = 0.0
-        return blocks[k]
-
-    batch = max(1, min(len(features), settings.batch_size))
-    written = 0  # chunks of the store written
-    for begin in range(0, len(features), batch):
-        end = min(begin + batch, len(features))
-        rows = begin + np.flatnonzero(counted[begin:end])
-        for lo, hi, values, batch_deltas in iter_attributions(
-            model, features, baselines, settings, landmarks=keep, rows=rows
-        ):
-            at = position[rows[lo:hi]]  # positions in the store
-            for k in np.unique(at // chunk):
-                mine = at // chunk == k
-                target = block(int(k))
-                attributed = target[at[mine] - k * chunk]
-                attributed[:, :, keep, :] = values[mine]
-                target[at[mine] - k * chunk] = attributed
-            deltas[at] = batch_deltas
-        done = int(np.searchsorted(stored, end))  # stored rows that are final
-        while written * chunk < n_stored and min((written + 1) * chunk, n_stored) <= done:
-            start = written * chunk
-            array[emotion_row, start : start + chunk] = block(written)
-            blocks.pop(written)
-            written += 1
+            used_device, seconds[emotion] = _attribute_model(store, row, model_path, keep, device)
+        return store.finish(iteration=iteration, device=used_device, seconds=seconds)
 
 
 def attribute_emotion(
@@ -480,21 +470,7 @@ def _intact(path: str | Path) -> Iterator[None]:
 
 def _open(path: str | Path) -> Any:
     """The root group of an attribution store (an :class:`InputError` for anything else)."""
-    import zarr
-
-    if not Path(path).exists():
-        raise InputError(path, "attribution store does not exist")
-    check_store(path, REWRITE)
-    try:
-        root: Any = zarr.open_group(str(path), mode="r")
-        kind = root.attrs.get("emoflow_store")
-    except MemoryError:  # out of memory is no damage of the store
-        raise
-    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
-        raise InputError(path, f"not a readable Zarr store ({err}); {REWRITE}") from err
-    if kind != "attributions":
-        raise InputError(path, "not an emoflow attribution store")
-    return root
+    return open_store(path, "attributions", "attribution store", REWRITE)
 
 
 def _attributes(root: Any) -> dict[str, Any]:

@@ -6,9 +6,9 @@ sees the fold's training subjects only. At each iteration it keeps as many landm
 fold's IG chain kept (matched counts), chosen by its own ranking, and is trained and scored
 exactly as the chain's step: the same protocol object of :mod:`emoflow.training` (inner folds
 of the training subjects for validation, inner search, calibration) and its
-``_train_emotion``, which also scores the outer fold's subjects once. The evaluation
-(:mod:`emoflow.evaluation`) then chooses each baseline's own count on its inner-fold scores,
-as it does for the chain.
+:func:`~emoflow.training.iteration.fit_emotion`, which also scores the outer fold's subjects
+once. The evaluation (:mod:`emoflow.evaluation`) then chooses each baseline's own count on its
+inner-fold scores, as it does for the chain.
 
 - ``random``: ``prune.compare_seeds`` nested sets, each the first ``count`` of one seeded
   permutation of the start set;
@@ -100,17 +100,14 @@ def compare_pruning(
         The rows written.
     """
     from emoflow.devices import limit_threads
-    from emoflow.training.iteration import _protocol, _train_emotion
-    from emoflow.training.per_emotion import protocol_settings
+    from emoflow.training.iteration import fit_emotion, training_protocol
 
     if unknown := [name for name in rankings if name not in RANKINGS]:
         raise ConfigError(f"prune.compare must list some of {', '.join(RANKINGS)}, got {unknown}")
     limit_threads(threads)
     sets = chain_counts(landmark_set_paths, emotion)
     start, counts = sets[0], [len(keep) for keep in sets]
-    protocol = _protocol(
-        features_path, iteration=0, **protocol_settings(train, outer_fold=outer_fold)
-    )
+    protocol = training_protocol(features_path, train, outer_fold=outer_fold)
     if emotion not in protocol.development.emotion_names:
         raise DataError(f"{features_path}: no emotion {emotion!r}")
     # every ranking sees the fold's training subjects only (its own and the held-out test
@@ -123,7 +120,7 @@ def compare_pruning(
 
         def fit(ranking: str, seed: int | None, iteration: int, keep: np.ndarray) -> None:
             step = dataclasses.replace(protocol, iteration=iteration)
-            result = _train_emotion(step, emotion, keep, model_path)
+            result = fit_emotion(step, emotion, keep, model_path)
             if iteration:
                 rows.append(
                     comparison_row(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoflow.demo.face import _Face
+from emoflow.demo.face import Face
 
 _ANCHOR_RADIUS_FACTOR = 0.5
 """Zero-displacement anchors hold only their close neighbourhood (radius relative to the
@@ -14,7 +14,7 @@ action's)."""
 
 
 @dataclass(frozen=True, eq=False)
-class _Action:
+class Action:
     """One facial movement: landmarks pushed by known vectors, anchors held in place.
 
     ``displacement`` is in canonical units (fractions of the crop side) at unit intensity.
@@ -27,7 +27,7 @@ class _Action:
     anchors: np.ndarray
     radius: float
 
-    def field(self, points: np.ndarray, face: _Face) -> np.ndarray:
+    def field(self, points: np.ndarray, face: Face) -> np.ndarray:
         """Displacement at ``points`` (``(n, 2)`` canonical), shape ``(n, 2)``.
 
         Kernel-weighted interpolation of the control points (driven landmarks with their
@@ -52,8 +52,8 @@ class _Action:
         return (pushed / np.maximum(total_weight, 1.0)[:, None]).astype(np.float64)
 
 
-def _action(
-    face: _Face,
+def make_action(
+    face: Face,
     name: str,
     region_names: tuple[str, ...],
     driven: np.ndarray,
@@ -61,14 +61,14 @@ def _action(
     *,
     anchors: np.ndarray | None = None,
     radius: float = 0.2,
-) -> _Action:
+) -> Action:
     """Build an action; ``displacement`` and ``radius`` are in face widths."""
     driven = np.asarray(driven, dtype=np.int64)
     vectors = np.broadcast_to(np.asarray(displacement, dtype=np.float64), (len(driven), 2))
     anchor_ids = np.setdiff1d(
         np.asarray([] if anchors is None else anchors, dtype=np.int64), driven
     )
-    return _Action(
+    return Action(
         name=name,
         regions=region_names,
         driven=driven,

@@ -10,20 +10,20 @@ from emoflow.facemesh import N_LANDMARKS, image_landmarks, regions
 
 _CROP_CENTRE_XY = (225, 128)
 """Centre of the face crop in ``skimage.data.astronaut()`` pixels."""
-_CROP_SIZE = 232
+CROP_SIZE = 232
 """Side of the square face crop in photo pixels; it is rendered at ``DemoSpec.size``."""
 
 
 @cache
-def _photo() -> np.ndarray:
+def face_photo() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
 
 
-def _crop_origin() -> tuple[int, int]:
+def crop_origin() -> tuple[int, int]:
     """Top-left corner (x, y) of the face crop in photo pixels."""
-    return _CROP_CENTRE_XY[0] - _CROP_SIZE // 2, _CROP_CENTRE_XY[1] - _CROP_SIZE // 2
+    return _CROP_CENTRE_XY[0] - CROP_SIZE // 2, _CROP_CENTRE_XY[1] - CROP_SIZE // 2
 
 
 @cache
@@ -34,8 +34,8 @@ def neutral_landmarks() -> np.ndarray:
     the demo); ``z`` is MediaPipe's relative depth. Values are rounded to 1e-4 so that tiny
     floating-point differences between machines do not change the ground truth.
     """
-    x0, y0 = _crop_origin()
-    crop = np.ascontiguousarray(_photo()[y0 : y0 + _CROP_SIZE, x0 : x0 + _CROP_SIZE])
+    x0, y0 = crop_origin()
+    crop = np.ascontiguousarray(face_photo()[y0 : y0 + CROP_SIZE, x0 : x0 + CROP_SIZE])
     landmarks = image_landmarks(crop, refine_landmarks=True)
     if landmarks is None:
         raise RuntimeError("MediaPipe Face Mesh found no face in the demo photo")
@@ -46,7 +46,7 @@ def neutral_landmarks() -> np.ndarray:
     return landmarks
 
 
-class _Face:
+class Face:
     """Geometry of the neutral face that the actions are written in (canonical units)."""
 
     def __init__(self, landmarks: np.ndarray) -> None:

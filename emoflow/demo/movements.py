@@ -7,11 +7,11 @@ from functools import cache
 
 import numpy as np
 
-from emoflow.demo.actions import _Action, _action
-from emoflow.demo.face import _Face, neutral_landmarks
+from emoflow.demo.actions import Action, make_action
+from emoflow.demo.face import Face, neutral_landmarks
 
 
-def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
+def _emotion_actions(face: Face) -> dict[str, list[Action]]:
     """The actions of each emotion (image y points down, so "up" is negative)."""
     brows = face.ids("left_eyebrow", "right_eyebrow")
     brow_inner = face.innerness(brows)
@@ -40,7 +40,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
     brow_regions = ("left_eyebrow", "right_eyebrow")
     eye_regions = ("left_eye", "right_eye")
     # surprise and fear both open the eyes the same way
-    widen_eyes = _action(
+    widen_eyes = make_action(
         face,
         "upper_lids_up",
         eye_regions,
@@ -51,7 +51,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
     )
     return {
         "happiness": [
-            _action(
+            make_action(
                 face,
                 "mouth_corners_up_out",
                 mouth_regions,
@@ -59,7 +59,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 column(0.07 * corner_out * corner_reach, -0.07 * corner_reach),
                 anchors=np.union1d(nose, chin),
             ),
-            _action(
+            make_action(
                 face,
                 "cheeks_up",
                 ("left_cheek", "right_cheek"),
@@ -68,7 +68,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 anchors=np.union1d(nose, upper_lids),
                 radius=0.25,
             ),
-            _action(
+            make_action(
                 face,
                 "lower_lids_up",
                 eye_regions,
@@ -79,7 +79,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
             ),
         ],
         "sadness": [
-            _action(
+            make_action(
                 face,
                 "inner_brows_up",
                 brow_regions,
@@ -87,7 +87,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 column(0.0, -0.08 * brow_inner**1.5),
                 anchors=lower_lids,
             ),
-            _action(
+            make_action(
                 face,
                 "mouth_corners_down",
                 mouth_regions,
@@ -97,7 +97,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
             ),
         ],
         "surprise": [
-            _action(
+            make_action(
                 face,
                 "brows_up",
                 (*brow_regions, "forehead"),
@@ -107,7 +107,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 radius=0.25,
             ),
             widen_eyes,
-            _action(
+            make_action(
                 face,
                 "jaw_drop",
                 ("chin", "lips", "face_oval"),
@@ -118,7 +118,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
             ),
         ],
         "anger": [
-            _action(
+            make_action(
                 face,
                 "brows_down_together",
                 brow_regions,
@@ -126,7 +126,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 column(-0.03 * brow_out * (0.3 + 0.7 * brow_inner), 0.035),
                 anchors=lower_lids,
             ),
-            _action(
+            make_action(
                 face,
                 "lips_pressed",
                 ("lips", "mouth_corners"),
@@ -140,7 +140,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
             ),
         ],
         "disgust": [
-            _action(
+            make_action(
                 face,
                 "upper_lip_raise",
                 ("lips",),
@@ -149,7 +149,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 anchors=np.union1d(lower_lip, chin),
                 radius=0.15,
             ),
-            _action(
+            make_action(
                 face,
                 "nose_wrinkle",
                 ("nose",),
@@ -160,7 +160,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
             ),
         ],
         "fear": [
-            _action(
+            make_action(
                 face,
                 "brows_up_together",
                 brow_regions,
@@ -169,7 +169,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
                 anchors=lower_lids,
             ),
             widen_eyes,
-            _action(
+            make_action(
                 face,
                 "mouth_stretch",
                 ("lips", "mouth_corners"),
@@ -183,7 +183,7 @@ def _emotion_actions(face: _Face) -> dict[str, list[_Action]]:
     }
 
 
-def _nuisance_actions(face: _Face) -> dict[str, _Action]:
+def _nuisance_actions(face: Face) -> dict[str, Action]:
     """Movements present in every class; their strength over time is random per video."""
     upper_lids, lower_lids = face.lids()
     lower_lid_points = face.points[lower_lids]
@@ -199,7 +199,7 @@ def _nuisance_actions(face: _Face) -> dict[str, _Action]:
     lips = face.ids("lips", "mouth_corners")
     chin = face.ids("chin")
     return {
-        "blink": _action(
+        "blink": make_action(
             face,
             "blink",
             ("left_eye", "right_eye"),
@@ -208,13 +208,13 @@ def _nuisance_actions(face: _Face) -> dict[str, _Action]:
             anchors=lower_lids,
             radius=0.1,
         ),
-        "left_brow_twitch": _action(
+        "left_brow_twitch": make_action(
             face, "left_brow_twitch", ("left_eyebrow",), left_brow, (0.0, -0.02)
         ),
-        "right_brow_twitch": _action(
+        "right_brow_twitch": make_action(
             face, "right_brow_twitch", ("right_eyebrow",), right_brow, (0.0, -0.02)
         ),
-        "mouth_shift": _action(
+        "mouth_shift": make_action(
             face,
             "mouth_shift",
             ("lips", "mouth_corners"),
@@ -223,7 +223,7 @@ def _nuisance_actions(face: _Face) -> dict[str, _Action]:
             anchors=face.ids("nose"),
             radius=0.15,
         ),
-        "jaw_motion": _action(
+        "jaw_motion": make_action(
             face,
             "jaw_motion",
             ("chin", "lips"),
@@ -246,7 +246,7 @@ OPTIONAL_NUISANCE: dict[str, str] = {
 none of them, so its files do not change)."""
 
 
-def _speech_and_tic_actions(face: _Face) -> dict[str, _Action]:
+def _speech_and_tic_actions(face: Face) -> dict[str, Action]:
     """Talking (jaw opening, lip rounding) and per-subject tics on the side of the face oval
     between the eyes and the mouth, away from the emotions' actions (only happiness's cheek
     raise reaches it)."""
@@ -261,7 +261,7 @@ def _speech_and_tic_actions(face: _Face) -> dict[str, _Action]:
     left = side[face.points[side, 0] < face.midline_x]
     right = side[face.points[side, 0] >= face.midline_x]
     return {
-        "talk_jaw": _action(
+        "talk_jaw": make_action(
             face,
             "talk_jaw",
             ("chin", "lips", "face_oval"),
@@ -270,7 +270,7 @@ def _speech_and_tic_actions(face: _Face) -> dict[str, _Action]:
             anchors=np.union1d(upper_lip, face.ids("nose")),
             radius=0.22,
         ),
-        "talk_lips": _action(
+        "talk_lips": make_action(
             face,
             "talk_lips",
             ("lips", "mouth_corners"),
@@ -279,16 +279,16 @@ def _speech_and_tic_actions(face: _Face) -> dict[str, _Action]:
             anchors=face.ids("nose"),
             radius=0.12,
         ),
-        "left_oval_tic": _action(
+        "left_oval_tic": make_action(
             face, "left_oval_tic", ("face_oval",), left, (-0.025, -0.015), radius=0.12
         ),
-        "right_oval_tic": _action(
+        "right_oval_tic": make_action(
             face, "right_oval_tic", ("face_oval",), right, (0.025, -0.015), radius=0.12
         ),
     }
 
 
-def _identity_actions(face: _Face) -> dict[str, _Action]:
+def _identity_actions(face: Face) -> dict[str, Action]:
     """Static face-shape differences between subjects (coefficient per subject in [−1, 1])."""
     eye_area = face.ids("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "irises")
     lips = face.ids("lips", "mouth_corners")
@@ -296,7 +296,7 @@ def _identity_actions(face: _Face) -> dict[str, _Action]:
     brows = face.ids("left_eyebrow", "right_eyebrow")
     lower_face = np.union1d(np.union1d(face.ids("chin"), face.lower_face_oval()), lips)
     return {
-        "eye_spacing": _action(
+        "eye_spacing": make_action(
             face,
             "eye_spacing",
             ("left_eye", "right_eye"),
@@ -305,10 +305,10 @@ def _identity_actions(face: _Face) -> dict[str, _Action]:
             anchors=face.ids("nose"),
             radius=0.25,
         ),
-        "brow_height": _action(
+        "brow_height": make_action(
             face, "brow_height", ("left_eyebrow", "right_eyebrow"), brows, (0.0, -0.025)
         ),
-        "nose_length": _action(
+        "nose_length": make_action(
             face,
             "nose_length",
             ("nose",),
@@ -316,7 +316,7 @@ def _identity_actions(face: _Face) -> dict[str, _Action]:
             (0.0, 0.025),
             anchors=face.ids("left_eye", "right_eye"),
         ),
-        "mouth_width": _action(
+        "mouth_width": make_action(
             face,
             "mouth_width",
             ("lips",),
@@ -325,7 +325,7 @@ def _identity_actions(face: _Face) -> dict[str, _Action]:
             anchors=face.ids("nose"),
             radius=0.15,
         ),
-        "face_length": _action(
+        "face_length": make_action(
             face,
             "face_length",
             ("chin", "face_oval"),
@@ -339,26 +339,26 @@ def _identity_actions(face: _Face) -> dict[str, _Action]:
 
 @dataclass(frozen=True, eq=False)
 class _Actions:
-    face: _Face
-    emotions: dict[str, list[_Action]]
-    nuisance: dict[str, _Action]
-    identity: dict[str, _Action]
+    face: Face
+    emotions: dict[str, list[Action]]
+    nuisance: dict[str, Action]
+    identity: dict[str, Action]
 
 
 @cache
-def _actions() -> _Actions:
-    face = _Face(neutral_landmarks())
+def demo_actions() -> _Actions:
+    face = Face(neutral_landmarks())
     return _Actions(face, _emotion_actions(face), _nuisance_actions(face), _identity_actions(face))
 
 
 @cache
-def _grid_field(group: str, key: str, index: int, size: int) -> np.ndarray:
+def grid_field(group: str, key: str, index: int, size: int) -> np.ndarray:
     """An action's field sampled on the ``size × size`` canonical grid, in grid pixels.
 
     Shape ``(size, size, 2)``, float32, read-only. Grid pixel ``(i, j)`` sits at canonical
     ``((j + 0.5) / size, (i + 0.5) / size)``.
     """
-    actions = _actions()
+    actions = demo_actions()
     if group == "emotion":
         action = actions.emotions[key][index]
     elif group == "nuisance":

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from emoflow._atomic import atomic_path
-from emoflow.demo.actions import _Action
-from emoflow.demo.face import _CROP_SIZE, _crop_origin
-from emoflow.demo.movements import _actions, _grid_field
-from emoflow.demo.spec import _STABLE_EMOTION_CODES, DemoSpec
-from emoflow.demo.subjects import _make_subject, _plan_video, _Subject
+from emoflow.demo.actions import Action
+from emoflow.demo.face import CROP_SIZE, crop_origin
+from emoflow.demo.movements import demo_actions, grid_field
+from emoflow.demo.spec import STABLE_EMOTION_CODES, DemoSpec
+from emoflow.demo.subjects import Subject, make_subject, plan_video
 from emoflow.facemesh import N_LANDMARKS
 
 
@@ -38,12 +38,12 @@ def expected_landmarks(
         synthesis (what a perfect landmark detector would report), up to the small error of
         inverting the warp numerically.
     """
-    actions = _actions()
+    actions = demo_actions()
     face = actions.face
-    subject = _make_subject(subject_index, spec)
-    plan = _plan_video(subject, emotion, repetition, spec)
+    subject = make_subject(subject_index, spec)
+    plan = plan_video(subject, emotion, repetition, spec)
 
-    def at_landmarks(action: _Action) -> np.ndarray:
+    def at_landmarks(action: Action) -> np.ndarray:
         return action.field(face.points, face)
 
     shape = sum(
@@ -69,9 +69,9 @@ def expected_landmarks(
     return np.stack(frames)
 
 
-def _render_video(
+def render_video(
     path: Path,
-    subject: _Subject,
+    subject: Subject,
     emotion: str,
     repetition: int,
     spec: DemoSpec,
@@ -80,20 +80,20 @@ def _render_video(
     import cv2
 
     size = spec.size
-    plan = _plan_video(subject, emotion, repetition, spec)
+    plan = plan_video(subject, emotion, repetition, spec)
     expression_field = np.zeros((size, size, 2), dtype=np.float32)
-    for index, action in enumerate(_actions().emotions[emotion]):
+    for index, action in enumerate(demo_actions().emotions[emotion]):
         weight = subject.style[f"{emotion}.{action.name}"]
-        expression_field += np.float32(weight) * _grid_field("emotion", emotion, index, size)
-    nuisance_fields = {name: _grid_field("nuisance", name, 0, size) for name in plan.nuisance}
+        expression_field += np.float32(weight) * grid_field("emotion", emotion, index, size)
+    nuisance_fields = {name: grid_field("nuisance", name, 0, size) for name in plan.nuisance}
     noise_rng = np.random.default_rng(
-        [spec.seed, 2, subject.index, _STABLE_EMOTION_CODES[emotion], repetition]
+        [spec.seed, 2, subject.index, STABLE_EMOTION_CODES[emotion], repetition]
     )
 
     pixel_centres = np.arange(size, dtype=np.float32) + np.float32(0.5)
     out_x, out_y = np.meshgrid(pixel_centres / size, pixel_centres / size)
-    x0, y0 = _crop_origin()
-    source_offset = np.float32(size / _CROP_SIZE) * np.array([x0, y0], dtype=np.float32)
+    x0, y0 = crop_origin()
+    source_offset = np.float32(size / CROP_SIZE) * np.array([x0, y0], dtype=np.float32)
 
     fourcc = cv2.VideoWriter.fourcc(*"mp4v")
     with atomic_path(path) as staged:

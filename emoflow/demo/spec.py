@@ -24,7 +24,7 @@ LABEL_COLUMNS: tuple[str, ...] = (
 )
 """Header of ``labels.csv``."""
 
-_STABLE_EMOTION_CODES = {name: code for code, name in enumerate((*EMOTIONS, "neutral"))}
+STABLE_EMOTION_CODES = {name: code for code, name in enumerate((*EMOTIONS, "neutral"))}
 """Emotion → integer used to seed random streams, independent of the order in a spec."""
 
 
@@ -101,7 +101,7 @@ class DemoSpec(SectionSettings):
         # Accept lists (from YAML/JSON) but keep the spec hashable and comparable.
         object.__setattr__(self, "emotions", tuple(self.emotions))
         object.__setattr__(self, "intensity_range", tuple(float(v) for v in self.intensity_range))
-        known = set(_STABLE_EMOTION_CODES)
+        known = set(STABLE_EMOTION_CODES)
         unknown = [name for name in self.emotions if name not in known]
         problems = []
         if unknown:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoflow.demo.face import _CROP_SIZE, _photo
-from emoflow.demo.movements import _actions, _grid_field
-from emoflow.demo.spec import _STABLE_EMOTION_CODES, EMOTIONS, DemoSpec, subject_name
+from emoflow.demo.face import CROP_SIZE, face_photo
+from emoflow.demo.movements import demo_actions, grid_field
+from emoflow.demo.spec import EMOTIONS, STABLE_EMOTION_CODES, DemoSpec, subject_name
 
 
 def _translation(x: float, y: float) -> np.ndarray:
@@ -31,7 +31,7 @@ def _rotation(degrees: float) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class _Subject:
+class Subject:
     index: int
     name: str
     pose: np.ndarray
@@ -50,9 +50,9 @@ class _Subject:
 def _colour_graded_photo(rng: np.random.Generator, size: int) -> np.ndarray:
     import cv2
 
-    scale = size / _CROP_SIZE
+    scale = size / CROP_SIZE
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    photo = cv2.resize(_photo(), None, fx=scale, fy=scale, interpolation=interpolation)
+    photo = cv2.resize(face_photo(), None, fx=scale, fy=scale, interpolation=interpolation)
     hsv = cv2.cvtColor(photo, cv2.COLOR_RGB2HSV).astype(np.float32)
     hsv[..., 0] = np.mod(hsv[..., 0] + rng.uniform(-4, 4), 180)
     hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.7, 1.25), 0, 255)
@@ -63,9 +63,9 @@ def _colour_graded_photo(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
 
 
-def _make_subject(index: int, spec: DemoSpec) -> _Subject:
+def make_subject(index: int, spec: DemoSpec) -> Subject:
     rng = np.random.default_rng([spec.seed, 0, index])
-    actions = _actions()
+    actions = demo_actions()
     scale = rng.uniform(0.88, 1.12)
     aspect = math.exp(rng.uniform(-0.08, 0.08))
     shear = rng.uniform(-0.06, 0.06)
@@ -87,8 +87,8 @@ def _make_subject(index: int, spec: DemoSpec) -> _Subject:
     shape = {name: float(rng.uniform(-1, 1)) for name in actions.identity}
     shape_field = np.zeros((spec.size, spec.size, 2), dtype=np.float32)
     for name, coefficient in shape.items():
-        shape_field += np.float32(coefficient) * _grid_field("identity", name, 0, spec.size)
-    return _Subject(index, subject_name(index), pose, source, intensity, style, shape, shape_field)
+        shape_field += np.float32(coefficient) * grid_field("identity", name, 0, spec.size)
+    return Subject(index, subject_name(index), pose, source, intensity, style, shape, shape_field)
 
 
 def _ease_in_out(progress: np.ndarray) -> np.ndarray:
@@ -151,12 +151,12 @@ def _head_motion(rng: np.random.Generator, spec: DemoSpec) -> list[np.ndarray]:
 
 
 def _talking(
-    subject: _Subject, emotion: str, repetition: int, spec: DemoSpec
+    subject: Subject, emotion: str, repetition: int, spec: DemoSpec
 ) -> dict[str, np.ndarray]:
     """Speech in most videos, whatever the emotion: the jaw opens and closes at a syllable
     rate of 3-5 Hz, the lips round now and then."""
     rng = np.random.default_rng(
-        [spec.seed, 3, subject.index, _STABLE_EMOTION_CODES[emotion], repetition]
+        [spec.seed, 3, subject.index, STABLE_EMOTION_CODES[emotion], repetition]
     )
     times = np.arange(spec.n_frames) / spec.fps
     speaking = float(rng.uniform() < 0.75)
@@ -170,7 +170,7 @@ def _talking(
     }
 
 
-def _tic(subject: _Subject, emotion: str, repetition: int, spec: DemoSpec) -> dict[str, np.ndarray]:
+def _tic(subject: Subject, emotion: str, repetition: int, spec: DemoSpec) -> dict[str, np.ndarray]:
     """A per-subject habit: each subject twitches one side of the face contour, with its own
     strength (0.3-1.5 ×) and pace, in every video whatever the emotion."""
     habit = np.random.default_rng([spec.seed, 4, subject.index])
@@ -178,7 +178,7 @@ def _tic(subject: _Subject, emotion: str, repetition: int, spec: DemoSpec) -> di
     strength = habit.uniform(0.3, 1.5)
     timescale_frames = habit.uniform(0.1, 0.4) * spec.fps
     rng = np.random.default_rng(
-        [spec.seed, 5, subject.index, _STABLE_EMOTION_CODES[emotion], repetition]
+        [spec.seed, 5, subject.index, STABLE_EMOTION_CODES[emotion], repetition]
     )
     signal = np.maximum(_smooth_noise(rng, spec.n_frames, timescale_frames), 0.0)
     return {name: spec.idiosyncrasy * strength * 2.0 * signal}
@@ -198,9 +198,9 @@ class _VideoPlan:
     """Per-frame output → output transforms (3 × 3, normalised coordinates)."""
 
 
-def _plan_video(subject: _Subject, emotion: str, repetition: int, spec: DemoSpec) -> _VideoPlan:
+def plan_video(subject: Subject, emotion: str, repetition: int, spec: DemoSpec) -> _VideoPlan:
     rng = np.random.default_rng(
-        [spec.seed, 1, subject.index, _STABLE_EMOTION_CODES[emotion], repetition]
+        [spec.seed, 1, subject.index, STABLE_EMOTION_CODES[emotion], repetition]
     )
     peak_intensity = subject.intensity * float(rng.uniform(0.9, 1.1))
     last = spec.n_frames - 1

@@ -7,15 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from emoflow.demo.actions import _Action
-from emoflow.demo.movements import OPTIONAL_NUISANCE, _actions
+from emoflow.demo.actions import Action
+from emoflow.demo.movements import OPTIONAL_NUISANCE, demo_actions
 from emoflow.demo.spec import DEFAULT_SPEC, GROUND_TRUTH_THRESHOLD, OPTIONAL_FIELDS, DemoSpec
 from emoflow.facemesh import N_LANDMARKS
 
 
-def _displacement_at_landmarks(actions: list[_Action]) -> np.ndarray:
+def _displacement_at_landmarks(actions: list[Action]) -> np.ndarray:
     """Summed displacement of ``actions`` at the neutral landmarks, ``(478, 2)`` canonical."""
-    face = _actions().face
+    face = demo_actions().face
     displacement = np.zeros((N_LANDMARKS, 2))
     for action in actions:
         displacement += action.field(face.points, face)
@@ -32,7 +32,7 @@ def peak_displacement(emotion: str) -> np.ndarray:
 
     In canonical units (fractions of the face crop side), at intensity 1 and default style.
     """
-    return _displacement_at_landmarks(_actions().emotions[emotion])
+    return _displacement_at_landmarks(demo_actions().emotions[emotion])
 
 
 def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def ground_truth(spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Any]:
         typical peak: a full blink, a 2σ twitch), head motion and pixel noise. ``subjects``:
         what differs between subjects (static). ``spec``: the spec.
     """
-    actions = _actions()
+    actions = demo_actions()
     face = actions.face
     emotions = {}
     for emotion in spec.emotions:

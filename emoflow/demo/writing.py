@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from emoflow._atomic import atomic_path, write_json
-from emoflow.demo.render import _render_video
+from emoflow.demo.render import render_video
 from emoflow.demo.spec import DEFAULT_SPEC, LABEL_COLUMNS, DemoSpec, video_id
-from emoflow.demo.subjects import _make_subject, _Subject
+from emoflow.demo.subjects import Subject, make_subject
 from emoflow.demo.truth import ground_truth
 
 
@@ -40,7 +40,7 @@ def make_demo(
         Every video draws from its own seeded generator, so the files do not depend on it.
     """
     out_dir = Path(out_dir)
-    subjects = [_make_subject(index, spec) for index in range(spec.n_subjects)]
+    subjects = [make_subject(index, spec) for index in range(spec.n_subjects)]
     planned = [
         (subject, emotion, repetition, video_id(subject.name, emotion, repetition))
         for subject in subjects
@@ -48,10 +48,10 @@ def make_demo(
         for repetition in range(1, spec.repetitions + 1)
     ]
 
-    def render(entry: tuple[_Subject, str, int, str]) -> dict[str, object]:
+    def render(entry: tuple[Subject, str, int, str]) -> dict[str, object]:
         subject, emotion, repetition, name = entry
         relative = Path("videos") / f"{name}.mp4"
-        intensity = _render_video(out_dir / relative, subject, emotion, repetition, spec)
+        intensity = render_video(out_dir / relative, subject, emotion, repetition, spec)
         if progress is not None:
             progress(name)
         return {

@@ -23,7 +23,6 @@ from emoflow.facemesh.mesh import (
     contours,
     mirror_pairs,
     reference_face,
-    region_of,
     regions,
     tesselation,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "import_mediapipe",
     "mirror_pairs",
     "reference_face",
-    "region_of",
     "regions",
     "require_mediapipe",
     "tesselation",

@@ -122,7 +122,7 @@ def landmark_values(face: bytes) -> np.ndarray:
     return np.array([(point.x, point.y, point.z) for point in parsed.landmark], dtype=np.float32)
 
 
-class _FaceMeshGraph:
+class FaceMeshGraph:
     """A Face Mesh graph that also outputs its face detections, called frame by frame.
 
     The graph is built like ``mediapipe.solutions.face_mesh.FaceMesh`` (same graph file, side

@@ -57,9 +57,3 @@ def mirror_pairs() -> np.ndarray:
     """Left/right mirror partner of each landmark, shape ``(478,)``; midline points map to
     themselves (``partner[partner] == identity``)."""
     return np.asarray(_resource()["mirror"], dtype=np.int64)
-
-
-def region_of(landmark_ids: list[int] | np.ndarray) -> dict[str, int]:
-    """Count how many of ``landmark_ids`` fall in each named region (regions may overlap)."""
-    wanted = {int(i) for i in landmark_ids}
-    return {name: len(wanted.intersection(ids)) for name, ids in regions().items()}

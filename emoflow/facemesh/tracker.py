@@ -32,7 +32,7 @@ import numpy as np
 from emoflow.errors import ConfigError
 from emoflow.facemesh._graph import (
     FLUSH_FRAME,
-    _FaceMeshGraph,
+    FaceMeshGraph,
     import_mediapipe,
     landmark_values,
     model_description,
@@ -246,8 +246,8 @@ class FaceMeshTracker:
             "find_small_faces": self.find_small_faces,
         }
 
-    def _new_face_mesh(self, *, static_image_mode: bool, max_num_faces: int) -> _FaceMeshGraph:
-        return _FaceMeshGraph(
+    def _new_face_mesh(self, *, static_image_mode: bool, max_num_faces: int) -> FaceMeshGraph:
+        return FaceMeshGraph(
             static_image_mode=static_image_mode,
             max_num_faces=max_num_faces,
             refine_landmarks=self.refine_landmarks,
@@ -255,7 +255,7 @@ class FaceMeshTracker:
             min_tracking_confidence=self.min_tracking_confidence,
         )
 
-    def _ready_face_mesh(self) -> _FaceMeshGraph:
+    def _ready_face_mesh(self) -> FaceMeshGraph:
         """The Face Mesh instance, created on first use, its tracking reset after each video."""
         if self._face_mesh is None:
             self._face_mesh = self._new_face_mesh(
@@ -269,7 +269,7 @@ class FaceMeshTracker:
         self._needs_reset = True
         return self._face_mesh
 
-    def _ready_crop_mesh(self) -> _FaceMeshGraph:
+    def _ready_crop_mesh(self) -> FaceMeshGraph:
         if self._crop_mesh is None:
             self._crop_mesh = self._new_face_mesh(static_image_mode=True, max_num_faces=1)
         return self._crop_mesh
@@ -534,7 +534,7 @@ def image_landmarks(image: np.ndarray, *, refine_landmarks: bool = True) -> np.n
         ``(n_points, 3)`` float64 in normalised image coordinates (``n_points`` 478, or 468
         without ``refine_landmarks``); ``None`` when no face is found.
     """
-    graph = _FaceMeshGraph(
+    graph = FaceMeshGraph(
         static_image_mode=True,
         max_num_faces=1,
         refine_landmarks=refine_landmarks,

@@ -40,14 +40,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from emoflow._atomic import (
-    atomic_path,
-    checked_compressors,
-    consolidate_zarr,
-    decoded_attributes,
-    portable_attributes,
-)
-from emoflow._integrity import check_store, seal_store
+from emoflow._atomic import decoded_attributes, portable_attributes
+from emoflow._zarr import open_store, written_store, zarr_array
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
@@ -196,60 +190,33 @@ def write_feature_store(
     ``scheme`` is the landmark scheme (:mod:`emoflow.schemes`), stored as the ``scheme``
     attribute.
     """
-    import zarr
-
     get_scheme(scheme)  # a known scheme
     n_samples, n_frames, n_landmarks, n_coords = features.shape
-    with atomic_path(out_path, directory=True) as staged:
-        root = zarr.open_group(str(staged), mode="w")
-        array = root.create_array(
+    with written_store(out_path) as (root, _):
+        zarr_array(
+            root,
             "features",
-            shape=features.shape,
+            np.asarray(features),
+            dims=FEATURE_DIMS,
+            attributes={
+                "dims": list(FEATURE_DIMS),
+                "coords": list(COORDS),
+                "coordinates": " ".join(LABELS),
+                **feature_units(settings),
+            },
             dtype="float32",
             chunks=(min(n_samples, 256), n_frames, n_landmarks, n_coords),
-            compressors=checked_compressors(),
-            dimension_names=FEATURE_DIMS,
         )
-        array[...] = features
-        array.attrs.update(
-            portable_attributes(
-                {
-                    "dims": list(FEATURE_DIMS),
-                    "coords": list(COORDS),
-                    "coordinates": " ".join(LABELS),
-                    **feature_units(settings),
-                }
-            )
-        )
-        for name, values in zip(LABELS, (video_ids, subjects, emotions), strict=True):
-            labels = root.create_array(
-                name,
-                shape=(n_samples,),
-                dtype=str,
-                compressors=checked_compressors(),
-                dimension_names=["sample"],
-            )
-            labels[...] = np.asarray(values, dtype=str)
-            labels.attrs.update(
-                portable_attributes({"dims": ["sample"], "long_name": _LONG_NAMES[name]})
-            )
         for name, values in (
+            *zip(LABELS, np.asarray([video_ids, subjects, emotions], dtype=str), strict=True),
             ("sample", np.asarray(video_ids, dtype=str)),
             ("frame", np.arange(n_frames, dtype=np.int64)),
             ("landmark", np.arange(n_landmarks, dtype=np.int64)),
             ("coord", np.asarray(COORDS[:n_coords], dtype=str)),
         ):
-            coordinate = root.create_array(
-                name,
-                shape=values.shape,
-                dtype=str if values.dtype.kind == "U" else values.dtype,
-                compressors=checked_compressors(),
-                dimension_names=[name],
-            )
-            coordinate[...] = values
-            coordinate.attrs.update(
-                portable_attributes({"dims": [name], "long_name": _LONG_NAMES[name]})
-            )
+            dims = ["sample"] if name in LABELS else [name]
+            attributes = {"dims": dims, "long_name": _LONG_NAMES[name]}
+            zarr_array(root, name, values, dims=dims, attributes=attributes)
         dropped = dict(dropped or {})
         several_faces = dict(several_faces or {})
         root.attrs.update(
@@ -272,8 +239,6 @@ def write_feature_store(
                 }
             )
         )
-        consolidate_zarr(staged)
-        seal_store(staged)
 
 
 def feature_units(settings: dict[str, Any]) -> dict[str, str]:
@@ -306,21 +271,7 @@ def read_strings(array: Any) -> np.ndarray:
 
 def _open_store(path: str | Path) -> Any:
     """The root group of a feature store, checked to be one."""
-    import zarr
-
-    if not Path(path).exists():
-        raise InputError(path, "feature store does not exist")
-    check_store(path, REBUILD)
-    try:
-        root = zarr.open_group(str(path), mode="r")
-        kind = root.attrs.get("emoflow_store")
-    except MemoryError:  # out of memory is no damage of the store
-        raise
-    except Exception as err:  # zarr and JSON raise many kinds on a damaged store
-        raise InputError(path, _unreadable(err)) from err
-    if kind != "features":
-        raise InputError(path, "not an emoflow feature store")
-    return root
+    return open_store(path, "features", "feature store", REBUILD)
 
 
 REBUILD = "delete it and rerun build_features (snakemake --forcerun build_features)"

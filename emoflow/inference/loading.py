@@ -193,50 +193,9 @@ def trained_on(model_path: str | Path) -> str | None:
 
 def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedModel:
     """Check a model's metadata against its weights; raise InputError naming the file."""
-    from emoflow.features import FeatureSettings
-    from emoflow.models import PlattCalibrator
+    from emoflow.models import PlattCalibrator, model_inputs
 
-    raw_landmarks = metadata.get("landmarks")
-    if not isinstance(raw_landmarks, list) or not raw_landmarks:
-        raise InputError(path, "model metadata lacks its landmark ids; retrain the model")
-    try:
-        landmarks = np.asarray(raw_landmarks, dtype=np.int64)
-    except (TypeError, ValueError) as err:
-        raise InputError(path, f"model landmark ids are not whole numbers ({err})") from err
-    if landmarks.ndim != 1 or len(np.unique(landmarks)) != len(landmarks):
-        raise InputError(path, "model landmark ids repeat an id; retrain the model")
-    try:
-        scheme = get_scheme(metadata.get("scheme"))
-    except EmoflowError as err:
-        raise InputError(path, str(err)) from err
-    outside = landmarks[(landmarks < 0) | (landmarks >= scheme.n_points)]
-    if len(outside):
-        raise InputError(
-            path,
-            f"model landmark ids {outside[:5].tolist()} lie outside the {scheme.n_points} "
-            f"landmarks of its scheme {scheme.name} (0 … {scheme.n_points - 1}): the model "
-            "was not trained on emoflow features",
-        )
-    raw_settings = metadata.get("feature_settings")
-    if not isinstance(raw_settings, dict):
-        raise InputError(path, "model metadata lacks its feature settings; retrain the model")
-    try:
-        settings = FeatureSettings(**raw_settings)
-    except (TypeError, EmoflowError) as err:
-        raise InputError(
-            path,
-            f"feature settings {raw_settings} are not understood by this emoflow ({err}); "
-            "retrain the model with this emoflow",
-        ) from err
-    input_shape = tuple(getattr(model, "input_shape_", None) or ())
-    expected = (settings.n_frames, len(landmarks), 3)
-    if input_shape != expected:
-        raise InputError(
-            path,
-            f"landmark set does not match the model: metadata lists {len(landmarks)} landmarks "
-            f"and {settings.n_frames} frames, so features of shape {expected}, but the weights "
-            f"take {input_shape}; the file is inconsistent, retrain the model",
-        )
+    landmarks, settings, scheme = model_inputs(path, model, metadata)
     calibration = metadata.get("calibration")
     calibrator = None
     if isinstance(calibration, dict) and calibration.get("method") == "platt":

@@ -16,7 +16,7 @@ reduced to one relevance per landmark :math:`l` with the run's aggregation (``me
 
 The baselines are those of the run's attribution stage: the samples recorded in the
 iteration's attribution store (``baselines``, ``baseline_values``), or, without that store,
-the same choice made again (:func:`emoflow.attribution.select_baselines` on the run's feature
+the same choice made again (:func:`emoflow.attribution.choose_baselines` on the run's feature
 store with the run's attribution settings). Without a feature store (models given alone) the
 all-zero input is used, and the table says so.
 
@@ -175,7 +175,7 @@ class _Baselines:
 
     def of(self, model: LoadedModel, settings: Any) -> tuple[np.ndarray, str]:
         """Baselines ``(k, n_frames, n_landmarks, 3)`` of ``model`` and how they were chosen."""
-        from emoflow.attribution import select_baselines
+        from emoflow.attribution import choose_baselines
         from emoflow.features import FeatureSettings
 
         shape = (1, model.settings.n_frames, len(model.landmarks), 3)
@@ -214,12 +214,10 @@ class _Baselines:
         labels = feature_set.labels_for(model.emotion)
         if settings.baseline == "negative_medoids" and labels.min() == labels.max():
             return np.zeros(shape, dtype=np.float32), "zero (no negative samples)"
-        chosen = select_baselines(
+        chosen, _ = choose_baselines(
             inputs,
             labels,
-            kind=settings.baseline,
-            k=settings.n_baselines,
-            seed=settings.seed,
+            **settings.baseline_options(),
             neutral_mask=feature_set.emotions == "neutral",
         )
         return np.asarray(chosen, dtype=np.float32), f"{settings.baseline} ({len(chosen)})"

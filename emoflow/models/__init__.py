@@ -46,7 +46,7 @@ from emoflow.models.backprop import (
 )
 from emoflow.models.calibration import PlattCalibrator
 from emoflow.models.evaluation import time_inference
-from emoflow.models.files import MODEL_FORMAT, load_model, save_model
+from emoflow.models.files import MODEL_FORMAT, load_model, model_inputs, save_model
 from emoflow.models.kinds import (
     MODEL_KINDS,
     make_model,
@@ -89,6 +89,7 @@ __all__ = [
     "make_model",
     "make_settings",
     "model_class",
+    "model_inputs",
     "multiclass_metrics",
     "resolve_device",
     "ridge_path_scores",

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emoflow.errors import DataError, EmoflowError, InputError
+from emoflow.errors import DataError, InputError
 from emoflow.features import FeatureSet, FeatureSettings, features_from_landmarks, load_features
 from emoflow.models.calibration import PlattCalibrator
-from emoflow.models.files import load_model
+from emoflow.models.files import load_model, model_inputs
 from emoflow.published import PublishedRun, record_covering
-from emoflow.schemes import DEFAULT_SCHEME
 
 if TYPE_CHECKING:
     import polars as pl
@@ -121,22 +120,14 @@ def apply_models(
         record = record_covering(path, records)
         data = record.read(path) if record is not None else None
         model, metadata = load_model(path, device=device, data=data)
-        if not isinstance(metadata.get("feature_settings"), dict):
-            raise InputError(path, "model metadata lacks its feature settings; retrain the model")
-        feature_settings = dict(metadata["feature_settings"])
-        try:
-            key = _feature_settings_key(feature_settings)
-        except (TypeError, EmoflowError) as err:
-            raise InputError(
-                path, f"feature settings {feature_settings} are not understood ({err})"
-            ) from err
+        landmarks, settings, scheme = model_inputs(path, model, metadata)
+        key = _feature_settings_key(asdict(settings))
         if key not in cache:
-            cache[key] = _features_for(source, feature_settings, path)
+            cache[key] = _features_for(source, asdict(settings), path)
         feature_set = cache[key]
-        model_scheme = str(metadata.get("scheme") or DEFAULT_SCHEME)
-        if model_scheme != feature_set.scheme:
+        if scheme.name != feature_set.scheme:
             raise DataError(
-                f"{path}: the model was trained on {model_scheme} landmarks, the landmarks it "
+                f"{path}: the model was trained on {scheme.name} landmarks, the landmarks it "
                 f"is applied to are {feature_set.scheme}"
             )
         if video_ids is None:
@@ -144,10 +135,7 @@ def apply_models(
         elif not np.array_equal(video_ids, feature_set.video_ids):
             raise DataError(f"{path}: its feature settings keep other videos than earlier models")
         try:
-            selected = feature_set.select(metadata["landmarks"])
-            scores = model.decision_function(selected.features)
-        except KeyError as err:
-            raise InputError(path, "model metadata lacks its landmark ids") from err
+            scores = model.decision_function(feature_set.select(landmarks).features)
         except DataError as err:
             raise InputError(
                 path,

@@ -25,14 +25,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from emoflow import __version__
 from emoflow._atomic import atomic_path
 from emoflow.errors import DataError, EmoflowError, InputError
+from emoflow.features import FeatureSettings
 from emoflow.models._base import BaseModel
 from emoflow.models._inputs import resolve_device
 from emoflow.models.kinds import MODEL_KINDS, make_settings, model_class
+from emoflow.schemes import LandmarkScheme, get_scheme
 
 MODEL_FORMAT = 4
 """Version of the model file layout written; 3 leaves out the weights redrawn from the seed,
@@ -209,3 +212,54 @@ def load_model(
         **dict(record["metadata"]),
     }
     return model, metadata
+
+
+def model_inputs(
+    path: str | Path, model: Any, metadata: dict[str, Any]
+) -> tuple[np.ndarray, FeatureSettings, LandmarkScheme]:
+    """What a loaded model (:func:`load_model`) scores, checked: its landmark ids (an int64
+    array), :class:`~emoflow.features.FeatureSettings` and landmark scheme
+    (:class:`~emoflow.schemes.LandmarkScheme`); an :class:`InputError` naming the file where the
+    metadata lacks them, does not parse, or disagrees with the weights."""
+    raw_landmarks = metadata.get("landmarks")
+    if not isinstance(raw_landmarks, list) or not raw_landmarks:
+        raise InputError(path, "model metadata lacks its landmark ids; retrain the model")
+    try:
+        landmarks = np.asarray(raw_landmarks, dtype=np.int64)
+    except (TypeError, ValueError) as err:
+        raise InputError(path, f"model landmark ids are not whole numbers ({err})") from err
+    if landmarks.ndim != 1 or len(np.unique(landmarks)) != len(landmarks):
+        raise InputError(path, "model landmark ids repeat an id; retrain the model")
+    try:
+        scheme = get_scheme(metadata.get("scheme"))
+    except EmoflowError as err:
+        raise InputError(path, str(err)) from err
+    outside = landmarks[(landmarks < 0) | (landmarks >= scheme.n_points)]
+    if len(outside):
+        raise InputError(
+            path,
+            f"model landmark ids {outside[:5].tolist()} lie outside the {scheme.n_points} "
+            f"landmarks of its scheme {scheme.name} (0 … {scheme.n_points - 1}): the model "
+            "was not trained on emoflow features",
+        )
+    raw_settings = metadata.get("feature_settings")
+    if not isinstance(raw_settings, dict):
+        raise InputError(path, "model metadata lacks its feature settings; retrain the model")
+    try:
+        settings = FeatureSettings(**raw_settings)
+    except (TypeError, EmoflowError) as err:
+        raise InputError(
+            path,
+            f"feature settings {raw_settings} are not understood by this emoflow ({err}); "
+            "retrain the model with this emoflow",
+        ) from err
+    input_shape = tuple(getattr(model, "input_shape_", None) or ())
+    expected = (settings.n_frames, len(landmarks), 3)
+    if input_shape != expected:
+        raise InputError(
+            path,
+            f"landmark set does not match the model: metadata lists {len(landmarks)} landmarks "
+            f"and {settings.n_frames} frames, so features of shape {expected}, but the weights "
+            f"take {input_shape}; the file is inconsistent, retrain the model",
+        )
+    return landmarks, settings, scheme

@@ -44,7 +44,7 @@ from emoflow.report.stage import (
     read_run_settings,
     write_run_settings,
 )
-from emoflow.report.tables import precision_at_k, report_numbers, top_landmarks
+from emoflow.report.tables import ground_truth_precision, report_numbers, top_landmarks
 from emoflow.summary import SUMMARY_COLUMNS, read_summary, selected_iterations
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "DataQuality",
     "ReportInputs",
     "draw_face_figures",
+    "ground_truth_precision",
     "load_data_quality",
     "load_report_inputs",
     "make_report",
@@ -73,7 +74,6 @@ __all__ = [
     "plot_relevance_on_face",
     "plot_selected_confusions",
     "plot_selected_landmarks",
-    "precision_at_k",
     "read_ground_truth",
     "read_region_table",
     "read_run_settings",

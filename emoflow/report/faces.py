@@ -25,7 +25,7 @@ from emoflow.report._drawing import (
     save,
 )
 from emoflow.report.inputs import ReportInputs
-from emoflow.report.tables import full_and_selected, precision_at_k, top_landmarks
+from emoflow.report.tables import full_and_selected, ground_truth_precision, top_landmarks
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -211,7 +211,7 @@ def plot_relevance_on_face(
             if index == 0:
                 label_regions(ax, xy)
             if truth and index == 0:
-                score = precision_at_k(row, truth, top_k)
+                score = ground_truth_precision(row, truth, top_k)
                 title += (
                     f"\nprecision@{score['k']} = {score['precision_at_k']:.2f}"
                     f" (chance {score['chance_level']:.2f})"

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from emoflow.metrics import precision_at_k
 from emoflow.report._drawing import FIGURES
 from emoflow.report.inputs import ReportInputs, full_and_selected
 
@@ -23,7 +24,7 @@ def top_landmarks(scores: np.ndarray, k: int) -> np.ndarray:
     return order[: max(int(k), 0)]
 
 
-def precision_at_k(scores: np.ndarray, truth: Sequence[int], top_k: int) -> dict[str, Any]:
+def ground_truth_precision(scores: np.ndarray, truth: Sequence[int], top_k: int) -> dict[str, Any]:
     """How many of the most relevant landmarks are ground-truth landmarks.
 
     Parameters
@@ -38,7 +39,8 @@ def precision_at_k(scores: np.ndarray, truth: Sequence[int], top_k: int) -> dict
     Returns
     -------
     dict
-        ``k``, ``precision_at_k`` (share of the top ``k`` that are ground truth), ``chance_level``
+        ``k``, ``precision_at_k`` (share of the top ``k`` that are ground truth,
+        :func:`emoflow.metrics.precision_at_k`), ``chance_level``
         (``len(truth) / n_scored``: the expected precision of a random ranking),
         ``n_ground_truth``, ``n_scored`` and ``hits`` (the ground-truth ids found).
     """
@@ -49,7 +51,7 @@ def precision_at_k(scores: np.ndarray, truth: Sequence[int], top_k: int) -> dict
     hits = sorted(int(i) for i in top if int(i) in truth_set)
     return {
         "k": k,
-        "precision_at_k": len(hits) / k if k else None,
+        "precision_at_k": precision_at_k(top, truth, k) if k else None,
         "chance_level": len(truth_set) / n_scored if n_scored else None,
         "n_ground_truth": len(truth_set),
         "n_scored": n_scored,
@@ -73,7 +75,7 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
     and std), held-out test balanced accuracy, inference and training time and parameter
     count of the all-landmark and of the selected iteration; the
     ``top_k`` most relevant landmarks of iteration 0 and how many fall in each face region
-    (regions may overlap); with ground truth, :func:`precision_at_k` and its chance level.
+    (regions may overlap); with ground truth, :func:`ground_truth_precision` and its chance level.
     """
     from emoflow.report._drawing import face_scheme
 
@@ -104,7 +106,7 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
         if inputs.ground_truth is not None:
             truth = inputs.ground_truth.get(emotion)
             if truth:
-                entry.update(precision_at_k(inputs.scores[e], truth, top_k))
+                entry.update(ground_truth_precision(inputs.scores[e], truth, top_k))
             else:
                 entry.update({"k": 0, "precision_at_k": None, "chance_level": None})
         emotions[emotion] = entry
@@ -128,4 +130,4 @@ def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
     }
 
 
-__all__ = ["full_and_selected", "precision_at_k", "report_numbers", "top_landmarks"]
+__all__ = ["full_and_selected", "ground_truth_precision", "report_numbers", "top_landmarks"]

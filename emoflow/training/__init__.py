@@ -3,9 +3,11 @@
 * :mod:`~emoflow.training.cross_validation`: the inner-fold search
   (:class:`SelectionSettings`, :func:`select_hyperparameters`), calibration and the outer folds
   of one emotion (:func:`evaluate_emotion`);
-* :mod:`~emoflow.training.iteration`: one pruning iteration, every emotion, final models,
-  held-out test (:func:`train_iteration`), or one emotion per job (:func:`train_emotion`)
-  gathered by :func:`gather_iteration`;
+* :mod:`~emoflow.training.iteration`: the protocol of one split (:func:`training_protocol`:
+  samples, folds, held-out test) and the training of one emotion on it;
+* :mod:`~emoflow.training.per_emotion`: one emotion's files per job (:func:`train_emotion`),
+  gathered by :func:`gather_iteration`, or every emotion in one process
+  (:func:`train_iteration`, a loop over them);
 * :mod:`~emoflow.training.outputs`: the owner of ``metrics.json`` and ``scores.parquet``
   (light: importing it, or this package, does not import torch).
 
@@ -39,8 +41,8 @@ if TYPE_CHECKING:
         select_hyperparameters,
     )
     from emoflow.training.gather import confusion_matrix, gather_iteration
-    from emoflow.training.iteration import held_out_mask, train_iteration
-    from emoflow.training.per_emotion import section_options, train_emotion, training_protocol
+    from emoflow.training.iteration import held_out_mask, section_options, training_protocol
+    from emoflow.training.per_emotion import train_emotion, train_iteration
 
 _LAZY = {
     "CALIBRATIONS": "cross_validation",
@@ -52,11 +54,11 @@ _LAZY = {
     "select_hyperparameters": "cross_validation",
     "confusion_matrix": "gather",
     "held_out_mask": "iteration",
-    "train_iteration": "iteration",
+    "train_iteration": "per_emotion",
     "train_emotion": "per_emotion",
-    "training_protocol": "per_emotion",
+    "training_protocol": "iteration",
     "gather_iteration": "gather",
-    "section_options": "per_emotion",
+    "section_options": "iteration",
 }
 
 __all__ = [

@@ -1,15 +1,14 @@
 """The gather of an iteration: every emotion's metrics and scores → the iteration's files.
 
 Light on purpose (no torch): the workflow's ``gather_iteration`` jobs only move JSON and
-tables. :func:`~emoflow.training.train_iteration` combines its emotions with the same code.
+tables. :func:`~emoflow.training.train_iteration` combines its emotions with it too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -20,62 +19,6 @@ from emoflow.metrics import confusion_matrix, multiclass_metrics
 from emoflow.training.outputs import read_metrics, read_scores, write_metrics, write_scores
 
 __all__ = ["confusion_matrix", "gather_iteration"]
-
-
-@dataclass
-class _EmotionResult:
-    record: dict[str, Any]
-    oof_scores: np.ndarray
-    oof_probabilities: np.ndarray
-    test_scores: np.ndarray | None
-    test_probabilities: np.ndarray | None
-
-
-def _combine(
-    header: dict[str, Any],
-    split: dict[str, Any] | None,
-    emotions: list[str],
-    results: dict[str, _EmotionResult],
-    development_emotions: np.ndarray,
-    test_emotions: np.ndarray,
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """The iteration's metrics (every emotion, combined prediction) and score matrices."""
-    calibration = header["calibration"]
-    metrics: dict[str, Any] = {
-        **header,
-        "emotions": {emotion: results[emotion].record for emotion in emotions},
-    }
-    names = np.asarray(emotions)
-    score_matrix = np.column_stack([results[e].oof_scores for e in emotions])
-    probability_matrix = np.column_stack([results[e].oof_probabilities for e in emotions])
-    raw_predicted = names[np.argmax(score_matrix, axis=1)]
-    calibrated_predicted = names[np.argmax(probability_matrix, axis=1)]
-    if calibration == "platt":
-        rule = (
-            "argmax of the binary models' Platt-calibrated out-of-fold scores; each fold's "
-            "calibrators are fitted on inner-fold out-of-fold scores of its training subjects"
-        )
-        predicted = calibrated_predicted
-    else:
-        rule = "argmax of the binary models' out-of-fold scores"
-        predicted = raw_predicted
-    if split is not None:
-        metrics["split"] = split
-        test_matrix = np.column_stack(
-            [cast(np.ndarray, results[e].test_probabilities) for e in emotions]
-        )
-        combined_test = multiclass_metrics(
-            test_emotions, names[np.argmax(test_matrix, axis=1)], emotions
-        )
-    metrics["combined"] = {
-        "rule": rule,
-        "labels": emotions,
-        **multiclass_metrics(development_emotions, predicted, emotions),
-        "uncalibrated": multiclass_metrics(development_emotions, raw_predicted, emotions),
-    }
-    if split is not None:
-        metrics["combined"]["test"] = combined_test
-    return metrics, score_matrix, probability_matrix
 
 
 def gather_iteration(
@@ -90,8 +33,7 @@ def gather_iteration(
     """Combine the emotions of one iteration (:func:`train_emotion`) into its own files.
 
     Writes the iteration's ``metrics.json`` (every emotion, the calibrated combined prediction
-    and its confusion matrices, validation and held-out test) and ``scores.parquet``, exactly
-    as :func:`train_iteration` writes them.
+    and its confusion matrices, validation and held-out test) and ``scores.parquet``.
 
     Parameters
     ----------
@@ -110,7 +52,8 @@ def gather_iteration(
         )
     header: dict[str, Any] | None = None
     split: dict[str, Any] | None = None
-    results: dict[str, _EmotionResult] = {}
+    records: dict[str, dict[str, Any]] = {}
+    tables: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
     development = test = None
     for metrics_file, scores_file in zip(metrics_paths, scores_paths, strict=True):
         record = read_metrics(metrics_file)
@@ -133,30 +76,46 @@ def gather_iteration(
             and test["video_id"].equals(test_rows["video_id"])
         ):
             raise DataError(f"{scores_file}: other samples than {scores_paths[0]}")
-        results[emotion] = _EmotionResult(
-            emotion_record,
-            dev_rows["score"].to_numpy(),
-            dev_rows["probability"].to_numpy(),
-            test_rows["score"].to_numpy() if split else None,
-            test_rows["probability"].to_numpy() if split else None,
-        )
+        records[emotion], tables[emotion] = emotion_record, (dev_rows, test_rows)
     assert header is not None and development is not None and test is not None
-    emotions = sorted(results)  # the feature store's order, as train_iteration writes them
-    metrics, score_matrix, probability_matrix = _combine(
-        header,
-        split,
-        emotions,
-        results,
-        development["emotion"].to_numpy(),
-        test["emotion"].to_numpy(),
-    )
+    emotions = sorted(records)  # the feature store's order
+    metrics: dict[str, Any] = {**header, "emotions": {e: records[e] for e in emotions}}
+    names = np.asarray(emotions)
+    score_matrix = np.column_stack([tables[e][0]["score"].to_numpy() for e in emotions])
+    probability_matrix = np.column_stack([tables[e][0]["probability"].to_numpy() for e in emotions])
+    raw_predicted = names[np.argmax(score_matrix, axis=1)]
+    calibrated_predicted = names[np.argmax(probability_matrix, axis=1)]
+    if header["calibration"] == "platt":
+        rule = (
+            "argmax of the binary models' Platt-calibrated out-of-fold scores; each fold's "
+            "calibrators are fitted on inner-fold out-of-fold scores of its training subjects"
+        )
+        predicted = calibrated_predicted
+    else:
+        rule = "argmax of the binary models' out-of-fold scores"
+        predicted = raw_predicted
+    development_emotions = development["emotion"].to_numpy()
+    if split is not None:
+        metrics["split"] = split
+        test_matrix = np.column_stack([tables[e][1]["probability"].to_numpy() for e in emotions])
+        combined_test = multiclass_metrics(
+            test["emotion"].to_numpy(), names[np.argmax(test_matrix, axis=1)], emotions
+        )
+    metrics["combined"] = {
+        "rule": rule,
+        "labels": emotions,
+        **multiclass_metrics(development_emotions, predicted, emotions),
+        "uncalibrated": multiclass_metrics(development_emotions, raw_predicted, emotions),
+    }
+    if split is not None:
+        metrics["combined"]["test"] = combined_test
     write_scores(
         scores_path,
         video_ids=development["video_id"].to_numpy(),
         subjects=development["subject"].to_numpy(),
-        emotions=development["emotion"].to_numpy(),
+        emotions=development_emotions,
         folds=development["fold"].to_numpy(),
-        models=np.asarray(emotions),
+        models=names,
         scores=score_matrix,
         probabilities=probability_matrix,
     )

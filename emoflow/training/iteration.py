@@ -1,6 +1,8 @@
-"""The training protocol of one pruning iteration: one binary model per emotion.
+"""The training protocol of one pruning iteration (its one home): one binary model per emotion.
 
-For every emotion, on that emotion's landmark subset, nested subject-independent k-fold
+:func:`training_protocol` builds the :class:`Protocol` of a split (settings, samples, folds,
+held-out set) from the ``train`` section; :func:`fit_emotion` trains one emotion on it. For
+every emotion, on that emotion's landmark subset, nested subject-independent k-fold
 cross-validation (:func:`emoflow.training.evaluate_emotion`) gives the metrics. The combined
 multi-class prediction of a sample is the emotion whose binary model gives the highest
 calibrated probability; its confusion matrix is recorded. A final model per emotion, with
@@ -13,16 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path
 from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
-from emoflow.landmark_sets import read_landmark_sets
 from emoflow.metrics import held_out_mask
 from emoflow.models import (
     MODEL_KINDS,
@@ -44,15 +45,7 @@ from emoflow.training.cross_validation import (
     fit_calibrator,
     select_hyperparameters,
 )
-from emoflow.training.gather import (
-    _combine,
-    _EmotionResult,
-)
-from emoflow.training.outputs import (
-    METRIC_NAMES,
-    write_metrics,
-    write_scores,
-)
+from emoflow.training.outputs import METRIC_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +72,7 @@ def _check_feature_set(feature_set: FeatureSet, features_path: str | Path, n_fol
 
 
 @dataclass
-class _Protocol:
+class Protocol:
     """What every emotion of one iteration shares: settings, samples, folds, held-out set.
 
     For the deployed chain (``outer_fold`` ``None``) the development samples are every subject
@@ -157,17 +150,17 @@ class _Protocol:
 def _protocol(
     features_path: str | Path,
     *,
-    network: dict[str, Any] | None,
-    n_folds: int,
-    seed: int,
-    device: str,
-    iteration: int,
-    backprop: dict[str, Any] | None,
-    selection: dict[str, Any] | SelectionSettings | None,
-    calibration: str,
-    test_subjects: int,
+    network: dict[str, Any] | None = None,
+    n_folds: int = 4,
+    seed: int = 0,
+    device: str = "auto",
+    iteration: int = 0,
+    backprop: dict[str, Any] | None = None,
+    selection: dict[str, Any] | SelectionSettings | None = None,
+    calibration: str = "platt",
+    test_subjects: int = 0,
     outer_fold: int | None = None,
-) -> _Protocol:
+) -> Protocol:
     network_values = dict(network or {})
     kind = str(network_values.pop("kind", "rvfl"))
     if kind not in MODEL_KINDS:
@@ -197,7 +190,7 @@ def _protocol(
     fold_of_sample = np.empty(len(development.video_ids), dtype=np.int64)
     for fold, test_index in enumerate(folds):
         fold_of_sample[test_index] = fold
-    return _Protocol(
+    return Protocol(
         kind=kind,
         settings=settings,
         selection=selection,
@@ -213,6 +206,80 @@ def _protocol(
         outer_fold=outer_fold,
         excluded=excluded,
     )
+
+
+_SECTION_OPTIONS = {
+    "model": "network",
+    "n_folds": "n_folds",
+    "test_subjects": "test_subjects",
+    "seed": "seed",
+    "device": "device",
+    "backprop": "backprop",
+    "selection": "selection",
+    "calibration": "calibration",
+}
+"""``train`` config section key → keyword of :func:`training_protocol`."""
+
+
+def section_options(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keywords of :func:`training_protocol` from the whole ``train`` config section."""
+    section = dict(section or {})
+    if unknown := sorted(set(section) - set(_SECTION_OPTIONS)):
+        raise ConfigError(
+            f"train: unknown key(s) {', '.join(unknown)}; allowed keys here: "
+            f"{', '.join(_SECTION_OPTIONS)}"
+        )
+    return {_SECTION_OPTIONS[key]: value for key, value in section.items()}
+
+
+def training_protocol(
+    features_path: str | Path,
+    train: Mapping[str, Any] | None = None,
+    *,
+    iteration: int = 0,
+    **options: Any,
+) -> Protocol:
+    """The protocol of one split: the feature store read once, its development and test
+    samples, folds and settings (what :func:`fit_emotion` trains one emotion on).
+
+    A job that trains several emotions or iterations of one split builds it once and passes
+    it to every :func:`~emoflow.training.train_emotion`: the store is read once, and emotions
+    trained on the same landmarks share the development kernel
+    (:class:`emoflow.models.SharedProducts`).
+
+    With ``test_subjects`` > 0, that many subjects (drawn from ``seed``) are held out of
+    everything — cross-validation, hyper-parameter search, the final model, and therefore the
+    attribution and pruning that follow — and each iteration's final models are scored on them
+    once (``metrics["emotions"][e]["test"]``, ``metrics["combined"]["test"]``).
+
+    Parameters
+    ----------
+    train
+        The whole ``train`` config section (as the workflow passes it); ``options`` (the
+        keywords below, and ``outer_fold``: ``None`` for the deployed chain, else the nested
+        evaluation's outer fold) override its values.
+    network
+        ``train.model``: ``kind`` (``rvfl``, ``mlp`` or ``temporal``; default ``rvfl``) and the
+        :class:`~emoflow.models.NetworkSettings` fields of the randomized network.
+    n_folds, seed
+        Subject-independent outer folds and the seed of their (and the inner folds')
+        assignment.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
+    iteration
+        The pruning iteration, recorded in the outputs.
+    backprop
+        ``train.backprop``: :class:`~emoflow.models.BackpropSettings` fields, used when
+        ``kind`` is ``mlp`` or ``temporal``.
+    selection
+        ``train.selection``: :class:`SelectionSettings` fields (inner folds, grids, metric).
+    calibration
+        ``train.calibration``: ``platt`` (combined prediction from calibrated scores) or
+        ``none`` (raw scores).
+    test_subjects
+        ``train.test_subjects``: subjects held out for a final test (0: none).
+    """
+    return _protocol(features_path, iteration=iteration, **{**section_options(train), **options})
 
 
 def _n_subjects(feature_set: FeatureSet) -> int:
@@ -256,10 +323,25 @@ def outer_split(
     return development.samples(~outer), development.samples(outer), excluded
 
 
-def _train_emotion(
-    protocol: _Protocol, emotion: str, keep: np.ndarray, model_path: Path
-) -> _EmotionResult:
-    """Cross-validate, fit and save one emotion's model; its metrics record and scores."""
+@dataclass
+class EmotionResult:
+    """One emotion's training (:func:`fit_emotion`): its metrics record, the out-of-fold
+    scores and probabilities of the development samples, and the final model's on the test
+    samples (``None`` without any)."""
+
+    record: dict[str, Any]
+    oof_scores: np.ndarray
+    oof_probabilities: np.ndarray
+    test_scores: np.ndarray | None
+    test_probabilities: np.ndarray | None
+
+
+def fit_emotion(
+    protocol: Protocol, emotion: str, keep: np.ndarray, model_path: str | Path
+) -> EmotionResult:
+    """Cross-validate, fit and save one emotion's model on the landmarks ``keep``: the one
+    implementation of the training of an emotion (:func:`~emoflow.training.train_emotion`
+    writes its files)."""
     feature_set, test_set = protocol.development, protocol.test_set
     kind, settings, selection = protocol.kind, protocol.settings, protocol.selection
     calibration, seed, device = protocol.calibration, protocol.seed, protocol.device
@@ -364,124 +446,10 @@ def _train_emotion(
         summary["std"]["balanced_accuracy"],
         [m["chosen"] for m in evaluation.fold_metrics],
     )
-    return _EmotionResult(
+    return EmotionResult(
         record,
         evaluation.oof_scores,
         evaluation.oof_probabilities,
         test_scores,
         test_probabilities,
     )
-
-
-_SETTINGS_DOC = """
-    network
-        ``train.model``: ``kind`` (``rvfl``, ``mlp`` or ``temporal``; default ``rvfl``) and the
-        :class:`~emoflow.models.NetworkSettings` fields of the randomized network.
-    n_folds, seed
-        Subject-independent outer folds and the seed of their (and the inner folds')
-        assignment.
-    device
-        ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
-    iteration
-        The pruning iteration, recorded in the outputs.
-    backprop
-        ``train.backprop``: :class:`~emoflow.models.BackpropSettings` fields, used when
-        ``kind`` is ``mlp`` or ``temporal``.
-    selection
-        ``train.selection``: :class:`SelectionSettings` fields (inner folds, grids, metric).
-    calibration
-        ``train.calibration``: ``platt`` (combined prediction from calibrated scores) or
-        ``none`` (raw scores).
-    test_subjects
-        ``train.test_subjects``: subjects held out for a final test (0: none).
-"""
-
-
-def train_iteration(
-    features_path: str | Path,
-    landmark_set_path: str | Path,
-    model_dir: str | Path,
-    metrics_path: str | Path,
-    scores_path: str | Path,
-    *,
-    network: dict[str, Any] | None = None,
-    n_folds: int = 4,
-    seed: int = 0,
-    device: str = "auto",
-    iteration: int = 0,
-    backprop: dict[str, Any] | None = None,
-    selection: dict[str, Any] | SelectionSettings | None = None,
-    calibration: str = "platt",
-    test_subjects: int = 0,
-) -> dict[str, Any]:
-    """Cross-validate and fit one model per emotion; write models, metrics and scores.
-
-    With ``test_subjects`` > 0, that many subjects (drawn from ``seed``) are held out of
-    everything — cross-validation, hyper-parameter search, the final model, and therefore the
-    attribution and pruning that follow — and each iteration's final models are scored on them
-    once (``metrics["emotions"][e]["test"]``, ``metrics["combined"]["test"]``).
-
-    The workflow runs the same protocol one emotion per job (:func:`train_emotion`) and
-    gathers the emotions with :func:`gather_iteration`; the results are identical.
-
-    Parameters
-    ----------
-    features_path
-        Feature store (Zarr).
-    landmark_set_path
-        The iteration's ``landmarks.json`` (landmark ids per emotion).
-    model_dir
-        Folder for ``{emotion}.pt``.
-    metrics_path
-        ``metrics.json`` to write.
-    scores_path
-        Parquet of out-of-fold scores (video_id, subject, emotion, fold, model, score,
-        probability).
-    """
-    protocol = _protocol(
-        features_path,
-        network=network,
-        n_folds=n_folds,
-        seed=seed,
-        device=device,
-        iteration=iteration,
-        backprop=backprop,
-        selection=selection,
-        calibration=calibration,
-        test_subjects=test_subjects,
-    )
-    emotions = protocol.development.emotion_names
-    landmark_sets = read_landmark_sets(landmark_set_path, emotions)
-    results: dict[str, _EmotionResult] = {}
-    # every model file is staged in one folder, renamed into place when all are written
-    with atomic_path(model_dir, directory=True) as staged_models:
-        for emotion in emotions:
-            results[emotion] = _train_emotion(
-                protocol,
-                emotion,
-                np.asarray(landmark_sets[emotion], dtype=np.int64),
-                staged_models / f"{emotion}.pt",
-            )
-    metrics, score_matrix, probability_matrix = _combine(
-        protocol.header(),
-        protocol.split(),
-        emotions,
-        results,
-        protocol.development.emotions,
-        protocol.test_set.emotions,
-    )
-    write_scores(
-        scores_path,
-        video_ids=protocol.development.video_ids,
-        subjects=protocol.development.subjects,
-        emotions=protocol.development.emotions,
-        folds=protocol.fold_of_sample,
-        models=np.asarray(emotions),
-        scores=score_matrix,
-        probabilities=probability_matrix,
-    )
-    write_metrics(metrics_path, metrics)
-    return metrics
-
-
-train_iteration.__doc__ = (train_iteration.__doc__ or "") + _SETTINGS_DOC

@@ -1,86 +1,30 @@
-"""One emotion of one iteration per job, and the gather that combines them.
+"""The training of one emotion of one iteration (:func:`train_emotion`), and of every emotion
+as a loop over it (:func:`train_iteration`).
 
-The workflow runs the protocol of :func:`~emoflow.training.train_iteration` one emotion per
-job (:func:`train_emotion`), so the emotions' pruning chains run side by side, and combines
-each iteration's emotions with :func:`gather_iteration`; the files are identical to
-:func:`~emoflow.training.train_iteration`'s.
+The workflow runs one emotion per job, so the emotions' pruning chains run side by side, and
+combines each iteration's emotions with :func:`~emoflow.training.gather_iteration`;
+:func:`train_iteration` does the same in one process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from emoflow._atomic import atomic_path
 from emoflow.devices import limit_threads
-from emoflow.errors import ConfigError, DataError
+from emoflow.errors import DataError
 from emoflow.landmark_sets import read_landmark_sets
-from emoflow.training.iteration import _Protocol, _protocol, _train_emotion
+from emoflow.training.gather import gather_iteration
+from emoflow.training.iteration import Protocol, fit_emotion, training_protocol
 from emoflow.training.outputs import write_metrics, write_scores
 
-__all__ = ["section_options", "train_emotion", "training_protocol"]
-
-
-_SECTION_OPTIONS = {
-    "model": "network",
-    "n_folds": "n_folds",
-    "test_subjects": "test_subjects",
-    "seed": "seed",
-    "device": "device",
-    "backprop": "backprop",
-    "selection": "selection",
-    "calibration": "calibration",
-}
-"""``train`` config section key → keyword of :func:`train_iteration` / :func:`train_emotion`."""
-
-
-def section_options(section: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Keywords of :func:`train_emotion` from the whole ``train`` config section."""
-    section = dict(section or {})
-    if unknown := sorted(set(section) - set(_SECTION_OPTIONS)):
-        raise ConfigError(
-            f"train: unknown key(s) {', '.join(unknown)}; allowed keys here: "
-            f"{', '.join(_SECTION_OPTIONS)}"
-        )
-    return {_SECTION_OPTIONS[key]: value for key, value in section.items()}
-
-
-def protocol_settings(train: Mapping[str, Any] | None, **options: Any) -> dict[str, Any]:
-    """The keywords of :func:`train_iteration` from the ``train`` config section (its
-    defaults where the section is silent), ``options`` overriding them."""
-    return {
-        "network": None,
-        "n_folds": 4,
-        "seed": 0,
-        "device": "auto",
-        "backprop": None,
-        "selection": None,
-        "calibration": "platt",
-        "test_subjects": 0,
-        **section_options(train),
-        **options,
-    }
-
-
-def training_protocol(
-    features_path: str | Path,
-    train: Mapping[str, Any] | None = None,
-    *,
-    iteration: int = 0,
-    **options: Any,
-) -> _Protocol:
-    """The protocol of one split (:func:`train_emotion`'s ``protocol``): the feature store
-    read once, its development and test samples, folds and settings.
-
-    A job that trains several emotions or iterations of one split builds it once and passes
-    it to every :func:`train_emotion`: the store is read once, and emotions trained on the same
-    landmarks share the development kernel (:class:`emoflow.models.SharedProducts`).
-    ``options`` (e.g. ``outer_fold``) override the ``train`` section's values.
-    """
-    return _protocol(features_path, iteration=iteration, **protocol_settings(train, **options))
+__all__ = ["train_emotion", "train_iteration"]
 
 
 def train_emotion(
@@ -94,15 +38,17 @@ def train_emotion(
     train: Mapping[str, Any] | None = None,
     iteration: int = 0,
     threads: int | None = None,
-    protocol: _Protocol | None = None,
+    protocol: Protocol | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """One emotion's share of :func:`train_iteration`: its model, metrics and scores.
+    """Train one emotion of one iteration (:func:`~emoflow.training.fit_emotion`) and write
+    its model, metrics and scores.
 
     The emotion's ``metrics.json`` has the iteration's header and one emotion under
     ``emotions``; its ``scores.parquet`` holds the out-of-fold scores of the development
     samples (``fold`` ≥ 0) and the held-out test samples' scores (``fold`` −1).
-    :func:`gather_iteration` combines every emotion into the iteration's files.
+    :func:`~emoflow.training.gather_iteration` combines every emotion into the iteration's
+    files.
 
     Parameters
     ----------
@@ -112,12 +58,13 @@ def train_emotion(
         The model file to write.
     train
         The whole ``train`` config section (as the workflow passes it); ``options`` (the
-        keywords of :func:`train_iteration`) override its values.
+        keywords of :func:`~emoflow.training.training_protocol`) override its values.
     threads
         Torch threads of the job (:func:`emoflow.devices.limit_threads`).
     protocol
-        The split's protocol (:func:`training_protocol`, built from the same store and
-        settings), shared by the job's emotions and iterations; ``None`` builds it here.
+        The split's protocol (:func:`~emoflow.training.training_protocol`, built from the
+        same store and settings), shared by the job's emotions and iterations; ``None``
+        builds it here.
     """
     limit_threads(threads)
     if protocol is None:
@@ -130,7 +77,7 @@ def train_emotion(
             f"{', '.join(protocol.development.emotion_names)})"
         )
     keep = np.asarray(read_landmark_sets(landmark_set_path, [emotion])[emotion], dtype=np.int64)
-    result = _train_emotion(protocol, emotion, keep, Path(model_path))
+    result = fit_emotion(protocol, emotion, keep, model_path)
     metrics = {**protocol.header(), "emotions": {emotion: result.record}}
     split = protocol.split()
     if split is not None:
@@ -156,3 +103,57 @@ def train_emotion(
     )
     write_metrics(metrics_path, metrics)
     return metrics
+
+
+def train_iteration(
+    features_path: str | Path,
+    landmark_set_path: str | Path,
+    model_dir: str | Path,
+    metrics_path: str | Path,
+    scores_path: str | Path,
+    *,
+    iteration: int = 0,
+    **options: Any,
+) -> dict[str, Any]:
+    """Train every emotion of one iteration in one process: :func:`train_emotion` for each,
+    gathered (:func:`~emoflow.training.gather_iteration`) into the iteration's files.
+
+    Parameters
+    ----------
+    features_path
+        Feature store (Zarr).
+    landmark_set_path
+        The iteration's ``landmarks.json`` (landmark ids per emotion).
+    model_dir
+        Folder for ``{emotion}.pt``.
+    metrics_path
+        ``metrics.json`` to write.
+    scores_path
+        Parquet of out-of-fold scores (video_id, subject, emotion, fold, model, score,
+        probability).
+    options
+        The keywords of :func:`~emoflow.training.training_protocol` (``network``,
+        ``n_folds``, ``seed``, ``device``, ``backprop``, ``selection``, ``calibration``,
+        ``test_subjects``).
+    """
+    protocol = training_protocol(features_path, iteration=iteration, **options)
+    emotions = protocol.development.emotion_names
+    read_landmark_sets(landmark_set_path, emotions)  # every emotion's set, before any training
+    with tempfile.TemporaryDirectory(prefix="emoflow-iteration-") as scratch:
+        parts = [(Path(scratch) / f"{e}.json", Path(scratch) / f"{e}.parquet") for e in emotions]
+        # every model file is staged in one folder, renamed into place when all are written
+        with atomic_path(model_dir, directory=True) as staged_models:
+            for emotion, (metrics_part, scores_part) in zip(emotions, parts, strict=True):
+                train_emotion(
+                    features_path,
+                    landmark_set_path,
+                    emotion,
+                    staged_models / f"{emotion}.pt",
+                    metrics_part,
+                    scores_part,
+                    iteration=iteration,
+                    protocol=protocol,
+                )
+        return gather_iteration(
+            [m for m, _ in parts], [s for _, s in parts], metrics_path, scores_path
+        )
