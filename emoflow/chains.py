@@ -32,8 +32,11 @@ from emoflow._atomic import atomic_path
 from emoflow.attribution import attribute_emotion
 from emoflow.errors import ConfigError
 from emoflow.landmark_sets import read_landmark_record
-from emoflow.pruning import PruneSettings, initial_landmark_set, prune_iteration
-from emoflow.training import read_metrics, train_emotion, training_protocol, write_metrics
+from emoflow.pruning import PruneSettings, initial_landmark_set
+from emoflow.pruning.pruner import prune_iteration
+from emoflow.training import train_emotion
+from emoflow.training.outputs import read_metrics, write_metrics
+from emoflow.training.per_emotion import training_protocol
 
 __all__ = [
     "PREVIOUS_OUTPUTS",

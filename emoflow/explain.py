@@ -25,15 +25,7 @@ import polars as pl
 from emoflow._outputs import check_writable, is_stdout
 from emoflow._progress import Progress
 from emoflow.errors import ConfigError, DataError, InputError
-from emoflow.inference import (
-    Pipeline,
-    check_face_mode,
-    check_suffix,
-    feature_samples,
-    find_videos,
-    output_format,
-    write_table,
-)
+from emoflow.inference import check_suffix
 from emoflow.inference.drawing import (
     IMAGE_SUFFIXES,
     VIDEO_WRITERS,
@@ -42,7 +34,11 @@ from emoflow.inference.drawing import (
     read_frame,
     write_annotated_video,
 )
+from emoflow.inference.outputs import output_format, write_table
+from emoflow.inference.pipeline import Pipeline, check_face_mode
 from emoflow.inference.relevance import attribute_video, predicted_label
+from emoflow.inference.sources import find_videos
+from emoflow.inference.windows import feature_samples
 from emoflow.schemes import get_scheme
 
 

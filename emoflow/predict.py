@@ -28,7 +28,7 @@ a video without any face, or with too many face-less frames for the models' ``ma
 is refused; an output path that is one of the inputs is refused.
 
 The steps live in :mod:`emoflow.inference` (shared with ``emoflow explain``); this module is
-the command, and keeps the toolkit's names importable from here.
+the command.
 """
 
 from __future__ import annotations
@@ -41,22 +41,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow import inference
 from emoflow._outputs import check_writable
 from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
-from emoflow.inference import (
-    Pipeline,
-    VideoSource,
-    check_face_mode,
-    check_unique,
-    find_videos,
-    names_one_video,
-    output_format,
-    score_windows,
-    time_windows,
-    write_table,
-)
+from emoflow.inference.outputs import output_format, write_table
+from emoflow.inference.pipeline import Pipeline, check_face_mode
+from emoflow.inference.sources import VideoSource, check_unique, find_videos, names_one_video
+from emoflow.inference.windows import score_windows, time_windows
 from emoflow.schemes import get_scheme
 
 log = logging.getLogger(__name__)
@@ -252,14 +243,6 @@ def predict(
         write_table(table, out_path)
         log.info("wrote %s: %d rows", out_path, table.height)
     return table
-
-
-def __getattr__(name: str) -> Any:
-    """The inference toolkit's names (:mod:`emoflow.inference`), importable from here as
-    before the package existed (``from emoflow.predict import load_models``)."""
-    if name in inference.__all__:
-        return getattr(inference, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["OUTPUT_SCHEMA", "failed_videos", "predict"]

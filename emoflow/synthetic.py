@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 
 
 @dataclass
@@ -45,7 +45,7 @@ class PlantedData:
 
     def write_store(self, path: str | Path, *, settings: dict[str, Any] | None = None) -> Path:
         """Write these features as an emoflow feature store (Zarr) at ``path``."""
-        from emoflow.features import write_feature_store
+        from emoflow.features.store import write_feature_store
 
         write_feature_store(
             path,

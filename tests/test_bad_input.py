@@ -24,11 +24,13 @@ from emoflow.cli import main
 from emoflow.config import load_config, validate_config
 from emoflow.errors import ConfigError, InputError
 from emoflow.features import FeatureSettings
+from emoflow.inference.sources import VideoSource, find_videos
+from emoflow.inference.videos import FaceCounter, inspect_video
 from emoflow.landmarks import extract_videos
 from emoflow.manifest import build_manifest
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, load_model, save_model
 from emoflow.models.files import content_hash
-from emoflow.predict import FaceCounter, VideoSource, find_videos, inspect_video, predict
+from emoflow.predict import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 LANDMARKS = list(range(0, 478, 16))

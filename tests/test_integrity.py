@@ -20,16 +20,17 @@ import pytest
 
 from emoflow._tables import read_parquet, write_parquet
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import (
     FeatureSettings,
     build_features,
     features_from_landmarks,
-    normalise_sequence,
-    read_sample_report,
     sample_summary,
 )
-from emoflow.landmarks import read_landmarks, read_video_records
+from emoflow.features.normalise import normalise_sequence
+from emoflow.features.store import read_sample_report
+from emoflow.landmarks import read_landmarks
+from emoflow.landmarks.reader import read_video_records
 from emoflow.landmarks.schema import landmarks_table, video_record
 from emoflow.landmarks.writer import write_shard
 from emoflow.manifest import read_manifest
@@ -207,7 +208,7 @@ def test_the_report_lists_the_one_frame_and_several_face_clips(
 ) -> None:
     from types import SimpleNamespace
 
-    from emoflow.report import load_data_quality
+    from emoflow.report.data import load_data_quality
     from emoflow.report.pages import write_data_page
 
     folder = feature_store.parent

@@ -16,7 +16,6 @@ import torch
 
 from emoflow.errors import InputError
 from emoflow.models import (
-    MODEL_FORMAT,
     NetworkSettings,
     RandomizedDeepNetwork,
     load_model,
@@ -24,7 +23,7 @@ from emoflow.models import (
     make_settings,
     save_model,
 )
-from emoflow.models.files import content_hash
+from emoflow.models.files import MODEL_FORMAT, content_hash
 from emoflow.models.rvfl import clear_random_weight_cache
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,16 +23,11 @@ from emoflow._atomic import write_json
 from emoflow.attribution import AttributionSettings, attribute_iteration
 from emoflow.cli import main
 from emoflow.features import FeatureSettings, build_features
+from emoflow.inference.loading import load_models, model_paths
+from emoflow.inference.sources import VideoSource, find_videos
+from emoflow.inference.windows import landmark_union, time_windows
 from emoflow.landmarks import extract_shard
-from emoflow.predict import (
-    VideoSource,
-    find_videos,
-    landmark_union,
-    load_models,
-    model_paths,
-    predict,
-    time_windows,
-)
+from emoflow.predict import predict
 from emoflow.pruning import summarise_iterations
 from emoflow.training import train_iteration
 
@@ -357,7 +352,7 @@ def test_windows_without_a_face_are_marked_and_the_others_kept(
 
 def test_trained_on_reads_the_run_provenance(tmp_path: Path) -> None:
     """The data set a model was trained on comes from its run's provenance.json."""
-    from emoflow.inference import trained_on
+    from emoflow.inference.loading import trained_on
     from emoflow.provenance import write_provenance
 
     model = tmp_path / "results" / "iter_0" / "happiness" / "model.pt"

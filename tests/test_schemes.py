@@ -10,21 +10,12 @@ import polars as pl
 import pytest
 
 from emoflow.errors import DataError, InputError
-from emoflow.features import (
-    FeatureSettings,
-    build_features,
-    features_from_landmarks,
-    load_features,
-    normalise_sequence,
-)
-from emoflow.landmarks import (
-    import_landmarks,
-    landmark_scheme,
-    landmarks_array,
-    read_landmarks,
-    read_video_records,
-)
-from emoflow.pruning import LandmarkPruner, PruneSettings, initial_landmark_set
+from emoflow.features import FeatureSettings, build_features, features_from_landmarks, load_features
+from emoflow.features.normalise import normalise_sequence
+from emoflow.landmarks import import_landmarks, landmarks_array, read_landmarks
+from emoflow.landmarks.reader import landmark_scheme, read_video_records
+from emoflow.pruning import PruneSettings, initial_landmark_set
+from emoflow.pruning.pruner import LandmarkPruner
 from emoflow.schemes import SCHEMES, get_scheme, scheme_for_points
 from emoflow.synthetic import PlantedTracks, planted_openface_tracks
 
@@ -541,7 +532,8 @@ def test_predict_and_explain_apply_68_point_models_to_videos(
     stands in for it, and explain draws the 68 points with the scheme's contours."""
     from emoflow._atomic import write_json
     from emoflow.cli import main
-    from emoflow.inference import Pipeline, VideoSource
+    from emoflow.inference.pipeline import Pipeline
+    from emoflow.inference.sources import VideoSource
     from emoflow.pruning import summarise_iterations
     from emoflow.training import train_iteration
 

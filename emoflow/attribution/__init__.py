@@ -93,112 +93,19 @@ Layout of the package (after Captum's ``attr``):
 - :mod:`~emoflow.attribution.settings` — :class:`AttributionSettings`.
 """
 
-from emoflow.attribution.baselines import (
-    BASELINE_KINDS,
-    MAX_BASELINE_CANDIDATES,
-    BaselineRequest,
-    choose_baselines,
-    k_means,
-    k_medoids,
-    select_baselines,
-)
-from emoflow.attribution.dataset import (
-    attribute_samples,
-    dataset_relevance,
-    iter_attributions,
-    settings_baselines,
-)
-from emoflow.attribution.methods import (
-    ATTRIBUTION_METHODS,
-    AttributionMethod,
-    CaptumIntegratedGradients,
-    GradientShap,
-    IntegratedGradients,
-    LandmarkOcclusion,
-    PathIntegrable,
-    SmoothGradIG,
-    quadrature,
-)
-from emoflow.attribution.relevance import (
-    AGGREGATIONS,
-    Aggregation,
-    landmark_scores,
-    reduce_to_landmarks,
-    weighted_landmark_scores,
-)
-from emoflow.attribution.settings import (
-    QUADRATURES,
-    RUNTIME_KEYS,
-    SAMPLE_SETS,
-    Aggregate,
-    AttributionSettings,
-    Baseline,
-    Method,
-    runtime_settings,
-)
-from emoflow.attribution.store import (
-    ATTRIBUTION_DIMS,
-    COORD_NAMES,
-    LANDMARK_CHUNK,
-    SCORE_DIMS,
-    attribute_emotion,
-    attribute_iteration,
-    landmark_scores_from_store,
-    load_scores,
-    read_attributed_samples,
-    read_attributions,
-    read_baseline_indices,
-    read_baseline_values,
-    read_emotions,
-    read_settings,
-)
+from emoflow.attribution.dataset import attribute_samples, dataset_relevance, settings_baselines
+from emoflow.attribution.methods import ATTRIBUTION_METHODS, AttributionMethod
+from emoflow.attribution.settings import AttributionSettings, runtime_settings
+from emoflow.attribution.store import attribute_emotion, attribute_iteration
 
 __all__ = [
-    "AGGREGATIONS",
-    "ATTRIBUTION_DIMS",
     "ATTRIBUTION_METHODS",
-    "BASELINE_KINDS",
-    "COORD_NAMES",
-    "LANDMARK_CHUNK",
-    "MAX_BASELINE_CANDIDATES",
-    "QUADRATURES",
-    "RUNTIME_KEYS",
-    "SAMPLE_SETS",
-    "SCORE_DIMS",
-    "Aggregate",
-    "Aggregation",
     "AttributionMethod",
     "AttributionSettings",
-    "Baseline",
-    "BaselineRequest",
-    "CaptumIntegratedGradients",
-    "GradientShap",
-    "IntegratedGradients",
-    "LandmarkOcclusion",
-    "Method",
-    "PathIntegrable",
-    "SmoothGradIG",
     "attribute_emotion",
     "attribute_iteration",
     "attribute_samples",
-    "choose_baselines",
     "dataset_relevance",
-    "iter_attributions",
-    "k_means",
-    "k_medoids",
-    "landmark_scores",
-    "landmark_scores_from_store",
-    "load_scores",
-    "quadrature",
-    "read_attributed_samples",
-    "read_attributions",
-    "read_baseline_indices",
-    "read_baseline_values",
-    "read_emotions",
-    "read_settings",
-    "reduce_to_landmarks",
     "runtime_settings",
-    "select_baselines",
     "settings_baselines",
-    "weighted_landmark_scores",
 ]

@@ -63,7 +63,8 @@ from emoflow.attribution.dataset import iter_attributions, settings_baselines
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import RUNTIME_KEYS, AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
-from emoflow.features import load_features, read_strings
+from emoflow.features import load_features
+from emoflow.features.store import read_strings
 from emoflow.landmark_sets import read_landmark_sets
 from emoflow.training.outputs import held_out_subjects
 

@@ -26,29 +26,7 @@ ids its peak displacement field moves by more than :data:`GROUND_TRUTH_THRESHOLD
 evaluated exactly at the neutral landmarks.
 """
 
-from emoflow.demo.face import neutral_landmarks
-from emoflow.demo.render import expected_landmarks
-from emoflow.demo.spec import (
-    EMOTIONS,
-    GROUND_TRUTH_THRESHOLD,
-    LABEL_COLUMNS,
-    DemoSpec,
-    planned_videos,
-    video_id,
-)
-from emoflow.demo.truth import ground_truth, peak_displacement
+from emoflow.demo.spec import DemoSpec
 from emoflow.demo.writing import make_demo
 
-__all__ = [
-    "EMOTIONS",
-    "GROUND_TRUTH_THRESHOLD",
-    "LABEL_COLUMNS",
-    "DemoSpec",
-    "expected_landmarks",
-    "ground_truth",
-    "make_demo",
-    "neutral_landmarks",
-    "peak_displacement",
-    "planned_videos",
-    "video_id",
-]
+__all__ = ["DemoSpec", "make_demo"]

@@ -12,7 +12,7 @@ from emoflow.demo.face import _CROP_SIZE, _crop_origin
 from emoflow.demo.movements import _actions, _grid_field
 from emoflow.demo.spec import _STABLE_EMOTION_CODES, DemoSpec
 from emoflow.demo.subjects import _make_subject, _plan_video, _Subject
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 
 
 def expected_landmarks(

@@ -15,38 +15,5 @@ Landmark *tables* (schema, shards, import) are :mod:`emoflow.landmarks`.
 """
 
 from emoflow.facemesh._graph import MEDIAPIPE_INSTALL, import_mediapipe, require_mediapipe
-from emoflow.facemesh.faces import FACE_POLICIES, choose_face
-from emoflow.facemesh.mesh import (
-    N_LANDMARKS,
-    N_MESH_LANDMARKS,
-    RIGID_LANDMARKS,
-    contours,
-    mirror_pairs,
-    reference_face,
-    region_of,
-    regions,
-    tesselation,
-)
-from emoflow.facemesh.style import RELEVANCE_CMAP
-from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack, image_landmarks
 
-__all__ = [
-    "FACE_POLICIES",
-    "MEDIAPIPE_INSTALL",
-    "N_LANDMARKS",
-    "N_MESH_LANDMARKS",
-    "RELEVANCE_CMAP",
-    "RIGID_LANDMARKS",
-    "FaceMeshTracker",
-    "FaceTrack",
-    "choose_face",
-    "contours",
-    "image_landmarks",
-    "import_mediapipe",
-    "mirror_pairs",
-    "reference_face",
-    "region_of",
-    "regions",
-    "require_mediapipe",
-    "tesselation",
-]
+__all__ = ["MEDIAPIPE_INSTALL", "import_mediapipe", "require_mediapipe"]

@@ -10,48 +10,14 @@ frame. Landmark subsets are taken later by indexing the ``landmark`` axis
 """
 
 from emoflow.features.build import build_features, features_from_landmarks
-from emoflow.features.normalise import (
-    ALIGNMENTS,
-    LEFT_EYE_OUTER,
-    MIN_SAMPLE_FRAMES,
-    RIGHT_EYE_OUTER,
-    FeatureSettings,
-    canonical_face,
-    normalise_sequence,
-    resample_frames,
-)
-from emoflow.features.store import (
-    COORDS,
-    FEATURE_DIMS,
-    FeatureSet,
-    load_features,
-    read_sample_report,
-    read_store_attributes,
-    read_store_samples,
-    read_strings,
-    sample_summary,
-    write_feature_store,
-)
+from emoflow.features.normalise import FeatureSettings
+from emoflow.features.store import FeatureSet, load_features, sample_summary
 
 __all__ = [
-    "ALIGNMENTS",
-    "COORDS",
-    "FEATURE_DIMS",
-    "LEFT_EYE_OUTER",
-    "MIN_SAMPLE_FRAMES",
-    "RIGHT_EYE_OUTER",
     "FeatureSet",
     "FeatureSettings",
     "build_features",
-    "canonical_face",
     "features_from_landmarks",
     "load_features",
-    "normalise_sequence",
-    "read_sample_report",
-    "read_store_attributes",
-    "read_store_samples",
-    "read_strings",
-    "resample_frames",
     "sample_summary",
-    "write_feature_store",
 ]

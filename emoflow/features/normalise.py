@@ -16,7 +16,7 @@ import numpy as np
 
 from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
-from emoflow.facemesh import N_LANDMARKS, reference_face
+from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.schemes import LandmarkScheme, get_scheme, scheme_for_points
 from emoflow.video import even_times, filled_times, resampled_frames, resampling_weights
 

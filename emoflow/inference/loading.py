@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from emoflow.errors import ConfigError, EmoflowError, InputError
-from emoflow.facemesh import N_MESH_LANDMARKS
+from emoflow.facemesh.mesh import N_MESH_LANDMARKS
 from emoflow.layout import ResultsLayout
 from emoflow.published import PublishedRun, check_not_busy, read_published, record_covering
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
@@ -194,7 +194,7 @@ def trained_on(model_path: str | Path) -> str | None:
 def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedModel:
     """Check a model's metadata against its weights; raise InputError naming the file."""
     from emoflow.features import FeatureSettings
-    from emoflow.models import PlattCalibrator
+    from emoflow.models.calibration import PlattCalibrator
 
     raw_landmarks = metadata.get("landmarks")
     if not isinstance(raw_landmarks, list) or not raw_landmarks:

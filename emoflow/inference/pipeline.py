@@ -126,7 +126,7 @@ class Pipeline:
         )
 
     def __enter__(self) -> Pipeline:
-        from emoflow.landmarks import FaceMeshExtractor
+        from emoflow.landmarks.extract import FaceMeshExtractor
 
         self._counter = FaceCounter() if self.several_faces == "error" else None
         try:

@@ -25,8 +25,7 @@ import pyarrow as pa
 from emoflow._progress import Progress
 from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, InputError, NoFaceError
-from emoflow.facemesh import FaceMeshTracker
-from emoflow.facemesh.tracker import FrameProgress
+from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
 from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
@@ -492,7 +491,7 @@ def extraction_mem_mb(
     well under a millisecond each); a video that does not exist yet (the demo's, made by the
     workflow) counts as ``default_size`` (and 300 frames).
     """
-    from emoflow.facemesh import N_LANDMARKS
+    from emoflow.facemesh.mesh import N_LANDMARKS
     from emoflow.landmarks.writer import ROW_GROUP_ROWS
 
     section = settings or {}

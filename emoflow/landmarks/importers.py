@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 from emoflow._tables import read_arrow
 from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
-from emoflow.facemesh import N_LANDMARKS, FaceMeshTracker
+from emoflow.facemesh.mesh import N_LANDMARKS
+from emoflow.facemesh.tracker import FaceMeshTracker
 from emoflow.landmarks.formats import CSV_LAYOUTS, CsvLayout, detect_layout
 from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (

@@ -15,46 +15,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emoflow._lazy import lazy_names
-from emoflow.pruning.policies import (
-    PRUNING_POLICIES,
-    FractionPolicy,
-    PruningPolicy,
-    SharePolicy,
-    ThresholdPolicy,
-)
-from emoflow.pruning.pruner import (
-    START_SETS,
-    LandmarkPruner,
-    choose_iteration,
-    initial_landmark_set,
-    prune_iteration,
-    rule_settings,
-    should_stop,
-)
-from emoflow.pruning.settings import OTHER_STAGE_KEYS, Policy, PruneSettings
+from emoflow.pruning.policies import PRUNING_POLICIES, PruningPolicy
+from emoflow.pruning.pruner import choose_iteration, initial_landmark_set, rule_settings
+from emoflow.pruning.settings import PruneSettings
 
 if TYPE_CHECKING:
-    from emoflow.pruning.summary import SUMMARY_SCHEMA, summarise_iterations
+    from emoflow.pruning.summary import summarise_iterations
 
-_LAZY = {"SUMMARY_SCHEMA": "summary", "summarise_iterations": "summary"}
+_LAZY = {"summarise_iterations": "summary"}
 
 __all__ = [
-    "OTHER_STAGE_KEYS",
     "PRUNING_POLICIES",
-    "START_SETS",
-    "SUMMARY_SCHEMA",
-    "FractionPolicy",
-    "LandmarkPruner",
-    "Policy",
     "PruneSettings",
     "PruningPolicy",
-    "SharePolicy",
-    "ThresholdPolicy",
     "choose_iteration",
     "initial_landmark_set",
-    "prune_iteration",
     "rule_settings",
-    "should_stop",
     "summarise_iterations",
 ]
 

@@ -178,8 +178,9 @@ def load_data_quality(
 ) -> DataQuality:
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
-    from emoflow.features import read_sample_report, read_store_samples
-    from emoflow.landmarks import decoding_problems, landmark_scheme, read_video_records
+    from emoflow.features.store import read_sample_report, read_store_samples
+    from emoflow.landmarks.reader import landmark_scheme, read_video_records
+    from emoflow.landmarks.schema import decoding_problems
     from emoflow.manifest import read_manifest
     from emoflow.schemes import get_scheme
 

@@ -32,17 +32,11 @@ import numpy as np
 from emoflow.config import SectionSettings, allowed_values
 from emoflow.errors import DataError
 from emoflow.features import FeatureSet
-from emoflow.models import (
-    PlattCalibrator,
-    SharedProducts,
-    binary_metrics,
-    clear_random_weight_cache,
-    make_model,
-    model_class,
-    ridge_path_scores,
-    subject_folds,
-    summarise_values,
-)
+from emoflow.metrics import binary_metrics, subject_folds, summarise_values
+from emoflow.models import SharedProducts, clear_random_weight_cache, make_model
+from emoflow.models.calibration import PlattCalibrator
+from emoflow.models.kinds import model_class
+from emoflow.models.rvfl import ridge_path_scores
 
 log = logging.getLogger(__name__)
 

@@ -23,18 +23,15 @@ from emoflow._atomic import atomic_path
 from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
 from emoflow.landmark_sets import read_landmark_sets
-from emoflow.metrics import held_out_mask
+from emoflow.metrics import binary_metrics, held_out_mask, subject_folds, summarise_folds
 from emoflow.models import (
     MODEL_KINDS,
     SharedProducts,
-    binary_metrics,
     clear_random_weight_cache,
     make_model,
     make_settings,
     resolve_device,
     save_model,
-    subject_folds,
-    summarise_folds,
     time_inference,
 )
 from emoflow.schemes import DEFAULT_SCHEME
