@@ -75,8 +75,6 @@ class FeatureSettings(SectionSettings):
     max_missing: float = 0.2
 
     def __post_init__(self) -> None:
-        if isinstance(self.align, bool | np.bool_):  # the boolean form of earlier versions
-            object.__setattr__(self, "align", "first_frame" if self.align else "none")
         self.check()
 
     def frames_read(self, n_in: int, times: np.ndarray | None = None) -> np.ndarray:
