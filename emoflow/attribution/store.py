@@ -508,11 +508,6 @@ def _emotion_row(root: Any, path: str | Path, emotion: str) -> int:
     return names.index(emotion)
 
 
-def read_emotions(path: str | Path) -> list[str]:
-    """The emotions of a store, in the order of its ``emotion`` axis."""
-    return list(_attributes(_open(path))["emotions"])
-
-
 def read_settings(path: str | Path) -> dict[str, Any]:
     """The attribution settings a store was written with (as stored: a plain dict)."""
     return dict(_attributes(_open(path)).get("settings") or {})
