@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from planted_tracks import PlantedTracks, planted_openface_tracks  # tests/planted_tracks.py
 
 from emoflow.errors import DataError, InputError
 from emoflow.features import FeatureSettings, build_features, features_from_landmarks, load_features
@@ -17,7 +18,6 @@ from emoflow.landmarks.reader import landmark_scheme, read_video_records
 from emoflow.pruning import PruneSettings, initial_landmark_set
 from emoflow.pruning.pruner import LandmarkPruner
 from emoflow.schemes import SCHEMES, get_scheme, scheme_for_points
-from emoflow.synthetic import PlantedTracks, planted_openface_tracks
 
 IBUG = get_scheme("ibug_68")
 
