@@ -58,7 +58,7 @@ STEP_OUTPUTS = ("landmarks", *PREVIOUS_OUTPUTS)
 
 class SplitData:
     """What a chain job reads once for all its steps: the feature store, as the split's
-    training protocol (:func:`emoflow.training.training_protocol`: development samples,
+    training protocol (:func:`emoflow.training.per_emotion.training_protocol`: development samples,
     folds, the held-out or outer-fold samples, the shared products of the landmarks last
     trained on), built on first use.
 
@@ -221,7 +221,7 @@ def chain_step(
     Iteration 0 starts from ``start`` (``prune.start``, default ``all``:
     :func:`emoflow.pruning.initial_landmark_set`); a later
     iteration prunes the previous one's set by its relevance with the ``prune`` section
-    (:func:`emoflow.pruning.prune_iteration`; ``earlier_metrics``, the emotion's
+    (:func:`emoflow.pruning.pruner.prune_iteration`; ``earlier_metrics``, the emotion's
     ``metrics.json`` of iterations 0 … ``iteration`` − 1, for early stopping). Then
     :func:`train_and_attribute` on that set.
 

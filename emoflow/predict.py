@@ -3,10 +3,11 @@
 The models of a workflow run (by default each emotion's *selected* iteration in
 ``results/summary.parquet``, or every model of one iteration) score one video, a folder of
 videos, or the videos of a manifest. Each video goes through the same steps as in the
-workflow: Face Mesh landmarks (:class:`emoflow.landmarks.FaceMeshExtractor`), normalisation
-with each model's stored feature settings (:func:`emoflow.features.normalise_sequence`), and
-the model's own landmark subset. The normalisation (centre, Procrustes alignment, inter-ocular
-scale) is defined on the whole face, so it sees every landmark; only the union of the models'
+workflow: Face Mesh landmarks (:class:`emoflow.landmarks.extract.FaceMeshExtractor`),
+normalisation with each model's stored feature settings
+(:func:`emoflow.features.normalise.normalise_sequence`), and the model's own landmark subset. The
+normalisation (centre, Procrustes alignment, inter-ocular scale) is defined on the whole face, so it
+sees every landmark; only the union of the models'
 landmark sets is kept as features, and each model takes its subset of that union.
 
 Output: one row per video (or time window) and emotion, with the raw ``score`` (> 0 means
@@ -69,7 +70,8 @@ OUTPUT_SCHEMA = {
 }
 """Columns of the prediction table (``true_emotion`` follows when the input has labels).
 ``trained_on`` is what the row's model was trained on: ``synthetic demo``, a data-set
-adapter's name, or null when its run does not record it (:func:`emoflow.inference.trained_on`)."""
+adapter's name, or null when its run does not record it
+(:func:`emoflow.inference.loading.trained_on`)."""
 
 
 def _error_row(source: VideoSource, message: str) -> dict[str, Any]:
@@ -146,7 +148,7 @@ def predict(
         Progress bars (videos, and each video's frames, with time estimates) on stderr;
         ``None``: only when stderr is a terminal.
     **extractor_options
-        More :class:`emoflow.landmarks.FaceMeshExtractor` options.
+        More :class:`emoflow.landmarks.extract.FaceMeshExtractor` options.
 
     Returns
     -------

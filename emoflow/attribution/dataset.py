@@ -22,7 +22,7 @@ def settings_baselines(
     neutral_mask: np.ndarray | None,
     landmarks: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~emoflow.attribution.choose_baselines` with the kind, number and seed of
+    """:func:`~emoflow.attribution.baselines.choose_baselines` with the kind, number and seed of
     ``settings``."""
     return choose_baselines(
         inputs,

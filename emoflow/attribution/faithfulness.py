@@ -209,7 +209,7 @@ def remove_and_retrain(
         Returns a fresh, unfitted model with ``fit(inputs, labels)`` and ``decision_function``;
         default: :class:`emoflow.models.RandomizedDeepNetwork` with default settings on CPU.
     n_folds, seed
-        Subject-independent folds (:func:`emoflow.models.subject_folds`).
+        Subject-independent folds (:func:`emoflow.metrics.subject_folds`).
 
     Returns
     -------

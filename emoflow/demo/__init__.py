@@ -5,7 +5,7 @@ around the face. MediaPipe Face Mesh finds that face's 478 neutral landmarks onc
 everything else is geometry on those landmarks:
 
 * an **emotion** is a sum of *actions*; an action pushes a named group of landmarks
-  (``emoflow.facemesh.regions()``) by known vectors. A smooth dense displacement field is
+  (``emoflow.facemesh.mesh.regions()``) by known vectors. A smooth dense displacement field is
   built from those control points (kernel-weighted interpolation with a compactly supported
   kernel, and zero-displacement anchors where the face must stay put) and scaled over time
   by an ease-in/out ramp from neutral (first frame) to peak (from about ``ramp_fraction`` of

@@ -1,7 +1,7 @@
 """Face Mesh over the frames of one video, one face followed per frame.
 
 :class:`FaceMeshTracker` runs the MediaPipe graphs and gives each video's faces as arrays
-(:class:`FaceTrack`); :class:`emoflow.landmarks.FaceMeshExtractor` turns them into landmark
+(:class:`FaceTrack`); :class:`emoflow.landmarks.extract.FaceMeshExtractor` turns them into landmark
 tables. MediaPipe and OpenCV are imported only when the first frame is processed.
 
 Faces. With ``max_num_faces = 1`` (the default and the fastest) Face Mesh follows the face it

@@ -2,7 +2,7 @@
 
 Each video's landmark sequence is converted to pixel-proportional coordinates, missing-face
 frames interpolated, normalised (optionally aligned by a similarity Procrustes fit — to the
-video's first frame or to the canonical face of :func:`emoflow.facemesh.reference_face` — to
+video's first frame or to the canonical face of :func:`emoflow.facemesh.mesh.reference_face` — to
 remove head pose, then centred on the face and scaled by the inter-ocular distance), resampled
 to a fixed number of frames and, optionally, expressed as displacement from the first (neutral)
 frame. Landmark subsets are taken later by indexing the ``landmark`` axis

@@ -2,7 +2,7 @@
 
 Coordinates are made pixel-proportional, frames without a face interpolated, the pose
 optionally removed by a similarity Procrustes fit (to the video's first frame or to the
-canonical face of :func:`emoflow.facemesh.reference_face`), the face centred and scaled by
+canonical face of :func:`emoflow.facemesh.mesh.reference_face`), the face centred and scaled by
 the inter-ocular distance, the sequence resampled to a fixed number of frames and, optionally,
 expressed as displacement from the first (neutral) frame.
 """
@@ -53,10 +53,10 @@ class FeatureSettings(SectionSettings):
         Remove head pose by a similarity Procrustes fit (rotation, scale, translation) of every
         frame: ``"first_frame"`` aligns to the video's first frame (pose changes within the video
         go, the pose of the first frame stays), ``"canonical"`` aligns to the canonical neutral
-        face of :func:`emoflow.facemesh.reference_face` (the pose of the whole video goes too),
+        face of :func:`emoflow.facemesh.mesh.reference_face` (the pose of the whole video goes too),
         ``"none"`` keeps the pose. ``True``/``False`` are read as ``"first_frame"``/``"none"``.
     align_on
-        Landmarks the pose is fitted on: ``"rigid"`` (:data:`emoflow.facemesh.RIGID_LANDMARKS`,
+        Landmarks the pose is fitted on: ``"rigid"`` (:data:`emoflow.facemesh.mesh.RIGID_LANDMARKS`,
         which expressions barely move) or ``"all"``.
     displacement
         Subtract the first (neutral) frame, so features hold motion, not face shape.
@@ -145,7 +145,7 @@ def canonical_face(
 ) -> np.ndarray:
     """The target of ``align="canonical"``: the reference neutral face, ``(n_landmarks, 3)``.
 
-    :func:`emoflow.facemesh.reference_face` holds MediaPipe's coordinates of a square image;
+    :func:`emoflow.facemesh.mesh.reference_face` holds MediaPipe's coordinates of a square image;
     the first ``n_landmarks`` points are used (468 without the iris refinement). A scheme of
     other points (``ibug_68``) gives its own reference face.
     """

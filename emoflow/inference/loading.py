@@ -44,7 +44,7 @@ class LoadedModel:
     landmarks: np.ndarray
     settings: Any  # emoflow.features.FeatureSettings
     iteration: int | None
-    calibrator: Any = None  # emoflow.models.PlattCalibrator
+    calibrator: Any = None  # emoflow.models.calibration.PlattCalibrator
     trained_on: str | None = None  # see trained_on()
     scheme: str = DEFAULT_SCHEME  # the landmark scheme of ``landmarks`` (emoflow.schemes)
 

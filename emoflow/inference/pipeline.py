@@ -49,7 +49,7 @@ class Pipeline:
     Parameters
     ----------
     results, iteration, models
-        Which models (:func:`emoflow.inference.model_paths`).
+        Which models (:func:`emoflow.inference.loading.model_paths`).
     refine_landmarks
         Face Mesh iris refinement; ``None``: as the models record, else on.
     several_faces
@@ -59,7 +59,7 @@ class Pipeline:
     device
         Torch device of the models.
     extractor_options
-        More :class:`emoflow.landmarks.FaceMeshExtractor` options (override the models').
+        More :class:`emoflow.landmarks.extract.FaceMeshExtractor` options (override the models').
 
     Raises
     ------

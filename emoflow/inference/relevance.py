@@ -16,9 +16,9 @@ reduced to one relevance per landmark :math:`l` with the run's aggregation (``me
 
 The baselines are those of the run's attribution stage: the samples recorded in the
 iteration's attribution store (``baselines``, ``baseline_values``), or, without that store,
-the same choice made again (:func:`emoflow.attribution.select_baselines` on the run's feature
-store with the run's attribution settings). Without a feature store (models given alone) the
-all-zero input is used, and the table says so.
+the same choice made again (:func:`emoflow.attribution.baselines.select_baselines` on the
+run's feature store with the run's attribution settings). Without a feature store (models given
+alone) the all-zero input is used, and the table says so.
 
 The attribution store (its settings, baseline ids and values) is read only through the
 readers of its owner, :mod:`emoflow.attribution`.
@@ -236,7 +236,7 @@ def attribute_video(
     published: PublishedRun | None = None,
 ) -> pl.DataFrame:
     """The relevance table of one video's feature samples (one per feature-settings group,
-    as :func:`emoflow.inference.feature_samples` gives them); each model counted on
+    as :func:`emoflow.inference.windows.feature_samples` gives them); each model counted on
     ``progress`` when given. The run's stores are checked against ``published`` (the record
     the models were loaded by) when given."""
     import torch

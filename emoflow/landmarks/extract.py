@@ -46,10 +46,10 @@ logger = logging.getLogger(__name__)
 class FaceMeshExtractor(FaceMeshTracker):
     """Run MediaPipe Face Mesh over videos, one video at a time, into landmark tables.
 
-    A :class:`emoflow.facemesh.FaceMeshTracker` (same settings: ``refine_landmarks``,
+    A :class:`emoflow.facemesh.tracker.FaceMeshTracker` (same settings: ``refine_landmarks``,
     confidences, ``static_image_mode``, ``max_num_faces``, ``face_policy``,
     ``find_small_faces``) whose results are tables in
-    :data:`emoflow.landmarks.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is created on first
+    :data:`emoflow.landmarks.schema.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is created on first
     use and reused; its tracking state is reset between videos, so a video's landmarks never
     depend on the video before it. Use as a context manager (or call :meth:`close`).
     """
@@ -70,9 +70,9 @@ class FaceMeshExtractor(FaceMeshTracker):
 
         Unlike :meth:`extract`, a video without any face is not an error here: the table has
         only ``face_found = False`` rows and the record counts zero faces. With ``select``
-        (see :meth:`emoflow.facemesh.FaceMeshTracker.track`) only the meshed frames have rows,
-        and the record's ``meshed_frames`` lists them (``None``: every frame). ``progress`` is
-        called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`);
+        (see :meth:`emoflow.facemesh.tracker.FaceMeshTracker.track`) only the meshed frames
+        have rows, and the record's ``meshed_frames`` lists them (``None``: every frame).
+        ``progress`` is called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`);
         ``side_limits`` (``(min_side, max_side)``, the ``landmarks`` settings
         ``min_frame_side`` and ``max_frame_side``) refuses other frame sizes before decoding.
 

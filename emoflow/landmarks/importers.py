@@ -374,7 +374,7 @@ def _import_csv(
 
     ``z`` is NaN for a file without z columns (2-D trackers: OpenFace's and py-feat's 2-D
     points, dlib): the record says ``coordinates: xy`` and the features use x and y only
-    (:func:`emoflow.features.normalise_sequence`).
+    (:func:`emoflow.features.normalise.normalise_sequence`).
     """
     unknown = sorted(set(options) - {"fps", "width", "height", "units"})
     if unknown:

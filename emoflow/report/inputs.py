@@ -2,7 +2,7 @@
 
 ``summary.parquet`` through :func:`emoflow.summary.read_summary`, each iteration's
 ``metrics.json`` and ``landmarks.json``, iteration 0's relevance through
-:func:`emoflow.attribution.load_scores`, and optionally the ground-truth landmarks.
+:func:`emoflow.attribution.store.load_scores`, and optionally the ground-truth landmarks.
 """
 
 from __future__ import annotations

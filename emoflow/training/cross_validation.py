@@ -6,7 +6,7 @@ Inside each outer fold, everything learnt is learnt from the training subjects o
    (:func:`select_hyperparameters`), over the search space the model kind offers
    (:meth:`emoflow.models.BaseModel.search_space`: width for every kind, also ridge λ for the
    randomized network, which scores every λ from one draw and one eigendecomposition,
-   :func:`emoflow.models.ridge_path_scores`).
+   :func:`emoflow.models.rvfl.ridge_path_scores`).
 2. The model with the chosen hyper-parameters is fitted on the whole training fold and scores
    the test fold.
 3. A **Platt calibrator** is fitted on the inner folds' out-of-fold scores of the chosen
@@ -163,7 +163,7 @@ class _Samples:
         ridges: list[float],
         device: str,
     ) -> np.ndarray:
-        """:func:`~emoflow.models.ridge_path_scores` of the samples ``train`` on ``test``."""
+        """:func:`~emoflow.models.rvfl.ridge_path_scores` of the samples ``train`` on ``test``."""
         products = self._covered(settings, train)
         if products is None:
             return ridge_path_scores(
@@ -387,7 +387,7 @@ def evaluate_emotion(
     keep
         The emotion's landmark ids.
     folds
-        Test indices of the outer folds (:func:`emoflow.models.subject_folds`).
+        Test indices of the outer folds (:func:`emoflow.metrics.subject_folds`).
     settings
         Settings of the ``kind`` of model; the searched fields are replaced per fold.
     kind

@@ -1,9 +1,9 @@
 """The training protocol of one pruning iteration: one binary model per emotion.
 
 For every emotion, on that emotion's landmark subset, nested subject-independent k-fold
-cross-validation (:func:`emoflow.training.evaluate_emotion`) gives the metrics. The combined
-multi-class prediction of a sample is the emotion whose binary model gives the highest
-calibrated probability; its confusion matrix is recorded. A final model per emotion, with
+cross-validation (:func:`emoflow.training.cross_validation.evaluate_emotion`) gives the
+metrics. The combined multi-class prediction of a sample is the emotion whose binary model gives the
+highest calibrated probability; its confusion matrix is recorded. A final model per emotion, with
 hyper-parameters and calibrator chosen the same way on all samples, is written for attribution
 and later use (:func:`emoflow.models.apply_model`). Optionally some subjects are held out of
 everything for a final test.
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean and std over folds of the defined values; ``n_undefined`` counts the folds whose
-    score is undefined (:func:`emoflow.models.summarise_folds`)."""
+    score is undefined (:func:`emoflow.metrics.summarise_folds`)."""
     return summarise_folds(fold_metrics, (*METRIC_NAMES, "train_time_s", "selection_time_s"))
 
 
