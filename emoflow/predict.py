@@ -47,9 +47,10 @@ from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
 from emoflow.inference.outputs import output_format, write_table
 from emoflow.inference.pipeline import Pipeline, check_face_mode
-from emoflow.inference.sources import VideoSource, check_unique, find_videos, names_one_video
+from emoflow.inference.sources import check_unique, find_videos, names_one_video
 from emoflow.inference.windows import score_windows, time_windows
 from emoflow.schemes import get_scheme
+from emoflow.video import VideoItem
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ adapter's name, or null when its run does not record it
 (:func:`emoflow.inference.loading.trained_on`)."""
 
 
-def _error_row(source: VideoSource, message: str) -> dict[str, Any]:
+def _error_row(source: VideoItem, message: str) -> dict[str, Any]:
     return {"video_id": source.video_id, "path": source.path, "error": message}
 
 
@@ -89,7 +90,7 @@ def failed_videos(table: pl.DataFrame) -> list[str]:
 
 def _score_video(
     pipeline: Pipeline,
-    item: VideoSource,
+    item: VideoItem,
     window_s: float | None,
     hop_s: float | None,
     bar: Progress,
@@ -101,7 +102,7 @@ def _score_video(
 
 
 def predict(
-    source: str | Path | Sequence[VideoSource],
+    source: str | Path | Sequence[VideoItem],
     out_path: str | Path | None = None,
     *,
     results: str | Path = "results",
@@ -122,7 +123,7 @@ def predict(
     Parameters
     ----------
     source
-        What :func:`find_videos` accepts, or a list of :class:`VideoSource`.
+        What :func:`find_videos` accepts, or a list of :class:`VideoItem`.
     out_path
         ``.csv`` or ``.parquet`` file, written atomically; ``-``: CSV to standard output.
     results, iteration, models

@@ -24,12 +24,13 @@ from emoflow.attribution import AttributionSettings, attribute_iteration
 from emoflow.cli import main
 from emoflow.features import FeatureSettings, build_features
 from emoflow.inference.loading import load_models, model_paths
-from emoflow.inference.sources import VideoSource, find_videos
+from emoflow.inference.sources import find_videos
 from emoflow.inference.windows import landmark_union, time_windows
 from emoflow.landmarks import extract_shard
 from emoflow.predict import predict
 from emoflow.pruning import summarise_iterations
 from emoflow.training import train_iteration
+from emoflow.video import VideoItem
 
 SUBJECTS = ["s01", "s02", "s03", "s04"]
 EMOTIONS = ["happiness", "sadness", "surprise"]
@@ -237,7 +238,7 @@ def test_models_and_union(run: dict[str, Path]) -> None:
     assert union.tolist() == expected and len(union) < 478
     sources = find_videos(run["held_out"])
     assert [s.video_id for s in sources] == sorted(s.video_id for s in sources)
-    assert all(isinstance(s, VideoSource) for s in sources)
+    assert all(isinstance(s, VideoItem) for s in sources)
 
 
 @pytest.mark.slow

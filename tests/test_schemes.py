@@ -533,9 +533,9 @@ def test_predict_and_explain_apply_68_point_models_to_videos(
     from emoflow._atomic import write_json
     from emoflow.cli import main
     from emoflow.inference.pipeline import Pipeline
-    from emoflow.inference.sources import VideoSource
     from emoflow.pruning import summarise_iterations
     from emoflow.training import train_iteration
+    from emoflow.video import VideoItem
 
     root = tmp_path / "run"
     sets = {emotion: list(range(68)) for emotion in ("anger", "happiness", "surprise")}
@@ -555,7 +555,7 @@ def test_predict_and_explain_apply_68_point_models_to_videos(
     summarise_iterations([root / "iter_0" / "metrics.json"], root / "summary.parquet")
     with Pipeline(results=root) as pipeline:
         assert pipeline.scheme == "ibug_68"
-        video = pipeline.landmarks(VideoSource(demo_video.stem, str(demo_video)))
+        video = pipeline.landmarks(VideoItem(demo_video.stem, str(demo_video)))
     assert video.scheme == "ibug_68" and video.landmarks.shape[1:] == (68, 3)
     out = tmp_path / "scores.csv"
     assert main(["predict", str(demo_video), "--results", str(root), "-o", str(out)]) == 0

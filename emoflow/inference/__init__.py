@@ -2,7 +2,8 @@
 
 Steps, one module each:
 
-- :mod:`~emoflow.inference.sources`: which videos (:func:`find_videos`, :class:`VideoSource`);
+- :mod:`~emoflow.inference.sources`: which videos (:func:`find_videos`, giving
+  :class:`~emoflow.video.VideoItem` values);
 - :mod:`~emoflow.inference.loading`: which models and their checks (:func:`model_paths`,
   :func:`load_models`, :class:`LoadedModel`) — the only way inference loads a model;
 - :mod:`~emoflow.inference.videos`: checks before decoding and Face Mesh
