@@ -189,6 +189,29 @@ def test_a_one_frame_clip_is_dropped_with_its_reason(feature_store: Path) -> Non
         normalise_sequence(one_frame, np.ones(1, bool), SETTINGS, width=320, height=240)
 
 
+def test_a_feature_store_without_sample_counts_is_refused(feature_store: Path, tmp_path) -> None:
+    """A store of an earlier emoflow (no ``counts`` attribute) is refused, naming the rebuild."""
+    import shutil
+
+    import zarr
+
+    from emoflow._atomic import consolidate_zarr
+    from emoflow._integrity import seal_store
+
+    old = tmp_path / "old.zarr"
+    shutil.copytree(feature_store, old)
+    root = zarr.open_group(str(old), mode="r+")
+    attrs = dict(root.attrs)
+    del attrs["counts"]
+    root.attrs.clear()
+    root.attrs.update(attrs)
+    (old / "emoflow_integrity.json").unlink()  # written again by seal_store, as the writer does
+    consolidate_zarr(old)
+    seal_store(old)
+    with pytest.raises(InputError, match=r"old\.zarr: feature store of an earlier emoflow.*rerun"):
+        read_sample_report(old)
+
+
 def test_a_clip_with_several_faces_is_reported(feature_store: Path) -> None:
     shard = feature_store.parent / "shard_0.parquet"
     records = read_video_records(shard)
