@@ -44,7 +44,8 @@ as its convergence delta (for occlusion, which is not complete, it measures how 
 landmarks' effects are from adding up).
 
 Baselines (``baseline``; :math:`K` = ``n_baselines``, chosen among at most
-:data:`MAX_BASELINE_CANDIDATES` samples; :mod:`emoflow.attribution.baselines`):
+:data:`~emoflow.attribution.baselines.MAX_BASELINE_CANDIDATES` samples;
+:mod:`emoflow.attribution.baselines`):
 
 - ``negative_centroids`` (default) — the centroids of :math:`K`-means clusters of the samples
   of the other emotions: several *typical* non-:math:`e` references, each the average of a
@@ -81,12 +82,12 @@ occlusion of a whole landmark needs one forward pass per landmark and is not add
 Layout of the package (after Captum's ``attr``):
 
 - :mod:`~emoflow.attribution.baselines` — the references, one function per kind in
-  :data:`BASELINE_KINDS`;
+  :data:`~emoflow.attribution.baselines.BASELINE_KINDS`;
 - :mod:`~emoflow.attribution.methods` — one small class per method on the shared
   :class:`AttributionMethod` (pairing, batching and the completeness gap written once), in
   :data:`ATTRIBUTION_METHODS`;
 - :mod:`~emoflow.attribution.relevance` — the aggregations, written once for NumPy and dask,
-  in :data:`AGGREGATIONS`;
+  in :data:`~emoflow.attribution.relevance.AGGREGATIONS`;
 - :mod:`~emoflow.attribution.dataset` — a model over many samples, batch by batch;
 - :mod:`~emoflow.attribution.store` — ``attributions.zarr``: written and read only there;
 - :mod:`~emoflow.attribution.faithfulness` — checks of a landmark ranking;

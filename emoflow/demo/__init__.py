@@ -22,8 +22,8 @@ head motion and subject pose (affine) → inverse of the expression field (two f
 steps) → photo pixel.
 
 ``ground_truth.json`` lists, for each emotion, the regions its actions drive and the landmark
-ids its peak displacement field moves by more than :data:`GROUND_TRUTH_THRESHOLD` face widths,
-evaluated exactly at the neutral landmarks.
+ids its peak displacement field moves by more than :data:`~emoflow.demo.spec.GROUND_TRUTH_THRESHOLD`
+face widths, evaluated exactly at the neutral landmarks.
 """
 
 from emoflow.demo.spec import DemoSpec

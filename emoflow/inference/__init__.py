@@ -2,14 +2,17 @@
 
 Steps, one module each:
 
-- :mod:`~emoflow.inference.sources`: which videos (:func:`find_videos`, giving
-  :class:`~emoflow.video.VideoItem` values);
-- :mod:`~emoflow.inference.loading`: which models and their checks (:func:`model_paths`,
-  :func:`load_models`, :class:`LoadedModel`) — the only way inference loads a model;
+- :mod:`~emoflow.inference.sources`: which videos (:func:`~emoflow.inference.sources.find_videos`,
+  giving :class:`~emoflow.video.VideoItem` values);
+- :mod:`~emoflow.inference.loading`: which models and their checks
+  (:func:`~emoflow.inference.loading.model_paths`, :func:`~emoflow.inference.loading.load_models`,
+  :class:`~emoflow.inference.loading.LoadedModel`) — the only way inference loads a model;
 - :mod:`~emoflow.inference.videos`: checks before decoding and Face Mesh
-  (:func:`inspect_video`, :func:`extract_video`, :class:`VideoLandmarks`);
-- :mod:`~emoflow.inference.pipeline`: the shared set-up (:class:`Pipeline`: models, Face Mesh
-  options, face policy, extractor);
+  (:func:`~emoflow.inference.videos.inspect_video`, :func:`~emoflow.inference.videos.extract_video`,
+  :class:`~emoflow.inference.videos.VideoLandmarks`);
+- :mod:`~emoflow.inference.pipeline`: the shared set-up
+  (:class:`~emoflow.inference.pipeline.Pipeline`: models, Face Mesh options, face policy,
+  extractor);
 - :mod:`~emoflow.inference.windows`: time windows, feature samples, scores;
 - :mod:`~emoflow.inference.relevance`: per-video Integrated Gradients (``explain``);
 - :mod:`~emoflow.inference.drawing`: the picture and the annotated clip (``explain``);

@@ -1,14 +1,16 @@
 """The landmark table contract: one row per meshed frame (every frame, or the frames the features
 read), one Parquet file (shard) per many videos.
 
-* :mod:`~emoflow.landmarks.schema`: the columns (:data:`LANDMARK_SCHEMA`) and metadata.
+* :mod:`~emoflow.landmarks.schema`: the columns
+  (:data:`~emoflow.landmarks.schema.LANDMARK_SCHEMA`) and metadata.
 * :mod:`~emoflow.landmarks.writer`: shard files, written atomically in bounded memory.
-* :mod:`~emoflow.landmarks.reader`: :func:`read_landmarks`, :func:`read_video_records`,
-  :func:`landmarks_array`.
+* :mod:`~emoflow.landmarks.reader`: :func:`read_landmarks`,
+  :func:`~emoflow.landmarks.reader.read_video_records`, :func:`landmarks_array`.
 * :mod:`~emoflow.landmarks.importers`: precomputed landmarks (Parquet, CSV) →
   :func:`import_landmarks`.
 * :mod:`~emoflow.landmarks.extract`: Face Mesh (:mod:`emoflow.facemesh`) → tables:
-  :class:`FaceMeshExtractor`, :func:`extract_videos`, :func:`extract_shard`.
+  :class:`~emoflow.landmarks.extract.FaceMeshExtractor`, :func:`extract_videos`,
+  :func:`extract_shard`.
 
 This package owns the shard files: nothing else opens them.
 """

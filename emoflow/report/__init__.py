@@ -1,6 +1,7 @@
 """The report stage: data quality, validation against held-out test, cost, relevance on the face.
 
-- :mod:`~emoflow.report.inputs`: the report's inputs, read once (:class:`ReportInputs`);
+- :mod:`~emoflow.report.inputs`: the report's inputs, read once
+  (:class:`~emoflow.report.inputs.ReportInputs`);
 - :mod:`~emoflow.report.tables`: the numbers of ``report.json``;
 - :mod:`~emoflow.report.data`: the data and quality section (videos kept, dropped, why);
 - :mod:`~emoflow.report.regions`: relevance per face region (``relevance_by_region``);

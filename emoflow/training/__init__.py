@@ -2,7 +2,7 @@
 
 * :mod:`~emoflow.training.cross_validation`: the inner-fold search
   (:class:`SelectionSettings`, :func:`select_hyperparameters`), calibration and the outer folds
-  of one emotion (:func:`evaluate_emotion`);
+  of one emotion (:func:`~emoflow.training.cross_validation.evaluate_emotion`);
 * :mod:`~emoflow.training.iteration`: one pruning iteration, every emotion, final models,
   held-out test (:func:`train_iteration`), or one emotion per job (:func:`train_emotion`)
   gathered by :func:`gather_iteration`;
