@@ -356,7 +356,8 @@ def fast_ig_report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     """The network's exact fast IG against Captum's IG on the same rows: time and difference."""
     import torch
 
-    from emoflow.attribution import AttributionSettings, attribute_samples, choose_baselines
+    from emoflow.attribution import AttributionSettings, attribute_samples
+    from emoflow.attribution.baselines import choose_baselines
     from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     rng = np.random.default_rng(0)

@@ -78,13 +78,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Fit and score every model kind on every emotion and fold; return the raw records."""
     import torch
 
-    from emoflow.models import (
-        MODEL_KINDS,
-        binary_metrics,
-        make_settings,
-        subject_folds,
-        time_inference,
-    )
+    from emoflow.metrics import binary_metrics, subject_folds
+    from emoflow.models import MODEL_KINDS, make_settings, time_inference
     from emoflow.training import SelectionSettings, select_hyperparameters
 
     torch.set_num_threads(args.threads)

@@ -40,7 +40,7 @@ class Progress:
     With more than one item, a bar counts the items (``3/12 videos [00:40<02:10, …]``) and a
     second bar the current item's frames; with one item only the frame bar is drawn. Use as a
     context manager. :meth:`frames` has the signature of the ``progress`` callbacks of
-    :meth:`emoflow.facemesh.FaceMeshTracker.track`, so it can be passed there directly.
+    :meth:`emoflow.facemesh.tracker.FaceMeshTracker.track`, so it can be passed there directly.
 
     Parameters
     ----------

@@ -32,8 +32,11 @@ from emoflow._atomic import atomic_path
 from emoflow.attribution import attribute_emotion
 from emoflow.errors import ConfigError
 from emoflow.landmark_sets import read_landmark_record
-from emoflow.pruning import PruneSettings, initial_landmark_set, prune_iteration
-from emoflow.training import read_metrics, train_emotion, training_protocol, write_metrics
+from emoflow.pruning import PruneSettings, initial_landmark_set
+from emoflow.pruning.pruner import prune_iteration
+from emoflow.training import train_emotion
+from emoflow.training.outputs import read_metrics, write_metrics
+from emoflow.training.per_emotion import training_protocol
 
 if TYPE_CHECKING:
     from emoflow.training.iteration import Protocol
@@ -58,7 +61,7 @@ STEP_OUTPUTS = ("landmarks", *PREVIOUS_OUTPUTS)
 
 class SplitData:
     """What a chain job reads once for all its steps: the feature store, as the split's
-    training protocol (:func:`emoflow.training.training_protocol`: development samples,
+    training protocol (:func:`emoflow.training.per_emotion.training_protocol`: development samples,
     folds, the held-out or outer-fold samples, the shared products of the landmarks last
     trained on), built on first use.
 
@@ -221,7 +224,7 @@ def chain_step(
     Iteration 0 starts from ``start`` (``prune.start``, default ``all``:
     :func:`emoflow.pruning.initial_landmark_set`); a later
     iteration prunes the previous one's set by its relevance with the ``prune`` section
-    (:func:`emoflow.pruning.prune_iteration`; ``earlier_metrics``, the emotion's
+    (:func:`emoflow.pruning.pruner.prune_iteration`; ``earlier_metrics``, the emotion's
     ``metrics.json`` of iterations 0 … ``iteration`` − 1, for early stopping). Then
     :func:`train_and_attribute` on that set.
 

@@ -9,8 +9,8 @@ predicted emotion's relevance drawn on every frame. No output may be one of the 
 video, the models). Models trained on the synthetic demo say so in the table's
 ``trained_on``, the picture's title, the annotated video, the printed summary and the log.
 
-The video goes through the same :class:`~emoflow.inference.Pipeline` as ``emoflow predict``;
-this module is the command (the attribution and the drawing live in
+The video goes through the same :class:`~emoflow.inference.pipeline.Pipeline` as
+``emoflow predict``; this module is the command (the attribution and the drawing live in
 :mod:`emoflow.inference.relevance` and :mod:`emoflow.inference.drawing`).
 """
 
@@ -25,15 +25,7 @@ import polars as pl
 from emoflow._outputs import check_writable, is_stdout
 from emoflow._progress import Progress
 from emoflow.errors import ConfigError, DataError, InputError
-from emoflow.inference import (
-    Pipeline,
-    check_face_mode,
-    check_suffix,
-    feature_samples,
-    find_videos,
-    output_format,
-    write_table,
-)
+from emoflow.inference import check_suffix
 from emoflow.inference.drawing import (
     IMAGE_SUFFIXES,
     VIDEO_WRITERS,
@@ -42,7 +34,11 @@ from emoflow.inference.drawing import (
     read_frame,
     write_annotated_video,
 )
+from emoflow.inference.outputs import output_format, write_table
+from emoflow.inference.pipeline import Pipeline, check_face_mode
 from emoflow.inference.relevance import attribute_video, predicted_label
+from emoflow.inference.sources import find_videos
+from emoflow.inference.windows import feature_samples
 from emoflow.schemes import get_scheme
 
 
@@ -79,7 +75,7 @@ def explain(
         Optional annotated clip (``.mp4`` or ``.avi``) of the label's relevance, at most
         ``max_video_s`` seconds.
     results, iteration, models
-        Which models (:func:`emoflow.inference.model_paths`); ``results`` also provides the
+        Which models (:func:`emoflow.inference.loading.model_paths`); ``results`` also provides the
         feature and attribution stores for the typical baselines.
     fps, refine_landmarks, several_faces, device
         As in :func:`emoflow.predict.predict`.

@@ -29,8 +29,9 @@ from typing import Any
 import polars as pl
 
 from emoflow._tables import read_parquet, write_parquet
-from emoflow.datasets import ADAPTERS, DEMO_LABELS, DatasetAdapter
+from emoflow.datasets import ADAPTERS, DatasetAdapter
 from emoflow.datasets.base import listing
+from emoflow.datasets.demo import DEMO_LABELS
 from emoflow.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)

@@ -3,10 +3,11 @@
 The models of a workflow run (by default each emotion's *selected* iteration in
 ``results/summary.parquet``, or every model of one iteration) score one video, a folder of
 videos, or the videos of a manifest. Each video goes through the same steps as in the
-workflow: Face Mesh landmarks (:class:`emoflow.landmarks.FaceMeshExtractor`), normalisation
-with each model's stored feature settings (:func:`emoflow.features.normalise_sequence`), and
-the model's own landmark subset. The normalisation (centre, Procrustes alignment, inter-ocular
-scale) is defined on the whole face, so it sees every landmark; only the union of the models'
+workflow: Face Mesh landmarks (:class:`emoflow.landmarks.extract.FaceMeshExtractor`),
+normalisation with each model's stored feature settings
+(:func:`emoflow.features.normalise.normalise_sequence`), and the model's own landmark subset. The
+normalisation (centre, Procrustes alignment, inter-ocular scale) is defined on the whole face, so it
+sees every landmark; only the union of the models'
 landmark sets is kept as features, and each model takes its subset of that union.
 
 Output: one row per video (or time window) and emotion, with the raw ``score`` (> 0 means
@@ -28,7 +29,7 @@ a video without any face, or with too many face-less frames for the models' ``ma
 is refused; an output path that is one of the inputs is refused.
 
 The steps live in :mod:`emoflow.inference` (shared with ``emoflow explain``); this module is
-the command, and keeps the toolkit's names importable from here.
+the command.
 """
 
 from __future__ import annotations
@@ -41,23 +42,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow import inference
 from emoflow._outputs import check_writable
 from emoflow._progress import Progress
 from emoflow.errors import EmoflowError, InputError
-from emoflow.inference import (
-    Pipeline,
-    VideoSource,
-    check_face_mode,
-    check_unique,
-    find_videos,
-    names_one_video,
-    output_format,
-    score_windows,
-    time_windows,
-    write_table,
-)
+from emoflow.inference.outputs import output_format, write_table
+from emoflow.inference.pipeline import Pipeline, check_face_mode
+from emoflow.inference.sources import check_unique, find_videos, names_one_video
+from emoflow.inference.windows import score_windows, time_windows
 from emoflow.schemes import get_scheme
+from emoflow.video import VideoItem
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +71,11 @@ OUTPUT_SCHEMA = {
 }
 """Columns of the prediction table (``true_emotion`` follows when the input has labels).
 ``trained_on`` is what the row's model was trained on: ``synthetic demo``, a data-set
-adapter's name, or null when its run does not record it (:func:`emoflow.inference.trained_on`)."""
+adapter's name, or null when its run does not record it
+(:func:`emoflow.inference.loading.trained_on`)."""
 
 
-def _error_row(source: VideoSource, message: str) -> dict[str, Any]:
+def _error_row(source: VideoItem, message: str) -> dict[str, Any]:
     return {"video_id": source.video_id, "path": source.path, "error": message}
 
 
@@ -96,7 +90,7 @@ def failed_videos(table: pl.DataFrame) -> list[str]:
 
 def _score_video(
     pipeline: Pipeline,
-    item: VideoSource,
+    item: VideoItem,
     window_s: float | None,
     hop_s: float | None,
     bar: Progress,
@@ -108,7 +102,7 @@ def _score_video(
 
 
 def predict(
-    source: str | Path | Sequence[VideoSource],
+    source: str | Path | Sequence[VideoItem],
     out_path: str | Path | None = None,
     *,
     results: str | Path = "results",
@@ -129,7 +123,7 @@ def predict(
     Parameters
     ----------
     source
-        What :func:`find_videos` accepts, or a list of :class:`VideoSource`.
+        What :func:`find_videos` accepts, or a list of :class:`VideoItem`.
     out_path
         ``.csv`` or ``.parquet`` file, written atomically; ``-``: CSV to standard output.
     results, iteration, models
@@ -155,7 +149,7 @@ def predict(
         Progress bars (videos, and each video's frames, with time estimates) on stderr;
         ``None``: only when stderr is a terminal.
     **extractor_options
-        More :class:`emoflow.landmarks.FaceMeshExtractor` options.
+        More :class:`emoflow.landmarks.extract.FaceMeshExtractor` options.
 
     Returns
     -------
@@ -252,14 +246,6 @@ def predict(
         write_table(table, out_path)
         log.info("wrote %s: %d rows", out_path, table.height)
     return table
-
-
-def __getattr__(name: str) -> Any:
-    """The inference toolkit's names (:mod:`emoflow.inference`), importable from here as
-    before the package existed (``from emoflow.predict import load_models``)."""
-    if name in inference.__all__:
-        return getattr(inference, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["OUTPUT_SCHEMA", "failed_videos", "predict"]

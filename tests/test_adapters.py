@@ -17,17 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from emoflow.errors import ConfigError, InputError, NoFaceError
-from emoflow.facemesh import N_LANDMARKS, N_MESH_LANDMARKS, reference_face
+from emoflow.facemesh.mesh import N_LANDMARKS, N_MESH_LANDMARKS, reference_face
 from emoflow.landmarks import (
-    LANDMARK_SCHEMA,
-    coordinate_columns,
     extract_shard,
     extract_videos,
     import_landmarks,
     landmarks_array,
     read_landmarks,
-    read_video_records,
 )
+from emoflow.landmarks.importers import coordinate_columns
+from emoflow.landmarks.reader import read_video_records
+from emoflow.landmarks.schema import LANDMARK_SCHEMA
 from emoflow.manifest import MANIFEST_COLUMNS, build_manifest, read_manifest
 from emoflow.video import open_frames
 

@@ -17,19 +17,13 @@ import zarr
 
 from emoflow._atomic import write_json
 from emoflow.attribution import (
-    ATTRIBUTION_DIMS,
     AttributionSettings,
     attribute_iteration,
     attribute_samples,
-    choose_baselines,
     dataset_relevance,
-    k_means,
-    k_medoids,
-    landmark_scores,
-    load_scores,
-    read_attributions,
 )
 from emoflow.attribution import baselines as attribution
+from emoflow.attribution.baselines import choose_baselines, k_means, k_medoids
 from emoflow.attribution.faithfulness import (
     area_under_curve,
     deletion_curve,
@@ -37,6 +31,8 @@ from emoflow.attribution.faithfulness import (
     ranking_from_scores,
     remove_and_retrain,
 )
+from emoflow.attribution.relevance import landmark_scores
+from emoflow.attribution.store import ATTRIBUTION_DIMS, load_scores, read_attributions
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.metrics import precision_at_k
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
@@ -337,7 +333,7 @@ def test_store_scores_find_the_planted_landmarks(store, planted) -> None:
 def test_aggregation_runs_on_a_dask_distributed_cluster(store) -> None:
     from dask.distributed import LocalCluster
 
-    from emoflow.attribution import landmark_scores_from_store
+    from emoflow.attribution.store import landmark_scores_from_store
 
     local = landmark_scores_from_store(store[0], "abs_mean")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:

@@ -24,11 +24,14 @@ from emoflow.cli import main
 from emoflow.config import load_config, validate_config
 from emoflow.errors import ConfigError, InputError
 from emoflow.features import FeatureSettings
+from emoflow.inference.sources import find_videos
+from emoflow.inference.videos import FaceCounter, inspect_video
 from emoflow.landmarks import extract_videos
 from emoflow.manifest import build_manifest
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, load_model, save_model
 from emoflow.models.files import content_hash
-from emoflow.predict import FaceCounter, VideoSource, find_videos, inspect_video, predict
+from emoflow.predict import predict
+from emoflow.video import VideoItem
 
 ROOT = Path(__file__).resolve().parents[1]
 LANDMARKS = list(range(0, 478, 16))
@@ -143,7 +146,7 @@ def test_several_faces_are_refused_with_the_fix(videos: dict[str, Path]) -> None
     counter = FaceCounter()
     try:
         with pytest.raises(InputError, match="2 faces") as caught:
-            inspect_video(VideoSource("two", str(videos["two_faces"])), faces=counter)
+            inspect_video(VideoItem("two", str(videos["two_faces"])), faces=counter)
     finally:
         counter.close()
     message = str(caught.value)

@@ -7,16 +7,16 @@ import pytest
 import torch
 
 from emoflow.errors import ConfigError, DataError
+from emoflow.metrics import binary_metrics
 from emoflow.models import (
     BackpropSettings,
     MLPNetwork,
     TemporalConvNetwork,
-    binary_metrics,
     load_model,
     make_model,
     save_model,
-    validation_split,
 )
+from emoflow.models.backprop import validation_split
 
 FAST = BackpropSettings(
     width=16, learning_rate=3e-3, max_epochs=25, patience=5, batch_size=16, seed=2

@@ -278,7 +278,7 @@ def test_face_mesh_commands_without_mediapipe_exit_2_with_the_install_command(
 
 def test_landmark_tables_convert_without_mediapipe(tmp_path, capsys, without_mediapipe) -> None:
     """Converting a landmark table runs no Face Mesh, so it needs no MediaPipe."""
-    from emoflow.facemesh import reference_face
+    from emoflow.facemesh.mesh import reference_face
 
     face = reference_face()
     frame = face * 0.3 + 0.5
@@ -297,7 +297,8 @@ def test_face_mesh_without_mediapipe_is_the_install_command_not_a_traceback(
     import numpy as np
 
     from emoflow.errors import MissingDependencyError
-    from emoflow.facemesh import MEDIAPIPE_INSTALL, image_landmarks
+    from emoflow.facemesh import MEDIAPIPE_INSTALL
+    from emoflow.facemesh.tracker import image_landmarks
     from emoflow.inference.videos import FaceCounter
 
     assert MEDIAPIPE_INSTALL == INSTALL

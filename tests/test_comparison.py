@@ -12,25 +12,27 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.comparison import (
-    COMPARISON_SCHEMA,
+from emoflow.comparison import CompareSettings, compare_pruning
+from emoflow.comparison.rankings import (
     RANKINGS,
-    CompareSettings,
-    compare_pruning,
-    comparison_frame,
     mean_difference_scores,
     motion_scores,
     nested_top_sets,
     random_sets,
+    zero_baseline_relevance,
+)
+from emoflow.comparison.table import (
+    COMPARISON_SCHEMA,
+    comparison_frame,
     read_comparison,
     write_comparison,
-    zero_baseline_relevance,
 )
 from emoflow.config import allowed_values, section_schema
 from emoflow.errors import ConfigError, InputError
 from emoflow.landmark_sets import write_landmark_sets
+from emoflow.metrics import held_out_mask
 from emoflow.synthetic import PlantedData, planted_features
-from emoflow.training import held_out_mask, train_emotion
+from emoflow.training import train_emotion
 from emoflow.training.iteration import outer_folds
 
 TRAIN = {

@@ -11,16 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from emoflow.demo import (
-    LABEL_COLUMNS,
-    DemoSpec,
-    expected_landmarks,
-    ground_truth,
-    make_demo,
-    video_id,
-)
+from emoflow.demo import DemoSpec, make_demo
+from emoflow.demo.render import expected_landmarks
+from emoflow.demo.spec import LABEL_COLUMNS, video_id
+from emoflow.demo.truth import ground_truth
 from emoflow.errors import ConfigError
-from emoflow.facemesh import N_LANDMARKS, regions
+from emoflow.facemesh.mesh import N_LANDMARKS, regions
 
 TINY = DemoSpec(
     n_subjects=2,

@@ -23,16 +23,18 @@ import pytest
 
 from emoflow._integrity import PARQUET_DIGEST_KEYS, STORE_RECORD
 from emoflow._tables import read_parquet, write_parquet
-from emoflow.attribution import AttributionSettings, attribute_iteration, load_scores
+from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution.store import load_scores
 from emoflow.errors import InputError
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import (
     FeatureSettings,
     build_features,
     features_from_landmarks,
     load_features,
 )
-from emoflow.landmarks import read_landmarks, read_video_records
+from emoflow.landmarks import read_landmarks
+from emoflow.landmarks.reader import read_video_records
 from emoflow.landmarks.schema import landmarks_table, video_record
 from emoflow.landmarks.writer import write_shard
 from emoflow.summary import selected_iterations

@@ -12,27 +12,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.attribution import load_scores, read_baseline_values
+from emoflow.attribution.store import load_scores, read_baseline_values
 from emoflow.chains import run_chain, start_chains
 from emoflow.errors import DataError, InputError
-from emoflow.evaluation import (
-    CHAIN,
-    COMBINED,
-    FULL,
-    TABLES,
-    TOO_FEW,
-    EvidenceSettings,
-    check_with_scikit_learn,
-    estimate_all,
-    read_evaluation,
-    run_procedure,
-    write_evaluation,
-)
+from emoflow.evaluation import CHAIN, COMBINED, FULL, EvidenceSettings, estimate_all, run_procedure
+from emoflow.evaluation.estimates import check_with_scikit_learn
+from emoflow.evaluation.tables import TABLES, read_evaluation, write_evaluation
 from emoflow.layout import ResultsLayout
+from emoflow.metrics import held_out_mask
 from emoflow.pruning import choose_iteration
 from emoflow.synthetic import PlantedData, planted_features
-from emoflow.training import held_out_mask
 from emoflow.training.iteration import outer_folds
+from emoflow.uncertainty import TOO_FEW
 
 EMOTIONS = ("happiness", "sadness", "surprise")
 TRAIN = {

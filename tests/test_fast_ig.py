@@ -13,18 +13,18 @@ import zarr
 from emoflow.attribution import (
     ATTRIBUTION_METHODS,
     AttributionSettings,
+    attribute_iteration,
+    attribute_samples,
+)
+from emoflow.attribution.baselines import choose_baselines
+from emoflow.attribution.dataset import iter_attributions
+from emoflow.attribution.methods import (
     CaptumIntegratedGradients,
     IntegratedGradients,
     PathIntegrable,
-    attribute_iteration,
-    attribute_samples,
-    choose_baselines,
-    iter_attributions,
-    landmark_scores,
-    load_scores,
-    read_attributed_samples,
-    read_attributions,
 )
+from emoflow.attribution.relevance import landmark_scores
+from emoflow.attribution.store import load_scores, read_attributed_samples, read_attributions
 from emoflow.landmark_sets import write_landmark_sets
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
 from emoflow.models.backprop import BackpropSettings, MLPNetwork, TemporalConvNetwork

@@ -4,14 +4,10 @@ import numpy as np
 import pytest
 
 from emoflow.errors import ConfigError, InputError
-from emoflow.facemesh import N_LANDMARKS, reference_face
-from emoflow.features import (
-    FeatureSettings,
-    load_features,
-    normalise_sequence,
-    resample_frames,
-    write_feature_store,
-)
+from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
+from emoflow.features import FeatureSettings, load_features
+from emoflow.features.normalise import normalise_sequence, resample_frames
+from emoflow.features.store import write_feature_store
 
 
 def _sequence(n_frames: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +35,7 @@ def test_head_pose_and_scale_are_removed_but_expression_kept() -> None:
     centre = moved[0].mean(axis=0)
     moved[-1] = (moved[-1] - centre) @ rotation.T * 1.1 + centre + 0.02  # head moved, no expression
     moved[-1, 61, 1] -= 0.01  # and one mouth corner raised
-    settings = FeatureSettings(n_frames=6, align=True)
+    settings = FeatureSettings(n_frames=6, align="first_frame")
     sample = normalise_sequence(moved.astype(np.float32), found, settings, width=256, height=256)
     motion = np.linalg.norm(sample[-1], axis=1)
     assert motion.argmax() == 61
@@ -134,9 +130,9 @@ def _posed(face: np.ndarray, degrees: float, scale: float, shift: float) -> np.n
     return (face - centre) @ rotation.T * scale + centre + shift
 
 
-def test_align_accepts_names_and_the_old_booleans() -> None:
-    assert FeatureSettings(align=True).align == "first_frame"  # type: ignore[arg-type]
-    assert FeatureSettings(align=False).align == "none"  # type: ignore[arg-type]
+def test_align_accepts_names_and_refuses_the_old_booleans() -> None:
+    with pytest.raises(ConfigError, match="align"):
+        FeatureSettings(align=True)  # type: ignore[arg-type]
     assert FeatureSettings(align="canonical").align == "canonical"
     with pytest.raises(ConfigError, match="align"):
         FeatureSettings(align="mirror")  # type: ignore[arg-type]

@@ -24,14 +24,9 @@ import skimage.data
 from emoflow.errors import InputError
 from emoflow.features import FeatureSettings, features_from_landmarks
 from emoflow.features.normalise import normalise_sequence
-from emoflow.landmarks import (
-    decoding_problems,
-    decoding_summary,
-    extract_videos,
-    extraction_mem_mb,
-    read_landmarks,
-    read_video_records,
-)
+from emoflow.landmarks import decoding_summary, extract_videos, extraction_mem_mb, read_landmarks
+from emoflow.landmarks.reader import read_video_records
+from emoflow.landmarks.schema import decoding_problems
 from emoflow.video import (
     even_times,
     frame_positions,
@@ -455,7 +450,7 @@ def test_extraction_memory_follows_frame_size_and_shard(
 
 
 def test_warnings_reach_the_log(videos: dict[str, Path], caplog) -> None:
-    from emoflow.facemesh import FaceMeshTracker
+    from emoflow.facemesh.tracker import FaceMeshTracker
 
     with caplog.at_level(logging.WARNING, logger="emoflow.landmarks"):
         tracker = FaceMeshTracker()

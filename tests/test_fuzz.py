@@ -30,13 +30,9 @@ from hypothesis import strategies as st
 from emoflow.config import load_schema, validate_config
 from emoflow.errors import EmoflowError
 from emoflow.features import FeatureSettings, features_from_landmarks
-from emoflow.landmarks import (
-    LANDMARK_SCHEMA,
-    landmarks_array,
-    read_landmarks,
-    read_video_records,
-    schema_metadata,
-)
+from emoflow.landmarks import landmarks_array, read_landmarks
+from emoflow.landmarks.reader import read_video_records
+from emoflow.landmarks.schema import LANDMARK_SCHEMA, schema_metadata
 from emoflow.manifest import build_manifest
 
 N_EXAMPLES = int(os.environ.get("EMOFLOW_FUZZ_EXAMPLES", "40"))

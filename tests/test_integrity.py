@@ -20,16 +20,17 @@ import pytest
 
 from emoflow._tables import read_parquet, write_parquet
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import (
     FeatureSettings,
     build_features,
     features_from_landmarks,
-    normalise_sequence,
-    read_sample_report,
     sample_summary,
 )
-from emoflow.landmarks import read_landmarks, read_video_records
+from emoflow.features.normalise import normalise_sequence
+from emoflow.features.store import read_sample_report
+from emoflow.landmarks import read_landmarks
+from emoflow.landmarks.reader import read_video_records
 from emoflow.landmarks.schema import landmarks_table, video_record
 from emoflow.landmarks.writer import write_shard
 from emoflow.manifest import read_manifest
@@ -188,6 +189,29 @@ def test_a_one_frame_clip_is_dropped_with_its_reason(feature_store: Path) -> Non
         normalise_sequence(one_frame, np.ones(1, bool), SETTINGS, width=320, height=240)
 
 
+def test_a_feature_store_without_sample_counts_is_refused(feature_store: Path, tmp_path) -> None:
+    """A store of an earlier emoflow (no ``counts`` attribute) is refused, naming the rebuild."""
+    import shutil
+
+    import zarr
+
+    from emoflow._integrity import seal_store
+    from emoflow._zarr import consolidate_zarr
+
+    old = tmp_path / "old.zarr"
+    shutil.copytree(feature_store, old)
+    root = zarr.open_group(str(old), mode="r+")
+    attrs = dict(root.attrs)
+    del attrs["counts"]
+    root.attrs.clear()
+    root.attrs.update(attrs)
+    (old / "emoflow_integrity.json").unlink()  # written again by seal_store, as the writer does
+    consolidate_zarr(old)
+    seal_store(old)
+    with pytest.raises(InputError, match=r"old\.zarr: feature store of an earlier emoflow.*rerun"):
+        read_sample_report(old)
+
+
 def test_a_clip_with_several_faces_is_reported(feature_store: Path) -> None:
     shard = feature_store.parent / "shard_0.parquet"
     records = read_video_records(shard)
@@ -207,7 +231,7 @@ def test_the_report_lists_the_one_frame_and_several_face_clips(
 ) -> None:
     from types import SimpleNamespace
 
-    from emoflow.report import load_data_quality
+    from emoflow.report.data import load_data_quality
     from emoflow.report.pages import write_data_page
 
     folder = feature_store.parent

@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 
 from emoflow.cli import build_parser, main
-from emoflow.facemesh import N_LANDMARKS, reference_face
+from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings, features_from_landmarks
-from emoflow.landmarks import import_landmarks, read_landmarks, read_video_records
+from emoflow.landmarks import import_landmarks, read_landmarks
+from emoflow.landmarks.reader import read_video_records
 
 SETTINGS = FeatureSettings(n_frames=4)
 

@@ -25,7 +25,8 @@ from emoflow.metrics import (
 )
 from emoflow.models import NetworkSettings
 from emoflow.synthetic import planted_features
-from emoflow.training import evaluate_emotion, read_metrics, write_metrics
+from emoflow.training.cross_validation import evaluate_emotion
+from emoflow.training.outputs import read_metrics, write_metrics
 
 
 def test_binary_metrics_are_scikit_learns(rng) -> None:
@@ -283,7 +284,7 @@ def test_no_job_imports_scikit_learn() -> None:
     code = (
         "import sys, numpy as np\n"
         "from emoflow.metrics import binary_metrics, multiclass_metrics, subject_folds\n"
-        "from emoflow.training import evaluate_emotion\n"
+        "from emoflow.training.cross_validation import evaluate_emotion\n"
         "subject_folds(np.repeat(list('abcd'), 3), 2, labels=np.tile([0, 1, 1], 4), seed=1)\n"
         "binary_metrics(np.array([1, 0, 1]), np.array([0.5, -1.0, 2.0]))\n"
         "print('sklearn' in sys.modules)\n"

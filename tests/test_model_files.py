@@ -1,5 +1,5 @@
 """The model file: random layers redrawn from the seed and checked, the content hashed and
-checked; formats 2 and 3 still load."""
+checked; files of formats 2 and 3 refused."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import torch
 
 from emoflow.errors import InputError
 from emoflow.models import (
-    MODEL_FORMAT,
     NetworkSettings,
     RandomizedDeepNetwork,
     load_model,
@@ -24,7 +23,7 @@ from emoflow.models import (
     make_settings,
     save_model,
 )
-from emoflow.models.files import content_hash
+from emoflow.models.files import MODEL_FORMAT, content_hash
 from emoflow.models.rvfl import clear_random_weight_cache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,29 +79,6 @@ def test_backprop_models_store_every_weight(rng, tmp_path) -> None:
     assert set(record["state_dict"]) == set(model.state_dict())
     loaded, _ = load_model(tmp_path / "mlp.pt", device="cpu")
     np.testing.assert_array_equal(loaded.decision_function(inputs), model.decision_function(inputs))
-
-
-def test_format_2_files_with_the_random_layers_still_load(rng, tmp_path) -> None:
-    model, inputs = _fitted(rng, SETTINGS[2])
-    save_model(model, tmp_path / "new.pt", metadata={"emotion": "x"})
-    record = torch.load(tmp_path / "new.pt", weights_only=True)
-    del record["redrawn"], record["torch_version"]
-    record["format"] = 2
-    record["state_dict"] = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    torch.save(record, tmp_path / "old.pt")
-    loaded, metadata = load_model(tmp_path / "old.pt", device="cpu")
-    assert metadata["emotion"] == "x"
-    np.testing.assert_array_equal(loaded.decision_function(inputs), model.decision_function(inputs))
-    # the stored layers are the model's, and loading them never writes into the cached draw
-    # that other models of the same seed share
-    drawn = [parameter.clone() for parameter in model.hidden_.parameters()]
-    record["state_dict"]["hidden_.0.0.weight"] += 1.0
-    torch.save(record, tmp_path / "other_layers.pt")
-    loaded, _ = load_model(tmp_path / "other_layers.pt", device="cpu")
-    assert torch.equal(loaded.hidden_[0][0].weight, record["state_dict"]["hidden_.0.0.weight"])
-    refit, _ = _fitted(np.random.default_rng(0), SETTINGS[2])
-    for ours, theirs in zip(refit.hidden_.parameters(), drawn, strict=True):
-        assert torch.equal(ours, theirs)
 
 
 def test_random_layers_that_do_not_reproduce_the_model_are_refused(rng, tmp_path) -> None:
@@ -164,16 +140,27 @@ def test_a_flipped_byte_in_the_tensor_data_is_refused_naming_the_file(rng, tmp_p
         load_model(truncated, device="cpu")
 
 
-def test_format_3_files_without_a_content_hash_still_load(rng, tmp_path) -> None:
-    model, inputs = _fitted(rng, SETTINGS[0])
+@pytest.mark.parametrize("old", [2, 3])
+def test_files_of_formats_2_and_3_are_refused_naming_the_format(rng, tmp_path, old) -> None:
+    model, _ = _fitted(rng, SETTINGS[0])
     save_model(model, tmp_path / "new.pt", metadata={"emotion": "x"})
     record = torch.load(tmp_path / "new.pt", weights_only=True)
     del record["content_sha256"]
-    record["format"] = 3
+    record["format"] = old
+    record["emoflow_version"] = "0.0.9"
     torch.save(record, tmp_path / "old.pt")
-    loaded, metadata = load_model(tmp_path / "old.pt", device="cpu")
-    assert metadata["emotion"] == "x"
-    np.testing.assert_array_equal(loaded.decision_function(inputs), model.decision_function(inputs))
+    with pytest.raises(
+        InputError,
+        match=rf"old\.pt: model file format {old} \(emoflow 0\.0\.9\) is not format 4 .*retrain",
+    ):
+        load_model(tmp_path / "old.pt", device="cpu")
+
+
+def test_a_format_4_file_without_its_content_hash_is_refused(rng, tmp_path) -> None:
+    model, _ = _fitted(rng, SETTINGS[0])
+    save_model(model, tmp_path / "new.pt", metadata={"emotion": "x"})
+    record = torch.load(tmp_path / "new.pt", weights_only=True)
+    del record["content_sha256"]
     # a format-4 file must hold its hash: one without is refused, not taken for an old file
     record["format"] = 4
     torch.save(record, tmp_path / "unsealed.pt")

@@ -4,15 +4,8 @@ import numpy as np
 import pytest
 
 from emoflow.errors import ConfigError, DataError
-from emoflow.models import (
-    NetworkSettings,
-    RandomizedDeepNetwork,
-    binary_metrics,
-    load_model,
-    roc_auc,
-    save_model,
-    subject_folds,
-)
+from emoflow.metrics import binary_metrics, roc_auc, subject_folds
+from emoflow.models import NetworkSettings, RandomizedDeepNetwork, load_model, save_model
 
 
 def _separable(rng: np.random.Generator, n: int = 80) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +183,7 @@ def test_ensemble_settings_are_validated() -> None:
 def test_ridge_path_matches_separate_fits(rng, ensemble) -> None:
     from dataclasses import replace
 
-    from emoflow.models import ridge_path_scores
+    from emoflow.models.rvfl import ridge_path_scores
 
     inputs, labels = _separable(rng, n=50)
     ridges = [0.1, 3.0, 100.0]
@@ -206,7 +199,7 @@ def test_ridge_path_matches_separate_fits(rng, ensemble) -> None:
 
 
 def test_platt_calibration(rng) -> None:
-    from emoflow.models import PlattCalibrator
+    from emoflow.models.calibration import PlattCalibrator
 
     scores = rng.normal(size=4000)
     truth = rng.random(4000) < 1.0 / (1.0 + np.exp(-(2.0 * scores - 0.5)))
@@ -252,7 +245,8 @@ def test_model_files_of_other_formats_are_refused(rng, tmp_path) -> None:
 
 def test_apply_model_selects_the_stored_landmarks(rng, tmp_path) -> None:
     from emoflow.features import FeatureSet
-    from emoflow.models import PlattCalibrator, apply_model, apply_models
+    from emoflow.models import apply_model, apply_models
+    from emoflow.models.calibration import PlattCalibrator
 
     features = rng.normal(size=(30, 4, 12, 3)).astype(np.float32)
     emotions = np.array(["a", "b", "c"] * 10)
@@ -300,7 +294,7 @@ def test_apply_model_to_new_landmark_tables(tmp_path) -> None:
     """A saved model scores videos straight from landmark tables, with its feature settings."""
     import polars as pl
 
-    from emoflow.facemesh import reference_face
+    from emoflow.facemesh.mesh import reference_face
     from emoflow.features import FeatureSettings, features_from_landmarks
     from emoflow.landmarks import import_landmarks
     from emoflow.models import apply_model

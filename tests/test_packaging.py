@@ -55,8 +55,8 @@ import numpy as np
 
 import emoflow
 from emoflow.config import SCHEMA_PATH, load_config
-from emoflow.facemesh import reference_face
-from emoflow.report import plot_relevance_on_face
+from emoflow.facemesh.mesh import reference_face
+from emoflow.report.faces import plot_relevance_on_face
 
 assert Path(emoflow.__file__).resolve().is_relative_to(site), emoflow.__file__
 assert SCHEMA_PATH.resolve().is_relative_to(site), SCHEMA_PATH
@@ -208,7 +208,7 @@ def _clean_env() -> dict[str, str]:
 
 def _landmark_csv(path: Path) -> Path:
     """A short wide landmark CSV (emoflow's export columns, MediaPipe's 478 points)."""
-    from emoflow.facemesh import reference_face
+    from emoflow.facemesh.mesh import reference_face
 
     face = reference_face()
     header = ["video_id", "frame", "timestamp_s", "face_found", "units"]

@@ -23,18 +23,14 @@ from emoflow._atomic import write_json
 from emoflow.attribution import AttributionSettings, attribute_iteration
 from emoflow.cli import main
 from emoflow.features import FeatureSettings, build_features
+from emoflow.inference.loading import load_models, model_paths
+from emoflow.inference.sources import find_videos
+from emoflow.inference.windows import landmark_union, time_windows
 from emoflow.landmarks import extract_shard
-from emoflow.predict import (
-    VideoSource,
-    find_videos,
-    landmark_union,
-    load_models,
-    model_paths,
-    predict,
-    time_windows,
-)
+from emoflow.predict import predict
 from emoflow.pruning import summarise_iterations
 from emoflow.training import train_iteration
+from emoflow.video import VideoItem
 
 SUBJECTS = ["s01", "s02", "s03", "s04"]
 EMOTIONS = ["happiness", "sadness", "surprise"]
@@ -242,7 +238,7 @@ def test_models_and_union(run: dict[str, Path]) -> None:
     assert union.tolist() == expected and len(union) < 478
     sources = find_videos(run["held_out"])
     assert [s.video_id for s in sources] == sorted(s.video_id for s in sources)
-    assert all(isinstance(s, VideoSource) for s in sources)
+    assert all(isinstance(s, VideoItem) for s in sources)
 
 
 @pytest.mark.slow
@@ -357,7 +353,7 @@ def test_windows_without_a_face_are_marked_and_the_others_kept(
 
 def test_trained_on_reads_the_run_provenance(tmp_path: Path) -> None:
     """The data set a model was trained on comes from its run's provenance.json."""
-    from emoflow.inference import trained_on
+    from emoflow.inference.loading import trained_on
     from emoflow.provenance import write_provenance
 
     model = tmp_path / "results" / "iter_0" / "happiness" / "model.pt"

@@ -9,8 +9,9 @@ import pytest
 
 from emoflow._atomic import write_json
 from emoflow.errors import ConfigError
-from emoflow.facemesh import N_LANDMARKS, mirror_pairs
-from emoflow.pruning import LandmarkPruner, PruneSettings, prune_iteration, should_stop
+from emoflow.facemesh.mesh import N_LANDMARKS, mirror_pairs
+from emoflow.pruning import PruneSettings
+from emoflow.pruning.pruner import LandmarkPruner, prune_iteration, should_stop
 
 
 def test_mirror_pairs_are_an_involution() -> None:

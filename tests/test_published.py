@@ -27,7 +27,7 @@ import pytest
 from emoflow._tables import write_parquet
 from emoflow.errors import InputError
 from emoflow.features import FeatureSettings
-from emoflow.inference import load_models, model_paths
+from emoflow.inference.loading import load_models, model_paths
 from emoflow.layout import ResultsLayout
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
 from emoflow.published import ResultsChangedError, publish_run

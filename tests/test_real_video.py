@@ -24,9 +24,10 @@ from real_data import EMOTION_CODES, crema_d_clips  # tests/real_data.py
 
 from emoflow._atomic import write_json
 from emoflow.cli import main
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import FeatureSettings, build_features
-from emoflow.landmarks import extract_shard, landmarks_array, read_landmarks, read_video_records
+from emoflow.landmarks import extract_shard, landmarks_array, read_landmarks
+from emoflow.landmarks.reader import read_video_records
 from emoflow.pruning import summarise_iterations
 from emoflow.training import train_iteration
 

@@ -11,24 +11,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.attribution import AttributionSettings, attribute_iteration, load_scores
+from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution.store import load_scores
 from emoflow.errors import DataError, InputError
-from emoflow.facemesh import N_LANDMARKS, reference_face
+from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings
-from emoflow.pruning import (
-    PruneSettings,
-    initial_landmark_set,
-    prune_iteration,
-    summarise_iterations,
-)
-from emoflow.report import (
-    FIGURES,
-    PAGES,
-    REPORT_JSON,
-    ground_truth_precision,
-    make_report,
-    top_landmarks,
-)
+from emoflow.pruning import PruneSettings, initial_landmark_set, summarise_iterations
+from emoflow.pruning.pruner import prune_iteration
+from emoflow.report import FIGURES, make_report
+from emoflow.report.pages import PAGES
+from emoflow.report.stage import REPORT_JSON
+from emoflow.report.tables import ground_truth_precision, top_landmarks
 from emoflow.schemes import get_scheme
 from emoflow.synthetic import planted_features
 from emoflow.training import train_iteration
@@ -149,7 +142,8 @@ def test_writes_every_figure_and_the_numbers(report: tuple[Path, dict]) -> None:
 def test_face_figures_drawn_apart_are_the_same_files(
     run: dict, report: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    from emoflow.report import FACE_FIGURES, draw_face_figures
+    from emoflow.report import draw_face_figures
+    from emoflow.report.stage import FACE_FIGURES
 
     out, numbers = report
     apart = tmp_path / "report"
@@ -390,7 +384,8 @@ def test_relevance_by_region_splits_each_model_without_remainder(
 ) -> None:
     """relevance_by_region: every face region of every emotion's two models, the regions'
     landmarks and relevance adding up to the model's own, in the report's page and numbers."""
-    from emoflow.report import REGION_CSV, REGION_SCHEMA, REGION_TABLE, read_region_table
+    from emoflow.report import REGION_SCHEMA
+    from emoflow.report.regions import REGION_CSV, REGION_TABLE, read_region_table
     from emoflow.schemes import get_scheme
 
     out, numbers = report
@@ -430,7 +425,7 @@ def test_relevance_by_region_splits_each_model_without_remainder(
 
 
 def test_confusion_matrices_of_each_selected_model(run: dict, report: tuple[Path, dict]) -> None:
-    from emoflow.training import read_scores
+    from emoflow.training.outputs import read_scores
 
     out, numbers = report
     _check_png(out / FIGURES["selected_confusion"])
@@ -574,8 +569,8 @@ def test_cost_figure_draws_parameters_once_and_timings_as_medians(run: dict, mon
 def _evaluation_tables(folder: Path, emotions: tuple[str, ...]) -> tuple[Path, Path]:
     """Estimates and differences as emoflow.evaluation writes them: nested with intervals (6
     subjects), held-out test without (2 subjects)."""
-    from emoflow.evaluation import write_evaluation
     from emoflow.evaluation.estimates import DIFFERENCE_SCHEMA, ESTIMATE_SCHEMA
+    from emoflow.evaluation.tables import write_evaluation
 
     nan = float("nan")
     estimates, differences = [], []
@@ -609,7 +604,9 @@ def test_the_report_opens_on_the_results_at_a_glance(run: dict, tmp_path: Path) 
     their shares, the nested estimate with its interval and n beside the held-out test (no
     interval for 2 subjects, said so), the verdict on pruning and the data; the combined
     classifier; an item per emotion; the same table at the top of summary.html."""
-    from emoflow.report import GLANCE_EMOTION_PAGE, GLANCE_PAGE, read_region_table
+    from emoflow.report import GLANCE_EMOTION_PAGE
+    from emoflow.report.glance import GLANCE_PAGE
+    from emoflow.report.regions import read_region_table
 
     estimates, differences = _evaluation_tables(tmp_path / "evaluation", EMOTIONS)
     out = tmp_path / "report"

@@ -10,10 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.facemesh import reference_face
+from emoflow.facemesh.mesh import reference_face
 from emoflow.features import FeatureSettings, build_features
 from emoflow.landmarks import import_landmarks
-from emoflow.report import load_data_quality
+from emoflow.report.data import load_data_quality
 from emoflow.report.pages import selection_by_region, write_data_page
 
 
@@ -115,7 +115,7 @@ def test_data_page_lists_the_dropped_videos(data_run: dict[str, Path], tmp_path:
 
 
 def test_selection_by_region_lists_every_kept_id_once_per_region() -> None:
-    from emoflow.facemesh import regions
+    from emoflow.facemesh.mesh import regions
 
     lips = regions()["lips"][:3]
     groups = dict(selection_by_region([*lips, 477]))

@@ -14,8 +14,10 @@ import pytest
 
 from emoflow.errors import DataError
 from emoflow.features import FeatureSettings, build_features, load_features
-from emoflow.landmarks import import_landmarks, landmark_scheme, landmarks_array, read_landmarks
-from emoflow.pruning import LandmarkPruner, PruneSettings, initial_landmark_set
+from emoflow.landmarks import import_landmarks, landmarks_array, read_landmarks
+from emoflow.landmarks.reader import landmark_scheme
+from emoflow.pruning import PruneSettings, initial_landmark_set
+from emoflow.pruning.pruner import LandmarkPruner
 from emoflow.schemes import (
     SCHEMES,
     LandmarkScheme,
@@ -75,9 +77,9 @@ def _toy_csv(path: Path, n_frames: int, emotion_shift: float) -> Path:
 def test_toy_tracks_flow_to_features_pruning_and_drawing(
     toy: LandmarkScheme, tmp_path: Path
 ) -> None:
-    from emoflow.inference.sources import VideoSource
     from emoflow.inference.videos import VideoLandmarks
     from emoflow.report._drawing import draw_mesh, face_scheme, face_xy, new_figure, plotting
+    from emoflow.video import VideoItem
 
     tracks = tmp_path / "tracks"
     tracks.mkdir()
@@ -112,7 +114,7 @@ def test_toy_tracks_flow_to_features_pruning_and_drawing(
 
     mesh_points = np.random.default_rng(0).random((3, 478, 3))
     video = VideoLandmarks(
-        VideoSource("clip", "clip.mp4"),
+        VideoItem("clip", "clip.mp4"),
         mesh_points,
         np.ones(3, bool),
         np.arange(3) / 30,

@@ -8,25 +8,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from planted_tracks import PlantedTracks, planted_openface_tracks  # tests/planted_tracks.py
 
 from emoflow.errors import DataError, InputError
-from emoflow.features import (
-    FeatureSettings,
-    build_features,
-    features_from_landmarks,
-    load_features,
-    normalise_sequence,
-)
-from emoflow.landmarks import (
-    import_landmarks,
-    landmark_scheme,
-    landmarks_array,
-    read_landmarks,
-    read_video_records,
-)
-from emoflow.pruning import LandmarkPruner, PruneSettings, initial_landmark_set
+from emoflow.features import FeatureSettings, build_features, features_from_landmarks, load_features
+from emoflow.features.normalise import normalise_sequence
+from emoflow.landmarks import import_landmarks, landmarks_array, read_landmarks
+from emoflow.landmarks.reader import landmark_scheme, read_video_records
+from emoflow.pruning import PruneSettings, initial_landmark_set
+from emoflow.pruning.pruner import LandmarkPruner
 from emoflow.schemes import SCHEMES, get_scheme, scheme_for_points
-from emoflow.synthetic import PlantedTracks, planted_openface_tracks
 
 IBUG = get_scheme("ibug_68")
 
@@ -543,9 +534,10 @@ def test_predict_and_explain_apply_68_point_models_to_videos(
     stands in for it, and explain draws the 68 points with the scheme's contours."""
     from emoflow._atomic import write_json
     from emoflow.cli import main
-    from emoflow.inference import Pipeline, VideoSource
+    from emoflow.inference.pipeline import Pipeline
     from emoflow.pruning import summarise_iterations
     from emoflow.training import train_iteration
+    from emoflow.video import VideoItem
 
     root = tmp_path / "run"
     sets = {emotion: list(range(68)) for emotion in ("anger", "happiness", "surprise")}
@@ -565,7 +557,7 @@ def test_predict_and_explain_apply_68_point_models_to_videos(
     summarise_iterations([root / "iter_0" / "metrics.json"], root / "summary.parquet")
     with Pipeline(results=root) as pipeline:
         assert pipeline.scheme == "ibug_68"
-        video = pipeline.landmarks(VideoSource(demo_video.stem, str(demo_video)))
+        video = pipeline.landmarks(VideoItem(demo_video.stem, str(demo_video)))
     assert video.scheme == "ibug_68" and video.landmarks.shape[1:] == (68, 3)
     out = tmp_path / "scores.csv"
     assert main(["predict", str(demo_video), "--results", str(root), "-o", str(out)]) == 0

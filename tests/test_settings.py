@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 
-from emoflow.attribution import (
-    AGGREGATIONS,
-    ATTRIBUTION_METHODS,
-    BASELINE_KINDS,
-    AttributionSettings,
-)
+from emoflow.attribution import ATTRIBUTION_METHODS, AttributionSettings
+from emoflow.attribution.baselines import BASELINE_KINDS
+from emoflow.attribution.relevance import AGGREGATIONS
 from emoflow.comparison import CompareSettings
 from emoflow.config import SectionSettings, allowed_values, section_schema
 from emoflow.datasets import ADAPTERS
@@ -21,8 +18,10 @@ from emoflow.errors import ConfigError
 from emoflow.evaluation import EvidenceSettings
 from emoflow.features import FeatureSettings
 from emoflow.models import MODEL_KINDS, BackpropSettings, NetworkSettings
-from emoflow.pruning import PRUNING_POLICIES, START_SETS, PruneSettings
-from emoflow.training import CALIBRATIONS, SelectionSettings
+from emoflow.pruning import PRUNING_POLICIES, PruneSettings
+from emoflow.pruning.pruner import START_SETS
+from emoflow.training import SelectionSettings
+from emoflow.training.cross_validation import CALIBRATIONS
 
 SETTINGS: list[type[SectionSettings]] = [
     FeatureSettings,
@@ -211,8 +210,8 @@ def test_a_registered_name_is_accepted_in_python(monkeypatch: pytest.MonkeyPatch
 
 def test_enums_derived_from_the_schema() -> None:
     assert CALIBRATIONS == ("platt", "none")
-    from emoflow.attribution import QUADRATURES, SAMPLE_SETS
-    from emoflow.features import ALIGNMENTS
+    from emoflow.attribution.settings import QUADRATURES, SAMPLE_SETS
+    from emoflow.features.normalise import ALIGNMENTS
 
     assert ALIGNMENTS == ("none", "first_frame", "canonical")
     assert set(QUADRATURES) == {"gausslegendre", "riemann_trapezoid"}

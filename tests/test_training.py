@@ -11,10 +11,13 @@ import pytest
 
 import emoflow.training.cross_validation as training
 from emoflow.errors import DataError
-from emoflow.features import FeatureSet, load_features, write_feature_store
-from emoflow.models import NetworkSettings, apply_models, load_model, subject_folds
+from emoflow.features import FeatureSet, load_features
+from emoflow.features.store import write_feature_store
+from emoflow.metrics import subject_folds
+from emoflow.models import NetworkSettings, apply_models, load_model
 from emoflow.synthetic import planted_features
-from emoflow.training import SelectionSettings, evaluate_emotion, train_iteration
+from emoflow.training import SelectionSettings, train_iteration
+from emoflow.training.cross_validation import evaluate_emotion
 
 EMOTIONS = ["happiness", "sadness", "surprise"]
 

@@ -13,13 +13,8 @@ import polars as pl
 import pytest
 
 from emoflow.attribution import AttributionSettings, attribute_iteration
-from emoflow.pruning import (
-    LandmarkPruner,
-    PruneSettings,
-    initial_landmark_set,
-    prune_iteration,
-    summarise_iterations,
-)
+from emoflow.pruning import PruneSettings, initial_landmark_set, summarise_iterations
+from emoflow.pruning.pruner import LandmarkPruner, prune_iteration
 from emoflow.training import train_iteration
 
 

@@ -11,17 +11,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.features import FeatureSet, write_feature_store
-from emoflow.models import (
-    SCORE_TOLERANCE,
-    NetworkSettings,
-    RandomizedDeepNetwork,
-    SharedProducts,
-    ridge_path_scores,
-    subject_folds,
-)
+from emoflow.features import FeatureSet
+from emoflow.features.store import write_feature_store
+from emoflow.metrics import subject_folds
+from emoflow.models import SCORE_TOLERANCE, NetworkSettings, RandomizedDeepNetwork, SharedProducts
+from emoflow.models.rvfl import ridge_path_scores
 from emoflow.synthetic import planted_features
-from emoflow.training import SelectionSettings, evaluate_emotion, read_metrics, train_iteration
+from emoflow.training import SelectionSettings, train_iteration
+from emoflow.training.cross_validation import evaluate_emotion
+from emoflow.training.outputs import read_metrics
 
 EMOTIONS = ["happiness", "sadness", "surprise"]
 SETTINGS = [

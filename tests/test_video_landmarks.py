@@ -20,16 +20,11 @@ import pytest
 import skimage.data
 
 from emoflow.errors import ConfigError, DataError, InputError, NoFaceError
-from emoflow.facemesh import N_LANDMARKS
-from emoflow.landmarks import (
-    LANDMARK_SCHEMA,
-    FaceMeshExtractor,
-    extract_shard,
-    extract_videos,
-    landmarks_array,
-    read_landmarks,
-    read_video_records,
-)
+from emoflow.facemesh.mesh import N_LANDMARKS
+from emoflow.landmarks import extract_shard, extract_videos, landmarks_array, read_landmarks
+from emoflow.landmarks.extract import FaceMeshExtractor
+from emoflow.landmarks.reader import read_video_records
+from emoflow.landmarks.schema import LANDMARK_SCHEMA
 from emoflow.video import open_frames
 
 SIZE = 256

@@ -129,7 +129,7 @@ def test_every_store_of_a_run_has_labelled_samples_and_writes_netcdf(
     import numpy as np
     import xarray as xr
 
-    from emoflow.attribution import load_scores
+    from emoflow.attribution.store import load_scores
     from emoflow.features import load_features
 
     results = finished_run / "results"

@@ -44,7 +44,8 @@ as its convergence delta (for occlusion, which is not complete, it measures how 
 landmarks' effects are from adding up).
 
 Baselines (``baseline``; :math:`K` = ``n_baselines``, chosen among at most
-:data:`MAX_BASELINE_CANDIDATES` samples; :mod:`emoflow.attribution.baselines`):
+:data:`~emoflow.attribution.baselines.MAX_BASELINE_CANDIDATES` samples;
+:mod:`emoflow.attribution.baselines`):
 
 - ``negative_centroids`` (default) — the centroids of :math:`K`-means clusters of the samples
   of the other emotions: several *typical* non-:math:`e` references, each the average of a
@@ -81,120 +82,30 @@ occlusion of a whole landmark needs one forward pass per landmark and is not add
 Layout of the package (after Captum's ``attr``):
 
 - :mod:`~emoflow.attribution.baselines` — the references, one function per kind in
-  :data:`BASELINE_KINDS`;
+  :data:`~emoflow.attribution.baselines.BASELINE_KINDS`;
 - :mod:`~emoflow.attribution.methods` — one small class per method on the shared
   :class:`AttributionMethod` (pairing, batching and the completeness gap written once), in
   :data:`ATTRIBUTION_METHODS`;
 - :mod:`~emoflow.attribution.relevance` — the aggregations, written once for NumPy and dask,
-  in :data:`AGGREGATIONS`;
+  in :data:`~emoflow.attribution.relevance.AGGREGATIONS`;
 - :mod:`~emoflow.attribution.dataset` — a model over many samples, batch by batch;
 - :mod:`~emoflow.attribution.store` — ``attributions.zarr``: written and read only there;
 - :mod:`~emoflow.attribution.faithfulness` — checks of a landmark ranking;
 - :mod:`~emoflow.attribution.settings` — :class:`AttributionSettings`.
 """
 
-from emoflow.attribution.baselines import (
-    BASELINE_KINDS,
-    MAX_BASELINE_CANDIDATES,
-    BaselineRequest,
-    choose_baselines,
-    k_means,
-    k_medoids,
-)
-from emoflow.attribution.dataset import (
-    attribute_samples,
-    dataset_relevance,
-    iter_attributions,
-)
-from emoflow.attribution.methods import (
-    ATTRIBUTION_METHODS,
-    AttributionMethod,
-    CaptumIntegratedGradients,
-    GradientShap,
-    IntegratedGradients,
-    LandmarkOcclusion,
-    PathIntegrable,
-    SmoothGradIG,
-    quadrature,
-)
-from emoflow.attribution.relevance import (
-    AGGREGATIONS,
-    Aggregation,
-    landmark_scores,
-    reduce_to_landmarks,
-    weighted_landmark_scores,
-)
-from emoflow.attribution.settings import (
-    QUADRATURES,
-    RUNTIME_KEYS,
-    SAMPLE_SETS,
-    Aggregate,
-    AttributionSettings,
-    Baseline,
-    Method,
-    runtime_settings,
-)
-from emoflow.attribution.store import (
-    ATTRIBUTION_DIMS,
-    COORD_NAMES,
-    LANDMARK_CHUNK,
-    SCORE_DIMS,
-    attribute_emotion,
-    attribute_iteration,
-    landmark_scores_from_store,
-    load_scores,
-    read_attributed_samples,
-    read_attributions,
-    read_baseline_indices,
-    read_baseline_values,
-    read_emotions,
-    read_settings,
-)
+from emoflow.attribution.dataset import attribute_samples, dataset_relevance
+from emoflow.attribution.methods import ATTRIBUTION_METHODS, AttributionMethod
+from emoflow.attribution.settings import AttributionSettings, runtime_settings
+from emoflow.attribution.store import attribute_emotion, attribute_iteration
 
 __all__ = [
-    "AGGREGATIONS",
-    "ATTRIBUTION_DIMS",
     "ATTRIBUTION_METHODS",
-    "BASELINE_KINDS",
-    "COORD_NAMES",
-    "LANDMARK_CHUNK",
-    "MAX_BASELINE_CANDIDATES",
-    "QUADRATURES",
-    "RUNTIME_KEYS",
-    "SAMPLE_SETS",
-    "SCORE_DIMS",
-    "Aggregate",
-    "Aggregation",
     "AttributionMethod",
     "AttributionSettings",
-    "Baseline",
-    "BaselineRequest",
-    "CaptumIntegratedGradients",
-    "GradientShap",
-    "IntegratedGradients",
-    "LandmarkOcclusion",
-    "Method",
-    "PathIntegrable",
-    "SmoothGradIG",
     "attribute_emotion",
     "attribute_iteration",
     "attribute_samples",
-    "choose_baselines",
     "dataset_relevance",
-    "iter_attributions",
-    "k_means",
-    "k_medoids",
-    "landmark_scores",
-    "landmark_scores_from_store",
-    "load_scores",
-    "quadrature",
-    "read_attributed_samples",
-    "read_attributions",
-    "read_baseline_indices",
-    "read_baseline_values",
-    "read_emotions",
-    "read_settings",
-    "reduce_to_landmarks",
     "runtime_settings",
-    "weighted_landmark_scores",
 ]

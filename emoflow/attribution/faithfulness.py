@@ -68,7 +68,7 @@ def _removed(ranking: np.ndarray, fraction: float, order: Order) -> np.ndarray:
 
 
 def _evaluate(labels: np.ndarray, scores: np.ndarray, metric: Metric) -> float:
-    from emoflow.models import binary_metrics
+    from emoflow.metrics import binary_metrics
 
     if metric == "score_gap":
         positive = labels.astype(bool)
@@ -199,14 +199,15 @@ def remove_and_retrain(
         Returns a fresh, unfitted model with ``fit(inputs, labels)`` and ``decision_function``;
         default: :class:`emoflow.models.RandomizedDeepNetwork` with default settings on CPU.
     n_folds, seed
-        Subject-independent folds (:func:`emoflow.models.subject_folds`).
+        Subject-independent folds (:func:`emoflow.metrics.subject_folds`).
 
     Returns
     -------
     dict
         ``fractions``, ``values``, ``n_kept`` and ``area``.
     """
-    from emoflow.models import NetworkSettings, RandomizedDeepNetwork, subject_folds
+    from emoflow.metrics import subject_folds
+    from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 
     fractions_array, inputs, labels, ranking = _checked(fractions, inputs, labels, ranking)
     factory = make_model or (lambda: RandomizedDeepNetwork(NetworkSettings(), device="cpu"))

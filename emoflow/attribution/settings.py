@@ -41,13 +41,13 @@ class AttributionSettings(SectionSettings):
         ``smoothgrad_ig``, ``gradient_shap`` or ``feature_ablation``: a key of
         :data:`~emoflow.attribution.ATTRIBUTION_METHODS`.
     baseline, n_baselines
-        Kind (a key of :data:`~emoflow.attribution.BASELINE_KINDS`) and number ``K`` of the
-        references.
+        Kind (a key of :data:`~emoflow.attribution.baselines.BASELINE_KINDS`) and number
+        ``K`` of the references.
     n_steps, quadrature
         Nodes and rule of the path integral.
     aggregate
         How attributions become one relevance per landmark (a key of
-        :data:`~emoflow.attribution.AGGREGATIONS`).
+        :data:`~emoflow.attribution.relevance.AGGREGATIONS`).
     samples
         ``positive`` (the emotion's samples) or ``all``: the set :math:`S` of the formula.
     batch_size

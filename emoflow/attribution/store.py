@@ -60,7 +60,8 @@ from emoflow.attribution.dataset import iter_attributions
 from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import RUNTIME_KEYS, AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
-from emoflow.features import load_features, read_strings
+from emoflow.features import load_features
+from emoflow.features.store import read_strings
 from emoflow.landmark_sets import read_landmark_sets
 from emoflow.training.outputs import held_out_subjects
 
@@ -483,11 +484,6 @@ def _emotion_row(root: Any, path: str | Path, emotion: str) -> int:
     if emotion not in names:
         raise DataError(f"{path}: no emotion {emotion!r} (has {names})")
     return names.index(emotion)
-
-
-def read_emotions(path: str | Path) -> list[str]:
-    """The emotions of a store, in the order of its ``emotion`` axis."""
-    return list(_attributes(_open(path))["emotions"])
 
 
 def read_settings(path: str | Path) -> dict[str, Any]:

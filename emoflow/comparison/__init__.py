@@ -23,45 +23,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emoflow._lazy import lazy_names
-from emoflow.comparison.rankings import (
-    MODEL_FREE_RANKINGS,
-    RANKINGS,
-    mean_difference_scores,
-    motion_energy,
-    motion_scores,
-    nested_top_sets,
-    random_sets,
-    zero_baseline_relevance,
-)
 from emoflow.comparison.settings import CompareSettings
-from emoflow.comparison.table import (
-    COMPARISON_SCHEMA,
-    comparison_frame,
-    read_comparison,
-    write_comparison,
-)
 
 if TYPE_CHECKING:
-    from emoflow.comparison.run import chain_counts, compare_pruning
+    from emoflow.comparison.run import compare_pruning
 
-_LAZY = {"compare_pruning": "run", "chain_counts": "run"}
+_LAZY = {"compare_pruning": "run"}
 
-__all__ = [
-    "COMPARISON_SCHEMA",
-    "MODEL_FREE_RANKINGS",
-    "RANKINGS",
-    "CompareSettings",
-    "chain_counts",
-    "compare_pruning",
-    "comparison_frame",
-    "mean_difference_scores",
-    "motion_energy",
-    "motion_scores",
-    "nested_top_sets",
-    "random_sets",
-    "read_comparison",
-    "write_comparison",
-    "zero_baseline_relevance",
-]
+__all__ = ["CompareSettings", "compare_pruning"]
 
 __getattr__ = lazy_names(__name__, _LAZY)

@@ -74,7 +74,7 @@ def compare_pruning(
     threads: int | None = None,
 ) -> Any:
     """Run the baseline ``rankings`` of one emotion in one outer fold at the fold's IG chain's
-    counts; write their table (:data:`~emoflow.comparison.COMPARISON_SCHEMA`).
+    counts; write their table (:data:`~emoflow.comparison.table.COMPARISON_SCHEMA`).
 
     Parameters
     ----------

@@ -22,7 +22,7 @@ class CompareSettings(SectionSettings):
     Parameters
     ----------
     compare
-        Baseline rankings (keys of :data:`~emoflow.comparison.RANKINGS`): ``random``,
+        Baseline rankings (keys of :data:`~emoflow.comparison.rankings.RANKINGS`): ``random``,
         ``motion``, ``mean_difference``, ``vanilla_ig``; empty: no comparison (the default).
     compare_seeds
         Random landmark sets per iteration (the spread of the ``random`` baseline).

@@ -62,7 +62,7 @@ def allowed_values(key: str) -> tuple[Any, ...]:
     """The values the schema allows for one key (``"features.align"``), in schema order.
 
     The ``enum`` of the key, or of its branches (``oneOf``/``anyOf``) where it has several
-    forms, e.g. ``features.align`` (a name, or the Boolean of earlier versions).
+    forms (a ``oneOf``/``anyOf`` of enums).
     """
     schema = section_schema(key)
     branches = [schema, *schema.get("oneOf", ()), *schema.get("anyOf", ())]

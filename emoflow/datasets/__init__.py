@@ -6,11 +6,11 @@ its line in :data:`ADAPTERS` (and the schema's ``dataset.adapter`` enum).
 """
 
 from emoflow.datasets.base import DatasetAdapter
-from emoflow.datasets.ckplus import CKPLUS_LABEL_MAP, CkplusAdapter
+from emoflow.datasets.ckplus import CkplusAdapter
 from emoflow.datasets.csv import CsvAdapter
-from emoflow.datasets.demo import DEMO_LABELS, DemoAdapter
+from emoflow.datasets.demo import DemoAdapter
 from emoflow.datasets.landmarks import LandmarksCsvAdapter, LandmarksParquetAdapter
-from emoflow.datasets.ravdess import RAVDESS_LABEL_MAP, RavdessAdapter, RavdessLandmarksAdapter
+from emoflow.datasets.ravdess import RavdessAdapter, RavdessLandmarksAdapter
 
 ADAPTERS: dict[str, type[DatasetAdapter]] = {
     adapter.name: adapter
@@ -26,17 +26,4 @@ ADAPTERS: dict[str, type[DatasetAdapter]] = {
 }
 """Adapter name (the ``dataset.adapter`` setting) → adapter class."""
 
-__all__ = [
-    "ADAPTERS",
-    "CKPLUS_LABEL_MAP",
-    "DEMO_LABELS",
-    "RAVDESS_LABEL_MAP",
-    "CkplusAdapter",
-    "CsvAdapter",
-    "DatasetAdapter",
-    "DemoAdapter",
-    "LandmarksCsvAdapter",
-    "LandmarksParquetAdapter",
-    "RavdessAdapter",
-    "RavdessLandmarksAdapter",
-]
+__all__ = ["ADAPTERS", "DatasetAdapter"]

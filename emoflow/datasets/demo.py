@@ -35,7 +35,8 @@ class DemoAdapter(DatasetAdapter):
 
     def planned(self, source: Path, config: Mapping[str, Any]) -> tuple[Path, pl.DataFrame]:
         """The videos the demo settings will make (from the spec, before the demo exists)."""
-        from emoflow.demo import DemoSpec, planned_videos
+        from emoflow.demo import DemoSpec
+        from emoflow.demo.spec import planned_videos
 
         spec = DemoSpec.from_section(config["demo"], emotions=config["dataset"]["emotions"])
         table = pl.DataFrame(planned_videos(spec), schema=dict.fromkeys(DEMO_COLUMNS, pl.String))

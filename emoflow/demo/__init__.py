@@ -5,7 +5,7 @@ around the face. MediaPipe Face Mesh finds that face's 478 neutral landmarks onc
 everything else is geometry on those landmarks:
 
 * an **emotion** is a sum of *actions*; an action pushes a named group of landmarks
-  (``emoflow.facemesh.regions()``) by known vectors. A smooth dense displacement field is
+  (``emoflow.facemesh.mesh.regions()``) by known vectors. A smooth dense displacement field is
   built from those control points (kernel-weighted interpolation with a compactly supported
   kernel, and zero-displacement anchors where the face must stay put) and scaled over time
   by an ease-in/out ramp from neutral (first frame) to peak (from about ``ramp_fraction`` of
@@ -22,33 +22,11 @@ head motion and subject pose (affine) → inverse of the expression field (two f
 steps) → photo pixel.
 
 ``ground_truth.json`` lists, for each emotion, the regions its actions drive and the landmark
-ids its peak displacement field moves by more than :data:`GROUND_TRUTH_THRESHOLD` face widths,
-evaluated exactly at the neutral landmarks.
+ids its peak displacement field moves by more than :data:`~emoflow.demo.spec.GROUND_TRUTH_THRESHOLD`
+face widths, evaluated exactly at the neutral landmarks.
 """
 
-from emoflow.demo.face import neutral_landmarks
-from emoflow.demo.render import expected_landmarks
-from emoflow.demo.spec import (
-    EMOTIONS,
-    GROUND_TRUTH_THRESHOLD,
-    LABEL_COLUMNS,
-    DemoSpec,
-    planned_videos,
-    video_id,
-)
-from emoflow.demo.truth import ground_truth, peak_displacement
+from emoflow.demo.spec import DemoSpec
 from emoflow.demo.writing import make_demo
 
-__all__ = [
-    "EMOTIONS",
-    "GROUND_TRUTH_THRESHOLD",
-    "LABEL_COLUMNS",
-    "DemoSpec",
-    "expected_landmarks",
-    "ground_truth",
-    "make_demo",
-    "neutral_landmarks",
-    "peak_displacement",
-    "planned_videos",
-    "video_id",
-]
+__all__ = ["DemoSpec", "make_demo"]

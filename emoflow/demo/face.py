@@ -6,7 +6,8 @@ from functools import cache
 
 import numpy as np
 
-from emoflow.facemesh import N_LANDMARKS, image_landmarks, regions
+from emoflow.facemesh.mesh import N_LANDMARKS, regions
+from emoflow.facemesh.tracker import image_landmarks
 
 _CROP_CENTRE_XY = (225, 128)
 """Centre of the face crop in ``skimage.data.astronaut()`` pixels."""

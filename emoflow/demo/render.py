@@ -12,7 +12,7 @@ from emoflow.demo.face import CROP_SIZE, crop_origin
 from emoflow.demo.movements import demo_actions, grid_field
 from emoflow.demo.spec import STABLE_EMOTION_CODES, DemoSpec
 from emoflow.demo.subjects import Subject, make_subject, plan_video
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 
 
 def expected_landmarks(

@@ -10,7 +10,7 @@ import numpy as np
 from emoflow.demo.actions import Action
 from emoflow.demo.movements import OPTIONAL_NUISANCE, demo_actions
 from emoflow.demo.spec import DEFAULT_SPEC, GROUND_TRUTH_THRESHOLD, OPTIONAL_FIELDS, DemoSpec
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 
 
 def _displacement_at_landmarks(actions: list[Action]) -> np.ndarray:

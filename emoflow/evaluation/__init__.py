@@ -16,38 +16,18 @@ same nesting (:mod:`emoflow.comparison`). This package turns those scores into e
 
 from __future__ import annotations
 
-from emoflow.evaluation.estimates import (
-    COMBINED,
-    FULL,
-    EvidenceSettings,
-    check_with_scikit_learn,
-    deployed_rows,
-    estimate_all,
-)
-from emoflow.evaluation.outer import CHAIN, outer_predictions, select_counts
+from emoflow.evaluation.estimates import COMBINED, FULL, EvidenceSettings, estimate_all
+from emoflow.evaluation.outer import CHAIN
 from emoflow.evaluation.run import evaluate_nested, run_procedure
-from emoflow.evaluation.tables import TABLES, read_evaluation, read_runs, write_evaluation
-from emoflow.uncertainty import MIN_SUBJECTS, NO_DIFFERENCE, TOO_FEW, Interval, verdict
+from emoflow.evaluation.tables import read_runs
 
 __all__ = [
     "CHAIN",
     "COMBINED",
     "FULL",
-    "MIN_SUBJECTS",
-    "NO_DIFFERENCE",
-    "TABLES",
-    "TOO_FEW",
     "EvidenceSettings",
-    "Interval",
-    "check_with_scikit_learn",
-    "deployed_rows",
     "estimate_all",
     "evaluate_nested",
-    "outer_predictions",
-    "read_evaluation",
     "read_runs",
     "run_procedure",
-    "select_counts",
-    "verdict",
-    "write_evaluation",
 ]

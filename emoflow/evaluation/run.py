@@ -118,7 +118,7 @@ def run_procedure(
     """
     from emoflow.chains import run_chain, start_chains
     from emoflow.comparison import compare_pruning
-    from emoflow.features import read_store_attributes
+    from emoflow.features.store import read_store_attributes
     from emoflow.layout import ResultsLayout
     from emoflow.pruning import PruneSettings, summarise_iterations
     from emoflow.training import gather_iteration

@@ -2,9 +2,9 @@
 
 * :mod:`emoflow.facemesh.mesh`: landmark count, named regions, tesselation, contours,
   mirror pairs and a reference face, read from the package's ``face_mesh.json``.
-* :mod:`emoflow.facemesh.tracker`: :class:`FaceMeshTracker`, Face Mesh over a video's frames
-  (with face choice and the small-face search of :mod:`emoflow.facemesh.faces`), built on the
-  graph of :mod:`emoflow.facemesh._graph`.
+* :mod:`emoflow.facemesh.tracker`: :class:`~emoflow.facemesh.tracker.FaceMeshTracker`, Face
+  Mesh over a video's frames (with face choice and the small-face search of
+  :mod:`emoflow.facemesh.faces`), built on the graph of :mod:`emoflow.facemesh._graph`.
 
 Importing this package is light: MediaPipe and OpenCV load when the first frame is processed.
 MediaPipe is not a dependency of the package (README, "Installation notes"): without it,
@@ -15,36 +15,5 @@ Landmark *tables* (schema, shards, import) are :mod:`emoflow.landmarks`.
 """
 
 from emoflow.facemesh._graph import MEDIAPIPE_INSTALL, import_mediapipe, require_mediapipe
-from emoflow.facemesh.faces import FACE_POLICIES, choose_face
-from emoflow.facemesh.mesh import (
-    N_LANDMARKS,
-    N_MESH_LANDMARKS,
-    RIGID_LANDMARKS,
-    contours,
-    mirror_pairs,
-    reference_face,
-    regions,
-    tesselation,
-)
-from emoflow.facemesh.style import RELEVANCE_CMAP
-from emoflow.facemesh.tracker import FaceMeshTracker, FaceTrack, image_landmarks
 
-__all__ = [
-    "FACE_POLICIES",
-    "MEDIAPIPE_INSTALL",
-    "N_LANDMARKS",
-    "N_MESH_LANDMARKS",
-    "RELEVANCE_CMAP",
-    "RIGID_LANDMARKS",
-    "FaceMeshTracker",
-    "FaceTrack",
-    "choose_face",
-    "contours",
-    "image_landmarks",
-    "import_mediapipe",
-    "mirror_pairs",
-    "reference_face",
-    "regions",
-    "require_mediapipe",
-    "tesselation",
-]
+__all__ = ["MEDIAPIPE_INSTALL", "import_mediapipe", "require_mediapipe"]

@@ -1,7 +1,7 @@
 """Face Mesh over the frames of one video, one face followed per frame.
 
 :class:`FaceMeshTracker` runs the MediaPipe graphs and gives each video's faces as arrays
-(:class:`FaceTrack`); :class:`emoflow.landmarks.FaceMeshExtractor` turns them into landmark
+(:class:`FaceTrack`); :class:`emoflow.landmarks.extract.FaceMeshExtractor` turns them into landmark
 tables. MediaPipe and OpenCV are imported only when the first frame is processed.
 
 Faces. With ``max_num_faces = 1`` (the default and the fastest) Face Mesh follows the face it
@@ -65,15 +65,11 @@ FrameProgress = Callable[[int, "int | None"], None]
 (``frames_expected``: from the container, ``None`` when it does not say)."""
 
 
-N_FACE_CHECKS = 3
-"""Frames of each video (first, middle, last meshed) in which the full-range face detector
-counts the faces, so that a video showing several people is known even with
-``max_num_faces = 1`` (Face Mesh then reports one face at most)."""
-
-
 def face_check_frames(planned: Collection[int] | None, n_expected: int | None) -> set[int]:
-    """The frames whose faces are counted: the first, middle and last of the planned frames
-    (of every frame when ``planned`` is ``None``; the first only without a frame count)."""
+    """The frames whose faces the full-range detector counts, so that a video showing several
+    people is known even with ``max_num_faces = 1``: the first, middle and last of the planned
+    frames (of every frame when ``planned`` is ``None``; the first only without a frame
+    count)."""
     if planned is not None:
         frames = sorted(planned)
     elif n_expected:

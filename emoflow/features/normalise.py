@@ -2,7 +2,7 @@
 
 Coordinates are made pixel-proportional, frames without a face interpolated, the pose
 optionally removed by a similarity Procrustes fit (to the video's first frame or to the
-canonical face of :func:`emoflow.facemesh.reference_face`), the face centred and scaled by
+canonical face of :func:`emoflow.facemesh.mesh.reference_face`), the face centred and scaled by
 the inter-ocular distance, the sequence resampled to a fixed number of frames and, optionally,
 expressed as displacement from the first (neutral) frame.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from emoflow.config import SectionSettings, setting
 from emoflow.errors import DataError
-from emoflow.facemesh import N_LANDMARKS
+from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.schemes import LandmarkScheme, get_scheme
 from emoflow.video import even_times, filled_times, resampled_frames, resampling_weights
 
@@ -51,10 +51,10 @@ class FeatureSettings(SectionSettings):
         Remove head pose by a similarity Procrustes fit (rotation, scale, translation) of every
         frame: ``"first_frame"`` aligns to the video's first frame (pose changes within the video
         go, the pose of the first frame stays), ``"canonical"`` aligns to the canonical neutral
-        face of :func:`emoflow.facemesh.reference_face` (the pose of the whole video goes too),
+        face of :func:`emoflow.facemesh.mesh.reference_face` (the pose of the whole video goes too),
         ``"none"`` keeps the pose. ``True``/``False`` are read as ``"first_frame"``/``"none"``.
     align_on
-        Landmarks the pose is fitted on: ``"rigid"`` (:data:`emoflow.facemesh.RIGID_LANDMARKS`,
+        Landmarks the pose is fitted on: ``"rigid"`` (:data:`emoflow.facemesh.mesh.RIGID_LANDMARKS`,
         which expressions barely move) or ``"all"``.
     displacement
         Subtract the first (neutral) frame, so features hold motion, not face shape.
@@ -67,17 +67,12 @@ class FeatureSettings(SectionSettings):
     n_frames: int = setting(8, minimum=2)
     center: str = setting("mean", enum=("mean", "nose", "none"))
     scale: str = setting("interocular", enum=("interocular", "none"))
-    align: str = setting(
-        "first_frame",
-        one_of=({"type": "string", "enum": list(ALIGNMENTS)}, {"type": "boolean"}),
-    )
+    align: str = setting("first_frame", enum=ALIGNMENTS)
     align_on: str = setting("rigid", enum=("rigid", "all"))
     displacement: bool = True
     max_missing: float = setting(0.2, minimum=0, exclusive_maximum=1)
 
     def __post_init__(self) -> None:
-        if isinstance(self.align, bool | np.bool_):  # the boolean form of earlier versions
-            object.__setattr__(self, "align", "first_frame" if self.align else "none")
         self.check()
 
     def frames_read(self, n_in: int, times: np.ndarray | None = None) -> np.ndarray:

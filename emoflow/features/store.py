@@ -17,8 +17,7 @@ sample), ``several_faces`` (kept video → what extraction saw) and ``counts`` (
 ``kept``, ``dropped``, ``several_faces``; read together with the maps by
 :func:`read_sample_report`). Attributes that are not a string or a number are stored as JSON
 strings (listed in ``emoflow_json_attributes``; :func:`emoflow._atomic.portable_attributes`),
-so ``xarray``'s ``to_netcdf`` writes the opened store; the readers here decode them, and read
-stores written before with JSON values as attributes.
+so ``xarray``'s ``to_netcdf`` writes the opened store; the readers here decode them.
 
 In xarray (labels are coordinates, so grouping by them keeps the features chunked)::
 
@@ -303,23 +302,12 @@ def read_store_samples(path: str | Path) -> dict[str, np.ndarray]:
 def read_sample_report(path: str | Path) -> dict[str, Any]:
     """Which videos became samples: ``counts`` (``videos``, ``kept``, ``dropped``,
     ``several_faces``), ``dropped`` (video → reason) and ``several_faces`` (kept video → what
-    extraction saw). Stores written before ``counts`` existed give counts from ``dropped``
-    and the number of samples, and an empty ``several_faces``.
+    extraction saw).
     """
-    root = _open_store(path)
-    attrs = decoded_attributes(root.attrs)
-    dropped = dict(cast(dict[str, str], attrs.get("dropped") or {}))
-    several_faces = dict(cast(dict[str, str], attrs.get("several_faces") or {}))
-    counts = attrs.get("counts")
-    if not isinstance(counts, dict):
-        n_kept = int(cast(Any, root["video_id"]).shape[0])
-        counts = {
-            "videos": n_kept + len(dropped),
-            "kept": n_kept,
-            "dropped": len(dropped),
-            "several_faces": len(several_faces),
-        }
-    return {"counts": dict(counts), "dropped": dropped, "several_faces": several_faces}
+    attrs = decoded_attributes(_open_store(path).attrs)
+    if not isinstance(attrs.get("counts"), dict):
+        raise InputError(path, f"feature store of an earlier emoflow (no sample counts); {REBUILD}")
+    return {name: dict(attrs[name]) for name in ("counts", "dropped", "several_faces")}
 
 
 def sample_summary(path: str | Path) -> str:

@@ -14,7 +14,7 @@ import polars as pl
 
 from emoflow._atomic import atomic_path
 from emoflow.errors import InputError
-from emoflow.facemesh import RELEVANCE_CMAP
+from emoflow.facemesh.style import RELEVANCE_CMAP
 from emoflow.inference.outputs import check_suffix
 from emoflow.inference.videos import VideoLandmarks
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from emoflow.errors import ConfigError, EmoflowError, InputError
-from emoflow.facemesh import N_MESH_LANDMARKS
+from emoflow.facemesh.mesh import N_MESH_LANDMARKS
 from emoflow.layout import ResultsLayout
 from emoflow.published import PublishedRun, check_not_busy, read_published, record_covering
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
@@ -44,7 +44,7 @@ class LoadedModel:
     landmarks: np.ndarray
     settings: Any  # emoflow.features.FeatureSettings
     iteration: int | None
-    calibrator: Any = None  # emoflow.models.PlattCalibrator
+    calibrator: Any = None  # emoflow.models.calibration.PlattCalibrator
     trained_on: str | None = None  # see trained_on()
     scheme: str = DEFAULT_SCHEME  # the landmark scheme of ``landmarks`` (emoflow.schemes)
 
@@ -193,7 +193,8 @@ def trained_on(model_path: str | Path) -> str | None:
 
 def _checked_model(path: Path, model: Any, metadata: dict[str, Any]) -> LoadedModel:
     """Check a model's metadata against its weights; raise InputError naming the file."""
-    from emoflow.models import PlattCalibrator, model_inputs
+    from emoflow.models.calibration import PlattCalibrator
+    from emoflow.models.files import model_inputs
 
     landmarks, settings, scheme = model_inputs(path, model, metadata)
     calibration = metadata.get("calibration")

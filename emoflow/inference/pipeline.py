@@ -24,10 +24,10 @@ from emoflow.inference.loading import (
     landmark_union,
     load_models,
 )
-from emoflow.inference.sources import VideoSource
 from emoflow.inference.videos import FaceCounter, VideoLandmarks, extract_video, inspect_video
 from emoflow.layout import ResultsLayout
 from emoflow.schemes import DEFAULT_SCHEME
+from emoflow.video import VideoItem
 
 FACE_MODES = ("error", "largest", "central", "tracked")
 """``several_faces`` values: refuse videos showing several faces, or follow one by a policy."""
@@ -49,7 +49,7 @@ class Pipeline:
     Parameters
     ----------
     results, iteration, models
-        Which models (:func:`emoflow.inference.model_paths`).
+        Which models (:func:`emoflow.inference.loading.model_paths`).
     refine_landmarks
         Face Mesh iris refinement; ``None``: as the models record, else on.
     several_faces
@@ -59,7 +59,7 @@ class Pipeline:
     device
         Torch device of the models.
     extractor_options
-        More :class:`emoflow.landmarks.FaceMeshExtractor` options (override the models').
+        More :class:`emoflow.landmarks.extract.FaceMeshExtractor` options (override the models').
 
     Raises
     ------
@@ -114,7 +114,7 @@ class Pipeline:
     def refuse_overwriting(
         self,
         outputs: Sequence[str | Path | None],
-        sources: Sequence[VideoSource],
+        sources: Sequence[VideoItem],
         named: Sequence[str | Path] = (),
     ) -> None:
         """InputError naming the first output that is an input: one of ``named`` (what the
@@ -126,7 +126,7 @@ class Pipeline:
         )
 
     def __enter__(self) -> Pipeline:
-        from emoflow.landmarks import FaceMeshExtractor
+        from emoflow.landmarks.extract import FaceMeshExtractor
 
         self._counter = FaceCounter() if self.several_faces == "error" else None
         try:
@@ -151,7 +151,7 @@ class Pipeline:
                 self._counter = None
 
     def landmarks(
-        self, source: VideoSource, progress: Callable[[int, int | None], None] | None = None
+        self, source: VideoItem, progress: Callable[[int, int | None], None] | None = None
     ) -> VideoLandmarks:
         """Check one video (:func:`inspect_video`) and run Face Mesh over it (``progress``:
         called after each frame, e.g. :meth:`emoflow._progress.Progress.frames`).

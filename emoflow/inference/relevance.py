@@ -16,9 +16,9 @@ reduced to one relevance per landmark :math:`l` with the run's aggregation (``me
 
 The baselines are those of the run's attribution stage: the samples recorded in the
 iteration's attribution store (``baselines``, ``baseline_values``), or, without that store,
-the same choice made again (:func:`emoflow.attribution.choose_baselines` on the run's feature
-store with the run's attribution settings). Without a feature store (models given alone) the
-all-zero input is used, and the table says so.
+the same choice made again (:func:`emoflow.attribution.baselines.choose_baselines` on the
+run's feature store with the run's attribution settings). Without a feature store (models given
+alone) the all-zero input is used, and the table says so.
 
 The attribution store (its settings, baseline ids and values) is read only through the
 readers of its owner, :mod:`emoflow.attribution`.
@@ -78,7 +78,7 @@ def attribution_settings(
     )
     store = stores[0] if stores else None
     if store is not None and store.is_dir():
-        from emoflow.attribution import read_settings
+        from emoflow.attribution.store import read_settings
 
         if published is not None:
             published.check_store(store, REWRITE)
@@ -146,7 +146,7 @@ class _Baselines:
 
     def _stored_indices(self, model: LoadedModel, video_ids: np.ndarray) -> np.ndarray | None:
         """Positions in the feature store of the baselines the attribution stage used."""
-        from emoflow.attribution import read_baseline_indices
+        from emoflow.attribution.store import read_baseline_indices
 
         record = self._stored(model, "no usable baseline record", read_baseline_indices)
         if record is None:
@@ -162,7 +162,7 @@ class _Baselines:
 
     def _stored_values(self, model: LoadedModel) -> np.ndarray | None:
         """The reference inputs the attribution stage used, ``(k, frames, landmarks, 3)``."""
-        from emoflow.attribution import read_baseline_values
+        from emoflow.attribution.store import read_baseline_values
 
         values = self._stored(model, "no stored baseline values", read_baseline_values)
         if values is None:
@@ -175,7 +175,7 @@ class _Baselines:
 
     def of(self, model: LoadedModel, settings: Any) -> tuple[np.ndarray, str]:
         """Baselines ``(k, n_frames, n_landmarks, 3)`` of ``model`` and how they were chosen."""
-        from emoflow.attribution import choose_baselines
+        from emoflow.attribution.baselines import choose_baselines
         from emoflow.features import FeatureSettings
 
         shape = (1, model.settings.n_frames, len(model.landmarks), 3)
@@ -234,12 +234,13 @@ def attribute_video(
     published: PublishedRun | None = None,
 ) -> pl.DataFrame:
     """The relevance table of one video's feature samples (one per feature-settings group,
-    as :func:`emoflow.inference.feature_samples` gives them); each model counted on
+    as :func:`emoflow.inference.windows.feature_samples` gives them); each model counted on
     ``progress`` when given. The run's stores are checked against ``published`` (the record
     the models were loaded by) when given."""
     import torch
 
-    from emoflow.attribution import attribute_samples, reduce_to_landmarks
+    from emoflow.attribution import attribute_samples
+    from emoflow.attribution.relevance import reduce_to_landmarks
 
     baselines = _Baselines(results, published)
     columns = model_columns(models, union)

@@ -1,6 +1,6 @@
 """Which videos to score: one file or frame folder, a folder of them, a manifest or a list.
 
-:func:`find_videos` turns what the user names into :class:`VideoSource` values, each with a
+:func:`find_videos` turns what the user names into :class:`VideoItem` values, each with a
 unique id (the output's ``video_id``), an optional time window and, where the input lists
 one, the true emotion.
 """
@@ -20,16 +20,12 @@ from emoflow.video import VIDEO_SUFFIXES, VideoItem, frame_files, natural_key
 LIST_SUFFIXES = frozenset({".csv", ".tsv", ".tab"})
 """File name endings of a video list (CSV/TSV with a ``path`` column)."""
 
-VideoSource = VideoItem
-"""One video to score: :class:`emoflow.video.VideoItem` (id, path, time window, label); the
-name the inference toolkit has always used."""
-
 
 def _is_frame_folder(folder: Path) -> bool:
     return bool(frame_files(folder))
 
 
-def check_unique(sources: list[VideoSource], origin: str | Path, fix: str) -> list[VideoSource]:
+def check_unique(sources: list[VideoItem], origin: str | Path, fix: str) -> list[VideoItem]:
     counts = Counter(source.video_id for source in sources)
     duplicates = sorted(video_id for video_id, count in counts.items() if count > 1)
     if duplicates:
@@ -47,7 +43,7 @@ def _optional_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _sources_from_table(table: pl.DataFrame, origin: Path, base: Path | None) -> list[VideoSource]:
+def _sources_from_table(table: pl.DataFrame, origin: Path, base: Path | None) -> list[VideoItem]:
     """Videos of a manifest or video list (``path`` column; optional id, times, label)."""
     if "path" not in table.columns:
         raise InputError(
@@ -72,7 +68,7 @@ def _sources_from_table(table: pl.DataFrame, origin: Path, base: Path | None) ->
             raise InputError(origin, f"start_s/end_s on line {line} are not seconds") from err
         label = row.get(label_column) if label_column else None
         sources.append(
-            VideoSource(
+            VideoItem(
                 video_id=str(video_id).strip(),
                 path=path,
                 start_s=start_s,
@@ -96,7 +92,7 @@ def _read_video_list(path: Path) -> pl.DataFrame:
     return table.rename({name: name.strip() for name in table.columns})
 
 
-def find_videos(source: str | Path, *, video_id: str | None = None) -> list[VideoSource]:
+def find_videos(source: str | Path, *, video_id: str | None = None) -> list[VideoItem]:
     """The videos named by ``source``.
 
     Parameters
@@ -121,10 +117,10 @@ def find_videos(source: str | Path, *, video_id: str | None = None) -> list[Vide
         raise InputError(path, "does not exist")
     if path.is_dir():
         if _is_frame_folder(path):
-            return [VideoSource(video_id or path.name, str(path))]
+            return [VideoItem(video_id or path.name, str(path))]
         entries = sorted(path.iterdir(), key=lambda entry: natural_key(entry.name))
         sources = [
-            VideoSource(entry.stem if entry.is_file() else entry.name, str(entry))
+            VideoItem(entry.stem if entry.is_file() else entry.name, str(entry))
             for entry in entries
             if not entry.name.startswith(".")
             and (
@@ -149,7 +145,7 @@ def find_videos(source: str | Path, *, video_id: str | None = None) -> list[Vide
         return _sources_from_table(manifest, path, base=None)
     if suffix in LIST_SUFFIXES:
         return _sources_from_table(_read_video_list(path), path, base=path.parent)
-    return [VideoSource(video_id or path.stem, str(path))]
+    return [VideoItem(video_id or path.stem, str(path))]
 
 
 def names_one_video(path: Path) -> bool:
@@ -162,7 +158,6 @@ def names_one_video(path: Path) -> bool:
 __all__ = [
     "LIST_SUFFIXES",
     "VIDEO_SUFFIXES",
-    "VideoSource",
     "check_unique",
     "find_videos",
     "names_one_video",

@@ -19,9 +19,8 @@ import numpy as np
 import polars as pl
 
 from emoflow.errors import InputError, NoFaceError
-from emoflow.inference.sources import VideoSource
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
-from emoflow.video import MAX_SIDE, MIN_SIDE, check_frame_size
+from emoflow.video import MAX_SIDE, MIN_SIDE, VideoItem, check_frame_size
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ class FaceCounter:
 
 
 def inspect_video(
-    source: VideoSource,
+    source: VideoItem,
     *,
     fps: float | None = None,
     faces: FaceCounter | None = None,
@@ -162,7 +161,7 @@ class VideoLandmarks:
     """One video's Face Mesh landmarks, frames in order (or, after :meth:`in_scheme`, the
     points of another landmark scheme taken from them)."""
 
-    source: VideoSource
+    source: VideoItem
     landmarks: np.ndarray  # (n_frames, n_points, 3), NaN without a face
     found: np.ndarray  # (n_frames,) bool
     timestamps: np.ndarray  # (n_frames,) seconds
@@ -191,7 +190,7 @@ class VideoLandmarks:
 
 
 def extract_video(
-    source: VideoSource,
+    source: VideoItem,
     extractor: Any,
     *,
     fps: float | None = None,

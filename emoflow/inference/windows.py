@@ -64,7 +64,7 @@ def window_features(
     DataError
         Too few frames, or too many without a face for ``settings.max_missing``.
     """
-    from emoflow.features import MIN_SAMPLE_FRAMES, normalise_sequence
+    from emoflow.features.normalise import MIN_SAMPLE_FRAMES, normalise_sequence
 
     n_frames = int(mask.sum())
     if n_frames < MIN_SAMPLE_FRAMES:  # the rule training applies to its samples

@@ -25,8 +25,7 @@ import pyarrow as pa
 from emoflow._progress import Progress
 from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, InputError, NoFaceError
-from emoflow.facemesh import FaceMeshTracker
-from emoflow.facemesh.tracker import FrameProgress
+from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
 from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
 from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
@@ -48,10 +47,10 @@ logger = logging.getLogger(__name__)
 class FaceMeshExtractor(FaceMeshTracker):
     """Run MediaPipe Face Mesh over videos, one video at a time, into landmark tables.
 
-    A :class:`emoflow.facemesh.FaceMeshTracker` (same settings: ``refine_landmarks``,
+    A :class:`emoflow.facemesh.tracker.FaceMeshTracker` (same settings: ``refine_landmarks``,
     confidences, ``static_image_mode``, ``max_num_faces``, ``face_policy``,
     ``find_small_faces``) whose results are tables in
-    :data:`emoflow.landmarks.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is created on first
+    :data:`emoflow.landmarks.schema.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is created on first
     use and reused; its tracking state is reset between videos, so a video's landmarks never
     depend on the video before it. Use as a context manager (or call :meth:`close`).
     """
@@ -68,9 +67,9 @@ class FaceMeshExtractor(FaceMeshTracker):
 
         Unlike :meth:`extract`, a video without any face is not an error here: the table has
         only ``face_found = False`` rows and the record counts zero faces. With ``select``
-        (see :meth:`emoflow.facemesh.FaceMeshTracker.track`) only the meshed frames have rows,
-        and the record's ``meshed_frames`` lists them (``None``: every frame). ``progress`` is
-        called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`);
+        (see :meth:`emoflow.facemesh.tracker.FaceMeshTracker.track`) only the meshed frames
+        have rows, and the record's ``meshed_frames`` lists them (``None``: every frame).
+        ``progress`` is called after each frame (:data:`emoflow.facemesh.tracker.FrameProgress`);
         ``side_limits`` (``(min_side, max_side)``, the ``landmarks`` settings
         ``min_frame_side`` and ``max_frame_side``, which the message of a refused size names)
         refuses other frame sizes before decoding. The other keywords (``fps``, ``start_s``,
@@ -483,7 +482,7 @@ def extraction_mem_mb(
     well under a millisecond each); a video that does not exist yet (the demo's, made by the
     workflow) counts as ``default_size`` (and 300 frames).
     """
-    from emoflow.facemesh import N_LANDMARKS
+    from emoflow.facemesh.mesh import N_LANDMARKS
     from emoflow.landmarks.writer import ROW_GROUP_ROWS
 
     section = settings or {}

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from emoflow._tables import read_arrow
 from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
-from emoflow.facemesh import FaceMeshTracker
+from emoflow.facemesh.tracker import FaceMeshTracker
 from emoflow.landmarks.formats import CSV_LAYOUTS, CsvLayout, detect_layout
 from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (
@@ -373,7 +373,7 @@ def _import_csv(
 
     ``z`` is NaN for a file without z columns (2-D trackers: OpenFace's and py-feat's 2-D
     points, dlib): the record says ``coordinates: xy`` and the features use x and y only
-    (:func:`emoflow.features.normalise_sequence`).
+    (:func:`emoflow.features.normalise.normalise_sequence`).
     """
     unknown = sorted(set(options) - {"fps", "width", "height", "units"})
     if unknown:

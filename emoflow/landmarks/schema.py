@@ -64,8 +64,8 @@ import numpy as np
 import pyarrow as pa
 
 from emoflow.errors import InputError
-from emoflow.facemesh import N_LANDMARKS
 from emoflow.facemesh._graph import mediapipe_version, model_description
+from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.video import VideoInfo
 

@@ -43,7 +43,7 @@ from emoflow.models._inputs import (
 
 class InputRows(ABC):
     """Training inputs given as rows of products computed once for many fits
-    (:class:`emoflow.models.SharedRows`): :meth:`BaseModel.fit` hands the fit to them."""
+    (:class:`emoflow.models._kernel.SharedRows`): :meth:`BaseModel.fit` hands the fit to them."""
 
     @abstractmethod
     def fit_model(self, model: BaseModel, labels: np.ndarray) -> None:
@@ -173,7 +173,7 @@ class BaseModel(nn.Module):
             early stopping holds out whole subjects; the randomized network ignores them.
 
         ``inputs`` may instead be rows of products shared by many fits (:class:`InputRows`,
-        e.g. :class:`emoflow.models.SharedRows`), which then fit the model themselves.
+        e.g. :class:`emoflow.models._kernel.SharedRows`), which then fit the model themselves.
         """
         if isinstance(inputs, InputRows):
             inputs.fit_model(self, labels)

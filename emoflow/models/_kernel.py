@@ -33,7 +33,7 @@ weighted ridge read-out is then solved in the dual, one Cholesky factorisation p
 are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass over ``X_S``.
 
 Against fitting each subset from scratch (:meth:`RandomizedDeepNetwork.fit`,
-:func:`~emoflow.models.ridge_path_scores`) the results differ only by rounding: the products
+:func:`~emoflow.models.rvfl.ridge_path_scores`) the results differ only by rounding: the products
 are float64 sums of the float32 inputs (where a fit from scratch rounds the standardised inputs
 to float32 first), the mean is the exact float64 mean (stored as float32, as a fit stores it),
 and the λ-path is solved by Cholesky instead of an eigendecomposition
@@ -300,7 +300,7 @@ class SharedProducts:
     ) -> np.ndarray:
         """Scores of the samples ``evaluate`` under the network fitted on the samples
         ``train`` (0/1 ``labels``) with each ridge λ of ``ridges``, ``(len(ridges),
-        len(evaluate))``: :func:`~emoflow.models.ridge_path_scores` from the shared products
+        len(evaluate))``: :func:`~emoflow.models.rvfl.ridge_path_scores` from the shared products
         (``settings.ridge`` is ignored)."""
         ridge_values = [float(r) for r in ridges]
         if not ridge_values or min(ridge_values) <= 0:

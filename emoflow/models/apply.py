@@ -45,7 +45,7 @@ def _features_for(
                 "tables with the model's settings (pass the tables instead)"
             )
         return source
-    from emoflow.landmarks import landmark_scheme  # lazily: it imports polars
+    from emoflow.landmarks.reader import landmark_scheme
 
     settings = FeatureSettings(**feature_settings)
     features, kept, dropped = features_from_landmarks(source, settings)

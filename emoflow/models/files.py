@@ -12,8 +12,7 @@ that draws differently is caught instead of giving other scores.
 Every file also holds a SHA-256 of its whole content (``content_sha256``: the record's fields
 and every stored tensor, :func:`content_hash`), checked first on load, so a flipped byte
 anywhere in the file is an error naming it rather than a model that scores differently.
-Files of format 3 (without a content hash) and format 2 (every weight stored) still load,
-unchecked.
+Files of another format are refused (retrain).
 """
 
 from __future__ import annotations
@@ -38,11 +37,8 @@ from emoflow.models.kinds import MODEL_KINDS, make_settings, model_class
 from emoflow.schemes import LandmarkScheme, get_scheme
 
 MODEL_FORMAT = 4
-"""Version of the model file layout written; 3 leaves out the weights redrawn from the seed,
-4 adds the content hash."""
-_READABLE_FORMATS = (2, 3, MODEL_FORMAT)
-"""Versions :func:`load_model` reads (2 stores every weight, 2 and 3 have no content hash);
-others are refused (retrain)."""
+"""Version of the model file layout written and read: the weights redrawn from the seed left
+out, a content hash; files of other versions are refused (retrain)."""
 REWRITE = (
     "delete it and rerun the job that wrote it (in the workflow: snakemake --forcerun "
     "start_chains prune_chain), or train the model again"
@@ -73,9 +69,7 @@ def content_hash(record: Mapping[str, Any]) -> str:
 
 
 def _check_content(record: dict[str, Any], path: str | Path) -> None:
-    """Refuse a format-4 record whose content hash is absent or does not match."""
-    if record["format"] < 4:
-        return  # written before content hashes: nothing to check against
+    """Refuse a record whose content hash is absent or does not match."""
     stored = record.get("content_sha256")
     try:
         actual = content_hash(record)
@@ -124,12 +118,6 @@ def save_model(model: BaseModel, path: str | Path, *, metadata: dict[str, Any]) 
 
 def _load_weights(model: BaseModel, record: dict[str, Any], path: str | Path) -> None:
     """Give the built ``model`` the weights of ``record``, checking the redrawn ones."""
-    if record["format"] == 2:  # every weight stored; the built layers may share the cached
-        with torch.no_grad():  # random draw, so they get their own copies before loading
-            for parameter in model.parameters():
-                parameter.data = parameter.data.clone()
-        model.load_state_dict(record["state_dict"])
-        return
     stored = record["redrawn"]
     names = model._redrawn_state()
     if list(stored["names"]) != names:
@@ -183,7 +171,7 @@ def load_model(
         ) from err
     if not isinstance(record, dict) or "format" not in record:
         raise InputError(path, "not an emoflow model file")
-    if record["format"] not in _READABLE_FORMATS:
+    if record["format"] != MODEL_FORMAT:
         raise InputError(
             path,
             f"model file format {record['format']} (emoflow "

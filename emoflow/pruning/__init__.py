@@ -4,8 +4,9 @@
   per policy in :data:`PRUNING_POLICIES`;
 - :mod:`~emoflow.pruning.settings` — :class:`PruneSettings`, built from the ``prune`` config
   section (unknown keys rejected);
-- :mod:`~emoflow.pruning.pruner` — :class:`LandmarkPruner` (mirror pairs, floor) and the
-  iteration functions that write ``landmarks.json`` through :mod:`emoflow.landmark_sets`;
+- :mod:`~emoflow.pruning.pruner` — :class:`~emoflow.pruning.pruner.LandmarkPruner` (mirror pairs,
+  floor) and the iteration functions that write ``landmarks.json`` through
+  :mod:`emoflow.landmark_sets`;
 - :mod:`~emoflow.pruning.summary` — ``summary.parquet`` (to move to the report); its names
   are imported when first used, so pruning does not import polars.
 """
@@ -15,44 +16,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emoflow._lazy import lazy_names
-from emoflow.pruning.policies import (
-    PRUNING_POLICIES,
-    FractionPolicy,
-    PruningPolicy,
-    SharePolicy,
-    ThresholdPolicy,
-)
-from emoflow.pruning.pruner import (
-    START_SETS,
-    LandmarkPruner,
-    choose_iteration,
-    initial_landmark_set,
-    prune_iteration,
-    should_stop,
-)
-from emoflow.pruning.settings import OTHER_STAGE_KEYS, Policy, PruneSettings
+from emoflow.pruning.policies import PRUNING_POLICIES, PruningPolicy
+from emoflow.pruning.pruner import choose_iteration, initial_landmark_set
+from emoflow.pruning.settings import PruneSettings
 
 if TYPE_CHECKING:
-    from emoflow.pruning.summary import SUMMARY_SCHEMA, summarise_iterations
+    from emoflow.pruning.summary import summarise_iterations
 
-_LAZY = {"SUMMARY_SCHEMA": "summary", "summarise_iterations": "summary"}
+_LAZY = {"summarise_iterations": "summary"}
 
 __all__ = [
-    "OTHER_STAGE_KEYS",
     "PRUNING_POLICIES",
-    "START_SETS",
-    "SUMMARY_SCHEMA",
-    "FractionPolicy",
-    "LandmarkPruner",
-    "Policy",
     "PruneSettings",
     "PruningPolicy",
-    "SharePolicy",
-    "ThresholdPolicy",
     "choose_iteration",
     "initial_landmark_set",
-    "prune_iteration",
-    "should_stop",
     "summarise_iterations",
 ]
 

@@ -2,10 +2,10 @@
 
 Read from the stages' own files through their owners' readers: the manifest
 (:func:`emoflow.manifest.read_manifest`), the landmark shards' per-video extraction records
-(:func:`emoflow.landmarks.read_video_records`: frames, frames with a face, error), the feature
-store's samples, ``dropped`` and ``several_faces`` (:func:`emoflow.features.read_sample_report`)
-and the held-out split and hyper-parameter selection recorded in each emotion's
-``metrics.json``.
+(:func:`emoflow.landmarks.reader.read_video_records`: frames, frames with a face, error),
+the feature store's samples, ``dropped`` and ``several_faces``
+(:func:`emoflow.features.store.read_sample_report`) and the held-out split and hyper-parameter
+selection recorded in each emotion's ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class DataQuality:
     decoding
         Videos decoded only in part (a truncated file) or whose header its frames contradict
         (video → frames decoded of those declared, and what decoding found;
-        :func:`emoflow.landmarks.decoding_problems`).
+        :func:`emoflow.landmarks.schema.decoding_problems`).
     landmarks
         The landmarks' scheme and source (see the attribute).
     """
@@ -178,8 +178,9 @@ def load_data_quality(
 ) -> DataQuality:
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
-    from emoflow.features import read_sample_report, read_store_samples
-    from emoflow.landmarks import decoding_problems, landmark_scheme, read_video_records
+    from emoflow.features.store import read_sample_report, read_store_samples
+    from emoflow.landmarks.reader import landmark_scheme, read_video_records
+    from emoflow.landmarks.schema import decoding_problems
     from emoflow.manifest import read_manifest
     from emoflow.schemes import get_scheme
 

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from emoflow.evaluation import CHAIN, COMBINED, FULL, MIN_SUBJECTS
+from emoflow.evaluation import CHAIN, COMBINED, FULL
 from emoflow.report._text import procedure_name, signed
 from emoflow.report.html import heading, paragraph, table, warning, write_page
+from emoflow.uncertainty import MIN_SUBJECTS
 
 __all__ = [
     "evidence_numbers",
@@ -312,7 +313,7 @@ def report_evidence(
     (:mod:`emoflow.evaluation`), write the evidence page, its numbers (JSON) and the curves
     figure. Returns the numbers."""
     from emoflow._atomic import write_json
-    from emoflow.evaluation import read_evaluation
+    from emoflow.evaluation.tables import read_evaluation
 
     estimates = read_evaluation("estimates", estimates_path)
     differences = read_evaluation("differences", differences_path)

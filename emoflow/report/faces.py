@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from emoflow.facemesh import RELEVANCE_CMAP
+from emoflow.facemesh.style import RELEVANCE_CMAP
 from emoflow.report._drawing import (
     FACE_INCHES,
     KEPT_COLOUR,

@@ -24,11 +24,12 @@ from typing import Any
 
 import polars as pl
 
-from emoflow.evaluation import CHAIN, COMBINED, FULL, MIN_SUBJECTS
+from emoflow.evaluation import CHAIN, COMBINED, FULL
 from emoflow.report._text import procedure_name, signed
 from emoflow.report.html import Cell, facts, heading, paragraph, percent, table, warning, write_page
 from emoflow.report.inputs import ReportInputs, full_and_selected
 from emoflow.report.regions import MODELS, shares
+from emoflow.uncertainty import MIN_SUBJECTS
 
 __all__ = [
     "GLANCE_EMOTION_PAGE",
@@ -63,7 +64,7 @@ class Evaluation:
 
     @classmethod
     def read(cls, estimates_path: str | Path, differences_path: str | Path) -> Evaluation:
-        from emoflow.evaluation import read_evaluation
+        from emoflow.evaluation.tables import read_evaluation
 
         return cls(
             read_evaluation("estimates", estimates_path),

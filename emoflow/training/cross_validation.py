@@ -6,7 +6,7 @@ Inside each outer fold, everything learnt is learnt from the training subjects o
    (:func:`select_hyperparameters`), over the search space the model kind offers
    (:meth:`emoflow.models.BaseModel.search_space`: width for every kind, also ridge λ for the
    randomized network, which scores every λ from one draw and one eigendecomposition,
-   :func:`emoflow.models.ridge_path_scores`).
+   :func:`emoflow.models.rvfl.ridge_path_scores`).
 2. The model with the chosen hyper-parameters is fitted on the whole training fold and scores
    the test fold.
 3. A **Platt calibrator** is fitted on the inner folds' out-of-fold scores of the chosen
@@ -32,17 +32,11 @@ import numpy as np
 from emoflow.config import SectionSettings, allowed_values, setting
 from emoflow.errors import DataError
 from emoflow.features import FeatureSet
-from emoflow.models import (
-    PlattCalibrator,
-    SharedProducts,
-    binary_metrics,
-    clear_random_weight_cache,
-    make_model,
-    model_class,
-    ridge_path_scores,
-    subject_folds,
-    summarise_values,
-)
+from emoflow.metrics import binary_metrics, subject_folds, summarise_values
+from emoflow.models import SharedProducts, clear_random_weight_cache, make_model
+from emoflow.models.calibration import PlattCalibrator
+from emoflow.models.kinds import model_class
+from emoflow.models.rvfl import ridge_path_scores
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +163,7 @@ class _Samples:
         ridges: list[float],
         device: str,
     ) -> np.ndarray:
-        """:func:`~emoflow.models.ridge_path_scores` of the samples ``train`` on ``test``."""
+        """:func:`~emoflow.models.rvfl.ridge_path_scores` of the samples ``train`` on ``test``."""
         products = self._covered(settings, train)
         if products is None:
             return ridge_path_scores(
@@ -393,7 +387,7 @@ def evaluate_emotion(
     keep
         The emotion's landmark ids.
     folds
-        Test indices of the outer folds (:func:`emoflow.models.subject_folds`).
+        Test indices of the outer folds (:func:`emoflow.metrics.subject_folds`).
     settings
         Settings of the ``kind`` of model; the searched fields are replaced per fold.
     kind

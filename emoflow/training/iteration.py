@@ -3,12 +3,12 @@
 :func:`training_protocol` builds the :class:`Protocol` of a split (settings, samples, folds,
 held-out set) from the ``train`` section; :func:`fit_emotion` trains one emotion on it. For
 every emotion, on that emotion's landmark subset, nested subject-independent k-fold
-cross-validation (:func:`emoflow.training.evaluate_emotion`) gives the metrics. The combined
-multi-class prediction of a sample is the emotion whose binary model gives the highest
-calibrated probability; its confusion matrix is recorded. A final model per emotion, with
-hyper-parameters and calibrator chosen the same way on all samples, is written for attribution
-and later use (:func:`emoflow.models.apply_model`). Optionally some subjects are held out of
-everything for a final test.
+cross-validation (:func:`emoflow.training.cross_validation.evaluate_emotion`) gives the
+metrics. The combined multi-class prediction of a sample is the emotion whose binary model
+gives the highest calibrated probability; its confusion matrix is recorded. A final model per
+emotion, with hyper-parameters and calibrator chosen the same way on all samples, is written
+for attribution and later use (:func:`emoflow.models.apply_model`). Optionally some subjects
+are held out of everything for a final test.
 """
 
 from __future__ import annotations
@@ -24,18 +24,15 @@ import numpy as np
 
 from emoflow.errors import ConfigError, DataError
 from emoflow.features import FeatureSet, load_features
-from emoflow.metrics import held_out_mask
+from emoflow.metrics import binary_metrics, held_out_mask, subject_folds, summarise_folds
 from emoflow.models import (
     MODEL_KINDS,
     SharedProducts,
-    binary_metrics,
     clear_random_weight_cache,
     make_model,
     make_settings,
     resolve_device,
     save_model,
-    subject_folds,
-    summarise_folds,
     time_inference,
 )
 from emoflow.training.cross_validation import (
@@ -52,7 +49,7 @@ log = logging.getLogger(__name__)
 
 def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean and std over folds of the defined values; ``n_undefined`` counts the folds whose
-    score is undefined (:func:`emoflow.models.summarise_folds`)."""
+    score is undefined (:func:`emoflow.metrics.summarise_folds`)."""
     return summarise_folds(fold_metrics, (*METRIC_NAMES, "train_time_s", "selection_time_s"))
 
 
