@@ -2,9 +2,10 @@
 
 The summary is the run's *selection*: the report draws it, and ``emoflow predict`` /
 ``emoflow explain`` take each emotion's selected iteration from it. Both read it here
-(:func:`read_summary`, :func:`selected_iterations`); nothing else opens it. It sits below
-:mod:`emoflow.inference` and :mod:`emoflow.report` in the layers, since both need it. The
-writer (:func:`emoflow.pruning.summarise_iterations` today) belongs here too.
+(:func:`read_summary`, :func:`selected_iterations`) and it is written here
+(:func:`write_summary`, called by :func:`emoflow.pruning.summarise_iterations`, which builds the
+table); nothing else opens it. It sits below :mod:`emoflow.inference`, :mod:`emoflow.report`
+and :mod:`emoflow.pruning` in the layers, since all three need it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,35 @@ from pathlib import Path
 
 import polars as pl
 
-from emoflow._tables import read_parquet
-from emoflow.errors import InputError
+from emoflow._tables import differing_columns, read_parquet, write_parquet
+from emoflow.errors import DataError, InputError
 
-__all__ = ["SUMMARY_COLUMNS", "read_summary", "selected_iterations"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "SUMMARY_SCHEMA",
+    "read_summary",
+    "selected_iterations",
+    "write_summary",
+]
+
+SUMMARY_SCHEMA = {
+    "emotion": pl.String,
+    "iteration": pl.Int32,
+    "n_landmarks": pl.Int32,
+    "balanced_accuracy_mean": pl.Float64,
+    "balanced_accuracy_std": pl.Float64,
+    "accuracy_mean": pl.Float64,
+    "accuracy_std": pl.Float64,
+    "f1_mean": pl.Float64,
+    "roc_auc_mean": pl.Float64,
+    "train_time_s": pl.Float64,
+    "inference_time_ms": pl.Float64,
+    "n_parameters": pl.Int64,
+    "test_balanced_accuracy": pl.Float64,
+    "test_accuracy": pl.Float64,
+    "selected": pl.Boolean,
+}
+"""Columns of ``summary.parquet`` and their types, in the file's order."""
 
 SUMMARY_COLUMNS = (
     "emotion",
@@ -30,6 +56,23 @@ SUMMARY_COLUMNS = (
     "selected",
 )
 """Columns the report uses."""
+
+
+def write_summary(summary: pl.DataFrame, path: str | Path) -> None:
+    """Write the summary table, its columns exactly :data:`SUMMARY_SCHEMA`, atomically.
+
+    Raises
+    ------
+    DataError
+        A column is missing, extra, out of order or of another type (named).
+    """
+    wrong = differing_columns(summary, SUMMARY_SCHEMA)
+    if wrong or summary.columns != list(SUMMARY_SCHEMA):
+        raise DataError(
+            f"{path}: the summary's columns differ from SUMMARY_SCHEMA: "
+            f"{', '.join(wrong) or 'their order'}"
+        )
+    write_parquet(summary, path)
 
 
 def _read(path: str | Path, columns: Sequence[str], *, missing_hint: str = "") -> pl.DataFrame:

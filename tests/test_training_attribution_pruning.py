@@ -13,8 +13,10 @@ import polars as pl
 import pytest
 
 from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.errors import DataError
 from emoflow.pruning import PruneSettings, initial_landmark_set, summarise_iterations
 from emoflow.pruning.pruner import LandmarkPruner, prune_iteration
+from emoflow.summary import SUMMARY_SCHEMA, selected_iterations, write_summary
 from emoflow.training import train_iteration
 
 
@@ -88,6 +90,18 @@ def test_prune_and_summarise(iteration_zero, planted_store, tmp_path) -> None:
     assert (
         summary.group_by("emotion").agg(pl.col("selected").sum())["selected"].to_list() == [1] * 3
     )
+    # the file is the summary module's: written with its schema, read back the same
+    assert pl.read_parquet(tmp_path / "summary.parquet").schema == pl.Schema(SUMMARY_SCHEMA)
+    assert selected_iterations(tmp_path / "summary.parquet") == {
+        row["emotion"]: row["iteration"] for row in summary.filter("selected").iter_rows(named=True)
+    }
+
+
+def test_a_summary_of_other_columns_is_not_written(tmp_path) -> None:
+    table = pl.DataFrame({"emotion": ["anger"], "iteration": [0]})
+    with pytest.raises(DataError, match="n_landmarks"):
+        write_summary(table, tmp_path / "summary.parquet")
+    assert not (tmp_path / "summary.parquet").exists()
 
 
 def test_pruner_policies() -> None:

@@ -1,7 +1,8 @@
-"""The summary over iterations (``summary.parquet``) and the selected model of each emotion.
+"""The summary over iterations and the selected model of each emotion.
 
-It belongs with the report (``emoflow.report`` will own ``summary.parquet``); it lives in the
-pruning package until the report is split.
+The table is built here from every iteration's metrics, the selection made by the pruning's
+rule (:func:`emoflow.pruning.choose_iteration`); the file, ``summary.parquet``, is written and
+read by its owner, :mod:`emoflow.summary`.
 """
 
 from __future__ import annotations
@@ -12,28 +13,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from emoflow._tables import write_parquet
 from emoflow.errors import DataError
 from emoflow.pruning.pruner import choose_iteration
+from emoflow.summary import SUMMARY_SCHEMA, write_summary
 from emoflow.training.outputs import read_metrics
-
-SUMMARY_SCHEMA = {
-    "emotion": pl.String,
-    "iteration": pl.Int32,
-    "n_landmarks": pl.Int32,
-    "balanced_accuracy_mean": pl.Float64,
-    "balanced_accuracy_std": pl.Float64,
-    "accuracy_mean": pl.Float64,
-    "accuracy_std": pl.Float64,
-    "f1_mean": pl.Float64,
-    "roc_auc_mean": pl.Float64,
-    "train_time_s": pl.Float64,
-    "inference_time_ms": pl.Float64,
-    "n_parameters": pl.Int64,
-    "test_balanced_accuracy": pl.Float64,
-    "test_accuracy": pl.Float64,
-}
-"""Columns of ``summary.parquet`` (plus ``selected``, a Boolean)."""
 
 
 def summarise_iterations(
@@ -74,7 +57,8 @@ def summarise_iterations(
             )
     if not rows:
         raise DataError("no iteration metrics to summarise")
-    summary = pl.DataFrame(rows, schema=SUMMARY_SCHEMA).sort("emotion", "iteration")
+    columns = {name: kind for name, kind in SUMMARY_SCHEMA.items() if name != "selected"}
+    summary = pl.DataFrame(rows, schema=columns).sort("emotion", "iteration")
     selected = np.zeros(summary.height, dtype=bool)
     emotions = summary["emotion"].to_numpy()
     for emotion in dict.fromkeys(emotions):
@@ -86,5 +70,5 @@ def summarise_iterations(
         )
         selected[rows_of[chosen]] = True
     summary = summary.with_columns(pl.Series("selected", selected))
-    write_parquet(summary, out_path)
+    write_summary(summary, out_path)
     return summary
