@@ -16,11 +16,7 @@ import polars as pl
 
 from emoflow.datasets.base import DatasetAdapter, label_table, listing
 from emoflow.errors import ConfigError, InputError
-from emoflow.video import COORDINATE_UNITS
-
-CSV_FORMATS: tuple[str, ...] = ("auto", "wide", "openface", "pyfeat")
-"""Values of the ``format`` option (the layouts of :mod:`emoflow.landmarks.formats`, which
-sits above this package)."""
+from emoflow.landmark_files import COORDINATE_UNITS, CSV_LAYOUTS
 
 
 class LandmarksParquetAdapter(DatasetAdapter):
@@ -42,7 +38,7 @@ class LandmarksCsvAdapter(LandmarksParquetAdapter):
 
     Options: ``fps`` (frame rate of files without a time column, default 30), ``width`` and
     ``height`` (frame size in pixels), ``units`` (one of :data:`COORDINATE_UNITS`) and
-    ``format`` (the column layout, one of :data:`CSV_FORMATS`: ``auto`` tells OpenFace 2.0
+    ``format`` (the column layout, one of :data:`CSV_LAYOUTS`: ``auto`` tells OpenFace 2.0
     and py-feat tables by their columns, see :mod:`emoflow.landmarks.formats`); the
     label table may give ``fps``, ``width`` and ``height`` per row instead (they take
     precedence).
@@ -79,9 +75,9 @@ class LandmarksCsvAdapter(LandmarksParquetAdapter):
                     label_file, f"column {name!r} is not positive for {listing(not_positive)}"
                 )
         layout = options.get("format", "auto")
-        if layout not in CSV_FORMATS:
+        if layout not in CSV_LAYOUTS:
             raise ConfigError(
-                f"format for adapter {adapter!r} must be one of {', '.join(CSV_FORMATS)}, "
+                f"format for adapter {adapter!r} must be one of {', '.join(CSV_LAYOUTS)}, "
                 f"got {layout!r}"
             )
         table = table.with_columns(

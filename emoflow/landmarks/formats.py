@@ -28,10 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emoflow.errors import DataError, InputError
+from emoflow.landmark_files import CSV_LAYOUTS
 from emoflow.schemes import LandmarkScheme, scheme_for_points, supported
-
-CSV_LAYOUTS: tuple[str, ...] = ("auto", "wide", "openface", "pyfeat")
-"""Values of the ``layout`` import option (``dataset.landmarks_csv.format``)."""
 
 _AXIS_FIRST = re.compile(r"^(?P<axis>[xyz])_?(?P<index>\d+)$", re.IGNORECASE)
 """``x_0``, ``x0``, ``X12``: axis then landmark number."""

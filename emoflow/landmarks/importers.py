@@ -25,7 +25,8 @@ from emoflow._tables import read_arrow
 from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
 from emoflow.facemesh.tracker import FaceMeshTracker
-from emoflow.landmarks.formats import CSV_LAYOUTS, CsvLayout, detect_layout
+from emoflow.landmark_files import COORDINATE_UNITS, CSV_LAYOUTS, LANDMARK_FORMATS
+from emoflow.landmarks.formats import CsvLayout, detect_layout
 from emoflow.landmarks.reader import checked_schema, expand_paths
 from emoflow.landmarks.schema import (
     EXTRACTOR,
@@ -40,7 +41,7 @@ from emoflow.landmarks.schema import (
 )
 from emoflow.landmarks.writer import check_unique_ids, write_shard
 from emoflow.schemes import get_scheme
-from emoflow.video import COORDINATE_UNITS, LANDMARK_FORMATS, VideoItem
+from emoflow.video import VideoItem
 
 log = logging.getLogger(__name__)
 
@@ -616,7 +617,7 @@ def import_landmarks(
     units
         CSV coordinates as ``normalised`` fractions of the frame (MediaPipe's) or ``pixels``.
     layout
-        The CSV column layout, one of :data:`~emoflow.landmarks.formats.CSV_LAYOUTS`
+        The CSV column layout, one of :data:`~emoflow.landmark_files.CSV_LAYOUTS`
         (``auto`` tells OpenFace 2.0 and py-feat tables by their columns; see
         :mod:`emoflow.landmarks.formats`). A py-feat table gives one video per ``input``.
     strict

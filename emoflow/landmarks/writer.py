@@ -24,13 +24,14 @@ from emoflow._atomic import atomic_path
 from emoflow._integrity import seal_parquet, sealable_metadata
 from emoflow._tables import PARQUET_CHECKSUMS, PARQUET_VERIFY
 from emoflow.errors import ConfigError, DataError, InputError, NoFaceError
+from emoflow.landmark_files import LANDMARK_FORMATS
 from emoflow.landmarks.schema import (
     LANDMARK_SCHEMA,
     schema_metadata,
     video_record,
 )
 from emoflow.schemes import DEFAULT_SCHEME
-from emoflow.video import LANDMARK_FORMATS, VideoItem
+from emoflow.video import VideoItem
 
 logger = logging.getLogger(__name__)
 

@@ -39,8 +39,6 @@ and resampling).
 """
 
 from emoflow.video.frames import (
-    COORDINATE_UNITS,
-    LANDMARK_FORMATS,
     MAX_SIDE,
     MIN_SIDE,
     VIDEO_SUFFIXES,
@@ -70,8 +68,6 @@ from emoflow.video.timing import (
 )
 
 __all__ = [
-    "COORDINATE_UNITS",
-    "LANDMARK_FORMATS",
     "MAX_SIDE",
     "MIN_SIDE",
     "VIDEO_SUFFIXES",

@@ -37,13 +37,6 @@ for nothing (Face Mesh looks at 128- and 192-pixel crops); downscale them first.
 TIME_EPSILON = 1e-9
 """Tolerance of window boundaries, so that ``start_s = 2/30`` includes frame 2 at 30 fps."""
 
-LANDMARK_FORMATS: tuple[str, ...] = ("parquet", "csv")
-"""Values of :attr:`VideoItem.landmarks_format`: formats of precomputed landmark files."""
-
-COORDINATE_UNITS: tuple[str, ...] = ("normalised", "pixels")
-"""Values of the ``units`` import option: CSV coordinates as fractions of the frame size, or
-pixels."""
-
 
 class VideoItem(NamedTuple):
     """One video to process: a manifest row, an item of a landmark shard, a video to score.
@@ -59,8 +52,9 @@ class VideoItem(NamedTuple):
     start_s, end_s
         Time window in seconds (``None``: whole video).
     landmarks_format
-        ``None`` to extract with Face Mesh; one of :data:`LANDMARK_FORMATS` to import
-        precomputed landmarks instead (see :func:`emoflow.landmarks.import_landmarks`).
+        ``None`` to extract with Face Mesh; one of
+        :data:`~emoflow.landmark_files.LANDMARK_FORMATS` to import precomputed landmarks
+        instead (see :func:`emoflow.landmarks.import_landmarks`).
     import_options
         For CSV imports: ``fps``, ``width``, ``height`` and ``units`` (see
         :func:`emoflow.landmarks.import_landmarks`).
