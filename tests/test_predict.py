@@ -18,9 +18,10 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from results_folder import attribute_results  # tests/results_folder.py
 
 from emoflow._atomic import write_json
-from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution import AttributionSettings
 from emoflow.cli import main
 from emoflow.features import FeatureSettings, build_features
 from emoflow.inference.loading import load_models, model_paths
@@ -61,9 +62,7 @@ def _train_run(root: Path, manifest: pl.DataFrame, shard: Path, n_folds: int) ->
     train_iteration(
         root / "features.zarr",
         root / "iter_0" / "landmarks.json",
-        root / "iter_0" / "models",
-        root / "iter_0" / "metrics.json",
-        root / "iter_0" / "scores.parquet",
+        root,
         network=NETWORK,
         n_folds=n_folds,
         device="cpu",
@@ -92,11 +91,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> dict[str, P
     _train_run(base / "full", chosen, shard, n_folds=len(SUBJECTS))
     training = chosen.filter(pl.col("subject") != HELD_OUT)
     _train_run(base / "fold", training, shard, n_folds=len(SUBJECTS) - 1)
-    attribute_iteration(
+    attribute_results(
         base / "fold" / "features.zarr",
-        base / "fold" / "iter_0" / "landmarks.json",
-        base / "fold" / "iter_0" / "models",
-        base / "fold" / "iter_0" / "attributions.zarr",
+        base / "fold",
         settings=AttributionSettings(n_steps=8, n_baselines=3),
         device="cpu",
     )
@@ -230,7 +227,7 @@ def test_time_windows() -> None:
 def test_models_and_union(run: dict[str, Path]) -> None:
     """Selected models come from the summary; only the union of their landmarks is kept."""
     paths = model_paths(run["fold"])
-    assert [p.name for p in paths] == [f"{e}.pt" for e in EMOTIONS]
+    assert [(p.parent.name, p.name) for p in paths] == [(e, "model.pt") for e in EMOTIONS]
     assert model_paths(run["fold"], iteration=0) == paths
     models = load_models(paths)
     union = landmark_union(models)
