@@ -116,8 +116,8 @@ def test_gather_refuses_emotions_trained_on_other_samples(tmp_path) -> None:
         )
 
 
-def test_layout_finds_per_emotion_and_earlier_results(tmp_path) -> None:
-    from emoflow.layout import ResultsLayout
+def test_layout_finds_per_emotion_results_and_refuses_earlier_ones(tmp_path) -> None:
+    from emoflow.errors import InputError
 
     layout = ResultsLayout(tmp_path / "new")
     for emotion in ("anger", "happiness"):
@@ -135,10 +135,13 @@ def test_layout_finds_per_emotion_and_earlier_results(tmp_path) -> None:
     (earlier.iteration(0) / "models").mkdir(parents=True)
     (earlier.iteration(0) / "models" / "anger.pt").write_bytes(b"")
     (earlier.iteration(0) / "attributions.zarr").mkdir()
-    assert earlier.model(0, "anger") == earlier.iteration(0) / "models" / "anger.pt"
-    assert earlier.model_files(0) == [earlier.iteration(0) / "models" / "anger.pt"]
-    assert earlier.attributions(0, "anger") == earlier.iteration(0) / "attributions.zarr"
-    assert earlier.attribution_stores(0) == [earlier.iteration(0) / "attributions.zarr"]
+    assert earlier.model(0, "anger") == earlier.chain(0, "anger") / "model.pt"
+    assert earlier.attributions(0, "anger") == earlier.chain(0, "anger") / "attributions.zarr"
+    for found in (earlier.model_files, earlier.attribution_stores):
+        with pytest.raises(InputError, match="re-run the workflow") as refused:
+            found(0)
+        assert refused.value.path == str(earlier.iteration(0))
+        assert "earlier emoflow" in refused.value.problem
 
 
 def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:

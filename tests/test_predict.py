@@ -23,6 +23,7 @@ from results_folder import attribute_results  # tests/results_folder.py
 from emoflow._atomic import write_json
 from emoflow.attribution import AttributionSettings
 from emoflow.cli import main
+from emoflow.errors import InputError
 from emoflow.features import FeatureSettings, build_features
 from emoflow.inference.loading import load_models, model_paths
 from emoflow.inference.sources import find_videos
@@ -354,10 +355,9 @@ def test_trained_on_reads_the_run_provenance(tmp_path: Path) -> None:
     from emoflow.provenance import write_provenance
 
     model = tmp_path / "results" / "iter_0" / "happiness" / "model.pt"
-    legacy = tmp_path / "results" / "iter_0" / "models" / "happiness.pt"
     assert trained_on(model) is None  # results of an older emoflow: nothing said
     write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "demo"}})
-    assert trained_on(model) == "synthetic demo" and trained_on(legacy) == "synthetic demo"
+    assert trained_on(model) == "synthetic demo"
     write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "csv"}})
     assert trained_on(model) == "csv"
     (tmp_path / "results" / "provenance.json").write_text("{broken")
@@ -494,3 +494,27 @@ def test_predict_and_explain_write_tables_to_standard_output(run: dict[str, Path
     table = pl.read_csv(io.StringIO(streamed.out))
     assert table.columns[:3] == ["emotion", "landmark", "relevance"]
     assert json.loads(streamed.err.strip().splitlines()[-1])["table"] == "-"
+
+
+def test_results_of_the_layout_before_per_emotion_chains_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An iteration folder with models/{emotion}.pt (and one attributions.zarr) is named, with
+    the re-run, instead of read or reported as holding no model."""
+    old = tmp_path / "results"
+    (old / "iter_0" / "models").mkdir(parents=True)
+    (old / "iter_0" / "models" / "happiness.pt").write_bytes(b"")
+    (old / "iter_0" / "attributions.zarr").mkdir()
+    pl.DataFrame({"emotion": ["happiness"], "iteration": [0], "selected": [True]}).write_parquet(
+        old / "summary.parquet"
+    )
+    for iteration in (0, None):
+        with pytest.raises(InputError, match="re-run the workflow") as refused:
+            model_paths(old, iteration=iteration)
+        assert refused.value.path == str(old / "iter_0")
+    video = tmp_path / "clip.mp4"
+    video.touch()
+    assert main(["predict", str(video), "--results", str(old), "--iteration", "0"]) == 2
+    said = capsys.readouterr().err
+    assert f"{old / 'iter_0'}: results of an earlier emoflow" in said
+    assert "re-run the workflow" in said
