@@ -2,8 +2,8 @@
 
 Writes a synthetic feature store (planted landmarks, :mod:`emoflow.synthetic`) of a realistic
 size into a temporary folder, then runs :func:`emoflow.training.train_iteration` and
-:func:`emoflow.attribution.attribute_iteration` — all emotions at once; the workflow's
-``train_models`` jobs run the same code one emotion each — once on the CPU and once on CUDA,
+:func:`emoflow.attribution.attribute_emotion` for each emotion — all emotions in one
+process; the workflow's chain jobs run the same code — once on the CPU and once on CUDA,
 and prints the wall time of each and the speed-up. It also checks that both devices reach the
 same answer (accuracy, and the landmark relevance ranking).
 
@@ -71,9 +71,9 @@ def _warm_up(device: str) -> None:
 def _run_device(
     device: str, features: Path, landmarks: Path, root: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    import zarr
-
-    from emoflow.attribution import AttributionSettings, attribute_iteration
+    from emoflow.attribution import AttributionSettings, attribute_emotion
+    from emoflow.attribution.store import load_scores
+    from emoflow.layout import ResultsLayout
     from emoflow.training import train_iteration
 
     _warm_up(device)
@@ -83,29 +83,25 @@ def _run_device(
     times: dict[str, float] = {}
     start = time.perf_counter()
     metrics = train_iteration(
-        features,
-        landmarks,
-        out / "models",
-        out / "metrics.json",
-        out / "scores.parquet",
-        network=network,
-        n_folds=args.folds,
-        device=device,
+        features, landmarks, out, network=network, n_folds=args.folds, device=device
     )
     _synchronise(device)
     times["train"] = time.perf_counter() - start
     start = time.perf_counter()
-    attribute_iteration(
-        features,
-        landmarks,
-        out / "models",
-        out / "attributions.zarr",
-        settings=AttributionSettings(n_steps=args.steps, n_baselines=args.baselines),
-        device=device,
-    )
+    layout = ResultsLayout(out)
+    for model in layout.model_files(0):  # each emotion's store, as the workflow writes it
+        attribute_emotion(
+            features,
+            layout.landmark_sets(0, model.parent.name),
+            model,
+            layout.attributions(0, model.parent.name),
+            emotion=model.parent.name,
+            settings=AttributionSettings(n_steps=args.steps, n_baselines=args.baselines),
+            device=device,
+        )
     _synchronise(device)
     times["attribute"] = time.perf_counter() - start
-    scores = np.asarray(zarr.open_group(str(out / "attributions.zarr"), mode="r")["scores"][...])
+    _, scores = load_scores(layout.attribution_stores(0))
     return {"times": times, "metrics": metrics, "scores": scores}
 
 

@@ -36,9 +36,8 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     .emoflow.lock                     held by the run writing the folder (emoflow.runlock)
     logs/{rule}/…, benchmarks/{rule}/…  each job's log and Snakemake benchmark
 
-Results of emoflow before the per-emotion chains (``iter_{i}/models/{e}.pt`` and one
-``iter_{i}/attributions.zarr`` for all emotions) are still found by :meth:`model`,
-:meth:`model_files`, :meth:`attributions` and :meth:`attribution_stores`.
+Results of emoflow before the per-emotion chains (``iter_{i}/models/{e}.pt``, one
+``iter_{i}/attributions.zarr``) are refused (:meth:`ResultsLayout.refuse_earlier_shape`).
 """
 
 from __future__ import annotations
@@ -46,6 +45,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from emoflow.errors import InputError
 
 __all__ = ["SPLIT_WILDCARD", "ResultsLayout"]
 
@@ -131,16 +132,12 @@ class ResultsLayout:
         return self._gathered_or_chain(iteration, emotion, fold) / "landmarks.json"
 
     def model(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> Path:
-        path = self.chain(iteration, emotion, fold) / "model.pt"
-        if fold is not None:
-            return path
-        legacy = self.iteration(iteration) / "models" / f"{emotion}.pt"
-        return legacy if not path.exists() and legacy.exists() else path
+        return self.chain(iteration, emotion, fold) / "model.pt"
 
     def model_files(self, iteration: int | str) -> list[Path]:
         """The model files of an iteration on disk, by emotion name."""
-        found = sorted(self.iteration(iteration).glob("*/model.pt"))
-        return found or sorted((self.iteration(iteration) / "models").glob("*.pt"))
+        self.refuse_earlier_shape(iteration)
+        return sorted(self.iteration(iteration).glob("*/model.pt"))
 
     def metrics(
         self, iteration: int | str, emotion: str | None = None, fold: int | str | None = None
@@ -157,11 +154,7 @@ class ResultsLayout:
     def attributions(
         self, iteration: int | str, emotion: str, fold: int | str | None = None
     ) -> Path:
-        path = self.chain(iteration, emotion, fold) / "attributions.zarr"
-        if fold is not None:
-            return path
-        legacy = self.iteration(iteration) / "attributions.zarr"
-        return legacy if not path.exists() and legacy.exists() else path
+        return self.chain(iteration, emotion, fold) / "attributions.zarr"
 
     def step(self, iteration: int | str, emotion: str, fold: int | str | None = None) -> dict:
         """Every output of one step of a chain, by name (the files :mod:`emoflow.chains`
@@ -176,9 +169,20 @@ class ResultsLayout:
 
     def attribution_stores(self, iteration: int | str) -> list[Path]:
         """The attribution stores of an iteration on disk, by emotion name."""
-        found = sorted(self.iteration(iteration).glob("*/attributions.zarr"))
-        legacy = self.iteration(iteration) / "attributions.zarr"
-        return found or ([legacy] if legacy.exists() else [])
+        self.refuse_earlier_shape(iteration)
+        return sorted(self.iteration(iteration).glob("*/attributions.zarr"))
+
+    def refuse_earlier_shape(self, iteration: int | str) -> None:
+        """Raise an :class:`~emoflow.errors.InputError` naming the iteration's folder when it
+        holds results of an emoflow before the per-emotion chains (``iter_{i}/models/`` or one
+        ``iter_{i}/attributions.zarr``), which are no longer read."""
+        folder = self.iteration(iteration)
+        if (folder / "models").is_dir() or (folder / "attributions.zarr").exists():
+            raise InputError(
+                folder,
+                "results of an earlier emoflow (models/{emotion}.pt, one attributions.zarr per "
+                "iteration) are no longer read; re-run the workflow on this results folder",
+            )
 
     def iterations(self) -> list[int]:
         """The iterations present on disk, in order (folders ``iter_{i}`` with an integer i)."""

@@ -16,12 +16,7 @@ import torch
 import zarr
 
 from emoflow._atomic import write_json
-from emoflow.attribution import (
-    AttributionSettings,
-    attribute_iteration,
-    attribute_samples,
-    dataset_relevance,
-)
+from emoflow.attribution import AttributionSettings, attribute_samples, dataset_relevance
 from emoflow.attribution import baselines as attribution
 from emoflow.attribution.baselines import choose_baselines, k_means, k_medoids
 from emoflow.attribution.faithfulness import (
@@ -32,8 +27,14 @@ from emoflow.attribution.faithfulness import (
     remove_and_retrain,
 )
 from emoflow.attribution.relevance import landmark_scores
-from emoflow.attribution.store import ATTRIBUTION_DIMS, load_scores, read_attributions
+from emoflow.attribution.store import (
+    ATTRIBUTION_DIMS,
+    attribute_models,
+    load_scores,
+    read_attributions,
+)
 from emoflow.errors import ConfigError, DataError, InputError
+from emoflow.layout import ResultsLayout
 from emoflow.metrics import precision_at_k
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
 from emoflow.synthetic import PlantedData, planted_features
@@ -240,18 +241,16 @@ def store(tmp_path_factory, planted_store, planted) -> tuple[Path, dict, Attribu
     train_iteration(
         planted_store,
         out / "landmarks.json",
-        out / "models",
-        out / "metrics.json",
-        out / "scores.parquet",
+        out,
         network={"width": 128, "ridge": 10.0},
         n_folds=3,
         device="cpu",
     )
     settings = AttributionSettings(n_steps=8, n_baselines=3, batch_size=16)
-    attribute_iteration(
+    attribute_models(  # one store of every emotion
         planted_store,
         out / "landmarks.json",
-        out / "models",
+        {emotion: ResultsLayout(out).model(0, emotion) for emotion in emotions},
         out / "attributions.zarr",
         settings=settings,
         device="cpu",

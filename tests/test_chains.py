@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from emoflow.layout import ResultsLayout
 from emoflow.models import load_model
 from emoflow.synthetic import planted_features
 from emoflow.training import gather_iteration, train_emotion, train_iteration
@@ -46,14 +47,8 @@ def test_per_emotion_jobs_gather_to_the_all_emotion_result(tmp_path, test_subjec
     sets = {e: list(range(0, 20, 1 + i % 2)) for i, e in enumerate(names)}
     (tmp_path / "landmarks.json").write_text(json.dumps({"emotions": sets}))
     options = {"n_folds": 3, "device": "cpu", "test_subjects": test_subjects, "iteration": 2}
-    whole = train_iteration(
-        store,
-        tmp_path / "landmarks.json",
-        tmp_path / "models",
-        tmp_path / "metrics.json",
-        tmp_path / "scores.parquet",
-        **options,
-    )
+    whole = train_iteration(store, tmp_path / "landmarks.json", tmp_path / "whole", **options)
+    written_by_whole = ResultsLayout(tmp_path / "whole")
     metrics_paths, scores_paths = [], []
     for emotion in names:
         folder = tmp_path / "chains" / emotion
@@ -71,18 +66,18 @@ def test_per_emotion_jobs_gather_to_the_all_emotion_result(tmp_path, test_subjec
         metrics_paths.append(folder / "metrics.json")
         scores_paths.append(folder / "scores.parquet")
         _, one = load_model(folder / "model.pt")
-        _, reference = load_model(tmp_path / "models" / f"{emotion}.pt")
+        _, reference = load_model(written_by_whole.model(2, emotion))
         assert one["landmarks"] == reference["landmarks"] == sets[emotion]
     gathered = gather_iteration(
         metrics_paths, scores_paths, tmp_path / "gathered.json", tmp_path / "gathered.parquet"
     )
     assert gathered["emotions"].keys() == whole["emotions"].keys()
-    written = json.loads((tmp_path / "metrics.json").read_text())
+    written = json.loads(written_by_whole.metrics(2).read_text())
     gathered_written = json.loads((tmp_path / "gathered.json").read_text())
     assert _without_times(gathered_written) == _without_times(written)
     assert list(gathered_written) == list(written)  # same keys in the same order
     assert pl.read_parquet(tmp_path / "gathered.parquet").equals(
-        pl.read_parquet(tmp_path / "scores.parquet")
+        pl.read_parquet(written_by_whole.scores(2))
     )
     if test_subjects:
         assert (
@@ -121,8 +116,8 @@ def test_gather_refuses_emotions_trained_on_other_samples(tmp_path) -> None:
         )
 
 
-def test_layout_finds_per_emotion_and_earlier_results(tmp_path) -> None:
-    from emoflow.layout import ResultsLayout
+def test_layout_finds_per_emotion_results_and_refuses_earlier_ones(tmp_path) -> None:
+    from emoflow.errors import InputError
 
     layout = ResultsLayout(tmp_path / "new")
     for emotion in ("anger", "happiness"):
@@ -140,10 +135,13 @@ def test_layout_finds_per_emotion_and_earlier_results(tmp_path) -> None:
     (earlier.iteration(0) / "models").mkdir(parents=True)
     (earlier.iteration(0) / "models" / "anger.pt").write_bytes(b"")
     (earlier.iteration(0) / "attributions.zarr").mkdir()
-    assert earlier.model(0, "anger") == earlier.iteration(0) / "models" / "anger.pt"
-    assert earlier.model_files(0) == [earlier.iteration(0) / "models" / "anger.pt"]
-    assert earlier.attributions(0, "anger") == earlier.iteration(0) / "attributions.zarr"
-    assert earlier.attribution_stores(0) == [earlier.iteration(0) / "attributions.zarr"]
+    assert earlier.model(0, "anger") == earlier.chain(0, "anger") / "model.pt"
+    assert earlier.attributions(0, "anger") == earlier.chain(0, "anger") / "attributions.zarr"
+    for found in (earlier.model_files, earlier.attribution_stores):
+        with pytest.raises(InputError, match="re-run the workflow") as refused:
+            found(0)
+        assert refused.value.path == str(earlier.iteration(0))
+        assert "earlier emoflow" in refused.value.problem
 
 
 def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:

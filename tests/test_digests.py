@@ -23,7 +23,7 @@ import pytest
 
 from emoflow._integrity import PARQUET_DIGEST_KEYS, STORE_RECORD
 from emoflow._tables import read_parquet, write_parquet
-from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution import AttributionSettings, attribute_emotion
 from emoflow.attribution.store import load_scores
 from emoflow.errors import InputError
 from emoflow.facemesh.mesh import N_LANDMARKS
@@ -37,6 +37,7 @@ from emoflow.landmarks import read_landmarks
 from emoflow.landmarks.reader import read_video_records
 from emoflow.landmarks.schema import landmarks_table, video_record
 from emoflow.landmarks.writer import write_shard
+from emoflow.layout import ResultsLayout
 from emoflow.summary import selected_iterations
 from emoflow.training import train_iteration
 from emoflow.video import VideoInfo, VideoItem
@@ -224,23 +225,17 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     subset = list(range(0, N_LANDMARKS, 3))
     write_json(out / "landmarks.json", {"emotions": {"anger": subset, "happiness": subset}})
     train_iteration(
-        features,
-        out / "landmarks.json",
-        out / "models",
-        out / "metrics.json",
-        out / "scores.parquet",
-        network={"width": 16},
-        n_folds=2,
-        device="cpu",
+        features, out / "landmarks.json", out, network={"width": 16}, n_folds=2, device="cpu"
     )
-    attributions = out / "attributions.zarr"
-    attribute_iteration(
+    layout = ResultsLayout(out)
+    attributions = layout.attributions(0, "anger")
+    attribute_emotion(
         features,
-        out / "landmarks.json",
-        out / "models",
+        layout.landmark_sets(0, "anger"),
+        layout.model(0, "anger"),
         attributions,
+        emotion="anger",
         settings=AttributionSettings(n_steps=4, n_baselines=2),
-        emotions=["anger"],
         device="cpu",
     )
     return {"features": features, "attributions": attributions}

@@ -13,7 +13,7 @@ import zarr
 from emoflow.attribution import (
     ATTRIBUTION_METHODS,
     AttributionSettings,
-    attribute_iteration,
+    attribute_emotion,
     attribute_samples,
 )
 from emoflow.attribution.baselines import choose_baselines
@@ -155,15 +155,14 @@ def test_store_attributes_only_the_positive_samples(tmp_path, planted, planted_s
     save_model(model, tmp_path / "model.pt", metadata={"landmarks": keep.tolist()})
     write_landmark_sets(tmp_path / "landmarks.json", {emotion: keep.tolist()})
     settings = AttributionSettings(n_steps=8, n_baselines=3, batch_size=8)
-    info = attribute_iteration(
+    info = attribute_emotion(
         planted_store,
         tmp_path / "landmarks.json",
-        None,
+        tmp_path / "model.pt",
         tmp_path / "attributions.zarr",
+        emotion=emotion,
         settings=settings,
         device="cpu",
-        emotions=[emotion],
-        model_paths={emotion: tmp_path / "model.pt"},
     )
     stored, _ = read_attributions(tmp_path / "attributions.zarr", emotion=emotion)
     positive = labels.astype(bool)

@@ -18,10 +18,12 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from results_folder import attribute_results  # tests/results_folder.py
 
 from emoflow._atomic import write_json
-from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution import AttributionSettings
 from emoflow.cli import main
+from emoflow.errors import InputError
 from emoflow.features import FeatureSettings, build_features
 from emoflow.inference.loading import load_models, model_paths
 from emoflow.inference.sources import find_videos
@@ -61,9 +63,7 @@ def _train_run(root: Path, manifest: pl.DataFrame, shard: Path, n_folds: int) ->
     train_iteration(
         root / "features.zarr",
         root / "iter_0" / "landmarks.json",
-        root / "iter_0" / "models",
-        root / "iter_0" / "metrics.json",
-        root / "iter_0" / "scores.parquet",
+        root,
         network=NETWORK,
         n_folds=n_folds,
         device="cpu",
@@ -92,11 +92,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> dict[str, P
     _train_run(base / "full", chosen, shard, n_folds=len(SUBJECTS))
     training = chosen.filter(pl.col("subject") != HELD_OUT)
     _train_run(base / "fold", training, shard, n_folds=len(SUBJECTS) - 1)
-    attribute_iteration(
+    attribute_results(
         base / "fold" / "features.zarr",
-        base / "fold" / "iter_0" / "landmarks.json",
-        base / "fold" / "iter_0" / "models",
-        base / "fold" / "iter_0" / "attributions.zarr",
+        base / "fold",
         settings=AttributionSettings(n_steps=8, n_baselines=3),
         device="cpu",
     )
@@ -230,7 +228,7 @@ def test_time_windows() -> None:
 def test_models_and_union(run: dict[str, Path]) -> None:
     """Selected models come from the summary; only the union of their landmarks is kept."""
     paths = model_paths(run["fold"])
-    assert [p.name for p in paths] == [f"{e}.pt" for e in EMOTIONS]
+    assert [(p.parent.name, p.name) for p in paths] == [(e, "model.pt") for e in EMOTIONS]
     assert model_paths(run["fold"], iteration=0) == paths
     models = load_models(paths)
     union = landmark_union(models)
@@ -357,10 +355,9 @@ def test_trained_on_reads_the_run_provenance(tmp_path: Path) -> None:
     from emoflow.provenance import write_provenance
 
     model = tmp_path / "results" / "iter_0" / "happiness" / "model.pt"
-    legacy = tmp_path / "results" / "iter_0" / "models" / "happiness.pt"
     assert trained_on(model) is None  # results of an older emoflow: nothing said
     write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "demo"}})
-    assert trained_on(model) == "synthetic demo" and trained_on(legacy) == "synthetic demo"
+    assert trained_on(model) == "synthetic demo"
     write_provenance(tmp_path / "results" / "provenance.json", {"dataset": {"adapter": "csv"}})
     assert trained_on(model) == "csv"
     (tmp_path / "results" / "provenance.json").write_text("{broken")
@@ -497,3 +494,27 @@ def test_predict_and_explain_write_tables_to_standard_output(run: dict[str, Path
     table = pl.read_csv(io.StringIO(streamed.out))
     assert table.columns[:3] == ["emotion", "landmark", "relevance"]
     assert json.loads(streamed.err.strip().splitlines()[-1])["table"] == "-"
+
+
+def test_results_of_the_layout_before_per_emotion_chains_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An iteration folder with models/{emotion}.pt (and one attributions.zarr) is named, with
+    the re-run, instead of read or reported as holding no model."""
+    old = tmp_path / "results"
+    (old / "iter_0" / "models").mkdir(parents=True)
+    (old / "iter_0" / "models" / "happiness.pt").write_bytes(b"")
+    (old / "iter_0" / "attributions.zarr").mkdir()
+    pl.DataFrame({"emotion": ["happiness"], "iteration": [0], "selected": [True]}).write_parquet(
+        old / "summary.parquet"
+    )
+    for iteration in (0, None):
+        with pytest.raises(InputError, match="re-run the workflow") as refused:
+            model_paths(old, iteration=iteration)
+        assert refused.value.path == str(old / "iter_0")
+    video = tmp_path / "clip.mp4"
+    video.touch()
+    assert main(["predict", str(video), "--results", str(old), "--iteration", "0"]) == 2
+    said = capsys.readouterr().err
+    assert f"{old / 'iter_0'}: results of an earlier emoflow" in said
+    assert "re-run the workflow" in said

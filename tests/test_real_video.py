@@ -116,9 +116,7 @@ def demo_run(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_iteration(
         root / "features.zarr",
         root / "iter_0" / "landmarks.json",
-        root / "iter_0" / "models",
-        root / "iter_0" / "metrics.json",
-        root / "iter_0" / "scores.parquet",
+        root,
         network={"width": 64},
         n_folds=4,
         device="cpu",

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from results_folder import attribute_results  # tests/results_folder.py
 
-from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution import AttributionSettings
 from emoflow.attribution.store import load_scores
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings
+from emoflow.layout import ResultsLayout
 from emoflow.pruning import PruneSettings, initial_landmark_set, summarise_iterations
 from emoflow.pruning.pruner import prune_iteration
 from emoflow.report import FIGURES, make_report
@@ -39,49 +41,44 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     features = data.write_store(
         root / "features.zarr", settings=asdict(FeatureSettings(n_frames=4))
     )
-    initial_landmark_set(features, root / "iter_0" / "landmarks.json")
-    paths: dict[str, list[Path]] = {
+    layout = ResultsLayout(root)
+    initial_landmark_set(features, layout.landmark_sets(0))
+    paths: dict[str, list] = {
         "metrics": [],
         "attributions": [],
         "landmarks": [],
         "scores": [],
     }
     for i in range(2):
-        folder = root / f"iter_{i}"
         train_iteration(
             features,
-            folder / "landmarks.json",
-            folder / "models",
-            folder / "metrics.json",
-            folder / "scores.parquet",
+            layout.landmark_sets(i),
+            root,
             network=dict(width=32),
             n_folds=3,
             device="cpu",
             iteration=i,
             test_subjects=2,
         )
-        attribute_iteration(
+        attribute_results(
             features,
-            folder / "landmarks.json",
-            folder / "models",
-            folder / "attributions.zarr",
+            root,
             settings=AttributionSettings(n_steps=8, n_baselines=2),
             device="cpu",
             iteration=i,
-            metrics_path=folder / "metrics.json",
         )
         if i == 0:
             prune_iteration(
-                folder / "attributions.zarr",
-                folder / "landmarks.json",
-                root / "iter_1" / "landmarks.json",
+                layout.attribution_stores(0),  # every emotion's store
+                layout.landmark_sets(0),
+                layout.landmark_sets(1),
                 settings=PruneSettings(fraction=0.7),
                 iteration=1,
             )
-        paths["metrics"].append(folder / "metrics.json")
-        paths["attributions"].append(folder / "attributions.zarr")
-        paths["landmarks"].append(folder / "landmarks.json")
-        paths["scores"].append(folder / "scores.parquet")
+        paths["metrics"].append(layout.metrics(i))
+        paths["attributions"].append(layout.attribution_stores(i))
+        paths["landmarks"].append(layout.landmark_sets(i))
+        paths["scores"].append(layout.scores(i))
     summarise_iterations(paths["metrics"], root / "summary.parquet")
     truth = root / "ground_truth.json"
     truth.write_text(

@@ -547,9 +547,7 @@ def test_predict_and_explain_apply_68_point_models_to_videos(
     train_iteration(
         store,
         root / "iter_0" / "landmarks.json",
-        root / "iter_0" / "models",
-        root / "iter_0" / "metrics.json",
-        root / "iter_0" / "scores.parquet",
+        root,
         network={"width": 32},
         n_folds=4,
         device="cpu",

@@ -13,6 +13,7 @@ import emoflow.training.cross_validation as training
 from emoflow.errors import DataError
 from emoflow.features import FeatureSet, load_features
 from emoflow.features.store import write_feature_store
+from emoflow.layout import ResultsLayout
 from emoflow.metrics import subject_folds
 from emoflow.models import NetworkSettings, apply_models, load_model
 from emoflow.synthetic import planted_features
@@ -60,15 +61,7 @@ def _store(tmp_path: Path, feature_set: FeatureSet, *, emotion_names=None) -> tu
 
 
 def _train(tmp_path: Path, store: Path, landmarks: Path, **kwargs) -> dict:
-    return train_iteration(
-        store,
-        landmarks,
-        tmp_path / "models",
-        tmp_path / "metrics.json",
-        tmp_path / "scores.parquet",
-        device="cpu",
-        **kwargs,
-    )
+    return train_iteration(store, landmarks, tmp_path, device="cpu", **kwargs)
 
 
 def test_inner_selection_never_sees_the_test_fold(monkeypatch) -> None:
@@ -155,15 +148,15 @@ def test_train_iteration_records_the_protocol(tmp_path) -> None:
     combined = metrics["combined"]
     assert "calibrated" in combined["rule"] and np.sum(combined["confusion_matrix"]) == 36
     assert set(combined["uncalibrated"]) == {"accuracy", "balanced_accuracy", "confusion_matrix"}
-    scores = pl.read_parquet(tmp_path / "scores.parquet")
+    scores = pl.read_parquet(ResultsLayout(tmp_path).scores(0))
     assert scores["probability"].is_between(0, 1).all()
     assert scores.group_by("subject").agg(pl.col("fold").n_unique())["fold"].max() == 1
     # the final models reload with their metadata and are applied outside the workflow
-    model, metadata = load_model(tmp_path / "models" / "happiness.pt", device="cpu")
+    model, metadata = load_model(ResultsLayout(tmp_path).model(0, "happiness"), device="cpu")
     assert metadata["calibration"]["method"] == "platt"
     assert metadata["chosen"]["ridge"] in (0.1, 10.0)
     assert metadata["landmarks"] == list(range(30))
-    applied = apply_models(tmp_path / "models", load_features(store), device="cpu")
+    applied = apply_models(ResultsLayout(tmp_path).iteration(0), load_features(store), device="cpu")
     np.testing.assert_array_equal(
         applied["score_happiness"].to_numpy(), model.decision_function(feature_set.features)
     )
@@ -177,9 +170,9 @@ def test_held_out_test_subjects_are_kept_out_of_everything(tmp_path) -> None:
     held_out = set(metrics["split"]["test_subjects"])
     assert len(held_out) == 2
     assert metrics["split"]["n_test"] == int(np.isin(feature_set.subjects, list(held_out)).sum())
-    scores = pl.read_parquet(tmp_path / "scores.parquet")  # validation scores only
+    scores = pl.read_parquet(ResultsLayout(tmp_path).scores(0))  # validation scores only
     assert not held_out & set(scores["subject"].to_list())
-    _, metadata = load_model(tmp_path / "models" / "happiness.pt", device="cpu")
+    _, metadata = load_model(ResultsLayout(tmp_path).model(0, "happiness"), device="cpu")
     assert metadata["n_samples"] == metrics["split"]["n_development"]
     for emotion in EMOTIONS:
         assert 0.0 <= metrics["emotions"][emotion]["test"]["balanced_accuracy"] <= 1.0
@@ -203,7 +196,7 @@ def test_backprop_kinds_run_through_the_protocol(tmp_path) -> None:
     assert record["n_parameters"]["random"] == 0
     assert record["folds"][0]["chosen"] == {"width": 8}
     assert 1 <= record["folds"][0]["training"]["n_epochs"] <= 4
-    model, metadata = load_model(tmp_path / "models" / "happiness.pt", device="cpu")
+    model, metadata = load_model(ResultsLayout(tmp_path).model(0, "happiness"), device="cpu")
     assert metadata["kind"] == "mlp" and model.kind == "mlp"
 
 

@@ -11,9 +11,11 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from results_folder import attribute_results  # tests/results_folder.py
 
-from emoflow.attribution import AttributionSettings, attribute_iteration
+from emoflow.attribution import AttributionSettings
 from emoflow.errors import DataError
+from emoflow.layout import ResultsLayout
 from emoflow.pruning import PruneSettings, initial_landmark_set, summarise_iterations
 from emoflow.pruning.pruner import LandmarkPruner, prune_iteration
 from emoflow.summary import SUMMARY_SCHEMA, selected_iterations, write_summary
@@ -27,18 +29,14 @@ def iteration_zero(tmp_path_factory, planted_store):
     metrics = train_iteration(
         planted_store,
         out / "landmarks.json",
-        out / "models",
-        out / "metrics.json",
-        out / "scores.parquet",
+        out,
         network={"width": 128, "ridge": 10.0},
         n_folds=3,
         device="cpu",
     )
-    attribute_iteration(
+    attribute_results(
         planted_store,
-        out / "landmarks.json",
-        out / "models",
-        out / "attributions.zarr",
+        out,
         settings=AttributionSettings(n_steps=16, n_baselines=3, batch_size=16),
         device="cpu",
     )
@@ -48,24 +46,26 @@ def iteration_zero(tmp_path_factory, planted_store):
 def test_training_writes_models_metrics_and_scores(iteration_zero, planted) -> None:
     out, metrics = iteration_zero
     emotions = sorted(set(planted.emotions.tolist()))
-    assert sorted(p.stem for p in (out / "models").glob("*.pt")) == emotions
+    layout = ResultsLayout(out)
+    assert [p.parent.name for p in layout.model_files(0)] == emotions
     for emotion in emotions:
         record = metrics["emotions"][emotion]
         assert len(record["folds"]) == 3
         assert record["mean"]["balanced_accuracy"] > 0.9
         assert record["n_parameters"]["trained"] > 0
     assert np.array(metrics["combined"]["confusion_matrix"]).sum() == len(planted.video_ids)
-    scores = pl.read_parquet(out / "scores.parquet")
+    scores = pl.read_parquet(layout.scores(0))
     assert scores.height == len(planted.video_ids) * len(emotions)
-    assert json.loads((out / "metrics.json").read_text())["n_folds"] == 3
+    assert json.loads(layout.metrics(0).read_text())["n_folds"] == 3
 
 
 def test_prune_and_summarise(iteration_zero, planted_store, tmp_path) -> None:
     out, _ = iteration_zero
     settings = PruneSettings(policy="fraction", fraction=0.5, min_landmarks=10)
+    layout = ResultsLayout(out)
     record = prune_iteration(
-        out / "attributions.zarr",
-        out / "landmarks.json",
+        layout.attribution_stores(0),  # every emotion's store
+        layout.landmark_sets(0),
         tmp_path / "landmarks.json",
         settings=settings,
     )
@@ -75,16 +75,14 @@ def test_prune_and_summarise(iteration_zero, planted_store, tmp_path) -> None:
     train_iteration(
         planted_store,
         tmp_path / "landmarks.json",
-        tmp_path / "models",
-        tmp_path / "metrics.json",
-        tmp_path / "scores.parquet",
+        tmp_path,
         network={"width": 128, "ridge": 10.0},
         n_folds=3,
         device="cpu",
         iteration=1,
     )
     summary = summarise_iterations(
-        [out / "metrics.json", tmp_path / "metrics.json"], tmp_path / "summary.parquet"
+        [layout.metrics(0), ResultsLayout(tmp_path).metrics(1)], tmp_path / "summary.parquet"
     )
     assert summary.height == 6
     assert (

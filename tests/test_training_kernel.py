@@ -13,6 +13,7 @@ import pytest
 
 from emoflow.features import FeatureSet
 from emoflow.features.store import write_feature_store
+from emoflow.layout import ResultsLayout
 from emoflow.metrics import subject_folds
 from emoflow.models import SCORE_TOLERANCE, NetworkSettings, RandomizedDeepNetwork, SharedProducts
 from emoflow.models.rvfl import ridge_path_scores
@@ -182,17 +183,9 @@ def test_train_iteration_matches_the_path_without_shared_products(
         monkeypatch.setattr(SharedProducts, "applies", staticmethod(applies))
         root = tmp_path / name
         root.mkdir()
-        train_iteration(
-            store,
-            landmarks,
-            root / "models",
-            root / "metrics.json",
-            root / "scores.parquet",
-            device="cpu",
-            n_folds=3,
-            test_subjects=1,
-        )
-        runs[name] = (read_metrics(root / "metrics.json"), pl.read_parquet(root / "scores.parquet"))
+        train_iteration(store, landmarks, root, device="cpu", n_folds=3, test_subjects=1)
+        layout = ResultsLayout(root)
+        runs[name] = (read_metrics(layout.metrics(0)), pl.read_parquet(layout.scores(0)))
         if name == "scratch":
             assert not shared_fits
     # every emotion: a fit per outer fold and the final fit, all from the shared kernel

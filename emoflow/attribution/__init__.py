@@ -97,14 +97,13 @@ Layout of the package (after Captum's ``attr``):
 from emoflow.attribution.dataset import attribute_samples, dataset_relevance
 from emoflow.attribution.methods import ATTRIBUTION_METHODS, AttributionMethod
 from emoflow.attribution.settings import AttributionSettings, runtime_settings
-from emoflow.attribution.store import attribute_emotion, attribute_iteration
+from emoflow.attribution.store import attribute_emotion
 
 __all__ = [
     "ATTRIBUTION_METHODS",
     "AttributionMethod",
     "AttributionSettings",
     "attribute_emotion",
-    "attribute_iteration",
     "attribute_samples",
     "dataset_relevance",
     "runtime_settings",

@@ -283,7 +283,7 @@ class _StoreWriter:
 
 
 def _attribute_model(
-    store: _StoreWriter, row: int, model_path: Path, keep: np.ndarray, device: str
+    store: _StoreWriter, row: int, model_path: str | Path, keep: np.ndarray, device: str
 ) -> tuple[str, float]:
     """Attribute one emotion's model (trained on the landmarks ``keep``) over its samples
     :math:`S` into its row of ``store``: the attribution of one emotion. Returns the device
@@ -329,29 +329,25 @@ def _attribute_model(
     return str(model.device), seconds
 
 
-def attribute_iteration(
+def attribute_models(
     features_path: str | Path,
     landmark_set_path: str | Path,
-    model_dir: str | Path | None,
+    model_paths: Mapping[str, str | Path],
     out_path: str | Path,
     *,
     settings: AttributionSettings | None = None,
     device: str = "auto",
     iteration: int = 0,
     metrics_path: str | Path | None = None,
-    emotions: Sequence[str] | None = None,
-    model_paths: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Attribute every emotion's model over its samples :math:`S`, one emotion after another,
-    into one Zarr store (its layout is in the module docstring).
+    """Attribute each emotion's model (``model_paths``: emotion → model file) over its
+    samples :math:`S`, one emotion after another, into one Zarr store (its layout is in the
+    module docstring; the workflow writes one store per emotion and iteration:
+    :func:`attribute_emotion`).
 
     When the iteration's ``metrics_path`` records held-out test subjects
     (``train.test_subjects``), their samples are left out: relevance, and so pruning, is
     computed from the development subjects only.
-
-    ``emotions`` restricts the store to some emotions (the workflow writes one store per
-    emotion and iteration: :func:`attribute_emotion`); ``model_paths`` gives each emotion's
-    model file instead of ``model_dir/{emotion}.pt``.
 
     Returns
     -------
@@ -363,17 +359,13 @@ def attribute_iteration(
     if metrics_path is not None:
         held_out = held_out_subjects(metrics_path)
         feature_set = feature_set.samples(~np.isin(feature_set.subjects, held_out))
-    if emotions is None:
-        emotions = feature_set.emotion_names
-    elif unknown := [e for e in emotions if e not in feature_set.emotion_names]:
+    emotions = list(model_paths)
+    if unknown := [e for e in emotions if e not in feature_set.emotion_names]:
         raise DataError(
             f"{features_path}: no emotion(s) {unknown} (the store has "
             f"{', '.join(feature_set.emotion_names)})"
         )
-    emotions = list(emotions)
     landmark_sets = read_landmark_sets(landmark_set_path, emotions)
-    if not model_paths and model_dir is None and emotions:
-        raise DataError("attribute_iteration needs model_dir or model_paths")
     # the samples S of each emotion, over the development samples; the store holds those of
     # any of its emotions (all of them with samples: all)
     every = np.ones(len(feature_set.video_ids), bool)
@@ -388,9 +380,10 @@ def attribute_iteration(
     with written_store(out_path) as (root, staged):
         store = _StoreWriter(root, staged, feature_set, emotions, counted, settings)
         for row, emotion in enumerate(emotions):
-            model_path = Path(model_paths[emotion] if model_paths else f"{model_dir}/{emotion}.pt")
             keep = np.asarray(landmark_sets[emotion], dtype=np.int64)
-            used_device, seconds[emotion] = _attribute_model(store, row, model_path, keep, device)
+            used_device, seconds[emotion] = _attribute_model(
+                store, row, model_paths[emotion], keep, device
+            )
         return store.finish(iteration=iteration, device=used_device, seconds=seconds)
 
 
@@ -410,8 +403,8 @@ def attribute_emotion(
 ) -> dict[str, Any]:
     """One emotion's attribution store of an iteration (one job of the emotion's chain).
 
-    The same store as :func:`attribute_iteration` writes, with one emotion on its
-    ``emotion`` axis; ``landmark_set_path`` and ``metrics_path`` are the emotion's own.
+    The store of :func:`attribute_models` with one emotion on its ``emotion`` axis;
+    ``landmark_set_path`` and ``metrics_path`` are the emotion's own.
 
     Parameters
     ----------
@@ -437,17 +430,15 @@ def attribute_emotion(
             if found is not None:
                 values[key] = found if found != "" else None
         settings = AttributionSettings.from_section(values)
-    return attribute_iteration(
+    return attribute_models(
         features_path,
         landmark_set_path,
-        None,
+        {emotion: model_path},
         out_path,
         settings=settings,
         device=device,
         iteration=iteration,
         metrics_path=metrics_path,
-        emotions=[emotion],
-        model_paths={emotion: model_path},
     )
 
 

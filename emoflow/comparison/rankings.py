@@ -14,7 +14,7 @@ How each ranking prunes:
 Each ranking sees only the samples it is given: the caller gives it the training subjects
 (:func:`emoflow.comparison.compare_pruning` gives the development samples: the held-out test
 subjects never reach it), as the IG chain's attribution does
-(:func:`emoflow.attribution.attribute_iteration`).
+(:func:`emoflow.attribution.attribute_emotion`).
 """
 
 from __future__ import annotations

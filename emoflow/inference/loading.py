@@ -154,6 +154,7 @@ def chosen_models(
     for emotion, chosen in selected.items():
         path = layout.model(chosen, emotion)
         if published is None and not path.is_file():
+            layout.refuse_earlier_shape(chosen)
             raise InputError(path, "model of the selected iteration is missing; rerun the workflow")
         paths.append(path)
     return paths, published
@@ -166,7 +167,7 @@ SYNTHETIC_NOTE = (
 """What the command line says of models trained on the synthetic demo."""
 RUN_DEPTH = 3
 """Folders above a model file searched for its run's ``provenance.json``
-(``results/iter_i/{emotion}/model.pt`` and the older ``results/iter_i/models/{emotion}.pt``)."""
+(``results/iter_i/{emotion}/model.pt``)."""
 
 
 def trained_on(model_path: str | Path) -> str | None:

@@ -80,7 +80,7 @@ def apply_models(
     Parameters
     ----------
     model_paths
-        ``.pt`` files of :func:`save_model`, or a folder of them (e.g. ``iter_2/models``).
+        ``.pt`` files of :func:`save_model`, a folder of them or an iteration's (``iter_2``).
     source
         Landmark tables (a Parquet file, folder, glob or a sequence of them), a feature store
         (``*.zarr``) or a :class:`~emoflow.features.FeatureSet` built with the models' settings.

@@ -3,23 +3,22 @@ as a loop over it (:func:`train_iteration`).
 
 The workflow runs one emotion per job, so the emotions' pruning chains run side by side, and
 combines each iteration's emotions with :func:`~emoflow.training.gather_iteration`;
-:func:`train_iteration` does the same in one process.
+:func:`train_iteration` does the same in one process and writes the same files.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emoflow._atomic import atomic_path
 from emoflow.devices import limit_threads
 from emoflow.errors import DataError
-from emoflow.landmark_sets import read_landmark_sets
+from emoflow.landmark_sets import read_landmark_record, read_landmark_sets, write_landmark_sets
+from emoflow.layout import ResultsLayout
 from emoflow.training.gather import gather_iteration
 from emoflow.training.iteration import Protocol, fit_emotion, training_protocol
 from emoflow.training.outputs import write_metrics, write_scores
@@ -108,52 +107,49 @@ def train_emotion(
 def train_iteration(
     features_path: str | Path,
     landmark_set_path: str | Path,
-    model_dir: str | Path,
-    metrics_path: str | Path,
-    scores_path: str | Path,
+    results: str | Path,
     *,
     iteration: int = 0,
     **options: Any,
 ) -> dict[str, Any]:
-    """Train every emotion of one iteration in one process: :func:`train_emotion` for each,
-    gathered (:func:`~emoflow.training.gather_iteration`) into the iteration's files.
-
-    Parameters
-    ----------
-    features_path
-        Feature store (Zarr).
-    landmark_set_path
-        The iteration's ``landmarks.json`` (landmark ids per emotion).
-    model_dir
-        Folder for ``{emotion}.pt``.
-    metrics_path
-        ``metrics.json`` to write.
-    scores_path
-        Parquet of out-of-fold scores (video_id, subject, emotion, fold, model, score,
-        probability).
-    options
-        The keywords of :func:`~emoflow.training.training_protocol` (``network``,
-        ``n_folds``, ``seed``, ``device``, ``backprop``, ``selection``, ``calibration``,
-        ``test_subjects``).
+    """Train every emotion of one iteration in one process into the results folder
+    ``results`` as the workflow lays it out (:class:`~emoflow.layout.ResultsLayout`): each
+    emotion's ``landmarks.json`` (its ids in ``landmark_set_path``), ``model.pt``,
+    ``metrics.json`` and ``scores.parquet`` in ``iter_{i}/{emotion}/`` (:func:`train_emotion`),
+    gathered into ``iter_{i}/`` (:func:`~emoflow.training.gather_iteration`, whose metrics it
+    returns). ``options`` are the keywords of :func:`~emoflow.training.training_protocol`
+    (``network``, ``n_folds``, ``seed``, ``device``, ``backprop``, ``selection``,
+    ``calibration``, ``test_subjects``).
     """
+    layout = ResultsLayout(Path(results))
     protocol = training_protocol(features_path, iteration=iteration, **options)
     emotions = protocol.development.emotion_names
     read_landmark_sets(landmark_set_path, emotions)  # every emotion's set, before any training
-    with tempfile.TemporaryDirectory(prefix="emoflow-iteration-") as scratch:
-        parts = [(Path(scratch) / f"{e}.json", Path(scratch) / f"{e}.parquet") for e in emotions]
-        # every model file is staged in one folder, renamed into place when all are written
-        with atomic_path(model_dir, directory=True) as staged_models:
-            for emotion, (metrics_part, scores_part) in zip(emotions, parts, strict=True):
-                train_emotion(
-                    features_path,
-                    landmark_set_path,
-                    emotion,
-                    staged_models / f"{emotion}.pt",
-                    metrics_part,
-                    scores_part,
-                    iteration=iteration,
-                    protocol=protocol,
-                )
-        return gather_iteration(
-            [m for m, _ in parts], [s for _, s in parts], metrics_path, scores_path
+    record = read_landmark_record(landmark_set_path)
+    for emotion in emotions:
+        # the emotion's own record, as its chain writes it
+        own = {
+            key: {e: v for e, v in value.items() if e == emotion}
+            if isinstance(value, dict)
+            else value
+            for key, value in record.items()
+        }
+        write_landmark_sets(layout.landmark_sets(iteration, emotion), own.pop("emotions"), **own)
+        train_emotion(
+            features_path,
+            layout.landmark_sets(iteration, emotion),
+            emotion,
+            layout.model(iteration, emotion),
+            layout.metrics(iteration, emotion),
+            layout.scores(iteration, emotion),
+            iteration=iteration,
+            protocol=protocol,
         )
+    return gather_iteration(
+        [layout.metrics(iteration, e) for e in emotions],
+        [layout.scores(iteration, e) for e in emotions],
+        layout.metrics(iteration),
+        layout.scores(iteration),
+        landmark_set_paths=[layout.landmark_sets(iteration, e) for e in emotions],
+        landmark_sets_path=layout.landmark_sets(iteration),
+    )
