@@ -19,7 +19,10 @@ made by the demo's renderer (the astronaut's face, animated), it compares
 * with the bare all-frames loop, in frames of video per CPU second, and reports the mean
   landmark difference (pixels) between sampled and all-frames extraction on the sampled frames,
   next to the difference static-image mode makes on the same frames, and how long reaching the
-  sampled frames takes by sequential decoding (``grab``) and by seeking. Rounds alternate between
+  sampled frames takes by sequential decoding (``grab``), by seeking and by emoflow's selective
+decoding, which bounds the gain of sampling (all-frames extraction over that decoding alone),
+and what FFmpeg's decoder shortcuts (:data:`DECODER_SHORTCUTS`: no deblocking, no IDCT, B-frames
+skipped) would save and change in the sampled frames' pixels. Rounds alternate between
 the runs and the best round of each is reported (the least disturbed by other processes),
 as wall-clock time and as the process's CPU time (which other processes on a shared machine
 disturb much less).
@@ -49,7 +52,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -404,6 +407,56 @@ def decode_costs(path: Path, wanted: np.ndarray, rounds: int) -> dict[str, float
     return costs
 
 
+DECODER_SHORTCUTS: dict[str, tuple[dict[str, str], Any]] = {
+    "exact (unreferenced frames skipped)": ({}, "NONREF"),
+    "+ flags2 fast": ({"flags2": "+fast"}, "NONREF"),
+    "+ no deblocking (skip_loop_filter all)": ({"skip_loop_filter": "all"}, "NONREF"),
+    "+ no IDCT (skip_idct all)": ({"skip_idct": "all"}, "NONREF"),
+    "B-frames not meshed skipped (skip_frame bidir)": ({}, "BIDIR"),
+}
+"""FFmpeg decoder settings tried for the frames sampled extraction decodes: codec-context
+options for the whole stream, and the ``skip_frame`` level of the packets of frames not meshed
+(emoflow's is ``NONREF``: a frame no other frame refers to is not decoded)."""
+
+
+def decoder_shortcuts(
+    path: Path, wanted: np.ndarray, rounds: int
+) -> dict[str, tuple[float, float, float]]:
+    """Per :data:`DECODER_SHORTCUTS` entry: best CPU seconds to decode the ``wanted`` frames
+    sequentially (one thread, RGB), and the mean and max absolute pixel difference of those
+    frames from the exact decode (0-255)."""
+    import av
+
+    def decode(options: dict[str, str], skip: Any) -> tuple[float, list[np.ndarray]]:
+        started = time.process_time()
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            context = stream.codec_context
+            context.thread_count, context.thread_type = 1, "SLICE"
+            context.options = options
+            packets = [packet for packet in container.demux(stream) if packet.size]
+            times = sorted(int(packet.pts or 0) for packet in packets)
+            needed = {times[int(i)] for i in wanted}
+            frames: dict[int, np.ndarray] = {}
+            for packet in [*packets, None]:
+                context.skip_frame = "DEFAULT" if packet is None or packet.pts in needed else skip
+                for frame in context.decode(packet):
+                    if frame.pts in needed:
+                        frames[frame.pts] = frame.to_ndarray(format="rgb24")
+        return time.process_time() - started, [frames[times[int(i)]] for i in wanted]
+
+    exact = decode({}, "NONREF")[1]
+    results = {}
+    for name, (options, skip) in DECODER_SHORTCUTS.items():
+        best = math.inf
+        for _ in range(rounds):
+            seconds, frames = decode(options, skip)
+            best = min(best, seconds)
+        diff = np.abs(np.stack(frames).astype(np.int16) - np.stack(exact))
+        results[name] = (best, float(diff.mean()), float(diff.max()))
+    return results
+
+
 def sampled_section(
     folder: Path,
     n_frames: int,
@@ -482,6 +535,17 @@ def sampled_section(
         f"PyAV every frame {decoding['every frame']:.3f} s, emoflow's selective decoding "
         f"(skip unreferenced frames, seek to key frames) {decoding['selected frames']:.3f} s"
     )
+    ceiling = every.cpu_s / decoding["selected frames"]
+    print(
+        "emoflow all frames over emoflow's selective decoding alone (the most sampled "
+        f"extraction could gain were meshing free): {ceiling:.2f}x CPU"
+    )
+    print(
+        f"decoder settings for the {len(sampled)} sampled frames (sequential, one thread, RGB; "
+        f"best of {rounds}), pixel difference from the exact decode:"
+    )
+    for name, (seconds, mean, most) in decoder_shortcuts(clip, sampled, rounds).items():
+        print(f"  {name:<48}{seconds:>7.3f} s CPU  mean {mean:.3f}, max {most:.0f}")
     if baseline is not None:
         before_after(folder, clip, baseline, rounds, core, shard_clips)
 

@@ -276,6 +276,37 @@ def test_selected_frames_decode_exactly_and_skip_work(
         assert counted["seeks"] >= 1
 
 
+def test_selected_frames_of_a_window_decode_nothing_after_it(
+    h264: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emoflow.video.decode as video
+
+    every = [frame() for frame in open_frame_slots(h264, threads=1)[1]]
+    decode = video.VideoDecoder._decoded
+    counted = {"decoded": 0}
+
+    def counting_decode(self, packets, errors):  # type: ignore[no-untyped-def]
+        for frame in decode(self, packets, errors):
+            counted["decoded"] += 1
+            yield frame
+
+    monkeypatch.setattr(video.VideoDecoder, "_decoded", counting_decode)
+    decoded = {}
+    for end_s in (None, 1.0):
+        counted["decoded"] = 0
+        info, frames = open_frame_slots(
+            h264, end_s=end_s, select=lambda times: [0, 10, 20], threads=1
+        )
+        selected = list(frames)
+        assert info.frame_times is not None and frames.complete
+        assert frames.n_frames == len(info.frame_times) == (60 if end_s is None else 30)
+        for frame in selected:
+            np.testing.assert_array_equal(frame(), every[frame.index])
+        decoded[end_s] = counted["decoded"]
+    # after frame 20, the frames of the window are decoded (or skipped), not the 30 after it
+    assert decoded[1.0] < decoded[None] - 10
+
+
 # --- the extraction's guards and records ----------------------------------------------------
 
 

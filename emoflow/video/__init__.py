@@ -28,9 +28,10 @@ frames are yielded, and the decoder skips the work the others would cost where t
 allows: a frame no other frame refers to is not decoded at all (FFmpeg's ``skip_frame``
 ``nonref`` for that packet; every unselected packet of an intra-only stream), and the decoder
 seeks to the key frame before a selected frame when decoding up to it would cost
-:data:`~emoflow.video.decode.SEEK_MIN_FRAMES` frames or more. The selected frames are decoded
-exactly as a sequential decode gives them (a frame skipped this way is one no other frame
-depends on).
+:data:`~emoflow.video.decode.SEEK_MIN_FRAMES` frames or more. After the last selected frame
+the decoder goes on to the end of the time window (checking that no frame is missing from the
+container's list), not past it. The selected frames are decoded exactly as a sequential decode
+gives them (a frame skipped this way is one no other frame depends on).
 
 Modules: :mod:`~emoflow.video.frames` (the types, the size check, time windows),
 :mod:`~emoflow.video.sources` (opening a source by its path; frame folders),

@@ -377,7 +377,7 @@ class VideoDecoder:
     ) -> Iterator[Frame]:
         try:
             if wanted is not None and sources is not None:
-                yield from self._selected(stream, info, sources, wanted)
+                yield from self._selected(stream, info, sources, wanted, stop)
             else:
                 yield from self._every(stream, info, sources, stop, expected)
         finally:
@@ -437,9 +437,16 @@ class VideoDecoder:
         return index / self.source_fps
 
     def _selected(
-        self, stream: FrameStream, info: VideoInfo, sources: np.ndarray, wanted: list[int]
+        self,
+        stream: FrameStream,
+        info: VideoInfo,
+        sources: np.ndarray,
+        wanted: list[int],
+        stop: int | None,
     ) -> Iterator[Frame]:
-        """The ``wanted`` output frames only, decoding what they need (module notes)."""
+        """The ``wanted`` output frames only, decoding what they need (module notes); after
+        the last of them, up to the time window's end (``stop``, the first source frame past
+        it: ``None``, the end of the file)."""
         plan = self.plan
         assert plan is not None and info.frame_times is not None
         frame_times = info.frame_times
@@ -491,6 +498,8 @@ class VideoDecoder:
                     stream.complete = False
                     self._finish(stream, errors[0])
                     return
+                if at == len(needed) and stop is not None and index >= stop:
+                    break  # past the window: no frame of it can follow (display order)
                 if at == len(needed) or index < needed[at]:
                     continue  # a reference frame decoded for a later one; or after the last
                 convert = _once(self._rgb(frame))
@@ -500,8 +509,8 @@ class VideoDecoder:
                 if at < len(needed) and (key := seek_target(needed[at])) is not None:
                     packets = self._seek(key)
                     break
-        # the rest of the packets were decoded (or skipped) to check that no frame was
-        # missing from the container's list
+        # the rest of the packets (of the window) were decoded (or skipped) to check that no
+        # frame was missing from the container's list
         stream.complete = stream.complete and at == len(needed)
         self._finish(stream, errors[0])
 
