@@ -27,16 +27,20 @@ layers are ``width``-sized. So a fold's kernel :math:`K = D D^\top` (direct link
 plus every hidden block's, plus the bias column's ones) costs ``O(m² · width)`` instead of
 ``O(m² d)``, its scores on the fold's other samples (``G_ES``) likewise, and the standardisation
 (mean and scale) is learnt from the fold's own samples only: nothing leaks across folds. The
-weighted ridge read-out is then solved in the dual, one Cholesky factorisation per λ (an
-``m × m`` Cholesky costs a twentieth of the symmetric eigendecomposition that would serve every
-λ, so up to :data:`EIGH_FROM` values of λ Cholesky is cheaper); the read-out weights of a model
-are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass over ``X_S``.
+weighted ridge read-out is then solved in the dual. A ridge path takes one decomposition: a
+float32 Cholesky factorisation of ``K + λ_min I`` (half the time of a float64 one) preconditions
+conjugate gradients in float64 on every ``K + λI`` at once, each step one pass over ``K`` for
+all λ, to a backward error of :data:`CG_TOLERANCE`; a λ not solved in :data:`CG_STEPS` steps
+gets a float64 Cholesky factorisation of its own, as does a fit (one λ; an ``m × m`` Cholesky
+costs a twentieth of the symmetric eigendecomposition that would also serve every λ). The
+read-out weights of a model are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass
+over ``X_S``.
 
 Against fitting each subset from scratch (:meth:`RandomizedDeepNetwork.fit`,
 :func:`~emoflow.models.ridge_path_scores`) the results differ only by rounding: the products
 are float64 sums of the float32 inputs (where a fit from scratch rounds the standardised inputs
 to float32 first), the mean is the exact float64 mean (stored as float32, as a fit stores it),
-and the λ-path is solved by Cholesky instead of an eigendecomposition
+and the λ-path is solved by preconditioned conjugate gradients instead of an eigendecomposition
 (``tests/test_training_kernel.py`` holds the decision functions within
 :data:`SCORE_TOLERANCE`).
 
@@ -66,9 +70,11 @@ from emoflow.models.rvfl import NetworkSettings, RandomizedDeepNetwork
 SCORE_TOLERANCE = 1e-5
 """Largest difference of a decision function from the same fit from scratch, relative to the
 largest score magnitude (the tests' bar; float32 rounding of the scores is ~1e-7)."""
-EIGH_FROM = 16
-"""λ values from which one eigendecomposition serves a ridge path instead of a Cholesky
-factorisation per λ."""
+CG_TOLERANCE = 1e-13
+"""Normwise backward error to which the conjugate gradients of a ridge path solve each λ
+(:func:`_preconditioned_path`); a float64 Cholesky solve reaches about 1e-16."""
+CG_STEPS = 40
+"""Conjugate-gradient steps a ridge path is given before the λ not yet solved are factored."""
 _CHUNK_BYTES = 64 * 2**20
 """Float64 bytes of one chunk of the inputs converted at a time."""
 
@@ -433,27 +439,32 @@ def _dual_path(
 ) -> torch.Tensor | None:
     """``(K + λI)⁻¹ W½y`` for each λ, ``(m, len(ridges))``, for a weighted kernel ``K``.
 
-    One Cholesky factorisation per λ, of ``K + λI`` in one working copy of ``K`` (with
-    ``in_place``, in ``K`` itself, which is then lost: one λ only); one eigendecomposition for
-    :data:`EIGH_FROM` or more λ. The factorisation works on the column-major view of the
-    row-major (symmetric) matrix, so LAPACK factors it where it lies, and the solves are two
-    triangular ones (``cholesky_solve`` and a row-major factor each copy the matrix). A
-    factorisation that fails (``K + λI`` not positive definite to rounding) is solved by LU on
-    ``K + λI``; with ``in_place``, ``None`` is returned instead (rebuild ``K``).
+    Several λ (a ridge path, ``K`` kept): one factorisation serves them all
+    (:func:`_preconditioned_path`); a λ it does not solve to :data:`CG_TOLERANCE` within
+    :data:`CG_STEPS` steps, and a single λ, gets a Cholesky factorisation of ``K + λI`` of its
+    own, in one working copy of ``K`` (with ``in_place``, in ``K`` itself, which is then lost:
+    one λ only). The factorisation works on the column-major view of the row-major
+    (symmetric) matrix, so LAPACK factors it where it lies, and the solves are two triangular
+    ones (``cholesky_solve`` and a row-major factor each copy the matrix). A factorisation
+    that fails (``K + λI`` not positive definite to rounding) is solved by LU on ``K + λI``;
+    with ``in_place``, ``None`` is returned instead (rebuild ``K``).
     """
     m = len(kernel)
     rhs = weighted_targets[:, None]
-    if len(ridges) >= EIGH_FROM and not in_place:
-        eigenvalues, eigenvectors = torch.linalg.eigh(kernel)
-        ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=kernel.device)
-        projected = eigenvectors.T @ weighted_targets
-        return eigenvectors @ (projected[:, None] / (eigenvalues[:, None] + ridge_t[None, :]))
     if in_place and len(ridges) != 1:
         raise ValueError("an in-place factorisation serves one λ")
     solutions = torch.empty(m, len(ridges), dtype=kernel.dtype, device=kernel.device)
+    todo = list(range(len(ridges)))
+    if len(ridges) > 1 and not in_place:
+        path, converged = _preconditioned_path(kernel, weighted_targets, ridges)
+        solutions.copy_(path)
+        todo = [j for j in todo if not bool(converged[j])]
+        if not todo:
+            return solutions
     info = torch.empty((), dtype=torch.int32, device=kernel.device)
     work = kernel if in_place else torch.empty_like(kernel)
-    for j, ridge in enumerate(ridges):
+    for j in todo:
+        ridge = ridges[j]
         if not in_place:
             work.copy_(kernel)
         work.diagonal().add_(ridge)
@@ -469,3 +480,64 @@ def _dual_path(
             work.diagonal().add_(ridge)
             solutions[:, j] = torch.linalg.solve(work, rhs)[:, 0]
     return solutions
+
+
+def _preconditioned_path(
+    kernel: torch.Tensor, weighted_targets: torch.Tensor, ridges: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(K + λI)⁻¹ W½y`` for every λ from one float32 Cholesky factorisation of
+    ``K + λ₀I`` (``λ₀`` the smallest λ): conjugate gradients on each ``K + λI`` in float64,
+    preconditioned by that factor, all λ at once (each step one pass over ``K`` and the
+    factor for every λ together).
+
+    Returns the solutions ``(m, len(ridges))`` and which of them converged: the residual
+    ``‖W½y − (K + λI)x‖`` (recomputed from ``x`` at the end, not the recurrence's) at most
+    :data:`CG_TOLERANCE` times ``‖K + λI‖ ‖x‖ + ‖W½y‖`` (``‖K + λI‖`` bounded below by the
+    largest diagonal entry), a normwise backward error as a float64 factorisation gives to
+    within a few hundred roundings; the others are left to a factorisation of their own. The
+    preconditioned matrix has eigenvalues ``(σ + λ)/(σ + λ₀)`` for the eigenvalues ``σ`` of
+    ``K`` (and float32 rounding), so λ near ``λ₀``, or large against ``λ₀`` where ``K``'s
+    smallest eigenvalues are large too, converge in a few steps.
+    """
+    m, k = len(kernel), len(ridges)
+    device = kernel.device
+    converged = torch.zeros(k, dtype=torch.bool, device=device)
+    solutions = torch.zeros(m, k, dtype=kernel.dtype, device=device)
+    lowest = min(ridges)
+    factor = kernel.to(torch.float32)  # a copy, row-major; its transpose is column-major
+    factor.diagonal().add_(lowest)
+    info = torch.empty((), dtype=torch.int32, device=device)
+    lower = factor.mT
+    torch.linalg.cholesky_ex(lower, out=(lower, info))
+    if int(info) != 0:  # not positive definite in float32: a factorisation per λ
+        return solutions, converged
+
+    def precondition(residual: torch.Tensor) -> torch.Tensor:
+        half = torch.linalg.solve_triangular(lower, residual.to(torch.float32), upper=False)
+        return torch.linalg.solve_triangular(lower.mT, half, upper=True).to(kernel.dtype)
+
+    ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=device)
+    size = float(kernel.diagonal().max()) + ridge_t  # ≤ ‖K + λI‖₂ (K is semi-definite)
+    target_norm = float(weighted_targets.norm())
+    residual = weighted_targets[:, None].repeat(1, k)
+    direction = precondition(residual)
+    product = (residual * direction).sum(0)
+    for _ in range(CG_STEPS):
+        image = torch.addmm(direction * ridge_t, kernel, direction)
+        curvature = (direction * image).sum(0)
+        step = torch.where(converged, 0.0, product / curvature)
+        solutions.add_(direction * step)
+        residual.sub_(image * step)
+        converged |= residual.norm(dim=0) <= CG_TOLERANCE * (
+            size * solutions.norm(dim=0) + target_norm
+        )
+        if bool(converged.all()):
+            break
+        preconditioned = precondition(residual)
+        new_product = (residual * preconditioned).sum(0)
+        direction = preconditioned + direction * torch.where(converged, 0.0, new_product / product)
+        product = new_product
+    # the true residuals: the recurrence drifts from them
+    residual = weighted_targets[:, None] - torch.addmm(solutions * ridge_t, kernel, solutions)
+    converged = residual.norm(dim=0) <= CG_TOLERANCE * (size * solutions.norm(dim=0) + target_norm)
+    return solutions, converged
