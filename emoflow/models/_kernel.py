@@ -73,8 +73,9 @@ largest score magnitude (the tests' bar; float32 rounding of the scores is ~1e-7
 CG_TOLERANCE = 1e-13
 """Normwise backward error to which the conjugate gradients of a ridge path solve each λ
 (:func:`_preconditioned_path`); a float64 Cholesky solve reaches about 1e-16."""
-CG_STEPS = 40
-"""Conjugate-gradient steps a ridge path is given before the λ not yet solved are factored."""
+CG_STEPS = 10
+"""Conjugate-gradient steps per preconditioner of a ridge path (about one float64 Cholesky
+factorisation's time): the λ not solved by then get a factorisation of their own."""
 _CHUNK_BYTES = 64 * 2**20
 """Float64 bytes of one chunk of the inputs converted at a time."""
 
@@ -485,59 +486,102 @@ def _dual_path(
 def _preconditioned_path(
     kernel: torch.Tensor, weighted_targets: torch.Tensor, ridges: Sequence[float]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(K + λI)⁻¹ W½y`` for every λ from one float32 Cholesky factorisation of
-    ``K + λ₀I`` (``λ₀`` the smallest λ): conjugate gradients on each ``K + λI`` in float64,
-    preconditioned by that factor, all λ at once (each step one pass over ``K`` and the
-    factor for every λ together).
+    """``(K + λI)⁻¹ W½y`` for every λ by conjugate gradients in float64, preconditioned by
+    float32 Cholesky factorisations (half the time of a float64 one).
+
+    First one factorisation of ``K + λ₀I`` (``λ₀`` the smallest λ) serves every λ, all of them
+    at once (each step one pass over ``K`` and the factor for every λ together): the
+    preconditioned matrix has eigenvalues ``(σ + λ)/(σ + λ₀)`` for the eigenvalues ``σ`` of
+    ``K``, so λ near ``λ₀``, or small against ``K``'s smallest eigenvalues, converge in a few
+    steps. A λ not solved in :data:`CG_STEPS` steps then gets a float32 factorisation of its
+    own ``K + λI``, which leaves only float32 rounding to correct (a few steps more), one λ
+    at a time (memory: ``K`` and one float32 factor, less than ``K`` and the float64 working
+    copy of a factorisation per λ).
 
     Returns the solutions ``(m, len(ridges))`` and which of them converged: the residual
-    ``‖W½y − (K + λI)x‖`` (recomputed from ``x`` at the end, not the recurrence's) at most
+    ``‖W½y − (K + λI)x‖`` (recomputed from ``x``, not the recurrence's) at most
     :data:`CG_TOLERANCE` times ``‖K + λI‖ ‖x‖ + ‖W½y‖`` (``‖K + λI‖`` bounded below by the
     largest diagonal entry), a normwise backward error as a float64 factorisation gives to
-    within a few hundred roundings; the others are left to a factorisation of their own. The
-    preconditioned matrix has eigenvalues ``(σ + λ)/(σ + λ₀)`` for the eigenvalues ``σ`` of
-    ``K`` (and float32 rounding), so λ near ``λ₀``, or large against ``λ₀`` where ``K``'s
-    smallest eigenvalues are large too, converge in a few steps.
+    within a few hundred roundings; the others are left to a float64 factorisation.
     """
-    m, k = len(kernel), len(ridges)
-    device = kernel.device
-    converged = torch.zeros(k, dtype=torch.bool, device=device)
-    solutions = torch.zeros(m, k, dtype=kernel.dtype, device=device)
-    lowest = min(ridges)
+    k = len(ridges)
+    ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=kernel.device)
+    solutions = torch.zeros(len(kernel), k, dtype=kernel.dtype, device=kernel.device)
+    converged = torch.zeros(k, dtype=torch.bool, device=kernel.device)
+    shared = _float32_factor(kernel, min(ridges))
+    if shared is not None:
+        converged = _conjugate_gradients(
+            kernel, weighted_targets, ridge_t, solutions, [(shared, list(range(k)))]
+        )
+        del shared
+    for j in range(k):  # one at a time: one factor held at a time
+        if bool(converged[j]) or (own := _float32_factor(kernel, ridges[j])) is None:
+            continue
+        part = solutions[:, j : j + 1]  # a view: updated in place
+        converged[j] = _conjugate_gradients(
+            kernel, weighted_targets, ridge_t[j : j + 1], part, [(own, [0])]
+        )[0]
+        del own
+    return solutions, converged
+
+
+def _float32_factor(kernel: torch.Tensor, ridge: float) -> torch.Tensor | None:
+    """The float32 Cholesky factor of ``K + λI`` (lower, column-major), or ``None`` where
+    ``K + λI`` is not positive definite in float32."""
     factor = kernel.to(torch.float32)  # a copy, row-major; its transpose is column-major
-    factor.diagonal().add_(lowest)
-    info = torch.empty((), dtype=torch.int32, device=device)
+    factor.diagonal().add_(ridge)
     lower = factor.mT
+    info = torch.empty((), dtype=torch.int32, device=kernel.device)
     torch.linalg.cholesky_ex(lower, out=(lower, info))
-    if int(info) != 0:  # not positive definite in float32: a factorisation per λ
-        return solutions, converged
+    return lower if int(info) == 0 else None
+
+
+def _conjugate_gradients(
+    kernel: torch.Tensor,
+    weighted_targets: torch.Tensor,
+    ridges: torch.Tensor,
+    solutions: torch.Tensor,
+    factors: list[tuple[torch.Tensor, list[int]]],
+) -> torch.Tensor:
+    """At most :data:`CG_STEPS` steps of preconditioned conjugate gradients on
+    ``(K + λ_j I) x_j = W½y`` for each column ``j`` of ``solutions`` (updated in place, the
+    starting point), the float32 factors each preconditioning its columns; which columns
+    converged (:func:`_preconditioned_path`)."""
+    size = float(kernel.diagonal().max()) + ridges  # ≤ ‖K + λI‖₂ (K is semi-definite)
+    target_norm = float(weighted_targets.norm())
+
+    def residual_of(x: torch.Tensor) -> torch.Tensor:
+        return weighted_targets[:, None] - torch.addmm(x * ridges, kernel, x)
+
+    def small(residual: torch.Tensor) -> torch.Tensor:
+        bound = CG_TOLERANCE * (size * solutions.norm(dim=0) + target_norm)
+        return residual.norm(dim=0) <= bound
 
     def precondition(residual: torch.Tensor) -> torch.Tensor:
-        half = torch.linalg.solve_triangular(lower, residual.to(torch.float32), upper=False)
-        return torch.linalg.solve_triangular(lower.mT, half, upper=True).to(kernel.dtype)
+        out = torch.empty_like(residual)
+        for lower, columns in factors:
+            part = residual[:, columns].to(torch.float32)
+            half = torch.linalg.solve_triangular(lower, part, upper=False)
+            out[:, columns] = torch.linalg.solve_triangular(lower.mT, half, upper=True).to(
+                residual.dtype
+            )
+        return out
 
-    ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=device)
-    size = float(kernel.diagonal().max()) + ridge_t  # ≤ ‖K + λI‖₂ (K is semi-definite)
-    target_norm = float(weighted_targets.norm())
-    residual = weighted_targets[:, None].repeat(1, k)
+    residual = residual_of(solutions)
+    converged = small(residual)
     direction = precondition(residual)
     product = (residual * direction).sum(0)
     for _ in range(CG_STEPS):
-        image = torch.addmm(direction * ridge_t, kernel, direction)
-        curvature = (direction * image).sum(0)
-        step = torch.where(converged, 0.0, product / curvature)
-        solutions.add_(direction * step)
-        residual.sub_(image * step)
-        converged |= residual.norm(dim=0) <= CG_TOLERANCE * (
-            size * solutions.norm(dim=0) + target_norm
-        )
         if bool(converged.all()):
             break
+        image = torch.addmm(direction * ridges, kernel, direction)
+        step = torch.where(converged, 0.0, product / (direction * image).sum(0))
+        solutions.add_(direction * step)
+        residual.sub_(image * step)
+        converged |= small(residual)
         preconditioned = precondition(residual)
         new_product = (residual * preconditioned).sum(0)
-        direction = preconditioned + direction * torch.where(converged, 0.0, new_product / product)
+        ratio = torch.where(converged, 0.0, new_product / product)
+        direction = preconditioned + direction * ratio
         product = new_product
-    # the true residuals: the recurrence drifts from them
-    residual = weighted_targets[:, None] - torch.addmm(solutions * ridge_t, kernel, solutions)
-    converged = residual.norm(dim=0) <= CG_TOLERANCE * (size * solutions.norm(dim=0) + target_norm)
-    return solutions, converged
+    return small(residual_of(solutions))  # the true residuals: the recurrence drifts
