@@ -30,11 +30,11 @@ plus every hidden block's, plus the bias column's ones) costs ``O(m² · width)`
 weighted ridge read-out is then solved in the dual. A ridge path takes one decomposition: a
 float32 Cholesky factorisation of ``K + λ_min I`` (half the time of a float64 one) preconditions
 conjugate gradients in float64 on every ``K + λI`` at once, each step one pass over ``K`` for
-all λ, to a backward error of :data:`CG_TOLERANCE`; a λ not solved in :data:`CG_STEPS` steps
-gets a float64 Cholesky factorisation of its own, as does a fit (one λ; an ``m × m`` Cholesky
-costs a twentieth of the symmetric eigendecomposition that would also serve every λ). The
-read-out weights of a model are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass
-over ``X_S``.
+all λ, to a backward error of :data:`CG_TOLERANCE` (an ``m × m`` Cholesky costs a twentieth
+of the symmetric eigendecomposition that would also serve every λ); a λ not solved in
+:data:`CG_STEPS` steps gets a float32 factorisation of its own (a fit, one λ, starts there),
+and one not solved then a float64 Cholesky factorisation, as before. The read-out weights of
+a model are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass over ``X_S``.
 
 Against fitting each subset from scratch (:meth:`RandomizedDeepNetwork.fit`,
 :func:`~emoflow.models.ridge_path_scores`) the results differ only by rounding: the products
@@ -366,7 +366,11 @@ class SharedProducts:
             for head in heads:
                 kernel = self._kernel(subset, head, subset.rows)
                 kernel.mul_(root_w[:, None]).mul_(root_w[None, :])
-                solved = _dual_path(kernel, targets * root_w, [settings.ridge], in_place=True)
+                weighted_targets = targets * root_w
+                path, converged = _preconditioned_path(kernel, weighted_targets, [settings.ridge])
+                solved: torch.Tensor | None = path
+                if not bool(converged[0]):  # a float64 factorisation, in K itself
+                    solved = _dual_path(kernel, weighted_targets, [settings.ridge], in_place=True)
                 del kernel
                 if solved is None:  # not positive definite to rounding: LU on it again
                     kernel = self._kernel(subset, head, subset.rows)
@@ -440,15 +444,16 @@ def _dual_path(
 ) -> torch.Tensor | None:
     """``(K + λI)⁻¹ W½y`` for each λ, ``(m, len(ridges))``, for a weighted kernel ``K``.
 
-    Several λ (a ridge path, ``K`` kept): one factorisation serves them all
-    (:func:`_preconditioned_path`); a λ it does not solve to :data:`CG_TOLERANCE` within
-    :data:`CG_STEPS` steps, and a single λ, gets a Cholesky factorisation of ``K + λI`` of its
-    own, in one working copy of ``K`` (with ``in_place``, in ``K`` itself, which is then lost:
-    one λ only). The factorisation works on the column-major view of the row-major
-    (symmetric) matrix, so LAPACK factors it where it lies, and the solves are two triangular
-    ones (``cholesky_solve`` and a row-major factor each copy the matrix). A factorisation
-    that fails (``K + λI`` not positive definite to rounding) is solved by LU on ``K + λI``;
-    with ``in_place``, ``None`` is returned instead (rebuild ``K``).
+    Without ``in_place`` (``K`` kept), float32 factorisations precondition conjugate gradients
+    on every λ (:func:`_preconditioned_path`: one for the whole path where it suffices); a λ
+    they do not solve to :data:`CG_TOLERANCE` gets a float64 Cholesky factorisation of
+    ``K + λI``, in one working copy of ``K`` (with ``in_place``, in ``K`` itself, which is
+    then lost: one λ only, and no float32 step). The factorisation works on the column-major
+    view of the row-major (symmetric) matrix, so LAPACK factors it where it lies, and the
+    solves are two triangular ones (``cholesky_solve`` and a row-major factor each copy the
+    matrix). A factorisation that fails (``K + λI`` not positive definite to rounding) is
+    solved by LU on ``K + λI``; with ``in_place``, ``None`` is returned instead (rebuild
+    ``K``).
     """
     m = len(kernel)
     rhs = weighted_targets[:, None]
@@ -456,7 +461,7 @@ def _dual_path(
         raise ValueError("an in-place factorisation serves one λ")
     solutions = torch.empty(m, len(ridges), dtype=kernel.dtype, device=kernel.device)
     todo = list(range(len(ridges)))
-    if len(ridges) > 1 and not in_place:
+    if not in_place:
         path, converged = _preconditioned_path(kernel, weighted_targets, ridges)
         solutions.copy_(path)
         todo = [j for j in todo if not bool(converged[j])]
