@@ -4,7 +4,8 @@ shared development kernel (issue 26), side by side in one run.
 Usage::
 
     .venv/bin/python benchmarks/training_scale.py [--sizes 1408 2816 5632 11264]
-        [--baseline-rev REV] [--no-baseline] [--baseline-sizes 1408 2816 5632]
+        [--baseline-rev REV | --baseline-tree DIR] [--no-baseline]
+        [--baseline-sizes 1408 2816 5632]
         [--threads 2] [--emotion happiness] [--json out.json]
 
 Each size is a synthetic feature store of the demo's sample shape (8 frames × 478 landmarks
@@ -14,7 +15,8 @@ emotion) with ``n / 32`` development subjects plus the 2 held-out test subjects 
 3 inner folds, 5 λ: sixteen fits or ridge paths of the randomized network). Every job is
 :func:`emoflow.training.train_emotion` of one emotion in a fresh Python process, once with this
 tree's code and once with the tree of ``--baseline-rev`` (by default the commit before
-``emoflow/models/_kernel.py`` was added), extracted with ``git archive``.
+``emoflow/models/_kernel.py`` was added), extracted with ``git archive``, or the checkout
+``--baseline-tree`` (its ``emoflow`` package).
 
 Reported per job, each process measured by itself, never sampled: the training call's wall
 time and CPU time (``time.process_time``: every thread of the process), the whole process's
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1408, 2816, 5632])
     parser.add_argument("--baseline-rev", default=None)
+    parser.add_argument("--baseline-tree", type=Path, default=None, help="a checkout to compare")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
         "--baseline-sizes", type=int, nargs="+", default=None, help="default: every size"
@@ -180,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     held_out = int(train.get("test_subjects", 0))
     work = Path(tempfile.mkdtemp(prefix="emoflow-training-scale-"))
     trees = [("after", REPO)]
-    if not args.no_baseline:
+    if args.baseline_tree is not None and not args.no_baseline:
+        trees.insert(0, ("before", args.baseline_tree.resolve()))
+        print(f"before: {trees[0][1]}; after: this tree ({REPO})")
+    elif not args.no_baseline:
         rev = args.baseline_rev or _baseline_rev()
         trees.insert(0, ("before", _extract(rev, work / "baseline")))
         print(f"before: {rev} ({work / 'baseline'}); after: this tree ({REPO})")
