@@ -173,8 +173,7 @@ class SharedProducts:
             start = time.perf_counter()
             n = len(self)
             gram = torch.zeros(n, n, dtype=torch.float64, device=self.device)
-            row_block = max(256, -(-n // 8))
-            blocks = [(r, min(r + row_block, n)) for r in range(0, n, row_block)]
+            blocks = _row_blocks(n)
             for first, last in self._chunks():
                 chunk = self._flat[:, first:last].double()
                 for low, high in blocks:
@@ -283,7 +282,11 @@ class SharedProducts:
         right: tuple[torch.Tensor, tuple[bool, list[torch.Tensor]]] | None = None,
     ) -> torch.Tensor:
         """One read-out's kernel ``D[left] D[right]ᵀ`` (``right`` ``None``: ``left``), from
-        its hidden blocks of ``left`` (and of ``right``: ``(rows, head)``), float64."""
+        its hidden blocks of ``left`` (and of ``right``: ``(rows, head)``), float64.
+
+        The symmetric kernel of ``left`` with itself takes the hidden blocks' products of its
+        lower block triangle only (about 56 % of the full products) and mirrors them.
+        """
         right_rows, right_head = (left, head) if right is None else right
         sees_inputs, blocks = head
         if sees_inputs:
@@ -292,8 +295,16 @@ class SharedProducts:
             kernel = torch.zeros(
                 len(left), len(right_rows), dtype=torch.float64, device=self.device
             )
-        for block, block_right in zip(blocks, right_head[1], strict=True):
-            kernel.addmm_(block, block_right.T)
+        if right is not None:
+            for block, block_right in zip(blocks, right_head[1], strict=True):
+                kernel.addmm_(block, block_right.T)
+            return kernel.add_(1.0)  # the bias column
+        bounds = _row_blocks(len(left))
+        for low, high in bounds:
+            for block in blocks:
+                kernel[low:high, :high].addmm_(block[low:high], block[:high].T)
+        for low, high in bounds:  # the upper block triangle from the lower one
+            kernel[:low, low:high] = kernel[low:high, :low].T
         return kernel.add_(1.0)  # the bias column
 
     # -- fits ----------------------------------------------------------------------------------
@@ -405,6 +416,13 @@ class SharedProducts:
             part = rows[start : start + size]
             total.addmm_(self._flat.index_select(0, part).double().T, columns[start : start + size])
         return total
+
+
+def _row_blocks(n: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the row blocks of a symmetric ``n × n`` product formed by its lower
+    block triangle: eight blocks, of at least 256 rows."""
+    size = max(256, -(-n // 8))
+    return [(r, min(r + size, n)) for r in range(0, n, size)]
 
 
 def _layers(stack: nn.Module) -> list[nn.Linear]:
