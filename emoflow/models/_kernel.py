@@ -533,16 +533,14 @@ def _preconditioned_path(
     converged = torch.zeros(k, dtype=torch.bool, device=kernel.device)
     shared = _float32_factor(kernel, min(ridges))
     if shared is not None:
-        converged = _conjugate_gradients(
-            kernel, weighted_targets, ridge_t, solutions, [(shared, list(range(k)))]
-        )
+        converged = _conjugate_gradients(kernel, weighted_targets, ridge_t, solutions, shared)
         del shared
     for j in range(k):  # one at a time: one factor held at a time
         if bool(converged[j]) or (own := _float32_factor(kernel, ridges[j])) is None:
             continue
         part = solutions[:, j : j + 1]  # a view: updated in place
         converged[j] = _conjugate_gradients(
-            kernel, weighted_targets, ridge_t[j : j + 1], part, [(own, [0])]
+            kernel, weighted_targets, ridge_t[j : j + 1], part, own
         )[0]
         del own
     return solutions, converged
@@ -564,12 +562,12 @@ def _conjugate_gradients(
     weighted_targets: torch.Tensor,
     ridges: torch.Tensor,
     solutions: torch.Tensor,
-    factors: list[tuple[torch.Tensor, list[int]]],
+    lower: torch.Tensor,
 ) -> torch.Tensor:
     """At most :data:`CG_STEPS` steps of preconditioned conjugate gradients on
     ``(K + λ_j I) x_j = W½y`` for each column ``j`` of ``solutions`` (updated in place, the
-    starting point), the float32 factors each preconditioning its columns; which columns
-    converged (:func:`_preconditioned_path`)."""
+    starting point), preconditioned by the float32 Cholesky factor ``lower`` (of ``K + λ₀I``,
+    :func:`_float32_factor`); which columns converged (:func:`_preconditioned_path`)."""
     size = float(kernel.diagonal().max()) + ridges  # ≤ ‖K + λI‖₂ (K is semi-definite)
     target_norm = float(weighted_targets.norm())
 
@@ -581,14 +579,8 @@ def _conjugate_gradients(
         return residual.norm(dim=0) <= bound
 
     def precondition(residual: torch.Tensor) -> torch.Tensor:
-        out = torch.empty_like(residual)
-        for lower, columns in factors:
-            part = residual[:, columns].to(torch.float32)
-            half = torch.linalg.solve_triangular(lower, part, upper=False)
-            out[:, columns] = torch.linalg.solve_triangular(lower.mT, half, upper=True).to(
-                residual.dtype
-            )
-        return out
+        half = torch.linalg.solve_triangular(lower, residual.to(torch.float32), upper=False)
+        return torch.linalg.solve_triangular(lower.mT, half, upper=True).to(residual.dtype)
 
     residual = residual_of(solutions)
     converged = small(residual)
