@@ -222,3 +222,26 @@ def test_the_ridge_path_solves_what_cholesky_cannot_factor() -> None:
         expected = torch.linalg.solve(kernel + ridge * torch.eye(6, dtype=kernel.dtype), targets)
         torch.testing.assert_close(solutions[:, j], expected)
     assert _dual_path(kernel.clone(), targets, [0.1], in_place=True) is None  # rebuild K
+
+
+@pytest.mark.parametrize("steps", [0, 1, 10], ids=["float64-only", "one-step", "default"])
+def test_a_ridge_path_from_float32_factors_is_the_float64_solve(monkeypatch, steps) -> None:
+    import torch
+
+    from emoflow.models import _kernel
+
+    monkeypatch.setattr(_kernel, "CG_STEPS", steps)
+    rng = np.random.default_rng(2)
+    basis = torch.linalg.qr(torch.as_tensor(rng.standard_normal((120, 120))))[0]
+    spectrum = torch.logspace(-1, 6, 120, dtype=torch.float64)  # condition number 1e7
+    kernel = (basis * spectrum) @ basis.T
+    kernel = (kernel + kernel.T) / 2
+    targets = torch.as_tensor(rng.standard_normal(120))
+    ridges = [0.1, 1.0, 10.0, 100.0, 1000.0]
+    given = kernel.clone()
+    solutions = _kernel._dual_path(given, targets, ridges)
+    assert solutions is not None and torch.equal(given, kernel)  # K itself is kept
+    for j, ridge in enumerate(ridges):
+        expected = torch.linalg.solve(kernel + ridge * torch.eye(120, dtype=kernel.dtype), targets)
+        error = (solutions[:, j] - expected).norm() / expected.norm()
+        assert error < 1e-8, (ridge, float(error))

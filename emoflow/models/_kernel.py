@@ -27,16 +27,20 @@ layers are ``width``-sized. So a fold's kernel :math:`K = D D^\top` (direct link
 plus every hidden block's, plus the bias column's ones) costs ``O(m² · width)`` instead of
 ``O(m² d)``, its scores on the fold's other samples (``G_ES``) likewise, and the standardisation
 (mean and scale) is learnt from the fold's own samples only: nothing leaks across folds. The
-weighted ridge read-out is then solved in the dual, one Cholesky factorisation per λ (an
-``m × m`` Cholesky costs a twentieth of the symmetric eigendecomposition that would serve every
-λ, so up to :data:`EIGH_FROM` values of λ Cholesky is cheaper); the read-out weights of a model
-are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass over ``X_S``.
+weighted ridge read-out is then solved in the dual. A ridge path takes one decomposition: a
+float32 Cholesky factorisation of ``K + λ_min I`` (half the time of a float64 one) preconditions
+conjugate gradients in float64 on every ``K + λI`` at once, each step one pass over ``K`` for
+all λ, to a backward error of :data:`CG_TOLERANCE` (an ``m × m`` Cholesky costs a twentieth
+of the symmetric eigendecomposition that would also serve every λ); a λ not solved in
+:data:`CG_STEPS` steps gets a float32 factorisation of its own (a fit, one λ, starts there),
+and one not solved then a float64 Cholesky factorisation, as before. The read-out weights of
+a model are gathered as :math:`\beta = D^\top W^{1/2} \alpha` in one pass over ``X_S``.
 
 Against fitting each subset from scratch (:meth:`RandomizedDeepNetwork.fit`,
 :func:`~emoflow.models.rvfl.ridge_path_scores`) the results differ only by rounding: the products
 are float64 sums of the float32 inputs (where a fit from scratch rounds the standardised inputs
 to float32 first), the mean is the exact float64 mean (stored as float32, as a fit stores it),
-and the λ-path is solved by Cholesky instead of an eigendecomposition
+and the λ-path is solved by preconditioned conjugate gradients instead of an eigendecomposition
 (``tests/test_training_kernel.py`` holds the decision functions within
 :data:`SCORE_TOLERANCE`).
 
@@ -66,9 +70,12 @@ from emoflow.models.rvfl import NetworkSettings, RandomizedDeepNetwork
 SCORE_TOLERANCE = 1e-5
 """Largest difference of a decision function from the same fit from scratch, relative to the
 largest score magnitude (the tests' bar; float32 rounding of the scores is ~1e-7)."""
-EIGH_FROM = 16
-"""λ values from which one eigendecomposition serves a ridge path instead of a Cholesky
-factorisation per λ."""
+CG_TOLERANCE = 1e-13
+"""Normwise backward error to which the conjugate gradients of a ridge path solve each λ
+(:func:`_preconditioned_path`); a float64 Cholesky solve reaches about 1e-16."""
+CG_STEPS = 10
+"""Conjugate-gradient steps per preconditioner of a ridge path (about one float64 Cholesky
+factorisation's time): the λ not solved by then get a factorisation of their own."""
 _CHUNK_BYTES = 64 * 2**20
 """Float64 bytes of one chunk of the inputs converted at a time."""
 
@@ -166,8 +173,7 @@ class SharedProducts:
             start = time.perf_counter()
             n = len(self)
             gram = torch.zeros(n, n, dtype=torch.float64, device=self.device)
-            row_block = max(256, -(-n // 8))
-            blocks = [(r, min(r + row_block, n)) for r in range(0, n, row_block)]
+            blocks = _row_blocks(n)
             for first, last in self._chunks():
                 chunk = self._flat[:, first:last].double()
                 for low, high in blocks:
@@ -276,7 +282,11 @@ class SharedProducts:
         right: tuple[torch.Tensor, tuple[bool, list[torch.Tensor]]] | None = None,
     ) -> torch.Tensor:
         """One read-out's kernel ``D[left] D[right]ᵀ`` (``right`` ``None``: ``left``), from
-        its hidden blocks of ``left`` (and of ``right``: ``(rows, head)``), float64."""
+        its hidden blocks of ``left`` (and of ``right``: ``(rows, head)``), float64.
+
+        The symmetric kernel of ``left`` with itself takes the hidden blocks' products of its
+        lower block triangle only (about 56 % of the full products) and mirrors them.
+        """
         right_rows, right_head = (left, head) if right is None else right
         sees_inputs, blocks = head
         if sees_inputs:
@@ -285,8 +295,16 @@ class SharedProducts:
             kernel = torch.zeros(
                 len(left), len(right_rows), dtype=torch.float64, device=self.device
             )
-        for block, block_right in zip(blocks, right_head[1], strict=True):
-            kernel.addmm_(block, block_right.T)
+        if right is not None:
+            for block, block_right in zip(blocks, right_head[1], strict=True):
+                kernel.addmm_(block, block_right.T)
+            return kernel.add_(1.0)  # the bias column
+        bounds = _row_blocks(len(left))
+        for low, high in bounds:
+            for block in blocks:
+                kernel[low:high, :high].addmm_(block[low:high], block[:high].T)
+        for low, high in bounds:  # the upper block triangle from the lower one
+            kernel[:low, low:high] = kernel[low:high, :low].T
         return kernel.add_(1.0)  # the bias column
 
     # -- fits ----------------------------------------------------------------------------------
@@ -359,7 +377,11 @@ class SharedProducts:
             for head in heads:
                 kernel = self._kernel(subset, head, subset.rows)
                 kernel.mul_(root_w[:, None]).mul_(root_w[None, :])
-                solved = _dual_path(kernel, targets * root_w, [settings.ridge], in_place=True)
+                weighted_targets = targets * root_w
+                path, converged = _preconditioned_path(kernel, weighted_targets, [settings.ridge])
+                solved: torch.Tensor | None = path
+                if not bool(converged[0]):  # a float64 factorisation, in K itself
+                    solved = _dual_path(kernel, weighted_targets, [settings.ridge], in_place=True)
                 del kernel
                 if solved is None:  # not positive definite to rounding: LU on it again
                     kernel = self._kernel(subset, head, subset.rows)
@@ -394,6 +416,13 @@ class SharedProducts:
             part = rows[start : start + size]
             total.addmm_(self._flat.index_select(0, part).double().T, columns[start : start + size])
         return total
+
+
+def _row_blocks(n: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the row blocks of a symmetric ``n × n`` product formed by its lower
+    block triangle: eight blocks, of at least 256 rows."""
+    size = max(256, -(-n // 8))
+    return [(r, min(r + size, n)) for r in range(0, n, size)]
 
 
 def _layers(stack: nn.Module) -> list[nn.Linear]:
@@ -433,27 +462,33 @@ def _dual_path(
 ) -> torch.Tensor | None:
     """``(K + λI)⁻¹ W½y`` for each λ, ``(m, len(ridges))``, for a weighted kernel ``K``.
 
-    One Cholesky factorisation per λ, of ``K + λI`` in one working copy of ``K`` (with
-    ``in_place``, in ``K`` itself, which is then lost: one λ only); one eigendecomposition for
-    :data:`EIGH_FROM` or more λ. The factorisation works on the column-major view of the
-    row-major (symmetric) matrix, so LAPACK factors it where it lies, and the solves are two
-    triangular ones (``cholesky_solve`` and a row-major factor each copy the matrix). A
-    factorisation that fails (``K + λI`` not positive definite to rounding) is solved by LU on
-    ``K + λI``; with ``in_place``, ``None`` is returned instead (rebuild ``K``).
+    Without ``in_place`` (``K`` kept), float32 factorisations precondition conjugate gradients
+    on every λ (:func:`_preconditioned_path`: one for the whole path where it suffices); a λ
+    they do not solve to :data:`CG_TOLERANCE` gets a float64 Cholesky factorisation of
+    ``K + λI``, in one working copy of ``K`` (with ``in_place``, in ``K`` itself, which is
+    then lost: one λ only, and no float32 step). The factorisation works on the column-major
+    view of the row-major (symmetric) matrix, so LAPACK factors it where it lies, and the
+    solves are two triangular ones (``cholesky_solve`` and a row-major factor each copy the
+    matrix). A factorisation that fails (``K + λI`` not positive definite to rounding) is
+    solved by LU on ``K + λI``; with ``in_place``, ``None`` is returned instead (rebuild
+    ``K``).
     """
     m = len(kernel)
     rhs = weighted_targets[:, None]
-    if len(ridges) >= EIGH_FROM and not in_place:
-        eigenvalues, eigenvectors = torch.linalg.eigh(kernel)
-        ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=kernel.device)
-        projected = eigenvectors.T @ weighted_targets
-        return eigenvectors @ (projected[:, None] / (eigenvalues[:, None] + ridge_t[None, :]))
     if in_place and len(ridges) != 1:
         raise ValueError("an in-place factorisation serves one λ")
     solutions = torch.empty(m, len(ridges), dtype=kernel.dtype, device=kernel.device)
+    todo = list(range(len(ridges)))
+    if not in_place:
+        path, converged = _preconditioned_path(kernel, weighted_targets, ridges)
+        solutions.copy_(path)
+        todo = [j for j in todo if not bool(converged[j])]
+        if not todo:
+            return solutions
     info = torch.empty((), dtype=torch.int32, device=kernel.device)
     work = kernel if in_place else torch.empty_like(kernel)
-    for j, ridge in enumerate(ridges):
+    for j in todo:
+        ridge = ridges[j]
         if not in_place:
             work.copy_(kernel)
         work.diagonal().add_(ridge)
@@ -469,3 +504,99 @@ def _dual_path(
             work.diagonal().add_(ridge)
             solutions[:, j] = torch.linalg.solve(work, rhs)[:, 0]
     return solutions
+
+
+def _preconditioned_path(
+    kernel: torch.Tensor, weighted_targets: torch.Tensor, ridges: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(K + λI)⁻¹ W½y`` for every λ by conjugate gradients in float64, preconditioned by
+    float32 Cholesky factorisations (half the time of a float64 one).
+
+    First one factorisation of ``K + λ₀I`` (``λ₀`` the smallest λ) serves every λ, all of them
+    at once (each step one pass over ``K`` and the factor for every λ together): the
+    preconditioned matrix has eigenvalues ``(σ + λ)/(σ + λ₀)`` for the eigenvalues ``σ`` of
+    ``K``, so λ near ``λ₀``, or small against ``K``'s smallest eigenvalues, converge in a few
+    steps. A λ not solved in :data:`CG_STEPS` steps then gets a float32 factorisation of its
+    own ``K + λI``, which leaves only float32 rounding to correct (a few steps more), one λ
+    at a time (memory: ``K`` and one float32 factor, less than ``K`` and the float64 working
+    copy of a factorisation per λ).
+
+    Returns the solutions ``(m, len(ridges))`` and which of them converged: the residual
+    ``‖W½y − (K + λI)x‖`` (recomputed from ``x``, not the recurrence's) at most
+    :data:`CG_TOLERANCE` times ``‖K + λI‖ ‖x‖ + ‖W½y‖`` (``‖K + λI‖`` bounded below by the
+    largest diagonal entry), a normwise backward error as a float64 factorisation gives to
+    within a few hundred roundings; the others are left to a float64 factorisation.
+    """
+    k = len(ridges)
+    ridge_t = torch.as_tensor(ridges, dtype=kernel.dtype, device=kernel.device)
+    solutions = torch.zeros(len(kernel), k, dtype=kernel.dtype, device=kernel.device)
+    converged = torch.zeros(k, dtype=torch.bool, device=kernel.device)
+    shared = _float32_factor(kernel, min(ridges))
+    if shared is not None:
+        converged = _conjugate_gradients(kernel, weighted_targets, ridge_t, solutions, shared)
+        del shared
+    for j in range(k):  # one at a time: one factor held at a time
+        if bool(converged[j]) or (own := _float32_factor(kernel, ridges[j])) is None:
+            continue
+        part = solutions[:, j : j + 1]  # a view: updated in place
+        converged[j] = _conjugate_gradients(
+            kernel, weighted_targets, ridge_t[j : j + 1], part, own
+        )[0]
+        del own
+    return solutions, converged
+
+
+def _float32_factor(kernel: torch.Tensor, ridge: float) -> torch.Tensor | None:
+    """The float32 Cholesky factor of ``K + λI`` (lower, column-major), or ``None`` where
+    ``K + λI`` is not positive definite in float32."""
+    factor = kernel.to(torch.float32)  # a copy, row-major; its transpose is column-major
+    factor.diagonal().add_(ridge)
+    lower = factor.mT
+    info = torch.empty((), dtype=torch.int32, device=kernel.device)
+    torch.linalg.cholesky_ex(lower, out=(lower, info))
+    return lower if int(info) == 0 else None
+
+
+def _conjugate_gradients(
+    kernel: torch.Tensor,
+    weighted_targets: torch.Tensor,
+    ridges: torch.Tensor,
+    solutions: torch.Tensor,
+    lower: torch.Tensor,
+) -> torch.Tensor:
+    """At most :data:`CG_STEPS` steps of preconditioned conjugate gradients on
+    ``(K + λ_j I) x_j = W½y`` for each column ``j`` of ``solutions`` (updated in place, the
+    starting point), preconditioned by the float32 Cholesky factor ``lower`` (of ``K + λ₀I``,
+    :func:`_float32_factor`); which columns converged (:func:`_preconditioned_path`)."""
+    size = float(kernel.diagonal().max()) + ridges  # ≤ ‖K + λI‖₂ (K is semi-definite)
+    target_norm = float(weighted_targets.norm())
+
+    def residual_of(x: torch.Tensor) -> torch.Tensor:
+        return weighted_targets[:, None] - torch.addmm(x * ridges, kernel, x)
+
+    def small(residual: torch.Tensor) -> torch.Tensor:
+        bound = CG_TOLERANCE * (size * solutions.norm(dim=0) + target_norm)
+        return residual.norm(dim=0) <= bound
+
+    def precondition(residual: torch.Tensor) -> torch.Tensor:
+        half = torch.linalg.solve_triangular(lower, residual.to(torch.float32), upper=False)
+        return torch.linalg.solve_triangular(lower.mT, half, upper=True).to(residual.dtype)
+
+    residual = residual_of(solutions)
+    converged = small(residual)
+    direction = precondition(residual)
+    product = (residual * direction).sum(0)
+    for _ in range(CG_STEPS):
+        if bool(converged.all()):
+            break
+        image = torch.addmm(direction * ridges, kernel, direction)
+        step = torch.where(converged, 0.0, product / (direction * image).sum(0))
+        solutions.add_(direction * step)
+        residual.sub_(image * step)
+        converged |= small(residual)
+        preconditioned = precondition(residual)
+        new_product = (residual * preconditioned).sum(0)
+        ratio = torch.where(converged, 0.0, new_product / product)
+        direction = preconditioned + direction * ratio
+        product = new_product
+    return small(residual_of(solutions))  # the true residuals: the recurrence drifts
