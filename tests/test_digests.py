@@ -24,7 +24,6 @@ import pytest
 from emoflow._integrity import PARQUET_DIGEST_KEYS, STORE_RECORD
 from emoflow._tables import read_parquet, write_parquet
 from emoflow.attribution import AttributionSettings, attribute_emotion
-from emoflow.attribution.store import load_scores
 from emoflow.errors import InputError
 from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import (
@@ -38,6 +37,7 @@ from emoflow.landmarks.reader import read_video_records
 from emoflow.landmarks.schema import landmarks_table, video_record
 from emoflow.landmarks.writer import write_shard
 from emoflow.layout import ResultsLayout
+from emoflow.storage.attribution_store import load_scores
 from emoflow.summary import selected_iterations
 from emoflow.training import train_iteration
 from emoflow.video import VideoInfo, VideoItem

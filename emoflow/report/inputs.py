@@ -2,7 +2,7 @@
 
 ``summary.parquet`` through :func:`emoflow.summary.read_summary`, each iteration's
 ``metrics.json`` and ``landmarks.json``, iteration 0's relevance through
-:func:`emoflow.attribution.store.load_scores`, and optionally the ground-truth landmarks.
+:func:`emoflow.storage.attribution_store.load_scores`, and optionally the ground-truth landmarks.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def load_report_inputs(
     models' confusion matrices and combined prediction; ``manifest_path``, ``features_path``
     and ``landmark_paths`` (the landmark shards) give the data and quality section.
     """
-    from emoflow.attribution.store import load_scores
+    from emoflow.storage.attribution_store import load_scores
 
     lengths = {len(metrics_paths), len(attribution_paths), len(landmark_set_paths)}
     if len(lengths) != 1 or 0 in lengths:
