@@ -118,9 +118,9 @@ def run_procedure(
     """
     from emoflow.chains import run_chain, start_chains
     from emoflow.comparison import compare_pruning
-    from emoflow.features.store import read_store_attributes
     from emoflow.layout import ResultsLayout
     from emoflow.pruning import PruneSettings, summarise_iterations
+    from emoflow.storage.feature_store import read_store_attributes
     from emoflow.training import gather_iteration
 
     layout = ResultsLayout(Path(results))

@@ -12,8 +12,8 @@ import numpy as np
 
 from emoflow.errors import DataError
 from emoflow.features.normalise import MIN_SAMPLE_FRAMES, FeatureSettings, normalise_sequence
-from emoflow.features.store import write_feature_store
 from emoflow.schemes import LandmarkScheme, get_scheme
+from emoflow.storage.feature_store import write_feature_store
 
 log = logging.getLogger(__name__)
 

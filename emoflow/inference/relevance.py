@@ -114,7 +114,7 @@ class _Baselines:
             path = None if self.layout is None else self.layout.features
             if path is not None and path.is_dir():
                 from emoflow.features import load_features
-                from emoflow.features.store import REBUILD
+                from emoflow.storage.feature_store import REBUILD
 
                 if self.published is not None:
                     self.published.check_store(path, REBUILD)

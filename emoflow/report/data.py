@@ -4,8 +4,8 @@ Read from the stages' own files through their owners' readers: the manifest
 (:func:`emoflow.manifest.read_manifest`), the landmark shards' per-video extraction records
 (:func:`emoflow.landmarks.reader.read_video_records`: frames, frames with a face, error),
 the feature store's samples, ``dropped`` and ``several_faces``
-(:func:`emoflow.features.store.read_sample_report`) and the held-out split and hyper-parameter
-selection recorded in each emotion's ``metrics.json``.
+(:func:`emoflow.storage.feature_store.read_sample_report`) and the held-out split and
+hyper-parameter selection recorded in each emotion's ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -178,11 +178,11 @@ def load_data_quality(
 ) -> DataQuality:
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
-    from emoflow.features.store import read_sample_report, read_store_samples
     from emoflow.landmarks.reader import landmark_scheme, read_video_records
     from emoflow.landmarks.schema import decoding_problems
     from emoflow.manifest import read_manifest
     from emoflow.schemes import get_scheme
+    from emoflow.storage.feature_store import read_sample_report, read_store_samples
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
     records = read_video_records(landmark_paths)
