@@ -6,5 +6,6 @@ plumbing below (:mod:`emoflow._zarr`, :mod:`emoflow._tables`, :mod:`emoflow._ato
 landmark schemes, never on a stage.
 
 - :mod:`~emoflow.storage.feature_store` — ``features.zarr``;
-- :mod:`~emoflow.storage.attribution_store` — ``attributions.zarr``.
+- :mod:`~emoflow.storage.attribution_store` — ``attributions.zarr``;
+- :mod:`~emoflow.storage.model_file` — ``model.pt``.
 """
