@@ -33,11 +33,11 @@ from emoflow.features import (
     load_features,
 )
 from emoflow.landmarks import read_landmarks
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import landmarks_table, video_record
-from emoflow.landmarks.writer import write_shard
 from emoflow.layout import ResultsLayout
 from emoflow.storage.attribution_store import load_scores
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import landmarks_table, video_record
+from emoflow.storage.landmark_table.writer import write_shard
 from emoflow.summary import selected_iterations
 from emoflow.training import train_iteration
 from emoflow.video import VideoInfo, VideoItem

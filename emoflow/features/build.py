@@ -176,7 +176,11 @@ def _samples(
     """:func:`features_from_landmarks`, the kept videos that showed several faces, and the
     tables' landmark scheme."""
     from emoflow.landmarks import read_landmarks
-    from emoflow.landmarks.reader import landmark_files, landmark_scheme, read_video_records
+    from emoflow.storage.landmark_table.reader import (
+        landmark_files,
+        landmark_scheme,
+        read_video_records,
+    )
 
     scheme = get_scheme(landmark_scheme(landmark_paths))
     records = read_video_records(landmark_paths)
