@@ -34,8 +34,8 @@ from emoflow.errors import ConfigError
 from emoflow.landmark_sets import read_landmark_record
 from emoflow.pruning import PruneSettings, initial_landmark_set
 from emoflow.pruning.pruner import prune_iteration
+from emoflow.storage.metrics import read_metrics, write_metrics
 from emoflow.training import train_emotion
-from emoflow.training.outputs import read_metrics, write_metrics
 from emoflow.training.per_emotion import training_protocol
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from emoflow.storage.feature_store import read_sample_report
 from emoflow.storage.landmark_table.reader import read_video_records
 from emoflow.storage.landmark_table.schema import landmarks_table, video_record
 from emoflow.storage.landmark_table.writer import write_shard
-from emoflow.training.outputs import read_scores, write_scores
+from emoflow.storage.metrics import read_scores, write_scores
 from emoflow.video import VideoInfo, VideoItem
 
 N_FRAMES = 12

@@ -422,7 +422,7 @@ def test_relevance_by_region_splits_each_model_without_remainder(
 
 
 def test_confusion_matrices_of_each_selected_model(run: dict, report: tuple[Path, dict]) -> None:
-    from emoflow.training.outputs import read_scores
+    from emoflow.storage.metrics import read_scores
 
     out, numbers = report
     _check_png(out / FIGURES["selected_confusion"])

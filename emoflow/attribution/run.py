@@ -21,7 +21,7 @@ from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.features import load_features
 from emoflow.landmark_sets import read_landmark_sets
 from emoflow.storage.attribution_store import StoreWriter, attributions_array
-from emoflow.training.outputs import held_out_subjects
+from emoflow.storage.metrics import held_out_subjects
 
 log = logging.getLogger(__name__)
 

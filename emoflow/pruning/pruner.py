@@ -23,7 +23,7 @@ from emoflow.pruning.settings import PruneSettings
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.storage.attribution_store import load_scores
 from emoflow.storage.feature_store import read_store_attributes
-from emoflow.training.outputs import read_metrics
+from emoflow.storage.metrics import read_metrics
 
 log = logging.getLogger(__name__)
 

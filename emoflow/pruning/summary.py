@@ -15,8 +15,8 @@ import polars as pl
 
 from emoflow.errors import DataError
 from emoflow.pruning.pruner import choose_iteration
+from emoflow.storage.metrics import read_metrics
 from emoflow.summary import SUMMARY_SCHEMA, write_summary
-from emoflow.training.outputs import read_metrics
 
 
 def summarise_iterations(

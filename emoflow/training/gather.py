@@ -16,7 +16,7 @@ import polars as pl
 from emoflow.errors import DataError
 from emoflow.landmark_sets import gather_landmark_sets
 from emoflow.metrics import confusion_matrix, multiclass_metrics
-from emoflow.training.outputs import read_metrics, read_scores, write_metrics, write_scores
+from emoflow.storage.metrics import read_metrics, read_scores, write_metrics, write_scores
 
 __all__ = ["confusion_matrix", "gather_iteration"]
 
