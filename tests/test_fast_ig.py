@@ -24,7 +24,6 @@ from emoflow.attribution.methods import (
     PathIntegrable,
 )
 from emoflow.attribution.relevance import landmark_scores
-from emoflow.landmark_sets import write_landmark_sets
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
 from emoflow.models.backprop import BackpropSettings, MLPNetwork, TemporalConvNetwork
 from emoflow.storage.attribution_store import (
@@ -32,6 +31,7 @@ from emoflow.storage.attribution_store import (
     read_attributed_samples,
     read_attributions,
 )
+from emoflow.storage.landmark_sets import write_landmark_sets
 
 VARIANTS = [
     # (n_layers, activation, direct_link, ensemble)

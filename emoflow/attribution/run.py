@@ -19,8 +19,8 @@ from emoflow.attribution.relevance import weighted_landmark_scores
 from emoflow.attribution.settings import RUNTIME_KEYS, AttributionSettings
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.features import load_features
-from emoflow.landmark_sets import read_landmark_sets
 from emoflow.storage.attribution_store import StoreWriter, attributions_array
+from emoflow.storage.landmark_sets import read_landmark_sets
 from emoflow.storage.metrics import held_out_subjects
 
 log = logging.getLogger(__name__)

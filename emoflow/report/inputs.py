@@ -17,8 +17,8 @@ import polars as pl
 
 from emoflow._atomic import read_json
 from emoflow.errors import DataError, InputError
-from emoflow.landmark_sets import read_landmark_sets
 from emoflow.report.data import DataQuality, load_data_quality
+from emoflow.storage.landmark_sets import read_landmark_sets
 from emoflow.storage.metrics import read_metrics, read_scores
 from emoflow.summary import read_summary
 

@@ -9,5 +9,6 @@ landmark schemes, never on a stage.
 - :mod:`~emoflow.storage.feature_store` — ``features.zarr``;
 - :mod:`~emoflow.storage.attribution_store` — ``attributions.zarr``;
 - :mod:`~emoflow.storage.model_file` — ``model.pt``;
-- :mod:`~emoflow.storage.metrics` — ``metrics.json``, ``scores.parquet``.
+- :mod:`~emoflow.storage.metrics` — ``metrics.json``, ``scores.parquet``;
+- :mod:`~emoflow.storage.landmark_sets` — ``landmarks.json``.
 """
