@@ -20,7 +20,7 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     iter_{i}/landmarks.json           every emotion's set, gathered (emoflow.storage.landmark_sets)
     iter_{i}/metrics.json             every emotion + the combined prediction (emoflow.training)
     iter_{i}/scores.parquet           every emotion's out-of-fold scores (emoflow.training)
-    summary.parquet                   per emotion and iteration (emoflow.summary)
+    summary.parquet                   per emotion and iteration (emoflow.storage.summary)
     compare/fold_{k}/{e}.parquet      the pruning baselines of emotion e in outer fold k
                                       (emoflow.comparison)
     evaluation/predictions.parquet    every procedure's outer-fold scores per sample

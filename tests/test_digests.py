@@ -38,7 +38,7 @@ from emoflow.storage.attribution_store import load_scores
 from emoflow.storage.landmark_table.reader import read_video_records
 from emoflow.storage.landmark_table.schema import landmarks_table, video_record
 from emoflow.storage.landmark_table.writer import write_shard
-from emoflow.summary import selected_iterations
+from emoflow.storage.summary import selected_iterations
 from emoflow.training import train_iteration
 from emoflow.video import VideoInfo, VideoItem
 

@@ -60,7 +60,7 @@ def evaluate_nested(
     predictions = outer_predictions(folds, comparisons, tolerance=tolerance)
     held_out = None
     if deployed and summary_path is not None:
-        from emoflow.summary import selected_iterations
+        from emoflow.storage.summary import selected_iterations
 
         held_out = deployed_rows(deployed, selected_iterations(summary_path))
     estimates, differences, curves = estimate_all(predictions, deployed=held_out, settings=settings)

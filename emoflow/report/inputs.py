@@ -1,6 +1,6 @@
 """The report's inputs, read once and cross-checked: :class:`ReportInputs`.
 
-``summary.parquet`` through :func:`emoflow.summary.read_summary`, each iteration's
+``summary.parquet`` through :func:`emoflow.storage.summary.read_summary`, each iteration's
 ``metrics.json`` and ``landmarks.json``, iteration 0's relevance through
 :func:`emoflow.storage.attribution_store.load_scores`, and optionally the ground-truth landmarks.
 """
@@ -20,7 +20,7 @@ from emoflow.errors import DataError, InputError
 from emoflow.report.data import DataQuality, load_data_quality
 from emoflow.storage.landmark_sets import read_landmark_sets
 from emoflow.storage.metrics import read_metrics, read_scores
-from emoflow.summary import read_summary
+from emoflow.storage.summary import read_summary
 
 
 @dataclass

@@ -7,8 +7,9 @@ landmark schemes, never on a stage.
 
 - :mod:`~emoflow.storage.landmark_table` — ``landmarks/shard_*.parquet``;
 - :mod:`~emoflow.storage.feature_store` — ``features.zarr``;
-- :mod:`~emoflow.storage.attribution_store` — ``attributions.zarr``;
+- :mod:`~emoflow.storage.landmark_sets` — ``landmarks.json``;
 - :mod:`~emoflow.storage.model_file` — ``model.pt``;
 - :mod:`~emoflow.storage.metrics` — ``metrics.json``, ``scores.parquet``;
-- :mod:`~emoflow.storage.landmark_sets` — ``landmarks.json``.
+- :mod:`~emoflow.storage.attribution_store` — ``attributions.zarr``;
+- :mod:`~emoflow.storage.summary` — ``summary.parquet``.
 """
