@@ -253,7 +253,7 @@ def build_features(
     """
     import polars as pl
 
-    from emoflow.manifest import read_manifest
+    from emoflow.storage.manifest import read_manifest
 
     manifest = read_manifest(
         manifest_path, required_columns=("video_id", "subject", "emotion")

@@ -27,7 +27,6 @@ from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
-from emoflow.manifest import read_manifest
 from emoflow.storage.landmark_table.schema import landmarks_table, schema_metadata, video_record
 from emoflow.storage.landmark_table.writer import (
     VideoReader,
@@ -35,6 +34,7 @@ from emoflow.storage.landmark_table.writer import (
     check_unique_ids,
     write_shard,
 )
+from emoflow.storage.manifest import read_manifest
 from emoflow.video import (
     MAX_SIDE,
     MIN_SIDE,

@@ -1,7 +1,7 @@
 """The report's data and quality section: what went in, what was kept, what was dropped and why.
 
 Read from the stages' own files through their owners' readers: the manifest
-(:func:`emoflow.manifest.read_manifest`), the landmark shards' per-video extraction records
+(:func:`emoflow.storage.manifest.read_manifest`), the landmark shards' per-video extraction records
 (:func:`emoflow.storage.landmark_table.reader.read_video_records`: frames, frames with a
 face, error), the feature store's samples, ``dropped`` and ``several_faces``
 (:func:`emoflow.storage.feature_store.read_sample_report`) and the held-out split and
@@ -178,11 +178,11 @@ def load_data_quality(
 ) -> DataQuality:
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
-    from emoflow.manifest import read_manifest
     from emoflow.schemes import get_scheme
     from emoflow.storage.feature_store import read_sample_report, read_store_samples
     from emoflow.storage.landmark_table.reader import landmark_scheme, read_video_records
     from emoflow.storage.landmark_table.schema import decoding_problems
+    from emoflow.storage.manifest import read_manifest
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
     records = read_video_records(landmark_paths)

@@ -5,6 +5,7 @@ and read and write their artifacts only through it; its modules depend on the sh
 plumbing below (:mod:`emoflow._zarr`, :mod:`emoflow._tables`, :mod:`emoflow._atomic`) and the
 landmark schemes, never on a stage.
 
+- :mod:`~emoflow.storage.manifest` — ``manifest.parquet``;
 - :mod:`~emoflow.storage.landmark_table` — ``landmarks/shard_*.parquet``;
 - :mod:`~emoflow.storage.feature_store` — ``features.zarr``;
 - :mod:`~emoflow.storage.landmark_sets` — ``landmarks.json``;
