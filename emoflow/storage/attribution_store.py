@@ -52,9 +52,8 @@ import numpy as np
 
 from emoflow._atomic import decoded_attributes, portable_attributes
 from emoflow._integrity import check_store
-from emoflow._zarr import open_store, zarr_array
+from emoflow._zarr import open_store, read_strings, zarr_array
 from emoflow.errors import DataError, InputError
-from emoflow.storage.feature_store import read_strings
 
 ATTRIBUTION_DIMS = ("emotion", "sample", "frame", "landmark", "coord")
 SCORE_DIMS = ("emotion", "landmark")
