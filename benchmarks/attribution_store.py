@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from emoflow.synthetic import planted_features
-from emoflow.landmark_sets import write_landmark_sets
+from emoflow.storage.landmark_sets import write_landmark_sets
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
 
 n, out = int(sys.argv[1]), Path(sys.argv[2])

@@ -72,8 +72,8 @@ def _run_device(
     device: str, features: Path, landmarks: Path, root: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     from emoflow.attribution import AttributionSettings, attribute_emotion
-    from emoflow.attribution.store import load_scores
     from emoflow.layout import ResultsLayout
+    from emoflow.storage.attribution_store import load_scores
     from emoflow.training import train_iteration
 
     _warm_up(device)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from emoflow._atomic import atomic_path, portable_attributes
 from emoflow._integrity import check_store, seal_store
 from emoflow.errors import InputError
@@ -107,3 +109,8 @@ def open_store(path: str | Path, kind: str, name: str, remedy: str) -> Any:
     if found != kind:
         raise InputError(path, f"not an emoflow {name}")
     return root
+
+
+def read_strings(array: Any) -> np.ndarray:
+    """A Zarr string array as a NumPy unicode array (Zarr returns NumPy's StringDType)."""
+    return np.array(np.asarray(array[...]).tolist(), dtype=str)

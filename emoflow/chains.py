@@ -12,7 +12,8 @@ chains from iteration 1 only.
 Each step (:func:`chain_step`) writes the step's landmark set (iteration 0: the start set;
 later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`), then trains
 and attributes (:func:`train_and_attribute`). Its outputs stay separate files, each written by
-its owner (:mod:`emoflow.landmark_sets`, :mod:`emoflow.training`, :mod:`emoflow.attribution`).
+its owner in :mod:`emoflow.storage` (``landmark_sets``, ``model_file``, ``metrics``,
+``attribution_store``).
 
 A job's training reads the feature store once (:class:`SplitData`: the split's training
 protocol), and the emotions of a job that train on the same landmarks (iteration 0) share the
@@ -31,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 from emoflow._atomic import atomic_path
 from emoflow.attribution import attribute_emotion
 from emoflow.errors import ConfigError
-from emoflow.landmark_sets import read_landmark_record
 from emoflow.pruning import PruneSettings, initial_landmark_set
 from emoflow.pruning.pruner import prune_iteration
+from emoflow.storage.landmark_sets import read_landmark_record
+from emoflow.storage.metrics import read_metrics, write_metrics
 from emoflow.training import train_emotion
-from emoflow.training.outputs import read_metrics, write_metrics
 from emoflow.training.per_emotion import training_protocol
 
 if TYPE_CHECKING:

@@ -77,7 +77,7 @@ def _refuse_overwriting_landmark_inputs(source: Path, output: str, is_manifest: 
 
     inputs: list[str | Path] = [source]
     if is_manifest:
-        from emoflow.manifest import read_manifest
+        from emoflow.storage.manifest import read_manifest
 
         paths = read_manifest(source, required_columns=("path",))["path"]
         inputs += [path for path in paths.drop_nulls().to_list() if path]

@@ -10,17 +10,17 @@ Each emotion prunes its own landmark set, so each has its own chain of iteration
     manifest.parquet                  data-set manifest (emoflow.manifest)
     landmarks/shard_{k}.parquet       landmark tables (emoflow.landmarks)
     features.zarr                     feature store (emoflow.features)
-    iter_{i}/{e}/landmarks.json       the landmarks emotion e keeps (emoflow.landmark_sets)
+    iter_{i}/{e}/landmarks.json       the landmarks emotion e keeps (emoflow.storage.landmark_sets)
     iter_{i}/{e}/model.pt             its model file (emoflow.models)
     iter_{i}/{e}/metrics.json         its fold metrics (emoflow.training)
     iter_{i}/{e}/scores.parquet       its out-of-fold and held-out scores (emoflow.training)
     iter_{i}/{e}/attributions.zarr    its attribution store (emoflow.attribution)
     nested/fold_{k}/iter_{i}/{e}/…    the same chain run on outer fold k's training subjects
                                       only and scored on fold k's subjects (nested evaluation)
-    iter_{i}/landmarks.json           every emotion's set, gathered (emoflow.landmark_sets)
+    iter_{i}/landmarks.json           every emotion's set, gathered (emoflow.storage.landmark_sets)
     iter_{i}/metrics.json             every emotion + the combined prediction (emoflow.training)
     iter_{i}/scores.parquet           every emotion's out-of-fold scores (emoflow.training)
-    summary.parquet                   per emotion and iteration (emoflow.summary)
+    summary.parquet                   per emotion and iteration (emoflow.storage.summary)
     compare/fold_{k}/{e}.parquet      the pruning baselines of emotion e in outer fold k
                                       (emoflow.comparison)
     evaluation/predictions.parquet    every procedure's outer-fold scores per sample

@@ -1,12 +1,13 @@
 """Manifests: one table listing every video of a data set with its subject and emotion label.
 
 A manifest is a Parquet file sorted by ``video_id`` with at least the columns of
-:data:`MANIFEST_SCHEMA`; adapters add their own columns after them. ``path`` is absolute or
-relative to the working directory: paths in label files are taken relative to the label
-file's folder and rewritten so that they resolve from the working directory. Columns the
-later stages honour: ``start_s``/``end_s`` (time window of a video, seconds) and
-``landmarks_format`` (with ``landmarks_fps``, ``landmarks_width``, ``landmarks_height`` and
-``landmarks_units``: the row's ``path`` is a precomputed landmark file to import).
+:data:`~emoflow.storage.manifest.MANIFEST_SCHEMA`; adapters add their own columns after them.
+``path`` is absolute or relative to the working directory: paths in label files are taken
+relative to the label file's folder and rewritten so that they resolve from the working
+directory. Columns the later stages honour: ``start_s``/``end_s`` (time window of a video,
+seconds) and ``landmarks_format`` (with ``landmarks_fps``, ``landmarks_width``,
+``landmarks_height`` and ``landmarks_units``: the row's ``path`` is a precomputed landmark
+file to import).
 
 The data sets are read by the adapters of :mod:`emoflow.datasets` (registry
 :data:`ADAPTERS`): ``demo``, ``csv``, ``ravdess``, ``ckplus``, ``landmarks_csv``,
@@ -15,8 +16,9 @@ whose label sets are fixed by the data set (``ravdess``, ``ckplus``), videos who
 not among the configured ``emotions`` are dropped (counted in the log); for the other adapters
 such a label is an error.
 
-This module owns ``manifest.parquet``: :func:`build_manifest` writes it, :func:`read_manifest`
-reads it.
+:func:`build_manifest` makes the manifest; the file ``manifest.parquet`` is
+:mod:`emoflow.storage.manifest`'s (its columns, :func:`~emoflow.storage.manifest.write_manifest`,
+:func:`~emoflow.storage.manifest.read_manifest`).
 """
 
 from __future__ import annotations
@@ -28,19 +30,13 @@ from typing import Any
 
 import polars as pl
 
-from emoflow._tables import read_parquet, write_parquet
 from emoflow.datasets import ADAPTERS, DatasetAdapter
 from emoflow.datasets.base import listing
 from emoflow.datasets.demo import DEMO_LABELS
 from emoflow.errors import ConfigError, InputError
+from emoflow.storage.manifest import MANIFEST_COLUMNS, write_manifest
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_SCHEMA = pl.Schema(
-    {"video_id": pl.String, "path": pl.String, "subject": pl.String, "emotion": pl.String}
-)
-"""Columns every manifest has, first and in this order; adapter columns follow."""
-MANIFEST_COLUMNS: tuple[str, ...] = tuple(MANIFEST_SCHEMA.names())
 
 
 def _keep_emotions(table: pl.DataFrame, source: Path, emotions: Sequence[str]) -> pl.DataFrame:
@@ -131,8 +127,8 @@ def build_manifest(
     Returns
     -------
     polars.DataFrame
-        The manifest as written: sorted by ``video_id``, :data:`MANIFEST_SCHEMA` columns
-        first, adapter columns after.
+        The manifest as written: sorted by ``video_id``,
+        :data:`~emoflow.storage.manifest.MANIFEST_SCHEMA` columns first, adapter columns after.
 
     Raises
     ------
@@ -161,7 +157,7 @@ def build_manifest(
                 label_file,
                 ", ".join(absent),
             )
-    write_parquet(manifest, out_path)
+    write_manifest(manifest, out_path)
     logger.info(
         "manifest %s: %d videos, %d subjects, emotions %s (from %s)",
         out_path,
@@ -173,42 +169,14 @@ def build_manifest(
     return manifest
 
 
-def read_manifest(
-    path: str | Path, *, required_columns: Sequence[str] = MANIFEST_COLUMNS
-) -> pl.DataFrame:
-    """Read a manifest Parquet file, checking that it has ``required_columns``.
-
-    Raises
-    ------
-    InputError
-        The file is missing, not Parquet, or lacks a required column.
-    """
-    manifest_path = Path(path)
-    manifest = read_parquet(
-        manifest_path,
-        what="manifest",
-        remedy="delete it and rerun build_manifest (snakemake --forcerun build_manifest)",
-    )
-    missing = [name for name in required_columns if name not in manifest.columns]
-    if missing:
-        raise InputError(
-            manifest_path,
-            f"manifest lacks column(s) {', '.join(missing)}; found {', '.join(manifest.columns)}",
-        )
-    return manifest
-
-
 __all__ = [
     "ADAPTERS",
     "DEMO_LABELS",
-    "MANIFEST_COLUMNS",
-    "MANIFEST_SCHEMA",
     "DatasetAdapter",
     "build_dataset_manifest",
     "build_manifest",
     "check_protocol",
     "plan_manifest",
-    "read_manifest",
 ]
 
 

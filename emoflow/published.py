@@ -73,7 +73,7 @@ def publish_run(
         path must lie in the same folder.
     selected
         Each emotion's selected iteration, as the summary says
-        (:func:`emoflow.summary.selected_iterations`).
+        (:func:`emoflow.storage.summary.selected_iterations`).
     summary
         The run's ``summary.parquet``.
     models

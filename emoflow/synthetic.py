@@ -45,7 +45,7 @@ class PlantedData:
 
     def write_store(self, path: str | Path, *, settings: dict[str, Any] | None = None) -> Path:
         """Write these features as an emoflow feature store (Zarr) at ``path``."""
-        from emoflow.features.store import write_feature_store
+        from emoflow.storage.feature_store import write_feature_store
 
         write_feature_store(
             path,

@@ -26,9 +26,10 @@ from emoflow.landmarks import (
     read_landmarks,
 )
 from emoflow.landmarks.importers import coordinate_columns
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import LANDMARK_SCHEMA
-from emoflow.manifest import MANIFEST_COLUMNS, build_manifest, read_manifest
+from emoflow.manifest import build_manifest
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import LANDMARK_SCHEMA
+from emoflow.storage.manifest import MANIFEST_COLUMNS, read_manifest
 from emoflow.video import open_frames
 
 # --- RAVDESS -------------------------------------------------------------------------------

@@ -27,16 +27,12 @@ from emoflow.attribution.faithfulness import (
     remove_and_retrain,
 )
 from emoflow.attribution.relevance import landmark_scores
-from emoflow.attribution.store import (
-    ATTRIBUTION_DIMS,
-    attribute_models,
-    load_scores,
-    read_attributions,
-)
+from emoflow.attribution.run import attribute_models
 from emoflow.errors import ConfigError, DataError, InputError
 from emoflow.layout import ResultsLayout
 from emoflow.metrics import precision_at_k
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork
+from emoflow.storage.attribution_store import ATTRIBUTION_DIMS, load_scores, read_attributions
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training import train_iteration
 
@@ -332,7 +328,7 @@ def test_store_scores_find_the_planted_landmarks(store, planted) -> None:
 def test_aggregation_runs_on_a_dask_distributed_cluster(store) -> None:
     from dask.distributed import LocalCluster
 
-    from emoflow.attribution.store import landmark_scores_from_store
+    from emoflow.attribution.run import landmark_scores_from_store
 
     local = landmark_scores_from_store(store[0], "abs_mean")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:

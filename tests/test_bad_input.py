@@ -29,8 +29,8 @@ from emoflow.inference.videos import FaceCounter, inspect_video
 from emoflow.landmarks import extract_videos
 from emoflow.manifest import build_manifest
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, load_model, save_model
-from emoflow.models.files import content_hash
 from emoflow.predict import predict
+from emoflow.storage.model_file import content_hash
 from emoflow.video import VideoItem
 
 ROOT = Path(__file__).resolve().parents[1]

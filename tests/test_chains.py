@@ -145,8 +145,8 @@ def test_layout_finds_per_emotion_results_and_refuses_earlier_ones(tmp_path) -> 
 
 
 def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:
-    from emoflow.attribution.store import load_scores
     from emoflow.chains import train_and_attribute
+    from emoflow.storage.attribution_store import load_scores
 
     store = _store(tmp_path)
     emotion = EMOTIONS[0]
@@ -190,11 +190,11 @@ def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:
 
 def test_a_chain_step_writes_its_landmark_set_then_trains_on_it(tmp_path) -> None:
     """chain_step = initial_landmark_set / prune_iteration, then train_and_attribute."""
-    from emoflow.attribution.store import load_scores
     from emoflow.chains import chain_step, train_and_attribute
     from emoflow.errors import ConfigError
     from emoflow.pruning import PruneSettings
     from emoflow.pruning.pruner import prune_iteration
+    from emoflow.storage.attribution_store import load_scores
 
     store = _store(tmp_path)
     emotion = EMOTIONS[1]

@@ -29,8 +29,8 @@ from emoflow.comparison.table import (
 )
 from emoflow.config import allowed_values, section_schema
 from emoflow.errors import ConfigError, InputError
-from emoflow.landmark_sets import write_landmark_sets
 from emoflow.metrics import held_out_mask
+from emoflow.storage.landmark_sets import write_landmark_sets
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training import train_emotion
 from emoflow.training.iteration import outer_folds

@@ -24,7 +24,6 @@ import pytest
 from emoflow._integrity import PARQUET_DIGEST_KEYS, STORE_RECORD
 from emoflow._tables import read_parquet, write_parquet
 from emoflow.attribution import AttributionSettings, attribute_emotion
-from emoflow.attribution.store import load_scores
 from emoflow.errors import InputError
 from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import (
@@ -34,11 +33,12 @@ from emoflow.features import (
     load_features,
 )
 from emoflow.landmarks import read_landmarks
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import landmarks_table, video_record
-from emoflow.landmarks.writer import write_shard
 from emoflow.layout import ResultsLayout
-from emoflow.summary import selected_iterations
+from emoflow.storage.attribution_store import load_scores
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import landmarks_table, video_record
+from emoflow.storage.landmark_table.writer import write_shard
+from emoflow.storage.summary import selected_iterations
 from emoflow.training import train_iteration
 from emoflow.video import VideoInfo, VideoItem
 

@@ -12,7 +12,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from emoflow.attribution.store import load_scores, read_baseline_values
 from emoflow.chains import run_chain, start_chains
 from emoflow.errors import DataError, InputError
 from emoflow.evaluation import CHAIN, COMBINED, FULL, EvidenceSettings, estimate_all, run_procedure
@@ -21,6 +20,7 @@ from emoflow.evaluation.tables import TABLES, read_evaluation, write_evaluation
 from emoflow.layout import ResultsLayout
 from emoflow.metrics import held_out_mask
 from emoflow.pruning import choose_iteration
+from emoflow.storage.attribution_store import load_scores, read_baseline_values
 from emoflow.synthetic import PlantedData, planted_features
 from emoflow.training.iteration import outer_folds
 from emoflow.uncertainty import TOO_FEW

@@ -24,10 +24,14 @@ from emoflow.attribution.methods import (
     PathIntegrable,
 )
 from emoflow.attribution.relevance import landmark_scores
-from emoflow.attribution.store import load_scores, read_attributed_samples, read_attributions
-from emoflow.landmark_sets import write_landmark_sets
 from emoflow.models import NetworkSettings, RandomizedDeepNetwork, save_model
 from emoflow.models.backprop import BackpropSettings, MLPNetwork, TemporalConvNetwork
+from emoflow.storage.attribution_store import (
+    load_scores,
+    read_attributed_samples,
+    read_attributions,
+)
+from emoflow.storage.landmark_sets import write_landmark_sets
 
 VARIANTS = [
     # (n_layers, activation, direct_link, ensemble)

@@ -7,7 +7,7 @@ from emoflow.errors import ConfigError, InputError
 from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings, load_features
 from emoflow.features.normalise import normalise_sequence, resample_frames
-from emoflow.features.store import write_feature_store
+from emoflow.storage.feature_store import write_feature_store
 
 
 def _sequence(n_frames: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,8 @@ from emoflow.errors import InputError
 from emoflow.features import FeatureSettings, features_from_landmarks
 from emoflow.features.normalise import normalise_sequence
 from emoflow.landmarks import decoding_summary, extract_videos, extraction_mem_mb, read_landmarks
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import decoding_problems
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import decoding_problems
 from emoflow.video import (
     even_times,
     frame_positions,

@@ -31,9 +31,9 @@ from emoflow.config import load_schema, validate_config
 from emoflow.errors import EmoflowError
 from emoflow.features import FeatureSettings, features_from_landmarks
 from emoflow.landmarks import landmarks_array, read_landmarks
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import LANDMARK_SCHEMA, schema_metadata
 from emoflow.manifest import build_manifest
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import LANDMARK_SCHEMA, schema_metadata
 
 N_EXAMPLES = int(os.environ.get("EMOFLOW_FUZZ_EXAMPLES", "40"))
 """Examples per property: small for CI; set EMOFLOW_FUZZ_EXAMPLES=1000 for a deeper search."""

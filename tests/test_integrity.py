@@ -28,13 +28,13 @@ from emoflow.features import (
     sample_summary,
 )
 from emoflow.features.normalise import normalise_sequence
-from emoflow.features.store import read_sample_report
 from emoflow.landmarks import read_landmarks
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import landmarks_table, video_record
-from emoflow.landmarks.writer import write_shard
-from emoflow.manifest import read_manifest
-from emoflow.training.outputs import read_scores, write_scores
+from emoflow.storage.feature_store import read_sample_report
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import landmarks_table, video_record
+from emoflow.storage.landmark_table.writer import write_shard
+from emoflow.storage.manifest import read_manifest
+from emoflow.storage.metrics import read_scores, write_scores
 from emoflow.video import VideoInfo, VideoItem
 
 N_FRAMES = 12

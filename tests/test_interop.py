@@ -15,7 +15,7 @@ from emoflow.cli import build_parser, main
 from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings, features_from_landmarks
 from emoflow.landmarks import import_landmarks, read_landmarks
-from emoflow.landmarks.reader import read_video_records
+from emoflow.storage.landmark_table.reader import read_video_records
 
 SETTINGS = FeatureSettings(n_frames=4)
 
@@ -25,8 +25,8 @@ def _shard(path: Path, mode: str) -> Path:
     (12 frames, every one with a face), ``b`` (10 frames, frames 2 and 5 without a face),
     frame size 640 × 480; with ``mode`` ``sampled`` ``a`` has rows for the frames the
     features read only, as extraction gives."""
-    from emoflow.landmarks.schema import landmarks_table, video_record
-    from emoflow.landmarks.writer import write_shard
+    from emoflow.storage.landmark_table.schema import landmarks_table, video_record
+    from emoflow.storage.landmark_table.writer import write_shard
     from emoflow.video import VideoItem
 
     rng = np.random.default_rng(11)

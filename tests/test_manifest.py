@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from emoflow.errors import ConfigError, InputError
-from emoflow.manifest import MANIFEST_SCHEMA, build_manifest, read_manifest
+from emoflow.manifest import build_manifest
+from emoflow.storage.manifest import MANIFEST_SCHEMA, read_manifest
 
 DEMO_HEADER = "video_id,path,subject,emotion,repetition,intensity\n"
 

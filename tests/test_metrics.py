@@ -24,9 +24,9 @@ from emoflow.metrics import (
     summarise_values,
 )
 from emoflow.models import NetworkSettings
+from emoflow.storage.metrics import read_metrics, write_metrics
 from emoflow.synthetic import planted_features
 from emoflow.training.cross_validation import evaluate_emotion
-from emoflow.training.outputs import read_metrics, write_metrics
 
 
 def test_binary_metrics_are_scikit_learns(rng) -> None:

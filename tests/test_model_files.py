@@ -23,8 +23,8 @@ from emoflow.models import (
     make_settings,
     save_model,
 )
-from emoflow.models.files import MODEL_FORMAT, content_hash
 from emoflow.models.rvfl import clear_random_weight_cache
+from emoflow.storage.model_file import MODEL_FORMAT, content_hash
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = [

@@ -27,8 +27,8 @@ from emoflow.cli import main
 from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.features import FeatureSettings, build_features
 from emoflow.landmarks import extract_shard, landmarks_array, read_landmarks
-from emoflow.landmarks.reader import read_video_records
 from emoflow.pruning import summarise_iterations
+from emoflow.storage.landmark_table.reader import read_video_records
 from emoflow.training import train_iteration
 
 pytestmark = pytest.mark.slow

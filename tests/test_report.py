@@ -13,7 +13,6 @@ import pytest
 from results_folder import attribute_results  # tests/results_folder.py
 
 from emoflow.attribution import AttributionSettings
-from emoflow.attribution.store import load_scores
 from emoflow.errors import DataError, InputError
 from emoflow.facemesh.mesh import N_LANDMARKS, reference_face
 from emoflow.features import FeatureSettings
@@ -25,6 +24,7 @@ from emoflow.report.pages import PAGES
 from emoflow.report.stage import REPORT_JSON
 from emoflow.report.tables import ground_truth_precision, top_landmarks
 from emoflow.schemes import get_scheme
+from emoflow.storage.attribution_store import load_scores
 from emoflow.synthetic import planted_features
 from emoflow.training import train_iteration
 
@@ -422,7 +422,7 @@ def test_relevance_by_region_splits_each_model_without_remainder(
 
 
 def test_confusion_matrices_of_each_selected_model(run: dict, report: tuple[Path, dict]) -> None:
-    from emoflow.training.outputs import read_scores
+    from emoflow.storage.metrics import read_scores
 
     out, numbers = report
     _check_png(out / FIGURES["selected_confusion"])

@@ -157,8 +157,8 @@ def _hand_made_run(root: Path, mode: str) -> tuple[Path, Path, Path]:
     ``v3`` (s1, sadness, 10, none); ``v4`` (s2, sadness, 10, six: 60 %, dropped);
     ``v5`` (s3, sadness): extraction failed (skipped).
     """
-    from emoflow.landmarks.schema import landmarks_table, video_record
-    from emoflow.landmarks.writer import write_shard
+    from emoflow.storage.landmark_table.schema import landmarks_table, video_record
+    from emoflow.storage.landmark_table.writer import write_shard
     from emoflow.video import VideoItem
 
     settings = FeatureSettings(n_frames=4, max_missing=0.2)

@@ -15,7 +15,6 @@ import pytest
 from emoflow.errors import DataError
 from emoflow.features import FeatureSettings, build_features, load_features
 from emoflow.landmarks import import_landmarks, landmarks_array, read_landmarks
-from emoflow.landmarks.reader import landmark_scheme
 from emoflow.pruning import PruneSettings, initial_landmark_set
 from emoflow.pruning.pruner import LandmarkPruner
 from emoflow.schemes import (
@@ -27,6 +26,7 @@ from emoflow.schemes import (
     scheme_for_points,
     supported,
 )
+from emoflow.storage.landmark_table.reader import landmark_scheme
 
 TOY = LandmarkScheme(
     "toy_5",

@@ -14,10 +14,10 @@ from emoflow.errors import DataError, InputError
 from emoflow.features import FeatureSettings, build_features, features_from_landmarks, load_features
 from emoflow.features.normalise import normalise_sequence
 from emoflow.landmarks import import_landmarks, landmarks_array, read_landmarks
-from emoflow.landmarks.reader import landmark_scheme, read_video_records
 from emoflow.pruning import PruneSettings, initial_landmark_set
 from emoflow.pruning.pruner import LandmarkPruner
 from emoflow.schemes import SCHEMES, get_scheme, scheme_for_points
+from emoflow.storage.landmark_table.reader import landmark_scheme, read_video_records
 
 IBUG = get_scheme("ibug_68")
 

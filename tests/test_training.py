@@ -12,10 +12,10 @@ import pytest
 import emoflow.training.cross_validation as training
 from emoflow.errors import DataError
 from emoflow.features import FeatureSet, load_features
-from emoflow.features.store import write_feature_store
 from emoflow.layout import ResultsLayout
 from emoflow.metrics import subject_folds
 from emoflow.models import NetworkSettings, apply_models, load_model
+from emoflow.storage.feature_store import write_feature_store
 from emoflow.synthetic import planted_features
 from emoflow.training import SelectionSettings, train_iteration
 from emoflow.training.cross_validation import evaluate_emotion

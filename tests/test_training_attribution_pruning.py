@@ -18,7 +18,7 @@ from emoflow.errors import DataError
 from emoflow.layout import ResultsLayout
 from emoflow.pruning import PruneSettings, initial_landmark_set, summarise_iterations
 from emoflow.pruning.pruner import LandmarkPruner, prune_iteration
-from emoflow.summary import SUMMARY_SCHEMA, selected_iterations, write_summary
+from emoflow.storage.summary import SUMMARY_SCHEMA, selected_iterations, write_summary
 from emoflow.training import train_iteration
 
 

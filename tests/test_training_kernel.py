@@ -12,15 +12,15 @@ import polars as pl
 import pytest
 
 from emoflow.features import FeatureSet
-from emoflow.features.store import write_feature_store
 from emoflow.layout import ResultsLayout
 from emoflow.metrics import subject_folds
 from emoflow.models import SCORE_TOLERANCE, NetworkSettings, RandomizedDeepNetwork, SharedProducts
 from emoflow.models.rvfl import ridge_path_scores
+from emoflow.storage.feature_store import write_feature_store
+from emoflow.storage.metrics import read_metrics
 from emoflow.synthetic import planted_features
 from emoflow.training import SelectionSettings, train_iteration
 from emoflow.training.cross_validation import evaluate_emotion
-from emoflow.training.outputs import read_metrics
 
 EMOTIONS = ["happiness", "sadness", "surprise"]
 SETTINGS = [

@@ -23,8 +23,8 @@ from emoflow.errors import ConfigError, DataError, InputError, NoFaceError
 from emoflow.facemesh.mesh import N_LANDMARKS
 from emoflow.landmarks import extract_shard, extract_videos, landmarks_array, read_landmarks
 from emoflow.landmarks.extract import FaceMeshExtractor
-from emoflow.landmarks.reader import read_video_records
-from emoflow.landmarks.schema import LANDMARK_SCHEMA
+from emoflow.storage.landmark_table.reader import read_video_records
+from emoflow.storage.landmark_table.schema import LANDMARK_SCHEMA
 from emoflow.video import open_frames
 
 SIZE = 256
@@ -550,7 +550,7 @@ def test_shard_staged_in_row_groups_equals_in_memory(
 ) -> None:
     videos = [("frames", str(inputs["frames"])), ("face", str(inputs["face"]))]
     extract_videos(videos, tmp_path / "memory.parquet")
-    monkeypatch.setattr("emoflow.landmarks.writer.ROW_GROUP_ROWS", 5)
+    monkeypatch.setattr("emoflow.storage.landmark_table.writer.ROW_GROUP_ROWS", 5)
     extract_videos(videos, tmp_path / "staged.parquet")
     assert read_landmarks(tmp_path / "staged.parquet").equals(
         read_landmarks(tmp_path / "memory.parquet")

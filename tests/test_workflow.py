@@ -129,8 +129,8 @@ def test_every_store_of_a_run_has_labelled_samples_and_writes_netcdf(
     import numpy as np
     import xarray as xr
 
-    from emoflow.attribution.store import load_scores
     from emoflow.features import load_features
+    from emoflow.storage.attribution_store import load_scores
 
     results = finished_run / "results"
     features = load_features(results / "features.zarr")

@@ -89,15 +89,16 @@ Layout of the package (after Captum's ``attr``):
 - :mod:`~emoflow.attribution.relevance` — the aggregations, written once for NumPy and dask,
   in :data:`~emoflow.attribution.relevance.AGGREGATIONS`;
 - :mod:`~emoflow.attribution.dataset` — a model over many samples, batch by batch;
-- :mod:`~emoflow.attribution.store` — ``attributions.zarr``: written and read only there;
+- :mod:`~emoflow.attribution.run` — the stage: models attributed into ``attributions.zarr``
+  (written and read only by :mod:`emoflow.storage.attribution_store`);
 - :mod:`~emoflow.attribution.faithfulness` — checks of a landmark ranking;
 - :mod:`~emoflow.attribution.settings` — :class:`AttributionSettings`.
 """
 
 from emoflow.attribution.dataset import attribute_samples, dataset_relevance
 from emoflow.attribution.methods import ATTRIBUTION_METHODS, AttributionMethod
+from emoflow.attribution.run import attribute_emotion
 from emoflow.attribution.settings import AttributionSettings, runtime_settings
-from emoflow.attribution.store import attribute_emotion
 
 __all__ = [
     "ATTRIBUTION_METHODS",

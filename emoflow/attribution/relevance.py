@@ -98,7 +98,7 @@ def landmark_scores(
 ) -> np.ndarray:
     """Relevance ``(n_landmarks,)`` of one emotion from ``(n, frames, landmarks, coords)``.
 
-    The in-memory twin of :func:`emoflow.attribution.store.landmark_scores_from_store`.
+    The in-memory twin of :func:`emoflow.attribution.run.landmark_scores_from_store`.
     """
     formula = aggregation(aggregate)
     values = np.asarray(attributions, dtype=np.float64)

@@ -43,7 +43,7 @@ from emoflow.comparison.rankings import (
 )
 from emoflow.comparison.table import comparison_frame, comparison_row, write_comparison
 from emoflow.errors import ConfigError, DataError
-from emoflow.landmark_sets import read_landmark_sets
+from emoflow.storage.landmark_sets import read_landmark_sets
 
 __all__ = ["chain_counts", "compare_pruning"]
 

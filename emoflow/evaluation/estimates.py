@@ -424,7 +424,7 @@ def deployed_rows(
     ``test`` (the held-out test subjects) and ``validation`` (its out-of-fold scores of the
     development subjects), ``procedure`` ``full`` (iteration 0) or ``ig_guided`` (the
     summary's selected iteration ``selected[emotion]``)."""
-    from emoflow.training.outputs import read_metrics, read_scores
+    from emoflow.storage.metrics import read_metrics, read_scores
 
     parts = []
     for emotion, emotion_steps in steps.items():

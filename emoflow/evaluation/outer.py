@@ -21,7 +21,7 @@ import polars as pl
 from emoflow.comparison.table import read_comparison
 from emoflow.errors import InputError
 from emoflow.pruning import choose_iteration
-from emoflow.training.outputs import read_metrics, read_scores
+from emoflow.storage.metrics import read_metrics, read_scores
 
 __all__ = ["CHAIN", "PREDICTION_SCHEMA", "outer_predictions", "select_counts"]
 

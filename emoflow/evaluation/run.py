@@ -60,7 +60,7 @@ def evaluate_nested(
     predictions = outer_predictions(folds, comparisons, tolerance=tolerance)
     held_out = None
     if deployed and summary_path is not None:
-        from emoflow.summary import selected_iterations
+        from emoflow.storage.summary import selected_iterations
 
         held_out = deployed_rows(deployed, selected_iterations(summary_path))
     estimates, differences, curves = estimate_all(predictions, deployed=held_out, settings=settings)
@@ -118,9 +118,9 @@ def run_procedure(
     """
     from emoflow.chains import run_chain, start_chains
     from emoflow.comparison import compare_pruning
-    from emoflow.features.store import read_store_attributes
     from emoflow.layout import ResultsLayout
     from emoflow.pruning import PruneSettings, summarise_iterations
+    from emoflow.storage.feature_store import read_store_attributes
     from emoflow.training import gather_iteration
 
     layout = ResultsLayout(Path(results))

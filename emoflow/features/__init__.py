@@ -11,7 +11,7 @@ frame. Landmark subsets are taken later by indexing the ``landmark`` axis
 
 from emoflow.features.build import build_features, features_from_landmarks
 from emoflow.features.normalise import FeatureSettings
-from emoflow.features.store import FeatureSet, load_features, sample_summary
+from emoflow.storage.feature_store import FeatureSet, load_features, sample_summary
 
 __all__ = [
     "FeatureSet",

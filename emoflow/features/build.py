@@ -12,8 +12,8 @@ import numpy as np
 
 from emoflow.errors import DataError
 from emoflow.features.normalise import MIN_SAMPLE_FRAMES, FeatureSettings, normalise_sequence
-from emoflow.features.store import write_feature_store
 from emoflow.schemes import LandmarkScheme, get_scheme
+from emoflow.storage.feature_store import write_feature_store
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,11 @@ def _samples(
     """:func:`features_from_landmarks`, the kept videos that showed several faces, and the
     tables' landmark scheme."""
     from emoflow.landmarks import read_landmarks
-    from emoflow.landmarks.reader import landmark_files, landmark_scheme, read_video_records
+    from emoflow.storage.landmark_table.reader import (
+        landmark_files,
+        landmark_scheme,
+        read_video_records,
+    )
 
     scheme = get_scheme(landmark_scheme(landmark_paths))
     records = read_video_records(landmark_paths)
@@ -249,7 +253,7 @@ def build_features(
     """
     import polars as pl
 
-    from emoflow.manifest import read_manifest
+    from emoflow.storage.manifest import read_manifest
 
     manifest = read_manifest(
         manifest_path, required_columns=("video_id", "subject", "emotion")

@@ -28,7 +28,7 @@ from emoflow.facemesh.mesh import N_MESH_LANDMARKS
 from emoflow.layout import ResultsLayout
 from emoflow.published import PublishedRun, check_not_busy, read_published, record_covering
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
-from emoflow.summary import selected_iterations
+from emoflow.storage.summary import selected_iterations
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def chosen_models(
     iteration
         Take every model of that iteration; ``None`` takes each emotion's selected iteration,
         from the record the run published (:mod:`emoflow.published`), or, in results of an
-        earlier emoflow, from the run's summary (:func:`emoflow.summary.selected_iterations`).
+        earlier emoflow, from the run's summary
+        (:func:`emoflow.storage.summary.selected_iterations`).
     models
         Model files or folders of them; overrides ``results`` and ``iteration`` (files inside
         a published results folder are still checked against its record).

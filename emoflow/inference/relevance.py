@@ -68,7 +68,7 @@ def attribution_settings(
     """The run's attribution settings (from its store's attributes, checked against the
     ``published`` run when given), else the defaults."""
     from emoflow.attribution import AttributionSettings
-    from emoflow.attribution.store import REWRITE
+    from emoflow.storage.attribution_store import REWRITE
 
     settings = AttributionSettings()
     stores = (
@@ -78,7 +78,7 @@ def attribution_settings(
     )
     store = stores[0] if stores else None
     if store is not None and store.is_dir():
-        from emoflow.attribution.store import read_settings
+        from emoflow.storage.attribution_store import read_settings
 
         if published is not None:
             published.check_store(store, REWRITE)
@@ -114,7 +114,7 @@ class _Baselines:
             path = None if self.layout is None else self.layout.features
             if path is not None and path.is_dir():
                 from emoflow.features import load_features
-                from emoflow.features.store import REBUILD
+                from emoflow.storage.feature_store import REBUILD
 
                 if self.published is not None:
                     self.published.check_store(path, REBUILD)
@@ -135,7 +135,7 @@ class _Baselines:
         if not store.is_dir():
             return None
         if self.published is not None:
-            from emoflow.attribution.store import REWRITE
+            from emoflow.storage.attribution_store import REWRITE
 
             self.published.check_store(store, REWRITE)
         try:
@@ -146,7 +146,7 @@ class _Baselines:
 
     def _stored_indices(self, model: LoadedModel, video_ids: np.ndarray) -> np.ndarray | None:
         """Positions in the feature store of the baselines the attribution stage used."""
-        from emoflow.attribution.store import read_baseline_indices
+        from emoflow.storage.attribution_store import read_baseline_indices
 
         record = self._stored(model, "no usable baseline record", read_baseline_indices)
         if record is None:
@@ -162,7 +162,7 @@ class _Baselines:
 
     def _stored_values(self, model: LoadedModel) -> np.ndarray | None:
         """The reference inputs the attribution stage used, ``(k, frames, landmarks, 3)``."""
-        from emoflow.attribution.store import read_baseline_values
+        from emoflow.storage.attribution_store import read_baseline_values
 
         values = self._stored(model, "no stored baseline values", read_baseline_values)
         if values is None:

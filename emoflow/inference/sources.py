@@ -139,7 +139,7 @@ def find_videos(source: str | Path, *, video_id: str | None = None) -> list[Vide
         )
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        from emoflow.manifest import read_manifest
+        from emoflow.storage.manifest import read_manifest
 
         manifest = read_manifest(path, required_columns=("path",))
         return _sources_from_table(manifest, path, base=None)

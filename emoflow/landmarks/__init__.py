@@ -1,18 +1,14 @@
-"""The landmark table contract: one row per meshed frame (every frame, or the frames the features
-read), one Parquet file (shard) per many videos.
+"""Landmark tables made: extracted from videos with Face Mesh, imported from precomputed
+landmarks, exported; the table format itself (schema, writer, reader) is
+:mod:`emoflow.storage.landmark_table`, which alone opens the shard files.
 
-* :mod:`~emoflow.landmarks.schema`: the columns
-  (:data:`~emoflow.landmarks.schema.LANDMARK_SCHEMA`) and metadata.
-* :mod:`~emoflow.landmarks.writer`: shard files, written atomically in bounded memory.
-* :mod:`~emoflow.landmarks.reader`: :func:`read_landmarks`,
-  :func:`~emoflow.landmarks.reader.read_video_records`, :func:`landmarks_array`.
 * :mod:`~emoflow.landmarks.importers`: precomputed landmarks (Parquet, CSV) →
   :func:`import_landmarks`.
 * :mod:`~emoflow.landmarks.extract`: Face Mesh (:mod:`emoflow.facemesh`) → tables:
   :class:`~emoflow.landmarks.extract.FaceMeshExtractor`, :func:`extract_videos`,
   :func:`extract_shard`.
-
-This package owns the shard files: nothing else opens them.
+* :func:`read_landmarks`, :func:`landmarks_array`: re-exported from
+  :mod:`emoflow.storage.landmark_table.reader`.
 """
 
 from emoflow.landmarks.extract import (
@@ -25,7 +21,7 @@ from emoflow.landmarks.extract import (
     plan_shards,
 )
 from emoflow.landmarks.importers import import_landmarks
-from emoflow.landmarks.reader import landmarks_array, read_landmarks
+from emoflow.storage.landmark_table.reader import landmarks_array, read_landmarks
 
 __all__ = [
     "decoding_summary",

@@ -31,8 +31,8 @@ import polars as pl
 from emoflow._atomic import atomic_path
 from emoflow._outputs import is_stdout
 from emoflow.errors import ConfigError, DataError
-from emoflow.landmarks.reader import landmark_files, read_landmarks, read_video_records
-from emoflow.landmarks.schema import (
+from emoflow.storage.landmark_table.reader import landmark_files, read_landmarks, read_video_records
+from emoflow.storage.landmark_table.schema import (
     EXTRACTOR,
     META_EXTRACTOR,
     META_MEDIAPIPE_VERSION,

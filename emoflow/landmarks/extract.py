@@ -27,9 +27,14 @@ from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
-from emoflow.landmarks.schema import landmarks_table, schema_metadata, video_record
-from emoflow.landmarks.writer import VideoReader, as_item, check_unique_ids, write_shard
-from emoflow.manifest import read_manifest
+from emoflow.storage.landmark_table.schema import landmarks_table, schema_metadata, video_record
+from emoflow.storage.landmark_table.writer import (
+    VideoReader,
+    as_item,
+    check_unique_ids,
+    write_shard,
+)
+from emoflow.storage.manifest import read_manifest
 from emoflow.video import (
     MAX_SIDE,
     MIN_SIDE,
@@ -50,9 +55,9 @@ class FaceMeshExtractor(FaceMeshTracker):
     A :class:`emoflow.facemesh.tracker.FaceMeshTracker` (same settings: ``refine_landmarks``,
     confidences, ``static_image_mode``, ``max_num_faces``, ``face_policy``,
     ``find_small_faces``) whose results are tables in
-    :data:`emoflow.landmarks.schema.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is created on first
-    use and reused; its tracking state is reset between videos, so a video's landmarks never
-    depend on the video before it. Use as a context manager (or call :meth:`close`).
+    :data:`emoflow.storage.landmark_table.schema.LANDMARK_SCHEMA`. One ``FaceMesh`` instance is
+    created on first use and reused; its tracking state is reset between videos, so a video's
+    landmarks never depend on the video before it. Use as a context manager (or call :meth:`close`).
     """
 
     def extract_with_record(
@@ -191,7 +196,8 @@ def extract_videos(
         ``feature_frames`` frames read (:func:`emoflow.video.resampled_frames`, the frames
         :meth:`emoflow.features.FeatureSettings.frames_read` names), every frame of a video
         in which one of them shows no face. The file's metadata says which
-        (:data:`~emoflow.landmarks.schema.META_FRAMES`, each record's ``meshed_frames``).
+        (:data:`~emoflow.storage.landmark_table.schema.META_FRAMES`, each record's
+        ``meshed_frames``).
     feature_frames
         ``features.n_frames``; needed with ``frames="sampled"``.
     progress
@@ -483,7 +489,7 @@ def extraction_mem_mb(
     workflow) counts as ``default_size`` (and 300 frames).
     """
     from emoflow.facemesh.mesh import N_LANDMARKS
-    from emoflow.landmarks.writer import ROW_GROUP_ROWS
+    from emoflow.storage.landmark_table.writer import ROW_GROUP_ROWS
 
     section = settings or {}
     max_side = int(section.get("max_frame_side") or MAX_SIDE)
@@ -571,11 +577,12 @@ def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:
 
 def decoding_summary(landmark_paths: str | Path | Sequence[str | Path]) -> str:
     """A few lines for the console at the end of a run: the videos decoded only in part or
-    with a header their frames contradict (:func:`emoflow.landmarks.schema.decoding_problems`);
-    ``""`` when there are none or no shard exists yet."""
+    with a header their frames contradict
+    (:func:`emoflow.storage.landmark_table.schema.decoding_problems`); ``""`` when there are
+    none or no shard exists yet."""
     from emoflow.errors import EmoflowError
-    from emoflow.landmarks.reader import read_video_records
-    from emoflow.landmarks.schema import decoding_problems
+    from emoflow.storage.landmark_table.reader import read_video_records
+    from emoflow.storage.landmark_table.schema import decoding_problems
 
     paths = [landmark_paths] if isinstance(landmark_paths, str | Path) else list(landmark_paths)
     existing = [path for path in paths if Path(path).exists()]

@@ -27,8 +27,9 @@ from emoflow.errors import ConfigError, InputError
 from emoflow.facemesh.tracker import FaceMeshTracker
 from emoflow.landmark_files import COORDINATE_UNITS, CSV_LAYOUTS, LANDMARK_FORMATS
 from emoflow.landmarks.formats import CsvLayout, detect_layout
-from emoflow.landmarks.reader import checked_schema, expand_paths
-from emoflow.landmarks.schema import (
+from emoflow.schemes import get_scheme
+from emoflow.storage.landmark_table.reader import checked_schema, expand_paths
+from emoflow.storage.landmark_table.schema import (
     EXTRACTOR,
     LANDMARK_SCHEMA,
     META_EXTRACTOR,
@@ -39,8 +40,7 @@ from emoflow.landmarks.schema import (
     table_scheme,
     video_record,
 )
-from emoflow.landmarks.writer import check_unique_ids, write_shard
-from emoflow.schemes import get_scheme
+from emoflow.storage.landmark_table.writer import check_unique_ids, write_shard
 from emoflow.video import VideoItem
 
 log = logging.getLogger(__name__)

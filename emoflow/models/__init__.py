@@ -13,7 +13,8 @@ A training job's fits of the randomized network share the products of its develo
 (:class:`SharedProducts`, :mod:`~emoflow.models._kernel`: the kernel built once and sliced
 per fold). Beside them: Platt calibration (:mod:`~emoflow.models.calibration`), the model-file
 format
-(:mod:`~emoflow.models.files`: :func:`save_model`, :func:`load_model`), scoring landmark tables
+(:mod:`emoflow.storage.model_file`: :func:`save_model`; :mod:`~emoflow.models.files`:
+:func:`load_model`), scoring landmark tables
 with saved models (:mod:`~emoflow.models.apply`: :func:`apply_model`, :func:`apply_models`) and
 timing (:mod:`~emoflow.models.evaluation`); the subject folds and metrics are
 :mod:`emoflow.metrics`.
@@ -30,9 +31,10 @@ from emoflow.models.backprop import (
     TemporalConvNetwork,
 )
 from emoflow.models.evaluation import time_inference
-from emoflow.models.files import load_model, save_model
+from emoflow.models.files import load_model
 from emoflow.models.kinds import MODEL_KINDS, make_model, make_settings
 from emoflow.models.rvfl import NetworkSettings, RandomizedDeepNetwork, clear_random_weight_cache
+from emoflow.storage.model_file import save_model
 
 __all__ = [
     "MODEL_KINDS",

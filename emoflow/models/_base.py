@@ -13,7 +13,7 @@ A model kind is a subclass of :class:`BaseModel` plus its line in
   batch, differentiable);
 * ``_random_tensors()`` / ``_trained_tensors()``: what :meth:`BaseModel.n_parameters` counts;
 * ``_redrawn_state()``: the ``state_dict`` entries ``_build`` reproduces from the seed, which
-  the model file leaves out (:mod:`emoflow.models.files`);
+  the model file leaves out (:mod:`emoflow.storage.model_file`);
 * ``search_grids``: which settings the inner-fold search may vary, and from which grid of
   :class:`emoflow.training.SelectionSettings`.
 

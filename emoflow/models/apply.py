@@ -45,7 +45,7 @@ def _features_for(
                 "tables with the model's settings (pass the tables instead)"
             )
         return source
-    from emoflow.landmarks.reader import landmark_scheme
+    from emoflow.storage.landmark_table.reader import landmark_scheme
 
     settings = FeatureSettings(**feature_settings)
     features, kept, dropped = features_from_landmarks(source, settings)

@@ -6,7 +6,7 @@
   section (unknown keys rejected);
 - :mod:`~emoflow.pruning.pruner` — :class:`~emoflow.pruning.pruner.LandmarkPruner` (mirror pairs,
   floor) and the iteration functions that write ``landmarks.json`` through
-  :mod:`emoflow.landmark_sets`;
+  :mod:`emoflow.storage.landmark_sets`;
 - :mod:`~emoflow.pruning.summary` — ``summary.parquet`` (to move to the report); its names
   are imported when first used, so pruning does not import polars.
 """

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from emoflow.attribution.store import load_scores
 from emoflow.errors import ConfigError, DataError
 from emoflow.facemesh.mesh import N_LANDMARKS, N_MESH_LANDMARKS
-from emoflow.features.store import read_store_attributes
-from emoflow.landmark_sets import read_landmark_record, write_landmark_sets
 from emoflow.pruning.settings import PruneSettings
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
-from emoflow.training.outputs import read_metrics
+from emoflow.storage.attribution_store import load_scores
+from emoflow.storage.feature_store import read_store_attributes
+from emoflow.storage.landmark_sets import read_landmark_record, write_landmark_sets
+from emoflow.storage.metrics import read_metrics
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The table is built here from every iteration's metrics, the selection made by the pruning's
 rule (:func:`emoflow.pruning.choose_iteration`); the file, ``summary.parquet``, is written and
-read by its owner, :mod:`emoflow.summary`.
+read by its owner, :mod:`emoflow.storage.summary`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import polars as pl
 
 from emoflow.errors import DataError
 from emoflow.pruning.pruner import choose_iteration
-from emoflow.summary import SUMMARY_SCHEMA, write_summary
-from emoflow.training.outputs import read_metrics
+from emoflow.storage.metrics import read_metrics
+from emoflow.storage.summary import SUMMARY_SCHEMA, write_summary
 
 
 def summarise_iterations(

@@ -15,7 +15,8 @@
 - :mod:`~emoflow.report.stage`: :func:`make_report` and :func:`draw_face_figures`, what the
   workflow's rules call.
 
-``summary.parquet`` is read through :mod:`emoflow.summary`, which ``emoflow predict`` shares.
+``summary.parquet`` is read through :mod:`emoflow.storage.summary`, which ``emoflow predict``
+shares.
 """
 
 from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE

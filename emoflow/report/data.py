@@ -1,11 +1,11 @@
 """The report's data and quality section: what went in, what was kept, what was dropped and why.
 
 Read from the stages' own files through their owners' readers: the manifest
-(:func:`emoflow.manifest.read_manifest`), the landmark shards' per-video extraction records
-(:func:`emoflow.landmarks.reader.read_video_records`: frames, frames with a face, error),
-the feature store's samples, ``dropped`` and ``several_faces``
-(:func:`emoflow.features.store.read_sample_report`) and the held-out split and hyper-parameter
-selection recorded in each emotion's ``metrics.json``.
+(:func:`emoflow.storage.manifest.read_manifest`), the landmark shards' per-video extraction records
+(:func:`emoflow.storage.landmark_table.reader.read_video_records`: frames, frames with a
+face, error), the feature store's samples, ``dropped`` and ``several_faces``
+(:func:`emoflow.storage.feature_store.read_sample_report`) and the held-out split and
+hyper-parameter selection recorded in each emotion's ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class DataQuality:
     decoding
         Videos decoded only in part (a truncated file) or whose header its frames contradict
         (video → frames decoded of those declared, and what decoding found;
-        :func:`emoflow.landmarks.schema.decoding_problems`).
+        :func:`emoflow.storage.landmark_table.schema.decoding_problems`).
     landmarks
         The landmarks' scheme and source (see the attribute).
     """
@@ -74,7 +74,7 @@ class DataQuality:
     landmarks: dict[str, Any] = field(default_factory=dict)
     """Where the landmarks come from: ``scheme`` and its ``description``, ``extractor``,
     ``trackers``, ``units`` and ``coordinates``
-    (:func:`emoflow.landmarks.schema.landmark_sources` of the shards' records)."""
+    (:func:`emoflow.storage.landmark_table.schema.landmark_sources` of the shards' records)."""
 
     @property
     def kept(self) -> pl.DataFrame:
@@ -178,11 +178,11 @@ def load_data_quality(
 ) -> DataQuality:
     """Read the data and quality section from the run's manifest, shards, feature store and
     (for the held-out split) an iteration's ``metrics.json`` records."""
-    from emoflow.features.store import read_sample_report, read_store_samples
-    from emoflow.landmarks.reader import landmark_scheme, read_video_records
-    from emoflow.landmarks.schema import decoding_problems
-    from emoflow.manifest import read_manifest
     from emoflow.schemes import get_scheme
+    from emoflow.storage.feature_store import read_sample_report, read_store_samples
+    from emoflow.storage.landmark_table.reader import landmark_scheme, read_video_records
+    from emoflow.storage.landmark_table.schema import decoding_problems
+    from emoflow.storage.manifest import read_manifest
 
     manifest = read_manifest(manifest_path, required_columns=("video_id", "subject", "emotion"))
     records = read_video_records(landmark_paths)
@@ -211,7 +211,7 @@ def load_data_quality(
 def _landmark_source(
     scheme: str, records: Mapping[str, Mapping[str, Any]], get_scheme: Any
 ) -> dict[str, Any]:
-    from emoflow.landmarks.schema import landmark_sources
+    from emoflow.storage.landmark_table.schema import landmark_sources
 
     source = landmark_sources(records)
     source.pop("meshed_here")

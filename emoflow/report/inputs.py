@@ -1,8 +1,8 @@
 """The report's inputs, read once and cross-checked: :class:`ReportInputs`.
 
-``summary.parquet`` through :func:`emoflow.summary.read_summary`, each iteration's
+``summary.parquet`` through :func:`emoflow.storage.summary.read_summary`, each iteration's
 ``metrics.json`` and ``landmarks.json``, iteration 0's relevance through
-:func:`emoflow.attribution.store.load_scores`, and optionally the ground-truth landmarks.
+:func:`emoflow.storage.attribution_store.load_scores`, and optionally the ground-truth landmarks.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import polars as pl
 
 from emoflow._atomic import read_json
 from emoflow.errors import DataError, InputError
-from emoflow.landmark_sets import read_landmark_sets
 from emoflow.report.data import DataQuality, load_data_quality
-from emoflow.summary import read_summary
-from emoflow.training.outputs import read_metrics, read_scores
+from emoflow.storage.landmark_sets import read_landmark_sets
+from emoflow.storage.metrics import read_metrics, read_scores
+from emoflow.storage.summary import read_summary
 
 
 @dataclass
@@ -132,7 +132,7 @@ def load_report_inputs(
     models' confusion matrices and combined prediction; ``manifest_path``, ``features_path``
     and ``landmark_paths`` (the landmark shards) give the data and quality section.
     """
-    from emoflow.attribution.store import load_scores
+    from emoflow.storage.attribution_store import load_scores
 
     lengths = {len(metrics_paths), len(attribution_paths), len(landmark_set_paths)}
     if len(lengths) != 1 or 0 in lengths:

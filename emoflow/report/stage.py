@@ -2,7 +2,7 @@
 what they cost, and which landmarks matter.
 
 :func:`make_report` reads what the other stages wrote — ``summary.parquet``
-(:mod:`emoflow.summary`), each iteration's ``metrics.json``, ``attributions.zarr``,
+(:mod:`emoflow.storage.summary`), each iteration's ``metrics.json``, ``attributions.zarr``,
 ``landmarks.json`` and ``scores.parquet``, the manifest, landmark shards and feature store —
 and writes into one folder:
 
@@ -121,7 +121,7 @@ def make_report(
     Parameters
     ----------
     summary_path
-        ``summary.parquet`` (read by :func:`emoflow.summary.read_summary`).
+        ``summary.parquet`` (read by :func:`emoflow.storage.summary.read_summary`).
     metrics_paths, attribution_paths, landmark_set_paths
         Per iteration, in order (the i-th entries belong to iteration i): ``metrics.json``,
         ``attributions.zarr`` (or the list of the iteration's per-emotion stores) and

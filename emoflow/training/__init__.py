@@ -9,8 +9,9 @@
 * :mod:`~emoflow.training.per_emotion`: one emotion's files per job (:func:`train_emotion`),
   gathered by :func:`gather_iteration`, or every emotion in one process
   (:func:`train_iteration`, a loop over them);
-* :mod:`~emoflow.training.outputs`: the owner of ``metrics.json`` and ``scores.parquet``
-  (light: importing it, or this package, does not import torch).
+* the files it writes, ``metrics.json`` and ``scores.parquet``, are
+  :mod:`emoflow.storage.metrics`'s (light: importing it, or this package, does not import
+  torch).
 
 The torch-backed names are imported when first used, so readers of the metrics stay light.
 """

@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from emoflow.errors import DataError
-from emoflow.landmark_sets import gather_landmark_sets
 from emoflow.metrics import confusion_matrix, multiclass_metrics
-from emoflow.training.outputs import read_metrics, read_scores, write_metrics, write_scores
+from emoflow.storage.landmark_sets import gather_landmark_sets
+from emoflow.storage.metrics import read_metrics, read_scores, write_metrics, write_scores
 
 __all__ = ["confusion_matrix", "gather_iteration"]
 
@@ -43,7 +43,7 @@ def gather_iteration(
         The iteration's files to write.
     landmark_set_paths, landmark_sets_path
         Each emotion's ``landmarks.json`` and the iteration's gathered one to write
-        (:func:`emoflow.landmark_sets.gather_landmark_sets`); nothing when not given.
+        (:func:`emoflow.storage.landmark_sets.gather_landmark_sets`); nothing when not given.
     """
     if len(metrics_paths) != len(scores_paths) or not metrics_paths:
         raise DataError(

@@ -35,6 +35,7 @@ from emoflow.models import (
     save_model,
     time_inference,
 )
+from emoflow.storage.metrics import METRIC_NAMES
 from emoflow.training.cross_validation import (
     CALIBRATIONS,
     SelectionSettings,
@@ -42,7 +43,6 @@ from emoflow.training.cross_validation import (
     fit_calibrator,
     select_hyperparameters,
 )
-from emoflow.training.outputs import METRIC_NAMES
 
 log = logging.getLogger(__name__)
 

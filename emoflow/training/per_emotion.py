@@ -17,11 +17,15 @@ import numpy as np
 
 from emoflow.devices import limit_threads
 from emoflow.errors import DataError
-from emoflow.landmark_sets import read_landmark_record, read_landmark_sets, write_landmark_sets
 from emoflow.layout import ResultsLayout
+from emoflow.storage.landmark_sets import (
+    read_landmark_record,
+    read_landmark_sets,
+    write_landmark_sets,
+)
+from emoflow.storage.metrics import write_metrics, write_scores
 from emoflow.training.gather import gather_iteration
 from emoflow.training.iteration import Protocol, fit_emotion, training_protocol
-from emoflow.training.outputs import write_metrics, write_scores
 
 __all__ = ["train_emotion", "train_iteration"]
 

@@ -3,7 +3,7 @@ explain read → results/published.json (one atomically replaced record)."""
 
 from emoflow._logging import start_job
 from emoflow.published import publish_run
-from emoflow.summary import selected_iterations
+from emoflow.storage.summary import selected_iterations
 
 start_job(snakemake.log[0])
 publish_run(

@@ -4,8 +4,8 @@ The summary is the run's *selection*: the report draws it, and ``emoflow predict
 ``emoflow explain`` take each emotion's selected iteration from it. Both read it here
 (:func:`read_summary`, :func:`selected_iterations`) and it is written here
 (:func:`write_summary`, called by :func:`emoflow.pruning.summarise_iterations`, which builds the
-table); nothing else opens it. It sits below :mod:`emoflow.inference`, :mod:`emoflow.report`
-and :mod:`emoflow.pruning` in the layers, since all three need it.
+table); nothing else opens it. It sits in the storage layer, below :mod:`emoflow.inference`,
+:mod:`emoflow.report` and :mod:`emoflow.pruning`, since all three need it.
 """
 
 from __future__ import annotations

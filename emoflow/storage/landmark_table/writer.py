@@ -25,12 +25,12 @@ from emoflow._integrity import seal_parquet, sealable_metadata
 from emoflow._tables import PARQUET_CHECKSUMS, PARQUET_VERIFY
 from emoflow.errors import ConfigError, DataError, InputError, NoFaceError
 from emoflow.landmark_files import LANDMARK_FORMATS
-from emoflow.landmarks.schema import (
+from emoflow.schemes import DEFAULT_SCHEME
+from emoflow.storage.landmark_table.schema import (
     LANDMARK_SCHEMA,
     schema_metadata,
     video_record,
 )
-from emoflow.schemes import DEFAULT_SCHEME
 from emoflow.video import VideoItem
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def write_shard(
 ) -> dict[str, dict[str, Any]]:
     """Read every item with ``read`` into one shard file (see
     :func:`emoflow.landmarks.extract_videos`); ``refine_landmarks``, ``faces`` and ``frames``
-    go into the schema metadata (:func:`emoflow.landmarks.schema.schema_metadata`)."""
+    go into the schema metadata (:func:`emoflow.storage.landmark_table.schema.schema_metadata`)."""
     records: dict[str, dict[str, Any]] = {}
     summary: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()

@@ -40,7 +40,7 @@ from typing import Any, cast
 import numpy as np
 
 from emoflow._atomic import decoded_attributes, portable_attributes
-from emoflow._zarr import open_store, written_store, zarr_array
+from emoflow._zarr import open_store, read_strings, written_store, zarr_array
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
@@ -261,11 +261,6 @@ def feature_units(settings: dict[str, Any]) -> dict[str, str]:
         else "units of the landmark table (normalised to the frame, pixels or millimetres)"
     )
     return {"long_name": ", ".join([what, *steps]), "units": units}
-
-
-def read_strings(array: Any) -> np.ndarray:
-    """A Zarr string array as a NumPy unicode array (Zarr returns NumPy's StringDType)."""
-    return np.array(np.asarray(array[...]).tolist(), dtype=str)
 
 
 def _open_store(path: str | Path) -> Any:

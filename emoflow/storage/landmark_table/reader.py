@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 
 from emoflow._tables import check_table, read_arrow
 from emoflow.errors import DataError, InputError
-from emoflow.landmarks.schema import (
+from emoflow.schemes import get_scheme
+from emoflow.storage.landmark_table.schema import (
     LANDMARK_SCHEMA,
     META_VIDEOS,
     REQUIRED_COLUMNS,
@@ -22,7 +23,6 @@ from emoflow.landmarks.schema import (
     parse_video_records,
     table_scheme,
 )
-from emoflow.schemes import get_scheme
 
 REEXTRACT = (
     "delete it and rerun the extract_landmarks job that wrote it "
