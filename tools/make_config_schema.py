@@ -27,10 +27,11 @@ import yaml
 from emoflow.attribution import AttributionSettings
 from emoflow.comparison import CompareSettings
 from emoflow.config import SCHEMA_PATH, SectionSettings
+from emoflow.datasets import ADAPTERS
 from emoflow.demo import DemoSpec
 from emoflow.evaluation import EvidenceSettings
 from emoflow.features import FeatureSettings
-from emoflow.models import BackpropSettings, NetworkSettings
+from emoflow.models import MODEL_KINDS, BackpropSettings, NetworkSettings
 from emoflow.pruning import PruneSettings
 from emoflow.training import SelectionSettings
 
@@ -47,6 +48,10 @@ SETTINGS: tuple[type[SectionSettings], ...] = (
 )
 """The settings classes, one per section (``prune`` has two: the chain's and the
 comparison's keys)."""
+
+REGISTRIES: dict[str, Any] = {"dataset.adapter": ADAPTERS, "train.model.kind": MODEL_KINDS}
+"""Keys of the hand-written base whose allowed values are a registry's names: adding a data-set
+adapter or a model kind is its class and its registry line; the enum here follows."""
 
 BASE_PATH = Path(__file__).with_name("config.schema.base.yaml")
 HEADER = (
@@ -68,6 +73,11 @@ def build_schema() -> dict[str, Any]:
         if twice := sorted(set(declared) & set(properties)):
             raise SystemExit(f"{cls.__name__}: {cls.SECTION} keys declared twice: {twice}")
         properties.update(declared)
+    for key, registry in REGISTRIES.items():
+        entry = schema
+        for part in key.split("."):
+            entry = entry["properties"][part]
+        entry["enum"] = list(registry)
     return schema
 
 

@@ -2,7 +2,7 @@
 
 An adapter reads a data set's labels into a raw manifest table; :mod:`emoflow.manifest` checks
 and writes it. Adding a data set is one :class:`DatasetAdapter` subclass in its own file plus
-its line in :data:`ADAPTERS` (and the schema's ``dataset.adapter`` enum).
+its line in :data:`ADAPTERS` (the schema's ``dataset.adapter`` enum is generated from it).
 """
 
 from emoflow.datasets.base import DatasetAdapter
@@ -15,12 +15,12 @@ from emoflow.datasets.ravdess import RavdessAdapter, RavdessLandmarksAdapter
 ADAPTERS: dict[str, type[DatasetAdapter]] = {
     adapter.name: adapter
     for adapter in (
-        CkplusAdapter,
-        CsvAdapter,
         DemoAdapter,
+        CsvAdapter,
+        RavdessAdapter,
+        CkplusAdapter,
         LandmarksCsvAdapter,
         LandmarksParquetAdapter,
-        RavdessAdapter,
         RavdessLandmarksAdapter,
     )
 }

@@ -121,7 +121,7 @@ def run_procedure(
     from emoflow.layout import ResultsLayout
     from emoflow.pruning import PruneSettings, summarise_iterations
     from emoflow.storage.feature_store import read_store_attributes
-    from emoflow.training import gather_iteration
+    from emoflow.training.gather import gather_results
 
     layout = ResultsLayout(Path(results))
     prune = dict(prune or {})
@@ -176,14 +176,7 @@ def run_procedure(
     summary = None
     if deployed:
         for i in iterations:
-            gather_iteration(
-                [layout.metrics(i, e) for e in emotions],
-                [layout.scores(i, e) for e in emotions],
-                layout.metrics(i),
-                layout.scores(i),
-                landmark_set_paths=[layout.landmark_sets(i, e) for e in emotions],
-                landmark_sets_path=layout.landmark_sets(i),
-            )
+            gather_results(layout, i, emotions)
         summary = layout.summary
         summarise_iterations([layout.metrics(i) for i in iterations], summary, tolerance=tolerance)
     return evaluate_nested(

@@ -44,7 +44,8 @@ from emoflow._zarr import open_store, read_strings, written_store, zarr_array
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("emoflow.features.store")
+"""The feature stage's logger, as before the store's format moved to storage."""
 
 FEATURE_DIMS = ("sample", "frame", "landmark", "coord")
 COORDS = ("x", "y", "z")

@@ -14,11 +14,12 @@ import numpy as np
 import polars as pl
 
 from emoflow.errors import DataError
+from emoflow.layout import ResultsLayout
 from emoflow.metrics import confusion_matrix, multiclass_metrics
 from emoflow.storage.landmark_sets import gather_landmark_sets
 from emoflow.storage.metrics import read_metrics, read_scores, write_metrics, write_scores
 
-__all__ = ["confusion_matrix", "gather_iteration"]
+__all__ = ["confusion_matrix", "gather_iteration", "gather_results"]
 
 
 def gather_iteration(
@@ -123,3 +124,18 @@ def gather_iteration(
         gather_landmark_sets(landmark_set_paths, landmark_sets_path)
     write_metrics(metrics_path, metrics)
     return metrics
+
+
+def gather_results(
+    layout: ResultsLayout, iteration: int, emotions: Sequence[str]
+) -> dict[str, Any]:
+    """:func:`gather_iteration` of one iteration of the deployed chain of a results folder:
+    each emotion's files in ``iter_{i}/{e}/`` combined into ``iter_{i}/``, landmark sets too."""
+    return gather_iteration(
+        [layout.metrics(iteration, e) for e in emotions],
+        [layout.scores(iteration, e) for e in emotions],
+        layout.metrics(iteration),
+        layout.scores(iteration),
+        landmark_set_paths=[layout.landmark_sets(iteration, e) for e in emotions],
+        landmark_sets_path=layout.landmark_sets(iteration),
+    )

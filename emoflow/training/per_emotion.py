@@ -24,7 +24,7 @@ from emoflow.storage.landmark_sets import (
     write_landmark_sets,
 )
 from emoflow.storage.metrics import write_metrics, write_scores
-from emoflow.training.gather import gather_iteration
+from emoflow.training.gather import gather_results
 from emoflow.training.iteration import Protocol, fit_emotion, training_protocol
 
 __all__ = ["train_emotion", "train_iteration"]
@@ -149,11 +149,4 @@ def train_iteration(
             iteration=iteration,
             protocol=protocol,
         )
-    return gather_iteration(
-        [layout.metrics(iteration, e) for e in emotions],
-        [layout.scores(iteration, e) for e in emotions],
-        layout.metrics(iteration),
-        layout.scores(iteration),
-        landmark_set_paths=[layout.landmark_sets(iteration, e) for e in emotions],
-        landmark_sets_path=layout.landmark_sets(iteration),
-    )
+    return gather_results(layout, iteration, emotions)

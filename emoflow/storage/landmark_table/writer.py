@@ -33,7 +33,9 @@ from emoflow.storage.landmark_table.schema import (
 )
 from emoflow.video import VideoItem
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("emoflow.landmarks.writer")
+"""The landmark stage's logger, as before the table's format moved to storage: what a user or
+the workflow configures for ``emoflow.landmarks`` still shows the shards' warnings."""
 
 
 PARQUET_OPTIONS: dict[str, Any] = {
