@@ -17,9 +17,11 @@ from emoflow.demo import DemoSpec
 from emoflow.errors import ConfigError
 from emoflow.evaluation import EvidenceSettings
 from emoflow.features import FeatureSettings
+from emoflow.landmarks import LandmarkSettings
 from emoflow.models import MODEL_KINDS, BackpropSettings, NetworkSettings
-from emoflow.pruning import PRUNING_POLICIES, PruneSettings
+from emoflow.pruning import PRUNING_POLICIES, ChainSettings, PruneSettings
 from emoflow.pruning.pruner import START_SETS
+from emoflow.report import ReportSettings
 from emoflow.training import SelectionSettings
 from emoflow.training.cross_validation import CALIBRATIONS
 
@@ -29,10 +31,13 @@ SETTINGS: list[type[SectionSettings]] = [
     BackpropSettings,
     SelectionSettings,
     AttributionSettings,
+    ChainSettings,
     PruneSettings,
     CompareSettings,
     DemoSpec,
     EvidenceSettings,
+    LandmarkSettings,
+    ReportSettings,
 ]
 CHECKED = [cls for cls in SETTINGS if cls is not DemoSpec]
 """Classes whose constructor checks the schema's ranges. DemoSpec's are wider on purpose (one

@@ -3,8 +3,8 @@
 Each settings class (:class:`emoflow.config.SectionSettings`) declares its section's keys:
 type, default, range, allowed values. This script writes them into the hand-written part
 (``tools/config.schema.base.yaml``: the sections without a class, such as
-``dataset`` and ``landmarks``, and the keys that the workflow reads itself, such as
-``prune.iterations``) and ships the result as ``emoflow/config/config.schema.yaml``, the
+``dataset``, and the keys that the workflow reads itself, such as ``results`` and
+``train.n_folds``) and ships the result as ``emoflow/config/config.schema.yaml``, the
 schema that Snakemake's ``validate()`` and :func:`emoflow.config.validate_config` read.
 
     python tools/make_config_schema.py           # write the schema
@@ -31,23 +31,28 @@ from emoflow.datasets import ADAPTERS
 from emoflow.demo import DemoSpec
 from emoflow.evaluation import EvidenceSettings
 from emoflow.features import FeatureSettings
+from emoflow.landmarks import LandmarkSettings
 from emoflow.models import MODEL_KINDS, BackpropSettings, NetworkSettings
-from emoflow.pruning import PruneSettings
+from emoflow.pruning import ChainSettings, PruneSettings
+from emoflow.report import ReportSettings
 from emoflow.training import SelectionSettings
 
 SETTINGS: tuple[type[SectionSettings], ...] = (
     DemoSpec,
+    LandmarkSettings,
     FeatureSettings,
     NetworkSettings,
     BackpropSettings,
     SelectionSettings,
     AttributionSettings,
+    ChainSettings,
     PruneSettings,
     CompareSettings,
     EvidenceSettings,
+    ReportSettings,
 )
-"""The settings classes, one per section (``prune`` has two: the chain's and the
-comparison's keys)."""
+"""The settings classes, one per section (``prune`` has three: the chain's course, its
+policy and the comparison's keys)."""
 
 REGISTRIES: dict[str, Any] = {"dataset.adapter": ADAPTERS, "train.model.kind": MODEL_KINDS}
 """Keys of the hand-written base whose allowed values are a registry's names: adding a data-set

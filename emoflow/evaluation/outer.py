@@ -20,7 +20,7 @@ import polars as pl
 
 from emoflow.comparison.table import read_comparison
 from emoflow.errors import InputError
-from emoflow.pruning import choose_iteration
+from emoflow.pruning import ChainSettings, choose_iteration
 from emoflow.storage.metrics import read_metrics, read_scores
 
 __all__ = ["CHAIN", "PREDICTION_SCHEMA", "outer_predictions", "select_counts"]
@@ -114,7 +114,9 @@ def _baseline_rows(path: str | Path, samples: pl.DataFrame) -> pl.DataFrame:
     return joined.select(list(PREDICTION_SCHEMA))
 
 
-def select_counts(predictions: pl.DataFrame, *, tolerance: float = 0.0) -> pl.DataFrame:
+def select_counts(
+    predictions: pl.DataFrame, *, tolerance: float = ChainSettings.tolerance
+) -> pl.DataFrame:
     """Mark each procedure's chosen iteration in each outer fold (``selected``), from its
     inner-fold ``validation`` scores and landmark counts alone."""
     steps = predictions.select(*_PROCEDURE, "iteration", "n_landmarks", "validation").unique(
@@ -145,7 +147,7 @@ def outer_predictions(
     chains: Mapping[str, Mapping[int, Sequence[Mapping[str, str | Path]]]],
     comparison_paths: Sequence[str | Path] = (),
     *,
-    tolerance: float = 0.0,
+    tolerance: float = ChainSettings.tolerance,
 ) -> pl.DataFrame:
     """Every procedure's outer-fold predictions (:data:`PREDICTION_SCHEMA`), counts chosen.
 

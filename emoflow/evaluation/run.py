@@ -17,6 +17,7 @@ from emoflow.evaluation.estimates import (
 )
 from emoflow.evaluation.outer import outer_predictions
 from emoflow.evaluation.tables import write_evaluation
+from emoflow.pruning import ChainSettings
 
 __all__ = ["evaluate_nested", "run_procedure"]
 
@@ -32,7 +33,7 @@ def evaluate_nested(
     comparisons: Sequence[str | Path] = (),
     deployed: Mapping[str, Steps] | None = None,
     summary_path: str | Path | None = None,
-    tolerance: float = 0.0,
+    tolerance: float = ChainSettings.tolerance,
     settings: Mapping[str, Any] | EvidenceSettings | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Write the nested evaluation's tables (:mod:`emoflow.evaluation.tables`).

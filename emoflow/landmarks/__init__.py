@@ -7,6 +7,8 @@ landmarks, exported; the table format itself (schema, writer, reader) is
 * :mod:`~emoflow.landmarks.extract`: Face Mesh (:mod:`emoflow.facemesh`) → tables:
   :class:`~emoflow.landmarks.extract.FaceMeshExtractor`, :func:`extract_videos`,
   :func:`extract_shard`.
+* :mod:`~emoflow.landmarks.settings`: the ``landmarks`` config section
+  (:class:`~emoflow.landmarks.settings.LandmarkSettings`).
 * :func:`read_landmarks`, :func:`landmarks_array`: re-exported from
   :mod:`emoflow.storage.landmark_table.reader`.
 """
@@ -21,9 +23,11 @@ from emoflow.landmarks.extract import (
     plan_shards,
 )
 from emoflow.landmarks.importers import import_landmarks
+from emoflow.landmarks.settings import LandmarkSettings
 from emoflow.storage.landmark_table.reader import landmarks_array, read_landmarks
 
 __all__ = [
+    "LandmarkSettings",
     "decoding_summary",
     "extract_planned",
     "extract_shard",

@@ -23,10 +23,10 @@ import polars as pl
 import pyarrow as pa
 
 from emoflow._progress import Progress
-from emoflow.config import allowed_values
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
+from emoflow.landmarks.settings import FRAME_MODES, LandmarkSettings
 from emoflow.storage.landmark_table.schema import landmarks_table, schema_metadata, video_record
 from emoflow.storage.landmark_table.writer import (
     VideoReader,
@@ -243,13 +243,6 @@ def extract_videos(
         )
 
 
-FRAME_MODES: tuple[str, ...] = tuple(
-    value for value in allowed_values("landmarks.frames") if isinstance(value, str)
-)
-"""Values of ``landmarks.frames`` (from the configuration schema): mesh the frames the
-features read, or every frame."""
-
-
 SIDE_SETTINGS = "landmarks.min_frame_side, landmarks.max_frame_side"
 """The settings that bound a video's frame size in the workflow (named in refusals)."""
 
@@ -416,7 +409,7 @@ def extract_shard(
     return extract_videos(_manifest_items(selected), out_path, strict=strict, **options)
 
 
-SHARDING_KEYS = ("n_shards", "videos_per_shard")
+SHARDING_KEYS = LandmarkSettings.SHARDING_KEYS
 """``landmarks`` settings that decide how videos are split into jobs, not their landmarks."""
 
 

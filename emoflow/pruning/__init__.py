@@ -2,8 +2,8 @@
 
 - :mod:`~emoflow.pruning.policies` — how many landmarks an iteration keeps, one small class
   per policy in :data:`PRUNING_POLICIES`;
-- :mod:`~emoflow.pruning.settings` — :class:`PruneSettings`, built from the ``prune`` config
-  section (unknown keys rejected);
+- :mod:`~emoflow.pruning.settings` — :class:`PruneSettings` and :class:`ChainSettings`, built
+  from the ``prune`` config section (unknown keys rejected);
 - :mod:`~emoflow.pruning.pruner` — :class:`~emoflow.pruning.pruner.LandmarkPruner` (mirror pairs,
   floor) and the iteration functions that write ``landmarks.json`` through
   :mod:`emoflow.storage.landmark_sets`;
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from emoflow._lazy import lazy_names
 from emoflow.pruning.policies import PRUNING_POLICIES, PruningPolicy
 from emoflow.pruning.pruner import choose_iteration, initial_landmark_set
-from emoflow.pruning.settings import PruneSettings
+from emoflow.pruning.settings import ChainSettings, PruneSettings
 
 if TYPE_CHECKING:
     from emoflow.pruning.summary import summarise_iterations
@@ -27,6 +27,7 @@ _LAZY = {"summarise_iterations": "summary"}
 
 __all__ = [
     "PRUNING_POLICIES",
+    "ChainSettings",
     "PruneSettings",
     "PruningPolicy",
     "choose_iteration",

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from emoflow.errors import ConfigError, DataError
-from emoflow.facemesh.mesh import N_LANDMARKS, N_MESH_LANDMARKS
-from emoflow.pruning.settings import PruneSettings
+from emoflow.pruning.settings import START_SETS, ChainSettings, PruneSettings
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 from emoflow.storage.attribution_store import load_scores
 from emoflow.storage.feature_store import read_store_attributes
@@ -26,10 +25,6 @@ from emoflow.storage.landmark_sets import read_landmark_record, write_landmark_s
 from emoflow.storage.metrics import read_metrics
 
 log = logging.getLogger(__name__)
-
-START_SETS: dict[str, int] = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}
-"""``prune.start`` → how many landmarks iteration 0 keeps (the first ones of the mesh; a
-scheme of fewer points, such as ``ibug_68``, starts from all of them either way)."""
 
 
 def _units(landmarks: np.ndarray, symmetric: bool, scheme: str | None) -> list[np.ndarray]:
@@ -111,7 +106,7 @@ def initial_landmark_set(
     features_path: str | Path,
     out_path: str | Path,
     *,
-    landmarks: str = "all",
+    landmarks: str = ChainSettings.start,
     emotions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write iteration 0's ``landmarks.json``: every emotion starts from the same set.
@@ -144,7 +139,7 @@ def choose_iteration(
     validation: Sequence[float] | np.ndarray,
     n_landmarks: Sequence[int] | np.ndarray,
     *,
-    tolerance: float = 0.0,
+    tolerance: float = ChainSettings.tolerance,
 ) -> int:
     """The iteration a chain selects: the best validation score, where scores within
     ``tolerance`` of the best tie and ties go to fewer landmarks, then to the earlier

@@ -1,8 +1,10 @@
 """Settings of the pruning stage, built from the ``prune`` config section.
 
-The class declares the section's keys it reads (types, defaults, ranges: the configuration
-schema is generated from it); the policy names are the keys of
-:data:`~emoflow.pruning.PRUNING_POLICIES`.
+The classes declare the section's keys they read (types, defaults, ranges: the configuration
+schema is generated from them): :class:`ChainSettings` the chain's course (how many
+iterations, from which set, the selection's tolerance), :class:`PruneSettings` how many
+landmarks each iteration drops (the policy names are the keys of
+:data:`~emoflow.pruning.PRUNING_POLICIES`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from emoflow.config import SectionSettings, setting
+from emoflow.facemesh.mesh import N_LANDMARKS, N_MESH_LANDMARKS
 from emoflow.pruning.policies import PRUNING_POLICIES
 
 log = logging.getLogger(__name__)
 
 Policy = str
 """A key of :data:`~emoflow.pruning.PRUNING_POLICIES`."""
+
+START_SETS: dict[str, int] = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}
+"""``prune.start`` → how many landmarks iteration 0 keeps (the first ones of the mesh; a
+scheme of fewer points, such as ``ibug_68``, starts from all of them either way)."""
 
 OTHER_STAGE_KEYS: dict[str, str] = {
     "iterations": "the workflow (how many pruning iterations)",
@@ -117,3 +124,37 @@ def ignored_settings(section: Mapping[str, Any]) -> list[str]:
 _missing = [p.parameter for p in PRUNING_POLICIES.values() if p.parameter not in _FIELD_DEFAULTS]
 if _missing:  # a registered policy whose setting has no field would never receive it
     raise ImportError(f"PruneSettings has no field for the pruning setting(s) {_missing}")
+
+
+_CHAIN_KEYS = ("iterations", "start", "tolerance")
+
+
+@dataclass(frozen=True)
+class ChainSettings(SectionSettings):
+    """The pruning chain's course: the keys of the ``prune`` section that the workflow,
+    :func:`~emoflow.pruning.pruner.initial_landmark_set` and
+    :func:`~emoflow.pruning.pruner.choose_iteration` read; their defaults are those
+    functions' defaults.
+
+    Parameters
+    ----------
+    iterations
+        How many pruning iterations follow iteration 0.
+    start
+        Iteration 0's landmarks, a key of :data:`START_SETS`.
+    tolerance
+        Validation scores within this of the best tie (ties go to fewer landmarks).
+    """
+
+    SECTION = "prune"
+    OTHER_KEYS: ClassVar[Mapping[str, str]] = {
+        **{field.name: "PruneSettings (the chain's policy)" for field in fields(PruneSettings)},
+        **{key: who for key, who in OTHER_STAGE_KEYS.items() if key not in _CHAIN_KEYS},
+    }
+
+    iterations: int = setting(4, minimum=0, maximum=50)
+    start: str = setting("all", enum=tuple(START_SETS))
+    tolerance: float = setting(0.0, minimum=0)
+
+    def __post_init__(self) -> None:
+        self.check()

@@ -15,12 +15,16 @@ import polars as pl
 
 from emoflow.errors import DataError
 from emoflow.pruning.pruner import choose_iteration
+from emoflow.pruning.settings import ChainSettings
 from emoflow.storage.metrics import read_metrics
 from emoflow.storage.summary import SUMMARY_SCHEMA, write_summary
 
 
 def summarise_iterations(
-    metrics_paths: Sequence[str | Path], out_path: str | Path, *, tolerance: float = 0.0
+    metrics_paths: Sequence[str | Path],
+    out_path: str | Path,
+    *,
+    tolerance: float = ChainSettings.tolerance,
 ) -> pl.DataFrame:
     """Collect every iteration's metrics into ``summary.parquet`` and mark the selected model.
 

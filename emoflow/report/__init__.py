@@ -12,6 +12,8 @@
 - :mod:`~emoflow.report.figures` (with :mod:`~emoflow.report.faces` and
   :mod:`~emoflow.report.confusion`): the figures;
 - :mod:`~emoflow.report.pages` (with :mod:`~emoflow.report.html`): the HTML items;
+- :mod:`~emoflow.report.settings`: the ``report`` config section
+  (:class:`~emoflow.report.settings.ReportSettings`);
 - :mod:`~emoflow.report.stage`: :func:`make_report` and :func:`draw_face_figures`, what the
   workflow's rules call.
 
@@ -23,6 +25,7 @@ from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
 from emoflow.report.evidence import report_evidence
 from emoflow.report.glance import GLANCE_EMOTION_PAGE
 from emoflow.report.regions import REGION_SCHEMA
+from emoflow.report.settings import ReportSettings
 from emoflow.report.stage import draw_face_figures, make_report, write_run_settings
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "GLANCE_EMOTION_PAGE",
     "REGION_SCHEMA",
     "RELEVANCE_FIGURE",
+    "ReportSettings",
     "draw_face_figures",
     "make_report",
     "report_evidence",

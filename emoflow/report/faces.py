@@ -25,6 +25,7 @@ from emoflow.report._drawing import (
     save,
 )
 from emoflow.report.inputs import ReportInputs
+from emoflow.report.settings import ReportSettings
 from emoflow.report.tables import full_and_selected, ground_truth_precision, top_landmarks
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def plot_relevance_on_face(
     scores: np.ndarray,
     path: str | Path,
     *,
-    top_k: int = 50,
+    top_k: int = ReportSettings.top_k,
     ground_truth: Mapping[str, Sequence[int]] | None = None,
     iteration: int = 0,
     selected: np.ndarray | None = None,

@@ -81,6 +81,7 @@ from emoflow.report.regions import (
     shares,
     write_region_table,
 )
+from emoflow.report.settings import ReportSettings
 from emoflow.report.tables import report_numbers
 
 FACE_FIGURES = ("selected",)
@@ -104,7 +105,7 @@ def make_report(
     out_dir: str | Path,
     *,
     ground_truth_path: str | Path | None = None,
-    top_k: int = 50,
+    top_k: int = ReportSettings.top_k,
     run_config: Mapping[str, Any] | None = None,
     settings_path: str | Path | None = None,
     scores_paths: Sequence[str | Path | Sequence[str | Path]] | None = None,
@@ -379,7 +380,7 @@ def draw_face_figures(
     out_dir: str | Path,
     *,
     ground_truth_path: str | Path | None = None,
-    top_k: int = 50,
+    top_k: int = ReportSettings.top_k,
 ) -> None:
     """Draw only the report's figures on the face (:data:`FACE_FIGURES` and each emotion's
     relevance figure) into ``out_dir``,

@@ -14,6 +14,7 @@ import numpy as np
 from emoflow.metrics import precision_at_k
 from emoflow.report._drawing import FIGURES
 from emoflow.report.inputs import ReportInputs, full_and_selected
+from emoflow.report.settings import ReportSettings
 
 
 def top_landmarks(scores: np.ndarray, k: int) -> np.ndarray:
@@ -68,7 +69,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def report_numbers(inputs: ReportInputs, top_k: int = 50) -> dict[str, Any]:
+def report_numbers(inputs: ReportInputs, top_k: int = ReportSettings.top_k) -> dict[str, Any]:
     """The numbers of ``report.json``.
 
     Per emotion: the selected iteration; landmark count, validation balanced accuracy (mean
