@@ -25,7 +25,7 @@ from emoflow.landmarks import (
     landmarks_array,
     read_landmarks,
 )
-from emoflow.landmarks.importers import coordinate_columns
+from emoflow.landmarks.formats import coordinate_columns
 from emoflow.manifest import build_manifest
 from emoflow.storage.landmark_table.reader import read_video_records
 from emoflow.storage.landmark_table.schema import LANDMARK_SCHEMA

@@ -22,11 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from emoflow._tables import read_arrow
-from emoflow.datasets.base import csv_separator
 from emoflow.errors import ConfigError, InputError
 from emoflow.facemesh.tracker import FaceMeshTracker
 from emoflow.landmark_files import COORDINATE_UNITS, CSV_LAYOUTS, LANDMARK_FORMATS
-from emoflow.landmarks.formats import CsvLayout, detect_layout
+from emoflow.landmarks.formats import CsvLayout, parse_landmark_csv
 from emoflow.schemes import get_scheme
 from emoflow.storage.landmark_table.reader import checked_schema, expand_paths
 from emoflow.storage.landmark_table.schema import (
@@ -80,127 +79,6 @@ SCORE_COLUMNS: tuple[str, ...] = ("detection_score", "confidence", "score")
 """Names accepted for a per-frame face confidence column of a landmark CSV."""
 _PIXEL_LIKE = 4.0
 """Normalised x/y beyond this magnitude are taken for pixel coordinates (an error)."""
-
-
-def coordinate_columns(
-    columns: Sequence[str], source: str | Path
-) -> list[tuple[str, str, str | None]]:
-    """The ``(x, y, z)`` column names of each landmark of a wide one-row-per-frame table.
-
-    Accepts ``x_0 … x_477, y_0 …[, z_0 …]`` and ``x0, y0[, z0], x1, …`` (any case, any column
-    order), ``0_x``/``landmark_0_x``, and 1-based numbering, for the point count of a known
-    landmark scheme (:mod:`emoflow.schemes`: 468, 478, 68); ``z`` is ``None`` for 2-D
-    landmarks.
-
-    Raises
-    ------
-    InputError
-        No coordinate columns, an axis missing for some landmarks, ambiguous names, or a
-        landmark count of no known scheme; ``source`` is named.
-    """
-    return detect_layout([name.strip() for name in columns], source, "wide").triples
-
-
-def parse_landmark_csv(path: str | Path, layout: str = "auto") -> tuple[pl.DataFrame, CsvLayout]:
-    """Read a one-row-per-frame landmark CSV/TSV and tell its layout
-    (:func:`emoflow.landmarks.formats.detect_layout`).
-
-    Column names lose their leading and trailing spaces (OpenFace writes ``" x_0"``);
-    coordinates are Float64. A py-feat table gets a ``video_id`` column: the file name of each
-    ``input`` without its suffix (the whole ``input`` when two inputs share a name). Tables of
-    trackers that list several faces per frame (OpenFace ``face_id``, py-feat) keep the most
-    confident face of each frame.
-
-    Raises
-    ------
-    InputError
-        The file is missing, empty, unparsable or has no usable coordinate columns.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(file, "does not exist" if not file.exists() else "is not a file")
-    separator = csv_separator(file)
-    try:
-        raw_header = pl.read_csv(file, separator=separator, n_rows=0).columns
-        header = [name.strip() for name in raw_header]
-        if len(set(header)) != len(header):
-            raise InputError(file, "has repeated column names")
-        found = detect_layout(header, file, layout)
-        overrides: dict[str, Any] = {name: pl.Float64 for name in found.coordinates}
-        for name in ("video_id", "input"):
-            if name in header:
-                overrides[name] = pl.String
-        if _spaced_values(file, separator):  # "1, 0.033, …": OpenFace's own spacing
-            frame = _read_spaced(file, separator, header, overrides)
-        else:
-            frame = pl.read_csv(
-                file,
-                separator=separator,
-                new_columns=header,
-                schema_overrides=overrides,
-                null_values=["", "nan", "NaN", "NA", "null"],
-                infer_schema_length=10000,
-            )
-    except pl.exceptions.NoDataError as err:
-        raise InputError(file, "landmark file is empty") from err
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as err:
-        raise InputError(file, f"cannot be parsed as a landmark table ({err})") from err
-    if found.name == "pyfeat":
-        frame = _pyfeat_video_ids(frame)
-    if found.name != "wide" and found.score_column is not None and frame.height:
-        keys = [name for name in ("video_id", "frame") if name in frame.columns]
-        if "frame" in keys:
-            frame = frame.sort(
-                found.score_column, descending=True, nulls_last=True, maintain_order=True
-            ).unique(subset=keys, keep="first", maintain_order=True)
-    return frame, found
-
-
-def _spaced_values(file: Path, separator: str) -> bool:
-    """Whether the first data row pads its values with spaces after the separator."""
-    with file.open(encoding="utf-8", errors="replace") as lines:
-        next(lines, None)
-        row = next(lines, "")
-    return f"{separator} " in row
-
-
-def _read_spaced(
-    file: Path, separator: str, header: list[str], overrides: dict[str, Any]
-) -> pl.DataFrame:
-    """Read a table whose values carry spaces after the separator: every column as text,
-    stripped, then numbers where every value is one (the ``overrides`` as given)."""
-    raw = pl.read_csv(file, separator=separator, new_columns=header, infer_schema=False)
-    columns = []
-    for name in raw.columns:
-        text = raw[name].str.strip_chars()
-        text = text.replace(["", "nan", "NaN", "NA", "null"], None)
-        wanted = overrides.get(name)
-        if wanted is not None:
-            columns.append(text.cast(wanted))
-            continue
-        for dtype in (pl.Int64, pl.Float64):
-            try:
-                columns.append(text.cast(dtype))
-                break
-            except pl.exceptions.PolarsError:
-                continue
-        else:
-            columns.append(text)
-    return pl.DataFrame(columns)
-
-
-def _pyfeat_video_ids(frame: pl.DataFrame) -> pl.DataFrame:
-    """A ``video_id`` per py-feat ``input``: its file name without suffix, unless ambiguous."""
-    inputs = frame["input"].fill_null("").unique(maintain_order=True).to_list()
-    stems = {value: Path(str(value).replace("\\", "/")).stem or str(value) for value in inputs}
-    if len(set(stems.values())) != len(stems):
-        stems = {value: str(value) for value in inputs}
-    return frame.with_columns(
-        pl.col("input")
-        .fill_null("")
-        .replace_strict(stems, return_dtype=pl.String)
-        .alias("video_id")
-    )
 
 
 def _rows_of_video(ids: Sequence[str], video_id: str, source: Path) -> tuple[str | None, list[str]]:
@@ -597,11 +475,11 @@ def import_landmarks(
         a CSV/TSV with one row per frame (OpenFace 2.0 and py-feat tables as they are
         written, or emoflow's wide layout) and the landmarks' coordinates (MediaPipe's 468 or
         478, iBUG's 68) as columns: ``x_0 … x_477, y_0 … y_477, z_0 … z_477`` or
-        ``x0, y0, z0, x1, …`` (see
-        :func:`coordinate_columns`), optionally ``frame`` (frame number; default the row
-        order), ``timestamp_s``/``timestamp``/``time`` (seconds) or ``timestamp_ms``,
-        ``face_found``, ``detection_score``/``confidence``, and ``video_id`` (a file of many
-        videos). A row with an empty or NaN coordinate is a frame without a face.
+        ``x0, y0, z0, x1, …`` (see :func:`~emoflow.landmarks.formats.coordinate_columns`),
+        optionally ``frame`` (frame number; default the row order),
+        ``timestamp_s``/``timestamp``/``time`` (seconds) or ``timestamp_ms``, ``face_found``,
+        ``detection_score``/``confidence``, and ``video_id`` (a file of many videos). A row
+        with an empty or NaN coordinate is a frame without a face.
     out_path
         The landmarks file to write.
     format
