@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
+from config_schema_tool import TOOL, load_tool  # tests/config_schema_tool.py
 
 from emoflow.config import SCHEMA_PATH, SectionSettings, setting
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_config_schema.py"
 
 
 @pytest.fixture(scope="module")
 def tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_config_schema", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool()
 
 
 def test_the_shipped_schema_is_current(tool: ModuleType) -> None:

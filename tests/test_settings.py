@@ -6,39 +6,22 @@ import dataclasses
 from typing import Any
 
 import pytest
+from config_schema_tool import load_tool  # tests/config_schema_tool.py
 
 from emoflow.attribution import ATTRIBUTION_METHODS, AttributionSettings
 from emoflow.attribution.baselines import BASELINE_KINDS
 from emoflow.attribution.relevance import AGGREGATIONS
-from emoflow.comparison import CompareSettings
 from emoflow.config import SectionSettings, allowed_values, section_schema
 from emoflow.datasets import ADAPTERS
 from emoflow.demo import DemoSpec
 from emoflow.errors import ConfigError
-from emoflow.evaluation import EvidenceSettings
-from emoflow.features import FeatureSettings
-from emoflow.landmarks import LandmarkSettings
 from emoflow.models import MODEL_KINDS, BackpropSettings, NetworkSettings
-from emoflow.pruning import PRUNING_POLICIES, ChainSettings, PruneSettings
+from emoflow.pruning import PRUNING_POLICIES, PruneSettings
 from emoflow.pruning.pruner import START_SETS
-from emoflow.report import ReportSettings
-from emoflow.training import SelectionSettings
 from emoflow.training.cross_validation import CALIBRATIONS
 
-SETTINGS: list[type[SectionSettings]] = [
-    FeatureSettings,
-    NetworkSettings,
-    BackpropSettings,
-    SelectionSettings,
-    AttributionSettings,
-    ChainSettings,
-    PruneSettings,
-    CompareSettings,
-    DemoSpec,
-    EvidenceSettings,
-    LandmarkSettings,
-    ReportSettings,
-]
+SETTINGS: list[type[SectionSettings]] = list(load_tool().SETTINGS)
+"""Every settings class, as the schema generator lists them."""
 CHECKED = [cls for cls in SETTINGS if cls is not DemoSpec]
 """Classes whose constructor checks the schema's ranges. DemoSpec's are wider on purpose (one
 subject, 64-pixel videos for tests); its section is checked by ``from_section``."""
