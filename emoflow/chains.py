@@ -4,10 +4,10 @@ the model's attribution.
 A chain runs on the deployed split (every development subject; scored on the held-out test
 subjects) or on one outer fold of the nested evaluation (``outer_fold``: the fold's training
 subjects only; scored on the fold's own subjects). The workflow runs iteration 0 of every
-emotion of a split in one job (:func:`start_chains`) and the later iterations of one emotion's
-chain in another (:func:`run_chain`): a process pays for starting Python and importing torch
-once per chain instead of once per step, and a changed pruning setting still re-runs the
-chains from iteration 1 only.
+emotion of a split in one job (:func:`start_chains`) and the later iterations of the split's
+chains in another (:func:`run_chains`: every emotion's, or one emotion's with ``prune.chain_jobs:
+emotion``): a process pays for starting Python and importing torch once per job instead of
+once per step, and a changed pruning setting still re-runs the chains from iteration 1 only.
 
 Each step (:func:`chain_step`) writes the step's landmark set (iteration 0: the start set;
 later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`), then trains
@@ -46,8 +46,10 @@ __all__ = [
     "PREVIOUS_OUTPUTS",
     "STEP_OUTPUTS",
     "SplitData",
+    "chain_files",
     "chain_step",
     "run_chain",
+    "run_chains",
     "start_chains",
     "train_and_attribute",
 ]
@@ -362,6 +364,7 @@ def run_chain(
     runtime: Any = None,
     threads: int | None = None,
     outer_fold: int | None = None,
+    data: SplitData | None = None,
 ) -> list[dict[str, Any]]:
     """Iterations 1 … N of one emotion's chain, in one process: each prunes the previous
     iteration's set by its relevance, then trains and attributes (:func:`chain_step`).
@@ -371,6 +374,9 @@ def run_chain(
     steps
         The output paths of iterations 0 … N by name (:data:`STEP_OUTPUTS`); iteration 0's
         files are read (written by :func:`start_chains`), the others written.
+    data
+        The job's :class:`SplitData` (shared by the chains of one job); ``None`` reads the
+        store for this chain.
 
     Returns
     -------
@@ -378,7 +384,7 @@ def run_chain(
         The metrics records of iterations 1 … N.
     """
     paths = [_step_paths(step, f"iteration {i} of {emotion}") for i, step in enumerate(steps)]
-    data = SplitData(features_path, train, outer_fold)
+    data = data if data is not None else SplitData(features_path, train, outer_fold)
     options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
     return [
         _run_step(
@@ -395,3 +401,80 @@ def run_chain(
         )
         for iteration in range(1, len(paths))
     ]
+
+
+def chain_files(
+    emotions: Sequence[str],
+    start: Mapping[str, str | Path | Sequence[str | Path]],
+    later: Mapping[str, str | Path | Sequence[str | Path]],
+) -> dict[str, list[dict[str, str | Path]]]:
+    """The chains of a job's emotions, as :func:`run_chains` takes them, from the workflow's
+    lists of files by name (:data:`STEP_OUTPUTS`): ``start``, iteration 0 of each emotion;
+    ``later``, iterations 1 … N of each emotion, emotion after emotion (a single path where
+    a list has one item)."""
+
+    def listed(files: Mapping[str, Any], name: str) -> list[str | Path]:
+        value = files[name]
+        return [value] if isinstance(value, str | Path) else list(value)
+
+    firsts = {name: listed(start, name) for name in STEP_OUTPUTS}
+    rest = {name: listed(later, name) for name in STEP_OUTPUTS}
+    sizes = {len(paths) for paths in firsts.values()}
+    n_later, left = divmod(len(rest["model"]), max(len(emotions), 1))
+    if (
+        sizes != {len(emotions)}
+        or left
+        or {len(paths) for paths in rest.values()} != {n_later * len(emotions)}
+    ):
+        raise ConfigError(
+            f"the files of {len(emotions)} emotions' chains do not match: iteration 0 "
+            f"{sorted(sizes)}, later {sorted({len(paths) for paths in rest.values()})} per name"
+        )
+    return {
+        emotion: [
+            {name: firsts[name][e] for name in STEP_OUTPUTS},
+            *({name: rest[name][e * n_later + i] for name in STEP_OUTPUTS} for i in range(n_later)),
+        ]
+        for e, emotion in enumerate(emotions)
+    }
+
+
+def run_chains(
+    features_path: str | Path,
+    chains: Mapping[str, Sequence[Mapping[str, str | Path]]],
+    *,
+    prune: Mapping[str, Any] | None = None,
+    train: Mapping[str, Any] | None = None,
+    attribution: Mapping[str, Any] | None = None,
+    runtime: Any = None,
+    threads: int | None = None,
+    outer_fold: int | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Iterations 1 … N of several emotions' chains of one split, one chain after another in
+    one process that reads the feature store once (:func:`run_chain` each).
+
+    Parameters
+    ----------
+    chains
+        Emotion → the output paths of its iterations 0 … N (as :func:`run_chain`'s
+        ``steps``).
+
+    Returns
+    -------
+    dict
+        Emotion → the metrics records of its iterations 1 … N.
+    """
+    data = SplitData(features_path, train, outer_fold)
+    options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
+    return {
+        emotion: run_chain(
+            features_path,
+            emotion,
+            steps,
+            prune=prune,
+            outer_fold=outer_fold,
+            data=data,
+            **options,
+        )
+        for emotion, steps in chains.items()
+    }

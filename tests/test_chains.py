@@ -271,3 +271,27 @@ def test_a_chain_step_writes_its_landmark_set_then_trains_on_it(tmp_path) -> Non
             attributions_path=tmp_path / "never.zarr",
         )
     assert not (tmp_path / "never.json").exists()
+
+
+def test_chain_files_pair_each_emotion_with_its_own_steps() -> None:
+    """A prune_chain job's files (lists by name, emotion after emotion) become each emotion's
+    iterations 0 … N; a single path stands for a list of one; counts that do not add up fail."""
+    from emoflow.chains import STEP_OUTPUTS, chain_files
+    from emoflow.errors import ConfigError
+
+    start = {name: [f"0/{e}/{name}" for e in ("a", "b")] for name in STEP_OUTPUTS}
+    later = {name: [f"{i}/{e}/{name}" for e in ("a", "b") for i in (1, 2)] for name in STEP_OUTPUTS}
+    chains = chain_files(["a", "b"], start, later)
+    assert list(chains) == ["a", "b"]
+    for emotion, steps in chains.items():
+        assert [step["model"] for step in steps] == [f"{i}/{emotion}/model" for i in (0, 1, 2)]
+        assert all(set(step) == set(STEP_OUTPUTS) for step in steps)
+    one = chain_files(
+        ["a"],
+        {name: f"0/a/{name}" for name in STEP_OUTPUTS},
+        {name: f"1/a/{name}" for name in STEP_OUTPUTS},
+    )
+    assert [step["landmarks"] for step in one["a"]] == ["0/a/landmarks", "1/a/landmarks"]
+    short = {name: paths[:-1] for name, paths in later.items()}
+    with pytest.raises(ConfigError, match="2 emotions' chains do not match"):
+        chain_files(["a", "b"], start, short)

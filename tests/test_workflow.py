@@ -38,7 +38,9 @@ TINY_CONFIG = {
         "model": {"width": 32, "n_layers": 1},
     },
     "attribution": {"n_steps": 8, "n_baselines": 2},
-    "prune": {"iterations": 1, "fraction": 0.5, "min_landmarks": 8},
+    # one prune_chain job per emotion and split (the job counts below); the default, one per
+    # split, is run by test_split_chain_jobs_give_the_same_results
+    "prune": {"iterations": 1, "fraction": 0.5, "min_landmarks": 8, "chain_jobs": "emotion"},
     "report": {"top_k": 20},
 }
 
@@ -422,6 +424,7 @@ def test_paper_preset_plans_on_a_ckplus_folder(tmp_path: Path) -> None:
         "config/paper.yaml",
         "--config",
         f"dataset={{source: {ckplus}}}",
+        "prune={chain_jobs: emotion}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     planned = _planned_jobs(result.stdout + result.stderr)
@@ -467,7 +470,7 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
     shutil.copytree(REPO / "workflow", tmp_path / "workflow")
     shutil.copytree(REPO / "config", tmp_path / "config")
     result = subprocess.run(
-        [SNAKEMAKE, "--dag", "--config", "train={device: auto}"],
+        [SNAKEMAKE, "--dag", "--config", "train={device: auto}", "prune={chain_jobs: emotion}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -486,6 +489,68 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
         if all(node not in reach.get(o, ()) and o not in reach.get(node, ()) for o in independent):
             independent.append(node)
     assert len(independent) >= 24  # 6 emotions × 4 splits
+
+
+@pytest.mark.slow
+def test_demo_dag_runs_each_splits_chains_in_one_job(tmp_path: Path) -> None:
+    """prune.chain_jobs: split (the demo's): iteration 0 of a split is one job, its later
+    iterations another; the four splits' jobs stay independent of each other."""
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    result = subprocess.run(
+        [SNAKEMAKE, "--dag", "--config", "train={device: auto}", "prune={chain_jobs: split}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    nodes, edges = _dag_edges(result.stdout)
+    reach = _reachable(edges)
+    chains = [node for node, rule in nodes.items() if rule == "prune_chain"]
+    starts = [node for node, rule in nodes.items() if rule == "start_chains"]
+    assert len(chains) == len(starts) == 4  # deployed + 3 outer folds
+    for chain in chains:  # each follows one split's iteration 0 and no other chain job
+        assert sum(chain in reach.get(start, ()) for start in starts) == 1
+        assert not any(chain in reach.get(other, ()) for other in chains)
+
+
+@pytest.mark.slow
+def test_split_chain_jobs_give_the_same_results(finished_run: Path, tmp_path: Path) -> None:
+    """The same run with one prune_chain job per split instead of one per emotion: only the
+    later iterations' jobs (and what reads them) re-run, and every landmark set, score and
+    model weight comes out the same."""
+    import polars as pl
+    import torch
+
+    from emoflow.storage.model_file import read_model_record
+
+    workdir = tmp_path / "run"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    split = ["--config", "prune={chain_jobs: split}"]
+    plan = _snakemake(workdir, "-n", *split)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    planned = _planned_jobs(plan.stdout + plan.stderr)
+    assert planned.get("prune_chain") == 3  # deployed and both outer folds
+    assert "start_chains" not in planned
+    result = _snakemake(workdir, *split, "--resources", "gpu=2", cores="4")
+    assert result.returncode == 0, result.stderr[-4000:]
+    logs = sorted(p.name for p in (workdir / "results" / "logs" / "prune_chain").glob("**/*.log"))
+    assert "all.log" in logs
+    before, after = finished_run / "results", workdir / "results"
+    later = sorted(before.glob("**/iter_1/*/landmarks.json"))
+    assert len(later) == 3 * 3  # 3 emotions × (deployed + 2 outer folds)
+    for landmarks in later:
+        step = landmarks.parent.relative_to(before)
+        assert (after / step / "landmarks.json").read_bytes() == landmarks.read_bytes(), step
+        assert pl.read_parquet(after / step / "scores.parquet").equals(
+            pl.read_parquet(before / step / "scores.parquet")
+        ), step
+        old = read_model_record(before / step / "model.pt")["state_dict"]
+        new = read_model_record(after / step / "model.pt")["state_dict"]
+        assert old.keys() == new.keys()
+        assert all(torch.equal(old[key], new[key]) for key in old), step
 
 
 @pytest.mark.slow

@@ -27,10 +27,14 @@ START_SETS: dict[str, int] = {"all": N_LANDMARKS, "mesh": N_MESH_LANDMARKS}
 """``prune.start`` → how many landmarks iteration 0 keeps (the first ones of the mesh; a
 scheme of fewer points, such as ``ibug_68``, starts from all of them either way)."""
 
+CHAIN_JOBS = ("split", "emotion")
+"""``prune.chain_jobs``: what one job of the later iterations runs (:class:`ChainSettings`)."""
+
 OTHER_STAGE_KEYS: dict[str, str] = {
     "iterations": "the workflow (how many pruning iterations)",
     "start": "initial_landmark_set (iteration 0's landmarks)",
     "tolerance": "summarise_iterations (the selection's tie tolerance)",
+    "chain_jobs": "the workflow (one chain job per split, or per emotion and split)",
     "compare": "compare_pruning (the baseline rankings run beside the chain)",
     "compare_seeds": "compare_pruning (random landmark sets per iteration)",
 }
@@ -126,7 +130,7 @@ if _missing:  # a registered policy whose setting has no field would never recei
     raise ImportError(f"PruneSettings has no field for the pruning setting(s) {_missing}")
 
 
-_CHAIN_KEYS = ("iterations", "start", "tolerance")
+_CHAIN_KEYS = ("iterations", "start", "tolerance", "chain_jobs")
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,12 @@ class ChainSettings(SectionSettings):
         Iteration 0's landmarks, a key of :data:`START_SETS`.
     tolerance
         Validation scores within this of the best tie (ties go to fewer landmarks).
+    chain_jobs
+        How the workflow runs iterations 1 … N of the chains (the results are the same):
+        ``split``, one job per split for every emotion's chain, one after another (every job
+        pays ~1.4 s of CPU to start Python and import torch; fewest jobs, as a workstation
+        wants); ``emotion``, one job per emotion and split (more jobs side by side, as a
+        cluster with many GPUs wants).
     """
 
     SECTION = "prune"
@@ -155,6 +165,7 @@ class ChainSettings(SectionSettings):
     iterations: int = setting(4, minimum=0, maximum=50)
     start: str = setting("all", enum=tuple(START_SETS))
     tolerance: float = setting(0.0, minimum=0)
+    chain_jobs: str = setting("split", enum=CHAIN_JOBS)
 
     def __post_init__(self) -> None:
         self.check()

@@ -23,6 +23,7 @@ LAYOUT = ResultsLayout(config["results"])
 RESULTS_LOCK = ResultsLock(config["results"])
 EMOTIONS = list(config["dataset"]["emotions"])
 N_ITERATIONS = config["prune"]["iterations"]
+CHAIN_JOBS = config["prune"]["chain_jobs"]
 ITERATIONS = [str(iteration) for iteration in range(N_ITERATIONS + 1)]
 # GPUs a train/attribute job asks the scheduler for: none when the config pins the CPU.
 GPU_PER_JOB = 0 if config["train"]["device"] == "cpu" else 1
@@ -150,9 +151,14 @@ def chain_outputs(iterations, emotions, fold=None):
 
 
 def get_chain_start(wildcards):
-    """Iteration 0 of the chain a prune_chain job continues (deployed or outer fold)."""
-    step = LAYOUT.step(0, wildcards.emotion, LAYOUT.fold_of(wildcards.split))
-    return {f"start_{name}": path(step[name]) for name in STEP_FILES}
+    """Iteration 0 of the chains a prune_chain job continues (deployed or outer fold): of
+    every emotion, or of its one emotion (prune.chain_jobs: emotion)."""
+    emotions = [wildcards.emotion] if "emotion" in wildcards.keys() else EMOTIONS
+    fold = LAYOUT.fold_of(wildcards.split)
+    steps = [LAYOUT.step(0, emotion, fold) for emotion in emotions]
+    return {
+        f"start_{name}": [path(step[name]) for step in steps] for name in STEP_FILES
+    }
 
 
 def chain_steps(emotion, fold=None, names=("metrics", "scores")):

@@ -10,9 +10,10 @@ PRUNE_SETTINGS = PruneSettings.rule_params(config["prune"])
 # once on the held-out test subjects) and each outer fold of the nested evaluation (the fold's
 # training subjects only; scored once on the fold's own subjects). Iteration 0 of every emotion
 # of a split is one job (start_chains: the start set, the models, their attribution); the
-# later iterations of one emotion's chain are one more (prune_chain: prune by the previous
-# relevance, train, attribute, repeat). A job pays ~1 s of CPU to start Python and import
-# torch, more than a step's work on the demo, so a process runs a whole chain; every step's
+# later iterations of the split's chains are one more (prune_chain: prune by the previous
+# relevance, train, attribute, repeat; every emotion's chain, or one emotion's with
+# prune.chain_jobs: emotion). A job pays ~1 s of CPU to start Python and import
+# torch, more than a step's work on the demo, so a process runs whole chains; every step's
 # files stay outputs of their own. Only the steps' own settings are parameters: a change to
 # prune.start re-runs the chains from iteration 0, a change to the policy from iteration 1.
 # The chains are GPU jobs and run side by side (`--resources gpu=N`: N at once). One thread
@@ -44,7 +45,38 @@ rule start_chains:
         "../scripts/start_chains.py"
 
 
-if LATER:
+# prune.chain_jobs says what one job of the later iterations runs: every emotion's chain of
+# the split, one after another (split: the fewest jobs, each paying the start-up once), or one
+# emotion's (emotion: more jobs side by side). The same rule, files and results either way.
+if LATER and CHAIN_JOBS == "split":
+
+    rule prune_chain:
+        input:
+            unpack(get_chain_start),
+            features=path(LAYOUT.features),
+        output:
+            **chain_outputs(LATER, EMOTIONS, SPLIT),
+        log:
+            log("prune_chain", f"{SPLIT}all"),
+        benchmark:
+            bench("prune_chain", f"{SPLIT}all")
+        threads: 1
+        resources:
+            **ATTRIBUTION_RUNTIME,
+            gpu=GPU_PER_JOB,
+            mem_mb=lambda wildcards, attempt: 8000 * attempt,
+            runtime=240 * len(EMOTIONS),
+            torch_threads=torch_threads,
+        params:
+            emotions=EMOTIONS,
+            prune=PRUNE_SETTINGS,
+            train=config["train"],
+            attribution=ATTRIBUTION_SETTINGS,
+            fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
+        script:
+            "../scripts/prune_chain.py"
+
+elif LATER:
 
     rule prune_chain:
         input:
@@ -64,6 +96,7 @@ if LATER:
             runtime=240,
             torch_threads=torch_threads,
         params:
+            emotions=lambda wildcards: [wildcards.emotion],
             prune=PRUNE_SETTINGS,
             train=config["train"],
             attribution=ATTRIBUTION_SETTINGS,

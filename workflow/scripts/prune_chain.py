@@ -1,19 +1,18 @@
-"""Rule prune_chain(_outer): iterations 1 … N of one emotion's chain of one split: prune by
-the previous iteration's relevance, train, attribute, repeat."""
+"""Rule prune_chain(_outer): iterations 1 … N of the chains of one split (every emotion's, one
+after another; with ``prune.chain_jobs: emotion`` one emotion's): prune by the previous
+iteration's relevance, train, attribute, repeat."""
 
 from emoflow._logging import start_job
-from emoflow.chains import STEP_OUTPUTS, run_chain
+from emoflow.chains import STEP_OUTPUTS, chain_files, run_chains
 
 start_job(snakemake.log[0])
-start = {name: snakemake.input[f"start_{name}"] for name in STEP_OUTPUTS}
-later = [
-    {name: snakemake.output[name][i] for name in STEP_OUTPUTS}
-    for i in range(len(snakemake.output.model))
-]
-run_chain(
+run_chains(
     snakemake.input.features,
-    snakemake.wildcards.emotion,
-    [start, *later],
+    chain_files(
+        snakemake.params.emotions,
+        {name: snakemake.input[f"start_{name}"] for name in STEP_OUTPUTS},
+        {name: snakemake.output[name] for name in STEP_OUTPUTS},
+    ),
     prune=snakemake.params.prune,
     train=snakemake.params.train,
     attribution=snakemake.params.attribution,
