@@ -4,10 +4,11 @@ the model's attribution.
 A chain runs on the deployed split (every development subject; scored on the held-out test
 subjects) or on one outer fold of the nested evaluation (``outer_fold``: the fold's training
 subjects only; scored on the fold's own subjects). The workflow runs iteration 0 of every
-emotion of a split in one job (:func:`start_chains`) and the later iterations of the split's
-chains in another (:func:`run_chains`: every emotion's, or one emotion's with ``prune.chain_jobs:
-emotion``): a process pays for starting Python and importing torch once per job instead of
-once per step, and a changed pruning setting still re-runs the chains from iteration 1 only.
+emotion of every split in one job (:func:`start_splits`; one job per split with
+``prune.chain_jobs: emotion``) and the later iterations of a split's chains in another
+(:func:`run_chains`: every emotion's, or one emotion's with ``prune.chain_jobs: emotion``): a
+process pays for starting Python and importing torch once per job instead of once per step,
+and a changed pruning setting still re-runs the chains from iteration 1 only.
 
 Each step (:func:`chain_step`) writes the step's landmark set (iteration 0: the start set;
 later ones: pruned by the previous iteration's relevance, :mod:`emoflow.pruning`), then trains
@@ -51,6 +52,8 @@ __all__ = [
     "run_chain",
     "run_chains",
     "start_chains",
+    "start_files",
+    "start_splits",
     "train_and_attribute",
 ]
 
@@ -403,6 +406,12 @@ def run_chain(
     ]
 
 
+def _listed(files: Mapping[str, Any], name: str) -> list[str | Path]:
+    """The paths of one kind of a job's files: the workflow gives a list, or one path."""
+    value = files[name]
+    return [value] if isinstance(value, str | Path) else list(value)
+
+
 def chain_files(
     emotions: Sequence[str],
     start: Mapping[str, str | Path | Sequence[str | Path]],
@@ -412,13 +421,8 @@ def chain_files(
     lists of files by name (:data:`STEP_OUTPUTS`): ``start``, iteration 0 of each emotion;
     ``later``, iterations 1 … N of each emotion, emotion after emotion (a single path where
     a list has one item)."""
-
-    def listed(files: Mapping[str, Any], name: str) -> list[str | Path]:
-        value = files[name]
-        return [value] if isinstance(value, str | Path) else list(value)
-
-    firsts = {name: listed(start, name) for name in STEP_OUTPUTS}
-    rest = {name: listed(later, name) for name in STEP_OUTPUTS}
+    firsts = {name: _listed(start, name) for name in STEP_OUTPUTS}
+    rest = {name: _listed(later, name) for name in STEP_OUTPUTS}
     sizes = {len(paths) for paths in firsts.values()}
     n_later, left = divmod(len(rest["model"]), max(len(emotions), 1))
     if (
@@ -436,6 +440,50 @@ def chain_files(
             *({name: rest[name][e * n_later + i] for name in STEP_OUTPUTS} for i in range(n_later)),
         ]
         for e, emotion in enumerate(emotions)
+    }
+
+
+def start_files(
+    folds: Sequence[int | None],
+    emotions: Sequence[str],
+    outputs: Mapping[str, str | Path | Sequence[str | Path]],
+) -> dict[int | None, dict[str, dict[str, str | Path]]]:
+    """Iteration 0 of a job's chains, as :func:`start_splits` takes them, from the workflow's
+    lists of files by name (:data:`STEP_OUTPUTS`): split after split (``folds``: ``None``,
+    the deployed split, or an outer fold), emotion after emotion within each."""
+    files = {name: _listed(outputs, name) for name in STEP_OUTPUTS}
+    expected = len(folds) * len(emotions)
+    if {len(paths) for paths in files.values()} != {expected}:
+        raise ConfigError(
+            f"the iteration-0 files of {len(folds)} splits × {len(emotions)} emotions do not "
+            f"match: {sorted({len(paths) for paths in files.values()})} per name"
+        )
+    return {
+        fold: {
+            emotion: {name: files[name][f * len(emotions) + e] for name in STEP_OUTPUTS}
+            for e, emotion in enumerate(emotions)
+        }
+        for f, fold in enumerate(folds)
+    }
+
+
+def start_splits(
+    features_path: str | Path,
+    splits: Mapping[int | None, Mapping[str, Mapping[str, str | Path]]],
+    **options: Any,
+) -> dict[int | None, dict[str, dict[str, Any]]]:
+    """Iteration 0 of every emotion's chain of several splits (fold → emotion → the step's
+    output paths), split after split in one process (:func:`start_chains` each, with the
+    same keyword ``options``).
+
+    Returns
+    -------
+    dict
+        Fold (``None``: the deployed split) → emotion → its metrics record.
+    """
+    return {
+        fold: start_chains(features_path, steps, outer_fold=fold, **options)
+        for fold, steps in splits.items()
     }
 
 

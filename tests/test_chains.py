@@ -295,3 +295,23 @@ def test_chain_files_pair_each_emotion_with_its_own_steps() -> None:
     short = {name: paths[:-1] for name, paths in later.items()}
     with pytest.raises(ConfigError, match="2 emotions' chains do not match"):
         chain_files(["a", "b"], start, short)
+
+
+def test_start_files_pair_each_split_and_emotion_with_its_step() -> None:
+    from emoflow.chains import STEP_OUTPUTS, start_files
+    from emoflow.errors import ConfigError
+
+    folds, emotions = [None, 0, 1], ["a", "b"]
+    outputs = {
+        name: [f"{fold}/{e}/{name}" for fold in folds for e in emotions] for name in STEP_OUTPUTS
+    }
+    splits = start_files(folds, emotions, outputs)
+    assert list(splits) == folds
+    for fold, steps in splits.items():
+        assert list(steps) == emotions
+        for emotion, step in steps.items():
+            assert step == {name: f"{fold}/{emotion}/{name}" for name in STEP_OUTPUTS}
+    one = start_files([2], ["a"], {name: f"x/{name}" for name in STEP_OUTPUTS})
+    assert one == {2: {"a": {name: f"x/{name}" for name in STEP_OUTPUTS}}}
+    with pytest.raises(ConfigError, match="3 splits × 2 emotions do not match"):
+        start_files(folds, emotions, {name: paths[:-1] for name, paths in outputs.items()})

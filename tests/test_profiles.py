@@ -31,7 +31,7 @@ TINY_CONFIG = {
     "demo": {"n_subjects": 4, "repetitions": 1, "n_frames": 12, "size": 192, "seed": 3},
     "landmarks": {"n_shards": 2},
     "train": {"n_folds": 2, "model": {"width": 32, "n_layers": 1}},
-    "prune": {"iterations": 1},
+    "prune": {"iterations": 1, "chain_jobs": "emotion"},  # a start_chains job per split
 }
 
 # Stand-ins for the cluster's commands: record the arguments, refuse the job.

@@ -493,8 +493,8 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_dag_runs_each_splits_chains_in_one_job(tmp_path: Path) -> None:
-    """prune.chain_jobs: split (the demo's): iteration 0 of a split is one job, its later
-    iterations another; the four splits' jobs stay independent of each other."""
+    """prune.chain_jobs: split (the demo's): iteration 0 of every split is one job, the later
+    iterations of a split's chains one job per split, independent of each other."""
     shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
     shutil.copytree(REPO / "workflow", tmp_path / "workflow")
     shutil.copytree(REPO / "config", tmp_path / "config")
@@ -510,17 +510,18 @@ def test_demo_dag_runs_each_splits_chains_in_one_job(tmp_path: Path) -> None:
     reach = _reachable(edges)
     chains = [node for node, rule in nodes.items() if rule == "prune_chain"]
     starts = [node for node, rule in nodes.items() if rule == "start_chains"]
-    assert len(chains) == len(starts) == 4  # deployed + 3 outer folds
-    for chain in chains:  # each follows one split's iteration 0 and no other chain job
-        assert sum(chain in reach.get(start, ()) for start in starts) == 1
+    assert len(starts) == 1
+    assert len(chains) == 4  # deployed + 3 outer folds
+    for chain in chains:  # each follows iteration 0 and no other chain job
+        assert chain in reach.get(starts[0], ())
         assert not any(chain in reach.get(other, ()) for other in chains)
 
 
 @pytest.mark.slow
 def test_split_chain_jobs_give_the_same_results(finished_run: Path, tmp_path: Path) -> None:
-    """The same run with one prune_chain job per split instead of one per emotion: only the
-    later iterations' jobs (and what reads them) re-run, and every landmark set, score and
-    model weight comes out the same."""
+    """The same run with one start_chains job for every split and one prune_chain job per
+    split instead of one per emotion: the chains' jobs (and what reads them) re-run, nothing
+    before them, and every landmark set, score and model weight comes out the same."""
     import polars as pl
     import torch
 
@@ -533,15 +534,19 @@ def test_split_chain_jobs_give_the_same_results(finished_run: Path, tmp_path: Pa
     assert plan.returncode == 0, plan.stderr[-2000:]
     planned = _planned_jobs(plan.stdout + plan.stderr)
     assert planned.get("prune_chain") == 3  # deployed and both outer folds
-    assert "start_chains" not in planned
+    assert planned.get("start_chains") == 1  # every split's iteration 0
+    assert not {"make_demo", "build_manifest", "extract_landmarks", "build_features"} & set(
+        planned
+    ), planned
     result = _snakemake(workdir, *split, "--resources", "gpu=2", cores="4")
     assert result.returncode == 0, result.stderr[-4000:]
     logs = sorted(p.name for p in (workdir / "results" / "logs" / "prune_chain").glob("**/*.log"))
     assert "all.log" in logs
+    assert (workdir / "results" / "logs" / "start_chains" / "all.log").exists()
     before, after = finished_run / "results", workdir / "results"
-    later = sorted(before.glob("**/iter_1/*/landmarks.json"))
-    assert len(later) == 3 * 3  # 3 emotions × (deployed + 2 outer folds)
-    for landmarks in later:
+    steps = sorted(before.glob("**/iter_*/*/landmarks.json"))
+    assert len(steps) == 2 * 3 * 3  # 2 iterations × 3 emotions × (deployed + 2 outer folds)
+    for landmarks in steps:
         step = landmarks.parent.relative_to(before)
         assert (after / step / "landmarks.json").read_bytes() == landmarks.read_bytes(), step
         assert pl.read_parquet(after / step / "scores.parquet").equals(

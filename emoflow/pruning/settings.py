@@ -34,7 +34,7 @@ OTHER_STAGE_KEYS: dict[str, str] = {
     "iterations": "the workflow (how many pruning iterations)",
     "start": "initial_landmark_set (iteration 0's landmarks)",
     "tolerance": "summarise_iterations (the selection's tie tolerance)",
-    "chain_jobs": "the workflow (one chain job per split, or per emotion and split)",
+    "chain_jobs": "the workflow (how many jobs run the chains)",
     "compare": "compare_pruning (the baseline rankings run beside the chain)",
     "compare_seeds": "compare_pruning (random landmark sets per iteration)",
 }
@@ -149,11 +149,12 @@ class ChainSettings(SectionSettings):
     tolerance
         Validation scores within this of the best tie (ties go to fewer landmarks).
     chain_jobs
-        How the workflow runs iterations 1 … N of the chains (the results are the same):
-        ``split``, one job per split for every emotion's chain, one after another (every job
-        pays ~1.4 s of CPU to start Python and import torch; fewest jobs, as a workstation
-        wants); ``emotion``, one job per emotion and split (more jobs side by side, as a
-        cluster with many GPUs wants).
+        How the workflow shapes the chains' jobs (the results are the same): ``split``, one job
+        for iteration 0 of every chain and one per split for the later iterations of every
+        emotion's chain, one after another (every job pays ~1.4 s of CPU to start Python and
+        import torch; fewest jobs, as a workstation wants); ``emotion``, iteration 0 a job per
+        split and the later iterations a job per emotion and split (more jobs side by side,
+        as a cluster with many GPUs wants).
     """
 
     SECTION = "prune"

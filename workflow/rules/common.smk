@@ -150,6 +150,20 @@ def chain_outputs(iterations, emotions, fold=None):
     return files
 
 
+# Every split of a run: the deployed one (None) and the nested evaluation's outer folds.
+SPLIT_FOLDS = [None, *(int(fold) for fold in FOLDS)]
+
+
+def start_outputs(folds):
+    """Iteration 0 of every emotion's chain of every split of ``folds``, by kind (each a list
+    over splits, then emotions), as one start_chains job writes them."""
+    files = {name: [] for name in STEP_FILES}
+    for fold in folds:
+        for name, paths in chain_outputs([0], EMOTIONS, fold).items():
+            files[name].extend(paths)
+    return files
+
+
 def get_chain_start(wildcards):
     """Iteration 0 of the chains a prune_chain job continues (deployed or outer fold): of
     every emotion, or of its one emotion (prune.chain_jobs: emotion)."""

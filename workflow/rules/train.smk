@@ -8,41 +8,70 @@ PRUNE_SETTINGS = PruneSettings.rule_params(config["prune"])
 # The chains (emotion.chains). Each split of the data has one chain per emotion: the deployed
 # split (every development subject; its models are the ones `emoflow predict` applies, scored
 # once on the held-out test subjects) and each outer fold of the nested evaluation (the fold's
-# training subjects only; scored once on the fold's own subjects). Iteration 0 of every emotion
-# of a split is one job (start_chains: the start set, the models, their attribution); the
-# later iterations of the split's chains are one more (prune_chain: prune by the previous
-# relevance, train, attribute, repeat; every emotion's chain, or one emotion's with
-# prune.chain_jobs: emotion). A job pays ~1 s of CPU to start Python and import
-# torch, more than a step's work on the demo, so a process runs whole chains; every step's
-# files stay outputs of their own. Only the steps' own settings are parameters: a change to
+# training subjects only; scored once on the fold's own subjects). Iteration 0 of every chain
+# is one job (start_chains: the start sets, the models, their attribution; with
+# prune.chain_jobs: emotion, one per split); the later iterations of a split's chains are one
+# more (prune_chain: prune by the previous relevance, train, attribute, repeat; one per emotion
+# and split with prune.chain_jobs: emotion). A job pays ~1.4 s of CPU to start Python and
+# import torch, more than a step's work on the demo, so a process runs whole chains; every
+# step's files stay outputs of their own. Only the steps' own settings are parameters: a change to
 # prune.start re-runs the chains from iteration 0, a change to the policy from iteration 1.
 # The chains are GPU jobs and run side by side (`--resources gpu=N`: N at once). One thread
 # each: most of a job is single-threaded, so jobs side by side use the cores better (on a
 # cluster, profiles/*/config.yaml gives each 4).
-rule start_chains:
-    input:
-        features=path(LAYOUT.features),
-    output:
-        **chain_outputs([0], EMOTIONS, SPLIT),
-    log:
-        log("start_chains", f"{SPLIT}all"),
-    benchmark:
-        bench("start_chains", f"{SPLIT}all")
-    threads: 1
-    resources:
-        **ATTRIBUTION_RUNTIME,
-        gpu=GPU_PER_JOB,
-        mem_mb=lambda wildcards, attempt: 8000 * attempt,
-        runtime=120,
-        torch_threads=torch_threads,
-    params:
-        emotions=EMOTIONS,
-        start=config["prune"]["start"],
-        train=config["train"],
-        attribution=ATTRIBUTION_SETTINGS,
-        fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
-    script:
-        "../scripts/start_chains.py"
+if CHAIN_JOBS == "split":
+
+    rule start_chains:
+        input:
+            features=path(LAYOUT.features),
+        output:
+            **start_outputs(SPLIT_FOLDS),
+        log:
+            log("start_chains", "all"),
+        benchmark:
+            bench("start_chains", "all")
+        threads: 1
+        resources:
+            **ATTRIBUTION_RUNTIME,
+            gpu=GPU_PER_JOB,
+            mem_mb=lambda wildcards, attempt: 8000 * attempt,
+            runtime=120 * len(SPLIT_FOLDS),
+            torch_threads=torch_threads,
+        params:
+            emotions=EMOTIONS,
+            folds=SPLIT_FOLDS,
+            start=config["prune"]["start"],
+            train=config["train"],
+            attribution=ATTRIBUTION_SETTINGS,
+        script:
+            "../scripts/start_chains.py"
+
+else:
+
+    rule start_chains:
+        input:
+            features=path(LAYOUT.features),
+        output:
+            **chain_outputs([0], EMOTIONS, SPLIT),
+        log:
+            log("start_chains", f"{SPLIT}all"),
+        benchmark:
+            bench("start_chains", f"{SPLIT}all")
+        threads: 1
+        resources:
+            **ATTRIBUTION_RUNTIME,
+            gpu=GPU_PER_JOB,
+            mem_mb=lambda wildcards, attempt: 8000 * attempt,
+            runtime=120,
+            torch_threads=torch_threads,
+        params:
+            emotions=EMOTIONS,
+            folds=lambda wildcards: [LAYOUT.fold_of(wildcards.split)],
+            start=config["prune"]["start"],
+            train=config["train"],
+            attribution=ATTRIBUTION_SETTINGS,
+        script:
+            "../scripts/start_chains.py"
 
 
 # prune.chain_jobs says what one job of the later iterations runs: every emotion's chain of
