@@ -21,6 +21,16 @@ from emoflow._atomic import atomic_path, portable_attributes
 from emoflow._integrity import check_store, seal_store
 from emoflow.errors import InputError
 
+SAMPLE_LONG_NAMES = {
+    "video_id": "video of the sample",
+    "subject": "subject (person) of the sample",
+    "sample": "sample (its video id)",
+    "frame": "frame after temporal resampling",
+    "landmark": "landmark id in the landmark scheme",
+    "coord": "landmark coordinate axis",
+}
+"""``long_name`` of the arrays both stores have: two sample labels and four dimensions."""
+
 
 def consolidate_zarr(path: str | Path) -> None:
     """Consolidate a finished Zarr store's metadata into its root ``zarr.json``.

@@ -39,9 +39,9 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from emoflow import __version__
 from emoflow.errors import EmoflowError
@@ -290,6 +290,15 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
+def _add_source_and_output(
+    parser: argparse.ArgumentParser, source: str, output: str, **how: Any
+) -> None:
+    """The ``source`` argument and the ``-o``/``--output`` option of a command that reads a
+    source and writes a table (the help texts; ``how``: ``required`` or its ``default``)."""
+    parser.add_argument("source", help=source)
+    parser.add_argument("-o", "--output", help=output, **how)
+
+
 def _add_progress_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress",
@@ -317,16 +326,18 @@ def _console_options(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
-def _command(commands: Any, name: str, summary: str, description: str, examples: str) -> Any:
-    """A subcommand with a one-line ``summary`` (in ``emoflow --help``), a ``description``
-    and ``examples`` (in ``emoflow NAME --help``)."""
-    return commands.add_parser(
-        name,
-        help=summary,
-        description=description,
-        epilog="examples:\n" + examples,
-        formatter_class=_HelpFormatter,
-    )
+class _Command(NamedTuple):
+    """A subcommand: its ``name``, the function that ``run``s it, the function that adds its
+    ``arguments`` (then ``--no-progress``, with ``progress``), a one-line ``summary`` (in
+    ``emoflow --help``), a ``description`` and ``examples`` (in ``emoflow NAME --help``)."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None]
+    summary: str
+    description: str
+    examples: str
+    progress: bool = True
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -344,19 +355,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         )
 
 
-def _add_demo(commands: Any) -> None:
-    """Add the ``demo`` command."""
-    demo = _command(
-        commands,
-        "demo",
-        "write the synthetic demo data set",
-        "Write the synthetic demo data set: short videos made from the face photo bundled "
-        "with scikit-image, in which each emotion moves a known group of facial regions, for "
-        "several synthetic subjects; labels.csv lists them and ground_truth.json says which "
-        "landmarks each emotion moves. The workflow's default configuration makes it itself.",
-        "  emoflow demo resources/demo\n"
-        "  emoflow demo small/ --subjects 4 --repetitions 1 --frames 16",
-    )
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("out_dir", help="folder for videos/, labels.csv and ground_truth.json")
     demo.add_argument("--subjects", type=int, default=8, help="synthetic subjects (default 8)")
     demo.add_argument(
@@ -365,40 +364,16 @@ def _add_demo(commands: Any) -> None:
     demo.add_argument("--frames", type=int, default=30, help="frames per video (default 30)")
     demo.add_argument("--size", type=int, default=256, help="frame size in pixels (default 256)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    _add_progress_option(demo)
-    demo.set_defaults(run=_demo)
 
 
-def _add_landmarks(commands: Any) -> None:
-    """Add the ``landmarks`` command."""
-    landmarks = _command(
-        commands,
-        "landmarks",
-        "extract MediaPipe Face Mesh landmarks, or convert a landmark table",
-        "Extract the MediaPipe Face Mesh landmarks (478 x, y, z per frame) of one video or "
-        "frame folder, or of one shard of a manifest as the workflow's extract_landmarks rule "
-        "does; or convert a landmark table (emoflow's Parquet, or a CSV of OpenFace, py-feat "
-        "or emoflow's export). The output's ending chooses its format: .parquet writes "
-        "emoflow's landmark table; .csv (or - for standard output) a wide table in py-feat's "
-        "columns (x_0 …, y_0 …, z_0 …; frame, time, face flag, frame size, units, tracker), "
-        "which pandas.read_csv opens and emoflow imports back into the same landmarks.",
-        "  emoflow landmarks clip.mp4 -o clip.parquet\n"
-        "  emoflow landmarks clip.mp4 -o clip.csv        # py-feat's wide columns, pixels\n"
-        "  emoflow landmarks clip.mp4 -o - --units normalised > clip.csv\n"
-        "  emoflow landmarks results/landmarks/shard_0.parquet -o shard_0.csv\n"
-        "  emoflow landmarks results/manifest.parquet -o shard_0.parquet --shard 0 --n-shards 4",
-    )
-    landmarks.add_argument(
-        "source",
-        help="a video file or frame folder; a manifest (.parquet) to shard; or a landmark "
+def _landmarks_arguments(landmarks: argparse.ArgumentParser) -> None:
+    _add_source_and_output(
+        landmarks,
+        "a video file or frame folder; a manifest (.parquet) to shard; or a landmark "
         "table to convert (.parquet in emoflow's schema, or a landmark .csv)",
-    )
-    landmarks.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="the table to write: .parquet (emoflow's), .csv (wide, py-feat's columns) or - "
+        "the table to write: .parquet (emoflow's), .csv (wide, py-feat's columns) or - "
         "(that CSV to standard output)",
+        required=True,
     )
     landmarks.add_argument(
         "--units",
@@ -421,36 +396,15 @@ def _add_landmarks(commands: Any) -> None:
     landmarks.add_argument(
         "--strict", action="store_true", help="manifest: stop at the first bad video"
     )
-    _add_progress_option(landmarks)
-    landmarks.set_defaults(run=_landmarks)
 
 
-def _add_predict(commands: Any) -> None:
-    """Add the ``predict`` command."""
-    predict = _command(
-        commands,
-        "predict",
-        "score videos with a run's models (per video or time window)",
-        "Apply the selected models of a workflow run to one video, a folder of videos, or a "
-        "manifest/CSV list; write per video (or window) and emotion the score, the "
-        "calibrated probability and the combined label. The table goes to standard output "
-        "as CSV unless -o names a file; a JSON summary follows it on stderr (on stdout "
-        "when the table goes to a file).",
-        "  emoflow predict clip.mp4\n"
-        "  emoflow predict videos/ -o predictions.csv --results results\n"
-        "  emoflow predict long.mp4 --window-s 2 --hop-s 1 -o windows.parquet\n"
-        "  emoflow predict clip.mp4 --models results/iter_0/happiness/model.pt",
-    )
-    predict.add_argument(
-        "source",
-        help="a video file, a frame folder, a folder of videos, a manifest (.parquet) or a "
+def _predict_arguments(predict: argparse.ArgumentParser) -> None:
+    _add_source_and_output(
+        predict,
+        "a video file, a frame folder, a folder of videos, a manifest (.parquet) or a "
         "CSV/TSV list with a path column",
-    )
-    predict.add_argument(
-        "-o",
-        "--output",
+        "the table to write (.csv or .parquet); default - (CSV to standard output)",
         default="-",
-        help="the table to write (.csv or .parquet); default - (CSV to standard output)",
     )
     predict.add_argument("--window-s", type=float, help="score windows of this many seconds")
     predict.add_argument(
@@ -460,24 +414,9 @@ def _add_predict(commands: Any) -> None:
     predict.add_argument(
         "--strict", action="store_true", help="stop at the first video that cannot be scored"
     )
-    _add_progress_option(predict)
-    predict.set_defaults(run=_predict)
 
 
-def _add_explain(commands: Any) -> None:
-    """Add the ``explain`` command."""
-    explain = _command(
-        commands,
-        "explain",
-        "show which landmarks drove each emotion's score on one video",
-        "Integrated Gradients of each emotion's model on one video, with the model's typical "
-        "baselines: a picture (a face frame with the relevance at the landmarks, the most "
-        "relevant numbered), a table (emotion, landmark, relevance, rank, score, probability) "
-        "and, optionally, a short annotated video.",
-        "  emoflow explain clip.mp4\n"
-        "  emoflow explain clip.mp4 --image clip.png --table clip.csv --video clip_explained.mp4\n"
-        "  emoflow explain clip.mp4 --table - --top-k 5 > relevance.csv",
-    )
+def _explain_arguments(explain: argparse.ArgumentParser) -> None:
     explain.add_argument("video", help="a video file or a frame folder")
     explain.add_argument(
         "--image", help="picture to write, .png/.jpg/.pdf/.svg (default: VIDEO_explain.png)"
@@ -495,24 +434,9 @@ def _add_explain(commands: Any) -> None:
         "--top-k", type=int, default=8, help="landmarks numbered per emotion (default 8)"
     )
     _add_model_options(explain)
-    _add_progress_option(explain)
-    explain.set_defaults(run=_explain)
 
 
-def _add_validate_config(commands: Any) -> None:
-    """Add the ``validate-config`` command."""
-    validate = _command(
-        commands,
-        "validate-config",
-        "check a workflow configuration against the schema",
-        "Check a configuration file as the workflow reads it: the workflow starts from its "
-        "own config/config.yaml and overrides it key by key with the file given by "
-        "--configfile, so a file that changes a few settings is read over those defaults "
-        "(--alone checks the file by itself). Errors name each key and its allowed values.",
-        "  emoflow validate-config config/config.yaml\n"
-        "  emoflow validate-config my_run.yaml --print      # with every default filled in\n"
-        "  emoflow validate-config complete.yaml --alone",
-    )
+def _validate_config_arguments(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("config", help="the YAML file, e.g. config/config.yaml")
     validate.add_argument(
         "--print", action="store_true", help="print the configuration with defaults filled in"
@@ -524,7 +448,83 @@ def _add_validate_config(commands: Any) -> None:
     validate.add_argument(
         "--alone", action="store_true", help="check the file by itself, over no defaults"
     )
-    validate.set_defaults(run=_validate_config)
+
+
+_COMMANDS = (
+    _Command(
+        "demo",
+        _demo,
+        _demo_arguments,
+        "write the synthetic demo data set",
+        "Write the synthetic demo data set: short videos made from the face photo bundled "
+        "with scikit-image, in which each emotion moves a known group of facial regions, for "
+        "several synthetic subjects; labels.csv lists them and ground_truth.json says which "
+        "landmarks each emotion moves. The workflow's default configuration makes it itself.",
+        "  emoflow demo resources/demo\n"
+        "  emoflow demo small/ --subjects 4 --repetitions 1 --frames 16",
+    ),
+    _Command(
+        "landmarks",
+        _landmarks,
+        _landmarks_arguments,
+        "extract MediaPipe Face Mesh landmarks, or convert a landmark table",
+        "Extract the MediaPipe Face Mesh landmarks (478 x, y, z per frame) of one video or "
+        "frame folder, or of one shard of a manifest as the workflow's extract_landmarks rule "
+        "does; or convert a landmark table (emoflow's Parquet, or a CSV of OpenFace, py-feat "
+        "or emoflow's export). The output's ending chooses its format: .parquet writes "
+        "emoflow's landmark table; .csv (or - for standard output) a wide table in py-feat's "
+        "columns (x_0 …, y_0 …, z_0 …; frame, time, face flag, frame size, units, tracker), "
+        "which pandas.read_csv opens and emoflow imports back into the same landmarks.",
+        "  emoflow landmarks clip.mp4 -o clip.parquet\n"
+        "  emoflow landmarks clip.mp4 -o clip.csv        # py-feat's wide columns, pixels\n"
+        "  emoflow landmarks clip.mp4 -o - --units normalised > clip.csv\n"
+        "  emoflow landmarks results/landmarks/shard_0.parquet -o shard_0.csv\n"
+        "  emoflow landmarks results/manifest.parquet -o shard_0.parquet --shard 0 --n-shards 4",
+    ),
+    _Command(
+        "predict",
+        _predict,
+        _predict_arguments,
+        "score videos with a run's models (per video or time window)",
+        "Apply the selected models of a workflow run to one video, a folder of videos, or a "
+        "manifest/CSV list; write per video (or window) and emotion the score, the "
+        "calibrated probability and the combined label. The table goes to standard output "
+        "as CSV unless -o names a file; a JSON summary follows it on stderr (on stdout "
+        "when the table goes to a file).",
+        "  emoflow predict clip.mp4\n"
+        "  emoflow predict videos/ -o predictions.csv --results results\n"
+        "  emoflow predict long.mp4 --window-s 2 --hop-s 1 -o windows.parquet\n"
+        "  emoflow predict clip.mp4 --models results/iter_0/happiness/model.pt",
+    ),
+    _Command(
+        "explain",
+        _explain,
+        _explain_arguments,
+        "show which landmarks drove each emotion's score on one video",
+        "Integrated Gradients of each emotion's model on one video, with the model's typical "
+        "baselines: a picture (a face frame with the relevance at the landmarks, the most "
+        "relevant numbered), a table (emotion, landmark, relevance, rank, score, probability) "
+        "and, optionally, a short annotated video.",
+        "  emoflow explain clip.mp4\n"
+        "  emoflow explain clip.mp4 --image clip.png --table clip.csv --video clip_explained.mp4\n"
+        "  emoflow explain clip.mp4 --table - --top-k 5 > relevance.csv",
+    ),
+    _Command(
+        "validate-config",
+        _validate_config,
+        _validate_config_arguments,
+        "check a workflow configuration against the schema",
+        "Check a configuration file as the workflow reads it: the workflow starts from its "
+        "own config/config.yaml and overrides it key by key with the file given by "
+        "--configfile, so a file that changes a few settings is read over those defaults "
+        "(--alone checks the file by itself). Errors name each key and its allowed values.",
+        "  emoflow validate-config config/config.yaml\n"
+        "  emoflow validate-config my_run.yaml --print      # with every default filled in\n"
+        "  emoflow validate-config complete.yaml --alone",
+        progress=False,
+    ),
+)
+"""The subcommands, in the order of ``emoflow --help``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -535,10 +535,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"emoflow {__version__}")
     _console_options(parser, False)
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_demo, _add_landmarks, _add_predict, _add_explain, _add_validate_config):
-        add(commands)
-    for command in commands.choices.values():
-        _console_options(command, argparse.SUPPRESS)
+    for command in _COMMANDS:
+        subparser = commands.add_parser(
+            command.name,
+            help=command.summary,
+            description=command.description,
+            epilog="examples:\n" + command.examples,
+            formatter_class=_HelpFormatter,
+        )
+        command.arguments(subparser)
+        if command.progress:
+            _add_progress_option(subparser)
+        subparser.set_defaults(run=command.run)
+        _console_options(subparser, argparse.SUPPRESS)
     return parser
 
 

@@ -17,7 +17,7 @@ The video goes through the same :class:`~emoflow.inference.pipeline.Pipeline` as
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import polars as pl
@@ -35,7 +35,7 @@ from emoflow.inference.drawing import (
     write_annotated_video,
 )
 from emoflow.inference.outputs import output_format, write_table
-from emoflow.inference.pipeline import Pipeline, check_face_mode
+from emoflow.inference.pipeline import ModelOptions, Pipeline, check_face_mode
 from emoflow.inference.relevance import attribute_video, predicted_label
 from emoflow.inference.sources import find_videos
 from emoflow.inference.windows import feature_samples
@@ -48,17 +48,11 @@ def explain(
     image_path: str | Path,
     table_path: str | Path,
     video_path: str | Path | None = None,
-    results: str | Path = "results",
-    iteration: int | None = None,
-    models: list[str | Path] | None = None,
-    fps: float | None = None,
-    refine_landmarks: bool | None = None,
-    several_faces: str = "error",
     n_steps: int | None = None,
     top_k: int = 8,
-    device: str = "cpu",
     max_video_s: float = 10.0,
     progress: bool | None = None,
+    **options: Unpack[ModelOptions],
 ) -> dict[str, Any]:
     """Explain the models' scores on one video; write the table, picture and (optionally) video.
 
@@ -74,11 +68,6 @@ def explain(
     video_path
         Optional annotated clip (``.mp4`` or ``.avi``) of the label's relevance, at most
         ``max_video_s`` seconds.
-    results, iteration, models
-        Which models (:func:`emoflow.inference.loading.model_paths`); ``results`` also provides the
-        feature and attribution stores for the typical baselines.
-    fps, refine_landmarks, several_faces, device
-        As in :func:`emoflow.predict.predict`.
     n_steps
         Integration nodes (default: the run's ``attribution.n_steps``).
     top_k
@@ -86,6 +75,12 @@ def explain(
     progress
         Progress bars (the video's frames, then the emotions attributed) on stderr;
         ``None``: only when stderr is a terminal.
+    **options
+        Which models and how the video's landmarks are found, as in
+        :func:`emoflow.predict.predict` (:class:`~emoflow.inference.pipeline.ModelOptions`:
+        ``results``, ``iteration``, ``models``, ``fps``, ``refine_landmarks``,
+        ``several_faces``, ``device``); ``results`` also provides the feature and attribution
+        stores for the typical baselines.
 
     Returns
     -------
@@ -104,20 +99,12 @@ def explain(
     for output in (image_path, table_path, video_path):
         if output is not None:
             check_writable(output)
-    check_face_mode(several_faces)
+    check_face_mode(options.get("several_faces", "error"))
     sources = find_videos(video)
     if len(sources) != 1:
         raise ConfigError(f"{video}: explain takes one video, this names {len(sources)}")
     source = sources[0]
-    pipeline = Pipeline(
-        results=results,
-        iteration=iteration,
-        models=models,
-        refine_landmarks=refine_landmarks,
-        several_faces=several_faces,
-        fps=fps,
-        device=device,
-    )
+    pipeline = Pipeline(**options)
     pipeline.refuse_overwriting([table_path, image_path, video_path], sources, [video])
     with pipeline, Progress(1, enabled=progress) as bar:
         bar.start(source.video_id)
@@ -128,6 +115,7 @@ def explain(
         samples = feature_samples(landmarks, everything, pipeline.models, pipeline.union)
     except DataError as err:
         raise InputError(source.path, str(err)) from err
+    results = pipeline.results
     results_path = Path(results) if results is not None and Path(results).is_dir() else None
     with Progress(
         len(pipeline.models), label="emotions", enabled=progress, frame_bars=False
@@ -144,7 +132,7 @@ def explain(
     label = predicted_label(table)
     write_table(table, table_path)
     index = peak_frame(landmarks)
-    frame = read_frame(landmarks, index, fps)
+    frame = read_frame(landmarks, index, pipeline.fps)
     points = landmarks.landmarks[index, :, :2].astype(np.float64) * (
         landmarks.width,
         landmarks.height,
@@ -175,7 +163,7 @@ def explain(
             landmarks,
             table,
             label,
-            fps=fps,
+            fps=pipeline.fps,
             max_seconds=max_video_s,
             note="synthetic demo model" if "synthetic demo" in origins else None,
         )

@@ -23,10 +23,8 @@ class PlantedData:
 
     Attributes
     ----------
-    features
-        Shape ``(n_samples, n_frames, n_landmarks, 3)``, float32.
-    emotions, subjects, video_ids
-        One entry per sample.
+    features, emotions, subjects, video_ids
+        As in :class:`~emoflow.storage.feature_store.FeatureSet`.
     planted
         Emotion → the landmark ids that carry it.
     distractors

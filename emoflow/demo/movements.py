@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from emoflow.demo.face import Face, neutral_landmarks
 
 def _emotion_actions(face: Face) -> dict[str, list[Action]]:
     """The actions of each emotion (image y points down, so "up" is negative)."""
+    act = partial(make_action, face)
     brows = face.ids("left_eyebrow", "right_eyebrow")
     brow_inner = face.innerness(brows)
     brow_out = face.outward(brows)
@@ -25,6 +26,7 @@ def _emotion_actions(face: Face) -> dict[str, list[Action]]:
     lip_offset = (face.points[lips, 0] - face.mouth_centre[0]) / face.mouth_half_width
     nose = face.ids("nose")
     chin = face.ids("chin")
+    nose_chin = np.union1d(nose, chin)
     cheeks = face.ids("left_cheek", "right_cheek")
     jaw = np.union1d(np.union1d(chin, face.lower_face_oval()), lower_lip)
     jaw_depth = (face.points[jaw, 1] - face.mouth_centre[1]) / (
@@ -39,56 +41,46 @@ def _emotion_actions(face: Face) -> dict[str, list[Action]]:
     mouth_regions = ("mouth_corners",)
     brow_regions = ("left_eyebrow", "right_eyebrow")
     eye_regions = ("left_eye", "right_eye")
+    lip_regions = ("lips", "mouth_corners")
     # surprise and fear both open the eyes the same way
-    widen_eyes = make_action(
-        face,
-        "upper_lids_up",
-        eye_regions,
-        upper_lids,
-        column(0.0, -0.025),
-        anchors=lower_lids,
-        radius=0.1,
+    widen_eyes = act(
+        "upper_lids_up", eye_regions, upper_lids, (0.0, -0.025), anchors=lower_lids, radius=0.1
     )
     return {
         "happiness": [
-            make_action(
-                face,
+            act(
                 "mouth_corners_up_out",
                 mouth_regions,
                 corners,
                 column(0.07 * corner_out * corner_reach, -0.07 * corner_reach),
-                anchors=np.union1d(nose, chin),
+                anchors=nose_chin,
             ),
-            make_action(
-                face,
+            act(
                 "cheeks_up",
                 ("left_cheek", "right_cheek"),
                 cheeks,
-                column(0.0, -0.05),
+                (0.0, -0.05),
                 anchors=np.union1d(nose, upper_lids),
                 radius=0.25,
             ),
-            make_action(
-                face,
+            act(
                 "lower_lids_up",
                 eye_regions,
                 lower_lids,
-                column(0.0, -0.02),
+                (0.0, -0.02),
                 anchors=upper_lids,
                 radius=0.1,
             ),
         ],
         "sadness": [
-            make_action(
-                face,
+            act(
                 "inner_brows_up",
                 brow_regions,
                 brows,
                 column(0.0, -0.08 * brow_inner**1.5),
                 anchors=lower_lids,
             ),
-            make_action(
-                face,
+            act(
                 "mouth_corners_down",
                 mouth_regions,
                 corners,
@@ -97,18 +89,16 @@ def _emotion_actions(face: Face) -> dict[str, list[Action]]:
             ),
         ],
         "surprise": [
-            make_action(
-                face,
+            act(
                 "brows_up",
                 (*brow_regions, "forehead"),
                 np.union1d(brows, face.ids("forehead")),
-                column(0.0, -0.07),
+                (0.0, -0.07),
                 anchors=lower_lids,
                 radius=0.25,
             ),
             widen_eyes,
-            make_action(
-                face,
+            act(
                 "jaw_drop",
                 ("chin", "lips", "face_oval"),
                 jaw,
@@ -118,50 +108,45 @@ def _emotion_actions(face: Face) -> dict[str, list[Action]]:
             ),
         ],
         "anger": [
-            make_action(
-                face,
+            act(
                 "brows_down_together",
                 brow_regions,
                 brows,
                 column(-0.03 * brow_out * (0.3 + 0.7 * brow_inner), 0.035),
                 anchors=lower_lids,
             ),
-            make_action(
-                face,
+            act(
                 "lips_pressed",
-                ("lips", "mouth_corners"),
+                lip_regions,
                 lips,
                 column(
                     -0.03 * lip_offset,
                     np.where(face.points[lips, 1] < face.mouth_centre[1], 0.025, -0.03),
                 ),
-                anchors=np.union1d(nose, chin),
+                anchors=nose_chin,
                 radius=0.125,
             ),
         ],
         "disgust": [
-            make_action(
-                face,
+            act(
                 "upper_lip_raise",
                 ("lips",),
                 upper_lip,
-                column(0.0, -0.05),
+                (0.0, -0.05),
                 anchors=np.union1d(lower_lip, chin),
                 radius=0.15,
             ),
-            make_action(
-                face,
+            act(
                 "nose_wrinkle",
                 ("nose",),
                 face.lower_nose(),
-                column(0.0, -0.035),
+                (0.0, -0.035),
                 anchors=eyes,
                 radius=0.15,
             ),
         ],
         "fear": [
-            make_action(
-                face,
+            act(
                 "brows_up_together",
                 brow_regions,
                 brows,
@@ -169,13 +154,12 @@ def _emotion_actions(face: Face) -> dict[str, list[Action]]:
                 anchors=lower_lids,
             ),
             widen_eyes,
-            make_action(
-                face,
+            act(
                 "mouth_stretch",
-                ("lips", "mouth_corners"),
+                lip_regions,
                 lips,
                 column(0.07 * lip_offset, 0.015 * np.abs(lip_offset)),
-                anchors=np.union1d(nose, chin),
+                anchors=nose_chin,
                 radius=0.15,
             ),
         ],
@@ -183,8 +167,14 @@ def _emotion_actions(face: Face) -> dict[str, list[Action]]:
     }
 
 
+def _by_name(*actions: Action) -> dict[str, Action]:
+    """Actions keyed by their names, in order."""
+    return {action.name: action for action in actions}
+
+
 def _nuisance_actions(face: Face) -> dict[str, Action]:
     """Movements present in every class; their strength over time is random per video."""
+    act = partial(make_action, face)
     upper_lids, lower_lids = face.lids()
     lower_lid_points = face.points[lower_lids]
     order = np.argsort(lower_lid_points[:, 0])
@@ -198,9 +188,9 @@ def _nuisance_actions(face: Face) -> dict[str, Action]:
     upper_lip, lower_lip = face.lips()
     lips = face.ids("lips", "mouth_corners")
     chin = face.ids("chin")
-    return {
-        "blink": make_action(
-            face,
+    nose = face.ids("nose")
+    return _by_name(
+        act(
             "blink",
             ("left_eye", "right_eye"),
             upper_lids,
@@ -208,32 +198,20 @@ def _nuisance_actions(face: Face) -> dict[str, Action]:
             anchors=lower_lids,
             radius=0.1,
         ),
-        "left_brow_twitch": make_action(
-            face, "left_brow_twitch", ("left_eyebrow",), left_brow, (0.0, -0.02)
+        act("left_brow_twitch", ("left_eyebrow",), left_brow, (0.0, -0.02)),
+        act("right_brow_twitch", ("right_eyebrow",), right_brow, (0.0, -0.02)),
+        act(
+            "mouth_shift", ("lips", "mouth_corners"), lips, (0.025, 0.0), anchors=nose, radius=0.15
         ),
-        "right_brow_twitch": make_action(
-            face, "right_brow_twitch", ("right_eyebrow",), right_brow, (0.0, -0.02)
-        ),
-        "mouth_shift": make_action(
-            face,
-            "mouth_shift",
-            ("lips", "mouth_corners"),
-            lips,
-            (0.025, 0.0),
-            anchors=face.ids("nose"),
-            radius=0.15,
-        ),
-        "jaw_motion": make_action(
-            face,
+        act(
             "jaw_motion",
             ("chin", "lips"),
             np.union1d(chin, lower_lip),
             (0.0, 0.02),
-            anchors=np.union1d(upper_lip, face.ids("nose")),
+            anchors=np.union1d(upper_lip, nose),
             radius=0.2,
         ),
-        **_speech_and_tic_actions(face),
-    }
+    ) | _speech_and_tic_actions(face)
 
 
 OPTIONAL_NUISANCE: dict[str, str] = {
@@ -250,6 +228,7 @@ def _speech_and_tic_actions(face: Face) -> dict[str, Action]:
     """Talking (jaw opening, lip rounding) and per-subject tics on the side of the face oval
     between the eyes and the mouth, away from the emotions' actions (only happiness's cheek
     raise reaches it)."""
+    act = partial(make_action, face)
     upper_lip, lower_lip = face.lips()
     lips = face.ids("lips", "mouth_corners")
     lip_offset = (face.points[lips, 0] - face.mouth_centre[0]) / face.mouth_half_width
@@ -260,73 +239,64 @@ def _speech_and_tic_actions(face: Face) -> dict[str, Action]:
     side = oval[(side_y > eye_y) & (side_y < face.mouth_centre[1])]
     left = side[face.points[side, 0] < face.midline_x]
     right = side[face.points[side, 0] >= face.midline_x]
-    return {
-        "talk_jaw": make_action(
-            face,
+    nose = face.ids("nose")
+    return _by_name(
+        act(
             "talk_jaw",
             ("chin", "lips", "face_oval"),
             jaw,
             (0.0, 0.045),
-            anchors=np.union1d(upper_lip, face.ids("nose")),
+            anchors=np.union1d(upper_lip, nose),
             radius=0.22,
         ),
-        "talk_lips": make_action(
-            face,
+        act(
             "talk_lips",
             ("lips", "mouth_corners"),
             lips,
             np.stack([-0.035 * lip_offset, np.zeros(len(lips))], axis=-1),
-            anchors=face.ids("nose"),
+            anchors=nose,
             radius=0.12,
         ),
-        "left_oval_tic": make_action(
-            face, "left_oval_tic", ("face_oval",), left, (-0.025, -0.015), radius=0.12
-        ),
-        "right_oval_tic": make_action(
-            face, "right_oval_tic", ("face_oval",), right, (0.025, -0.015), radius=0.12
-        ),
-    }
+        act("left_oval_tic", ("face_oval",), left, (-0.025, -0.015), radius=0.12),
+        act("right_oval_tic", ("face_oval",), right, (0.025, -0.015), radius=0.12),
+    )
 
 
 def _identity_actions(face: Face) -> dict[str, Action]:
     """Static face-shape differences between subjects (coefficient per subject in [−1, 1])."""
+    act = partial(make_action, face)
     eye_area = face.ids("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "irises")
     lips = face.ids("lips", "mouth_corners")
     lip_offset = (face.points[lips, 0] - face.mouth_centre[0]) / face.mouth_half_width
     brows = face.ids("left_eyebrow", "right_eyebrow")
     lower_face = np.union1d(np.union1d(face.ids("chin"), face.lower_face_oval()), lips)
-    return {
-        "eye_spacing": make_action(
-            face,
+    nose = face.ids("nose")
+    return _by_name(
+        act(
             "eye_spacing",
             ("left_eye", "right_eye"),
             eye_area,
             np.stack([0.025 * face.outward(eye_area), np.zeros(len(eye_area))], axis=-1),
-            anchors=face.ids("nose"),
+            anchors=nose,
             radius=0.25,
         ),
-        "brow_height": make_action(
-            face, "brow_height", ("left_eyebrow", "right_eyebrow"), brows, (0.0, -0.025)
-        ),
-        "nose_length": make_action(
-            face,
+        act("brow_height", ("left_eyebrow", "right_eyebrow"), brows, (0.0, -0.025)),
+        act(
             "nose_length",
             ("nose",),
             face.lower_nose(),
             (0.0, 0.025),
             anchors=face.ids("left_eye", "right_eye"),
         ),
-        "mouth_width": make_action(
-            face,
+        act(
             "mouth_width",
             ("lips",),
             lips,
             np.stack([0.03 * lip_offset, np.zeros(len(lips))], axis=-1),
-            anchors=face.ids("nose"),
+            anchors=nose,
             radius=0.15,
         ),
-        "face_length": make_action(
-            face,
+        act(
             "face_length",
             ("chin", "face_oval"),
             lower_face,
@@ -334,7 +304,7 @@ def _identity_actions(face: Face) -> dict[str, Action]:
             anchors=face.ids("nose", "left_eye", "right_eye"),
             radius=0.3,
         ),
-    }
+    )
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import ConfigError
@@ -41,6 +41,20 @@ def check_face_mode(several_faces: str) -> None:
         raise ConfigError(
             f"several_faces must be one of {', '.join(FACE_MODES)}, got {several_faces!r}"
         )
+
+
+class ModelOptions(TypedDict, total=False):
+    """Keywords of :class:`Pipeline`, passed on as they are: which models (``results``,
+    ``iteration``, ``models``), how the videos' landmarks are found (``fps``,
+    ``refine_landmarks``, ``several_faces``) and the models' ``device``."""
+
+    results: str | Path
+    iteration: int | None
+    models: Sequence[str | Path] | None
+    fps: float | None
+    refine_landmarks: bool | None
+    several_faces: str
+    device: str
 
 
 class Pipeline:
@@ -97,6 +111,7 @@ class Pipeline:
         # one video at a time, its decoding on as many threads as FFmpeg sees fit
         options.setdefault("decode_threads", 0)
         self.extractor_options = options
+        self.results = results
         self.several_faces = several_faces
         self.fps = fps
         self.union = landmark_union(self.models)
@@ -168,4 +183,4 @@ class Pipeline:
         return video.in_scheme(self.scheme)
 
 
-__all__ = ["FACE_MODES", "MAX_FACES_FOLLOWED", "Pipeline", "check_face_mode"]
+__all__ = ["FACE_MODES", "MAX_FACES_FOLLOWED", "ModelOptions", "Pipeline", "check_face_mode"]

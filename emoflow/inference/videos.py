@@ -196,7 +196,7 @@ def extract_video(
     fps: float | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> VideoLandmarks:
-    """Run Face Mesh over one video (:meth:`FaceMeshExtractor.extract_with_record`);
+    """Run Face Mesh over one video (:meth:`FaceMeshExtractor.extract_item`);
     ``progress`` is called after each frame.
 
     Raises
@@ -206,14 +206,7 @@ def extract_video(
     """
     from emoflow.landmarks import landmarks_array
 
-    table, record = extractor.extract_with_record(
-        source.path,
-        source.video_id,
-        fps=fps,
-        start_s=source.start_s,
-        end_s=source.end_s,
-        progress=progress,
-    )
+    table, record = extractor.extract_item(source, fps=fps, progress=progress)
     if record["n_frames"] == 0:
         raise InputError(source.path, "holds no frames")
     if record["n_faces_found"] == 0:

@@ -111,6 +111,18 @@ class FaceMeshExtractor(FaceMeshTracker):
         )
         return table, record
 
+    def extract_item(
+        self,
+        item: VideoItem,
+        *,
+        progress: FrameProgress | None = None,
+        **window: Unpack[FrameWindow],
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """:meth:`extract_with_record` of a video item: its path and id, over its time window
+        (``start_s``, ``end_s``)."""
+        window["start_s"], window["end_s"] = item.start_s, item.end_s
+        return self.extract_with_record(item.path, item.video_id, progress=progress, **window)
+
     def extract(self, source: str | Path, video_id: str, **window: float | None) -> pa.Table:
         """Extract the landmarks of every frame of one video.
 
@@ -303,15 +315,8 @@ def _reader(
         bar.start(item.video_id)
         try:
             if item.landmarks_format is None:
-                return extractor.extract_with_record(
-                    item.path,
-                    item.video_id,
-                    fps=fps,
-                    start_s=item.start_s,
-                    end_s=item.end_s,
-                    select=select,
-                    progress=bar.frames,
-                    side_limits=side_limits,
+                return extractor.extract_item(
+                    item, fps=fps, select=select, progress=bar.frames, side_limits=side_limits
                 )
             return importer.read(item)
         except MemoryError as err:

@@ -52,7 +52,7 @@ import numpy as np
 
 from emoflow._atomic import decoded_attributes, portable_attributes
 from emoflow._integrity import check_store
-from emoflow._zarr import open_store, read_strings, zarr_array
+from emoflow._zarr import SAMPLE_LONG_NAMES, open_store, read_strings, zarr_array
 from emoflow.errors import DataError, InputError
 
 ATTRIBUTION_DIMS = ("emotion", "sample", "frame", "landmark", "coord")
@@ -76,36 +76,31 @@ _DIMS: dict[str, tuple[str, ...]] = {
     **{name: (name,) for name in ("emotion", "sample", "frame", "landmark", "coord", "baseline")},
 }
 """Every array of the store and its dimensions (the root's ``dims`` attribute)."""
-_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+_LONG_NAMES: dict[str, str] = {
+    **SAMPLE_LONG_NAMES,
     "attributions": (
-        "Integrated Gradients attribution of the emotion's model score, mean over the baselines",
-        "1",
+        "Integrated Gradients attribution of the emotion's model score, mean over the baselines"
     ),
-    RELEVANCE: ("relevance of each landmark to the emotion's model (dataset-level IG)", "1"),
-    "deltas": ("convergence delta of Integrated Gradients (0: not attributed)", "1"),
-    "used": ("whether the sample counts for the emotion (attributed)", "1"),
-    "baseline_video_id": ("video of each baseline ('' where not a sample)", ""),
-    "baseline_values": ("the baselines (references) of Integrated Gradients", "1"),
-    "video_id": ("video of the sample", ""),
-    "subject": ("subject (person) of the sample", ""),
-    "true_emotion": ("emotion label of the sample", ""),
-    "emotion": ("emotion whose binary model is explained", ""),
-    "sample": ("sample (its video id)", ""),
-    "frame": ("frame after temporal resampling", ""),
-    "landmark": ("landmark id in the landmark scheme", ""),
-    "coord": ("landmark coordinate axis", ""),
-    "baseline": ("baseline slot", ""),
+    RELEVANCE: "relevance of each landmark to the emotion's model (dataset-level IG)",
+    "deltas": "convergence delta of Integrated Gradients (0: not attributed)",
+    "used": "whether the sample counts for the emotion (attributed)",
+    "baseline_video_id": "video of each baseline ('' where not a sample)",
+    "baseline_values": "the baselines (references) of Integrated Gradients",
+    "true_emotion": "emotion label of the sample",
+    "emotion": "emotion whose binary model is explained",
+    "baseline": "baseline slot",
 }
-"""``long_name`` and ``units`` of each array (no ``units`` for labels and indices)."""
+"""``long_name`` of each array."""
+_NUMBERS = ("attributions", RELEVANCE, "deltas", "used", "baseline_values")
+"""The arrays of numbers: ``units`` ``1`` (labels and indices have no ``units``)."""
 
 
 def _variable_attributes(name: str) -> dict[str, Any]:
     """An array's attributes: its dimensions, ``long_name``, ``units`` and, over ``sample``,
     the samples' labels as its ``coordinates``."""
-    long_name, units = _DESCRIPTIONS[name]
-    attributes: dict[str, Any] = {"dims": list(_DIMS[name]), "long_name": long_name}
-    if units:
-        attributes["units"] = units
+    attributes: dict[str, Any] = {"dims": list(_DIMS[name]), "long_name": _LONG_NAMES[name]}
+    if name in _NUMBERS:
+        attributes["units"] = "1"
     if "sample" in _DIMS[name] and name not in SAMPLE_LABELS and name != "sample":
         attributes["coordinates"] = " ".join(SAMPLE_LABELS)
     return attributes

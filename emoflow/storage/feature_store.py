@@ -40,7 +40,7 @@ from typing import Any, cast
 import numpy as np
 
 from emoflow._atomic import decoded_attributes, portable_attributes
-from emoflow._zarr import open_store, read_strings, written_store, zarr_array
+from emoflow._zarr import SAMPLE_LONG_NAMES, open_store, read_strings, written_store, zarr_array
 from emoflow.errors import DataError, InputError
 from emoflow.schemes import DEFAULT_SCHEME, get_scheme
 
@@ -51,15 +51,7 @@ FEATURE_DIMS = ("sample", "frame", "landmark", "coord")
 COORDS = ("x", "y", "z")
 LABELS = ("video_id", "subject", "emotion")
 """The per-sample labels: coordinates of the ``sample`` dimension."""
-_LONG_NAMES = {
-    "video_id": "video of the sample",
-    "subject": "subject (person) of the sample",
-    "emotion": "emotion label of the sample",
-    "sample": "sample (its video id)",
-    "frame": "frame after temporal resampling",
-    "landmark": "landmark id in the landmark scheme",
-    "coord": "landmark coordinate axis",
-}
+_LONG_NAMES = {**SAMPLE_LONG_NAMES, "emotion": "emotion label of the sample"}
 
 
 @dataclass
