@@ -361,16 +361,14 @@ def run_chain(
     emotion: str,
     steps: Sequence[Mapping[str, str | Path]],
     *,
-    prune: Mapping[str, Any] | None = None,
     train: Mapping[str, Any] | None = None,
-    attribution: Mapping[str, Any] | None = None,
-    runtime: Any = None,
-    threads: int | None = None,
     outer_fold: int | None = None,
     data: SplitData | None = None,
+    **options: Any,
 ) -> list[dict[str, Any]]:
     """Iterations 1 … N of one emotion's chain, in one process: each prunes the previous
-    iteration's set by its relevance, then trains and attributes (:func:`chain_step`).
+    iteration's set by its relevance, then trains and attributes (:func:`chain_step`, with
+    the keyword ``options`` ``prune``, ``attribution``, ``runtime``, ``threads``).
 
     Parameters
     ----------
@@ -388,16 +386,15 @@ def run_chain(
     """
     paths = [_step_paths(step, f"iteration {i} of {emotion}") for i, step in enumerate(steps)]
     data = data if data is not None else SplitData(features_path, train, outer_fold)
-    options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
     return [
         _run_step(
             features_path,
             emotion,
             iteration,
             paths[iteration],
-            prune=prune,
             previous=paths[iteration - 1],
             earlier_metrics=[step["metrics"] for step in paths[:iteration]],
+            train=train,
             outer_fold=outer_fold,
             data=data,
             **options,
@@ -491,15 +488,13 @@ def run_chains(
     features_path: str | Path,
     chains: Mapping[str, Sequence[Mapping[str, str | Path]]],
     *,
-    prune: Mapping[str, Any] | None = None,
     train: Mapping[str, Any] | None = None,
-    attribution: Mapping[str, Any] | None = None,
-    runtime: Any = None,
-    threads: int | None = None,
     outer_fold: int | None = None,
+    **options: Any,
 ) -> dict[str, list[dict[str, Any]]]:
     """Iterations 1 … N of several emotions' chains of one split, one chain after another in
-    one process that reads the feature store once (:func:`run_chain` each).
+    one process that reads the feature store once (:func:`run_chain` each, with the same
+    keyword ``options``: ``prune``, ``attribution``, ``runtime``, ``threads``).
 
     Parameters
     ----------
@@ -513,16 +508,9 @@ def run_chains(
         Emotion → the metrics records of its iterations 1 … N.
     """
     data = SplitData(features_path, train, outer_fold)
-    options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
     return {
         emotion: run_chain(
-            features_path,
-            emotion,
-            steps,
-            prune=prune,
-            outer_fold=outer_fold,
-            data=data,
-            **options,
+            features_path, emotion, steps, train=train, outer_fold=outer_fold, data=data, **options
         )
         for emotion, steps in chains.items()
     }
