@@ -3,6 +3,7 @@ or scikit-learn."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -32,3 +33,73 @@ def test_light_workflow_scripts_import_no_heavy_package(script: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"{script} imports {done.stdout.strip()}"
+
+
+def _modules_after(code: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` (modules) a fresh process holds after running ``code``."""
+    probe = "\n".join([code, "import sys", f"print(sorted(set({names!r}) & set(sys.modules)))"])
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def _script_imports(script: str) -> str:
+    source = (REPO / "workflow" / "scripts" / f"{script}.py").read_text()
+    imports = re.findall(r"^(?:from \S+ import .+|import \S+)$", source, re.MULTILINE)
+    assert imports, script
+    return "\n".join(imports)
+
+
+def test_arrow_arrays_from_buffers_are_those_of_pyarrow_array() -> None:
+    """emoflow._tables.arrow_array, repeated_string and arrow_scalar build what pyarrow.array
+    and pyarrow.scalar build (type, values, nulls), without the pandas import of those."""
+    import numpy as np
+    import pyarrow as pa
+
+    from emoflow._tables import arrow_array, arrow_scalar, repeated_string
+
+    cases = [
+        ([3, 0, 1, 2], pa.int16()),
+        ([], pa.int16()),
+        ([0.5, None, 1e-40, float("nan"), 3.3, None], pa.float32()),
+        ([None, None], pa.float32()),
+        (np.arange(12, dtype=np.float32).reshape(3, 4).reshape(-1), pa.float32()),
+        (np.array([1, 2**20, 7], dtype=np.int64), pa.int32()),
+        (np.array([0.25, 1 / 3]), pa.float64()),
+        (np.array([True, False, True] * 7), pa.bool_()),
+        ([True, None, False], pa.bool_()),
+    ]
+    for values, kind in cases:
+        made, expected = arrow_array(values, kind), pa.array(values, type=kind)
+        made.validate(full=True)
+        assert made.type == expected.type and made.null_count == expected.null_count
+        assert str(made) == str(expected), (values, kind)
+        size = (len(expected) + 7) // 8 if kind == pa.bool_() else len(expected) * kind.byte_width
+        validity, data = (b and b.to_pybytes() for b in made.buffers())
+        validity_expected, data_expected = (b and b.to_pybytes() for b in expected.buffers())
+        assert data[:size] == data_expected[:size], (values, kind)  # NaN and null slots too
+        assert (validity and validity[: (len(expected) + 7) // 8]) == (
+            validity_expected and validity_expected[: (len(expected) + 7) // 8]
+        ), (values, kind)
+    masked = arrow_array(np.array([1.0, 2.0, 3.0]), pa.float64(), null=np.array([0, 1, 0], bool))
+    assert masked.to_pylist() == [1.0, None, 3.0]
+    for text, n in (("s01_happiness_r1", 5), ("é", 3), ("x", 0)):
+        made_text = repeated_string(text, n)
+        made_text.validate(full=True)
+        assert made_text.equals(pa.array([text] * n, type=pa.string()))
+    assert arrow_scalar(1, pa.int16()).equals(pa.scalar(1, type=pa.int16()))
+
+
+def test_the_landmark_extraction_imports_no_pandas(demo_video: Path, tmp_path: Path) -> None:
+    """extract_landmarks builds and writes its tables without pyarrow.array/scalar, whose
+    pandas check imports pandas (0.1–0.3 s of CPU in each extraction job)."""
+    work = (
+        f"extract_planned([{{'video_id': 'v', 'path': {str(demo_video)!r}}}],"
+        f" {str(tmp_path / 'shard.parquet')!r}, settings={{'max_num_faces': 2}})"
+    )
+    code = _script_imports("extract_landmarks") + "\n" + work
+    assert _modules_after(code, ("pandas", "emoflow.landmarks.extract")) == [
+        "emoflow.landmarks.extract"
+    ]

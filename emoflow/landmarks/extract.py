@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 from emoflow._progress import Progress
+from emoflow._tables import arrow_array
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
 from emoflow.landmarks.importers import LandmarkImporter
@@ -94,8 +95,8 @@ class FaceMeshExtractor(FaceMeshTracker):
             track.timestamps(),
             np.searchsorted(frame_numbers, track.found_frames),
             track.faces,
-            n_faces=pa.array(track.n_faces, type=pa.int16()),
-            detection_scores=pa.array(track.scores, type=pa.float32()),
+            n_faces=arrow_array(track.n_faces, pa.int16()),
+            detection_scores=arrow_array(track.scores, pa.float32()),
             frame_numbers=frame_numbers,
         )
         record = video_record(
