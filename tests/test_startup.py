@@ -103,3 +103,19 @@ def test_the_landmark_extraction_imports_no_pandas(demo_video: Path, tmp_path: P
     assert _modules_after(code, ("pandas", "emoflow.landmarks.extract")) == [
         "emoflow.landmarks.extract"
     ]
+
+
+def test_writing_the_run_settings_imports_no_table_library(tmp_path: Path) -> None:
+    """write_run_settings writes a YAML file: its job imports neither polars nor pyarrow nor
+    the report's modules that read the results (emoflow.report imports each name lazily)."""
+    work = f"write_run_settings({{'train': {{'seed': 1}}}}, {str(tmp_path / 'run.yaml')!r})"
+    code = _script_imports("write_run_settings") + "\n" + work
+    assert "seed: 1" in _run_and_read(code, tmp_path / "run.yaml")
+    unwanted = ("polars", "pyarrow", "emoflow.evaluation", "emoflow.report.inputs")
+    assert _modules_after(code, unwanted) == []
+
+
+def _run_and_read(code: str, path: Path) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return path.read_text()
