@@ -94,15 +94,70 @@ def test_arrow_arrays_from_buffers_are_those_of_pyarrow_array() -> None:
 
 def test_the_landmark_extraction_imports_no_pandas(demo_video: Path, tmp_path: Path) -> None:
     """extract_landmarks builds and writes its tables without pyarrow.array/scalar, whose
-    pandas check imports pandas (0.1–0.3 s of CPU in each extraction job)."""
+    pandas check imports pandas (0.1–0.3 s of CPU in each extraction job); build_features
+    reads them without the extraction, the importers or pyarrow.compute."""
+    import polars as pl
+
+    from emoflow._tables import write_parquet
+
+    shard = tmp_path / "shard.parquet"
     work = (
         f"extract_planned([{{'video_id': 'v', 'path': {str(demo_video)!r}}}],"
-        f" {str(tmp_path / 'shard.parquet')!r}, settings={{'max_num_faces': 2}})"
+        f" {str(shard)!r}, settings={{'max_num_faces': 2}})"
     )
     code = _script_imports("extract_landmarks") + "\n" + work
     assert _modules_after(code, ("pandas", "emoflow.landmarks.extract")) == [
         "emoflow.landmarks.extract"
     ]
+    manifest = tmp_path / "manifest.parquet"
+    write_parquet(
+        pl.DataFrame(
+            {"video_id": ["v"], "path": [str(demo_video)], "subject": ["s01"], "emotion": ["x"]}
+        ),
+        manifest,
+    )
+    work = (
+        f"print(build_features({str(manifest)!r}, [{str(shard)!r}],"
+        f" {str(tmp_path / 'features.zarr')!r}, FeatureSettings.from_section({{}})))"
+    )
+    code = _script_imports("build_features") + "\n" + work
+    unwanted = (
+        "emoflow.landmarks.extract",
+        "emoflow.landmarks.importers",
+        "emoflow.facemesh.tracker",
+        "pyarrow.compute",
+        "pandas",
+    )
+    assert _modules_after(code, unwanted) == []
+    assert (tmp_path / "features.zarr").is_dir()
+
+
+def test_the_snakefile_plans_without_face_mesh_the_importers_or_the_stages() -> None:
+    """What the Snakefile imports when Snakemake reads it (every run, and every job of a
+    cluster run), and the extraction's plan it computes then, import neither Face Mesh's
+    tracker, the landmark importers, pyarrow.compute, the attribution stage nor the report's
+    stage (each package imports its names lazily; emoflow.landmarks.planning is light)."""
+    source = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    imports = re.findall(r"^from emoflow\S* import .+$", source, re.MULTILINE)
+    assert len(imports) >= 8
+    work = (
+        "import polars as pl\n"
+        "extraction_mem_mb([{'path': 'missing.mp4'}], {}, default_size=(256, 256))\n"
+        "plan_shards(pl.DataFrame({'video_id': ['a', 'b'], 'path': ['a.mp4', 'b.mp4']}), 2)\n"
+        "runtime_settings({})\n"
+        "print(GLANCE_EMOTION_PAGE, RELEVANCE_FIGURE)"
+    )
+    unwanted = (
+        "emoflow.facemesh.tracker",
+        "emoflow.landmarks.extract",
+        "emoflow.landmarks.importers",
+        "pyarrow.compute",
+        "pandas",
+        "emoflow.attribution.run",
+        "emoflow.report.stage",
+        *HEAVY,
+    )
+    assert _modules_after("\n".join([*imports, work]), unwanted) == []
 
 
 def test_writing_the_run_settings_imports_no_table_library(tmp_path: Path) -> None:
