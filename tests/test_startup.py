@@ -92,10 +92,13 @@ def test_arrow_arrays_from_buffers_are_those_of_pyarrow_array() -> None:
     assert arrow_scalar(1, pa.int16()).equals(pa.scalar(1, type=pa.int16()))
 
 
-def test_the_landmark_extraction_imports_no_pandas(demo_video: Path, tmp_path: Path) -> None:
+def test_the_landmark_extraction_imports_neither_pandas_nor_polars(
+    demo_video: Path, tmp_path: Path
+) -> None:
     """extract_landmarks builds and writes its tables without pyarrow.array/scalar, whose
-    pandas check imports pandas (0.1–0.3 s of CPU in each extraction job); build_features
-    reads them without the extraction, the importers or pyarrow.compute."""
+    pandas check imports pandas (0.1–0.3 s of CPU in each extraction job), and without Polars
+    or the importers, which only precomputed landmarks need; build_features reads them without
+    the extraction, the importers or pyarrow.compute."""
     import polars as pl
 
     from emoflow._tables import write_parquet
@@ -106,9 +109,8 @@ def test_the_landmark_extraction_imports_no_pandas(demo_video: Path, tmp_path: P
         f" {str(shard)!r}, settings={{'max_num_faces': 2}})"
     )
     code = _script_imports("extract_landmarks") + "\n" + work
-    assert _modules_after(code, ("pandas", "emoflow.landmarks.extract")) == [
-        "emoflow.landmarks.extract"
-    ]
+    unwanted = ("pandas", "polars", "emoflow.landmarks.importers", "emoflow.landmarks.extract")
+    assert _modules_after(code, unwanted) == ["emoflow.landmarks.extract"]
     manifest = tmp_path / "manifest.parquet"
     write_parquet(
         pl.DataFrame(
@@ -174,3 +176,40 @@ def _run_and_read(code: str, path: Path) -> str:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     return path.read_text()
+
+
+def test_planned_rows_are_the_rows_polars_makes_of_them() -> None:
+    """extract_planned takes the planned rows as they are when Polars would give them back
+    unchanged (the workflow's rows), else as Polars unifies them: the same rows either way."""
+    import numpy as np
+    import polars as pl
+
+    from emoflow.landmarks.extract import _table_rows
+    from emoflow.landmarks.planning import plan_shards
+
+    manifest = pl.DataFrame(
+        {
+            "video_id": ["a", "b", "c"],
+            "path": ["a.mp4", "b.mp4", "c.csv"],
+            "start_s": [None, 0.5, 1.0],
+            "end_s": [None, None, None],
+            "landmarks_format": [None, None, "csv"],
+            "landmarks_fps": [None, None, 30],
+        }
+    )
+    planned = plan_shards(manifest, 1, stat_files=False)[0]["videos"]
+    cases = [
+        planned,
+        [],
+        [{"video_id": "a", "path": "a.mp4"}, {"video_id": "b", "path": "b.mp4", "start_s": 1.5}],
+        [{"video_id": "a", "start_s": 0}, {"video_id": "b", "start_s": 1.5}],
+        [{"video_id": "a", "flag": True}, {"video_id": "b", "flag": None}],
+        [{"video_id": "a", "start_s": np.float64(0.25)}],
+        [{"video_id": "a", "n": 2**40}, {"video_id": "b", "n": -3}],
+    ]
+    for rows in cases:
+        expected = list(pl.DataFrame(rows, infer_schema_length=None).iter_rows(named=True))
+        made = _table_rows(rows)
+        assert [sorted((k, repr(v)) for k, v in row.items()) for row in made] == [
+            sorted((k, repr(v)) for k, v in row.items()) for row in expected
+        ], rows

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emoflow._lazy import lazy_names
-from emoflow.storage.landmark_table.reader import landmarks_array, read_landmarks
 
 if TYPE_CHECKING:
     from emoflow.landmarks.extract import extract_planned, extract_shard, extract_videos
@@ -33,10 +32,12 @@ if TYPE_CHECKING:
         plan_shards,
     )
     from emoflow.landmarks.settings import LandmarkSettings
+    from emoflow.storage.landmark_table.reader import landmarks_array, read_landmarks
 
 # Each name is imported from its module when first used (emoflow._lazy): the workflow's plan
 # (read with the Snakefile) and the readers of landmark tables import neither Face Mesh nor
-# the importers (nor pyarrow.compute).
+# the importers (nor pyarrow.compute), the extraction neither the importers nor the reader
+# (nor polars).
 _LAZY = {
     "LandmarkSettings": "settings",
     "decoding_summary": "planning",
@@ -46,7 +47,9 @@ _LAZY = {
     "extraction_mem_mb": "planning",
     "extraction_settings": "planning",
     "import_landmarks": "importers",
+    "landmarks_array": "emoflow.storage.landmark_table.reader",
     "plan_shards": "planning",
+    "read_landmarks": "emoflow.storage.landmark_table.reader",
 }
 
 __all__ = [
