@@ -285,6 +285,8 @@ def _checked_inputs(
     from emoflow.report.faces import relevance_figure_paths
     from emoflow.report.inputs import load_report_inputs
 
+    if glance:  # make_report's pages (the glance reads the nested evaluation's tables)
+        from emoflow.report.glance import GLANCE_EMOTION_PAGE, glance_page_paths
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
     attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
@@ -310,7 +312,7 @@ def _checked_inputs(
     named = [out / name for name in outputs]
     patterns = [
         *([RELEVANCE_FIGURE.format(emotion="*")] if faces else []),
-        *([_glance_page_pattern()] if glance else []),
+        *([GLANCE_EMOTION_PAGE.format(emotion="*")] if glance else []),
     ]
     for pattern in patterns:  # an input named like an emotion's figure or page, in ``out``
         named += [out / Path(p).name for p in every_input if fnmatch(Path(p).name, pattern)]
@@ -330,18 +332,10 @@ def _checked_inputs(
         figures = list(relevance_figure_paths(inputs.emotions, out).values())
         refuse_overwriting_inputs(figures, every_input, folders=folders)
     if glance:  # each emotion's glance page
-        from emoflow.report.glance import glance_page_paths
-
         pages = list(glance_page_paths(inputs.emotions, out).values())
         refuse_overwriting_inputs(pages, every_input, folders=folders)
     out.mkdir(parents=True, exist_ok=True)
     return inputs
-
-
-def _glance_page_pattern() -> str:
-    from emoflow.report.glance import GLANCE_EMOTION_PAGE
-
-    return GLANCE_EMOTION_PAGE.format(emotion="*")
 
 
 def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
