@@ -11,6 +11,7 @@ have none to check and are read as before.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from emoflow._integrity import check_parquet, seal_parquet, sealable_metadata
 from emoflow.errors import InputError
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
     import pyarrow as pa
 
@@ -142,3 +144,68 @@ def read_parquet(
     frame = pl.from_arrow(read_arrow(path, remedy=remedy, digests_checked=True))
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def arrow_array(
+    values: Sequence[Any] | np.ndarray, type: pa.DataType, *, null: np.ndarray | None = None
+) -> pa.Array:
+    """``pyarrow.array(values, type=type)`` for fixed-width numbers or booleans, built from the
+    values' NumPy buffer instead: ``pyarrow.array`` asks its pandas shim whether any object
+    that is not an Arrow one is a pandas object, which imports pandas (0.1–0.3 s of a
+    process's CPU) into a job that never uses it (the landmark extraction).
+
+    ``values`` is cast to ``type``'s NumPy dtype (``None``, only where ``null`` is not given,
+    becomes null); ``null`` marks null entries (their values are ignored). Like
+    ``pyarrow.array``, a contiguous NumPy array of that dtype without nulls is not copied: the
+    Arrow array shares its memory. Strings: :func:`repeated_string`.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    dtype = np.dtype(bool) if type == pa.bool_() else np.dtype(type.to_pandas_dtype())
+    if null is None and not isinstance(values, np.ndarray) and any(v is None for v in values):
+        null = np.array([v is None for v in values], dtype=bool)
+        values = [0 if v is None else v for v in values]
+    data = np.ascontiguousarray(values, dtype=dtype)
+    if data.ndim != 1:
+        raise ValueError(f"arrow_array takes one dimension, got shape {data.shape}")
+    validity = None
+    null_count = 0
+    if null is not None:
+        null = np.asarray(null, dtype=bool)
+        if null.shape != data.shape:
+            raise ValueError(f"null has shape {null.shape}, the values {data.shape}")
+        null_count = int(null.sum())
+        if null_count:
+            data = data.copy()  # never the caller's array
+            data[null] = 0  # what pyarrow.array leaves in a null slot
+            validity = pa.py_buffer(np.packbits(~null, bitorder="little"))
+    if dtype == np.dtype(bool):
+        buffer = pa.py_buffer(np.packbits(data, bitorder="little"))
+    else:
+        buffer = pa.py_buffer(data)
+    return pa.Array.from_buffers(type, len(data), [validity, buffer], null_count=null_count)
+
+
+def repeated_string(value: str, n: int) -> pa.Array:
+    """``pyarrow.array([value] * n, type=pyarrow.string())``, built from its buffers (see
+    :func:`arrow_array`)."""
+    import numpy as np
+    import pyarrow as pa
+
+    encoded = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(encoded)
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise ValueError(f"{n} copies of {value!r} exceed a string array's 2 GiB")
+    return pa.Array.from_buffers(
+        pa.string(),
+        n,
+        [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(encoded * n)],
+    )
+
+
+def arrow_scalar(value: Any, type: pa.DataType) -> pa.Scalar:
+    """``pyarrow.scalar(value, type=type)`` for a number or boolean, without the pandas import
+    of ``pyarrow.scalar`` (:func:`arrow_array`); pyarrow.compute functions given a plain
+    Python value make one with ``pyarrow.scalar``, so pass them this instead."""
+    return arrow_array([value], type)[0]

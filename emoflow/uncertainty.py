@@ -241,16 +241,18 @@ def expanded_tail(level: float, n_subjects: int) -> float:
     narrow (its spread is the plug-in one, and it uses normal quantiles where t quantiles
     belong); taking the percentiles at ``Φ(√(n/(n−1)) · t_{n−1, (1+level)/2})`` instead of
     ``(1+level)/2`` corrects both, and the correction fades as ``n`` grows (95 %: tails of
-    0.6 % with 8 subjects, 1.6 % with 20, 2.2 % with 100)."""
-    from scipy import stats
+    0.6 % with 8 subjects, 1.6 % with 20, 2.2 % with 100).
+
+    The quantiles are :mod:`scipy.special`'s, the functions ``scipy.stats.t.ppf`` and
+    ``scipy.stats.norm.sf`` evaluate (``stdtrit`` and ``ndtr``), without importing
+    :mod:`scipy.stats` (0.4 s of a process's CPU more than :mod:`scipy.special`)."""
+    from scipy.special import ndtr, stdtrit
 
     nominal = 50 * (1 - level)
     if n_subjects < 2:
         return nominal
-    quantile = math.sqrt(n_subjects / (n_subjects - 1)) * stats.t.ppf(
-        0.5 + level / 2, n_subjects - 1
-    )
-    return float(100 * stats.norm.sf(quantile))
+    quantile = math.sqrt(n_subjects / (n_subjects - 1)) * stdtrit(n_subjects - 1, 0.5 + level / 2)
+    return float(100 * ndtr(-quantile))
 
 
 def interval_of(

@@ -136,6 +136,38 @@ def test_writes_every_figure_and_the_numbers(report: tuple[Path, dict]) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging leftovers
 
 
+def test_drawing_the_face_figures_imports_neither_the_glance_nor_the_evaluation(
+    run: dict, tmp_path: Path
+) -> None:
+    """The draw_face_figures job reads the summary, metrics, attributions and landmark sets:
+    it imports none of the report's modules for the glance, the nested evaluation's tables or
+    the pages (emoflow.report.stage imports them where make_report uses them)."""
+    import json
+    import subprocess
+    import sys
+
+    args = json.dumps(
+        [
+            str(run["summary"]),
+            [str(p) for p in run["metrics"]],
+            [[str(s) for s in stores] for stores in run["attributions"]],
+            [str(p) for p in run["landmarks"]],
+            str(tmp_path / "faces"),
+        ]
+    )
+    unwanted = ["emoflow.evaluation", "emoflow.report.glance", "emoflow.report.pages"]
+    code = (
+        "import json, sys\n"
+        "from emoflow.report import draw_face_figures\n"
+        f"draw_face_figures(*json.loads({args!r}), top_k={TOP_K})\n"
+        f"print(json.dumps(sorted(set({unwanted!r}) & set(sys.modules))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+    assert (tmp_path / "faces" / FIGURES["selected"]).is_file()
+
+
 def test_face_figures_drawn_apart_are_the_same_files(
     run: dict, report: tuple[Path, dict], tmp_path: Path
 ) -> None:

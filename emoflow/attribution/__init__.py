@@ -95,10 +95,30 @@ Layout of the package (after Captum's ``attr``):
 - :mod:`~emoflow.attribution.settings` — :class:`AttributionSettings`.
 """
 
-from emoflow.attribution.dataset import attribute_samples, dataset_relevance
-from emoflow.attribution.methods import ATTRIBUTION_METHODS, AttributionMethod
-from emoflow.attribution.run import attribute_emotion
-from emoflow.attribution.settings import AttributionSettings, runtime_settings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emoflow._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from emoflow.attribution.dataset import attribute_samples, dataset_relevance
+    from emoflow.attribution.methods import ATTRIBUTION_METHODS, AttributionMethod
+    from emoflow.attribution.run import attribute_emotion
+    from emoflow.attribution.settings import AttributionSettings, runtime_settings
+
+# Each name is imported from its module when first used (emoflow._lazy): the workflow reads
+# the settings (runtime_settings) with the Snakefile, without the stage that attributes
+# (its feature and attribution stores).
+_LAZY = {
+    "ATTRIBUTION_METHODS": "methods",
+    "AttributionMethod": "methods",
+    "AttributionSettings": "settings",
+    "attribute_emotion": "run",
+    "attribute_samples": "dataset",
+    "dataset_relevance": "dataset",
+    "runtime_settings": "settings",
+}
 
 __all__ = [
     "ATTRIBUTION_METHODS",
@@ -109,3 +129,5 @@ __all__ = [
     "dataset_relevance",
     "runtime_settings",
 ]
+
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -2,31 +2,31 @@
 shard of a manifest (:func:`extract_videos`, :func:`extract_shard`), each shard one file.
 
 Items with a ``landmarks_format`` are imported from precomputed landmark files instead
-(:mod:`emoflow.landmarks.importers`).
+(:mod:`emoflow.landmarks.importers`). What the workflow plans before the extraction runs (the
+shards, their settings and memory) is :mod:`emoflow.landmarks.planning`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import os
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from emoflow._progress import Progress
+from emoflow._tables import arrow_array
 from emoflow.errors import ConfigError, InputError, NoFaceError
 from emoflow.facemesh.tracker import FaceMeshTracker, FrameProgress
-from emoflow.landmarks.importers import LandmarkImporter
-from emoflow.landmarks.settings import FRAME_MODES, LandmarkSettings
+from emoflow.landmarks.planning import (
+    MANIFEST_IMPORT_COLUMNS,
+    MANIFEST_ITEM_COLUMNS,
+    extraction_settings,
+)
+from emoflow.landmarks.settings import FRAME_MODES
 from emoflow.storage.landmark_table.schema import landmarks_table, schema_metadata, video_record
 from emoflow.storage.landmark_table.writer import (
     VideoReader,
@@ -34,7 +34,6 @@ from emoflow.storage.landmark_table.writer import (
     check_unique_ids,
     write_shard,
 )
-from emoflow.storage.manifest import read_manifest
 from emoflow.video import (
     MAX_SIDE,
     MIN_SIDE,
@@ -42,9 +41,11 @@ from emoflow.video import (
     Selection,
     VideoItem,
     declared_frames,
-    probe_video,
     resampled_frames,
 )
+
+if TYPE_CHECKING:
+    from emoflow.landmarks.importers import LandmarkImporter
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class FaceMeshExtractor(FaceMeshTracker):
             track.timestamps(),
             np.searchsorted(frame_numbers, track.found_frames),
             track.faces,
-            n_faces=pa.array(track.n_faces, type=pa.int16()),
-            detection_scores=pa.array(track.scores, type=pa.float32()),
+            n_faces=arrow_array(track.n_faces, pa.int16()),
+            detection_scores=arrow_array(track.scores, pa.float32()),
             frame_numbers=frame_numbers,
         )
         record = video_record(
@@ -239,7 +240,12 @@ def extract_videos(
     check_unique_ids(items, f"given for {out_path}")
     select = frame_selection(frames, feature_frames)
     side_limits = _side_limits(min_frame_side, max_frame_side)
-    importer = LandmarkImporter()
+    importer = None
+    if any(item.landmarks_format is not None for item in items):
+        # the importers (and polars) only where a shard holds precomputed landmarks
+        from emoflow.landmarks.importers import LandmarkImporter
+
+        importer = LandmarkImporter()
     with (
         FaceMeshExtractor(**extractor_options) as extractor,
         Progress(len(items), enabled=progress) as bar,
@@ -301,7 +307,7 @@ def frames_metadata(frames: str, feature_frames: int | None) -> dict[str, Any]:
 
 def _reader(
     extractor: FaceMeshExtractor,
-    importer: LandmarkImporter,
+    importer: LandmarkImporter | None,
     fps: float | None,
     bar: Progress,
     select: Selection | None = None,
@@ -318,6 +324,7 @@ def _reader(
                 return extractor.extract_item(
                     item, fps=fps, select=select, progress=bar.frames, side_limits=side_limits
                 )
+            assert importer is not None  # made for the items with a landmarks_format
             return importer.read(item)
         except MemoryError as err:
             raise InputError(item.path, out_of_memory(item.path)) from err
@@ -346,22 +353,6 @@ def out_of_memory(path: str | Path) -> str:
         "(the extract_landmarks rule's mem_mb, or --resources mem_mb) or lower "
         "landmarks.max_frame_side to refuse such frame sizes (downscale the video instead)"
     )
-
-
-MANIFEST_ITEM_COLUMNS: dict[str, str] = {
-    "start_s": "start_s",
-    "end_s": "end_s",
-    "landmarks_format": "landmarks_format",
-}
-"""Optional manifest columns :func:`extract_shard` honours → :class:`VideoItem` fields."""
-MANIFEST_IMPORT_COLUMNS: dict[str, str] = {
-    "landmarks_fps": "fps",
-    "landmarks_width": "width",
-    "landmarks_height": "height",
-    "landmarks_units": "units",
-    "landmarks_layout": "layout",
-}
-"""Optional manifest columns → :func:`import_landmarks` options of CSV imports."""
 
 
 def extract_shard(
@@ -401,6 +392,8 @@ def extract_shard(
     """
     if n_shards < 1 or not 0 <= shard < n_shards:
         raise ConfigError(f"shard must satisfy 0 <= shard < n_shards, got {shard} of {n_shards}")
+    from emoflow.storage.manifest import read_manifest
+
     manifest = read_manifest(manifest_path, required_columns=("video_id", "path"))
     selected = manifest.gather_every(n_shards, offset=shard)
     logger.info(
@@ -411,29 +404,8 @@ def extract_shard(
         manifest.height,
         manifest_path,
     )
-    return extract_videos(_manifest_items(selected), out_path, strict=strict, **options)
-
-
-SHARDING_KEYS = LandmarkSettings.SHARDING_KEYS
-"""``landmarks`` settings that decide how videos are split into jobs, not their landmarks."""
-
-
-def extraction_settings(
-    section: Mapping[str, Any], feature_frames: int | None = None
-) -> dict[str, Any]:
-    """The ``landmarks`` config section less :data:`SHARDING_KEYS`: what can change a
-    shard's table (so more shards re-run no extraction).
-
-    With ``frames: sampled`` (the default) the frames meshed depend on ``features.n_frames``,
-    given as ``feature_frames``: it is added as ``feature_frames``, so that a change of it
-    re-runs extraction; with ``frames: all`` it is left out, and re-runs nothing.
-    """
-    settings = {key: value for key, value in section.items() if key not in SHARDING_KEYS}
-    if settings.get("frames") != "sampled":
-        settings.pop("feature_frames", None)
-    elif feature_frames is not None:
-        settings["feature_frames"] = feature_frames
-    return settings
+    items = _manifest_items(selected.iter_rows(named=True))
+    return extract_videos(items, out_path, strict=strict, **options)
 
 
 def extract_planned(
@@ -444,118 +416,58 @@ def extract_planned(
     settings: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, dict[str, Any]]:
-    """Extract planned manifest rows (one shard of :func:`plan_shards`) into a landmark table.
+    """Extract planned manifest rows (one shard of
+    :func:`~emoflow.landmarks.planning.plan_shards`) into a landmark table.
 
-    The workflow plans each shard's videos before the run (:func:`shard_of`, stable when
-    videos are added or removed) and hands the rows to the job, so a shard's extraction
-    depends on its own videos only, never on the manifest's labels. Per-video settings come
+    The workflow plans each shard's videos before the run
+    (:func:`~emoflow.landmarks.planning.shard_of`, stable when videos are added or removed) and
+    hands the rows to the job, so a shard's extraction depends on its own videos only, never
+    on the manifest's labels. Per-video settings come
     from the rows as in :func:`extract_shard`. ``settings`` is the ``landmarks`` config
     section (its sharding keys are ignored; ``strict``, ``fps`` and the
     :class:`FaceMeshExtractor` options are used); ``options`` override it.
     """
-    rows = pl.DataFrame(list(videos), infer_schema_length=None)
-    logger.info("%d planned videos", rows.height)
+    rows = _table_rows(videos)
+    logger.info("%d planned videos", len(rows))
     merged = {"strict": strict, **extraction_settings(settings or {}), **options}
     return extract_videos(_manifest_items(rows), out_path, **merged)
 
 
-EXTRACTION_BASE_MB = 350
-"""Peak memory of an extraction job on small frames: interpreter, imports, Face Mesh graphs and
-the face detector (measured: 306–309 MB peak RSS on 256×256 videos)."""
-EXTRACTION_BYTES_PER_PIXEL = 64
-"""Peak memory per pixel of a shard's largest frame size: decoder buffers, the RGB frame and
-MediaPipe's copies of it (measured above the base: 3840×2160 +399 MB, 4096×4096 +1052 MB)."""
-EXTRACTION_MARGIN = 1.2
-"""Head room over the estimate (allocator growth, other codecs' buffers)."""
+def _plain(value: Any) -> bool:
+    """A value that a Polars column holds as it is: ``None``, a string, a bool, a float or a
+    64-bit integer."""
+    if type(value) is int:
+        return -(2**63) <= value < 2**63
+    return value is None or type(value) in (str, float, bool)
 
 
-def extraction_mem_mb(
-    videos: Sequence[Mapping[str, Any]],
-    settings: Mapping[str, Any] | None = None,
-    *,
-    default_size: tuple[int, int] | None = None,
-) -> int:
-    """Memory (MB) one extraction job needs for a planned shard (:func:`plan_shards`'s
-    ``videos``), for the rule's ``mem_mb``: :data:`EXTRACTION_BASE_MB`, the largest frame
-    size among its videos (:data:`EXTRACTION_BYTES_PER_PIXEL`; sizes above
-    ``landmarks.max_frame_side`` are refused before decoding and cost nothing), and the rows
-    the shard holds before a row group is written (bounded by its frame count), with
-    :data:`EXTRACTION_MARGIN`, rounded up to 100 MB.
+def _table_rows(videos: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the rows of one table (a Polars frame of them, row by row): every row with
+    every column, ``None`` where a row lacks one, each column's values of one type.
 
-    Frame sizes and counts come from the videos' headers (:func:`emoflow.video.probe_video`,
-    well under a millisecond each); a video that does not exist yet (the demo's, made by the
-    workflow) counts as ``default_size`` (and 300 frames).
+    Rows that are so already, as :func:`~emoflow.landmarks.planning.plan_shards` plans them
+    (a manifest's rows: what the workflow hands to the job), are that table's rows as they
+    are, and are taken without Polars (0.1 s of the job's imports); other rows are unified by
+    Polars.
     """
-    from emoflow.facemesh.mesh import N_LANDMARKS
-    from emoflow.storage.landmark_table.writer import ROW_GROUP_ROWS
-
-    section = settings or {}
-    max_side = int(section.get("max_frame_side") or MAX_SIDE)
-    largest = 0
-    frames = 0
-    for row in videos:
-        if row.get("landmarks_format"):
-            continue  # imported: no decoding
-        probed = probe_video(row["path"]) if os.path.exists(row["path"]) else None
-        if probed is None and default_size is not None:
-            probed = (default_size[0], default_size[1], 300)
-        if probed is None or max(probed[0], probed[1]) > max_side:
-            continue
-        largest = max(largest, probed[0] * probed[1])
-        frames += probed[2] or 300
-    rows = min(frames, 2 * ROW_GROUP_ROWS)  # pending rows, and their copy as one table
-    need = (
-        EXTRACTION_BASE_MB
-        + largest * EXTRACTION_BYTES_PER_PIXEL / 2**20
-        + rows * N_LANDMARKS * 3 * 4 * 2 / 2**20
+    rows = [dict(row) for row in videos]
+    columns = {name for row in rows for name in row}
+    as_they_are = all(
+        len(row) == len(columns) and all(_plain(value) for value in row.values()) for row in rows
+    ) and all(
+        len({type(row[name]) for row in rows if row[name] is not None}) <= 1 for name in columns
     )
-    return int(math.ceil(need * EXTRACTION_MARGIN / 100) * 100)
+    if as_they_are:
+        return rows
+    import polars as pl
+
+    return list(pl.DataFrame(rows, infer_schema_length=None).iter_rows(named=True))
 
 
-def shard_of(video_id: str, n_shards: int) -> int:
-    """The shard of a video: a hash of its id, so adding or removing other videos never
-    moves it to another shard."""
-    return zlib.crc32(video_id.encode("utf-8")) % n_shards
-
-
-def plan_shards(
-    manifest: pl.DataFrame, n_shards: int, *, stat_files: bool = True
-) -> list[dict[str, Any]]:
-    """Per shard, its videos (the manifest rows extraction reads: id, path, window, import
-    options) and a digest of what its extraction depends on.
-
-    The digest covers each video's id, path, time window and import options, and (with
-    ``stat_files``) the size and modification time of its file, but not its labels: a label
-    fix changes no digest, a new, removed or changed video changes only its own shard's.
-    Videos that the workflow makes itself (the demo) are not stat-ed: their rule is an input
-    of the extraction instead.
-    """
-    columns = [
-        name
-        for name in ("video_id", "path", *MANIFEST_ITEM_COLUMNS, *MANIFEST_IMPORT_COLUMNS)
-        if name in manifest.columns
-    ]
-    shards: list[dict[str, Any]] = [
-        {"videos": [], "digest": hashlib.sha256()} for _ in range(n_shards)
-    ]
-    for row in manifest.select(columns).iter_rows(named=True):
-        shard = shards[shard_of(row["video_id"], n_shards)]
-        shard["videos"].append(dict(row))
-        row["file"] = None
-        if stat_files:
-            try:
-                stat = os.stat(row["path"])
-                row["file"] = [stat.st_size, stat.st_mtime_ns]
-            except OSError:
-                pass
-        shard["digest"].update(json.dumps(row, sort_keys=True, default=str).encode())
-    return [{"videos": shard["videos"], "digest": shard["digest"].hexdigest()} for shard in shards]
-
-
-def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:
+def _manifest_items(rows: Iterable[Mapping[str, Any]]) -> list[VideoItem]:
     """Manifest rows → :class:`VideoItem` values with their window and import options."""
     items = []
-    for row in selected.iter_rows(named=True):
+    for row in rows:
         fields = {field: row[name] for name, field in MANIFEST_ITEM_COLUMNS.items() if name in row}
         import_options = {
             option: row[name]
@@ -571,30 +483,3 @@ def _manifest_items(selected: pl.DataFrame) -> list[VideoItem]:
             )
         )
     return items
-
-
-def decoding_summary(landmark_paths: str | Path | Sequence[str | Path]) -> str:
-    """A few lines for the console at the end of a run: the videos decoded only in part or
-    with a header their frames contradict
-    (:func:`emoflow.storage.landmark_table.schema.decoding_problems`); ``""`` when there are
-    none or no shard exists yet."""
-    from emoflow.errors import EmoflowError
-    from emoflow.storage.landmark_table.reader import read_video_records
-    from emoflow.storage.landmark_table.schema import decoding_problems
-
-    paths = [landmark_paths] if isinstance(landmark_paths, str | Path) else list(landmark_paths)
-    existing = [path for path in paths if Path(path).exists()]
-    if not existing:
-        return ""
-    try:
-        problems = decoding_problems(read_video_records(existing))
-    except EmoflowError as err:
-        return f"emoflow: {err}"
-    if not problems:
-        return ""
-    shown = 5
-    lines = [f"emoflow: {len(problems)} video(s) decoded in part or with a contradicted header:"]
-    lines += [f"  {video_id}: {text}" for video_id, text in list(problems.items())[:shown]]
-    if len(problems) > shown:
-        lines.append(f"  … and {len(problems) - shown} more (see the report's data page)")
-    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 The class declares the section's keys (types, defaults, ranges: the configuration schema is
 generated from it, ``tools/make_config_schema.py``); the workflow's rules read the section as
-the schema fills it in, and :func:`~emoflow.landmarks.extract.extraction_settings` leaves out
+the schema fills it in, and :func:`~emoflow.landmarks.planning.extraction_settings` leaves out
 its :attr:`LandmarkSettings.SHARDING_KEYS`.
 """
 

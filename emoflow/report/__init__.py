@@ -21,12 +21,33 @@
 shares.
 """
 
-from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
-from emoflow.report.evidence import report_evidence
-from emoflow.report.glance import GLANCE_EMOTION_PAGE
-from emoflow.report.regions import REGION_SCHEMA
-from emoflow.report.settings import ReportSettings
-from emoflow.report.stage import draw_face_figures, make_report, write_run_settings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emoflow._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE
+    from emoflow.report.evidence import report_evidence
+    from emoflow.report.glance import GLANCE_EMOTION_PAGE
+    from emoflow.report.regions import REGION_SCHEMA
+    from emoflow.report.settings import ReportSettings
+    from emoflow.report.stage import draw_face_figures, make_report, write_run_settings
+
+# Each name is imported from its module when first used (emoflow._lazy): a job that writes
+# the run's settings, or draws the faces, imports only the modules it needs.
+_LAZY = {
+    "FIGURES": "_drawing",
+    "RELEVANCE_FIGURE": "_drawing",
+    "report_evidence": "evidence",
+    "GLANCE_EMOTION_PAGE": "glance",
+    "REGION_SCHEMA": "regions",
+    "ReportSettings": "settings",
+    "draw_face_figures": "stage",
+    "make_report": "stage",
+    "write_run_settings": "stage",
+}
 
 __all__ = [
     "FIGURES",
@@ -39,3 +60,5 @@ __all__ = [
     "report_evidence",
     "write_run_settings",
 ]
+
+__getattr__ = lazy_names(__name__, _LAZY)

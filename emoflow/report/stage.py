@@ -44,45 +44,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emoflow._atomic import atomic_path, write_json
 from emoflow._outputs import refuse_overwriting_inputs
 from emoflow.errors import DataError, InputError
-from emoflow.report._drawing import FIGURES, RELEVANCE_FIGURE, plotting
-from emoflow.report.confusion import plot_confusion_matrices, plot_selected_confusions
-from emoflow.report.faces import (
-    plot_relevance_on_face,
-    plot_selected_landmarks,
-    relevance_figure_paths,
-)
-from emoflow.report.figures import plot_accuracy_vs_landmarks, plot_cost_vs_landmarks
-from emoflow.report.glance import (
-    GLANCE_EMOTION_PAGE,
-    Evaluation,
-    glance_page_paths,
-    glance_table,
-    write_glance_pages,
-)
-from emoflow.report.inputs import ReportInputs, load_report_inputs
-from emoflow.report.pages import (
-    PAGES,
-    write_data_page,
-    write_results_page,
-    write_selection_page,
-    write_settings_page,
-    write_summary_page,
-)
-from emoflow.report.regions import (
-    MODELS,
-    REGION_CSV,
-    REGION_TABLE,
-    region_relevance,
-    shares,
-    write_region_table,
-)
 from emoflow.report.settings import ReportSettings
-from emoflow.report.tables import report_numbers
+
+if TYPE_CHECKING:
+    from emoflow.report.inputs import ReportInputs
+
+# The report's modules (polars, NumPy, the evaluation's tables, ...) are imported by the
+# functions that use them: write_run_settings, a job of its own, needs none of them, and
+# draw_face_figures neither the glance (the nested evaluation) nor the pages.
 
 FACE_FIGURES = ("selected",)
 """Keys of :data:`~emoflow.report._drawing.FIGURES` drawn on the reference face, besides each
@@ -160,6 +134,21 @@ def make_report(
         The content of ``report.json`` (see :func:`report_numbers`), with ``data`` (counts of
         videos kept, dropped and skipped), ``validation_vs_test`` and ``selection`` sections.
     """
+    from emoflow.report._drawing import FIGURES, plotting
+    from emoflow.report.confusion import plot_confusion_matrices, plot_selected_confusions
+    from emoflow.report.figures import plot_accuracy_vs_landmarks, plot_cost_vs_landmarks
+    from emoflow.report.glance import Evaluation, glance_table, write_glance_pages
+    from emoflow.report.pages import (
+        PAGES,
+        write_data_page,
+        write_results_page,
+        write_selection_page,
+        write_settings_page,
+        write_summary_page,
+    )
+    from emoflow.report.regions import MODELS, region_relevance, shares, write_region_table
+    from emoflow.report.tables import report_numbers
+
     out = Path(out_dir)
     inputs = _checked_inputs(
         out,
@@ -292,6 +281,12 @@ def _checked_inputs(
     and that neither ``out`` nor its ``outputs`` (file names; with ``faces``, each emotion's
     relevance figure too, with ``glance`` each emotion's glance page) is, or lies in, an input;
     ``out`` is created."""
+    from emoflow.report._drawing import RELEVANCE_FIGURE
+    from emoflow.report.faces import relevance_figure_paths
+    from emoflow.report.inputs import load_report_inputs
+
+    if glance:  # make_report's pages (the glance reads the nested evaluation's tables)
+        from emoflow.report.glance import GLANCE_EMOTION_PAGE, glance_page_paths
     if top_k < 1:
         raise DataError(f"report.top_k must be ≥ 1, got {top_k}")
     attribution_paths = per_iteration(attribution_paths, len(metrics_paths), "attribution")
@@ -344,6 +339,10 @@ def _checked_inputs(
 
 
 def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
+    from emoflow.report._drawing import FIGURES
+    from emoflow.report.pages import PAGES
+    from emoflow.report.regions import REGION_CSV, REGION_TABLE
+
     settings = [RUN_CONFIG] if writes_settings else []
     figures = [name for key, name in FIGURES.items() if faces or key not in FACE_FIGURES]
     return [
@@ -359,6 +358,9 @@ def _outputs(*, writes_settings: bool, faces: bool = True) -> list[str]:
 
 def _draw_faces(inputs: ReportInputs, out: Path, top_k: int) -> None:
     """The figures of :data:`FACE_FIGURES` (in :func:`~emoflow.report._drawing.plotting`)."""
+    from emoflow.report._drawing import FIGURES
+    from emoflow.report.faces import plot_relevance_on_face, plot_selected_landmarks
+
     plot_relevance_on_face(
         inputs.emotions,
         inputs.scores,
@@ -391,6 +393,8 @@ def draw_face_figures(
     report's time, so the workflow runs this beside ``make_report(..., faces=False)``: the
     report, the last job of a run, takes as long as its longer half.
     """
+    from emoflow.report._drawing import FIGURES, plotting
+
     out = Path(out_dir)
     inputs = _checked_inputs(
         out,

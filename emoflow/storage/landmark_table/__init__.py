@@ -12,6 +12,16 @@ These modules own the shard files: nothing else opens them. The stage that makes
 (extraction, import, export) is :mod:`emoflow.landmarks`.
 """
 
-from emoflow.storage.landmark_table.reader import landmarks_array, read_landmarks
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emoflow._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from emoflow.storage.landmark_table.reader import landmarks_array, read_landmarks
 
 __all__ = ["landmarks_array", "read_landmarks"]
+
+# imported when first used: the writer (the extraction) needs neither the reader nor polars
+__getattr__ = lazy_names(__name__, {"landmarks_array": "reader", "read_landmarks": "reader"})

@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from emoflow._tables import arrow_array, repeated_string
 from emoflow.errors import InputError
 from emoflow.facemesh._graph import mediapipe_version, model_description
 from emoflow.facemesh.mesh import N_LANDMARKS
@@ -300,16 +301,19 @@ def landmarks_table(
         values[found_frames, n_given:] = np.nan  # iris points when refine_landmarks=False
     missing = np.ones(n_frames, dtype=bool)
     missing[found_frames] = False
-    points = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), 3)
-    landmarks = pa.FixedSizeListArray.from_arrays(points, n_points, mask=pa.array(missing))
+    # built from the arrays' buffers: pyarrow.array() would import pandas (arrow_array)
+    points = pa.FixedSizeListArray.from_arrays(arrow_array(values.reshape(-1), pa.float32()), 3)
+    landmarks = pa.FixedSizeListArray.from_arrays(
+        points, n_points, mask=arrow_array(missing, pa.bool_())
+    )
     if frame_numbers is None:
         frame_numbers = np.arange(n_frames, dtype=np.int32)
     return pa.Table.from_arrays(
         [
-            pa.array([video_id] * n_frames, type=pa.string()),
-            pa.array(frame_numbers.astype(np.int32, copy=False)),
-            pa.array(np.asarray(timestamps, dtype=np.float64)),
-            pa.array(~missing),
+            repeated_string(video_id, n_frames),
+            arrow_array(frame_numbers, pa.int32()),
+            arrow_array(timestamps, pa.float64()),
+            arrow_array(~missing, pa.bool_()),
             landmarks,
             n_faces if n_faces is not None else pa.nulls(n_frames, pa.int16()),
             detection_scores if detection_scores is not None else pa.nulls(n_frames, pa.float32()),
