@@ -118,13 +118,9 @@ def _carry_forward(
 
 def train_and_attribute(
     features_path: str | Path,
-    landmark_set_path: str | Path,
     emotion: str,
+    paths: Mapping[str, str | Path],
     *,
-    model_path: str | Path,
-    metrics_path: str | Path,
-    scores_path: str | Path,
-    attributions_path: str | Path,
     train: Mapping[str, Any] | None = None,
     attribution: Mapping[str, Any] | None = None,
     runtime: Any = None,
@@ -143,6 +139,9 @@ def train_and_attribute(
 
     Parameters
     ----------
+    paths
+        The step's files by name (:data:`STEP_OUTPUTS`): its landmark set (read) and the
+        model, metrics, scores and attribution store (written).
     train
         The ``train`` config section (:func:`emoflow.training.train_emotion`); its ``device``
         is the attribution's too.
@@ -162,18 +161,13 @@ def train_and_attribute(
     dict
         The emotion's metrics record.
     """
+    landmark_set_path = paths["landmarks"]
     stopped = read_landmark_record(landmark_set_path).get("stopped", {}).get(emotion, False)
     if stopped and previous:
         log.info(
             "%s: pruning stopped; iteration %d carries the last model forward", emotion, iteration
         )
-        outputs = {
-            "model": model_path,
-            "metrics": metrics_path,
-            "scores": scores_path,
-            "attributions": attributions_path,
-        }
-        return _carry_forward(previous, outputs, iteration)
+        return _carry_forward(previous, paths, iteration)
     if data is None:
         data = SplitData(features_path, train, outer_fold)
     protocol = data.protocol()
@@ -181,9 +175,9 @@ def train_and_attribute(
         features_path,
         landmark_set_path,
         emotion,
-        model_path,
-        metrics_path,
-        scores_path,
+        paths["model"],
+        paths["metrics"],
+        paths["scores"],
         train=train,
         iteration=iteration,
         threads=threads,
@@ -192,14 +186,14 @@ def train_and_attribute(
     attribute_emotion(
         features_path,
         landmark_set_path,
-        model_path,
-        attributions_path,
+        paths["model"],
+        paths["attributions"],
         emotion=emotion,
         settings=attribution,
         runtime=runtime,
         device=str((train or {}).get("device", "auto")),
         iteration=iteration,
-        metrics_path=metrics_path,
+        metrics_path=paths["metrics"],
     )
     return metrics
 
@@ -207,13 +201,9 @@ def train_and_attribute(
 def chain_step(
     features_path: str | Path,
     emotion: str,
+    paths: Mapping[str, str | Path],
     *,
     iteration: int,
-    landmark_set_path: str | Path,
-    model_path: str | Path,
-    metrics_path: str | Path,
-    scores_path: str | Path,
-    attributions_path: str | Path,
     start: str | None = None,
     prune: Mapping[str, Any] | None = None,
     previous: Mapping[str, str | Path | None] | None = None,
@@ -236,6 +226,8 @@ def chain_step(
 
     Parameters
     ----------
+    paths
+        The step's outputs by name (:data:`STEP_OUTPUTS`).
     previous
         The previous iteration's outputs by name: ``landmarks`` and ``attributions`` (needed
         from iteration 1), ``model``, ``metrics`` and ``scores`` (carried forward when the
@@ -247,6 +239,7 @@ def chain_step(
         The emotion's metrics record.
     """
     given: dict[str, str | Path] = {name: path for name, path in (previous or {}).items() if path}
+    landmark_set_path = paths["landmarks"]
     if iteration == 0:
         initial_landmark_set(
             features_path, landmark_set_path, landmarks=start or "all", emotions=[emotion]
@@ -268,12 +261,8 @@ def chain_step(
         )
     return train_and_attribute(
         features_path,
-        landmark_set_path,
         emotion,
-        model_path=model_path,
-        metrics_path=metrics_path,
-        scores_path=scores_path,
-        attributions_path=attributions_path,
+        paths,
         train=train,
         attribution=attribution,
         runtime=runtime,
@@ -290,27 +279,6 @@ def _step_paths(step: Mapping[str, str | Path], where: str) -> dict[str, str | P
     if missing:
         raise ConfigError(f"{where}: no path for {', '.join(missing)}")
     return {name: step[name] for name in STEP_OUTPUTS}
-
-
-def _run_step(
-    features_path: str | Path,
-    emotion: str,
-    iteration: int,
-    paths: Mapping[str, str | Path],
-    **options: Any,
-) -> dict[str, Any]:
-    """:func:`chain_step` writing the step's outputs ``paths`` (by name, :data:`STEP_OUTPUTS`)."""
-    return chain_step(
-        features_path,
-        emotion,
-        iteration=iteration,
-        landmark_set_path=paths["landmarks"],
-        model_path=paths["model"],
-        metrics_path=paths["metrics"],
-        scores_path=paths["scores"],
-        attributions_path=paths["attributions"],
-        **options,
-    )
 
 
 def start_chains(
@@ -342,11 +310,11 @@ def start_chains(
     data = SplitData(features_path, train, outer_fold)
     options = {"train": train, "attribution": attribution, "runtime": runtime, "threads": threads}
     return {
-        emotion: _run_step(
+        emotion: chain_step(
             features_path,
             emotion,
-            0,
             _step_paths(step, f"iteration 0 of {emotion}"),
+            iteration=0,
             start=start,
             outer_fold=outer_fold,
             data=data,
@@ -387,11 +355,11 @@ def run_chain(
     paths = [_step_paths(step, f"iteration {i} of {emotion}") for i, step in enumerate(steps)]
     data = data if data is not None else SplitData(features_path, train, outer_fold)
     return [
-        _run_step(
+        chain_step(
             features_path,
             emotion,
-            iteration,
             paths[iteration],
+            iteration=iteration,
             previous=paths[iteration - 1],
             earlier_metrics=[step["metrics"] for step in paths[:iteration]],
             train=train,

@@ -166,12 +166,8 @@ def test_a_stopped_chain_carries_its_last_iteration_forward(tmp_path) -> None:
         }
         train_and_attribute(
             store,
-            folder / "landmarks.json",
             emotion,
-            model_path=outputs[iteration]["model"],
-            metrics_path=outputs[iteration]["metrics"],
-            scores_path=outputs[iteration]["scores"],
-            attributions_path=outputs[iteration]["attributions"],
+            {"landmarks": folder / "landmarks.json", **outputs[iteration]},
             train={"n_folds": 3, "device": "cpu"},
             attribution={"n_steps": 4, "n_baselines": 2},
             iteration=iteration,
@@ -216,12 +212,8 @@ def test_a_chain_step_writes_its_landmark_set_then_trains_on_it(tmp_path) -> Non
         chain_step(
             store,
             emotion,
+            steps[-1],
             iteration=iteration,
-            landmark_set_path=steps[-1]["landmarks"],
-            model_path=steps[-1]["model"],
-            metrics_path=steps[-1]["metrics"],
-            scores_path=steps[-1]["scores"],
-            attributions_path=steps[-1]["attributions"],
             prune=prune if iteration else None,
             previous=steps[0] if iteration else None,
             earlier_metrics=[steps[0]["metrics"]] if iteration else (),
@@ -246,12 +238,14 @@ def test_a_chain_step_writes_its_landmark_set_then_trains_on_it(tmp_path) -> Non
     assert len(json.loads(steps[1]["landmarks"].read_text())["emotions"][emotion]) == 10
     train_and_attribute(
         store,
-        by_hand / "landmarks.json",
         emotion,
-        model_path=by_hand / "model.pt",
-        metrics_path=by_hand / "metrics.json",
-        scores_path=by_hand / "scores.parquet",
-        attributions_path=by_hand / "attributions.zarr",
+        {
+            "landmarks": by_hand / "landmarks.json",
+            "model": by_hand / "model.pt",
+            "metrics": by_hand / "metrics.json",
+            "scores": by_hand / "scores.parquet",
+            "attributions": by_hand / "attributions.zarr",
+        },
         iteration=1,
         **settings,
     )
@@ -263,12 +257,14 @@ def test_a_chain_step_writes_its_landmark_set_then_trains_on_it(tmp_path) -> Non
         chain_step(
             store,
             emotion,
+            {
+                "landmarks": tmp_path / "never.json",
+                "model": tmp_path / "never.pt",
+                "metrics": tmp_path / "never_metrics.json",
+                "scores": tmp_path / "never.parquet",
+                "attributions": tmp_path / "never.zarr",
+            },
             iteration=2,
-            landmark_set_path=tmp_path / "never.json",
-            model_path=tmp_path / "never.pt",
-            metrics_path=tmp_path / "never_metrics.json",
-            scores_path=tmp_path / "never.parquet",
-            attributions_path=tmp_path / "never.zarr",
         )
     assert not (tmp_path / "never.json").exists()
 
