@@ -452,7 +452,7 @@ def table(args: argparse.Namespace) -> None:
             work / f"{name}.jobs-cpu-before"
         )
         label = {
-            "slurm": "SLURM, profiles/slurm (one job per chain)",
+            "slurm": "SLURM, profiles/slurm (the chain jobs of prune.chain_jobs)",
             "slurm-ungrouped": "SLURM, no groups",
             "slurm-before": "SLURM, no groups, status checks from 40 s (as before)",
         }.get(name, name)
