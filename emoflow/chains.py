@@ -371,10 +371,21 @@ def run_chain(
     ]
 
 
-def _listed(files: Mapping[str, Any], name: str) -> list[str | Path]:
-    """The paths of one kind of a job's files: the workflow gives a list, or one path."""
-    value = files[name]
-    return [value] if isinstance(value, str | Path) else list(value)
+def _steps(
+    files: Mapping[str, Any], what: str, *, count: int | None = None, per: int = 1
+) -> list[dict[str, str | Path]]:
+    """A job's steps, in the workflow's order, from its lists of files by name
+    (:data:`STEP_OUTPUTS`; a single path stands for a list of one): ``count`` of them, or a
+    multiple of ``per``."""
+    listed = {
+        name: [files[name]] if isinstance(files[name], str | Path) else list(files[name])
+        for name in STEP_OUTPUTS
+    }
+    sizes = sorted({len(paths) for paths in listed.values()})
+    n = sizes[0]
+    if len(sizes) > 1 or (count is not None and n != count) or n % max(per, 1):
+        raise ConfigError(f"the files of {what} do not match: {sizes} per name")
+    return [{name: listed[name][i] for name in STEP_OUTPUTS} for i in range(n)]
 
 
 def chain_files(
@@ -386,24 +397,12 @@ def chain_files(
     lists of files by name (:data:`STEP_OUTPUTS`): ``start``, iteration 0 of each emotion;
     ``later``, iterations 1 … N of each emotion, emotion after emotion (a single path where
     a list has one item)."""
-    firsts = {name: _listed(start, name) for name in STEP_OUTPUTS}
-    rest = {name: _listed(later, name) for name in STEP_OUTPUTS}
-    sizes = {len(paths) for paths in firsts.values()}
-    n_later, left = divmod(len(rest["model"]), max(len(emotions), 1))
-    if (
-        sizes != {len(emotions)}
-        or left
-        or {len(paths) for paths in rest.values()} != {n_later * len(emotions)}
-    ):
-        raise ConfigError(
-            f"the files of {len(emotions)} emotions' chains do not match: iteration 0 "
-            f"{sorted(sizes)}, later {sorted({len(paths) for paths in rest.values()})} per name"
-        )
+    what = f"{len(emotions)} emotions' chains"
+    firsts = _steps(start, what, count=len(emotions))
+    rest = _steps(later, what, per=len(emotions))
+    n_later = len(rest) // max(len(emotions), 1)
     return {
-        emotion: [
-            {name: firsts[name][e] for name in STEP_OUTPUTS},
-            *({name: rest[name][e * n_later + i] for name in STEP_OUTPUTS} for i in range(n_later)),
-        ]
+        emotion: [firsts[e], *rest[e * n_later : (e + 1) * n_later]]
         for e, emotion in enumerate(emotions)
     }
 
@@ -416,18 +415,10 @@ def start_files(
     """Iteration 0 of a job's chains, as :func:`start_splits` takes them, from the workflow's
     lists of files by name (:data:`STEP_OUTPUTS`): split after split (``folds``: ``None``,
     the deployed split, or an outer fold), emotion after emotion within each."""
-    files = {name: _listed(outputs, name) for name in STEP_OUTPUTS}
-    expected = len(folds) * len(emotions)
-    if {len(paths) for paths in files.values()} != {expected}:
-        raise ConfigError(
-            f"the iteration-0 files of {len(folds)} splits × {len(emotions)} emotions do not "
-            f"match: {sorted({len(paths) for paths in files.values()})} per name"
-        )
+    what = f"{len(folds)} splits × {len(emotions)} emotions"
+    steps = _steps(outputs, what, count=len(folds) * len(emotions))
     return {
-        fold: {
-            emotion: {name: files[name][f * len(emotions) + e] for name in STEP_OUTPUTS}
-            for e, emotion in enumerate(emotions)
-        }
+        fold: {emotion: steps[f * len(emotions) + e] for e, emotion in enumerate(emotions)}
         for f, fold in enumerate(folds)
     }
 

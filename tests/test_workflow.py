@@ -464,21 +464,33 @@ def _reachable(edges: set[tuple[str, str]]) -> dict[str, set[str]]:
     return reach
 
 
-@pytest.mark.slow
-def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
-    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
-    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
-    shutil.copytree(REPO / "config", tmp_path / "config")
+def _demo_dag(workdir: Path, chain_jobs: str) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """The demo configuration's DAG (GPU jobs declared) with ``prune.chain_jobs``: node id →
+    rule, and node → the nodes reachable from it."""
+    shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
+    shutil.copytree(REPO / "workflow", workdir / "workflow")
+    shutil.copytree(REPO / "config", workdir / "config")
     result = subprocess.run(
-        [SNAKEMAKE, "--dag", "--config", "train={device: auto}", "prune={chain_jobs: emotion}"],
-        cwd=tmp_path,
+        [
+            SNAKEMAKE,
+            "--dag",
+            "--config",
+            "train={device: auto}",
+            f"prune={{chain_jobs: {chain_jobs}}}",
+        ],
+        cwd=workdir,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     nodes, edges = _dag_edges(result.stdout)
-    reach = _reachable(edges)
+    return nodes, _reachable(edges)
+
+
+@pytest.mark.slow
+def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
+    nodes, reach = _demo_dag(tmp_path, "emotion")
     gpu_jobs = [node for node, rule in nodes.items() if rule in ("start_chains", "prune_chain")]
     # iteration 0 of each split (deployed + 3 outer folds), then 6 emotions' chains of each
     assert len(gpu_jobs) == 4 + 6 * 4
@@ -495,19 +507,7 @@ def test_demo_dag_has_six_independent_gpu_chains(tmp_path: Path) -> None:
 def test_demo_dag_runs_each_splits_chains_in_one_job(tmp_path: Path) -> None:
     """prune.chain_jobs: split (the demo's): iteration 0 of every split is one job, the later
     iterations of a split's chains one job per split, independent of each other."""
-    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
-    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    result = subprocess.run(
-        [SNAKEMAKE, "--dag", "--config", "train={device: auto}", "prune={chain_jobs: split}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    nodes, edges = _dag_edges(result.stdout)
-    reach = _reachable(edges)
+    nodes, reach = _demo_dag(tmp_path, "split")
     chains = [node for node, rule in nodes.items() if rule == "prune_chain"]
     starts = [node for node, rule in nodes.items() if rule == "start_chains"]
     assert len(starts) == 1

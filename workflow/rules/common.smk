@@ -164,12 +164,33 @@ def start_outputs(folds):
     return files
 
 
+# What one chain job runs (prune.chain_jobs), as the chain rules' outputs and job names:
+# split, a start job for every split and a prune job per split for every emotion; emotion, a
+# start job per split and a prune job per emotion and split.
+if CHAIN_JOBS == "split":
+    START_OUTPUTS, START_JOB = start_outputs(SPLIT_FOLDS), "all"
+    CHAIN_EMOTIONS, CHAIN_JOB = EMOTIONS, f"{SPLIT}all"
+else:
+    START_OUTPUTS, START_JOB = chain_outputs([0], EMOTIONS, SPLIT), f"{SPLIT}all"
+    CHAIN_EMOTIONS, CHAIN_JOB = ["{emotion}"], f"{SPLIT}{{emotion}}"
+
+
+def start_folds(wildcards):
+    """The splits a start_chains job starts: every one, or its own (prune.chain_jobs)."""
+    if "split" in wildcards.keys():
+        return [LAYOUT.fold_of(wildcards.split)]
+    return SPLIT_FOLDS
+
+
+def chain_emotions(wildcards):
+    """The emotions whose chains a prune_chain job continues: every one, or its own."""
+    return [wildcards.emotion] if "emotion" in wildcards.keys() else EMOTIONS
+
+
 def get_chain_start(wildcards):
-    """Iteration 0 of the chains a prune_chain job continues (deployed or outer fold): of
-    every emotion, or of its one emotion (prune.chain_jobs: emotion)."""
-    emotions = [wildcards.emotion] if "emotion" in wildcards.keys() else EMOTIONS
+    """Iteration 0 of the chains a prune_chain job continues (deployed or outer fold)."""
     fold = LAYOUT.fold_of(wildcards.split)
-    steps = [LAYOUT.step(0, emotion, fold) for emotion in emotions]
+    steps = [LAYOUT.step(0, emotion, fold) for emotion in chain_emotions(wildcards)]
     return {
         f"start_{name}": [path(step[name]) for step in steps] for name in STEP_FILES
     }

@@ -19,113 +19,56 @@ PRUNE_SETTINGS = PruneSettings.rule_params(config["prune"])
 # The chains are GPU jobs and run side by side (`--resources gpu=N`: N at once). One thread
 # each: most of a job is single-threaded, so jobs side by side use the cores better (on a
 # cluster, profiles/*/config.yaml gives each 4).
-if CHAIN_JOBS == "split":
-
-    rule start_chains:
-        input:
-            features=path(LAYOUT.features),
-        output:
-            **start_outputs(SPLIT_FOLDS),
-        log:
-            log("start_chains", "all"),
-        benchmark:
-            bench("start_chains", "all")
-        threads: 1
-        resources:
-            **ATTRIBUTION_RUNTIME,
-            gpu=GPU_PER_JOB,
-            mem_mb=lambda wildcards, attempt: 8000 * attempt,
-            runtime=120 * len(SPLIT_FOLDS),
-            torch_threads=torch_threads,
-        params:
-            emotions=EMOTIONS,
-            folds=SPLIT_FOLDS,
-            start=config["prune"]["start"],
-            train=config["train"],
-            attribution=ATTRIBUTION_SETTINGS,
-        script:
-            "../scripts/start_chains.py"
-
-else:
-
-    rule start_chains:
-        input:
-            features=path(LAYOUT.features),
-        output:
-            **chain_outputs([0], EMOTIONS, SPLIT),
-        log:
-            log("start_chains", f"{SPLIT}all"),
-        benchmark:
-            bench("start_chains", f"{SPLIT}all")
-        threads: 1
-        resources:
-            **ATTRIBUTION_RUNTIME,
-            gpu=GPU_PER_JOB,
-            mem_mb=lambda wildcards, attempt: 8000 * attempt,
-            runtime=120,
-            torch_threads=torch_threads,
-        params:
-            emotions=EMOTIONS,
-            folds=lambda wildcards: [LAYOUT.fold_of(wildcards.split)],
-            start=config["prune"]["start"],
-            train=config["train"],
-            attribution=ATTRIBUTION_SETTINGS,
-        script:
-            "../scripts/start_chains.py"
+rule start_chains:
+    input:
+        features=path(LAYOUT.features),
+    output:
+        **START_OUTPUTS,
+    log:
+        log("start_chains", START_JOB),
+    benchmark:
+        bench("start_chains", START_JOB)
+    threads: 1
+    resources:
+        **ATTRIBUTION_RUNTIME,
+        gpu=GPU_PER_JOB,
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=lambda wildcards: 120 * len(start_folds(wildcards)),
+        torch_threads=torch_threads,
+    params:
+        emotions=EMOTIONS,
+        folds=start_folds,
+        start=config["prune"]["start"],
+        train=config["train"],
+        attribution=ATTRIBUTION_SETTINGS,
+    script:
+        "../scripts/start_chains.py"
 
 
 # prune.chain_jobs says what one job of the later iterations runs: every emotion's chain of
 # the split, one after another (split: the fewest jobs, each paying the start-up once), or one
 # emotion's (emotion: more jobs side by side). The same rule, files and results either way.
-if LATER and CHAIN_JOBS == "split":
+if LATER:
 
     rule prune_chain:
         input:
             unpack(get_chain_start),
             features=path(LAYOUT.features),
         output:
-            **chain_outputs(LATER, EMOTIONS, SPLIT),
+            **chain_outputs(LATER, CHAIN_EMOTIONS, SPLIT),
         log:
-            log("prune_chain", f"{SPLIT}all"),
+            log("prune_chain", CHAIN_JOB),
         benchmark:
-            bench("prune_chain", f"{SPLIT}all")
+            bench("prune_chain", CHAIN_JOB)
         threads: 1
         resources:
             **ATTRIBUTION_RUNTIME,
             gpu=GPU_PER_JOB,
             mem_mb=lambda wildcards, attempt: 8000 * attempt,
-            runtime=240 * len(EMOTIONS),
+            runtime=lambda wildcards: 240 * len(chain_emotions(wildcards)),
             torch_threads=torch_threads,
         params:
-            emotions=EMOTIONS,
-            prune=PRUNE_SETTINGS,
-            train=config["train"],
-            attribution=ATTRIBUTION_SETTINGS,
-            fold=lambda wildcards: LAYOUT.fold_of(wildcards.split),
-        script:
-            "../scripts/prune_chain.py"
-
-elif LATER:
-
-    rule prune_chain:
-        input:
-            unpack(get_chain_start),
-            features=path(LAYOUT.features),
-        output:
-            **chain_outputs(LATER, ["{emotion}"], SPLIT),
-        log:
-            log("prune_chain", f"{SPLIT}{{emotion}}"),
-        benchmark:
-            bench("prune_chain", f"{SPLIT}{{emotion}}")
-        threads: 1
-        resources:
-            **ATTRIBUTION_RUNTIME,
-            gpu=GPU_PER_JOB,
-            mem_mb=lambda wildcards, attempt: 8000 * attempt,
-            runtime=240,
-            torch_threads=torch_threads,
-        params:
-            emotions=lambda wildcards: [wildcards.emotion],
+            emotions=chain_emotions,
             prune=PRUNE_SETTINGS,
             train=config["train"],
             attribution=ATTRIBUTION_SETTINGS,
