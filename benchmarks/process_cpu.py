@@ -8,7 +8,12 @@ started below the benchmark records its own CPU time when it exits, split into
 - ``imports``: every ``import`` (and :func:`importlib.import_module`) that loads a module,
   measured on the importing thread's CPU clock (an outermost import counts its nested ones
   once), wherever in the program it happens (a lazy ``import torch`` in a function counts);
-- ``work``: the rest of the process's CPU (all its threads) until its last exit handler runs.
+- ``work``: the rest of the process's CPU (all its threads) until its last exit handler runs,
+  and that of the children it waited for that kept no record of their own: the processes a
+  job forks for pieces of its work after its imports (:mod:`emoflow._forked`), which end
+  without running exit handlers, or non-Python programs it runs. (The scheduler's children are
+  the jobs, each with its record; the jobs' memory watchers outlive their job and are not
+  waited for by it.)
 
 The benchmark process becomes a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so processes
 orphaned below it (the jobs' memory watchers) are reaped by it, and the CPU time of the whole
@@ -78,7 +83,10 @@ if _os.environ.get("EMOFLOW_CPU_RECORDS"):
     _importlib.import_module = _timed(_real_import_module)
 
     def _record():
+        import resource as _resource
+
         pid = _os.getpid()
+        reaped = _resource.getrusage(_resource.RUSAGE_CHILDREN)
         record = {
             "pid": pid,
             "ppid": _os.getppid(),
@@ -86,6 +94,7 @@ if _os.environ.get("EMOFLOW_CPU_RECORDS"):
             "startup": _startup,
             "imports": _imports[0],
             "total": _time.process_time(),
+            "children": reaped.ru_utime + reaped.ru_stime,
             "wall": _time.time() - _wall,
             "begin": _wall,
         }
@@ -169,9 +178,13 @@ def summarise(records: Iterable[dict[str, Any]], tree_total: float) -> dict[str,
     by_role: dict[str, dict[str, float]] = defaultdict(
         lambda: {"processes": 0, "total": 0.0, "startup": 0.0, "imports": 0.0, "work": 0.0}
     )
+    records = list(records)
+    with_records = {record.get("ppid") for record in records}  # parents of recorded processes
     for record in records:
         row = by_role[role(record)]
         total = float(record["total"])
+        if record["pid"] not in with_records:  # its children's CPU is part of its own work
+            total += float(record.get("children", 0.0))
         startup, imports = float(record["startup"]), float(record["imports"])
         row["processes"] += 1
         row["total"] += total

@@ -4,8 +4,9 @@ the model's attribution.
 A chain runs on the deployed split (every development subject; scored on the held-out test
 subjects) or on one outer fold of the nested evaluation (``outer_fold``: the fold's training
 subjects only; scored on the fold's own subjects). The workflow runs iteration 0 of every
-emotion of every split in one job (:func:`start_splits`; one job per split with
-``prune.chain_jobs: emotion``) and the later iterations of a split's chains in another
+emotion of every split in one job (:func:`start_splits`: the splits side by side in processes
+forked from the job, one per granted core; one job per split with ``prune.chain_jobs:
+emotion``) and the later iterations of a split's chains in another
 (:func:`run_chains`: every emotion's, or one emotion's with ``prune.chain_jobs: emotion``): a
 process pays for starting Python and importing torch once per job instead of once per step,
 and a changed pruning setting still re-runs the chains from iteration 1 only.
@@ -24,6 +25,7 @@ development kernel
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emoflow._atomic import atomic_path
+from emoflow._forked import can_fork, run_forked
 from emoflow.attribution import attribute_emotion
 from emoflow.errors import ConfigError
 from emoflow.pruning import PruneSettings, initial_landmark_set
@@ -426,21 +429,33 @@ def start_files(
 def start_splits(
     features_path: str | Path,
     splits: Mapping[int | None, Mapping[str, Mapping[str, str | Path]]],
+    *,
+    workers: int = 1,
+    threads: int | None = None,
     **options: Any,
 ) -> dict[int | None, dict[str, dict[str, Any]]]:
     """Iteration 0 of every emotion's chain of several splits (fold → emotion → the step's
-    output paths), split after split in one process (:func:`start_chains` each, with the
-    same keyword ``options``).
+    output paths; :func:`start_chains` each, with the same keyword ``options``).
+
+    The splits are independent: up to ``workers`` of them run at once, each in a process
+    forked from this one after its imports, on one thread (:func:`emoflow._forked.run_forked`;
+    one after another on ``threads``, where there is no ``fork`` or one worker). Every split's
+    files are the same either way.
 
     Returns
     -------
     dict
         Fold (``None``: the deployed split) → emotion → its metrics record.
     """
-    return {
-        fold: start_chains(features_path, steps, outer_fold=fold, **options)
+    if min(workers, len(splits)) > 1 and can_fork():
+        threads = 1
+    pieces = [
+        functools.partial(
+            start_chains, features_path, steps, outer_fold=fold, threads=threads, **options
+        )
         for fold, steps in splits.items()
-    }
+    ]
+    return dict(zip(splits, run_forked(pieces, workers), strict=True))
 
 
 def run_chains(

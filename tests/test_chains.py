@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -311,3 +313,98 @@ def test_start_files_pair_each_split_and_emotion_with_its_step() -> None:
     assert one == {2: {"a": {name: f"x/{name}" for name in STEP_OUTPUTS}}}
     with pytest.raises(ConfigError, match="3 splits × 2 emotions do not match"):
         start_files(folds, emotions, {name: paths[:-1] for name, paths in outputs.items()})
+
+
+def test_forked_pieces_run_side_by_side_and_come_back_in_order() -> None:
+    """run_forked: each piece in a process of its own (up to `workers` at once), results in
+    the order given, a piece's error raised here; one worker runs them in this process. (In
+    a fresh process, as a workflow job calls it: polars' thread pool, which this test
+    process has started, does not survive a fork.)"""
+    import os
+
+    from emoflow._forked import can_fork, run_forked
+
+    pieces = [lambda i=i: (i, os.getpid()) for i in range(3)]
+    assert run_forked(pieces, 1) == [(i, os.getpid()) for i in range(3)]
+    if not can_fork():
+        pytest.skip("no fork here: the pieces run one after another")
+    code = """
+import os, json
+from emoflow._forked import run_forked
+pieces = [lambda i=i: (i, os.getpid()) for i in range(3)]  # closures: nothing is pickled
+forked = run_forked(pieces, 2)
+def fails():
+    raise ValueError("piece 1 failed")
+try:
+    run_forked([pieces[0], fails], 2)
+except ValueError as error:
+    failed = str(error)
+print(json.dumps({"parent": os.getpid(), "forked": forked, "failed": failed}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [i for i, _ in answer["forked"]] == [0, 1, 2]
+    assert answer["parent"] not in {pid for _, pid in answer["forked"]}
+    assert answer["failed"] == "piece 1 failed"
+
+
+def test_splits_started_side_by_side_write_what_one_after_another_writes(tmp_path) -> None:
+    """start_splits with two workers (each split in a process forked from a fresh job-like
+    process, as the workflow's start_chains job runs it) writes every split's landmark sets,
+    models, scores and attribution stores exactly as one process does."""
+    import torch
+
+    from emoflow.chains import STEP_OUTPUTS, start_splits
+    from emoflow.storage.attribution_store import load_scores
+    from emoflow.storage.model_file import read_model_record
+
+    store = _store(tmp_path)
+    suffixes = {"landmarks": ".json", "model": ".pt", "metrics": ".json", "scores": ".parquet"}
+    suffixes["attributions"] = ".zarr"
+    assert set(suffixes) == set(STEP_OUTPUTS)
+
+    def splits(folder: Path) -> dict:
+        chosen: dict = {}
+        for fold in (None, 0, 1):
+            chosen[fold] = {}
+            for emotion in EMOTIONS[:2]:
+                step = folder / str(fold) / emotion
+                step.mkdir(parents=True)
+                chosen[fold][emotion] = {
+                    name: str(step / f"{name}{suffixes[name]}") for name in suffixes
+                }
+        return chosen
+
+    options = {"train": {"n_folds": 3, "device": "cpu"}, "attribution": {"n_steps": 4}}
+    one, two = splits(tmp_path / "one"), splits(tmp_path / "two")
+    records_one = start_splits(store, one, workers=1, threads=1, **options)  # a worker's one
+    code = """
+import json, sys
+from emoflow.chains import start_splits
+store, splits, options = json.loads(sys.argv[1])
+splits = {None if fold == "null" else int(fold): steps for fold, steps in splits.items()}
+records = start_splits(store, splits, workers=2, threads=2, **options)
+print(json.dumps([[fold, record] for fold, record in records.items()]))
+"""
+    by_name = {("null" if fold is None else fold): steps for fold, steps in two.items()}
+    wire = json.dumps([str(store), by_name, options])
+    done = subprocess.run(
+        [sys.executable, "-c", code, wire], capture_output=True, text=True, check=True
+    )
+    records_two = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [fold for fold, _ in records_two] == [None, 0, 1]
+    assert _without_times(json.loads(json.dumps(list(records_one.items())))) == _without_times(
+        records_two
+    )
+    for fold, steps in one.items():
+        for emotion, names in steps.items():
+            paths = {name: Path(path) for name, path in names.items()}
+            other = {name: Path(path) for name, path in two[fold][emotion].items()}
+            assert paths["landmarks"].read_bytes() == other["landmarks"].read_bytes()
+            assert pl.read_parquet(paths["scores"]).equals(pl.read_parquet(other["scores"]))
+            weights = read_model_record(paths["model"])["state_dict"]
+            for name, tensor in read_model_record(other["model"])["state_dict"].items():
+                assert torch.equal(tensor, weights[name]), (fold, emotion, name)
+            np.testing.assert_array_equal(
+                load_scores(paths["attributions"])[1], load_scores(other["attributions"])[1]
+            )

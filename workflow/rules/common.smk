@@ -182,6 +182,12 @@ def start_folds(wildcards):
     return SPLIT_FOLDS
 
 
+def start_threads(wildcards):
+    """A core for each split a start_chains job starts (the splits run side by side in
+    processes forked from the job), never more than this machine has."""
+    return job_threads(len(start_folds(wildcards)))
+
+
 def chain_emotions(wildcards):
     """The emotions whose chains a prune_chain job continues: every one, or its own."""
     return [wildcards.emotion] if "emotion" in wildcards.keys() else EMOTIONS

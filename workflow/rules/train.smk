@@ -16,9 +16,11 @@ PRUNE_SETTINGS = PruneSettings.rule_params(config["prune"])
 # import torch, more than a step's work on the demo, so a process runs whole chains; every
 # step's files stay outputs of their own. Only the steps' own settings are parameters: a change to
 # prune.start re-runs the chains from iteration 0, a change to the policy from iteration 1.
-# The chains are GPU jobs and run side by side (`--resources gpu=N`: N at once). One thread
-# each: most of a job is single-threaded, so jobs side by side use the cores better (on a
-# cluster, profiles/*/config.yaml gives each 4).
+# The chains are GPU jobs and run side by side (`--resources gpu=N`: N at once). A prune_chain
+# job takes one thread: most of its work is single-threaded, so jobs side by side use the cores
+# better. The start_chains job runs alone (nothing else is ready then), so it asks for a core
+# per split and runs its splits side by side, each in a process forked after the job's imports
+# (on a cluster, profiles/*/config.yaml gives each job 4).
 rule start_chains:
     input:
         features=path(LAYOUT.features),
@@ -28,7 +30,7 @@ rule start_chains:
         log("start_chains", START_JOB),
     benchmark:
         bench("start_chains", START_JOB)
-    threads: 1
+    threads: start_threads
     resources:
         **ATTRIBUTION_RUNTIME,
         gpu=GPU_PER_JOB,

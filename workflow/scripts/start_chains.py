@@ -18,5 +18,6 @@ start_splits(
     train=snakemake.params.train,
     attribution=snakemake.params.attribution,
     runtime=snakemake.resources,
+    workers=snakemake.threads,
     threads=snakemake.resources.torch_threads,
 )
