@@ -27,6 +27,12 @@ CHAIN_JOBS = config["prune"]["chain_jobs"]
 ITERATIONS = [str(iteration) for iteration in range(N_ITERATIONS + 1)]
 # GPUs a train/attribute job asks the scheduler for: none when the config pins the CPU.
 GPU_PER_JOB = 0 if config["train"]["device"] == "cpu" else 1
+# Which of the ready jobs a run starts first (Snakemake's `priority`, highest first): the short
+# jobs between the chains and the report (gathering an iteration, the summary, the nested
+# evaluation and its page, publishing), then the chains and the report's page, then the rest
+# (the figures on the face, which no job waits for). The order only: no file changes.
+PRIORITY_BETWEEN = 2
+PRIORITY_CHAINS = 1
 # Threads a job asks for, never more than this machine has. Given more --cores than the
 # machine has (`--cores 8` on 2 cores), Snakemake runs more jobs side by side than there are
 # cores, so each job's torch then uses its share of the machine (`torch_threads`), never all

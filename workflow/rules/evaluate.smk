@@ -33,6 +33,7 @@ rule evaluate_nested:
         log("evaluate_nested", "evaluate_nested"),
     benchmark:
         bench("evaluate_nested", "evaluate_nested")
+    priority: PRIORITY_BETWEEN
     resources:
         mem_mb=2000,
         runtime=15,

@@ -7,6 +7,7 @@ rule summarise_iterations:
         log("summarise_iterations", "summarise_iterations"),
     benchmark:
         bench("summarise_iterations", "summarise_iterations")
+    priority: PRIORITY_BETWEEN
     resources:
         mem_mb=2000,
         runtime=15,

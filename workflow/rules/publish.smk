@@ -18,6 +18,7 @@ rule publish_results:
         log("publish_results", "publish_results"),
     benchmark:
         bench("publish_results", "publish_results")
+    priority: PRIORITY_BETWEEN
     resources:
         mem_mb=2000,
         runtime=15,

@@ -145,6 +145,7 @@ rule make_report:
         log("make_report", "make_report"),
     benchmark:
         bench("make_report", "make_report")
+    priority: PRIORITY_CHAINS
     resources:
         mem_mb=4000,
         runtime=30,
@@ -228,6 +229,7 @@ rule report_evidence:
         log("report_evidence", "report_evidence"),
     benchmark:
         bench("report_evidence", "report_evidence")
+    priority: PRIORITY_BETWEEN
     resources:
         mem_mb=2000,
         runtime=15,

@@ -30,6 +30,7 @@ rule start_chains:
         log("start_chains", START_JOB),
     benchmark:
         bench("start_chains", START_JOB)
+    priority: PRIORITY_CHAINS
     threads: start_threads
     resources:
         **ATTRIBUTION_RUNTIME,
@@ -62,6 +63,7 @@ if LATER:
             log("prune_chain", CHAIN_JOB),
         benchmark:
             bench("prune_chain", CHAIN_JOB)
+        priority: PRIORITY_CHAINS
         threads: 1
         resources:
             **ATTRIBUTION_RUNTIME,
@@ -94,6 +96,7 @@ rule gather_iteration:
         log("gather_iteration", "{iteration}"),
     benchmark:
         bench("gather_iteration", "{iteration}")
+    priority: PRIORITY_BETWEEN
     resources:
         mem_mb=2000,
         runtime=15,
