@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/demo_from_scratch.py --before ../old_checkout [--cores 2]
-        [--start results|scratch] [--repeat N] [--keep]
+        [--start results|scratch] [--repeat N] [--keep] [--timeline]
 
 For each tree the benchmark copies its ``Snakefile``, ``workflow/`` and ``config/`` into a
 fresh temporary folder and runs ``snakemake --cores C`` there with ``PYTHONPATH`` pointing at
@@ -41,6 +41,7 @@ from process_cpu import (  # the benchmark module beside this one
     accounting_env,
     become_subreaper,
     format_summary,
+    format_timeline,
     read_records,
     reap_orphans,
     summarise,
@@ -62,11 +63,11 @@ def _compile(package: Path) -> None:
 
 
 def run_demo(
-    tree: Path, cores: int, start: str = "scratch", keep: bool = False
+    tree: Path, cores: int, start: str = "scratch", keep: bool = False, timeline: bool = False
 ) -> tuple[float, float]:
     """Wall and CPU seconds of the demo workflow with ``tree``'s code, from nothing
     (``start="scratch"``) or from the demo videos without results (``"results"``); the folder
-    is kept, and printed, with ``keep``."""
+    is kept, and printed, with ``keep``; every process's span is printed with ``timeline``."""
     work = Path(tempfile.mkdtemp(prefix="emoflow-demo-"))
     try:
         shutil.copy(tree / "Snakefile", work / "Snakefile")
@@ -89,7 +90,10 @@ def run_demo(
         wall = time.perf_counter() - begin
         reap_orphans()  # the jobs' watchers, adopted by this process (become_subreaper)
         cpu = tree_cpu() - cpu
-        print(format_summary(summarise(read_records(work / "cpu"), cpu), f"{tree}"), flush=True)
+        records = read_records(work / "cpu")
+        print(format_summary(summarise(records, cpu), f"{tree}"), flush=True)
+        if timeline:
+            print(format_timeline(records), flush=True)
     finally:
         if keep:
             print(f"  results of {tree} kept in {work}/results", flush=True)
@@ -107,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="turns per tree (medians)")
     parser.add_argument("--keep", action="store_true", help="keep every run's folder")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print every process's start, end and CPU"
+    )
     args = parser.parse_args(argv)
     become_subreaper()
     trees = (("before", args.before.resolve()), ("this tree", REPO))
@@ -116,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in trees}
         for _ in range(args.repeat):
             for label, tree in trees:
-                wall, cpu = run_demo(tree, args.cores, start, args.keep)
+                wall, cpu = run_demo(tree, args.cores, start, args.keep, args.timeline)
                 runs[label].append((wall, cpu))
                 print(f"{start:>8} {label:>10} {wall:8.1f} {cpu:8.1f}", flush=True)
         (wall_0, cpu_0), (wall_1, cpu_1) = (

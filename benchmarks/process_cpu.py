@@ -221,3 +221,25 @@ def format_summary(summary: dict[str, Any], title: str) -> str:
         f" CPU / pure work = {summary['overhead_ratio']:.2f}x"
     )
     return "\n".join(lines)
+
+
+def format_timeline(records: Iterable[dict[str, Any]]) -> str:
+    """Every recorded process in the order it began: its start and end (seconds after the
+    first process began), wall and CPU seconds (with the children it waited for that kept
+    no record, as :func:`summarise` counts them) and role: where a run leaves cores idle."""
+    records = sorted(records, key=lambda record: float(record["begin"]))
+    if not records:
+        return "  (no processes recorded)"
+    with_records = {record.get("ppid") for record in records}
+    first = float(records[0]["begin"])
+    lines = [f"  {'start s':>8}{'end s':>8}{'wall s':>8}{'CPU s':>8}  role"]
+    for record in records:
+        begin = float(record["begin"]) - first
+        cpu = float(record["total"])
+        if record["pid"] not in with_records:
+            cpu += float(record.get("children", 0.0))
+        lines.append(
+            f"  {begin:8.2f}{begin + float(record['wall']):8.2f}{float(record['wall']):8.2f}"
+            f"{cpu:8.2f}  {role(record)}"
+        )
+    return "\n".join(lines)
