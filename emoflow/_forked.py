@@ -9,9 +9,11 @@ milliseconds, runs one piece and sends back what the piece returns.
 The pieces must be independent of each other and of the process's state (every piece reads
 its own inputs and writes its own files, as if it were a job of its own); their results come
 back in the order given. A piece that raises fails the whole call with its error (the other
-pieces still finish first). Where there is no ``fork`` (Windows, and macOS, where forking a
-process that loaded system frameworks is unsafe), or for one worker or one piece, the pieces
-run one after another in this process, with the same results.
+pieces still finish first); a process killed before its piece finished (the out-of-memory
+killer) fails it with a :class:`RuntimeError` that says so. Where there is no ``fork``
+(Windows, and macOS, where forking a process that loaded system frameworks is unsafe), or for
+one worker or one piece, the pieces run one after another in this process, with the same
+results.
 
 Each forked process runs its pieces on one core: it lets torch use one thread before a
 piece starts (a process forked after torch ran a parallel region on several OpenMP threads
@@ -28,6 +30,7 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -71,5 +74,11 @@ def run_forked(pieces: Sequence[Callable[[], T]], workers: int) -> list[T]:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
             return list(pool.map(_run_piece, range(len(pieces))))
+    except BrokenProcessPool as error:
+        raise RuntimeError(
+            f"one of the {workers} processes forked for this job's {len(pieces)} pieces of work "
+            "ended before it finished (killed: by the out-of-memory killer if the job ran out "
+            "of memory, which its processes share)"
+        ) from error
     finally:
         _PIECES = ()

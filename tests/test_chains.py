@@ -339,13 +339,21 @@ try:
     run_forked([pieces[0], fails], 2)
 except ValueError as error:
     failed = str(error)
-print(json.dumps({"parent": os.getpid(), "forked": forked, "failed": failed}))
+def killed():
+    os.kill(os.getpid(), 9)  # as the out-of-memory killer ends a process
+try:
+    run_forked([pieces[0], killed], 2)
+except RuntimeError as error:
+    lost = str(error)
+print(json.dumps({"parent": os.getpid(), "forked": forked, "failed": failed, "lost": lost}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert [i for i, _ in answer["forked"]] == [0, 1, 2]
     assert answer["parent"] not in {pid for _, pid in answer["forked"]}
     assert answer["failed"] == "piece 1 failed"
+    assert "ended before it finished" in answer["lost"]
+    assert "out-of-memory" in answer["lost"]
 
 
 def test_splits_started_side_by_side_write_what_one_after_another_writes(tmp_path) -> None:
