@@ -19,9 +19,12 @@ Each forked process runs its pieces on one core: it lets torch use one thread be
 piece starts (a process forked after torch ran a parallel region on several OpenMP threads
 hangs at its next parallel region if it asks for several again). The forked processes do
 not run this process's exit handlers (they end with ``os._exit``), so a job's log is closed,
-and its ``finished`` line written, by the job alone. CUDA must not be initialised before the
-fork (the pieces choose their own device, as separate jobs would): the caller forks before
-its pieces touch a GPU.
+and its ``finished`` line written, by the job alone.
+
+The caller forks first thing, before the process does any work of its own, as the workflow's
+``start_chains`` job does: polars' thread pool does not survive a fork (a forked process
+hangs at its first polars operation if this one has run any), and CUDA must not be
+initialised before it (the pieces choose their own device, as separate jobs would).
 """
 
 from __future__ import annotations
