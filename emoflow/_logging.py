@@ -122,7 +122,7 @@ def memory_message(error: BaseException, *, rule: str | None, mem_mb: int | None
     )
 
 
-def _cgroup_oom_kills() -> int | None:
+def cgroup_oom_kills() -> int | None:
     """The out-of-memory kills counted in this process's cgroup (v2), if it can be read."""
     try:
         for line in Path("/sys/fs/cgroup/memory.events").read_text().splitlines():
@@ -171,7 +171,7 @@ def watch_job(log_path: str | Path, *, mem_mb: int | None, rule: str | None) -> 
         return
     read_end, write_end = os.pipe()
     parent = os.getpid()
-    oom_kills = _cgroup_oom_kills()
+    oom_kills = cgroup_oom_kills()
     sys.stderr.flush()
     child = os.fork()
     if child == 0:  # the watcher: never returns, never runs the parent's exit handlers
@@ -213,7 +213,7 @@ def _watch(
             break  # the pipe closed without a word: the job's process is gone
         if os.getppid() != parent:  # gone, though a process it forked holds the pipe open
             break
-    now = _cgroup_oom_kills()
+    now = cgroup_oom_kills()
     if oom_kills is not None and now is not None and now > oom_kills:
         how = "the kernel's out-of-memory killer killed it"
     else:

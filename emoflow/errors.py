@@ -25,6 +25,11 @@ class InputError(EmoflowError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # rebuilt from both arguments (the default passes the message alone), so the error
+        # crosses a process boundary whole (emoflow._forked)
+        return type(self), (self.path, self.problem)
+
 
 class NoFaceError(InputError):
     """A video in which no frame shows a face."""

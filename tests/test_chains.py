@@ -339,21 +339,44 @@ try:
     run_forked([pieces[0], fails], 2)
 except ValueError as error:
     failed = str(error)
+class Unsendable(Exception):
+    def __init__(self, a, b):
+        super().__init__(f"{a} and {b}")  # pickled with the message alone: cannot be rebuilt
+def unsendable():
+    raise Unsendable("one", "two")
+try:
+    run_forked([pieces[0], unsendable], 2)
+except RuntimeError as error:
+    unsent = str(error)
 def killed():
     os.kill(os.getpid(), 9)  # as the out-of-memory killer ends a process
 try:
     run_forked([pieces[0], killed], 2)
 except RuntimeError as error:
     lost = str(error)
-print(json.dumps({"parent": os.getpid(), "forked": forked, "failed": failed, "lost": lost}))
+answer = {"parent": os.getpid(), "forked": forked, "failed": failed, "lost": lost}
+print(json.dumps({**answer, "unsent": unsent}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert [i for i, _ in answer["forked"]] == [0, 1, 2]
     assert answer["parent"] not in {pid for _, pid in answer["forked"]}
     assert answer["failed"] == "piece 1 failed"
-    assert "ended before it finished" in answer["lost"]
-    assert "out-of-memory" in answer["lost"]
+    assert "a signal ended one of the 2 processes" in answer["lost"]
+    assert "before it finished" in answer["lost"]
+    assert answer["unsent"].startswith("Unsendable: one and two\n")
+    assert "Traceback" in answer["unsent"]
+
+
+def test_input_errors_cross_a_process_boundary_whole() -> None:
+    import pickle
+
+    from emoflow.errors import InputError, NoFaceError
+
+    for error in (InputError("features.zarr", "is missing"), NoFaceError("a.mp4", "no face")):
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error)
+        assert (back.path, back.problem, str(back)) == (error.path, error.problem, str(error))
 
 
 def test_splits_started_side_by_side_write_what_one_after_another_writes(tmp_path) -> None:
@@ -387,12 +410,19 @@ def test_splits_started_side_by_side_write_what_one_after_another_writes(tmp_pat
     one, two = splits(tmp_path / "one"), splits(tmp_path / "two")
     records_one = start_splits(store, one, workers=1, threads=1, **options)  # a worker's one
     code = """
-import json, sys
+import json, os, sys
+import emoflow.chains
 from emoflow.chains import start_splits
 store, splits, options = json.loads(sys.argv[1])
 splits = {None if fold == "null" else int(fold): steps for fold, steps in splits.items()}
+started = emoflow.chains.start_chains
+def start_chains(*args, **kwargs):  # the same, saying which process ran it
+    return {"pid": os.getpid(), "records": started(*args, **kwargs)}
+emoflow.chains.start_chains = start_chains
 records = start_splits(store, splits, workers=2, threads=2, **options)
-print(json.dumps([[fold, record] for fold, record in records.items()]))
+pids = {fold: record["pid"] for fold, record in records.items()}
+print(json.dumps([os.getpid(), list(pids.values())]))
+print(json.dumps([[fold, record["records"]] for fold, record in records.items()]))
 """
     by_name = {("null" if fold is None else fold): steps for fold, steps in two.items()}
     wire = json.dumps([str(store), by_name, options])
@@ -400,6 +430,8 @@ print(json.dumps([[fold, record] for fold, record in records.items()]))
         [sys.executable, "-c", code, wire], capture_output=True, text=True, check=True
     )
     records_two = json.loads(done.stdout.strip().splitlines()[-1])
+    job, pids = json.loads(done.stdout.strip().splitlines()[-2])
+    assert job not in pids and len(set(pids)) == 2  # the splits ran in 2 forked processes
     assert [fold for fold, _ in records_two] == [None, 0, 1]
     assert _without_times(json.loads(json.dumps(list(records_one.items())))) == _without_times(
         records_two
