@@ -168,6 +168,20 @@ def role(record: dict[str, Any]) -> str:
     return name or "python"
 
 
+def process_totals(records: Iterable[dict[str, Any]]) -> dict[int, float]:
+    """Each recorded process's CPU seconds (pid → seconds): its own, and that of the children
+    it waited for when none of them kept a record (processes it forked for pieces of its
+    work, non-Python programs); a process whose children kept records (the scheduler) counts
+    its own alone, so nothing is counted twice."""
+    records = list(records)
+    with_records = {record.get("ppid") for record in records}  # parents of recorded processes
+    return {
+        record["pid"]: float(record["total"])
+        + (0.0 if record["pid"] in with_records else float(record.get("children", 0.0)))
+        for record in records
+    }
+
+
 def summarise(records: Iterable[dict[str, Any]], tree_total: float) -> dict[str, Any]:
     """Per role: processes, CPU at exit, start-up, imports and work; and the totals against the
     whole tree's CPU (``unrecorded``: shells, teardown, non-Python processes).
@@ -179,12 +193,10 @@ def summarise(records: Iterable[dict[str, Any]], tree_total: float) -> dict[str,
         lambda: {"processes": 0, "total": 0.0, "startup": 0.0, "imports": 0.0, "work": 0.0}
     )
     records = list(records)
-    with_records = {record.get("ppid") for record in records}  # parents of recorded processes
+    totals = process_totals(records)
     for record in records:
         row = by_role[role(record)]
-        total = float(record["total"])
-        if record["pid"] not in with_records:  # its children's CPU is part of its own work
-            total += float(record.get("children", 0.0))
+        total = totals[record["pid"]]
         startup, imports = float(record["startup"]), float(record["imports"])
         row["processes"] += 1
         row["total"] += total
@@ -225,19 +237,17 @@ def format_summary(summary: dict[str, Any], title: str) -> str:
 
 def format_timeline(records: Iterable[dict[str, Any]]) -> str:
     """Every recorded process in the order it began: its start and end (seconds after the
-    first process began), wall and CPU seconds (with the children it waited for that kept
-    no record, as :func:`summarise` counts them) and role: where a run leaves cores idle."""
+    first process began), wall and CPU seconds (:func:`process_totals`) and role: where a
+    run leaves cores idle."""
     records = sorted(records, key=lambda record: float(record["begin"]))
     if not records:
         return "  (no processes recorded)"
-    with_records = {record.get("ppid") for record in records}
+    totals = process_totals(records)
     first = float(records[0]["begin"])
     lines = [f"  {'start s':>8}{'end s':>8}{'wall s':>8}{'CPU s':>8}  role"]
     for record in records:
         begin = float(record["begin"]) - first
-        cpu = float(record["total"])
-        if record["pid"] not in with_records:
-            cpu += float(record.get("children", 0.0))
+        cpu = totals[record["pid"]]
         lines.append(
             f"  {begin:8.2f}{begin + float(record['wall']):8.2f}{float(record['wall']):8.2f}"
             f"{cpu:8.2f}  {role(record)}"

@@ -66,6 +66,12 @@ def can_fork() -> bool:
     return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
+def forks(n_pieces: int, workers: int) -> bool:
+    """Whether :func:`run_forked` runs ``n_pieces`` pieces with ``workers`` in forked
+    processes (more than one of each, and ``fork`` here), each on one thread."""
+    return min(int(workers), n_pieces) > 1 and can_fork()
+
+
 def _start_forked() -> None:
     """A forked process's first step: end with the process that forked it (Linux), and
     torch (where that process imported it) on one thread."""
@@ -97,9 +103,9 @@ def run_forked(pieces: Sequence[Callable[[], T]], workers: int) -> list[T]:
     in processes forked from this one, one core each (one after another here where that is
     not possible or not asked for: ``workers`` ≤ 1, one piece, no ``fork``)."""
     global _PIECES, _parent
-    workers = min(int(workers), len(pieces))
-    if workers <= 1 or not can_fork():
+    if not forks(len(pieces), workers):
         return [piece() for piece in pieces]
+    workers = min(int(workers), len(pieces))
     if _PIECES:
         raise RuntimeError("run_forked does not nest")
     _PIECES, _parent = pieces, os.getpid()

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emoflow._atomic import atomic_path
-from emoflow._forked import can_fork, run_forked
+from emoflow._forked import forks, run_forked
 from emoflow.attribution import attribute_emotion
 from emoflow.errors import ConfigError
 from emoflow.pruning import PruneSettings, initial_landmark_set
@@ -447,8 +447,8 @@ def start_splits(
     dict
         Fold (``None``: the deployed split) → emotion → its metrics record.
     """
-    if min(workers, len(splits)) > 1 and can_fork():
-        threads = 1
+    if forks(len(splits), workers):
+        threads = 1  # each forked process's one
     pieces = [
         functools.partial(
             start_chains, features_path, steps, outer_fold=fold, threads=threads, **options

@@ -464,12 +464,17 @@ def _reachable(edges: set[tuple[str, str]]) -> dict[str, set[str]]:
     return reach
 
 
-def _demo_dag(workdir: Path, chain_jobs: str) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """The demo configuration's DAG (GPU jobs declared) with ``prune.chain_jobs``: node id →
-    rule, and node → the nodes reachable from it."""
+def _demo_workflow(workdir: Path) -> None:
+    """The workflow with the demo configuration, copied into ``workdir``."""
     shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
     shutil.copytree(REPO / "workflow", workdir / "workflow")
     shutil.copytree(REPO / "config", workdir / "config")
+
+
+def _demo_dag(workdir: Path, chain_jobs: str) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """The demo configuration's DAG (GPU jobs declared) with ``prune.chain_jobs``: node id →
+    rule, and node → the nodes reachable from it."""
+    _demo_workflow(workdir)
     result = subprocess.run(
         [
             SNAKEMAKE,
@@ -523,9 +528,7 @@ def test_demo_plan_starts_what_unblocks_the_end_first(tmp_path: Path) -> None:
     chains and the report's page, and those before the figures on the face, which no job
     waits for (on 2 cores the demo's tail after its last chain went from 8.5 s to 5.4 s).
     The start job asks for a core per split, never more than the run's cores."""
-    for name in ("Snakefile", "workflow", "config"):
-        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
-        copy(REPO / name, tmp_path / name)
+    _demo_workflow(tmp_path)
     plan = _snakemake(tmp_path, "-n", "--config", "prune={chain_jobs: split}")
     assert plan.returncode == 0, plan.stderr[-2000:]
     priority: dict[str, set[int]] = {}
