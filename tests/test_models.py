@@ -337,3 +337,27 @@ def test_apply_model_to_new_landmark_tables(tmp_path) -> None:
     )
     assert table["present"].to_list() == [True, False]
     assert table["probability"].is_null().all()  # no calibration stored
+
+
+def test_inference_is_timed_on_a_fixed_batch_of_the_first_samples(rng) -> None:
+    """The cost per sample does not depend on how many samples the job has, and a large job
+    does not pass over all of them six times to time its model."""
+    from emoflow.models.evaluation import TIMING_SAMPLES, time_inference
+
+    class Recording:
+        def __init__(self) -> None:
+            self.batches: list[np.ndarray] = []
+
+        def decision_function(self, inputs: np.ndarray) -> np.ndarray:
+            self.batches.append(inputs)
+            return np.zeros(len(inputs))
+
+    inputs = rng.standard_normal((TIMING_SAMPLES + 100, 2, 3))
+    model = Recording()
+    seconds = time_inference(model, inputs, repeats=3)  # type: ignore[arg-type]
+    assert seconds >= 0.0 and len(model.batches) == 4  # a warm-up and 3 timed runs
+    for batch in model.batches:
+        np.testing.assert_array_equal(batch, inputs[:TIMING_SAMPLES])
+    few = Recording()
+    time_inference(few, inputs[:7], repeats=1)  # type: ignore[arg-type]
+    assert [len(batch) for batch in few.batches] == [7, 7]
