@@ -48,6 +48,22 @@ layers, scoring, timing inference); each doubling multiplies these by about 4, 4
 a growth of 3x needs the linear work to outweigh the quadratic part plus five times the cubic
 part, which at these sizes it does not.
 
+Timing the model on a fixed batch (:data:`emoflow.models.evaluation.TIMING_SAMPLES`: the first
+256 samples, where the job passed over every development sample six times), against
+``--baseline-rev e5f49a9`` (one run, ``--threads 1``): at 1,408 / 2,816 / 5,632 samples before
+2.7 / 7.1 / 26.6 s wall (2.8 / 7.2 / 26.8 s CPU), peak 0.59 / 0.89 / 1.45 GB; after 2.3 / 6.3 /
+22.1 s wall (2.3 / 6.4 / 22.4 s CPU), peak 0.58 / 0.82 / 1.31 GB; out-of-fold scores and
+chosen λ identical. Growth from 2.8k to 5.6k: 3.53x wall, 3.51x CPU (before 3.74x / 3.71x; an
+earlier run of the same pair gave 3.76x after, 3.62x before: the growth moves by ±0.15 between
+runs). Profiled after it (``cProfile``, one thread, one run each), the job at 2,816 / 5,632
+samples is 6.7 / 23.5 s: the Gram matrix 1.5 / 5.6 s, the folds' kernels 1.0 / 4.6 s, the ridge
+solves 1.2 / 7.5 s, everything else 3.0 / 5.9 s. Were the ridge solves free, the growth would
+still be 2.90x. A float32 Gram matrix (tried, not kept) takes about 2.3 s off the job at 5.6k
+and 0.6 s at 2.8k, so the growth stays where it is (the Gram matrix grows about 4x, as the job
+does), and on the demo it moves the scores by up to 1.2e-5, over
+:data:`~emoflow.models.SCORE_TOLERANCE` (the selected landmark sets, the metrics and the nested
+evaluation's estimates unchanged).
+
 On a shared machine compare figures of one run only (CPU time shows the work, wall time what
 the other processes left of the cores).
 """
