@@ -1,13 +1,20 @@
 # Entry points a newcomer needs; see README.md.
 CORES ?= 2
 
-.PHONY: setup demo test lint config-schema
+.PHONY: setup cluster-setup demo test lint config-schema
 
 .venv/.installed: requirements/base.txt requirements/dev.txt requirements/constraints.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
 setup: .venv/.installed
+
+# The cluster executors (requirements/cluster.txt), for profiles/slurm and profiles/generic.
+.venv/.cluster-installed: requirements/cluster.txt .venv/.installed
+	bash scripts/setup.sh --cluster
+	touch $@
+
+cluster-setup: .venv/.cluster-installed
 
 # Set up, then run the whole workflow on the built-in demo data (config/config.yaml; the
 # workflow writes the demo data set to resources/demo first).
@@ -23,7 +30,8 @@ demo: setup
 config-schema: setup
 	.venv/bin/python tools/make_config_schema.py
 
-test: setup
+# the tests plan and submit the demo through the cluster profiles: their executors are needed
+test: setup cluster-setup
 	.venv/bin/python -m pytest -q
 
 lint: setup

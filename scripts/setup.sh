@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up emoflow in a local virtual environment (.venv) on a fresh machine with Python 3.11.
-# Idempotent: re-running only installs what is missing.
+# Idempotent: re-running only installs what is missing. Usage: scripts/setup.sh [--cluster]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -19,6 +19,11 @@ CONSTRAINTS=(-c requirements/constraints.txt)
 # OpenCV); its Face Mesh runs fine on numpy 2 with the dependencies in base.txt.
 .venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" --no-deps mediapipe==0.10.21
 .venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" --no-deps -e .
+# The cluster executors of profiles/slurm and profiles/generic are an optional extra
+# (requirements/cluster.txt): with --cluster (make cluster-setup; make test runs it).
+if [ "${1:-}" = "--cluster" ]; then
+    .venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" -r requirements/cluster.txt
+fi
 # an editable install is not byte-compiled by pip; every workflow job imports the package
 .venv/bin/python -m compileall -q emoflow
 .venv/bin/python -c "import emoflow, mediapipe, torch; print('emoflow', emoflow.__version__, '| torch', torch.__version__, '| mediapipe', mediapipe.__version__)"

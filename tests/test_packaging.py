@@ -347,6 +347,32 @@ def test_torch_is_a_range_in_the_package_and_pinned_by_the_set_up() -> None:
     assert installed.split("+")[0] == "2.13.0", installed  # what make setup installed here
 
 
+def test_the_cluster_executors_are_an_optional_extra() -> None:
+    """A run on one machine installs (and so loads) no cluster executor; ``make cluster-setup``
+    adds both profiles' executors, constrained like every install, and ``make test`` runs it."""
+    from packaging.requirements import Requirement
+
+    def names(path: Path) -> set[str]:
+        lines = path.read_text().splitlines()
+        return {
+            Requirement(line.split("#")[0]).name
+            for line in lines
+            if line.split("#")[0].strip() and not line.lstrip().startswith("-")
+        }
+
+    requirements = REPO / "requirements"
+    executors = {"snakemake-executor-plugin-slurm", "snakemake-executor-plugin-cluster-generic"}
+    assert not executors & names(requirements / "base.txt")
+    assert names(requirements / "cluster.txt") == executors
+    assert "-c constraints.txt" in (requirements / "cluster.txt").read_text().splitlines()
+    setup = (REPO / "scripts" / "setup.sh").read_text()
+    guarded = re.search(r'if \[ "\$\{1:-\}" = "--cluster" \]; then\n(.*?)\nfi', setup, re.S)
+    assert guarded and "-r requirements/cluster.txt" in guarded.group(1), setup
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test: setup cluster-setup$", makefile, re.M), makefile
+    assert "bash scripts/setup.sh --cluster" in makefile
+
+
 def test_license_file_matches_pyproject() -> None:
     licence = (REPO / "LICENSE").read_text()
     assert PYPROJECT["license"] == "MIT"

@@ -7,6 +7,7 @@ submitting: what is checked is exactly the command line a cluster would receive.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -66,7 +67,26 @@ def _workdir(root: Path) -> Path:
     return workdir
 
 
+CLUSTER_EXECUTORS = {
+    "profiles/slurm": "snakemake_executor_plugin_slurm",
+    "profiles/generic": "snakemake_executor_plugin_cluster_generic",
+}
+"""The executor each cluster profile needs: an optional extra (requirements/cluster.txt)."""
+
+
+def _require_executors(args: tuple[str, ...]) -> None:
+    """Skip a test that runs a cluster profile whose executor is not installed (``make test``
+    installs them: ``make cluster-setup``); on CI (``CI`` set) fail instead of skipping."""
+    for profile, module in CLUSTER_EXECUTORS.items():
+        if profile in args and importlib.util.find_spec(module) is None:
+            message = f"{module} is not installed: make cluster-setup (requirements/cluster.txt)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+
+
 def _snakemake(workdir: Path, *args: str, fake_bin: Path | None = None):
+    _require_executors(args)
     env = {key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}
     env.pop("SNAKEMAKE_PROFILE", None)
     env["PYTHONWARNINGS"] = "ignore"

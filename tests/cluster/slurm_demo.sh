@@ -74,8 +74,8 @@ T0=$(date +%s)
 say() { echo "[slurm_demo $(($(date +%s) - T0)) s] $*"; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
-setup() { # the virtual environment (make setup), quiet unless it fails
-    make -C "$REPO" setup >/tmp/emoflow-slurm-setup.log 2>&1 || {
+setup() { # the virtual environment and the cluster executors (make cluster-setup), quiet unless it fails
+    make -C "$REPO" cluster-setup >/tmp/emoflow-slurm-setup.log 2>&1 || {
         tail -30 /tmp/emoflow-slurm-setup.log
         exit 1
     }
