@@ -2,6 +2,13 @@
 # Set up emoflow in a local virtual environment (.venv) on a fresh machine with Python 3.11.
 # Idempotent: re-running only installs what is missing. Usage: scripts/setup.sh [--cluster]
 set -euo pipefail
+CLUSTER=no
+for arg in "$@"; do
+    case $arg in
+        --cluster) CLUSTER=yes ;;
+        *) echo "scripts/setup.sh: unknown argument '$arg' (usage: scripts/setup.sh [--cluster])" >&2; exit 2 ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
@@ -21,7 +28,7 @@ CONSTRAINTS=(-c requirements/constraints.txt)
 .venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" --no-deps -e .
 # The cluster executors of profiles/slurm and profiles/generic are an optional extra
 # (requirements/cluster.txt): with --cluster (make cluster-setup; make test runs it).
-if [ "${1:-}" = "--cluster" ]; then
+if [ "$CLUSTER" = yes ]; then
     .venv/bin/python -m pip install -q "${CONSTRAINTS[@]}" -r requirements/cluster.txt
 fi
 # an editable install is not byte-compiled by pip; every workflow job imports the package

@@ -366,8 +366,13 @@ def test_the_cluster_executors_are_an_optional_extra() -> None:
     assert names(requirements / "cluster.txt") == executors
     assert "-c constraints.txt" in (requirements / "cluster.txt").read_text().splitlines()
     setup = (REPO / "scripts" / "setup.sh").read_text()
-    guarded = re.search(r'if \[ "\$\{1:-\}" = "--cluster" \]; then\n(.*?)\nfi', setup, re.S)
+    guarded = re.search(r'if \[ "\$CLUSTER" = yes \]; then\n(.*?)\nfi', setup, re.S)
     assert guarded and "-r requirements/cluster.txt" in guarded.group(1), setup
+    assert "--cluster) CLUSTER=yes ;;" in setup
+    refused = subprocess.run(
+        ["bash", str(REPO / "scripts" / "setup.sh"), "--clusters"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "unknown argument '--clusters'" in refused.stderr
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^test: setup cluster-setup$", makefile, re.M), makefile
     assert "bash scripts/setup.sh --cluster" in makefile
