@@ -48,7 +48,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from emoflow._logging import cgroup_oom_kills
+from emoflow._logging import cgroup_oom_kills, oom_killed_since
 
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1
@@ -125,10 +125,9 @@ def run_forked(pieces: Sequence[Callable[[], T]], workers: int) -> list[T]:
             ) as pool:
                 return list(pool.map(_run_piece, range(len(pieces))))
     except BrokenProcessPool as error:
-        now = cgroup_oom_kills()
         what = (
             "out of memory: the kernel's out-of-memory killer killed"
-            if oom_kills is not None and now is not None and now > oom_kills
+            if oom_killed_since(oom_kills)
             else "a signal ended"
         )
         raise RuntimeError(

@@ -134,6 +134,13 @@ def cgroup_oom_kills() -> int | None:
     return None
 
 
+def oom_killed_since(before: int | None) -> bool:
+    """Whether this process's cgroup counted an out-of-memory kill since it counted
+    ``before`` (:func:`cgroup_oom_kills`; ``False`` where either count cannot be read)."""
+    now = cgroup_oom_kills()
+    return before is not None and now is not None and now > before
+
+
 def _resident_peak_kb(pid: int) -> int:
     """Process ``pid``'s peak resident memory (``VmHWM``) in kB, 0 when it cannot be read."""
     try:
@@ -213,8 +220,7 @@ def _watch(
             break  # the pipe closed without a word: the job's process is gone
         if os.getppid() != parent:  # gone, though a process it forked holds the pipe open
             break
-    now = cgroup_oom_kills()
-    if oom_kills is not None and now is not None and now > oom_kills:
+    if oom_killed_since(oom_kills):
         how = "the kernel's out-of-memory killer killed it"
     else:
         how = "it was killed (SIGKILL, as the out-of-memory killer sends) or crashed"
